@@ -1,0 +1,23 @@
+import ArgumentParser
+
+/// The `dmaverify` command: decides whether dom0 on Xen/ARM may DMA with
+/// guest-physical addresses through the SMMU instead of swiotlb-xen.
+@main
+struct DMAVerify: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "dmaverify",
+    abstract: "Decide whether dom0 on Xen/ARM may DMA through the SMMU instead of swiotlb-xen.",
+    discussion: """
+      dmaverify judges each Linux DMA policy of dom0 (swiotlb-xen, dma-direct
+      under XENFEAT_ARM_dom0_iommu, per-device) against an executable
+      specification of Xen's p2m, the SMMU and Linux's DMA paths.
+
+      This build has no subcommands yet; they are added as the specification,
+      the proofs and the fuzzer land.
+      """,
+    version: DMAVerify.version,
+    subcommands: []
+  )
+
+  static let version = "0.1.0"
+}
