@@ -1,0 +1,134 @@
+/// One mapping of the reference p2m: what `p2m_get_entry()` reports for a
+/// GFN (fact sheet §1.4), without the table structure.
+public struct P2MEntry: Hashable, Sendable, CustomStringConvertible {
+  public var mfn: MFN
+  public var type: P2MType
+  /// The descriptor's hardware valid bit (`lpae_is_valid`). Xen leaves it 0
+  /// on type-valid entries to track Set/Way emulation (§1.2); such an entry
+  /// faults on translation until `p2m_resolve_translation_fault()` sets it.
+  public var hardwareValid: Bool
+
+  public init(mfn: MFN, type: P2MType, hardwareValid: Bool = true) {
+    self.mfn = mfn
+    self.type = type
+    self.hardwareValid = hardwareValid
+  }
+
+  public var permissions: Permissions { type.permissions }
+
+  public var description: String {
+    "\(mfn) \(type.xenName)" + (hardwareValid ? "" : " (hw-invalid)")
+  }
+}
+
+/// Why a p2m update was refused.
+public enum P2MError: Error, Hashable, Sendable, CustomStringConvertible {
+  /// The GFN is beyond what the root tables cover: `p2m_get_root_pointer()`
+  /// returns NULL (XSA-301), so the update is refused instead of aliasing.
+  case gfnOutOfRange(GFN, ipaBits: Int)
+  /// `p2m_set_entry` on a dying domain returns −ENOMEM (XSA-410, `3ebe773293`).
+  case domainDying
+  /// `p2m_remove_mapping()` refuses (−EILSEQ) to remove an `any_ram` entry
+  /// whose MFN differs from the one named (`5a4a2cef08`, 2022).
+  case mfnMismatch(GFN, expected: MFN, found: MFN)
+
+  public var description: String {
+    switch self {
+    case .gfnOutOfRange(let gfn, let bits): "\(gfn) is outside the \(bits)-bit IPA space"
+    case .domainDying: "the domain is dying"
+    case .mfnMismatch(let gfn, let expected, let found): "\(gfn) maps \(found), not \(expected)"
+    }
+  }
+}
+
+/// The reference p2m of one domain: a partial map GFN → entry, updated as
+/// `p2m_set_entry` would update it, with no tables, levels or TLBs (DESIGN.md
+/// §2). The optimized tables of `P2MImpl` are checked against this.
+public struct ReferenceP2M: Hashable, Sendable {
+  /// The IPA size (`p2m_ipa_bits`, §1.3); GFNs at or above 2^(ipaBits−12)
+  /// have no root entry.
+  public let ipaBits: Int
+  public private(set) var entries: [GFN: P2MEntry] = [:]
+  /// Highest GFN ever mapped (`max_mapped_gfn`, highest mapped, not +1 since
+  /// XSA-301); nil while nothing has been mapped.
+  public private(set) var maxMappedGFN: GFN?
+  /// Lowest GFN ever mapped (`lowest_mapped_gfn`).
+  public private(set) var lowestMappedGFN: GFN?
+  /// Set once the domain starts dying; every later update fails (XSA-410).
+  public var isDying = false
+
+  /// - Precondition: `ipaBits` is one of Xen's `pa_range_info` sizes.
+  public init(ipaBits: Int) {
+    precondition([32, 36, 40, 42, 44, 48].contains(ipaBits), "unsupported IPA size \(ipaBits)")
+    self.ipaBits = ipaBits
+  }
+
+  /// Number of GFNs the root tables cover.
+  public var gfnLimit: UInt64 { 1 << UInt64(ipaBits - pageShift) }
+
+  /// `p2m_lookup()`: the entry at `gfn`, if its type is valid.
+  public func lookup(_ gfn: GFN) -> P2MEntry? { entries[gfn] }
+
+  /// `p2m_set_entry(gfn, nr, mfn, t)` for an insertion or replacement of
+  /// `count` pages: each GFN gets the next MFN, replacing whatever was
+  /// there (§1.5 step 4). The whole request is checked first, so a refusal
+  /// changes nothing.
+  public mutating func map(_ gfn: GFN, count: UInt64 = 1, to mfn: MFN, type: P2MType, hardwareValid: Bool = true) throws(P2MError) {
+    precondition(type != .invalid, "mapping with type invalid is a removal; call unmap")
+    try checkUpdate(gfn, count: count)
+    for page in 0..<count {
+      entries[gfn.advanced(by: page)] = P2MEntry(mfn: mfn.advanced(by: page), type: type, hardwareValid: hardwareValid)
+    }
+    noteMapped(gfn, count: count)
+  }
+
+  /// `p2m_set_entry(gfn, nr, INVALID_MFN, p2m_invalid)`: removal. Since
+  /// XSA-393 a removal clears the entry even when its hardware valid bit
+  /// is 0, so nothing of it survives.
+  public mutating func unmap(_ gfn: GFN, count: UInt64 = 1) throws(P2MError) {
+    try checkUpdate(gfn, count: count)
+    for page in 0..<count { entries[gfn.advanced(by: page)] = nil }
+  }
+
+  /// `p2m_remove_mapping(gfn, nr, mfn)` (Xen ≥ 2022): refuses to remove an
+  /// `any_ram` entry that maps another MFN; iommu_map entries are removed
+  /// without the check.
+  public mutating func remove(_ gfn: GFN, count: UInt64 = 1, expecting mfn: MFN) throws(P2MError) {
+    try checkUpdate(gfn, count: count)
+    for page in 0..<count {
+      let at = gfn.advanced(by: page)
+      if let entry = entries[at], entry.type.isAnyRAM, entry.mfn != mfn.advanced(by: page) {
+        throw .mfnMismatch(at, expected: mfn.advanced(by: page), found: entry.mfn)
+      }
+    }
+    for page in 0..<count { entries[gfn.advanced(by: page)] = nil }
+  }
+
+  /// `p2m_resolve_translation_fault()`: sets the hardware valid bit of a
+  /// type-valid entry ("No need to flush").
+  public mutating func resolveTranslationFault(_ gfn: GFN) {
+    entries[gfn]?.hardwareValid = true
+  }
+
+  /// Set/Way tracking (`p2m_invalidate_root`): clears the hardware valid bit
+  /// of every entry, keeping the type. Xen refuses this when the p2m is
+  /// shared with the IOMMU (`2b45ff6030`); the model keeps it to show why.
+  public mutating func invalidateForSetWay() {
+    for gfn in entries.keys { entries[gfn]?.hardwareValid = false }
+  }
+
+  func checkUpdate(_ gfn: GFN, count: UInt64) throws(P2MError) {
+    if isDying { throw .domainDying }
+    let last = gfn.rawValue.addingReportingOverflow(count == 0 ? 0 : count - 1)
+    if last.overflow || last.partialValue >= gfnLimit {
+      throw .gfnOutOfRange(last.overflow ? gfn : GFN(last.partialValue), ipaBits: ipaBits)
+    }
+  }
+
+  mutating func noteMapped(_ gfn: GFN, count: UInt64) {
+    guard count > 0 else { return }
+    let last = gfn.advanced(by: count - 1)
+    maxMappedGFN = max(maxMappedGFN ?? last, last)
+    lowestMappedGFN = min(lowestMappedGFN ?? gfn, gfn)
+  }
+}
