@@ -1,0 +1,372 @@
+/// Reads the scenario text format (see ``Scenario``). Every error names the
+/// line and column and says what was expected; nothing is skipped.
+public enum ScenarioParser {
+  public static func parse(_ text: String, file: String? = nil) throws(ScenarioError) -> Scenario {
+    var scenario = Scenario()
+    for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+      do throws(ScenarioError) {
+        var reader = try LineReader(line, number: index + 1)
+        guard !reader.isAtEnd else { continue }
+        if reader.peek == "scenario" {
+          let location = reader.location
+          reader.advance()
+          guard scenario.name == nil else {
+            throw ScenarioError(location: location, message: "the scenario is already named")
+          }
+          scenario.name = try reader.quoted("the scenario's name in double quotes")
+          try reader.expectEnd()
+        } else {
+          scenario.statements.append(try statement(&reader))
+        }
+      } catch {
+        throw file.map { error.inFile($0) } ?? error
+      }
+    }
+    return scenario
+  }
+
+  static let keywords = [
+    "scenario", "xen", "ipa-bits", "llc-colours", "ram", "iommu", "hypercall-cflush", "linux", "smmu",
+    "device", "dom0", "domu", "attach", "detach", "grant", "ungrant", "foreign", "unforeign", "p2m", "dma",
+  ]
+
+  static let policies = ["legacy", "merged-flags", "global-flag", "per-device"]
+  static let ipaSizes = [32, 36, 40, 42, 44, 48]
+
+  static func statement(_ reader: inout LineReader) throws(ScenarioError) -> Statement {
+    let location = reader.location
+    let keyword = try reader.oneOf(keywords, what: "a statement")
+    let kind: StatementKind
+    switch keyword {
+    case "xen":
+      kind = .xen(version: try reader.word("a Xen version such as 4.15"))
+    case "ipa-bits":
+      let bits = try reader.integer("the IPA size in bits")
+      guard ipaSizes.contains(Int(bits)) else {
+        throw reader.error(at: reader.previousLocation, "expected an IPA size Xen supports (\(ipaSizes.map(String.init).joined(separator: ", "))), found \(bits)")
+      }
+      kind = .ipaBits(Int(bits))
+    case "llc-colours":
+      kind = .llcColours(Int(try reader.integer("the number of LLC colours", in: 2...(1 << 16))))
+    case "ram":
+      kind = .ram(address: try reader.pageAligned("the bank's start address"), size: try reader.pageAlignedSize("the bank's size"))
+    case "iommu":
+      kind = .iommu(try reader.onOff())
+    case "hypercall-cflush":
+      kind = .hypercallCacheFlush(try reader.onOff())
+    case "linux":
+      kind = .linuxPolicy(try reader.oneOf(policies, what: "a DMA policy"))
+    case "smmu":
+      let name = try reader.name("the SMMU's name")
+      kind = .smmu(name: name, version: SMMUVersionName(rawValue: try reader.oneOf(["v2", "v3"], what: "an SMMU version"))!)
+    case "device":
+      kind = .device(try device(&reader))
+    case "dom0":
+      let layout = try reader.oneOf(["direct-mapped", "coloured"], what: "dom0's memory layout")
+      kind = .dom0(layout == "direct-mapped" ? .directMapped : .coloured(colours: try reader.colourList()))
+    case "domu":
+      kind = .domU(try domU(&reader))
+    case "attach":
+      kind = .attach(device: try reader.name("a device name"), domain: try reader.name("a domain name"))
+    case "detach":
+      kind = .detach(device: try reader.name("a device name"))
+    case "grant":
+      let granter = try reader.name("the granting domain")
+      let gfn = try reader.pageAligned("the granted page's guest address")
+      try reader.keyword("to")
+      try reader.keyword("dom0")
+      try reader.keyword("at")
+      let host = try reader.pageAligned("the dom0 address to map the grant at")
+      let access = try reader.oneOf(["ro", "rw"], what: "ro or rw")
+      try reader.keyword("as")
+      kind = .grant(GrantStatement(granter: granter, gfnAddress: gfn, hostAddress: host, writable: access == "rw", handle: try reader.name("a handle name")))
+    case "ungrant":
+      kind = .ungrant(handle: try reader.name("a grant handle"))
+    case "foreign":
+      let owner = try reader.name("the page's owner")
+      let gfn = try reader.pageAligned("the foreign page's guest address")
+      try reader.keyword("into")
+      try reader.keyword("dom0")
+      try reader.keyword("at")
+      let host = try reader.pageAligned("the dom0 address to map the page at")
+      try reader.keyword("as")
+      kind = .foreign(ForeignStatement(owner: owner, gfnAddress: gfn, hostAddress: host, handle: try reader.name("a handle name")))
+    case "unforeign":
+      kind = .unforeign(handle: try reader.name("a foreign-mapping handle"))
+    case "p2m":
+      let domain = try reader.name("a domain name")
+      let action = try reader.oneOf(["map", "unmap"], what: "map or unmap")
+      let gfn = try reader.pageAligned("a guest address")
+      if action == "unmap" {
+        kind = .p2mUnmap(domain: domain, gfnAddress: gfn)
+      } else {
+        let mfn = try reader.pageAligned("a machine address")
+        let typeName = try reader.oneOf(P2MType.allCases.filter(\.isValid).map(\.xenName), what: "a p2m type")
+        let hardwareValid = !reader.consume("hw-invalid")
+        kind = .p2mMap(domain: domain, gfnAddress: gfn, mfnAddress: mfn, type: P2MType(xenName: typeName)!, hardwareValid: hardwareValid)
+      }
+    case "dma":
+      let device = try reader.name("a device name")
+      let direction = DMADirectionName(rawValue: try reader.oneOf(DMADirectionName.allCases.map(\.rawValue), what: "a DMA direction"))!
+      let address = try reader.number("the buffer's dom0 address")
+      let size = try reader.size("the buffer's size")
+      guard size > 0 else { throw reader.error(at: reader.previousLocation, "expected a non-zero buffer size") }
+      var expected: ExpectedOutcome?
+      if reader.consume("expect") {
+        expected = ExpectedOutcome(rawValue: try reader.oneOf(ExpectedOutcome.allCases.map(\.rawValue), what: "an outcome"))
+      }
+      kind = .dma(DMAStatement(device: device, direction: direction, address: address, size: size, expected: expected))
+    default:
+      // `keywords` and this switch list the same statements.
+      throw reader.error(at: location, "expected a statement, found \(keyword)")
+    }
+    try reader.expectEnd()
+    return Statement(kind, at: location)
+  }
+
+  static func device(_ reader: inout LineReader) throws(ScenarioError) -> DeviceDeclaration {
+    let name = try reader.name("the device's name")
+    let placement: DeviceDeclaration.Placement
+    switch try reader.oneOf(["untranslated", "smmu"], what: "untranslated or smmu <name>") {
+    case "untranslated":
+      placement = .untranslated
+    default:
+      let smmu = try reader.name("the SMMU's name")
+      try reader.keyword("streams")
+      let streams = try reader.list("stream IDs such as 0x10,0x11") { token, location throws(ScenarioError) in
+        guard let value = parseNumber(token), value <= UInt64(UInt32.max) else {
+          throw ScenarioError(location: location, message: "expected a stream ID, found \(token)")
+        }
+        return UInt32(value)
+      }
+      placement = .smmu(name: smmu, streams: streams, described: !reader.consume("undescribed"))
+    }
+    var declaration = DeviceDeclaration(name: name, placement: placement)
+    while !reader.isAtEnd {
+      switch try reader.oneOf(["coherent", "non-coherent", "dma-mask"], what: "a device property") {
+      case "coherent": declaration.coherent = true
+      case "non-coherent": declaration.coherent = false
+      default: declaration.dmaMaskBits = Int(try reader.integer("the DMA mask width in bits", in: 12...64))
+      }
+    }
+    return declaration
+  }
+
+  static func domU(_ reader: inout LineReader) throws(ScenarioError) -> DomUDeclaration {
+    let name = try reader.name("the domain's name")
+    try reader.keyword("id")
+    let id = try reader.integer("a domain id", in: 1...0x7FEF)
+    let memory: DomUDeclaration.Memory
+    switch try reader.oneOf(["memory", "coloured"], what: "memory <address> <size> or coloured <colours> pages <n>") {
+    case "memory":
+      memory = .at(address: try reader.pageAligned("the host address of its memory"), size: try reader.pageAlignedSize("its memory size"))
+    default:
+      let colours = try reader.colourList()
+      try reader.keyword("pages")
+      memory = .coloured(colours: colours, pages: try reader.integer("a page count", in: 1...(1 << 20)))
+    }
+    try reader.keyword("base")
+    let base = try reader.pageAligned("the guest address of its first page")
+    return DomUDeclaration(name: name, id: UInt16(id), memory: memory, base: base)
+  }
+
+  /// `0x…` hexadecimal or decimal, with `_` separators; nil if not a number.
+  static func parseNumber(_ token: Substring) -> UInt64? {
+    let digits = String(token.filter { $0 != "_" })
+    if digits.hasPrefix("0x") || digits.hasPrefix("0X") {
+      return UInt64(digits.dropFirst(2), radix: 16)
+    }
+    return UInt64(digits, radix: 10)
+  }
+}
+
+/// The tokens of one line with their columns.
+struct LineReader {
+  let number: Int
+  var tokens: [(text: Substring, column: Int)] = []
+  var index = 0
+  let endColumn: Int
+
+  init(_ line: Substring, number: Int) throws(ScenarioError) {
+    self.number = number
+    var column = 1
+    var current: Substring.Index?
+    var inQuote = false
+    var position = line.startIndex
+    var startColumn = 1
+    func flush(_ end: Substring.Index, into tokens: inout [(text: Substring, column: Int)]) {
+      if let start = current { tokens.append((line[start..<end], startColumn)) }
+      current = nil
+    }
+    while position < line.endIndex {
+      let character = line[position]
+      if inQuote {
+        if character == "\"" { inQuote = false }
+      } else if character == "#" {
+        break
+      } else if character == " " || character == "\t" || character == "\r" {
+        flush(position, into: &tokens)
+      } else if current == nil {
+        current = position
+        startColumn = column
+        if character == "\"" { inQuote = true }
+      } else if character == "\"" {
+        inQuote = true
+      }
+      position = line.index(after: position)
+      column += 1
+    }
+    if inQuote {
+      throw ScenarioError(location: SourceLocation(line: number, column: startColumn), message: "expected a closing double quote")
+    }
+    flush(position, into: &tokens)
+    endColumn = column
+  }
+
+  var isAtEnd: Bool { index >= tokens.count }
+  var peek: Substring? { isAtEnd ? nil : tokens[index].text }
+  var location: SourceLocation { SourceLocation(line: number, column: isAtEnd ? endColumn : tokens[index].column) }
+  var previousLocation: SourceLocation { SourceLocation(line: number, column: tokens[max(index - 1, 0)].column) }
+
+  mutating func advance() { index += 1 }
+
+  func error(at location: SourceLocation, _ message: String) -> ScenarioError {
+    ScenarioError(location: location, message: message)
+  }
+
+  var found: String { peek.map { "found '\($0)'" } ?? "found the end of the line" }
+
+  mutating func next(_ what: String) throws(ScenarioError) -> Substring {
+    guard let token = peek else { throw error(at: location, "expected \(what), \(found)") }
+    advance()
+    return token
+  }
+
+  mutating func word(_ what: String) throws(ScenarioError) -> String { String(try next(what)) }
+
+  mutating func name(_ what: String) throws(ScenarioError) -> String {
+    let here = location
+    let token = try next(what)
+    guard token.first!.isLetter, token.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+      throw error(at: here, "expected \(what) (letters, digits, - and _, starting with a letter), found '\(token)'")
+    }
+    return String(token)
+  }
+
+  mutating func quoted(_ what: String) throws(ScenarioError) -> String {
+    let here = location
+    let token = try next(what)
+    guard token.count >= 2, token.first == "\"", token.last == "\"" else {
+      throw error(at: here, "expected \(what), found '\(token)'")
+    }
+    return String(token.dropFirst().dropLast())
+  }
+
+  mutating func keyword(_ keyword: String) throws(ScenarioError) {
+    guard peek == Substring(keyword) else { throw error(at: location, "expected '\(keyword)', \(found)") }
+    advance()
+  }
+
+  mutating func consume(_ keyword: String) -> Bool {
+    guard peek == Substring(keyword) else { return false }
+    advance()
+    return true
+  }
+
+  mutating func oneOf(_ choices: [String], what: String) throws(ScenarioError) -> String {
+    guard let token = peek, choices.contains(String(token)) else {
+      throw error(at: location, "expected \(what) (\(choices.joined(separator: ", "))), \(found)")
+    }
+    advance()
+    return String(token)
+  }
+
+  mutating func onOff() throws(ScenarioError) -> Bool {
+    try oneOf(["on", "off"], what: "on or off") == "on"
+  }
+
+  mutating func number(_ what: String) throws(ScenarioError) -> UInt64 {
+    let here = location
+    let token = try next(what)
+    guard let value = ScenarioParser.parseNumber(token) else {
+      throw error(at: here, "expected \(what) (decimal or 0x hexadecimal), found '\(token)'")
+    }
+    return value
+  }
+
+  mutating func integer(_ what: String, in range: ClosedRange<UInt64>? = nil) throws(ScenarioError) -> UInt64 {
+    let value = try number(what)
+    if let range, !range.contains(value) {
+      throw error(at: previousLocation, "expected \(what) in \(range.lowerBound)...\(range.upperBound), found \(value)")
+    }
+    return value
+  }
+
+  /// A size: a number, optionally with a K, M or G suffix (powers of 1024).
+  mutating func size(_ what: String) throws(ScenarioError) -> UInt64 {
+    let here = location
+    let token = try next(what)
+    let shifts: [Character: UInt64] = ["K": 10, "M": 20, "G": 30]
+    var digits = token
+    var shift: UInt64 = 0
+    if let last = token.last, let unit = shifts[last] {
+      digits = token.dropLast()
+      shift = unit
+    }
+    guard let value = ScenarioParser.parseNumber(digits), value <= (UInt64.max >> shift) else {
+      throw error(at: here, "expected \(what) (a number, optionally with K, M or G), found '\(token)'")
+    }
+    return value << shift
+  }
+
+  mutating func pageAligned(_ what: String) throws(ScenarioError) -> UInt64 {
+    let value = try number(what)
+    guard value % pageSize == 0 else {
+      throw error(at: previousLocation, "expected \(what) aligned to 4 KiB, found \(hex(value))")
+    }
+    return value
+  }
+
+  mutating func pageAlignedSize(_ what: String) throws(ScenarioError) -> UInt64 {
+    let value = try size(what)
+    guard value > 0, value % pageSize == 0 else {
+      throw error(at: previousLocation, "expected \(what) as a non-zero multiple of 4 KiB, found \(hex(value))")
+    }
+    return value
+  }
+
+  /// Colours `0,2-6,15` as Xen's `llc-colors` syntax (§5): ascending, no overlaps.
+  mutating func colourList() throws(ScenarioError) -> [Int] {
+    let here = location
+    let token = try next("a colour list such as 0-3,8")
+    var colours: [Int] = []
+    for part in token.split(separator: ",", omittingEmptySubsequences: false) {
+      let bounds = part.split(separator: "-", omittingEmptySubsequences: false)
+      guard (1...2).contains(bounds.count), let low = Int(bounds[0]), let high = Int(bounds.last!), low <= high,
+        high < 1 << 16
+      else {
+        throw error(at: here, "expected a colour list such as 0-3,8 (ascending, no empty entries), found '\(token)'")
+      }
+      guard colours.last.map({ $0 < low }) ?? true else {
+        throw error(at: here, "expected colours in ascending order without overlaps, found '\(token)'")
+      }
+      colours.append(contentsOf: low...high)
+    }
+    return colours
+  }
+
+  mutating func list<T>(_ what: String, _ element: (Substring, SourceLocation) throws(ScenarioError) -> T) throws(ScenarioError) -> [T] {
+    let here = location
+    let token = try next(what)
+    var result: [T] = []
+    for part in token.split(separator: ",", omittingEmptySubsequences: false) {
+      guard !part.isEmpty else { throw error(at: here, "expected \(what), found an empty entry in '\(token)'") }
+      result.append(try element(part, here))
+    }
+    return result
+  }
+
+  func expectEnd() throws(ScenarioError) {
+    guard isAtEnd else { throw error(at: location, "expected the end of the line, \(found)") }
+  }
+}

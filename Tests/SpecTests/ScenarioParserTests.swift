@@ -1,0 +1,110 @@
+import Spec
+import Testing
+
+@Suite("Scenario parser")
+struct ScenarioParserTests {
+  static let story = """
+    scenario "direct-mapped dom0, NIC behind the SMMU, grant via swiotlb-xen"
+    xen 4.15            # has the 04085ec1ac fix
+    ipa-bits 40
+    ram 0x40000000 256M
+    iommu on
+    hypercall-cflush on
+    linux legacy
+    smmu smmu0 v2
+    device nic smmu smmu0 streams 0x10,0x11 non-coherent dma-mask 40
+    device mmc untranslated
+    dom0 direct-mapped
+    domu guest id 1 memory 0x48000000 16M base 0x40000000
+
+    attach nic dom0
+    grant guest 0x40001000 to dom0 at 0x80000000 rw as g1
+    dma nic to-device 0x80000000 4K expect ok
+    ungrant g1
+    foreign guest 0x40002000 into dom0 at 0x80001000 as f1
+    unforeign f1
+    p2m dom0 map 0x90000000 0x90000000 ram_ro hw-invalid
+    p2m dom0 unmap 0x90000000
+    detach nic
+    """
+
+  @Test("a full scenario parses with locations")
+  func parsesEveryStatement() throws {
+    let scenario = try ScenarioParser.parse(Self.story, file: "story.scn")
+    #expect(scenario.name == "direct-mapped dom0, NIC behind the SMMU, grant via swiotlb-xen")
+    #expect(scenario.statements.count == 20)
+    #expect(scenario.statements[0].kind == .xen(version: "4.15"))
+    #expect(scenario.statements[3].kind == .iommu(true))
+    #expect(scenario.statements[2].kind == .ram(address: 0x4000_0000, size: 256 << 20))
+    #expect(
+      scenario.statements[7].kind
+        == .device(DeviceDeclaration(name: "nic", placement: .smmu(name: "smmu0", streams: [0x10, 0x11], described: true), coherent: false, dmaMaskBits: 40)))
+    #expect(scenario.statements[8].kind == .device(DeviceDeclaration(name: "mmc", placement: .untranslated)))
+    #expect(scenario.statements[13].kind == .dma(DMAStatement(device: "nic", direction: .toDevice, address: 0x8000_0000, size: 4096, expected: .ok)))
+    #expect(scenario.statements[17].kind == .p2mMap(domain: "dom0", gfnAddress: 0x9000_0000, mfnAddress: 0x9000_0000, type: .ramRO, hardwareValid: false))
+    #expect(scenario.statements[11].location == SourceLocation(line: 14, column: 1))
+  }
+
+  /// Each error names file, line and column, and says what was expected.
+  @Test(
+    "every error kind names the place and what was expected",
+    arguments: [
+      ("frobnicate", "x:1:1: error: expected a statement (scenario, xen"),
+      ("ipa-bits 39", "x:1:10: error: expected an IPA size Xen supports (32, 36, 40, 42, 44, 48), found 39"),
+      ("ipa-bits forty", "x:1:10: error: expected the IPA size in bits (decimal or 0x hexadecimal), found 'forty'"),
+      ("ram 0x40000001 4K", "x:1:5: error: expected the bank's start address aligned to 4 KiB, found 0x40000001"),
+      ("ram 0x40000000 5", "x:1:16: error: expected the bank's size as a non-zero multiple of 4 KiB, found 0x5"),
+      ("ram 0x40000000 12Q", "x:1:16: error: expected the bank's size (a number, optionally with K, M or G), found '12Q'"),
+      ("ram 0x40000000", "x:1:15: error: expected the bank's size, found the end of the line"),
+      ("iommu maybe", "x:1:7: error: expected on or off (on, off), found 'maybe'"),
+      ("linux swiotlb", "x:1:7: error: expected a DMA policy (legacy, merged-flags, global-flag, per-device), found 'swiotlb'"),
+      ("smmu s0 v4", "x:1:9: error: expected an SMMU version (v2, v3), found 'v4'"),
+      ("device 9nic untranslated", "x:1:8: error: expected the device's name (letters, digits, - and _, starting with a letter), found '9nic'"),
+      ("device nic smmu s0 streams 0x10,,0x11", "x:1:28: error: expected stream IDs such as 0x10,0x11, found an empty entry in '0x10,,0x11'"),
+      ("device nic smmu s0 streams 0x1ffffffff", "x:1:28: error: expected a stream ID, found 0x1ffffffff"),
+      ("device nic untranslated dma-mask 80", "x:1:34: error: expected the DMA mask width in bits in 12...64, found 80"),
+      ("device nic untranslated shiny", "x:1:25: error: expected a device property (coherent, non-coherent, dma-mask), found 'shiny'"),
+      ("dom0 coloured 3-1", "x:1:15: error: expected a colour list such as 0-3,8 (ascending, no empty entries), found '3-1'"),
+      ("dom0 coloured 4,2", "x:1:15: error: expected colours in ascending order without overlaps, found '4,2'"),
+      ("dom0 coloured ,2", "x:1:15: error: expected a colour list such as 0-3,8 (ascending, no empty entries), found ',2'"),
+      ("domu g id 0 memory 0x1000 4K base 0", "x:1:11: error: expected a domain id in 1...32751, found 0"),
+      ("grant g 0x1000 to dom1 at 0x2000 rw as h", "x:1:19: error: expected 'dom0', found 'dom1'"),
+      ("grant g 0x1000 to dom0 at 0x2000 rx as h", "x:1:34: error: expected ro or rw (ro, rw), found 'rx'"),
+      ("p2m dom0 map 0x1000 0x2000 ram", "x:1:28: error: expected a p2m type (ram_rw, ram_ro"),
+      ("dma nic sideways 0x1000 4K", "x:1:9: error: expected a DMA direction (to-device, from-device), found 'sideways'"),
+      ("dma nic to-device 0x1000 0", "x:1:26: error: expected a non-zero buffer size"),
+      ("dma nic to-device 0x1000 4K expect fine", "x:1:36: error: expected an outcome (ok, fault, corruption), found 'fine'"),
+      ("attach nic dom0 now", "x:1:17: error: expected the end of the line, found 'now'"),
+      ("scenario unquoted", "x:1:10: error: expected the scenario's name in double quotes, found 'unquoted'"),
+      ("scenario \"open", "x:1:10: error: expected a closing double quote"),
+    ])
+  func errors(text: String, message: String) {
+    do {
+      _ = try ScenarioParser.parse(text, file: "x")
+      Issue.record("expected an error for: \(text)")
+    } catch {
+      #expect(error.description.hasPrefix(message), "\(error)")
+    }
+  }
+
+  @Test("an error on a later line names that line")
+  func laterLine() {
+    #expect(throws: ScenarioError(file: "s", location: SourceLocation(line: 3, column: 7), message: "expected a device name, found the end of the line")) {
+      try ScenarioParser.parse("xen 4.15\n# comment\nattach", file: "s")
+    }
+  }
+
+  @Test("a second scenario name is refused")
+  func duplicateName() {
+    #expect(throws: ScenarioError.self) { try ScenarioParser.parse("scenario \"a\"\nscenario \"b\"") }
+  }
+
+  @Test("numbers: decimal, hexadecimal, underscores, size suffixes")
+  func numbers() throws {
+    let scenario = try ScenarioParser.parse("ram 0x4000_0000 1G\nram 4096 0x2000\ndma d to-device 0x10 3")
+    #expect(scenario.statements.map(\.kind) == [
+      .ram(address: 0x4000_0000, size: 1 << 30), .ram(address: 4096, size: 0x2000),
+      .dma(DMAStatement(device: "d", direction: .toDevice, address: 0x10, size: 3)),
+    ])
+  }
+}

@@ -1,0 +1,81 @@
+import Spec
+import Testing
+
+/// Random scenarios over every statement kind, for the round-trip property.
+struct RandomScenarios {
+  var random: SplitMix64
+
+  mutating func pick<T>(_ choices: [T]) -> T { choices[Int(random.next() % UInt64(choices.count))] }
+  mutating func page() -> UInt64 { (random.next() % (1 << 28)) << 12 }
+  mutating func name() -> String { pick(["nic", "mmc", "sata", "dom0", "guest", "g1", "f-2", "x_y"]) }
+  mutating func colours() -> [Int] {
+    var result: [Int] = []
+    var next = Int(random.next() % 4)
+    for _ in 0..<(1 + random.next() % 6) {
+      result.append(next)
+      next += 1 + Int(random.next() % 3)
+    }
+    return result
+  }
+
+  mutating func statement() -> StatementKind {
+    switch random.next() % 21 {
+    case 0: return .xen(version: pick(["4.14", "4.15", "4.20"]))
+    case 1: return .ipaBits(pick([32, 36, 40, 42, 44, 48]))
+    case 2: return .llcColours(pick([2, 16, 64]))
+    case 3: return .ram(address: page(), size: (1 + random.next() % 4096) << 12)
+    case 4: return .iommu(random.next() % 2 == 0)
+    case 5: return .hypercallCacheFlush(random.next() % 2 == 0)
+    case 6: return .linuxPolicy(pick(["legacy", "merged-flags", "global-flag", "per-device"]))
+    case 7: return .smmu(name: name(), version: pick(SMMUVersionName.allCases))
+    case 8:
+      let placement: DeviceDeclaration.Placement =
+        random.next() % 2 == 0
+        ? .untranslated : .smmu(name: name(), streams: (0..<(1 + random.next() % 3)).map { _ in UInt32(random.next() % 0x1_0000) }, described: random.next() % 2 == 0)
+      return .device(DeviceDeclaration(name: name(), placement: placement, coherent: random.next() % 2 == 0, dmaMaskBits: 12 + Int(random.next() % 53)))
+    case 9: return .dom0(random.next() % 2 == 0 ? .directMapped : .coloured(colours: colours()))
+    case 10:
+      let memory: DomUDeclaration.Memory =
+        random.next() % 2 == 0 ? .at(address: page(), size: (1 + random.next() % 512) << 12) : .coloured(colours: colours(), pages: 1 + random.next() % 1000)
+      return .domU(DomUDeclaration(name: name(), id: UInt16(1 + random.next() % 100), memory: memory, base: page()))
+    case 11: return .attach(device: name(), domain: name())
+    case 12: return .detach(device: name())
+    case 13: return .grant(GrantStatement(granter: name(), gfnAddress: page(), hostAddress: page(), writable: random.next() % 2 == 0, handle: name()))
+    case 14: return .ungrant(handle: name())
+    case 15: return .foreign(ForeignStatement(owner: name(), gfnAddress: page(), hostAddress: page(), handle: name()))
+    case 16: return .unforeign(handle: name())
+    case 17: return .p2mMap(domain: name(), gfnAddress: page(), mfnAddress: page(), type: pick(P2MType.allCases.filter(\.isValid)), hardwareValid: random.next() % 2 == 0)
+    case 18: return .p2mUnmap(domain: name(), gfnAddress: page())
+    default:
+      return .dma(DMAStatement(device: name(), direction: pick(DMADirectionName.allCases), address: random.next() >> 16, size: 1 + random.next() % 20000, expected: pick([nil] + ExpectedOutcome.allCases.map(Optional.some))))
+    }
+  }
+
+  mutating func scenario() -> Scenario {
+    Scenario(
+      name: random.next() % 2 == 0 ? nil : "random #\(random.next() % 1000)",
+      statements: (0..<(random.next() % 30)).map { _ in Statement(statement()) })
+  }
+}
+
+@Suite("Scenario printer")
+struct ScenarioPrinterTests {
+  @Test("parse(print(s)) == s for 500 random scenarios (seed 0x5c3)")
+  func roundTrip() throws {
+    var generator = RandomScenarios(random: SplitMix64(seed: 0x5c3))
+    for _ in 0..<500 {
+      let scenario = generator.scenario()
+      let text = ScenarioPrinter.print(scenario)
+      let parsed = try ScenarioParser.parse(text)
+      #expect(parsed == scenario, "\(text)")
+      #expect(ScenarioPrinter.print(parsed) == text)
+    }
+  }
+
+  @Test("sizes print with units when exact, colours as ranges")
+  func canonicalForms() {
+    #expect(ScenarioPrinter.line(for: .ram(address: 0x4000_0000, size: 256 << 20)) == "ram 0x40000000 256M")
+    #expect(ScenarioPrinter.line(for: .dma(DMAStatement(device: "nic", direction: .fromDevice, address: 0x8000_0800, size: 0x1801, expected: .fault))) == "dma nic from-device 0x80000800 0x1801 expect fault")
+    #expect(ScenarioPrinter.line(for: .dom0(.coloured(colours: [0, 1, 2, 3, 8, 10, 11]))) == "dom0 coloured 0-3,8,10-11")
+  }
+}
