@@ -14,7 +14,8 @@ struct ScenarioParserTests {
     smmu smmu0 v2
     device nic smmu smmu0 streams 0x10,0x11 non-coherent dma-mask 40
     device mmc untranslated
-    dom0 direct-mapped
+    dom0 direct-mapped memory 128M
+    swiotlb 0x47000000 1M
     domu guest id 1 memory 0x48000000 16M base 0x40000000
 
     attach nic dom0
@@ -32,7 +33,9 @@ struct ScenarioParserTests {
   func parsesEveryStatement() throws {
     let scenario = try ScenarioParser.parse(Self.story, file: "story.scn")
     #expect(scenario.name == "direct-mapped dom0, NIC behind the SMMU, grant via swiotlb-xen")
-    #expect(scenario.statements.count == 20)
+    #expect(scenario.statements.count == 21)
+    #expect(scenario.statements[9].kind == .dom0(.directMapped, size: 128 << 20))
+    #expect(scenario.statements[10].kind == .swiotlbPool(address: 0x4700_0000, size: 1 << 20))
     #expect(scenario.statements[0].kind == .xen(version: "4.15"))
     #expect(scenario.statements[3].kind == .iommu(true))
     #expect(scenario.statements[2].kind == .ram(address: 0x4000_0000, size: 256 << 20))
@@ -40,9 +43,9 @@ struct ScenarioParserTests {
       scenario.statements[7].kind
         == .device(DeviceDeclaration(name: "nic", placement: .smmu(name: "smmu0", streams: [0x10, 0x11], described: true), coherent: false, dmaMaskBits: 40)))
     #expect(scenario.statements[8].kind == .device(DeviceDeclaration(name: "mmc", placement: .untranslated)))
-    #expect(scenario.statements[13].kind == .dma(DMAStatement(device: "nic", direction: .toDevice, address: 0x8000_0000, size: 4096, expected: .ok)))
-    #expect(scenario.statements[17].kind == .p2mMap(domain: "dom0", gfnAddress: 0x9000_0000, mfnAddress: 0x9000_0000, type: .ramRO, hardwareValid: false))
-    #expect(scenario.statements[11].location == SourceLocation(line: 14, column: 1))
+    #expect(scenario.statements[14].kind == .dma(DMAStatement(device: "nic", direction: .toDevice, address: 0x8000_0000, size: 4096, expected: .ok)))
+    #expect(scenario.statements[18].kind == .p2mMap(domain: "dom0", gfnAddress: 0x9000_0000, mfnAddress: 0x9000_0000, type: .ramRO, hardwareValid: false))
+    #expect(scenario.statements[12].location == SourceLocation(line: 15, column: 1))
   }
 
   /// Each error names file, line and column, and says what was expected.
@@ -64,9 +67,10 @@ struct ScenarioParserTests {
       ("device nic smmu s0 streams 0x1ffffffff", "x:1:28: error: expected a stream ID, found 0x1ffffffff"),
       ("device nic untranslated dma-mask 80", "x:1:34: error: expected the DMA mask width in bits in 12...64, found 80"),
       ("device nic untranslated shiny", "x:1:25: error: expected a device property (coherent, non-coherent, dma-mask), found 'shiny'"),
-      ("dom0 coloured 3-1", "x:1:15: error: expected a colour list such as 0-3,8 (ascending, no empty entries), found '3-1'"),
-      ("dom0 coloured 4,2", "x:1:15: error: expected colours in ascending order without overlaps, found '4,2'"),
-      ("dom0 coloured ,2", "x:1:15: error: expected a colour list such as 0-3,8 (ascending, no empty entries), found ',2'"),
+      ("dom0 direct-mapped", "x:1:19: error: expected 'memory', found the end of the line"),
+      ("dom0 coloured 3-1 memory 4K", "x:1:15: error: expected a colour list such as 0-3,8 (ascending, no empty entries), found '3-1'"),
+      ("dom0 coloured 4,2 memory 4K", "x:1:15: error: expected colours in ascending order without overlaps, found '4,2'"),
+      ("dom0 coloured ,2 memory 4K", "x:1:15: error: expected a colour list such as 0-3,8 (ascending, no empty entries), found ',2'"),
       ("domu g id 0 memory 0x1000 4K base 0", "x:1:11: error: expected a domain id in 1...32751, found 0"),
       ("grant g 0x1000 to dom1 at 0x2000 rw as h", "x:1:19: error: expected 'dom0', found 'dom1'"),
       ("grant g 0x1000 to dom0 at 0x2000 rx as h", "x:1:34: error: expected ro or rw (ro, rw), found 'rx'"),

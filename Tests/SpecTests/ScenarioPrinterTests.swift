@@ -33,7 +33,7 @@ struct RandomScenarios {
         random.next() % 2 == 0
         ? .untranslated : .smmu(name: name(), streams: (0..<(1 + random.next() % 3)).map { _ in UInt32(random.next() % 0x1_0000) }, described: random.next() % 2 == 0)
       return .device(DeviceDeclaration(name: name(), placement: placement, coherent: random.next() % 2 == 0, dmaMaskBits: 12 + Int(random.next() % 53)))
-    case 9: return .dom0(random.next() % 2 == 0 ? .directMapped : .coloured(colours: colours()))
+    case 9: return random.next() % 3 == 0 ? .swiotlbPool(address: page(), size: (1 + random.next() % 256) << 12) : .dom0(random.next() % 2 == 0 ? .directMapped : .coloured(colours: colours()), size: (1 + random.next() % 4096) << 12)
     case 10:
       let memory: DomUDeclaration.Memory =
         random.next() % 2 == 0 ? .at(address: page(), size: (1 + random.next() % 512) << 12) : .coloured(colours: colours(), pages: 1 + random.next() % 1000)
@@ -76,6 +76,6 @@ struct ScenarioPrinterTests {
   func canonicalForms() {
     #expect(ScenarioPrinter.line(for: .ram(address: 0x4000_0000, size: 256 << 20)) == "ram 0x40000000 256M")
     #expect(ScenarioPrinter.line(for: .dma(DMAStatement(device: "nic", direction: .fromDevice, address: 0x8000_0800, size: 0x1801, expected: .fault))) == "dma nic from-device 0x80000800 0x1801 expect fault")
-    #expect(ScenarioPrinter.line(for: .dom0(.coloured(colours: [0, 1, 2, 3, 8, 10, 11]))) == "dom0 coloured 0-3,8,10-11")
+    #expect(ScenarioPrinter.line(for: .dom0(.coloured(colours: [0, 1, 2, 3, 8, 10, 11]), size: 64 << 20)) == "dom0 coloured 0-3,8,10-11 memory 64M")
   }
 }

@@ -64,9 +64,11 @@ public enum StatementKind: Hashable, Sendable {
   case device(DeviceDeclaration)
 
   // MARK: Domains
-  /// `dom0 direct-mapped` or `dom0 coloured <colours>`: dom0's memory over
-  /// the host RAM banks.
-  case dom0(Dom0Memory)
+  /// `dom0 direct-mapped memory <size>` or `dom0 coloured <colours> memory
+  /// <size>`: dom0's RAM over the host RAM banks.
+  case dom0(Dom0Memory, size: UInt64)
+  /// `swiotlb <address> <size>`: where in dom0's RAM Linux's bounce pool lies.
+  case swiotlbPool(address: UInt64, size: UInt64)
   /// `domu <name> id <n> …`: a guest that grants or lends pages.
   case domU(DomUDeclaration)
 

@@ -27,7 +27,7 @@ public enum ScenarioParser {
 
   static let keywords = [
     "scenario", "xen", "ipa-bits", "llc-colours", "ram", "iommu", "hypercall-cflush", "linux", "smmu",
-    "device", "dom0", "domu", "attach", "detach", "grant", "ungrant", "foreign", "unforeign", "p2m", "dma",
+    "device", "dom0", "swiotlb", "domu", "attach", "detach", "grant", "ungrant", "foreign", "unforeign", "p2m", "dma",
   ]
 
   static let policies = ["legacy", "merged-flags", "global-flag", "per-device"]
@@ -63,7 +63,11 @@ public enum ScenarioParser {
       kind = .device(try device(&reader))
     case "dom0":
       let layout = try reader.oneOf(["direct-mapped", "coloured"], what: "dom0's memory layout")
-      kind = .dom0(layout == "direct-mapped" ? .directMapped : .coloured(colours: try reader.colourList()))
+      let memory: Dom0Memory = layout == "direct-mapped" ? .directMapped : .coloured(colours: try reader.colourList())
+      try reader.keyword("memory")
+      kind = .dom0(memory, size: try reader.pageAlignedSize("dom0's memory size"))
+    case "swiotlb":
+      kind = .swiotlbPool(address: try reader.pageAligned("the bounce pool's dom0 address"), size: try reader.pageAlignedSize("the bounce pool's size"))
     case "domu":
       kind = .domU(try domU(&reader))
     case "attach":

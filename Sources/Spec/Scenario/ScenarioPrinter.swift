@@ -19,8 +19,9 @@ public enum ScenarioPrinter {
     case .linuxPolicy(let policy): "linux \(policy)"
     case .smmu(let name, let version): "smmu \(name) \(version.rawValue)"
     case .device(let device): deviceLine(device)
-    case .dom0(.directMapped): "dom0 direct-mapped"
-    case .dom0(.coloured(let colours)): "dom0 coloured \(colourText(colours))"
+    case .dom0(.directMapped, let size): "dom0 direct-mapped memory \(sizeText(size))"
+    case .dom0(.coloured(let colours), let size): "dom0 coloured \(colourText(colours)) memory \(sizeText(size))"
+    case .swiotlbPool(let address, let size): "swiotlb \(hex(address)) \(sizeText(size))"
     case .domU(let domain):
       switch domain.memory {
       case .at(let address, let size):
