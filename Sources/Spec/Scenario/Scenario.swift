@@ -173,7 +173,7 @@ public struct ForeignStatement: Hashable, Sendable {
 }
 
 /// The outcome a DMA is expected to have (DESIGN.md §2).
-public enum ExpectedOutcome: String, Hashable, Sendable, CaseIterable {
+public enum ExpectedOutcome: String, Hashable, Sendable, CaseIterable, Codable {
   case ok, fault, corruption
 }
 
