@@ -18,7 +18,10 @@ extension ReferenceP2M {
   /// - Throws: ``StageTwoError/tableFramesExhausted(needed:)`` when the
   ///   supply runs out, ``StageTwoError/duplicateTableFrame(_:)``,
   ///   ``StageTwoError/rootFramesNotConcatenable(_:)``, or
-  ///   ``StageTwoError/frameOutOfRange(_:)`` for a frame outside the PA size.
+  ///   ``StageTwoError/frameOutOfRange(_:)`` for a table frame outside the
+  ///   PA size or an entry's frame beyond the 36-bit base field. An entry's
+  ///   frame above the PA size but within the field is encoded as given:
+  ///   walking it is an address-size fault, as on hardware.
   public func materialize(tableFrames: some Sequence<MFN>) throws(StageTwoError) -> (memory: FrameStore, root: MFN) {
     let geometry = try StageTwoGeometry(ipaBits: ipaBits)
     var supply = tableFrames.makeIterator()
