@@ -1,0 +1,68 @@
+/// The swiotlb bounce pool: a range of dom0 RAM, carved into 2 KiB slots.
+///
+/// It lives in dom0's own memory (`swiotlb_init` allocates it from
+/// memblock; v5.10 `xen_swiotlb_init`), so its addresses are dom0 pfns
+/// and `xen_phys_to_bus` leaves them alone: a coloured dom0's pool is at
+/// GFNs, not MFNs (§3.4, §3.5).
+public struct SwiotlbPool: Hashable, Sendable {
+  /// `IO_TLB_SHIFT` = 11 (kernel/dma/swiotlb.c).
+  public static let slotSize: UInt64 = 1 << 11
+  /// `IO_TLB_SEGSIZE` × slot: `swiotlb_max_mapping_size()`, the largest
+  /// single bounce (256 KiB).
+  public static let maximumMappingSize: UInt64 = 128 * slotSize
+
+  /// Dom0 pfn of the first page.
+  public let start: GFN
+  public let pages: UInt64
+  /// Allocated slot ranges by first slot: the number of slots.
+  public private(set) var allocations: [Int: Int] = [:]
+
+  public init(start: GFN, pages: UInt64) {
+    self.start = start
+    self.pages = pages
+  }
+
+  public var slotCount: Int { Int(clamping: pages * pageSize / Self.slotSize) }
+
+  /// Whether the dom0 physical address `phys` lies in the pool
+  /// (`is_swiotlb_buffer`).
+  public func contains(_ phys: UInt64) -> Bool {
+    let first = start.address
+    return phys >= first && phys - first < pages * pageSize
+  }
+
+  /// `swiotlb_tbl_map_single()`'s slot search: the first run of free slots
+  /// large enough, page aligned when the mapping is at least a page
+  /// (`swiotlb_find_slots`: stride of a page for `alloc_size >= PAGE_SIZE`).
+  /// Returns the dom0 physical address of the slot, or nil when the pool
+  /// cannot hold it.
+  ///
+  /// **[derived simplification]** Linux searches from a rotating index and
+  /// may keep the buffer's low address bits (`min_align_mask`); first-fit
+  /// from the start and no kept offset change which slot is used, not
+  /// whether the slot is dom0 RAM.
+  mutating func mapSingle(size: UInt64) -> UInt64? {
+    guard size > 0, size <= Self.maximumMappingSize else { return nil }
+    let needed = Int((size + Self.slotSize - 1) / Self.slotSize)
+    let stride = size >= pageSize ? Int(pageSize / Self.slotSize) : 1
+    var taken = Array(repeating: false, count: slotCount)
+    for (first, count) in allocations {
+      for slot in first..<(first + count) { taken[slot] = true }
+    }
+    var first = 0
+    while first + needed <= slotCount {
+      if !taken[first..<(first + needed)].contains(true) {
+        allocations[first] = needed
+        return start.address + UInt64(first) * Self.slotSize
+      }
+      first += stride
+    }
+    return nil
+  }
+
+  /// `swiotlb_tbl_unmap_single()`: frees the slots of the mapping at `phys`.
+  mutating func unmapSingle(_ phys: UInt64) {
+    guard contains(phys) else { return }
+    allocations[Int((phys - start.address) / Self.slotSize)] = nil
+  }
+}

@@ -1,0 +1,52 @@
+/// A stream ID: what an SMMU sees of a master on each transaction.
+/// SMMUv2 stream IDs are at most 16 bits, SMMUv3 at most 32.
+public typealias StreamID = UInt32
+
+/// How a DMA master is wired to memory (fact sheet §6.4).
+public enum DeviceAttachment: Hashable, Sendable, CustomStringConvertible {
+  /// No SMMU in the path (the MMC controller of the RFC thread): the bus
+  /// address reaches memory untranslated, and Xen cannot tell (§0, §6.4).
+  case notBehindSMMU
+  /// Wired to `smmu`, emitting `streamIDs`. `described` says whether the
+  /// device tree gives Xen those IDs (`iommus`, or `mmu-masters` on 4.15):
+  /// only then can Xen program the SMMU for it (`iommu_add_dt_device()`,
+  /// xen/arch/arm/domain_build.c `handle_device()`, §6.3).
+  case behindSMMU(smmu: String, streamIDs: [StreamID], described: Bool)
+
+  public var description: String {
+    switch self {
+    case .notBehindSMMU: "not behind an SMMU"
+    case .behindSMMU(let smmu, let ids, let described):
+      "behind \(smmu) streams \(ids.map { hex(UInt64($0)) }.joined(separator: ","))"
+        + (described ? "" : " (undescribed)")
+    }
+  }
+}
+
+/// A DMA master as dom0 Linux and the hardware see it.
+public struct Device: Hashable, Sendable, CustomStringConvertible {
+  public var name: String
+  /// `dev_is_dma_coherent()`: the device snoops CPU caches. A non-coherent
+  /// device makes `xen_arch_need_swiotlb()` bounce foreign pages when Xen
+  /// lacks GNTTABOP_cache_flush (arch/arm/xen/mm.c, §3.5).
+  public var coherent: Bool
+  /// Width of the device's DMA mask, `DMA_BIT_MASK(n)` (1...64).
+  public var dmaMaskBits: Int
+  public var attachment: DeviceAttachment
+
+  public init(name: String, coherent: Bool = true, dmaMaskBits: Int = 64, attachment: DeviceAttachment) {
+    self.name = name
+    self.coherent = coherent
+    self.dmaMaskBits = dmaMaskBits
+    self.attachment = attachment
+  }
+
+  /// `DMA_BIT_MASK(dmaMaskBits)` (include/linux/dma-mapping.h).
+  public var dmaMask: UInt64 {
+    dmaMaskBits >= 64 ? .max : (UInt64(1) << UInt64(max(dmaMaskBits, 0))) - 1
+  }
+
+  public var description: String {
+    "\(name) (\(coherent ? "coherent" : "non-coherent"), \(dmaMaskBits)-bit mask, \(attachment))"
+  }
+}
