@@ -74,8 +74,11 @@ extension XenState {
   ///    [derived].
   /// 2. The host mapping: `guest_physmap_add_entry(ld, host_addr >> 12, mfn,
   ///    0, p2m_grant_map_rw|ro)`, replacing whatever was at `hostGFN`.
-  /// 3. If `ld != rd` (Jan Beulich's Feb 2021 fix: a domain's own pages are
-  ///    already mapped) and `gnttab_need_iommu_mapping(ld)`: `mapkind()`
+  /// 3. If `ld != rd` (a domain's own pages are already in its IOMMU view,
+  ///    so a self-map must neither add nor, on unmap, remove one: Jan
+  ///    Beulich's xen-devel patch of 17 Feb 2021, applied to map and unmap
+  ///    [uncertain: commit id and first release not in the fact sheet]) and
+  ///    `gnttab_need_iommu_mapping(ld)`: `mapkind()`
   ///    over the *existing* maps of this frame from this granter (the new one
   ///    is not in the maptrack yet) chooses: a writable map and none writable
   ///    → `iommu_legacy_map(ld, dfn = mfn, mfn, rw)`; else no map at all →
@@ -105,6 +108,7 @@ extension XenState {
           }
         } catch {
           if case .xenBug = error { throw error }
+          // `undo_out`: `replace_grant_host_mapping()`, result ignored.
           try? ld.physmapRemove(hostGFN, expecting: mfn)
           throw .grantIOMMUUpdateFailed(mfn, reason: error.description)
         }
