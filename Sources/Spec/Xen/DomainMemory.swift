@@ -1,0 +1,163 @@
+/// A range of a domain's guest-physical RAM.
+public struct GuestBank: Hashable, Sendable, CustomStringConvertible {
+  public var start: GFN
+  public var pages: UInt64
+  public init(start: GFN, pages: UInt64) {
+    self.start = start
+    self.pages = pages
+  }
+  public var end: GFN { start.advanced(by: pages) }
+  public func contains(_ gfn: GFN) -> Bool { gfn >= start && gfn < end }
+  public var description: String { "\(hex(start.address))+\(hex(pages * pageSize))" }
+}
+
+/// How a domain's RAM is placed in machine memory (§2.3, §5). Every page
+/// is mapped `p2m_ram_rw`.
+public enum RAMPlacement: Hashable, Sendable {
+  /// GFN = MFN over these host ranges: dom0 without colouring
+  /// (`allocate_memory_11()`, `CDF_directmap`), or a dom0less `direct-map`
+  /// domU (Xen ≥ 4.17).
+  case directMapped(banks: [MemoryBank])
+  /// Coloured dom0 with the host memory layout (Xen ≥ 4.20): each bank is a
+  /// host RAM range used as a guest range; its pages get consecutive GFNs
+  /// from the bank's start and MFNs from the coloured allocator, one page at
+  /// a time (`allocate_hwdom_memory()` → `allocate_bank_memory()` →
+  /// `allocate_domheap_memory()` → `guest_map_pages()`; higher orders fail).
+  case colouredHostLayout(colours: [Int], banks: [MemoryBank])
+  /// A coloured domU: `pages` consecutive GFNs from `base`, MFNs from the
+  /// coloured allocator.
+  case coloured(colours: [Int], base: GFN, pages: UInt64)
+  /// A domU whose RAM is the given host range, mapped from `base` up. It
+  /// stands for a buddy allocation, which the spec does not model (the
+  /// caller names the frames); the domain is not direct-mapped even if
+  /// `base` equals the range's start, since it has no `CDF_directmap`.
+  case fixed(MemoryBank, base: GFN)
+
+  var guestBanks: [GuestBank] {
+    switch self {
+    case .directMapped(let banks), .colouredHostLayout(_, let banks):
+      banks.map { GuestBank(start: GFN($0.start.rawValue), pages: $0.pages) }
+    case .coloured(_, let base, let pages):
+      [GuestBank(start: base, pages: pages)]
+    case .fixed(let bank, let base):
+      [GuestBank(start: base, pages: bank.pages)]
+    }
+  }
+}
+
+extension XenState {
+  /// Creates a domain and builds its RAM: frames are taken (from the host
+  /// ranges named, or from the coloured allocator), recorded as the
+  /// domain's, and mapped `ram_rw` in its new p2m.
+  ///
+  /// What Xen allows (§2.3, §5):
+  /// - `.directMapped`: not with colouring on (`create_dom0()` sets
+  ///   `CDF_directmap` only `if (!llc_coloring_enabled)`, and `direct-map`
+  ///   needs `xen,static-mem`, which colouring refuses); for a domU only from
+  ///   4.17.
+  /// - `.colouredHostLayout`: dom0 only, colouring on.
+  /// - `.coloured`: domUs only (a coloured dom0 keeps the host layout),
+  ///   colouring on.
+  /// - `.fixed`: domUs only, colouring off (with colouring every domain
+  ///   allocation goes through the coloured allocator).
+  ///
+  /// Colour lists must be non-empty, strictly ascending and name existing
+  /// colours (Xen's colour syntax: ascending, no overlaps).
+  ///
+  /// - Throws: ``XenError``; on a throw nothing changes (the build runs on a
+  ///   copy).
+  public mutating func createDomain(_ id: DomainID, memory: RAMPlacement, iommuEnabled: Bool) throws(XenError) {
+    guard domains[id] == nil else { throw .domainExists(id) }
+    var next = self
+    var domain = DomainState(id: id, memory: memory, iommuEnabled: iommuEnabled, ipaBits: ipaBits)
+    try next.buildRAM(of: &domain)
+    next.domains[id] = domain
+    self = next
+  }
+
+  private mutating func buildRAM(of domain: inout DomainState) throws(XenError) {
+    let id = domain.id
+    func refuse(_ reason: String) -> XenError { .invalidDomainMemory(id, reason: reason) }
+    switch domain.memory {
+    case .directMapped(let banks):
+      if allocator != nil {
+        throw refuse("with LLC colouring no domain is direct-mapped")
+      }
+      if id != .dom0 && !version.allowsDirectMappedDomU {
+        throw .unsupported("direct-mapped domUs (dom0less direct-map)", version: version)
+      }
+      try checkHostRanges(banks, of: id)
+      for bank in banks {
+        for page in 0..<bank.pages { try host.assign(bank.start.advanced(by: page), to: id) }
+        try domain.physmapAdd(GFN(bank.start.rawValue), count: bank.pages, to: bank.start, type: .ramRW)
+      }
+
+    case .colouredHostLayout(let colours, let banks):
+      guard id == .dom0 else { throw refuse("only dom0 keeps the host layout when coloured") }
+      try checkColours(colours, of: id)
+      try checkHostRanges(banks, of: id)
+      for bank in Self.hostLayoutAllocationOrder(banks) {
+        for page in 0..<bank.pages {
+          try mapColouredPage(&domain, colours: colours, at: GFN(bank.start.rawValue).advanced(by: page))
+        }
+      }
+
+    case .coloured(let colours, let base, let pages):
+      guard id != .dom0 else { throw refuse("a coloured dom0 keeps the host layout (use colouredHostLayout)") }
+      try checkColours(colours, of: id)
+      guard pages > 0 else { throw refuse("a domain needs at least one page") }
+      for page in 0..<pages {
+        try mapColouredPage(&domain, colours: colours, at: base.advanced(by: page))
+      }
+
+    case .fixed(let bank, let base):
+      guard id != .dom0 else { throw refuse("dom0's RAM is direct-mapped or coloured") }
+      if allocator != nil {
+        throw refuse("with LLC colouring every domain's RAM comes from the coloured allocator")
+      }
+      try checkHostRanges([bank], of: id)
+      for page in 0..<bank.pages { try host.assign(bank.start.advanced(by: page), to: id) }
+      try domain.physmapAdd(base, count: bank.pages, to: bank.start, type: .ramRW)
+    }
+  }
+
+  /// The order `allocate_hwdom_memory()` fills a coloured dom0's banks in:
+  /// descending size in 4.20 (`02975cc383`; `de99f32635` changed it to
+  /// ascending address in 2026, after every release modelled here). Equal
+  /// sizes keep ascending address [uncertain: Xen's `sort()` is not stable].
+  static func hostLayoutAllocationOrder(_ banks: [MemoryBank]) -> [MemoryBank] {
+    banks.sorted { $0.pages != $1.pages ? $0.pages > $1.pages : $0.start < $1.start }
+  }
+
+  private mutating func mapColouredPage(_ domain: inout DomainState, colours: [Int], at gfn: GFN) throws(XenError) {
+    guard var allocator else { throw .invalidDomainMemory(domain.id, reason: "LLC colouring is off") }
+    let mfn = try allocator.allocate(colours: colours)
+    self.allocator = allocator
+    try host.assign(mfn, to: domain.id)
+    try domain.physmapAdd(gfn, to: mfn, type: .ramRW)
+  }
+
+
+  /// Banks must be non-empty, lie in host RAM and not overlap each other.
+  private func checkHostRanges(_ banks: [MemoryBank], of id: DomainID) throws(XenError) {
+    guard !banks.isEmpty else { throw .invalidDomainMemory(id, reason: "no RAM banks given") }
+    for bank in banks {
+      guard bank.pages > 0, bank.end > bank.start,
+        host.banks.contains(where: { $0.start <= bank.start && bank.end <= $0.end })
+      else { throw .invalidDomainMemory(id, reason: "bank \(bank) is empty or not inside one host RAM bank") }
+    }
+    let sorted = banks.sorted { $0.start < $1.start }
+    for (lower, upper) in zip(sorted, sorted.dropFirst()) where upper.start < lower.end {
+      throw .invalidDomainMemory(id, reason: "banks \(lower) and \(upper) overlap")
+    }
+  }
+
+  private func checkColours(_ colours: [Int], of id: DomainID) throws(XenError) {
+    guard version.hasLLCColouring else { throw .unsupported("LLC colouring", version: version) }
+    guard let allocator else { throw .invalidDomainMemory(id, reason: "LLC colouring is off") }
+    try allocator.validate(colours)
+    guard zip(colours, colours.dropFirst()).allSatisfy({ $0 < $1 }) else {
+      throw .invalidColours(colours, reason: "colours must be strictly ascending")
+    }
+  }
+}

@@ -1,0 +1,217 @@
+/// A maptrack handle: what `GNTTABOP_map_grant_ref` returns and
+/// `GNTTABOP_unmap_grant_ref` names. Handles are per local domain; the model
+/// numbers them from 0 and never reuses one (Xen's maptrack free lists
+/// reuse them, which matters to no property here).
+public struct GrantHandle: Hashable, Comparable, Sendable, CustomStringConvertible {
+  public let rawValue: Int
+  public init(_ rawValue: Int) { self.rawValue = rawValue }
+  public static func < (lhs: GrantHandle, rhs: GrantHandle) -> Bool { lhs.rawValue < rhs.rawValue }
+  public var description: String { "handle \(rawValue)" }
+}
+
+/// One active grant mapping: a maptrack entry (`struct grant_mapping`:
+/// granting domain, flags) with the active entry's frame (`act->mfn`) and
+/// the address it was mapped at.
+///
+/// The model folds "rd grants gfn to ld" and "ld maps that grant" into one
+/// operation: the map's `writable` is the grant's access, and grant-entry
+/// checks (GTF_readonly, pin counts) are not modelled.
+public struct GrantMapping: Hashable, Sendable, CustomStringConvertible {
+  /// The granting domain (`map->domid`, `rd`).
+  public let granter: DomainID
+  /// The frame in the granter's address space (`act->gfn`).
+  public let grantedGFN: GFN
+  /// The machine frame (`act->mfn`).
+  public let mfn: MFN
+  /// Where the local domain mapped it (`host_addr >> PAGE_SHIFT`).
+  public let hostGFN: GFN
+  /// Not `GNTMAP_readonly`.
+  public let writable: Bool
+
+  /// `op->dev_bus_addr = mfn_to_maddr(mfn)`: always the machine address,
+  /// direct-mapped or not (§2.1 step 3).
+  public var devBusAddr: UInt64 { mfn.address }
+
+  public var description: String {
+    "\(granter) \(grantedGFN) (\(mfn)) at \(hostGFN) \(writable ? "rw" : "ro")"
+  }
+}
+
+/// What a successful `GNTTABOP_map_grant_ref` returns.
+public struct GrantMapResult: Hashable, Sendable {
+  public let handle: GrantHandle
+  /// The machine address of the granted frame (§2.1 step 3).
+  public let devBusAddr: UInt64
+}
+
+/// `mapkind()` (common/grant_table.c): whether the local domain has host or
+/// device maps of a frame from a granting domain, and whether any is
+/// writable.
+enum MapKind: Equatable {
+  case none
+  case readOnly
+  case writable
+}
+
+extension XenState {
+  /// Arm's `gnttab_need_iommu_mapping(ld)` for this release (asm/grant_table.h;
+  /// §2.1, §8): never before `04085ec1ac`; after it,
+  /// `is_domain_direct_mapped(ld) && is_iommu_enabled(ld)`. A coloured dom0
+  /// is not direct-mapped, so it never gets 1:1 grant entries (§2.2).
+  public func needsGrantIOMMUMapping(_ domain: DomainID) -> Bool {
+    guard let state = domains[domain] else { return false }
+    return version.grantIOMMUMapping.needsIOMMUMapping(
+      directMapped: state.isDirectMapped, iommuEnabled: state.iommuEnabled)
+  }
+
+  /// `GNTTABOP_map_grant_ref` with `GNTMAP_host_map` (common/grant_table.c
+  /// `map_grant_ref()`, arch/arm/mm.c `create_grant_host_mapping()`; §2.1):
+  ///
+  /// 1. `get_paged_frame()`: the granter's p2m entry at `gfn` must be
+  ///    `any_ram` but not foreign, and its frame must belong to the granter
+  ///    (`get_page(page, rd)`), else GNTST_bad_page. A writable map of a
+  ///    `ram_ro` page is not refused: Arm's `get_page_type()` always succeeds
+  ///    [derived].
+  /// 2. The host mapping: `guest_physmap_add_entry(ld, host_addr >> 12, mfn,
+  ///    0, p2m_grant_map_rw|ro)`, replacing whatever was at `hostGFN`.
+  /// 3. If `ld != rd` (a domain's own pages are already in its IOMMU view,
+  ///    so a self-map must neither add nor, on unmap, remove one: Jan
+  ///    Beulich's xen-devel patch of 17 Feb 2021, applied to map and unmap
+  ///    [uncertain: commit id and first release not in the fact sheet]) and
+  ///    `gnttab_need_iommu_mapping(ld)`: `mapkind()`
+  ///    over the *existing* maps of this frame from this granter (the new one
+  ///    is not in the maptrack yet) chooses: a writable map and none writable
+  ///    → `iommu_legacy_map(ld, dfn = mfn, mfn, rw)`; else no map at all →
+  ///    the same, read-only; else nothing. If that fails, Xen removes the
+  ///    host entry again (`undo_out`) and the call fails.
+  /// 4. The maptrack entry is written; `dev_bus_addr` = the MFN's address.
+  ///
+  /// - Throws: ``XenError/grantBadPage(granter:_:reason:)``,
+  ///   ``XenError/noSuchDomain(_:)``, ``XenError/p2m(_:_:)`` (nothing
+  ///   changed); ``XenError/grantIOMMUUpdateFailed(_:reason:)`` (the host
+  ///   entry was made and removed again: what it replaced is gone);
+  ///   ``XenError/xenBug(_:)``.
+  public mutating func mapGrant(
+    from granter: DomainID, gfn: GFN, into local: DomainID = .dom0, at hostGFN: GFN, writable: Bool
+  ) throws(XenError) -> GrantMapResult {
+    let mfn = try grantableFrame(of: try domain(granter), gfn: gfn)
+    let needIOMMU = local != granter && needsGrantIOMMUMapping(local)
+    return try modifyDomain(local) { ld throws(XenError) in
+      let hostType: P2MType = writable ? .grantMapRW : .grantMapRO
+      try ld.physmapAdd(hostGFN, to: mfn, type: hostType)
+      if needIOMMU {
+        do throws(XenError) {
+          switch (writable, ld.mapKind(granter: granter, mfn: mfn)) {
+          case (true, .none), (true, .readOnly): try ld.iommuMapPage(mfn, writable: true)
+          case (false, .none): try ld.iommuMapPage(mfn, writable: false)
+          default: break
+          }
+        } catch {
+          if case .xenBug = error { throw error }
+          // `undo_out`: `replace_grant_host_mapping()`, result ignored.
+          try? ld.physmapRemove(hostGFN, expecting: mfn)
+          throw .grantIOMMUUpdateFailed(mfn, reason: error.description)
+        }
+      }
+      let handle = GrantHandle(ld.nextHandle)
+      ld.nextHandle += 1
+      ld.maptrack[handle] = GrantMapping(granter: granter, grantedGFN: gfn, mfn: mfn, hostGFN: hostGFN, writable: writable)
+      return GrantMapResult(handle: handle, devBusAddr: mfn.address)
+    }
+  }
+
+  /// `GNTTABOP_unmap_grant_ref` of a host mapping, at the address it was
+  /// mapped at, as Linux passes it (common/grant_table.c `unmap_common()`,
+  /// arch/arm/mm.c `replace_grant_host_mapping()`; §2.1 step 4):
+  ///
+  /// 1. An unknown handle is GNTST_bad_handle.
+  /// 2. `guest_physmap_remove_page(ld, hostGFN, mfn)`: refused with −EILSEQ
+  ///    if the entry there is now `any_ram` of another frame (Xen ≥ 2022,
+  ///    `5a4a2cef08`; earlier releases removed it unchecked — not modelled);
+  ///    the maptrack entry then stays.
+  /// 3. The maptrack entry is released.
+  /// 4. If `ld != rd` and `gnttab_need_iommu_mapping(ld)`: `mapkind()` over
+  ///    the remaining maps: none → `iommu_legacy_unmap(ld, dfn = mfn)`; only
+  ///    read-only → `iommu_legacy_map(…, readable)`, downgrading the 1:1
+  ///    entry to `iommu_map_ro`; a writable one → nothing.
+  ///
+  /// - Throws: ``XenError/grantBadHandle(local:_:)``, ``XenError/p2m(_:_:)``
+  ///   (nothing changed); ``XenError/grantIOMMUUpdateFailed(_:reason:)``
+  ///   (the unmap stands, the 1:1 entry was not updated);
+  ///   ``XenError/xenBug(_:)``.
+  public mutating func unmapGrant(_ handle: GrantHandle, of local: DomainID = .dom0) throws(XenError) {
+    let needIOMMU = needsGrantIOMMUMapping(local)
+    try modifyDomain(local) { ld throws(XenError) in
+      guard let mapping = ld.maptrack[handle] else { throw .grantBadHandle(local: local, handle) }
+      try ld.physmapRemove(mapping.hostGFN, expecting: mapping.mfn)
+      ld.maptrack[handle] = nil
+      guard needIOMMU, local != mapping.granter else { return }
+      do throws(XenError) {
+        switch ld.mapKind(granter: mapping.granter, mfn: mapping.mfn) {
+        case .none: try ld.iommuUnmapPage(mapping.mfn)
+        case .readOnly: try ld.iommuMapPage(mapping.mfn, writable: false)
+        case .writable: break
+        }
+      } catch {
+        if case .xenBug = error { throw error }
+        throw .grantIOMMUUpdateFailed(mapping.mfn, reason: error.description)
+      }
+    }
+  }
+
+  /// `get_paged_frame(gfn, …, rd)` on Arm (`check_get_page_from_gfn()` →
+  /// `p2m_get_page_from_gfn()`): the frame behind an `any_ram`, non-foreign
+  /// entry that belongs to `rd`.
+  func grantableFrame(of rd: DomainState, gfn: GFN) throws(XenError) -> MFN {
+    guard let entry = rd.p2m.lookup(gfn) else {
+      throw .grantBadPage(granter: rd.id, gfn, reason: "nothing is mapped there")
+    }
+    guard entry.type.isAnyRAM, !entry.type.isForeign else {
+      throw .grantBadPage(granter: rd.id, gfn, reason: "its p2m type is \(entry.type), not RAM")
+    }
+    let owner = host.owner(of: entry.mfn)
+    guard owner == .domain(rd.id) else {
+      throw .grantBadPage(
+        granter: rd.id, gfn, reason: "\(entry.mfn) belongs to \(owner.map { "\($0)" } ?? "no one (not RAM)")")
+    }
+    return entry.mfn
+  }
+}
+
+extension DomainState {
+  /// `mapkind(lgt, rd, mfn)`: over this domain's maptrack, the maps of
+  /// `mfn` granted by `granter`.
+  func mapKind(granter: DomainID, mfn: MFN) -> MapKind {
+    var kind = MapKind.none
+    for mapping in maptrack.values where mapping.granter == granter && mapping.mfn == mfn {
+      if mapping.writable { return .writable }
+      kind = .readOnly
+    }
+    return kind
+  }
+
+  /// `iommu_legacy_map(d, dfn = mfn, mfn, 0, flags)` → Arm's
+  /// `arm_iommu_map_page()` (drivers/passthrough/arm/iommu_helpers.c, 4.15
+  /// to 4.20; §2.2): `BUG_ON(!is_domain_direct_mapped(d))`, then
+  /// `guest_physmap_add_entry(d, gfn = mfn, mfn, 0, p2m_iommu_map_rw|ro)`,
+  /// which replaces whatever is at that GFN. 4.21 relaxed the BUG_ON
+  /// (`53d60d759d`, `4cde4a552e`), but the grant path only calls this for
+  /// direct-mapped domains.
+  mutating func iommuMapPage(_ mfn: MFN, writable: Bool) throws(XenError) {
+    guard isDirectMapped else {
+      throw .xenBug("BUG_ON(!is_domain_direct_mapped(d)) in arm_iommu_map_page for \(id)")
+    }
+    try physmapAdd(GFN(mfn.rawValue), to: mfn, type: writable ? .iommuMapRW : .iommuMapRO)
+  }
+
+  /// `iommu_legacy_unmap(d, dfn = mfn)` → `arm_iommu_unmap_page()`: −EINVAL
+  /// unless direct-mapped, else `guest_physmap_remove_page(d, gfn = mfn,
+  /// mfn)` (refused with −EILSEQ if another frame's `any_ram` entry is there
+  /// now).
+  mutating func iommuUnmapPage(_ mfn: MFN) throws(XenError) {
+    guard isDirectMapped else {
+      throw .iommuHookRefused(id, "arm_iommu_unmap_page")
+    }
+    try physmapRemove(GFN(mfn.rawValue), expecting: mfn)
+  }
+}

@@ -1,0 +1,77 @@
+/// Who a machine frame belongs to: `page_get_owner()` of its `page_info`,
+/// which grants and foreign maps check (`get_page(page, d)`, §2.1, §2.4).
+public enum FrameOwner: Hashable, Sendable, CustomStringConvertible {
+  /// In an allocator's free pool: the coloured heap, or, without colouring,
+  /// the buddy allocator's domheap.
+  case free
+  /// Used by Xen itself. With colouring, this is every frame outside the
+  /// coloured heap: the buddy reserve and whatever `end_boot_allocator()`
+  /// gave the buddy (§5), since only `d == NULL` allocations use the buddy
+  /// then [derived].
+  case xen
+  case domain(DomainID)
+
+  public var description: String {
+    switch self {
+    case .free: "free"
+    case .xen: "Xen"
+    case .domain(let id): "\(id)"
+    }
+  }
+}
+
+/// The host's RAM and the owner of each of its frames. Frames outside the
+/// banks are not RAM (MMIO or nothing): `mfn_valid()` is false and they have
+/// no owner.
+public struct HostMemory: Hashable, Sendable {
+  /// The RAM banks, in ascending address order.
+  public let banks: [MemoryBank]
+  /// Frames owned by Xen, as ranges (they can be large).
+  public let xenRanges: [MemoryBank]
+  /// Every frame that is neither free nor in `xenRanges`.
+  private var assigned: [MFN: FrameOwner] = [:]
+
+  /// - Throws: ``XenError/invalidHostRAM(_:)`` if there is no RAM, a bank is
+  ///   empty or two banks overlap; the Xen ranges must lie in RAM.
+  public init(banks: [MemoryBank], xenRanges: [MemoryBank] = []) throws(XenError) {
+    let sorted = banks.sorted { $0.start < $1.start }
+    guard !sorted.isEmpty else { throw .invalidHostRAM("there are no RAM banks") }
+    for bank in sorted where bank.pages == 0 || bank.end < bank.start {
+      throw .invalidHostRAM("bank \(bank) is empty or wraps around")
+    }
+    for (lower, upper) in zip(sorted, sorted.dropFirst()) where upper.start < lower.end {
+      throw .invalidHostRAM("banks \(lower) and \(upper) overlap")
+    }
+    self.banks = sorted
+    for range in xenRanges where range.pages > 0 {
+      guard sorted.contains(where: { $0.start <= range.start && range.end <= $0.end }) else {
+        throw .invalidHostRAM("Xen's range \(range) is not inside one RAM bank")
+      }
+    }
+    self.xenRanges = xenRanges.filter { $0.pages > 0 }
+  }
+
+  /// Whether the frame is host RAM (`mfn_valid()`).
+  public func isRAM(_ mfn: MFN) -> Bool {
+    banks.contains { $0.contains(mfn.rawValue) }
+  }
+
+  /// The frame's owner, or nil if it is not RAM.
+  public func owner(of mfn: MFN) -> FrameOwner? {
+    guard isRAM(mfn) else { return nil }
+    if let owner = assigned[mfn] { return owner }
+    return xenRanges.contains { $0.contains(mfn.rawValue) } ? .xen : .free
+  }
+
+  /// Every frame a domain owns, ascending.
+  public func frames(of domain: DomainID) -> [MFN] {
+    assigned.compactMap { $0.value == .domain(domain) ? $0.key : nil }.sorted()
+  }
+
+  /// Hands a free RAM frame to a domain (`assign_pages()`).
+  mutating func assign(_ mfn: MFN, to domain: DomainID) throws(XenError) {
+    let owner = owner(of: mfn)
+    guard owner == .free else { throw .frameUnavailable(mfn, owner: owner) }
+    assigned[mfn] = .domain(domain)
+  }
+}

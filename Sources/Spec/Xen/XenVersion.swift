@@ -1,0 +1,71 @@
+/// Which Xen release the spec models. Only behaviour that differs between
+/// releases *and* matters for dom0 DMA is keyed on it; everything else is the
+/// behaviour of 4.15 through 4.21, which agree on it (fact sheet §2, §5).
+///
+/// Names are the `.0` releases ("4.14", "4.15", …). Stable backports are not
+/// modelled: `04085ec1ac` was backported to the 4.13 and 4.14 branches (§8),
+/// so a patched 4.14.x behaves like "4.15" here. Releases before 4.12 are not
+/// accepted: their grant predicate (`need_iommu(d)`, before `91d4eca7ad`) is
+/// not described by the fact sheet.
+public struct XenVersion: Hashable, Comparable, Sendable, CustomStringConvertible {
+  /// The minor number of release 4.`minor`.
+  public let minor: Int
+
+  /// The releases the spec can model.
+  public static let supportedMinors = 12...21
+
+  public static let v4_14 = XenVersion(checkedMinor: 14)
+  public static let v4_15 = XenVersion(checkedMinor: 15)
+  public static let v4_17 = XenVersion(checkedMinor: 17)
+  public static let v4_20 = XenVersion(checkedMinor: 20)
+  public static let latest = XenVersion(checkedMinor: supportedMinors.upperBound)
+
+  private init(checkedMinor: Int) { minor = checkedMinor }
+
+  /// Parses a scenario's `xen <version>`: "4.N" with N in ``supportedMinors``.
+  public init?(name: String) {
+    let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+    guard parts.count == 2, parts[0] == "4", parts[1].allSatisfy(\.isASCII),
+      let minor = Int(parts[1]), String(minor) == parts[1], Self.supportedMinors.contains(minor)
+    else { return nil }
+    self.minor = minor
+  }
+
+  public var name: String { "4.\(minor)" }
+  public var description: String { "Xen \(name)" }
+  public static func < (lhs: XenVersion, rhs: XenVersion) -> Bool { lhs.minor < rhs.minor }
+
+  /// Which `gnttab_need_iommu_mapping()` Arm has (asm/grant_table.h; §2.1
+  /// step 5, §8): broken by `91d4eca7ad` in 4.12, fixed by `04085ec1ac` in
+  /// 4.15.0-rc1.
+  public var grantIOMMUMapping: GrantIOMMUMapping {
+    minor >= 15 ? .after04085ec1ac : .before04085ec1ac
+  }
+
+  /// Upstream LLC colouring exists from 4.20 (commits of 19 Dec 2024, §5).
+  public var hasLLCColouring: Bool { minor >= 20 }
+
+  /// `is_domain_direct_mapped()` became the per-domain `CDF_directmap` flag in
+  /// 4.17 (`80e2005373`), and dom0less domUs can ask for it (`75591dcfe0`);
+  /// before, only the hardware domain was direct-mapped (§2.3).
+  public var allowsDirectMappedDomU: Bool { minor >= 17 }
+}
+
+/// The two meanings of Arm's `gnttab_need_iommu_mapping(d)` (§2.1, §8).
+public enum GrantIOMMUMapping: String, Hashable, Sendable, CaseIterable {
+  /// 4.12–4.14: `is_domain_direct_mapped(d) && need_iommu_pt_sync(d)`.
+  /// `need_sync` is false whenever the p2m is shared with the IOMMU, which
+  /// Arm forces (§1.6), so no 1:1 grant entry is ever created: swiotlb-xen's
+  /// MFN-addressed DMA to a granted page faults in the SMMU.
+  case before04085ec1ac
+  /// 4.15+: `is_domain_direct_mapped(d) && is_iommu_enabled(d)`.
+  case after04085ec1ac
+
+  /// Whether the predicate holds for a domain with these properties.
+  func needsIOMMUMapping(directMapped: Bool, iommuEnabled: Bool) -> Bool {
+    switch self {
+    case .before04085ec1ac: false
+    case .after04085ec1ac: directMapped && iommuEnabled
+    }
+  }
+}
