@@ -11,12 +11,9 @@ struct DMAVerify: ParsableCommand {
       dmaverify judges each Linux DMA policy of dom0 (swiotlb-xen, dma-direct
       under XENFEAT_ARM_dom0_iommu, per-device) against an executable
       specification of Xen's p2m, the SMMU and Linux's DMA paths.
-
-      This build has no subcommands yet; they are added as the specification,
-      the proofs and the fuzzer land.
       """,
     version: DMAVerify.version,
-    subcommands: []
+    subcommands: [Run.self]
   )
 
   static let version = "0.1.0"

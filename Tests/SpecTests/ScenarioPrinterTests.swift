@@ -26,8 +26,8 @@ struct RandomScenarios {
     case 3: return .ram(address: page(), size: (1 + random.next() % 4096) << 12)
     case 4: return .iommu(random.next() % 2 == 0)
     case 5: return .hypercallCacheFlush(random.next() % 2 == 0)
-    case 6: return .linuxPolicy(pick(["legacy", "merged-flags", "global-flag", "per-device"]))
-    case 7: return .smmu(name: name(), version: pick(SMMUVersionName.allCases))
+    case 6: return .linuxPolicy(pick(DMAPolicy.allCases))
+    case 7: return .smmu(name: name(), version: pick(SMMUVersion.allCases))
     case 8:
       let placement: DeviceDeclaration.Placement =
         random.next() % 2 == 0
@@ -47,7 +47,7 @@ struct RandomScenarios {
     case 17: return .p2mMap(domain: name(), gfnAddress: page(), mfnAddress: page(), type: pick(P2MType.allCases.filter(\.isValid)), hardwareValid: random.next() % 2 == 0)
     case 18: return .p2mUnmap(domain: name(), gfnAddress: page())
     default:
-      return .dma(DMAStatement(device: name(), direction: pick(DMADirectionName.allCases), address: random.next() >> 16, size: 1 + random.next() % 20000, expected: pick([nil] + ExpectedOutcome.allCases.map(Optional.some))))
+      return .dma(DMAStatement(device: name(), direction: pick(DMADirection.allCases), address: random.next() >> 16, size: 1 + random.next() % 20000, expected: pick([nil] + DMAOutcome.allCases.map(Optional.some))))
     }
   }
 

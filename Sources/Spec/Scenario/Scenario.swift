@@ -57,9 +57,9 @@ public enum StatementKind: Hashable, Sendable {
   /// `hypercall-cflush on|off`: whether Xen has GNTTABOP_cache_flush.
   case hypercallCacheFlush(Bool)
   /// `linux <policy>`: how dom0 Linux picks its DMA ops.
-  case linuxPolicy(String)
+  case linuxPolicy(DMAPolicy)
   /// `smmu <name> v2|v3`.
-  case smmu(name: String, version: SMMUVersionName)
+  case smmu(name: String, version: SMMUVersion)
   /// `device <name> …`: a DMA master.
   case device(DeviceDeclaration)
 
@@ -91,10 +91,6 @@ public enum StatementKind: Hashable, Sendable {
   case p2mUnmap(domain: String, gfnAddress: UInt64)
   /// `dma <device> to-device|from-device <address> <size> [expect <outcome>]`.
   case dma(DMAStatement)
-}
-
-public enum SMMUVersionName: String, Hashable, Sendable, CaseIterable {
-  case v2, v3
 }
 
 public struct DeviceDeclaration: Hashable, Sendable {
@@ -172,26 +168,14 @@ public struct ForeignStatement: Hashable, Sendable {
   }
 }
 
-/// The outcome a DMA is expected to have (DESIGN.md §2).
-public enum ExpectedOutcome: String, Hashable, Sendable, CaseIterable, Codable {
-  case ok, fault, corruption
-}
-
-public enum DMADirectionName: String, Hashable, Sendable, CaseIterable {
-  /// The device reads memory (`DMA_TO_DEVICE`).
-  case toDevice = "to-device"
-  /// The device writes memory (`DMA_FROM_DEVICE`).
-  case fromDevice = "from-device"
-}
-
 public struct DMAStatement: Hashable, Sendable {
   public var device: String
-  public var direction: DMADirectionName
+  public var direction: DMADirection
   /// dom0 physical address of the buffer.
   public var address: UInt64
   public var size: UInt64
-  public var expected: ExpectedOutcome?
-  public init(device: String, direction: DMADirectionName, address: UInt64, size: UInt64, expected: ExpectedOutcome? = nil) {
+  public var expected: DMAOutcome?
+  public init(device: String, direction: DMADirection, address: UInt64, size: UInt64, expected: DMAOutcome? = nil) {
     self.device = device
     self.direction = direction
     self.address = address

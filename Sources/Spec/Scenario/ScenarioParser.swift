@@ -30,7 +30,6 @@ public enum ScenarioParser {
     "device", "dom0", "swiotlb", "domu", "attach", "detach", "grant", "ungrant", "foreign", "unforeign", "p2m", "dma",
   ]
 
-  static let policies = ["legacy", "merged-flags", "global-flag", "per-device"]
   static let ipaSizes = [32, 36, 40, 42, 44, 48]
 
   static func statement(_ reader: inout LineReader) throws(ScenarioError) -> Statement {
@@ -55,10 +54,10 @@ public enum ScenarioParser {
     case "hypercall-cflush":
       kind = .hypercallCacheFlush(try reader.onOff())
     case "linux":
-      kind = .linuxPolicy(try reader.oneOf(policies, what: "a DMA policy"))
+      kind = .linuxPolicy(DMAPolicy(rawValue: try reader.oneOf(DMAPolicy.allCases.map(\.rawValue), what: "a DMA policy"))!)
     case "smmu":
       let name = try reader.name("the SMMU's name")
-      kind = .smmu(name: name, version: SMMUVersionName(rawValue: try reader.oneOf(["v2", "v3"], what: "an SMMU version"))!)
+      kind = .smmu(name: name, version: SMMUVersion(rawValue: try reader.oneOf(["v2", "v3"], what: "an SMMU version"))!)
     case "device":
       kind = .device(try device(&reader))
     case "dom0":
@@ -111,13 +110,13 @@ public enum ScenarioParser {
       }
     case "dma":
       let device = try reader.name("a device name")
-      let direction = DMADirectionName(rawValue: try reader.oneOf(DMADirectionName.allCases.map(\.rawValue), what: "a DMA direction"))!
+      let direction = DMADirection(rawValue: try reader.oneOf(DMADirection.allCases.map(\.rawValue), what: "a DMA direction"))!
       let address = try reader.number("the buffer's dom0 address")
       let size = try reader.size("the buffer's size")
       guard size > 0 else { throw reader.error(at: reader.previousLocation, "expected a non-zero buffer size") }
-      var expected: ExpectedOutcome?
+      var expected: DMAOutcome?
       if reader.consume("expect") {
-        expected = ExpectedOutcome(rawValue: try reader.oneOf(ExpectedOutcome.allCases.map(\.rawValue), what: "an outcome"))
+        expected = DMAOutcome(rawValue: try reader.oneOf(DMAOutcome.allCases.map(\.rawValue), what: "an outcome"))
       }
       kind = .dma(DMAStatement(device: device, direction: direction, address: address, size: size, expected: expected))
     default:

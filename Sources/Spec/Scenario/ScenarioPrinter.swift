@@ -16,7 +16,7 @@ public enum ScenarioPrinter {
     case .ram(let address, let size): "ram \(hex(address)) \(sizeText(size))"
     case .iommu(let on): "iommu \(on ? "on" : "off")"
     case .hypercallCacheFlush(let on): "hypercall-cflush \(on ? "on" : "off")"
-    case .linuxPolicy(let policy): "linux \(policy)"
+    case .linuxPolicy(let policy): "linux \(policy.rawValue)"
     case .smmu(let name, let version): "smmu \(name) \(version.rawValue)"
     case .device(let device): deviceLine(device)
     case .dom0(.directMapped, let size): "dom0 direct-mapped memory \(sizeText(size))"

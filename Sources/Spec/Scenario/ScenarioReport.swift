@@ -24,12 +24,12 @@ public struct StepReport: Hashable, Sendable, Codable {
   /// Whether the operation succeeded; a Xen error (e.g. −EINVAL) is a
   /// result, not a scenario error.
   public var succeeded: Bool
-  public var dma: DMASummary?
-  public var expected: ExpectedOutcome?
+  public var dma: DMAReport?
+  public var expected: DMAOutcome?
   /// nil when nothing was expected.
   public var expectationMet: Bool?
 
-  public init(line: Int?, statement: String, result: String, succeeded: Bool = true, dma: DMASummary? = nil, expected: ExpectedOutcome? = nil) {
+  public init(line: Int?, statement: String, result: String, succeeded: Bool = true, dma: DMAReport? = nil, expected: DMAOutcome? = nil) {
     self.line = line
     self.statement = statement
     self.result = result
@@ -40,38 +40,3 @@ public struct StepReport: Hashable, Sendable, Codable {
   }
 }
 
-/// A DMA's outcome with the three properties and why (DESIGN.md §2).
-public struct DMASummary: Hashable, Sendable, Codable {
-  public var outcome: ExpectedOutcome
-  /// The path Linux took: `swiotlb-xen direct`, `swiotlb-xen bounce`, `dma-direct`.
-  public var path: String
-  /// The address programmed into the device.
-  public var dmaAddress: UInt64?
-  public var integrity: PropertyVerdict
-  public var isolation: PropertyVerdict
-  public var liveness: PropertyVerdict
-  /// The machine frames the device touched.
-  public var touchedFrames: [UInt64]
-
-  public init(
-    outcome: ExpectedOutcome, path: String, dmaAddress: UInt64?, integrity: PropertyVerdict, isolation: PropertyVerdict,
-    liveness: PropertyVerdict, touchedFrames: [UInt64]
-  ) {
-    self.outcome = outcome
-    self.path = path
-    self.dmaAddress = dmaAddress
-    self.integrity = integrity
-    self.isolation = isolation
-    self.liveness = liveness
-    self.touchedFrames = touchedFrames
-  }
-}
-
-public struct PropertyVerdict: Hashable, Sendable, Codable {
-  public var holds: Bool
-  public var reason: String
-  public init(holds: Bool, reason: String) {
-    self.holds = holds
-    self.reason = reason
-  }
-}

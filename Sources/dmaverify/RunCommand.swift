@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import Spec
+
+extension DMAVerify {
+  /// `dmaverify run FILE…`: executes scenarios on the specification.
+  struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Run scenario files on the executable specification.",
+      discussion: """
+        Each statement is executed in order and its result printed; every DMA
+        is judged for integrity, isolation and liveness, and its outcome (ok,
+        fault, corruption) compared with the scenario's 'expect'. The format is
+        described in docs/SCENARIOS.md.
+
+        Exit status: 0 when every expectation is met, 1 when one is not, 65 when
+        a scenario is malformed (the message names file:line:column), 66 when a
+        file cannot be read.
+        """)
+
+    @Argument(help: "Scenario files to run.", completion: .file())
+    var files: [String]
+
+    @Flag(help: "Print a JSON report instead of text.")
+    var json = false
+
+    func validate() throws {
+      guard !files.isEmpty else { throw ValidationError("expected at least one scenario file") }
+    }
+
+    func run() throws {
+      var reports: [(file: String, report: ScenarioReport)] = []
+      for file in files {
+        let text: String
+        do {
+          text = try String(contentsOfFile: file, encoding: .utf8)
+        } catch {
+          FileHandle.standardError.write(Data("\(file): error: cannot read the file: \(error.localizedDescription)\n".utf8))
+          throw ExitCode(66)
+        }
+        do {
+          let scenario = try ScenarioParser.parse(text, file: file)
+          reports.append((file, try ScenarioRunner.run(scenario, file: file)))
+        } catch {
+          FileHandle.standardError.write(Data("\(error)\n".utf8))
+          throw ExitCode(65)
+        }
+      }
+      if json {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let documents = reports.map { FileReport(file: $0.file, report: $0.report) }
+        print(String(decoding: try encoder.encode(documents), as: UTF8.self))
+      } else {
+        for (file, report) in reports { print(Self.text(file: file, report: report)) }
+      }
+      let unmet = reports.flatMap(\.report.unmetExpectations).count
+      let dmas = reports.map(\.report.dmaCount).reduce(0, +)
+      let expectations = reports.flatMap(\.report.steps).filter { $0.expectationMet != nil }.count
+      if !json {
+        print("Summary: \(reports.count) scenario\(reports.count == 1 ? "" : "s"), \(dmas) DMA\(dmas == 1 ? "" : "s"), \(expectations - unmet) expectation\(expectations - unmet == 1 ? "" : "s") met, \(unmet) not met")
+      }
+      if unmet > 0 { throw ExitCode.failure }
+    }
+
+    struct FileReport: Encodable {
+      var file: String
+      var report: ScenarioReport
+    }
+
+    static func text(file: String, report: ScenarioReport) -> String {
+      var lines = ["== \(file)" + (report.name.map { ": \($0)" } ?? "")]
+      for step in report.steps {
+        let number = step.line.map { String($0) } ?? "-"
+        lines.append(number.leftPadded(to: 5) + "  " + step.statement)
+        if let dma = step.dma {
+          lines.append("       → \(dma.outcome.rawValue.uppercased()) via \(dma.path.rawValue) (\(dma.mapping.rawValue))" + (dma.dmaAddress.map { ", device address \(hex($0))" } ?? ""))
+          lines.append("         integrity \(dma.integrity)")
+          lines.append("         isolation \(dma.isolation)")
+          lines.append("         liveness  \(dma.liveness)")
+        } else {
+          lines.append("       → " + step.result)
+        }
+        if let expected = step.expected {
+          lines.append("         expected \(expected.rawValue): " + (step.expectationMet == true ? "met" : "NOT MET"))
+        }
+      }
+      return lines.joined(separator: "\n")
+    }
+  }
+}
+
+extension String {
+  func leftPadded(to width: Int) -> String {
+    count >= width ? self : String(repeating: " ", count: width - count) + self
+  }
+}
