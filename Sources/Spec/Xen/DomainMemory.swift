@@ -130,9 +130,10 @@ extension XenState {
   }
 
   private mutating func mapColouredPage(_ domain: inout DomainState, colours: [Int], at gfn: GFN) throws(XenError) {
-    guard var allocator else { throw .invalidDomainMemory(domain.id, reason: "LLC colouring is off") }
-    let mfn = try allocator.allocate(colours: colours)
-    self.allocator = allocator
+    guard allocator != nil else { throw .invalidDomainMemory(domain.id, reason: "LLC colouring is off") }
+    // In place: a local copy would make every allocation copy the whole
+    // allocator (copy-on-write with two owners).
+    let mfn = try allocator!.allocate(colours: colours)
     try host.assign(mfn, to: domain.id)
     try domain.physmapAdd(gfn, to: mfn, type: .ramRW)
   }

@@ -1,0 +1,135 @@
+import Foundation
+import Spec
+import Testing
+
+@Suite("Scenario runner")
+struct ScenarioRunnerTests {
+  static let platform = """
+    xen 4.15
+    ipa-bits 40
+    ram 0x40000000 512M
+    linux legacy
+    smmu smmu0 v2
+    device nic smmu smmu0 streams 0x10
+    device mmc untranslated
+    device sata smmu smmu0 streams 0x20 undescribed
+    """
+
+  func run(_ text: String) throws -> ScenarioReport {
+    try ScenarioRunner.run(try ScenarioParser.parse(text, file: "t.scn"), file: "t.scn")
+  }
+
+  func outcomes(_ report: ScenarioReport) -> [DMAOutcome] { report.steps.compactMap(\.dma?.outcome) }
+
+  /// §6.3: Xen assigns every described device to dom0 while building it;
+  /// undescribed ones fault (USFCFG = 1), untranslated ones pass through.
+  @Test("direct-mapped dom0: attached ok, undescribed fault, untranslated ok (§3.6 rows 1, §6.4)")
+  func directMappedDevices() throws {
+    let report = try run(Self.platform + """
+
+      dom0 direct-mapped memory 256M
+      dma nic to-device 0x41000000 4K expect ok
+      dma sata to-device 0x41000000 4K expect fault
+      dma mmc from-device 0x41000000 4K expect ok
+      """)
+    #expect(outcomes(report) == [.ok, .fault, .ok])
+    #expect(report.unmetExpectations.isEmpty)
+  }
+
+  /// §2.1 + §8 `04085ec1ac`: before the fix no 1:1 entry exists, so the MFN
+  /// that swiotlb-xen programs faults in the SMMU ("Unhandled context fault").
+  @Test("Xen 4.14: a grant DMA through swiotlb-xen faults; 4.15: ok (04085ec1ac)", arguments: [("4.14", DMAOutcome.fault), ("4.15", .ok)])
+  func grantFixByVersion(version: String, outcome: DMAOutcome) throws {
+    let text = Self.platform.replacingOccurrences(of: "xen 4.15", with: "xen \(version)") + """
+
+      dom0 direct-mapped memory 256M
+      domu guest id 1 memory 0x50000000 16M base 0x40000000
+      grant guest 0x40001000 to dom0 at 0x80000000 rw as g
+      dma nic to-device 0x80000000 4K
+      """
+    #expect(outcomes(try run(text)) == [outcome])
+  }
+
+  /// §3.6 row 3: a foreign add_to_physmap page is not in the grant tree, so
+  /// swiotlb-xen gives its GFN; a device outside the SMMU then misses it.
+  @Test("direct-mapped dom0, add_to_physmap foreign page: attached ok, untranslated corruption (§3.6 row 3)")
+  func foreignPage() throws {
+    let report = try run(Self.platform + """
+
+      dom0 direct-mapped memory 256M
+      domu guest id 1 memory 0x50000000 16M base 0x40000000
+      foreign guest 0x40003000 into dom0 at 0x80001000 as f
+      dma nic to-device 0x80001000 4K expect ok
+      dma mmc to-device 0x80001000 4K expect corruption
+      unforeign f
+      dma nic to-device 0x80001000 4K
+      """)
+    #expect(outcomes(report) == [.ok, .corruption])
+    #expect(report.unmetExpectations.isEmpty)
+    // Once removed, the page is no buffer of dom0's: Linux has nothing to map.
+    #expect(report.steps.last?.succeeded == false)
+    #expect(report.steps.last?.result.contains("not mapped in dom0's p2m") == true)
+  }
+
+  @Test("an unmet expectation is reported, not thrown")
+  func unmetExpectation() throws {
+    let report = try run(Self.platform + "\ndom0 direct-mapped memory 256M\ndma sata to-device 0x41000000 4K expect ok")
+    #expect(report.unmetExpectations.count == 1)
+    #expect(report.unmetExpectations.first?.line == 10)
+  }
+
+  @Test("a Xen refusal is a failed step with Xen's reason, and the run goes on")
+  func refusalIsAStep() throws {
+    let report = try run(Self.platform + """
+
+      dom0 direct-mapped memory 256M
+      domu guest id 1 memory 0x50000000 16M base 0x40000000
+      grant guest 0x60000000 to dom0 at 0x80000000 rw as g
+      dma nic to-device 0x80000000 4K expect fault
+      """)
+    let grant = report.steps[report.steps.count - 2]
+    #expect(grant.succeeded == false)
+    #expect(grant.result.hasPrefix("refused: "))
+    // The DMA of an address dom0 does not map is refused by Linux's model too.
+    #expect(report.steps.last?.succeeded == false)
+    #expect(report.steps.last?.expectationMet == false)
+  }
+
+  @Test(
+    "scenario errors name the line",
+    arguments: [
+      ("dom0 direct-mapped memory 4K", "t.scn:1:1: error: expected at least one 'ram' bank before dom0"),
+      ("ram 0x40000000 16M\ndom0 coloured 0-3 memory 4K", "t.scn:2:1: error: a coloured dom0 needs 'llc-colours <n>' first"),
+      ("ram 0x40000000 16M\ndom0 direct-mapped memory 32M", "t.scn:2:1: error: dom0 needs 0x2000000 bytes but host RAM holds less"),
+      ("attach nic dom0", "t.scn:1:1: error: expected dom0 to be declared before domains and operations"),
+      ("ram 0x40000000 16M\ndom0 direct-mapped memory 4K\nipa-bits 48", "t.scn:3:1: error: expected platform statements before dom0"),
+      ("ram 0x40000000 16M\ndom0 direct-mapped memory 4K\ndma ghost to-device 0x40000000 4K", "t.scn:3:1: error: device ghost is not declared"),
+      ("device d smmu nowhere streams 1", "t.scn:1:1: error: SMMU nowhere is not declared"),
+      ("xen 3.2", "t.scn:1:1: error: expected a Xen version 4.12–4.21, found 3.2"),
+      ("ram 0x40000000 16M\ndom0 direct-mapped memory 4K\nungrant nope", "t.scn:3:1: error: grant handle nope is not mapped"),
+      ("ram 0x40000000 16M\ndom0 direct-mapped memory 4K\nattach nic nobody", "t.scn:3:1: error: domain nobody is not declared"),
+    ])
+  func scenarioErrors(text: String, message: String) {
+    do {
+      _ = try run(text)
+      Issue.record("expected an error")
+    } catch {
+      #expect("\(error)".hasPrefix(message), "\(error)")
+    }
+  }
+
+  /// The corpus stories must keep saying what the seed thread said.
+  @Test("the seed stories in corpus/scenarios meet every expectation")
+  func seedStories() throws {
+    let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().appendingPathComponent("corpus/scenarios")
+    let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".scn") }.sorted()
+    #expect(files.count >= 4)
+    for file in files {
+      let path = directory.appendingPathComponent(file).path
+      let report = try ScenarioRunner.run(try ScenarioParser.parse(String(contentsOfFile: path, encoding: .utf8), file: path), file: path)
+      #expect(report.dmaCount > 0, "\(file)")
+      #expect(report.unmetExpectations.isEmpty, "\(file): \(report.unmetExpectations.map(\.statement))")
+    }
+  }
+}

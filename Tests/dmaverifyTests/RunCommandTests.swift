@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+
+@Suite("dmaverify run")
+struct RunCommandTests {
+  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+  func temporaryFile(_ text: String) throws -> String {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("dmaverify-\(UUID().uuidString).scn")
+    try text.write(to: url, atomically: true, encoding: .utf8)
+    return url.path
+  }
+
+  static let passing = """
+    ram 0x40000000 64M
+    smmu s v2
+    device nic smmu s streams 1
+    dom0 direct-mapped memory 32M
+    dma nic to-device 0x40001000 4K expect ok
+    """
+
+  @Test("every seed story runs and meets its expectations (exit 0)")
+  func seedStories() throws {
+    let directory = Self.repository.appendingPathComponent("corpus/scenarios")
+    let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".scn") }.sorted()
+      .map { directory.appendingPathComponent($0).path }
+    let output = try CommandRunner.run(["run"] + files)
+    #expect(output.status == 0, "\(output.standardError)")
+    #expect(output.standardOutput.contains("→ CORRUPTION via dma-direct"))
+    #expect(output.standardOutput.contains("→ FAULT via swiotlb-xen"))
+    #expect(output.standardOutput.contains("Summary: \(files.count) scenarios"))
+    #expect(output.standardOutput.contains(" 0 not met"))
+  }
+
+  @Test("an unmet expectation exits 1 and says NOT MET")
+  func unmetExpectation() throws {
+    let file = try temporaryFile(Self.passing.replacingOccurrences(of: "expect ok", with: "expect corruption"))
+    let output = try CommandRunner.run(["run", file])
+    #expect(output.status == 1)
+    #expect(output.standardOutput.contains("expected corruption: NOT MET"))
+    #expect(output.standardOutput.contains("1 not met"))
+  }
+
+  @Test("--json prints a machine-readable report")
+  func json() throws {
+    let file = try temporaryFile(Self.passing)
+    let output = try CommandRunner.run(["run", "--json", file])
+    #expect(output.status == 0)
+    let documents = try JSONSerialization.jsonObject(with: Data(output.standardOutput.utf8)) as? [[String: Any]]
+    let report = try #require(documents?.first?["report"] as? [String: Any])
+    let steps = try #require(report["steps"] as? [[String: Any]])
+    let dma = try #require(steps.last?["dma"] as? [String: Any])
+    #expect(dma["outcome"] as? String == "ok")
+    #expect(dma["path"] as? String == "dma-direct" || dma["path"] as? String == "swiotlb-xen")
+    #expect(steps.last?["expectationMet"] as? Bool == true)
+  }
+
+  @Test("a malformed scenario exits 65 naming file, line and column")
+  func malformed() throws {
+    let file = try temporaryFile("ram 0x40000000 64M\nlinux swiotlb\n")
+    let output = try CommandRunner.run(["run", file])
+    #expect(output.status == 65)
+    #expect(output.standardError.hasPrefix("\(file):2:7: error: expected a DMA policy"))
+    #expect(output.standardOutput.isEmpty)
+  }
+
+  @Test("a scenario that cannot run exits 65 naming the line")
+  func meaningless() throws {
+    let file = try temporaryFile("attach nic dom0\n")
+    let output = try CommandRunner.run(["run", file])
+    #expect(output.status == 65)
+    #expect(output.standardError.hasPrefix("\(file):1:1: error: expected dom0 to be declared"))
+  }
+
+  @Test("a missing file exits 66; no file is a usage error (64)")
+  func missingFile() throws {
+    let output = try CommandRunner.run(["run", "/nonexistent/story.scn"])
+    #expect(output.status == 66)
+    #expect(output.standardError.hasPrefix("/nonexistent/story.scn: error: cannot read the file"))
+    #expect(try CommandRunner.run(["run"]).status == 64)
+  }
+
+  @Test("run --help documents the exit status")
+  func help() throws {
+    let output = try CommandRunner.run(["run", "--help"])
+    #expect(output.status == 0)
+    #expect(output.standardOutput.contains("Exit status: 0 when every expectation is met"))
+    #expect(output.standardOutput.contains("--json"))
+  }
+}
