@@ -238,7 +238,7 @@ struct DMATransferTests {
     var scenario = try S(.direct)
     // A translator that sends the first page astray and faults on the next.
     let translate: StageTwoTranslator = { _, ipa, _ in
-      ipa >> 12 == 0x80010 ? .translated(pa: 0xDEAD_0000 | (ipa & 0xFFF)) : .fault(kind: .translation, level: 2)
+      ipa >> 12 == 0x80010 ? .translated(pa: 0xDEAD_0000 | (ipa & 0xFFF)) : .fault(StageTwoFault(kind: .translation, level: 2))
     }
     let report = try performDMA(
       DMARequest(device: "eth", buffer: 0x8001_0F00, size: 0x200, direction: .fromDevice), policy: .legacy,

@@ -43,7 +43,7 @@ struct ScenarioParserTests {
       scenario.statements[7].kind
         == .device(DeviceDeclaration(name: "nic", placement: .smmu(name: "smmu0", streams: [0x10, 0x11], described: true), coherent: false, dmaMaskBits: 40)))
     #expect(scenario.statements[8].kind == .device(DeviceDeclaration(name: "mmc", placement: .untranslated)))
-    #expect(scenario.statements[14].kind == .dma(DMAStatement(device: "nic", direction: .toDevice, address: 0x8000_0000, size: 4096, expected: .ok)))
+    #expect(scenario.statements[14].kind == .dma(DMAStatement(DMARequest(device: "nic", buffer: 0x8000_0000, size: 4096, direction: .toDevice), expected: .ok)))
     #expect(scenario.statements[18].kind == .p2mMap(domain: "dom0", gfnAddress: 0x9000_0000, mfnAddress: 0x9000_0000, type: .ramRO, hardwareValid: false))
     #expect(scenario.statements[12].location == SourceLocation(line: 15, column: 1))
   }
@@ -108,7 +108,7 @@ struct ScenarioParserTests {
     let scenario = try ScenarioParser.parse("ram 0x4000_0000 1G\nram 4096 0x2000\ndma d to-device 0x10 3")
     #expect(scenario.statements.map(\.kind) == [
       .ram(address: 0x4000_0000, size: 1 << 30), .ram(address: 4096, size: 0x2000),
-      .dma(DMAStatement(device: "d", direction: .toDevice, address: 0x10, size: 3)),
+      .dma(DMAStatement(DMARequest(device: "d", buffer: 0x10, size: 3, direction: .toDevice))),
     ])
   }
 }

@@ -47,7 +47,7 @@ struct RandomScenarios {
     case 17: return .p2mMap(domain: name(), gfnAddress: page(), mfnAddress: page(), type: pick(P2MType.allCases.filter(\.isValid)), hardwareValid: random.next() % 2 == 0)
     case 18: return .p2mUnmap(domain: name(), gfnAddress: page())
     default:
-      return .dma(DMAStatement(device: name(), direction: pick(DMADirection.allCases), address: random.next() >> 16, size: 1 + random.next() % 20000, expected: pick([nil] + DMAOutcome.allCases.map(Optional.some))))
+      return .dma(DMAStatement(DMARequest(device: name(), buffer: random.next() >> 16, size: 1 + random.next() % 20000, direction: pick(DMADirection.allCases)), expected: pick([nil] + DMAOutcome.allCases.map(Optional.some))))
     }
   }
 
@@ -75,7 +75,7 @@ struct ScenarioPrinterTests {
   @Test("sizes print with units when exact, colours as ranges")
   func canonicalForms() {
     #expect(ScenarioPrinter.line(for: .ram(address: 0x4000_0000, size: 256 << 20)) == "ram 0x40000000 256M")
-    #expect(ScenarioPrinter.line(for: .dma(DMAStatement(device: "nic", direction: .fromDevice, address: 0x8000_0800, size: 0x1801, expected: .fault))) == "dma nic from-device 0x80000800 0x1801 expect fault")
+    #expect(ScenarioPrinter.line(for: .dma(DMAStatement(DMARequest(device: "nic", buffer: 0x8000_0800, size: 0x1801, direction: .fromDevice), expected: .fault))) == "dma nic from-device 0x80000800 0x1801 expect fault")
     #expect(ScenarioPrinter.line(for: .dom0(.coloured(colours: [0, 1, 2, 3, 8, 10, 11]), size: 64 << 20)) == "dom0 coloured 0-3,8,10-11 memory 64M")
   }
 }

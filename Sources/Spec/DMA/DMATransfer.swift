@@ -176,8 +176,8 @@ public func performDMA(
     case .context(let domain, let vmid):
       switch translate(domain, address, request.direction.deviceAccess) {
       case .translated(let translated): pa = translated
-      case .fault(let kind, let level):
-        report.fault = "SMMU context fault (\(domain), vmid \(vmid)): \(kind.rawValue) fault at level \(level), iova \(hex(address))"
+      case .fault(let fault):
+        report.fault = "SMMU context fault (\(domain), vmid \(vmid)): \(fault.kind) fault at level \(fault.level), iova \(hex(address))"
         break deviceLoop
       }
     }

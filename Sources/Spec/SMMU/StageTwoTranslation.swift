@@ -1,21 +1,12 @@
-/// The fault kinds of a stage-2 walk (fact sheet §7.2: ESR/FSR status
-/// codes `0b00xxLL`).
-public enum StageTwoFaultKind: String, Hashable, Sendable, CaseIterable, Codable {
-  case addressSize = "address-size"
-  case translation
-  case accessFlag = "access-flag"
-  case permission
-}
-
 /// The result of translating one IPA through a domain's stage-2 tables.
 public enum StageTwoTranslation: Hashable, Sendable, CustomStringConvertible {
   case translated(pa: UInt64)
-  case fault(kind: StageTwoFaultKind, level: Int)
+  case fault(StageTwoFault)
 
   public var description: String {
     switch self {
     case .translated(let pa): "pa \(hex(pa))"
-    case .fault(let kind, let level): "\(kind.rawValue) fault at level \(level)"
+    case .fault(let fault): "\(fault.kind) fault at level \(fault.level)"
     }
   }
 }
@@ -46,12 +37,12 @@ public typealias StageTwoTranslator = (DomainID, _ ipa: UInt64, Access) -> Stage
 public func referenceStageTwoTranslator(p2ms: [DomainID: ReferenceP2M]) -> StageTwoTranslator {
   { domain, ipa, access in
     guard let p2m = p2ms[domain], ipa >> UInt64(p2m.ipaBits) == 0 else {
-      return .fault(kind: .translation, level: 0)
+      return .fault(StageTwoFault(kind: .translation, level: 0))
     }
     guard let entry = p2m.lookup(GFN(ipa >> UInt64(pageShift))), entry.hardwareValid else {
-      return .fault(kind: .translation, level: 3)
+      return .fault(StageTwoFault(kind: .translation, level: 3))
     }
-    guard entry.permissions.allows(access) else { return .fault(kind: .permission, level: 3) }
+    guard entry.permissions.allows(access) else { return .fault(StageTwoFault(kind: .permission, level: 3)) }
     return .translated(pa: entry.mfn.address | (ipa & (pageSize - 1)))
   }
 }

@@ -168,18 +168,12 @@ public struct ForeignStatement: Hashable, Sendable {
   }
 }
 
+/// A DMA and the outcome the scenario expects of it.
 public struct DMAStatement: Hashable, Sendable {
-  public var device: String
-  public var direction: DMADirection
-  /// dom0 physical address of the buffer.
-  public var address: UInt64
-  public var size: UInt64
+  public var request: DMARequest
   public var expected: DMAOutcome?
-  public init(device: String, direction: DMADirection, address: UInt64, size: UInt64, expected: DMAOutcome? = nil) {
-    self.device = device
-    self.direction = direction
-    self.address = address
-    self.size = size
+  public init(_ request: DMARequest, expected: DMAOutcome? = nil) {
+    self.request = request
     self.expected = expected
   }
 }

@@ -118,7 +118,7 @@ public enum ScenarioParser {
       if reader.consume("expect") {
         expected = DMAOutcome(rawValue: try reader.oneOf(DMAOutcome.allCases.map(\.rawValue), what: "an outcome"))
       }
-      kind = .dma(DMAStatement(device: device, direction: direction, address: address, size: size, expected: expected))
+      kind = .dma(DMAStatement(DMARequest(device: device, buffer: address, size: size, direction: direction), expected: expected))
     default:
       // `keywords` and this switch list the same statements.
       throw reader.error(at: location, "expected a statement, found \(keyword)")

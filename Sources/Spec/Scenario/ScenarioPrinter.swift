@@ -41,7 +41,7 @@ public enum ScenarioPrinter {
       "p2m \(domain) map \(hex(gfn)) \(hex(mfn)) \(type.xenName)" + (valid ? "" : " hw-invalid")
     case .p2mUnmap(let domain, let gfn): "p2m \(domain) unmap \(hex(gfn))"
     case .dma(let dma):
-      "dma \(dma.device) \(dma.direction.rawValue) \(hex(dma.address)) \(sizeText(dma.size))"
+      "dma \(dma.request.device) \(dma.request.direction.rawValue) \(hex(dma.request.buffer)) \(sizeText(dma.request.size))"
         + (dma.expected.map { " expect \($0.rawValue)" } ?? "")
     }
   }

@@ -347,7 +347,7 @@ struct ScenarioMachine {
   }
 
   mutating func runDMA(_ dma: DMAStatement, line: Int?, text: String) throws(ScenarioError) -> StepReport {
-    guard devices.contains(where: { $0.name == dma.device }) else { throw fail("device \(dma.device) is not declared") }
+    guard devices.contains(where: { $0.name == dma.request.device }) else { throw fail("device \(dma.request.device) is not declared") }
     let xen = system!.xen
     let translate = try architecturalTranslator(xen)
     var dom0 = Dom0DMAState(
@@ -356,7 +356,7 @@ struct ScenarioMachine {
     let report: DMAReport
     do {
       report = try performDMA(
-        DMARequest(device: dma.device, buffer: dma.address, size: dma.size, direction: dma.direction), policy: policy,
+        dma.request, policy: policy,
         dom0: &dom0, platform: system!.platform, memory: &system!.memory, translate: translate)
     } catch {
       var step = StepReport(line: line, statement: text, result: "refused: \(error)", succeeded: false, expected: dma.expected)
@@ -385,22 +385,11 @@ struct ScenarioMachine {
       }
     }
     return { domain, ipa, access in
-      guard let table = tables[domain] else { return .fault(kind: .translation, level: 0) }
+      guard let table = tables[domain] else { return .fault(StageTwoFault(kind: .translation, level: 0)) }
       switch stageTwoWalk(memory: table.memory, geometry: geometry, rootAddress: table.root.address, inputAddress: ipa, access: access).result {
       case .translated(let address, _, _, _): return .translated(pa: address)
-      case .fault(let fault): return .fault(kind: StageTwoFaultKind(fault.kind), level: fault.level)
+      case .fault(let fault): return .fault(fault)
       }
-    }
-  }
-}
-
-extension StageTwoFaultKind {
-  init(_ kind: StageTwoFault.Kind) {
-    switch kind {
-    case .addressSize: self = .addressSize
-    case .translation: self = .translation
-    case .accessFlag: self = .accessFlag
-    case .permission: self = .permission
     }
   }
 }
