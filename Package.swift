@@ -4,7 +4,11 @@ import PackageDescription
 let package = Package(
   name: "dmaverify",
   products: [
-    .executable(name: "dmaverify", targets: ["dmaverify"])
+    .executable(name: "dmaverify", targets: ["dmaverify"]),
+    // Libraries for the separate Benchmarks/ package (DESIGN.md §6), which
+    // depends on this one by path.
+    .library(name: "Spec", targets: ["Spec"]),
+    .library(name: "P2MImpl", targets: ["P2MImpl"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
@@ -27,6 +31,21 @@ let package = Package(
     .target(name: "Spec"),
     /// The symbolic instance of the word protocol: Spec's words as Z3 bit-vectors.
     .target(name: "SymbolicWord", dependencies: ["Solver", "Spec"]),
+    /// Xen's p2m as Xen implements it: LPAE tables in a page pool, blocks,
+    /// splits, break-before-make, a VMID-tagged TLB. Checked against Spec.
+    .target(
+      name: "P2MImpl",
+      dependencies: ["Spec"],
+      swiftSettings: [
+        // P2M_INTERNAL_CHECKS compiles in `XenP2M.checkInvariants()` (table
+        // reachability, pool ownership, descriptor encodings, TLB coherence).
+        // It walks every live table, so it invalidates the performance of
+        // anything that calls it; it is on for debug builds (tests, the
+        // fuzzer's replay build) and off in release (benchmarks). A fuzz
+        // build in release turns it on with `-Xswiftc -DP2M_INTERNAL_CHECKS`.
+        .define("P2M_INTERNAL_CHECKS", .when(configuration: .debug))
+      ]
+    ),
     /// The command-line tool.
     .executableTarget(
       name: "dmaverify",
@@ -41,6 +60,7 @@ let package = Package(
     .testTarget(name: "SolverTests", dependencies: ["Solver"]),
     .testTarget(name: "SpecTests", dependencies: ["Spec"]),
     .testTarget(name: "SymbolicWordTests", dependencies: ["SymbolicWord", "Spec", "Solver"]),
+    .testTarget(name: "P2MImplTests", dependencies: ["P2MImpl", "Spec", "SymbolicWord", "Solver"]),
     .testTarget(name: "dmaverifyTests", dependencies: ["dmaverify"]),
   ]
 )

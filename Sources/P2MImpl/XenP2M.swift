@@ -1,0 +1,219 @@
+import Spec
+
+/// One domain's p2m as Xen/ARM implements it: LPAE stage-2 tables in a
+/// ``TablePool``, 1G/2M blocks, splits, break-before-make, and a
+/// VMID-tagged software TLB in front of the walk (DESIGN.md §3,
+/// `P2MImpl`). It is checked against the spec's ``ReferenceP2M``.
+///
+/// Updates follow `p2m_set_entry()`/`__p2m_set_entry()` in
+/// xen/arch/arm/mmu/p2m.c (fact sheet §1.5) step for step, including
+/// their corner cases; lookups are either `p2m_get_entry()` (the p2m's own
+/// reading of its tables, type-valid semantics, §1.4) or the architectural
+/// walk, which is the spec's generic ``stageTwoWalk(memory:geometry:rootAddress:inputAddress:access:)``
+/// over ``memory``, so the proofs and the program walk with the same code.
+///
+/// Not modelled: mem_access (every entry is `p2m_access_rwx`, so chunks
+/// are never forced to 4K and no permission-only deferral happens), the
+/// dcache cleans of `clean_pte` (there is no cache here), the ioreq
+/// mapcache invalidation, and locking: each public mutation is one
+/// write-locked section, ending with `p2m_write_unlock()`'s deferred TLB
+/// flush.
+///
+/// ## A small geometry for bounded proofs
+///
+/// The walk indexes 9 bits per level (4K granule) as the architecture and
+/// ``StageTwoGeometry`` fix it, so fewer bits per level would mean a
+/// second walk. Bounded symbolic checks therefore use the same code with
+/// the smallest parameters instead: a 32-bit IPA (root at L1, one root
+/// page of which 4 entries are reachable) and a pool of a few pages.
+public struct XenP2M {
+  public let geometry: StageTwoGeometry
+  /// The domain's VMID (never 0, `INVALID_VMID`).
+  public let vmid: UInt16
+  /// `VTTBR_EL2`: root address | VMID << 48 (`generate_vttbr()`).
+  public let vttbr: UInt64
+  /// The tables, as the walk and the SMMU read them.
+  public internal(set) var memory: TablePool
+  /// `is_iommu_enabled(d)`: IOTLB flushes are issued only then, and the
+  /// p2m is then shared with the SMMU (forced on Arm, §1.6).
+  public let iommuEnabled: Bool
+  /// Set once the domain is dying: every update fails (XSA-410).
+  public var isDying = false
+  /// The CPU TLB model for this VMID, flushed where Xen flushes.
+  public var tlb: TranslationCache
+  /// Whether ``events`` records what updates do (off for speed).
+  public var recordsEvents = false
+  public internal(set) var events: [P2MEvent] = []
+  /// Called at each `iommu_iotlb_flush()`: the SMMU model's hook.
+  public var iotlbFlushHandler: ((IOTLBFlush) -> Void)?
+  public internal(set) var counters = P2MCounters()
+
+  /// `p2m->max_mapped_gfn`: 0 at `p2m_init()`, the highest GFN ever
+  /// mapped since XSA-301 (`6e8e163b46`); removals never lower it.
+  var rawMaxMappedGFN: UInt64 = 0
+  /// `p2m->lowest_mapped_gfn`: `ULONG_MAX` at `p2m_init()`.
+  var rawLowestMappedGFN: UInt64 = .max
+  /// `p2m->need_flush`: a CPU TLB flush owed at unlock.
+  var needFlush = false
+  /// Known bugs put back for mutation tests; empty in every real use.
+  package var mutants: Mutants = []
+
+  /// `mfn_to_p2m_entry(_mfn(0), t, p2m_access_rwx)` at L3 per raw type:
+  /// a leaf is its template | MFN << 12 (table bit cleared above L3).
+  let leafTemplates: [UInt64]
+  /// `page_to_p2m_table()` for frame 0.
+  let tableTemplate: UInt64
+  /// GFN bits below the root index: `XEN_PT_LEVEL_ORDER(root) + 0`.
+  let rootShift: UInt64
+
+  /// A p2m with empty roots at `tableBase` and `poolPages` pool pages after
+  /// them (`p2m_init()` → `p2m_alloc_table()`, then `p2m_set_allocation()`).
+  public init(
+    ipaBits: Int, vmid: UInt16, tableBase: MFN, poolPages: Int,
+    iommuEnabled: Bool = true, tlbCapacity: Int = 4096
+  ) throws(XenP2MError) {
+    let geometry = try Self.refusing { () throws(StageTwoError) in try StageTwoGeometry(ipaBits: ipaBits) }
+    self.geometry = geometry
+    memory = try TablePool(baseFrame: tableBase, geometry: geometry, poolPages: poolPages)
+    vttbr = try Self.refusing { () throws(StageTwoError) in try geometry.vttbr(rootAddress: tableBase.address, vmid: vmid) }
+    var templates = [UInt64](repeating: 0, count: 16)
+    for type in P2MType.allCases where type.isValid {
+      templates[Int(type.rawValue)] = try Self.refusing { () throws(StageTwoError) in
+        try XenDescriptor.leaf(for: P2MEntry(mfn: MFN(0), type: type), level: 3)
+      }
+    }
+    leafTemplates = templates
+    tableTemplate = try Self.refusing { () throws(StageTwoError) in try XenDescriptor.table(next: MFN(0)) }
+    self.vmid = vmid
+    self.iommuEnabled = iommuEnabled
+    tlb = TranslationCache(capacity: tlbCapacity)
+    rootShift = UInt64(9 * (3 - geometry.rootLevel))
+  }
+
+  static func refusing<T>(_ body: () throws(StageTwoError) -> T) throws(XenP2MError) -> T {
+    do { return try body() } catch { throw .geometry(error) }
+  }
+
+  /// The root tables' machine address (`page_to_maddr(p2m->root)`).
+  public var rootAddress: UInt64 { memory.baseFrame.address }
+
+  /// The highest GFN mapped so far, nil before the first mapping.
+  public var maxMappedGFN: GFN? { rawLowestMappedGFN == .max ? nil : GFN(rawMaxMappedGFN) }
+  /// The lowest GFN mapped so far, nil before the first mapping.
+  public var lowestMappedGFN: GFN? { rawLowestMappedGFN == .max ? nil : GFN(rawLowestMappedGFN) }
+
+  /// GFNs the root tables cover: `P2M_ROOT_PAGES × 512` root entries.
+  /// Equal to the IPA size for 40, 42 and 48 bits; larger for 32, 36 and
+  /// 44 bits, where Xen's `p2m_get_root_pointer()` accepts GFNs the
+  /// hardware can never reach (they sit in root entries beyond T0SZ)
+  /// [derived from the code: the check uses `P2M_ROOT_PAGES` only].
+  public var rootGFNLimit: UInt64 { (UInt64(memory.rootPages) << 9) << rootShift }
+
+  /// Drops the recorded events and returns them.
+  public mutating func takeEvents() -> [P2MEvent] {
+    defer { events = [] }
+    return events
+  }
+
+  // MARK: Lookup
+
+  /// `p2m_get_entry()`: the entry at `gfn` if its type is valid (hardware
+  /// valid or not), and the order of the mapping or of the hole found.
+  /// Above `max_mapped_gfn` it answers from the bookkeeping alone.
+  public func entry(at gfn: GFN) -> (entry: P2MEntry?, order: Int) {
+    let g = gfn.rawValue
+    if g > rawMaxMappedGFN {
+      var level = geometry.rootLevel
+      while level < 3, g & ~(Self.pages(level: level) - 1) <= rawMaxMappedGFN { level += 1 }
+      return (nil, Self.order(level: level))
+    }
+    guard var index = rootEntryIndex(g) else { return (nil, Self.order(level: geometry.rootLevel)) }
+    var level = geometry.rootLevel
+    while level < 3 {
+      let pte = memory.storage[index]
+      guard Self.isTypeValid(pte) else { return (nil, Self.order(level: level)) }
+      if !XenDescriptor.tableBit(pte) { break }
+      guard let next = childIndex(table: pte, gfn: g, level: level + 1) else { return (nil, Self.order(level: level)) }
+      index = next
+      level += 1
+    }
+    let pte = memory.storage[index]
+    guard Self.isTypeValid(pte), let type = P2MType(rawValue: UInt8(truncatingIfNeeded: pte >> 55 & 0xF)) else {
+      return (nil, Self.order(level: level))
+    }
+    let base = XenDescriptor.outputBase(pte) >> 12
+    return (P2MEntry(mfn: MFN(base + (g & (Self.pages(level: level) - 1))), type: type, hardwareValid: pte & 1 != 0),
+            Self.order(level: level))
+  }
+
+  /// `p2m_lookup()`: the type-valid entry at `gfn`, as ``ReferenceP2M/lookup(_:)``.
+  public func lookup(_ gfn: GFN) -> P2MEntry? { entry(at: gfn).entry }
+
+  /// The architectural walk of `ipa` through the tables, with no TLB: the
+  /// spec's generic walk over ``memory``.
+  public func walk(_ ipa: UInt64, access: Access) -> WalkResult {
+    stageTwoWalk(memory: memory, geometry: geometry, rootAddress: vttbr, inputAddress: ipa, access: access).result
+  }
+
+  /// What the CPU sees for `ipa`: a TLB hit, else the walk, whose
+  /// successful translation is then cached (§7.3).
+  @inlinable
+  public mutating func translate(_ ipa: UInt64, access: Access) -> WalkResult {
+    if ipa >> 48 == 0, let hit = tlb.lookup(vmid: vmid, ipa: ipa) { return hit.result(ipa: ipa, access: access) }
+    return walkAndFill(ipa, access: access)
+  }
+
+  @usableFromInline
+  mutating func walkAndFill(_ ipa: UInt64, access: Access) -> WalkResult {
+    let outcome = stageTwoWalk(memory: memory, geometry: geometry, rootAddress: vttbr, inputAddress: ipa, access: access)
+    tlb.fill(vmid: vmid, ipa: ipa, outcome: outcome)
+    return outcome.result
+  }
+
+  // MARK: Table arithmetic
+
+  /// 4K pages under one entry at `level`.
+  static func pages(level: Int) -> UInt64 { 1 << UInt64(9 * (3 - level)) }
+  /// `XEN_PT_LEVEL_ORDER(level)`.
+  static func order(level: Int) -> Int { 9 * (3 - level) }
+  /// `p2m_is_valid()`: the type is not `p2m_invalid`.
+  static func isTypeValid(_ pte: UInt64) -> Bool { pte >> 55 & 0xF != 0 }
+
+  /// The storage index of the root entry for `gfn`, or nil when
+  /// `p2m_get_root_pointer()` would return NULL (XSA-301).
+  func rootEntryIndex(_ gfn: UInt64) -> Int? {
+    let index = gfn >> rootShift
+    return index < UInt64(memory.rootPages) << 9 ? Int(index) : nil
+  }
+
+  /// The storage index of the entry for `gfn` at `level` in the table that
+  /// `pte` points to; nil if it points outside the region.
+  func childIndex(table pte: UInt64, gfn: UInt64, level: Int) -> Int? {
+    guard let slot = memory.slot(of: MFN(XenDescriptor.outputBase(pte) >> 12)) else { return nil }
+    return slot << 9 | Int(truncatingIfNeeded: gfn >> UInt64(Self.order(level: level)) & 511)
+  }
+
+  /// The machine address of storage entry `index`.
+  func address(ofEntry index: Int) -> UInt64 {
+    memory.frame(ofSlot: index >> 9).address | UInt64(index & 511) << 3
+  }
+}
+
+/// Bugs Xen once had, and one deliberate break, that tests put back to show
+/// the checks catch them (DESIGN.md §4: every theorem has a mutant).
+package struct Mutants: OptionSet, Sendable {
+  package let rawValue: UInt8
+  package init(rawValue: UInt8) { self.rawValue = rawValue }
+
+  /// Before `3fafdc28eb`: the chunk order of a removal includes
+  /// `INVALID_MFN` (all ones), so every removal is 4K and shatters blocks.
+  package static let removalOrderFromInvalidMFN = Mutants(rawValue: 1 << 0)
+  /// A split whose children are rebuilt as `p2m_ram_rw` with default
+  /// permissions instead of copying the parent (the class of `97323702bf`).
+  package static let splitWithoutInheritance = Mutants(rawValue: 1 << 1)
+  /// Before XSA-393: a removal zeroes the entry only if it is hardware-valid.
+  package static let removalKeepsHardwareInvalid = Mutants(rawValue: 1 << 2)
+  /// Before `6718787797`: old tables and foreign pages are released before
+  /// the IOTLB flush.
+  package static let freeBeforeIOTLBFlush = Mutants(rawValue: 1 << 3)
+}
