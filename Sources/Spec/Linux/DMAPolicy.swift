@@ -26,6 +26,14 @@ public struct XenFeatures: Hashable, Sendable, Codable {
     self.init(
       directMapped: dom0Layout.isDirectMapped, notDirectMapped: !dom0Layout.isDirectMapped, dom0IOMMU: iommuEnabled)
   }
+
+  /// What a given Xen release tells dom0: the merged flags exist from Xen
+  /// 4.16 (`d66bf122c0`, §4); before that neither is set.
+  public init(version: XenVersion, dom0DirectMapped: Bool, iommuEnabled: Bool) {
+    let hasFlags = version >= XenVersion(name: "4.16")!
+    self.init(
+      directMapped: hasFlags && dom0DirectMapped, notDirectMapped: hasFlags && !dom0DirectMapped, dom0IOMMU: iommuEnabled)
+  }
 }
 
 /// Which Linux DMA ops a device gets (§3.5 "Which devices get swiotlb-xen").

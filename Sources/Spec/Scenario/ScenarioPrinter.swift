@@ -61,7 +61,7 @@ public enum ScenarioPrinter {
   }
 
   /// `4K`, `2M`, `1G` when exact, else hexadecimal bytes.
-  static func sizeText(_ size: UInt64) -> String {
+  public static func sizeText(_ size: UInt64) -> String {
     for (shift, unit) in [(30, "G"), (20, "M"), (10, "K")] where size != 0 && size % (1 << UInt64(shift)) == 0 {
       return String(size >> UInt64(shift)) + unit
     }
@@ -69,7 +69,7 @@ public enum ScenarioPrinter {
   }
 
   /// Runs of consecutive colours as ranges: `0-3,8`.
-  static func colourText(_ colours: [Int]) -> String {
+  public static func colourText(_ colours: [Int]) -> String {
     var parts: [String] = []
     var index = 0
     while index < colours.count {

@@ -175,12 +175,7 @@ struct ScenarioMachine {
 
     let dom0 = xen.domains[.dom0]!
     let pool = try bouncePool(dom0: dom0)
-    // XENFEAT_direct_mapped / not_direct_mapped exist from Xen 4.16 (d66bf122c0, §4).
-    var features = XenFeatures(dom0Layout: dom0.isDirectMapped ? .directMapped : .coloured(colours: dom0.colours ?? []), iommuEnabled: iommuEnabled)
-    if version < XenVersion(name: "4.16")! {
-      features.directMapped = false
-      features.notDirectMapped = false
-    }
+    let features = XenFeatures(version: version, dom0DirectMapped: dom0.isDirectMapped, iommuEnabled: iommuEnabled)
     system = RunningSystem(xen: xen, platform: platform, pool: pool, features: features)
   }
 

@@ -1,0 +1,77 @@
+import Dispatch
+import Foundation
+import Solver
+
+/// The theorem catalogue (DESIGN.md §4) and how to run it.
+public enum Catalogue {
+  /// Every theorem, in report order.
+  public static var theorems: [Theorem] {
+    [
+      DMAMatrixTheorem.theorem()
+    ]
+  }
+
+  /// Options of a catalogue run.
+  public struct Options: Sendable {
+    /// Only theorems whose name contains one of these (all when empty).
+    public var filters: [String] = []
+    /// Per-check timeout; nil keeps each theorem's own.
+    public var timeout: Duration?
+    /// Z3's random seed, fixed so runs repeat.
+    public var seed: UInt32 = 1
+    /// Theorems run at once, each in its own Z3 context.
+    public var jobs = 1
+    /// Where to write each query as SMT-LIB 2.
+    public var dumpDirectory: URL?
+
+    public init() {}
+  }
+
+  public static func selected(by filters: [String]) -> [Theorem] {
+    theorems.filter { theorem in filters.isEmpty || filters.contains { theorem.name.contains($0) } }
+  }
+
+  /// Runs the selected theorems, `jobs` at a time; a theorem that throws
+  /// is reported with its error, never dropped.
+  public static func run(_ options: Options) -> [TheoremReport] {
+    let chosen = selected(by: options.filters)
+    let results = ResultBox(count: chosen.count)
+    let group = DispatchGroup()
+    let limit = DispatchSemaphore(value: max(1, options.jobs))
+    for (index, theorem) in chosen.enumerated() {
+      limit.wait()
+      group.enter()
+      DispatchQueue.global().async {
+        results.set(index, run(theorem, options: options))
+        limit.signal()
+        group.leave()
+      }
+    }
+    group.wait()
+    return results.values
+  }
+
+  static func run(_ theorem: Theorem, options: Options) -> TheoremReport {
+    let clock = ContinuousClock()
+    let start = clock.now
+    var report = TheoremReport(theorem: theorem.name, summary: theorem.summary, findings: [], seconds: 0, error: nil)
+    do {
+      let session = try ProofSession(timeout: options.timeout ?? theorem.timeout, seed: options.seed, dumpDirectory: options.dumpDirectory)
+      report.findings = try theorem.body(session)
+    } catch {
+      report.error = "\(error)"
+    }
+    let elapsed = clock.now - start
+    report.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    return report
+  }
+}
+
+/// Results written by concurrent jobs, each to its own slot.
+final class ResultBox: @unchecked Sendable {
+  private var slots: [TheoremReport?]
+  private let lock = NSLock()
+  init(count: Int) { slots = Array(repeating: nil, count: count) }
+  func set(_ index: Int, _ report: TheoremReport) { lock.withLock { slots[index] = report } }
+  var values: [TheoremReport] { lock.withLock { slots.compactMap { $0 } } }
+}

@@ -1,0 +1,135 @@
+import Solver
+import Spec
+import SymbolicWord
+
+/// `dma.matrix`: every cell of policy × dom0 layout × device × page kind ×
+/// buffer shape × Xen, each property proved or refuted. A refutation
+/// comes with the smallest values Z3 can find, written as a scenario on
+/// ``MatrixPlatform`` and replayed on the concrete runner (which walks the
+/// real descriptor tables): the finding says whether the failure
+/// reproduced.
+enum DMAMatrixTheorem {
+  static func theorem(cells: [MatrixCell] = MatrixCell.all) -> Theorem {
+    Theorem(
+      name: "dma.matrix",
+      summary: "integrity, isolation and liveness of dom0 DMA for every policy, layout, device, page kind, shape and Xen",
+      timeout: .seconds(10)
+    ) { session in
+      let platform = try MatrixPlatform()
+      var findings: [Finding] = []
+      for cell in cells { findings += try decide(cell, session: session, platform: platform) }
+      return findings
+    }
+  }
+
+  static func claimName(_ cell: MatrixCell, _ property: DMAProperty) -> String {
+    "dma.matrix[\(cell)].\(property.rawValue)"
+  }
+
+  static func decide(_ cell: MatrixCell, session: ProofSession, platform: MatrixPlatform) throws -> [Finding] {
+    if cell.layout == .coloured && cell.xen == .before {
+      // Upstream colouring arrived in 4.20 (fact sheet §5), after the fix.
+      return DMAProperty.allCases.map {
+        Finding(claim: claimName(cell, $0), verdict: .inapplicable, reason: "LLC colouring needs Xen 4.20, which has the fix", seconds: 0)
+      }
+    }
+    let state = try SymbolicDMAState(session: session, platform: platform, layout: cell.layout, page: cell.page, shape: cell.shape, xen: cell.xen)
+    let run = try SymbolicDMARun(state: state, policy: cell.policy, device: cell.device, layout: cell.layout, xen: cell.xen)
+    let hypotheses = try state.hypotheses()
+    return try DMAProperty.allCases.map { property in
+      try session.decide(claimName(cell, property), claim: run.property(property), hypotheses: hypotheses) { model in
+        let small = try session.minimize(model, variables: minimizationOrder(state))
+        let values = try modelValues(state, small)
+        let scenario = try counterexampleScenario(cell, property: property, state: state, model: small)
+        let replay = try replayScenario(scenario, property: property)
+        return (replay.reason, scenario, replay.reproduced, values)
+      }
+    }
+  }
+
+  /// Small, round values first (Alive2's counterexample minimization):
+  /// offset 0, a whole page, the lowest pages.
+  static func minimizationOrder(_ state: SymbolicDMAState) -> [(SymbolicWord, [UInt64])] {
+    let pageBase = state.page == .local ? MatrixPlatform.ramStart : MatrixPlatform.extendedRegion
+    var order: [(SymbolicWord, [UInt64])] = [
+      (state.offset, [0, 0x800, 0x100]),
+      (state.size, state.shape == .onePage ? [0x1000, 0x800, 0x100, 1] : [0x2000, 0x1800, 0x1001]),
+      (state.bufferPage, [pageBase, pageBase + 1, pageBase + 0x10]),
+    ]
+    for frame in state.guestFrames {
+      let low = state.layout == .direct ? MatrixPlatform.guestStart : state.platform.colouredGuest.lowest
+      let high = state.layout == .direct ? MatrixPlatform.guestStart + MatrixPlatform.guestPages - 1 : state.platform.colouredGuest.highest
+      order.append((frame, [low, low + 8, high, high - 8]))
+    }
+    return order
+  }
+
+  static func modelValues(_ state: SymbolicDMAState, _ model: Model) throws -> [String: UInt64] {
+    var values = [
+      "buffer_address": try model.value(of: state.bufferAddress.term),
+      "size": try model.value(of: state.size.term),
+    ]
+    for (k, frame) in state.guestFrames.enumerated() { values["guest_mfn\(k)"] = try model.value(of: frame.term) }
+    return values
+  }
+
+  /// The counterexample as a scenario on the matrix platform: the cell's
+  /// platform, the coloured dom0 pages the model fixed (as raw p2m entries
+  /// with the model's frames), the grant or foreign mappings, and the DMA.
+  static func counterexampleScenario(_ cell: MatrixCell, property: DMAProperty, state: SymbolicDMAState, model: Model) throws -> String {
+    var lines = ["scenario \"dma.matrix \(cell): \(property.rawValue) refuted\""]
+    lines.append(MatrixPlatform.prefix(policy: cell.policy, layout: cell.layout, device: cell.device, xen: cell.xen).trimmingTrailingNewline)
+    if let map = state.colouredMap {
+      var pinned = Set<UInt64>()
+      for point in state.colouredPoints {
+        let gfn = try model.value(of: point.term)
+        guard state.platform.dom0Range.contains(gfn), pinned.insert(gfn).inserted else { continue }
+        let mfn = try model.value(of: try map.select(point.term))
+        lines.append("p2m dom0 map \(hex(gfn << 12)) \(hex(mfn << 12)) ram_rw")
+      }
+    }
+    let bufferPage = try model.value(of: state.bufferPage.term)
+    for (k, frame) in state.guestFrames.enumerated() {
+      let mfn = try model.value(of: frame.term)
+      let guestGFN: UInt64
+      switch cell.layout {
+      case .direct: guestGFN = MatrixPlatform.guestBase + (mfn - MatrixPlatform.guestStart)
+      case .coloured:
+        guard let gfn = state.platform.colouredGuest.gfnOfFrame[mfn] else {
+          throw MatrixError.platform("the model's guest frame \(hex(mfn)) is not one the allocator gave the guest")
+        }
+        guestGFN = gfn
+      }
+      let host = hex((bufferPage + UInt64(k)) << 12)
+      lines.append(
+        cell.page == .grant
+          ? "grant guest \(hex(guestGFN << 12)) to dom0 at \(host) rw as page\(k)"
+          : "foreign guest \(hex(guestGFN << 12)) into dom0 at \(host) as page\(k)")
+    }
+    let address = try model.value(of: state.bufferAddress.term)
+    let size = try model.value(of: state.size.term)
+    lines.append("dma dev from-device \(hex(address)) \(ScenarioPrinter.sizeText(size))")
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  /// Runs the scenario on the concrete specification and says whether the
+  /// DMA fails `property` there too.
+  static func replayScenario(_ text: String, property: DMAProperty) throws -> (reproduced: Bool, reason: String) {
+    let report = try ScenarioRunner.run(try ScenarioParser.parse(text))
+    guard let dma = report.steps.last?.dma else {
+      return (false, "replay: the DMA was refused: \(report.steps.last?.result ?? "no step")")
+    }
+    let verdict: DMAVerdict
+    switch property {
+    case .integrity: verdict = dma.integrity
+    case .isolation: verdict = dma.isolation
+    case .liveness: verdict = dma.liveness
+    }
+    let address = dma.dmaAddress.map { " at \(hex($0))" } ?? ""
+    return (!verdict.holds, "\(dma.outcome.rawValue) via \(dma.path.rawValue) (\(dma.mapping.rawValue))\(address): \(verdict.reason)")
+  }
+}
+
+extension String {
+  var trimmingTrailingNewline: String { hasSuffix("\n") ? String(dropLast()) : self }
+}

@@ -1,0 +1,152 @@
+import Solver
+import Spec
+import SymbolicWord
+
+/// The symbolic state of one DMA cell: which buffer (page, offset, size),
+/// which guest frames back it when it is a grant or foreign page, and — on
+/// a coloured dom0 — where dom0's pages lie, all as Z3 terms constrained by
+/// the platform's invariants (``MatrixPlatform``).
+///
+/// dom0's p2m is read through ``lookup(_:)``: the p2m map of the spec
+/// (`ReferenceP2M`, fact sheet §1.4), built from the layout and the
+/// cell's grant or foreign mappings. The theorems `walk.equivalence` and
+/// `p2m.refinement` connect this map to the descriptor tables the SMMU
+/// walks; replaying each counterexample through the runner, which does
+/// walk them, checks the connection on every refutation.
+final class SymbolicDMAState {
+  let session: ProofSession
+  let platform: MatrixPlatform
+  let layout: MatrixCell.Layout
+  let page: MatrixCell.PageKind
+  let shape: MatrixCell.Shape
+  let xen: MatrixCell.XenFix
+
+  /// dom0 pfn of the buffer's first page, its offset and size.
+  let bufferPage: SymbolicWord
+  let offset: SymbolicWord
+  let size: SymbolicWord
+  /// The guest frames granted or lent (one per buffer page).
+  let guestFrames: [SymbolicWord]
+  /// dom0's GFN → MFN on a coloured layout: an uninterpreted array,
+  /// constrained at every point it is read.
+  let colouredMap: Term?
+  /// Every point at which the coloured map was read, for the constraints.
+  private(set) var colouredPoints: [SymbolicWord] = []
+
+  var pageCount: Int { shape == .onePage ? 1 : 2 }
+  var bufferAddress: SymbolicWord { bufferPage.shiftedLeft(by: session.constant(12)) | offset }
+
+  init(session: ProofSession, platform: MatrixPlatform, layout: MatrixCell.Layout, page: MatrixCell.PageKind, shape: MatrixCell.Shape, xen: MatrixCell.XenFix) throws {
+    self.session = session
+    self.platform = platform
+    self.layout = layout
+    self.page = page
+    self.shape = shape
+    self.xen = xen
+    bufferPage = try session.word("buffer_pfn")
+    offset = try session.word("offset")
+    size = try session.word("size")
+    let count = shape == .onePage ? 1 : 2
+    guestFrames = page == .local ? [] : try (0..<count).map { try session.word("guest_mfn\($0)") }
+    if layout == .coloured {
+      let bv64 = try session.context.bitVectorSort(width: 64)
+      colouredMap = try session.context.constant("dom0_p2m", sort: session.context.arraySort(domain: bv64, range: bv64))
+    } else {
+      colouredMap = nil
+    }
+  }
+
+  /// dom0's p2m at `gfn`: whether something is mapped, and its MFN. Every
+  /// mapping in the cells is writable (`ram_rw`, `grant_map_rw`,
+  /// `map_foreign_rw`, `iommu_map_rw`), so permissions never fault.
+  func lookup(_ gfn: SymbolicWord) throws -> (mapped: SymbolicBool, mfn: SymbolicWord) {
+    let dom0 = platform.dom0Range
+    let inDom0 = gfn >= dom0.lowerBound && gfn <= dom0.upperBound
+    var mapped = inDom0
+    var mfn: SymbolicWord
+    switch layout {
+    case .direct:
+      mfn = gfn  // direct-mapped: GFN = MFN for dom0's RAM (§2.3)
+    case .coloured:
+      mfn = try SymbolicWord(colouredMap!.select(gfn.term))
+      colouredPoints.append(gfn)
+    }
+    // Grant and foreign entries at the GFNs dom0 chose (§2.1, §2.4); they
+    // replace what was there.
+    for (k, frame) in guestFrames.enumerated() {
+      let at = gfn == bufferPage &+ UInt64(k)
+      mapped = SymbolicBool.select(at, at, mapped)
+      mfn = SymbolicWord.select(at, frame, mfn)
+    }
+    // The 1:1 iommu_map entry for each grant: only a direct-mapped dom0
+    // with the IOMMU on, and only after 04085ec1ac (§2.1, §8).
+    if page == .grant && layout == .direct && xen == .after {
+      for frame in guestFrames {
+        let at = gfn == frame
+        mapped = SymbolicBool.select(at, at, mapped)
+        mfn = SymbolicWord.select(at, frame, mfn)
+      }
+    }
+    return (mapped, mfn)
+  }
+
+  /// Linux's `pfn_to_bfn` (include/xen/arm/page.h): the grant tree holds
+  /// exactly the cell's grant maps (§3.3); foreign pages are not in it.
+  func pfnToBfn(_ pfn: SymbolicWord) -> SymbolicWord {
+    guard page == .grant else { return pfn }
+    var bfn = pfn
+    for (k, frame) in guestFrames.enumerated() {
+      bfn = SymbolicWord.select(pfn == bufferPage &+ UInt64(k), frame, bfn)
+    }
+    return bfn
+  }
+
+  /// The constraints that make a state one this platform can be in.
+  func hypotheses() throws -> [SymbolicBool] {
+    var facts: [SymbolicBool] = [offset < 4096, size >= 1, size <= UInt64(pageCount) * 4096]
+    switch shape {
+    case .onePage: facts.append(offset &+ size <= 4096)
+    case .straddling: facts += [offset &+ size > 4096, offset &+ size <= 8192]
+    }
+    let last = bufferPage &+ UInt64(pageCount - 1)
+    switch page {
+    case .local:
+      // dom0's own RAM, outside the swiotlb pool.
+      facts += [bufferPage >= platform.dom0Range.lowerBound, last < MatrixPlatform.poolStart]
+    case .grant, .foreign:
+      facts += [bufferPage >= MatrixPlatform.extendedRegion, last < MatrixPlatform.extendedRegion + MatrixPlatform.extendedPages]
+    }
+    for frame in guestFrames {
+      switch layout {
+      case .direct:
+        facts += [frame >= MatrixPlatform.guestStart, frame < MatrixPlatform.guestStart + MatrixPlatform.guestPages]
+      case .coloured:
+        facts += framesOf(platform.colouredGuest, frame)
+      }
+    }
+    if guestFrames.count == 2 { facts.append(guestFrames[0] != guestFrames[1]) }
+    // dom0's coloured pages: each read point holds one of dom0's frames,
+    // and distinct GFNs hold distinct frames.
+    if let colouredMap {
+      let values = try colouredPoints.map { try SymbolicWord(colouredMap.select($0.term)) }
+      let dom0 = platform.dom0Range
+      for (point, value) in zip(colouredPoints, values) {
+        let inDom0 = point >= dom0.lowerBound && point <= dom0.upperBound
+        for fact in framesOf(platform.colouredDom0, value) { facts.append(inDom0.implies(fact)) }
+      }
+      for i in colouredPoints.indices {
+        for j in colouredPoints.indices where j > i {
+          facts.append((colouredPoints[i] != colouredPoints[j]).implies(values[i] != values[j]))
+        }
+      }
+    }
+    return facts
+  }
+
+  func framesOf(_ frames: MatrixPlatform.ColouredFrames, _ frame: SymbolicWord) -> [SymbolicBool] {
+    let colour = frame & (MatrixPlatform.colourCount - 1)
+    var allowed = frame.condition(false)
+    for allowedColour in frames.colours { allowed = allowed || colour == UInt64(allowedColour) }
+    return [frame >= frames.lowest, frame <= frames.highest, allowed]
+  }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import Solver
+import Spec
+import SymbolicWord
+
+/// A Z3 context and solver for one theorem, with the timeout and seed the
+/// catalogue fixes, and the discipline every claim goes through.
+public final class ProofSession {
+  public let context: Context
+  public let solver: Solver
+  public let timeout: Duration
+  /// Where to write each query as SMT-LIB 2, if asked.
+  let dumpDirectory: URL?
+
+  init(timeout: Duration, seed: UInt32, dumpDirectory: URL?) throws(SolverError) {
+    context = Context()
+    solver = try Solver(context: context, timeout: timeout, randomSeed: seed)
+    self.timeout = timeout
+    self.dumpDirectory = dumpDirectory
+  }
+
+  /// A fresh 64-bit variable.
+  public func word(_ name: String) throws(SolverError) -> SymbolicWord {
+    try SymbolicWord.variable(name, in: context)
+  }
+
+  public func constant(_ value: UInt64) -> SymbolicWord { SymbolicWord(value, in: context) }
+
+  /// Decides `claim` under `hypotheses`: hypotheses satisfiable first (a
+  /// vacuous claim is reported, never proved), then the negated claim.
+  /// A counterexample model is handed to `explain`, still inside the
+  /// solver scope so it can ask Z3 for simpler values.
+  public func decide(
+    _ name: String, claim: SymbolicBool, hypotheses: [SymbolicBool],
+    explain: (Model) throws -> (reason: String, scenario: String?, replayed: Bool?, values: [String: UInt64]) = { _ in ("", nil, nil, [:]) }
+  ) throws -> Finding {
+    let clock = ContinuousClock()
+    let start = clock.now
+    func seconds() -> Double {
+      let elapsed = clock.now - start
+      return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    }
+    return try solver.withScope {
+      for hypothesis in hypotheses { try solver.assert(hypothesis.term) }
+      if let dumpDirectory { try solver.dumpSMTLib2(named: name + ".hypotheses", into: dumpDirectory) }
+      switch try solver.check() {
+      case .unsat: return Finding(claim: name, verdict: .vacuous, reason: "the hypotheses are unsatisfiable", seconds: seconds())
+      case .unknown(let reason): return Finding(claim: name, verdict: .unknown, reason: "hypotheses: \(reason)", seconds: seconds())
+      case .sat: break
+      }
+      try solver.assert(claim.negated().term)
+      if let dumpDirectory { try solver.dumpSMTLib2(named: name, into: dumpDirectory) }
+      switch try solver.check() {
+      case .unsat:
+        return Finding(claim: name, verdict: .proved, seconds: seconds())
+      case .unknown(let reason):
+        return Finding(claim: name, verdict: .unknown, reason: reason, seconds: seconds())
+      case .sat(let model):
+        let explanation = try explain(model)
+        return Finding(
+          claim: name, verdict: .refuted, reason: explanation.reason, seconds: seconds(),
+          counterexample: explanation.scenario, replayed: explanation.replayed, values: explanation.values)
+      }
+    }
+  }
+
+  /// Alive2-style minimization: each variable in turn is pinned to the
+  /// first candidate that keeps the (already asserted) counterexample
+  /// satisfiable, so the values shown are small and round. Returns the
+  /// final model.
+  public func minimize(_ model: Model, variables: [(SymbolicWord, [UInt64])]) throws -> Model {
+    var current = model
+    var scopes = 0
+    defer { for _ in 0..<scopes { try? solver.pop() } }
+    for (variable, candidates) in variables {
+      let value = try current.value(of: variable.term)
+      var pinned = false
+      for candidate in candidates where candidate != value {
+        try solver.push()
+        scopes += 1
+        try solver.assert(variable.term == candidate)
+        if case .sat(let better) = try solver.check(timeout: .milliseconds(500)) {
+          current = better
+          pinned = true
+          break  // keep the scope: the pin stays for the later variables
+        }
+        try solver.pop()
+        scopes -= 1
+      }
+      if !pinned {
+        try solver.push()
+        scopes += 1
+        try solver.assert(variable.term == value)
+      }
+    }
+    // A model outlives the scopes it was found in.
+    return current
+  }
+}
