@@ -6,9 +6,7 @@ import Solver
 public enum Catalogue {
   /// Every theorem, in report order.
   public static var theorems: [Theorem] {
-    [
-      DMAMatrixTheorem.theorem()
-    ]
+    DMAMatrixTheorem.theorems
   }
 
   /// Options of a catalogue run.

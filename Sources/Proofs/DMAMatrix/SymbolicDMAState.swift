@@ -108,13 +108,14 @@ final class SymbolicDMAState {
     case .onePage: facts.append(offset &+ size <= 4096)
     case .straddling: facts += [offset &+ size > 4096, offset &+ size <= 8192]
     }
-    let last = bufferPage &+ UInt64(pageCount - 1)
+    // Bounds on the first page itself, so that no page number wraps.
+    let extra = UInt64(pageCount - 1)
     switch page {
     case .local:
       // dom0's own RAM, outside the swiotlb pool.
-      facts += [bufferPage >= platform.dom0Range.lowerBound, last < MatrixPlatform.poolStart]
+      facts += [bufferPage >= platform.dom0Range.lowerBound, bufferPage < MatrixPlatform.poolStart - extra]
     case .grant, .foreign:
-      facts += [bufferPage >= MatrixPlatform.extendedRegion, last < MatrixPlatform.extendedRegion + MatrixPlatform.extendedPages]
+      facts += [bufferPage >= MatrixPlatform.extendedRegion, bufferPage < MatrixPlatform.extendedRegion + MatrixPlatform.extendedPages - extra]
     }
     for frame in guestFrames {
       switch layout {

@@ -1,0 +1,114 @@
+import ArgumentParser
+import Foundation
+import Proofs
+
+extension DMAVerify {
+  /// `dmaverify prove`: runs the theorem catalogue.
+  struct Prove: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Prove the theorem catalogue with Z3 and print the DMA matrix.",
+      discussion: """
+        Each theorem runs the program's own generic code on Z3 terms. Every
+        claim is proved, refuted (with a minimized counterexample scenario,
+        replayed on the concrete implementation) or unknown (the solver gave
+        up; never counted as proved). Results are compared with the
+        expectations file, which lists the claims expected to be refuted.
+
+        Exit status: 0 when every result matches the expectations, 1 when one
+        does not (or a refutation did not replay, or hypotheses were vacuous),
+        2 when nothing mismatched but some claim is unknown, 64 for bad
+        arguments, 65 for a malformed expectations file.
+        """)
+
+    @Option(name: .customLong("filter"), help: "Run only theorems whose name contains this (repeatable).")
+    var filters: [String] = []
+
+    @Option(help: "Per-check solver timeout in milliseconds (default: each theorem's own).")
+    var timeout: Int?
+
+    @Option(help: "Theorems to run at once, each with its own Z3 context.")
+    var jobs = 1
+
+    @Option(help: "Z3 random seed.")
+    var seed: UInt32 = 1
+
+    @Option(help: "The expectations file.", completion: .file())
+    var expectations = "proofs/expectations.txt"
+
+    @Option(help: "Write the results as a new expectations file instead of comparing.", completion: .file())
+    var writeExpectations: String?
+
+    @Flag(help: "Print a JSON report instead of text.")
+    var json = false
+
+    @Option(help: "Also write a JUnit XML report to this file (for CI).", completion: .file())
+    var junit: String?
+
+    @Option(help: "Write every query as SMT-LIB 2 into this directory.", completion: .directory)
+    var smtDumpDir: String?
+
+    @Flag(help: "List the theorems and exit.")
+    var list = false
+
+    func validate() throws {
+      guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+      if let timeout, timeout < 1 { throw ValidationError("--timeout must be at least 1 ms") }
+      let known = Catalogue.theorems.map(\.name)
+      for filter in filters where !known.contains(where: { $0.contains(filter) }) {
+        throw ValidationError("no theorem matches '\(filter)'; theorems: \(known.joined(separator: ", "))")
+      }
+    }
+
+    func run() throws {
+      if list {
+        for theorem in Catalogue.theorems { print("\(theorem.name)\t\(theorem.summary)") }
+        return
+      }
+      var expected = Expectations(refuted: [])
+      if writeExpectations == nil {
+        do {
+          let text = try String(contentsOfFile: expectations, encoding: .utf8)
+          expected = try Expectations.parse(text, file: expectations)
+        } catch let error as ExpectationsError {
+          FileHandle.standardError.write(Data("\(error)\n".utf8))
+          throw ExitCode(65)
+        } catch {
+          FileHandle.standardError.write(Data("\(expectations): error: cannot read the expectations file: \(error.localizedDescription)\n".utf8))
+          throw ExitCode(66)
+        }
+      }
+      var options = Catalogue.Options()
+      options.filters = filters
+      options.timeout = timeout.map { .milliseconds($0) }
+      options.jobs = jobs
+      options.seed = seed
+      options.dumpDirectory = smtDumpDir.map { URL(fileURLWithPath: $0) }
+      let reports = Catalogue.run(options)
+
+      if let writeExpectations {
+        try Expectations.render(reports).write(toFile: writeExpectations, atomically: true, encoding: .utf8)
+        print("wrote \(writeExpectations)")
+        return
+      }
+      let problems = expected.mismatches(reports, filtered: !filters.isEmpty)
+      let unknowns = reports.flatMap(\.findings).filter { $0.verdict == .unknown }
+      if json {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        print(String(decoding: try encoder.encode(ProveReport(theorems: reports, mismatches: problems)), as: UTF8.self))
+      } else {
+        print(ProveText.render(reports, expectations: expected, problems: problems))
+      }
+      if let junit {
+        try JUnitReport.render(reports, expectations: expected).write(toFile: junit, atomically: true, encoding: .utf8)
+      }
+      if !problems.isEmpty { throw ExitCode(1) }
+      if !unknowns.isEmpty { throw ExitCode(2) }
+    }
+  }
+
+  struct ProveReport: Encodable {
+    var theorems: [TheoremReport]
+    var mismatches: [String]
+  }
+}
