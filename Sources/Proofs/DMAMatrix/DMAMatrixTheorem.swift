@@ -34,14 +34,17 @@ enum DMAMatrixTheorem {
     "dma.matrix[\(cell)].\(property.rawValue)"
   }
 
-  static func decide(_ cell: MatrixCell, session: ProofSession, platform: MatrixPlatform) throws -> [Finding] {
+  static func decide(
+    _ cell: MatrixCell, session: ProofSession, platform: MatrixPlatform, mutation: SymbolicDMAState.Mutation? = nil
+  ) throws -> [Finding] {
     if cell.layout == .coloured && cell.xen == .before {
       // Upstream colouring arrived in 4.20 (fact sheet §5), after the fix.
       return DMAProperty.allCases.map {
         Finding(claim: claimName(cell, $0), verdict: .inapplicable, reason: "LLC colouring needs Xen 4.20, which has the fix", seconds: 0)
       }
     }
-    let state = try SymbolicDMAState(session: session, platform: platform, layout: cell.layout, page: cell.page, shape: cell.shape, xen: cell.xen)
+    let state = try SymbolicDMAState(
+      session: session, platform: platform, layout: cell.layout, page: cell.page, shape: cell.shape, xen: cell.xen, mutation: mutation)
     let run = try SymbolicDMARun(state: state, policy: cell.policy, device: cell.device, layout: cell.layout, xen: cell.xen)
     let hypotheses = try state.hypotheses()
     return try DMAProperty.allCases.map { property in

@@ -42,7 +42,8 @@ struct SymbolicDMARun {
     switch path {
     case .swiotlbXen:
       let direct = swiotlbXenMapsDirectly(
-        phys: phys, size: size, mask: zero.constant(.max), maximumPages: state.pageCount + 1, hypercallCacheFlush: true,
+        phys: phys, size: size, mask: zero.constant(.max),
+        maximumPages: state.mutation == .straddleChecksFirstPageOnly ? 1 : state.pageCount + 1, hypercallCacheFlush: true,
         coherent: device.coherent, forceBounce: false, pfnToBfn: state.pfnToBfn)
       bounced = !direct
       deviceAddress = SymbolicWord.select(

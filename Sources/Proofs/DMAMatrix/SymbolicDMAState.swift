@@ -14,12 +14,25 @@ import SymbolicWord
 /// walks; replaying each counterexample through the runner, which does
 /// walk them, checks the connection on every refutation.
 final class SymbolicDMAState {
+  /// Deliberately broken variants, for the tests that show the theorem
+  /// can fail (each re-creates a bug pattern of the fact sheet's §8).
+  enum Mutation {
+    /// `pfn_to_bfn` answers 0 on a grant-tree miss instead of the pfn.
+    case treeMissReturnsZero
+    /// `range_straddles_page_boundary` compares the first page only.
+    case straddleChecksFirstPageOnly
+    /// The 1:1 `iommu_map` grant entry is never made (`04085ec1ac`'s bug
+    /// on a release that has the fix).
+    case noOneToOneGrantEntry
+  }
+
   let session: ProofSession
   let platform: MatrixPlatform
   let layout: MatrixCell.Layout
   let page: MatrixCell.PageKind
   let shape: MatrixCell.Shape
   let xen: MatrixCell.XenFix
+  let mutation: Mutation?
 
   /// dom0 pfn of the buffer's first page, its offset and size.
   let bufferPage: SymbolicWord
@@ -36,7 +49,11 @@ final class SymbolicDMAState {
   var pageCount: Int { shape == .onePage ? 1 : 2 }
   var bufferAddress: SymbolicWord { bufferPage.shiftedLeft(by: session.constant(12)) | offset }
 
-  init(session: ProofSession, platform: MatrixPlatform, layout: MatrixCell.Layout, page: MatrixCell.PageKind, shape: MatrixCell.Shape, xen: MatrixCell.XenFix) throws {
+  init(
+    session: ProofSession, platform: MatrixPlatform, layout: MatrixCell.Layout, page: MatrixCell.PageKind, shape: MatrixCell.Shape,
+    xen: MatrixCell.XenFix, mutation: Mutation? = nil
+  ) throws {
+    self.mutation = mutation
     self.session = session
     self.platform = platform
     self.layout = layout
@@ -80,7 +97,7 @@ final class SymbolicDMAState {
     }
     // The 1:1 iommu_map entry for each grant: only a direct-mapped dom0
     // with the IOMMU on, and only after 04085ec1ac (§2.1, §8).
-    if page == .grant && layout == .direct && xen == .after {
+    if page == .grant && layout == .direct && xen == .after && mutation != .noOneToOneGrantEntry {
       for frame in guestFrames {
         let at = gfn == frame
         mapped = SymbolicBool.select(at, at, mapped)
@@ -93,8 +110,9 @@ final class SymbolicDMAState {
   /// Linux's `pfn_to_bfn` (include/xen/arm/page.h): the grant tree holds
   /// exactly the cell's grant maps (§3.3); foreign pages are not in it.
   func pfnToBfn(_ pfn: SymbolicWord) -> SymbolicWord {
-    guard page == .grant else { return pfn }
-    var bfn = pfn
+    let miss = mutation == .treeMissReturnsZero ? pfn.constant(0) : pfn
+    guard page == .grant else { return miss }
+    var bfn = miss
     for (k, frame) in guestFrames.enumerated() {
       bfn = SymbolicWord.select(pfn == bufferPage &+ UInt64(k), frame, bfn)
     }
