@@ -6,7 +6,10 @@ import Solver
 public enum Catalogue {
   /// Every theorem, in report order.
   public static var theorems: [Theorem] {
-    DMAMatrixTheorem.theorems
+    [
+      DescriptorRoundtripTheorem.theorem(), TableTheorems.walkEquivalence(), TableTheorems.refinement(),
+      ColourAllocationTheorem.theorem(),
+    ] + DMAMatrixTheorem.theorems
   }
 
   /// Options of a catalogue run.

@@ -66,19 +66,32 @@ public enum XenDescriptor {
     try checkFits(entry.mfn)
     let blockPages = UInt64(1) << UInt64(9 * (3 - level))
     guard entry.mfn.rawValue % blockPages == 0 else { throw .misalignedBlock(entry.mfn, level: level) }
-    let type = entry.type
+    return leaf(frameAddress: entry.mfn.address, type: entry.type, level: level, hardwareValid: entry.hardwareValid)
+  }
+
+  /// The leaf descriptor for the frame at `frameAddress` (4K aligned, below
+  /// 2^48), generic over the word so that `descriptor.roundtrip` proves the
+  /// encoder itself: the frame's address with the attribute bits
+  /// `mfn_to_p2m_entry()` sets for `type` (fact sheet §1.1, §1.2).
+  @inlinable
+  public static func leaf<W: Word>(frameAddress: W, type: P2MType, level: Int, hardwareValid: Bool) -> W {
+    frameAddress | attributeBits(type: type, level: level, hardwareValid: hardwareValid)
+  }
+
+  /// Everything of a leaf descriptor but its output address.
+  @inlinable
+  public static func attributeBits(type: P2MType, level: Int, hardwareValid: Bool) -> UInt64 {
     let permissions = type.permissions
-    var descriptor = entry.mfn.address
-    descriptor |= entry.hardwareValid ? 1 : 0
-    descriptor |= level == 3 ? 1 << 1 : 0
-    descriptor |= type.memoryAttributes << 2
-    descriptor |= permissions.read ? 1 << 6 : 0
-    descriptor |= permissions.write ? 1 << 7 : 0
-    descriptor |= type.shareability << 8
-    descriptor |= 1 << 10
-    descriptor |= permissions.execute ? 0 : 1 << 54
-    descriptor |= UInt64(type.rawValue) << 55
-    return descriptor
+    var bits: UInt64 = hardwareValid ? 1 : 0
+    bits |= level == 3 ? 1 << 1 : 0
+    bits |= type.memoryAttributes << 2
+    bits |= permissions.read ? 1 << 6 : 0
+    bits |= permissions.write ? 1 << 7 : 0
+    bits |= type.shareability << 8
+    bits |= 1 << 10
+    bits |= permissions.execute ? 0 : 1 << 54
+    bits |= UInt64(type.rawValue) << 55
+    return bits
   }
 
   /// A table descriptor pointing at `next`, as `page_to_p2m_table()`: the

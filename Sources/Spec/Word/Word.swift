@@ -52,19 +52,20 @@ public protocol Word: Mergeable {
   func sle(_ other: Self) -> Condition
 }
 
-// The operators are defined once, here, over the named requirements. For a
-// concrete `UInt64` the standard library's own operators win overload
-// resolution, so concrete code is plain integer code.
+// The operators are defined once, here, over the named requirements. They
+// are disfavoured overloads: for a concrete `UInt64` the standard library's
+// own operators (which also live in protocol extensions) must win, so that
+// concrete code anywhere is plain integer code and never ambiguous.
 extension Word {
-  @inlinable public static func &+ (lhs: Self, rhs: Self) -> Self { lhs.adding(rhs) }
-  @inlinable public static func &- (lhs: Self, rhs: Self) -> Self { lhs.subtracting(rhs) }
-  @inlinable public static func &* (lhs: Self, rhs: Self) -> Self { lhs.multiplying(rhs) }
-  @inlinable public static func & (lhs: Self, rhs: Self) -> Self { lhs.bitwiseAnd(rhs) }
-  @inlinable public static func | (lhs: Self, rhs: Self) -> Self { lhs.bitwiseOr(rhs) }
-  @inlinable public static func ^ (lhs: Self, rhs: Self) -> Self { lhs.bitwiseXor(rhs) }
-  @inlinable public static prefix func ~ (operand: Self) -> Self { operand.bitwiseNot() }
-  @inlinable public static func == (lhs: Self, rhs: Self) -> Condition { lhs.isEqual(to: rhs) }
-  @inlinable public static func != (lhs: Self, rhs: Self) -> Condition { lhs.isEqual(to: rhs).negated() }
+  @inlinable @_disfavoredOverload public static func &+ (lhs: Self, rhs: Self) -> Self { lhs.adding(rhs) }
+  @inlinable @_disfavoredOverload public static func &- (lhs: Self, rhs: Self) -> Self { lhs.subtracting(rhs) }
+  @inlinable @_disfavoredOverload public static func &* (lhs: Self, rhs: Self) -> Self { lhs.multiplying(rhs) }
+  @inlinable @_disfavoredOverload public static func & (lhs: Self, rhs: Self) -> Self { lhs.bitwiseAnd(rhs) }
+  @inlinable @_disfavoredOverload public static func | (lhs: Self, rhs: Self) -> Self { lhs.bitwiseOr(rhs) }
+  @inlinable @_disfavoredOverload public static func ^ (lhs: Self, rhs: Self) -> Self { lhs.bitwiseXor(rhs) }
+  @inlinable @_disfavoredOverload public static prefix func ~ (operand: Self) -> Self { operand.bitwiseNot() }
+  @inlinable @_disfavoredOverload public static func == (lhs: Self, rhs: Self) -> Condition { lhs.isEqual(to: rhs) }
+  @inlinable @_disfavoredOverload public static func != (lhs: Self, rhs: Self) -> Condition { lhs.isEqual(to: rhs).negated() }
 
   @inlinable public func ugt(_ other: Self) -> Condition { other.ult(self) }
   @inlinable public func uge(_ other: Self) -> Condition { other.ule(self) }
@@ -72,30 +73,30 @@ extension Word {
   @inlinable public func sge(_ other: Self) -> Condition { other.sle(self) }
 
   /// Unsigned comparisons read like the math in generic code.
-  @inlinable public static func < (lhs: Self, rhs: Self) -> Condition { lhs.ult(rhs) }
-  @inlinable public static func <= (lhs: Self, rhs: Self) -> Condition { lhs.ule(rhs) }
-  @inlinable public static func > (lhs: Self, rhs: Self) -> Condition { rhs.ult(lhs) }
-  @inlinable public static func >= (lhs: Self, rhs: Self) -> Condition { rhs.ule(lhs) }
+  @inlinable @_disfavoredOverload public static func < (lhs: Self, rhs: Self) -> Condition { lhs.ult(rhs) }
+  @inlinable @_disfavoredOverload public static func <= (lhs: Self, rhs: Self) -> Condition { lhs.ule(rhs) }
+  @inlinable @_disfavoredOverload public static func > (lhs: Self, rhs: Self) -> Condition { rhs.ult(lhs) }
+  @inlinable @_disfavoredOverload public static func >= (lhs: Self, rhs: Self) -> Condition { rhs.ule(lhs) }
 
   // A `UInt64` right operand becomes a literal in the left operand's context.
-  @inlinable public static func &+ (lhs: Self, rhs: UInt64) -> Self { lhs &+ lhs.constant(rhs) }
-  @inlinable public static func &- (lhs: Self, rhs: UInt64) -> Self { lhs &- lhs.constant(rhs) }
-  @inlinable public static func &* (lhs: Self, rhs: UInt64) -> Self { lhs &* lhs.constant(rhs) }
-  @inlinable public static func & (lhs: Self, rhs: UInt64) -> Self { lhs & lhs.constant(rhs) }
-  @inlinable public static func | (lhs: Self, rhs: UInt64) -> Self { lhs | lhs.constant(rhs) }
-  @inlinable public static func ^ (lhs: Self, rhs: UInt64) -> Self { lhs ^ lhs.constant(rhs) }
-  @inlinable public static func == (lhs: Self, rhs: UInt64) -> Condition { lhs == lhs.constant(rhs) }
-  @inlinable public static func != (lhs: Self, rhs: UInt64) -> Condition { lhs != lhs.constant(rhs) }
-  @inlinable public static func < (lhs: Self, rhs: UInt64) -> Condition { lhs.ult(lhs.constant(rhs)) }
-  @inlinable public static func <= (lhs: Self, rhs: UInt64) -> Condition { lhs.ule(lhs.constant(rhs)) }
-  @inlinable public static func > (lhs: Self, rhs: UInt64) -> Condition { lhs.constant(rhs).ult(lhs) }
-  @inlinable public static func >= (lhs: Self, rhs: UInt64) -> Condition { lhs.constant(rhs).ule(lhs) }
+  @inlinable @_disfavoredOverload public static func &+ (lhs: Self, rhs: UInt64) -> Self { lhs &+ lhs.constant(rhs) }
+  @inlinable @_disfavoredOverload public static func &- (lhs: Self, rhs: UInt64) -> Self { lhs &- lhs.constant(rhs) }
+  @inlinable @_disfavoredOverload public static func &* (lhs: Self, rhs: UInt64) -> Self { lhs &* lhs.constant(rhs) }
+  @inlinable @_disfavoredOverload public static func & (lhs: Self, rhs: UInt64) -> Self { lhs & lhs.constant(rhs) }
+  @inlinable @_disfavoredOverload public static func | (lhs: Self, rhs: UInt64) -> Self { lhs | lhs.constant(rhs) }
+  @inlinable @_disfavoredOverload public static func ^ (lhs: Self, rhs: UInt64) -> Self { lhs ^ lhs.constant(rhs) }
+  @inlinable @_disfavoredOverload public static func == (lhs: Self, rhs: UInt64) -> Condition { lhs == lhs.constant(rhs) }
+  @inlinable @_disfavoredOverload public static func != (lhs: Self, rhs: UInt64) -> Condition { lhs != lhs.constant(rhs) }
+  @inlinable @_disfavoredOverload public static func < (lhs: Self, rhs: UInt64) -> Condition { lhs.ult(lhs.constant(rhs)) }
+  @inlinable @_disfavoredOverload public static func <= (lhs: Self, rhs: UInt64) -> Condition { lhs.ule(lhs.constant(rhs)) }
+  @inlinable @_disfavoredOverload public static func > (lhs: Self, rhs: UInt64) -> Condition { lhs.constant(rhs).ult(lhs) }
+  @inlinable @_disfavoredOverload public static func >= (lhs: Self, rhs: UInt64) -> Condition { lhs.constant(rhs).ule(lhs) }
 
   /// Shifts by a fixed amount.
-  @inlinable public static func << (lhs: Self, rhs: Int) -> Self {
+  @inlinable @_disfavoredOverload public static func << (lhs: Self, rhs: Int) -> Self {
     lhs.shiftedLeft(by: lhs.constant(UInt64(rhs)))
   }
-  @inlinable public static func >> (lhs: Self, rhs: Int) -> Self {
+  @inlinable @_disfavoredOverload public static func >> (lhs: Self, rhs: Int) -> Self {
     lhs.logicalShiftedRight(by: lhs.constant(UInt64(rhs)))
   }
 
