@@ -9,7 +9,7 @@ public enum Catalogue {
     [
       DescriptorRoundtripTheorem.theorem(), TableTheorems.walkEquivalence(), TableTheorems.refinement(),
       ColourAllocationTheorem.theorem(),
-    ] + DMAMatrixTheorem.theorems
+    ] + DMAMatrixTheorem.theorems + [FlagEqualsSwiotlbTheorem.theorem]
   }
 
   /// Options of a catalogue run.

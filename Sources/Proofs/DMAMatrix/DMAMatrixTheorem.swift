@@ -9,11 +9,16 @@ import SymbolicWord
 /// real descriptor tables): the finding says whether the failure
 /// reproduced.
 enum DMAMatrixTheorem {
-  /// One theorem per policy, so that `--jobs` runs them side by side; the
-  /// claims keep the `dma.matrix[…]` names.
+  /// One theorem per policy and dom0 layout, so that `--jobs` runs them
+  /// side by side and none takes long; the claims keep their
+  /// `dma.matrix[…]` names.
   static var theorems: [Theorem] {
-    DMAPolicy.allCases.map { policy in
-      theorem(name: "dma.matrix.\(policy.rawValue)", cells: MatrixCell.all.filter { $0.policy == policy })
+    DMAPolicy.allCases.flatMap { policy in
+      MatrixCell.Layout.allCases.map { layout in
+        theorem(
+          name: "dma.matrix.\(policy.rawValue).\(layout.rawValue)",
+          cells: MatrixCell.all.filter { $0.policy == policy && $0.layout == layout })
+      }
     }
   }
 

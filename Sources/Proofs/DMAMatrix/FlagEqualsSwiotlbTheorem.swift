@@ -1,0 +1,64 @@
+import Spec
+import SymbolicWord
+
+/// `dma.flag-equals-swiotlb`: the statement the seed thread wanted.
+///
+/// (a) On a direct-mapped dom0 with every master attached, DMA under the
+/// flag (dma-direct through the SMMU) has exactly the effect of DMA
+/// through swiotlb-xen: both deliver the data to exactly the buffer's
+/// machine bytes without fault, and when swiotlb-xen does not bounce the
+/// device reaches the very same machine frames.
+///
+/// (b) On a coloured dom0, DMA under the flag has the effect swiotlb-xen
+/// has on the direct-mapped twin of the same state (the same buffer pages,
+/// grants and guest frames — the variables are shared — on a 1:1 dom0):
+/// the ideal one. And swiotlb-xen on the coloured dom0 itself does not
+/// have it: refuted, with a counterexample replayed on the runner.
+enum FlagEqualsSwiotlbTheorem {
+  static var theorem: Theorem {
+    Theorem(name: "dma.flag-equals-swiotlb", summary: "the RFC's flag equals swiotlb-xen on a direct-mapped dom0, and gives the ideal DMA on a coloured one where swiotlb-xen does not") { session in
+      let platform = try MatrixPlatform()
+      var findings: [Finding] = []
+      for page in MatrixCell.PageKind.allCases {
+        for shape in MatrixCell.Shape.allCases {
+          let where_ = "\(page.rawValue),\(shape.rawValue)"
+          // (a)
+          let direct = try SymbolicDMAState(session: session, platform: platform, layout: .direct, page: page, shape: shape, xen: .after)
+          let flag = try SymbolicDMARun(state: direct, policy: .globalFlag, device: .attached, layout: .direct, xen: .after)
+          let swiotlb = try SymbolicDMARun(state: direct, policy: .legacy, device: .attached, layout: .direct, xen: .after)
+          let sameFrames = (!swiotlb.bounced).implies(flag.touchedFrames[0] == swiotlb.touchedFrames[0]
+            && ((flag.deviceAddress & 0xFFF) &+ direct.size > 4096).implies(flag.touchedFrames[1] == swiotlb.touchedFrames[1]))
+          findings.append(
+            try session.decide(
+              "dma.flag-equals-swiotlb[direct-mapped,\(where_)]", claim: ideal(flag) && ideal(swiotlb) && sameFrames,
+              hypotheses: try direct.hypotheses()))
+
+          // (b)
+          let coloured = try SymbolicDMAState(session: session, platform: platform, layout: .coloured, page: page, shape: shape, xen: .after)
+          let twin = try SymbolicDMAState(session: session, platform: platform, layout: .direct, page: page, shape: shape, xen: .after)
+          let flagColoured = try SymbolicDMARun(state: coloured, policy: .globalFlag, device: .attached, layout: .coloured, xen: .after)
+          let swiotlbTwin = try SymbolicDMARun(state: twin, policy: .legacy, device: .attached, layout: .direct, xen: .after)
+          findings.append(
+            try session.decide(
+              "dma.flag-equals-swiotlb[coloured,\(where_)].flag-as-direct-twin", claim: ideal(flagColoured) && ideal(swiotlbTwin),
+              hypotheses: try coloured.hypotheses() + twin.hypotheses()))
+          let swiotlbColoured = try SymbolicDMARun(state: coloured, policy: .legacy, device: .attached, layout: .coloured, xen: .after)
+          let cell = MatrixCell(policy: .legacy, layout: .coloured, device: .attached, page: page, shape: shape, xen: .after)
+          findings.append(
+            try session.decide(
+              "dma.flag-equals-swiotlb[coloured,\(where_)].swiotlb-xen", claim: ideal(swiotlbColoured), hypotheses: try coloured.hypotheses()
+            ) { model in
+              let small = try session.minimize(model, variables: DMAMatrixTheorem.minimizationOrder(coloured))
+              let property: DMAProperty = try small.bool(of: swiotlbColoured.liveness.term) ? .isolation : .liveness
+              let scenario = try DMAMatrixTheorem.counterexampleScenario(cell, property: property, state: coloured, model: small)
+              let replay = try DMAMatrixTheorem.replayScenario(scenario, property: property)
+              return (replay.reason, scenario, replay.reproduced, try DMAMatrixTheorem.modelValues(coloured, small))
+            })
+        }
+      }
+      return findings
+    }
+  }
+
+  static func ideal(_ run: SymbolicDMARun) -> SymbolicBool { run.integrity && run.isolation && run.liveness }
+}

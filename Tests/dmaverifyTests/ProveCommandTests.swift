@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+
+@Suite("dmaverify prove")
+struct ProveCommandTests {
+  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+  var expectations: String { Self.repository.appendingPathComponent("proofs/expectations.txt").path }
+
+  func temporaryFile(_ text: String) throws -> String {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("dmaverify-\(UUID().uuidString).txt")
+    try text.write(to: url, atomically: true, encoding: .utf8)
+    return url.path
+  }
+
+  @Test("--list names every theorem of the catalogue")
+  func list() throws {
+    let output = try CommandRunner.run(["prove", "--list"])
+    #expect(output.status == 0)
+    for name in ["descriptor.roundtrip", "walk.equivalence", "p2m.refinement", "colour.allocation", "dma.matrix.legacy.direct-mapped", "dma.flag-equals-swiotlb"] {
+      #expect(output.standardOutput.contains(name), "\(name)")
+    }
+  }
+
+  @Test("a filtered run matching the expectations exits 0 and writes JUnit")
+  func filteredRun() throws {
+    let junit = FileManager.default.temporaryDirectory.appendingPathComponent("dmaverify-junit-\(UUID().uuidString).xml").path
+    let output = try CommandRunner.run(["prove", "--filter", "descriptor.roundtrip", "--expectations", expectations, "--junit", junit])
+    #expect(output.status == 0, "\(output.standardOutput)\(output.standardError)")
+    #expect(output.standardOutput.contains("descriptor.roundtrip        72      72"))
+    #expect(output.standardOutput.contains("Summary: every result matches the expectations"))
+    let xml = try String(contentsOfFile: junit, encoding: .utf8)
+    #expect(xml.contains("<testsuite name=\"descriptor.roundtrip\" tests=\"72\" failures=\"0\""))
+  }
+
+  @Test("a result that differs from the expectations exits 1 and says which")
+  func mismatch() throws {
+    let wrong = try temporaryFile("descriptor.roundtrip[ram_rw,L3,valid] refuted\n")
+    let output = try CommandRunner.run(["prove", "--filter", "descriptor.roundtrip", "--expectations", wrong])
+    #expect(output.status == 1)
+    #expect(output.standardOutput.contains("descriptor.roundtrip[ram_rw,L3,valid]: proved, expected refuted"))
+  }
+
+  @Test("--json reports every claim")
+  func json() throws {
+    let output = try CommandRunner.run(["prove", "--filter", "colour.allocation", "--expectations", expectations, "--json"])
+    #expect(output.status == 0)
+    let document = try JSONSerialization.jsonObject(with: Data(output.standardOutput.utf8)) as? [String: Any]
+    let theorems = try #require(document?["theorems"] as? [[String: Any]])
+    #expect((theorems.first?["findings"] as? [[String: Any]])?.count == 6)
+  }
+
+  @Test("bad input: a malformed expectations file exits 65 naming the line; a filter matching nothing is a usage error")
+  func badInput() throws {
+    let malformed = try temporaryFile("# fine\nsomething proved\n")
+    let output = try CommandRunner.run(["prove", "--filter", "colour", "--expectations", malformed])
+    #expect(output.status == 65)
+    #expect(output.standardError.hasPrefix("\(malformed):2: error: expected '<claim> refuted'"))
+    let nothing = try CommandRunner.run(["prove", "--filter", "no.such.theorem"])
+    #expect(nothing.status == 64)
+    #expect(nothing.standardError.contains("no theorem matches 'no.such.theorem'"))
+    #expect(try CommandRunner.run(["prove", "--expectations", "/nonexistent/x.txt", "--filter", "colour"]).status == 66)
+  }
+}
