@@ -1,0 +1,4 @@
+import P2MImpl
+import SMMUImpl
+import Spec
+import Testing
