@@ -14,9 +14,12 @@ struct World {
   var references: [DomainID: ReferenceP2M] = [:]
   let ipaBits: Int
 
-  /// Table regions for domain k sit at 2^27 + k·4096 frames, far from the
-  /// frames tests map (below 2^26), so a wrong address names a distinct frame.
-  static func tableBase(_ domain: DomainID) -> MFN { MFN((1 << 27) + UInt64(domain.rawValue) * 4096) }
+  /// Table regions for domain k sit at the middle of the PA space plus
+  /// k·4096 frames (2^27 frames for 40 bits), above the frames tests map,
+  /// so a wrong address names a distinct frame.
+  static func tableBase(_ domain: DomainID, ipaBits: Int) -> MFN {
+    MFN((1 << UInt64(ipaBits - 13)) + UInt64(domain.rawValue) * 4096)
+  }
 
   init(smmus: [SMMU], devices: [Device], domains: [DomainID] = [.dom0], ipaBits: Int = 40,
        iotlbCapacity: Int = 256, poolPages: Int = 64) throws {
@@ -24,7 +27,7 @@ struct World {
     impl = try XenSMMUPlatform(smmus: smmus, devices: devices, iotlbCapacity: iotlbCapacity)
     self.ipaBits = ipaBits
     for domain in domains {
-      let p2m = try XenP2M(ipaBits: ipaBits, vmid: domain.rawValue + 1, tableBase: Self.tableBase(domain), poolPages: poolPages)
+      let p2m = try XenP2M(ipaBits: ipaBits, vmid: domain.rawValue + 1, tableBase: Self.tableBase(domain, ipaBits: ipaBits), poolPages: poolPages)
       try impl.addDomain(domain, p2m: p2m)
       references[domain] = ReferenceP2M(ipaBits: ipaBits)
     }
