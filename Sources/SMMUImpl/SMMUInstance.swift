@@ -52,6 +52,10 @@ struct SMMUInstance {
   var iotlb: IOTLB
   /// Devices attached per domain: the last detach frees the context.
   var attachedDevices: [DomainID: Set<String>] = [:]
+  /// Per stream below 2^16: the context slot it translates through, or −1
+  /// for every other outcome (resolved by ``route(_:)``). Rebuilt after
+  /// each register change, so a translating stream costs one load.
+  var contextOfStream: ContiguousArray<Int32> = []
 
   enum Variant {
     case v2(V2)
@@ -96,10 +100,58 @@ struct SMMUInstance {
     attachedDevices = smmu.attachedDevices
   }
 
+  /// Recomputes ``contextOfStream`` from the registers.
+  mutating func rebuildStreamTable() {
+    let covered = 1 << min(max(streamIDBits, 0), 16)
+    var table = ContiguousArray<Int32>(repeating: -1, count: covered)
+    for stream in 0..<covered {
+      if case .context(let slot) = route(StreamID(stream)) { table[stream] = Int32(slot) }
+    }
+    contextOfStream = table
+  }
+
+  /// Stage 2 for context `slot`: the generic IOTLB lookup over the one
+  /// entry the direct-mapped slot holds, the walk of `tables(domain)` on a
+  /// miss, whose translation fills the IOTLB (§7.3).
+  @inline(__always)
+  mutating func stageTwo(
+    slot: Int, address: UInt64, access: Access, comparesVMID: Bool, tables: (DomainID) -> XenP2M?
+  ) -> ContextOutcome<UInt64> {
+    // Slots come from the stream tables, which name live contexts only.
+    let context = contexts[slot]!
+    var walked = false
+    func walk() -> ContextOutcome<UInt64> {
+      walked = true
+      iotlb.statistics.misses += 1
+      guard let registers = context.registers, let p2m = tables(context.domain) else {
+        // No tables behind the context: what the spec's reference
+        // translator answers for a domain without a p2m.
+        return ContextOutcome(faulted: true, faultKind: StageTwoFault.Kind.translation.rawValue, level: 0, outputAddress: 0)
+      }
+      let outcome = stageTwoWalk(
+        memory: p2m.memory, geometry: registers.geometry, rootAddress: registers.ttbr, inputAddress: address, access: access)
+      if !outcome.faulted {
+        iotlb.fill(
+          vmid: context.vmid, ipa: address, outputAddress: outcome.outputAddress, read: outcome.read, write: outcome.write,
+          level: Int(outcome.level))
+      }
+      return ContextOutcome(outcome)
+    }
+    let vmid = UInt64(context.vmid)
+    let outcome = if let candidate = iotlb.candidate(vmid: context.vmid, ipa: address) {
+      lookupIOTLB(candidates: CollectionOfOne(candidate), vmid: vmid, ipa: address, access: access, comparesVMID: comparesVMID, walk: walk)
+    } else {
+      lookupIOTLB(candidates: EmptyCollection(), vmid: vmid, ipa: address, access: access, comparesVMID: comparesVMID, walk: walk)
+    }
+    if !walked { iotlb.statistics.hits += 1 }
+    return outcome
+  }
+
   /// Replaces the registers (reset state or hand-set ones), then
   /// invalidates the whole IOTLB, as `arm_smmu_device_reset()` does after
   /// programming (STLBIALL, TLBIALLNSNH).
   mutating func load(_ state: SMMU.State, p2ms: [DomainID: XenP2M]) throws(XenSMMUError) {
+    defer { rebuildStreamTable() }
     switch state {
     case .v2(let registers):
       guard registers.streamMatch.count <= StreamMatchTable.maximumEntries,
@@ -123,7 +175,8 @@ struct SMMUInstance {
       guard (1...16).contains(table.vmidBits) else { throw .smmu(.malformedRegisters("\(table.vmidBits)-bit VMIDs")) }
       let linearBits = min(max(streamIDBits, 0), 16)
       var v3 = V3(linear: ContiguousArray(repeating: V3.abort, count: 1 << linearBits), vmids: table.vmids, vmidBits: table.vmidBits)
-      contexts = []
+      // Built aside and installed at the end, so a refusal changes nothing.
+      var contexts: [TranslationContext?] = []
       for (domain, vmid) in table.vmids where !(0..<1 << table.vmidBits).contains(vmid) {
         throw .vmidOutOfRange(smmu: name, domain: domain, vmid: vmid)
       }
@@ -138,6 +191,7 @@ struct SMMUInstance {
         }
       }
       variant = .v3(v3)
+      self.contexts = contexts
       iotlb = IOTLB(capacity: iotlb.capacity, vmidBits: table.vmidBits)
     }
   }
@@ -219,6 +273,7 @@ struct SMMUInstance {
   ///
   /// All checks come before any write, so a refusal changes nothing.
   mutating func attach(device: String, streams: [StreamID], to domain: DomainID, p2m: XenP2M) throws(XenSMMUError) {
+    defer { rebuildStreamTable() }
     let registers = ContextRegisters(p2m: p2m)
     switch variant {
     case .v2(var v2):
@@ -281,6 +336,7 @@ struct SMMUInstance {
   /// the spec has no IOTLB, so a model without it would diverge from the
   /// spec on reuse.]
   mutating func detach(device: String, streams: [StreamID], from domain: DomainID) {
+    defer { rebuildStreamTable() }
     attachedDevices[domain]?.remove(device)
     let lastDevice = attachedDevices[domain]?.isEmpty ?? true
     if lastDevice { attachedDevices[domain] = nil }

@@ -176,13 +176,21 @@ public final class XenSMMUPlatform {
   /// walk of the context's p2m, whose translation fills the IOTLB.
   public func translate(stream: StreamID, on smmu: SMMUIndex, address: UInt64, access: Access) throws(XenSMMUError) -> SMMUTranslation {
     let index = try instance(smmu)
-    let route = instances[index].route(stream)
-    guard case .context(let slot) = route else {
-      return SMMUTranslation(address: address, stream: instances[index].outcome(route), stageTwo: nil)
+    let fast = stream < instances[index].contextOfStream.count ? Int(instances[index].contextOfStream[Int(stream)]) : -1
+    let slot: Int
+    if fast >= 0 {
+      slot = fast
+    } else {
+      let route = instances[index].route(stream)
+      guard case .context(let found) = route else {
+        return SMMUTranslation(address: address, stream: instances[index].outcome(route), stageTwo: nil)
+      }
+      slot = found
     }
-    // Routes only name live contexts.
+    let comparesVMID = !mutants.contains(.iotlbIgnoresVMID)
+    let outcome = instances[index].stageTwo(slot: slot, address: address, access: access, comparesVMID: comparesVMID) { p2ms[$0] }
+    // Slots name live contexts only.
     let context = instances[index].contexts[slot]!
-    let outcome = translate(instance: index, context: context, address: address, access: access)
     return SMMUTranslation(address: address, stream: .context(domain: context.domain, vmid: context.vmid), stageTwo: outcome.translation)
   }
 
@@ -198,46 +206,6 @@ public final class XenSMMUPlatform {
       guard let stream = streams.first else { throw .smmu(.noStreamIDs(device: deviceName)) }
       return try translate(stream: stream, on: smmuIndex(named: smmuName), address: address, access: access)
     }
-  }
-
-  /// Stage 2 for `context` on SMMU `index`: the generic IOTLB lookup over
-  /// the one entry the direct-mapped slot holds, the walk on a miss.
-  @inline(__always)
-  func translate(instance index: Int, context: TranslationContext, address: UInt64, access: Access) -> ContextOutcome<UInt64> {
-    let comparesVMID = !mutants.contains(.iotlbIgnoresVMID)
-    var walked = false
-    let walk = { () -> ContextOutcome<UInt64> in
-      walked = true
-      return self.walk(context: context, address: address, access: access, fillingIOTLBOf: index)
-    }
-    let outcome: ContextOutcome<UInt64>
-    if let candidate = instances[index].iotlb.candidate(vmid: context.vmid, ipa: address) {
-      outcome = lookupIOTLB(
-        candidates: CollectionOfOne(candidate), vmid: UInt64(context.vmid), ipa: address, access: access,
-        comparesVMID: comparesVMID, walk: walk)
-    } else {
-      outcome = lookupIOTLB(
-        candidates: EmptyCollection(), vmid: UInt64(context.vmid), ipa: address, access: access,
-        comparesVMID: comparesVMID, walk: walk)
-    }
-    if !walked { instances[index].iotlb.statistics.hits += 1 }
-    return outcome
-  }
-
-  /// The walk of `context`'s p2m; a translation fills the IOTLB (§7.3).
-  func walk(context: TranslationContext, address: UInt64, access: Access, fillingIOTLBOf index: Int) -> ContextOutcome<UInt64> {
-    instances[index].iotlb.statistics.misses += 1
-    guard let registers = context.registers, let p2m = p2ms[context.domain] else {
-      // No tables behind the context: as the spec's reference translator
-      // answers for a domain without a p2m.
-      return ContextOutcome(faulted: true, faultKind: StageTwoFault.Kind.translation.rawValue, level: 0, outputAddress: 0)
-    }
-    let walk = stageTwoWalk(memory: p2m.memory, geometry: registers.geometry, rootAddress: registers.ttbr, inputAddress: address, access: access)
-    if !walk.faulted {
-      instances[index].iotlb.fill(
-        vmid: context.vmid, ipa: address, outputAddress: walk.outputAddress, read: walk.read, write: walk.write, level: Int(walk.level))
-    }
-    return ContextOutcome(walk)
   }
 
   /// The walk alone, without the IOTLB: what a context of `domain` would
