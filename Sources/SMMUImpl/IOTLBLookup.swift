@@ -92,7 +92,7 @@ public struct IOTLBEntryWords<W: Word> {
 /// the walk, where a translated leaf has AF = 1 and the only fault left is
 /// the permission one.
 @inlinable
-public func translateThroughIOTLB<W: Word, C: Collection>(
+public func translateThroughIOTLB<W: Word, C: BidirectionalCollection>(
   candidates: C, vmid: W, ipa: W, access: Access, walk: () -> ContextOutcome<W>
 ) -> ContextOutcome<W> where C.Element == IOTLBEntryWords<W> {
   lookupIOTLB(candidates: candidates, vmid: vmid, ipa: ipa, access: access, comparesVMID: true, walk: walk)
@@ -102,29 +102,27 @@ public func translateThroughIOTLB<W: Word, C: Collection>(
 /// VMID tag compare optional: `comparesVMID: false` is the mutant that
 /// lets one context hit another's entries (a TLB that ignores the VMID
 /// tag, or a VMID given to two domains at once).
-@inlinable
-package func lookupIOTLB<W: Word, C: Collection>(
+@inlinable @inline(__always)
+package func lookupIOTLB<W: Word, C: BidirectionalCollection>(
   candidates: C, vmid: W, ipa: W, access: Access, comparesVMID: Bool, walk: () -> ContextOutcome<W>
 ) -> ContextOutcome<W> where C.Element == IOTLBEntryWords<W> {
   let page = ipa >> 12
-  func probe(_ index: C.Index) -> ContextOutcome<W> {
-    guard index != candidates.endIndex else { return walk() }
-    let entry = candidates[index]
-    let tagged = comparesVMID ? entry.vmid == vmid && entry.page == page : entry.page == page
-    return branch(tagged) {
-      let allowed = access == .read ? entry.read : entry.write
-      return branch(allowed) {
-        ContextOutcome(
-          faulted: ipa.condition(false), faultKind: ipa.constant(0), level: entry.level,
-          outputAddress: entry.outputPage | (ipa & 0xFFF))
-      } else: {
-        ContextOutcome(
-          faulted: ipa.condition(true), faultKind: ipa.constant(StageTwoFault.Kind.permission.rawValue),
-          level: entry.level, outputAddress: ipa.constant(0))
-      }
-    } else: {
-      probe(candidates.index(after: index))
-    }
+  let no = ipa.condition(false)
+  // Folded from the last candidate to the first, so the first tagged one
+  // wins; no recursion and no closures, so the concrete instance compiles
+  // to straight-line code.
+  var tagged = no
+  var hit = ContextOutcome(faulted: no, faultKind: ipa.constant(0), level: ipa.constant(0), outputAddress: ipa.constant(0))
+  for entry in candidates.reversed() {
+    let matches = comparesVMID ? entry.vmid == vmid && entry.page == page : entry.page == page
+    let allowed = access == .read ? entry.read : entry.write
+    let answer = ContextOutcome(
+      faulted: !allowed,
+      faultKind: W.select(allowed, ipa.constant(0), ipa.constant(StageTwoFault.Kind.permission.rawValue)),
+      level: entry.level,
+      outputAddress: W.select(allowed, entry.outputPage | (ipa & 0xFFF), ipa.constant(0)))
+    hit = ContextOutcome.select(matches, answer, hit)
+    tagged = matches || tagged
   }
-  return probe(candidates.startIndex)
+  return branch(tagged) { hit } else: { walk() }
 }

@@ -110,6 +110,29 @@ struct SMMUInstance {
     contextOfStream = table
   }
 
+  /// A transaction of `stream` to `address`, all inside this instance so
+  /// the platform makes one access to it: the per-stream context table,
+  /// else the full ``route(_:)``; then ``stageTwo(slot:address:access:comparesVMID:tables:)``.
+  @inline(__always)
+  mutating func translate(
+    stream: StreamID, address: UInt64, access: Access, comparesVMID: Bool, tables: (DomainID) -> XenP2M?
+  ) -> SMMUTranslation {
+    let slot: Int
+    if stream < contextOfStream.count, contextOfStream[Int(stream)] >= 0 {
+      slot = Int(contextOfStream[Int(stream)])
+    } else {
+      let route = route(stream)
+      guard case .context(let found) = route else {
+        return SMMUTranslation(address: address, stream: outcome(route), stageTwo: nil)
+      }
+      slot = found
+    }
+    let outcome = stageTwo(slot: slot, address: address, access: access, comparesVMID: comparesVMID, tables: tables)
+    // Slots name live contexts only.
+    let context = contexts[slot]!
+    return SMMUTranslation(address: address, stream: .context(domain: context.domain, vmid: context.vmid), stageTwo: outcome.translation)
+  }
+
   /// Stage 2 for context `slot`: the generic IOTLB lookup over the one
   /// entry the direct-mapped slot holds, the walk of `tables(domain)` on a
   /// miss, whose translation fills the IOTLB (§7.3).

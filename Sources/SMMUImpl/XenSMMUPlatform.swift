@@ -30,7 +30,9 @@ public struct SMMUIndex: Hashable, Sendable {
 /// A class, because the p2ms' flush callbacks must reach the IOTLBs while
 /// a p2m is being updated.
 public final class XenSMMUPlatform {
-  var instances: [SMMUInstance]
+  /// Each SMMU in its own box, so that updating one (an IOTLB fill, a
+  /// statistic) never makes the array itself copy-on-write.
+  let instances: [InstanceBox]
   let indexByName: [String: Int]
   /// Devices in declaration order, and by name.
   public let devices: [Device]
@@ -42,7 +44,7 @@ public final class XenSMMUPlatform {
   /// Bugs put back for mutation tests; empty in every real use.
   package var mutants: SMMUMutants = [] {
     didSet {
-      for index in instances.indices { instances[index].iotlb.ignoresVMID = mutants.contains(.iotlbIgnoresVMID) }
+      for index in instances.indices { instances[index].value.iotlb.ignoresVMID = mutants.contains(.iotlbIgnoresVMID) }
     }
   }
 
@@ -58,8 +60,8 @@ public final class XenSMMUPlatform {
   public init(smmus: [SMMU], devices: [Device], iotlbCapacity: Int = 1024) throws(XenSMMUError) {
     // The spec's validation is the definition of a well-formed platform.
     do { _ = try SMMUPlatform(smmus: smmus, devices: devices) } catch { throw .smmu(error) }
-    var instances: [SMMUInstance] = []
-    for smmu in smmus { instances.append(try SMMUInstance(smmu, iotlbCapacity: iotlbCapacity, p2ms: [:])) }
+    var instances: [InstanceBox] = []
+    for smmu in smmus { instances.append(InstanceBox(try SMMUInstance(smmu, iotlbCapacity: iotlbCapacity, p2ms: [:]))) }
     self.instances = instances
     indexByName = Dictionary(uniqueKeysWithValues: smmus.enumerated().map { ($1.name, $0) })
     self.devices = devices
@@ -75,7 +77,7 @@ public final class XenSMMUPlatform {
     var p2m = p2m
     p2m.iotlbFlushHandler = { [weak self] _ in self?.iotlbFlush(domain) }
     p2ms[domain] = p2m
-    for index in instances.indices { instances[index].domainAdded(domain, p2m: p2m) }
+    for index in instances.indices { instances[index].value.domainAdded(domain, p2m: p2m) }
   }
 
   /// A copy of `domain`'s p2m.
@@ -96,7 +98,7 @@ public final class XenSMMUPlatform {
   func iotlbFlush(_ domain: DomainID) {
     if mutants.contains(.ignoresIOTLBFlush) { return }
     for index in instances.indices {
-      for vmid in instances[index].vmids(of: domain) { instances[index].iotlb.invalidate(vmid: vmid) }
+      for vmid in instances[index].value.vmids(of: domain) { instances[index].value.iotlb.invalidate(vmid: vmid) }
     }
   }
 
@@ -121,7 +123,7 @@ public final class XenSMMUPlatform {
     guard let index = indexByName[smmuName] else { throw .smmu(.unknownSMMU(smmuName)) }
     guard let p2m = p2ms[domain] else { throw .unknownDomain(domain) }
     guard p2m.iommuEnabled else { throw .iommuDisabled(domain) }
-    try instances[index].attach(device: deviceName, streams: streams, to: domain, p2m: p2m)
+    try instances[index].value.attach(device: deviceName, streams: streams, to: domain, p2m: p2m)
     assignments[deviceName] = domain
   }
 
@@ -134,7 +136,7 @@ public final class XenSMMUPlatform {
     }
     guard let domain = assignments[deviceName] else { throw .smmu(.notAttached(device: deviceName)) }
     guard let index = indexByName[smmuName] else { throw .smmu(.unknownSMMU(smmuName)) }
-    instances[index].detach(device: deviceName, streams: streams, from: domain)
+    instances[index].value.detach(device: deviceName, streams: streams, from: domain)
     assignments[deviceName] = nil
   }
 
@@ -150,7 +152,7 @@ public final class XenSMMUPlatform {
   /// ``SMMUPlatform/setState(_:of:)`` does; the IOTLB starts empty.
   public func setState(_ state: SMMU.State, of smmuName: String) throws(XenSMMUError) {
     let index = try smmuIndex(named: smmuName).rawValue
-    try instances[index].load(state, p2ms: p2ms)
+    try instances[index].value.load(state, p2ms: p2ms)
   }
 
   // MARK: Translation
@@ -168,7 +170,7 @@ public final class XenSMMUPlatform {
   /// What happens to `stream` on `smmu` before stage 2 (§6.4).
   public func resolve(stream: StreamID, on smmu: SMMUIndex) throws(XenSMMUError) -> StreamOutcome {
     let index = try instance(smmu)
-    return instances[index].outcome(instances[index].route(stream))
+    return instances[index].value.outcome(instances[index].value.route(stream))
   }
 
   /// A transaction of `stream` on `smmu` to bus address `address`: stream
@@ -176,22 +178,8 @@ public final class XenSMMUPlatform {
   /// walk of the context's p2m, whose translation fills the IOTLB.
   public func translate(stream: StreamID, on smmu: SMMUIndex, address: UInt64, access: Access) throws(XenSMMUError) -> SMMUTranslation {
     let index = try instance(smmu)
-    let fast = stream < instances[index].contextOfStream.count ? Int(instances[index].contextOfStream[Int(stream)]) : -1
-    let slot: Int
-    if fast >= 0 {
-      slot = fast
-    } else {
-      let route = instances[index].route(stream)
-      guard case .context(let found) = route else {
-        return SMMUTranslation(address: address, stream: instances[index].outcome(route), stageTwo: nil)
-      }
-      slot = found
-    }
     let comparesVMID = !mutants.contains(.iotlbIgnoresVMID)
-    let outcome = instances[index].stageTwo(slot: slot, address: address, access: access, comparesVMID: comparesVMID) { p2ms[$0] }
-    // Slots name live contexts only.
-    let context = instances[index].contexts[slot]!
-    return SMMUTranslation(address: address, stream: .context(domain: context.domain, vmid: context.vmid), stageTwo: outcome.translation)
+    return instances[index].value.translate(stream: stream, address: address, access: access, comparesVMID: comparesVMID) { p2ms[$0] }
   }
 
   /// A transaction of `device` (on its first stream, as the spec's
@@ -219,13 +207,13 @@ public final class XenSMMUPlatform {
   // MARK: Inspection
 
   /// The IOTLB of `smmu` (a copy).
-  public func iotlb(of smmu: SMMUIndex) throws(XenSMMUError) -> IOTLB { instances[try instance(smmu)].iotlb }
+  public func iotlb(of smmu: SMMUIndex) throws(XenSMMUError) -> IOTLB { instances[try instance(smmu)].value.iotlb }
 
   /// The registers of the context `stream` reaches on `smmu`, if any.
   public func contextRegisters(stream: StreamID, on smmu: SMMUIndex) throws(XenSMMUError) -> ContextRegisters? {
     let index = try instance(smmu)
-    guard case .context(let slot) = instances[index].route(stream) else { return nil }
-    return instances[index].contexts[slot]?.registers
+    guard case .context(let slot) = instances[index].value.route(stream) else { return nil }
+    return instances[index].value.contexts[slot]?.registers
   }
 
   /// IOTLB entries that disagree with the walk of their context's p2m:
@@ -233,7 +221,8 @@ public final class XenSMMUPlatform {
   /// `smmu.refinement`). Each is described with its SMMU, VMID and page.
   public func incoherentIOTLBEntries() -> [String] {
     var found: [String] = []
-    for instance in instances {
+    for box in instances {
+      let instance = box.value
       var domainOf: [Int: DomainID] = [:]
       for case let context? in instance.contexts { domainOf[context.vmid] = context.domain }
       for (vmid, page, entry) in instance.iotlb.entries {
@@ -270,4 +259,9 @@ package struct SMMUMutants: OptionSet, Sendable {
   /// The IOTLB's lookup ignores the VMID tag, so one context hits another's
   /// entries.
   package static let iotlbIgnoresVMID = SMMUMutants(rawValue: 1 << 1)
+}
+
+final class InstanceBox {
+  var value: SMMUInstance
+  init(_ value: SMMUInstance) { self.value = value }
 }
