@@ -106,6 +106,19 @@ public func translateThroughIOTLB<W: Word, C: BidirectionalCollection>(
 package func lookupIOTLB<W: Word, C: BidirectionalCollection>(
   candidates: C, vmid: W, ipa: W, access: Access, comparesVMID: Bool, walk: () -> ContextOutcome<W>
 ) -> ContextOutcome<W> where C.Element == IOTLBEntryWords<W> {
+  let (tagged, hit) = iotlbHit(candidates: candidates, vmid: vmid, ipa: ipa, access: access, comparesVMID: comparesVMID)
+  return branch(tagged) { hit } else: { walk() }
+}
+
+/// The hit half of the lookup: whether some candidate is tagged
+/// (`vmid`, page of `ipa`), and what the first such one answers. The
+/// concrete SMMU calls this directly and walks when `tagged` is false —
+/// ``lookupIOTLB(candidates:vmid:ipa:access:comparesVMID:walk:)`` for a
+/// `Bool` condition — so its hit path captures nothing.
+@inlinable @inline(__always)
+package func iotlbHit<W: Word, C: BidirectionalCollection>(
+  candidates: C, vmid: W, ipa: W, access: Access, comparesVMID: Bool
+) -> (tagged: W.Condition, outcome: ContextOutcome<W>) where C.Element == IOTLBEntryWords<W> {
   let page = ipa >> 12
   let no = ipa.condition(false)
   // Folded from the last candidate to the first, so the first tagged one
@@ -124,5 +137,5 @@ package func lookupIOTLB<W: Word, C: BidirectionalCollection>(
     hit = ContextOutcome.select(matches, answer, hit)
     tagged = matches || tagged
   }
-  return branch(tagged) { hit } else: { walk() }
+  return (tagged, hit)
 }

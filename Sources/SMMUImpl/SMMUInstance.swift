@@ -110,64 +110,58 @@ struct SMMUInstance {
     contextOfStream = table
   }
 
-  /// A transaction of `stream` to `address`, all inside this instance so
-  /// the platform makes one access to it: the per-stream context table,
-  /// else the full ``route(_:)``; then ``stageTwo(slot:address:access:comparesVMID:tables:)``.
+  /// The first half of a transaction of `stream` to `address`: the
+  /// per-stream context table (else the full ``route(_:)``), then the
+  /// IOTLB's one candidate through ``iotlbHit(candidates:vmid:ipa:access:comparesVMID:)``.
+  /// `.miss(slot)` leaves the walk to ``walkAndFill(slot:address:access:p2m:)``.
   @inline(__always)
-  mutating func translate(
-    stream: StreamID, address: UInt64, access: Access, comparesVMID: Bool, tables: (DomainID) -> XenP2M?
-  ) -> SMMUTranslation {
+  mutating func translateFromIOTLB(stream: StreamID, address: UInt64, access: Access, comparesVMID: Bool) -> Lookup {
     let slot: Int
     if stream < contextOfStream.count, contextOfStream[Int(stream)] >= 0 {
       slot = Int(contextOfStream[Int(stream)])
     } else {
       let route = route(stream)
       guard case .context(let found) = route else {
-        return SMMUTranslation(address: address, stream: outcome(route), stageTwo: nil)
+        return .done(SMMUTranslation(address: address, stream: outcome(route), stageTwo: nil))
       }
       slot = found
     }
-    let outcome = stageTwo(slot: slot, address: address, access: access, comparesVMID: comparesVMID, tables: tables)
     // Slots name live contexts only.
     let context = contexts[slot]!
-    return SMMUTranslation(address: address, stream: .context(domain: context.domain, vmid: context.vmid), stageTwo: outcome.translation)
+    guard let candidate = iotlb.candidate(vmid: context.vmid, ipa: address) else { return .miss(slot) }
+    let (tagged, hit) = iotlbHit(
+      candidates: CollectionOfOne(candidate), vmid: UInt64(context.vmid), ipa: address, access: access,
+      comparesVMID: comparesVMID)
+    guard tagged else { return .miss(slot) }
+    iotlb.statistics.hits += 1
+    return .done(SMMUTranslation(
+      address: address, stream: .context(domain: context.domain, vmid: context.vmid), stageTwo: hit.translation))
   }
 
-  /// Stage 2 for context `slot`: the generic IOTLB lookup over the one
-  /// entry the direct-mapped slot holds, the walk of `tables(domain)` on a
-  /// miss, whose translation fills the IOTLB (§7.3).
-  @inline(__always)
-  mutating func stageTwo(
-    slot: Int, address: UInt64, access: Access, comparesVMID: Bool, tables: (DomainID) -> XenP2M?
-  ) -> ContextOutcome<UInt64> {
-    // Slots come from the stream tables, which name live contexts only.
+  enum Lookup {
+    case done(SMMUTranslation)
+    case miss(Int)
+  }
+
+  /// The second half on a miss: the walk of context `slot`'s p2m, whose
+  /// translation fills the IOTLB (§7.3).
+  mutating func walkAndFill(slot: Int, address: UInt64, access: Access, p2m: XenP2M?) -> SMMUTranslation {
     let context = contexts[slot]!
-    var walked = false
-    func walk() -> ContextOutcome<UInt64> {
-      walked = true
-      iotlb.statistics.misses += 1
-      guard let registers = context.registers, let p2m = tables(context.domain) else {
-        // No tables behind the context: what the spec's reference
-        // translator answers for a domain without a p2m.
-        return ContextOutcome(faulted: true, faultKind: StageTwoFault.Kind.translation.rawValue, level: 0, outputAddress: 0)
-      }
-      let outcome = stageTwoWalk(
-        memory: p2m.memory, geometry: registers.geometry, rootAddress: registers.ttbr, inputAddress: address, access: access)
-      if !outcome.faulted {
-        iotlb.fill(
-          vmid: context.vmid, ipa: address, outputAddress: outcome.outputAddress, read: outcome.read, write: outcome.write,
-          level: Int(outcome.level))
-      }
-      return ContextOutcome(outcome)
+    iotlb.statistics.misses += 1
+    let stream = StreamOutcome.context(domain: context.domain, vmid: context.vmid)
+    guard let registers = context.registers, let p2m else {
+      // No tables behind the context: what the spec's reference
+      // translator answers for a domain without a p2m.
+      return SMMUTranslation(address: address, stream: stream, stageTwo: .fault(StageTwoFault(kind: .translation, level: 0)))
     }
-    let vmid = UInt64(context.vmid)
-    let outcome = if let candidate = iotlb.candidate(vmid: context.vmid, ipa: address) {
-      lookupIOTLB(candidates: CollectionOfOne(candidate), vmid: vmid, ipa: address, access: access, comparesVMID: comparesVMID, walk: walk)
-    } else {
-      lookupIOTLB(candidates: EmptyCollection(), vmid: vmid, ipa: address, access: access, comparesVMID: comparesVMID, walk: walk)
+    let outcome = stageTwoWalk(
+      memory: p2m.memory, geometry: registers.geometry, rootAddress: registers.ttbr, inputAddress: address, access: access)
+    if !outcome.faulted {
+      iotlb.fill(
+        vmid: context.vmid, ipa: address, outputAddress: outcome.outputAddress, read: outcome.read, write: outcome.write,
+        level: Int(outcome.level))
     }
-    if !walked { iotlb.statistics.hits += 1 }
-    return outcome
+    return SMMUTranslation(address: address, stream: stream, stageTwo: ContextOutcome(outcome).translation)
   }
 
   /// Replaces the registers (reset state or hand-set ones), then

@@ -178,8 +178,15 @@ public final class XenSMMUPlatform {
   /// walk of the context's p2m, whose translation fills the IOTLB.
   public func translate(stream: StreamID, on smmu: SMMUIndex, address: UInt64, access: Access) throws(XenSMMUError) -> SMMUTranslation {
     let index = try instance(smmu)
-    let comparesVMID = !mutants.contains(.iotlbIgnoresVMID)
-    return instances[index].value.translate(stream: stream, address: address, access: access, comparesVMID: comparesVMID) { p2ms[$0] }
+    let box = instances[index]
+    switch box.value.translateFromIOTLB(stream: stream, address: address, access: access, comparesVMID: !mutants.contains(.iotlbIgnoresVMID)) {
+    case .done(let translation):
+      return translation
+    case .miss(let slot):
+      // Slots name live contexts only.
+      let domain = box.value.contexts[slot]!.domain
+      return box.value.walkAndFill(slot: slot, address: address, access: access, p2m: p2ms[domain])
+    }
   }
 
   /// A transaction of `device` (on its first stream, as the spec's
