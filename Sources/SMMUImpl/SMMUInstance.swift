@@ -115,7 +115,7 @@ struct SMMUInstance {
   /// IOTLB's one candidate through ``iotlbHit(candidates:vmid:ipa:access:comparesVMID:)``.
   /// `.miss(slot)` leaves the walk to ``walkAndFill(slot:address:access:p2m:)``.
   @inline(__always)
-  mutating func translateFromIOTLB(stream: StreamID, address: UInt64, access: Access, comparesVMID: Bool) -> Lookup {
+  mutating func translateFromIOTLB(stream: StreamID, address: UInt64, access: Access) -> Lookup {
     let slot: Int
     if stream < contextOfStream.count, contextOfStream[Int(stream)] >= 0 {
       slot = Int(contextOfStream[Int(stream)])
@@ -131,7 +131,7 @@ struct SMMUInstance {
     guard let candidate = iotlb.candidate(vmid: context.vmid, ipa: address) else { return .miss(slot) }
     let (tagged, hit) = iotlbHit(
       candidates: CollectionOfOne(candidate), vmid: UInt64(context.vmid), ipa: address, access: access,
-      comparesVMID: comparesVMID)
+      comparesVMID: !iotlb.ignoresVMID)
     guard tagged else { return .miss(slot) }
     iotlb.statistics.hits += 1
     return .done(SMMUTranslation(

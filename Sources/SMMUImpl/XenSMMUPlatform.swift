@@ -179,7 +179,7 @@ public final class XenSMMUPlatform {
   public func translate(stream: StreamID, on smmu: SMMUIndex, address: UInt64, access: Access) throws(XenSMMUError) -> SMMUTranslation {
     let index = try instance(smmu)
     let box = instances[index]
-    switch box.value.translateFromIOTLB(stream: stream, address: address, access: access, comparesVMID: !mutants.contains(.iotlbIgnoresVMID)) {
+    switch box.value.translateFromIOTLB(stream: stream, address: address, access: access) {
     case .done(let translation):
       return translation
     case .miss(let slot):
