@@ -172,15 +172,6 @@ public struct IOTLB: Sendable {
       return (vmid, key & bitMask(high: 35, low: 0), CachedStageTwo(packed: values[slot]))
     }
   }
-
-  /// Corrupts the entry of `page` under `vmid` to point at `outputAddress`
-  /// — for tests that show a check notices an incoherent entry. A no-op
-  /// when no live entry exists.
-  package mutating func corrupt(vmid: Int, page: UInt64, outputAddress: UInt64) {
-    guard lookup(vmid: vmid, ipa: page << 12) != nil else { return }
-    let slot = slot(vmid: vmid, page: page)
-    values[slot] = values[slot] & ~bitMask(high: 47, low: 12) | outputAddress & bitMask(high: 47, low: 12)
-  }
 }
 
 /// One cached stage-2 translation of a 4K page.

@@ -82,9 +82,10 @@ public struct IOTLBEntryWords<W: Word> {
 
 /// An SMMU context's translation of `ipa` for `access` under `vmid`: the
 /// first of `candidates` tagged (`vmid`, page of `ipa`) answers, else
-/// `walk()` does. Written once over ``Word``: the concrete SMMU passes the
-/// one entry its direct-mapped slot holds (so `walk` runs only on a miss);
-/// a proof passes every entry, with a symbolic IPA.
+/// `walk()` does. Written once over ``Word``: the concrete SMMU runs its
+/// hit half, ``iotlbHit(candidates:vmid:ipa:access:comparesVMID:)``, on the
+/// one entry its direct-mapped slot holds and walks only when nothing is
+/// tagged; a proof passes every entry, with a symbolic IPA.
 ///
 /// A hit answers as the cached leaf would (§7.3): the output page with the
 /// IPA's page offset at the leaf's level, or a permission fault at that
