@@ -9,6 +9,7 @@ let package = Package(
     // depends on this one by path.
     .library(name: "Spec", targets: ["Spec"]),
     .library(name: "P2MImpl", targets: ["P2MImpl"]),
+    .library(name: "SMMUImpl", targets: ["SMMUImpl"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
@@ -46,9 +47,12 @@ let package = Package(
         .define("P2M_INTERNAL_CHECKS", .when(configuration: .debug))
       ]
     ),
+    /// The SMMU as Xen drives it: stream matching (SMR/S2CR or STEs),
+    /// context banks, a VMID-tagged IOTLB, walking P2MImpl's tables.
+    .target(name: "SMMUImpl", dependencies: ["Spec", "P2MImpl"]),
     /// The theorem catalogue: each theorem runs the program's own generic
     /// code on Z3 terms and reports proved, refuted (replayed) or unknown.
-    .target(name: "Proofs", dependencies: ["Spec", "Solver", "SymbolicWord", "P2MImpl"]),
+    .target(name: "Proofs", dependencies: ["Spec", "Solver", "SymbolicWord", "P2MImpl", "SMMUImpl"]),
     /// The command-line tool.
     .executableTarget(
       name: "dmaverify",
@@ -64,7 +68,8 @@ let package = Package(
     .testTarget(name: "SpecTests", dependencies: ["Spec"]),
     .testTarget(name: "SymbolicWordTests", dependencies: ["SymbolicWord", "Spec", "Solver"]),
     .testTarget(name: "P2MImplTests", dependencies: ["P2MImpl", "Spec"]),
-    .testTarget(name: "ProofsTests", dependencies: ["Proofs", "Spec", "Solver", "SymbolicWord", "P2MImpl"]),
+    .testTarget(name: "SMMUImplTests", dependencies: ["SMMUImpl", "P2MImpl", "Spec", "SymbolicWord", "Solver"]),
+    .testTarget(name: "ProofsTests", dependencies: ["Proofs", "Spec", "Solver", "SymbolicWord", "P2MImpl", "SMMUImpl"]),
     .testTarget(name: "dmaverifyTests", dependencies: ["dmaverify"]),
   ]
 )

@@ -22,6 +22,17 @@ let package = Package(
       ],
       path: "Benchmarks/P2MBenchmarks",
       plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
-    )
+    ),
+    .executableTarget(
+      name: "SMMUBenchmarks",
+      dependencies: [
+        .product(name: "Benchmark", package: "package-benchmark"),
+        .product(name: "SMMUImpl", package: "dmaverify"),
+        .product(name: "P2MImpl", package: "dmaverify"),
+        .product(name: "Spec", package: "dmaverify"),
+      ],
+      path: "Benchmarks/SMMUBenchmarks",
+      plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+    ),
   ]
 )

@@ -1,0 +1,67 @@
+import Benchmark
+import P2MImpl
+import SMMUImpl
+import Spec
+
+// SMMU translation (issue 5): the same 1024 pages of dom0, mapped 4K to
+// scattered frames, translated for a device on an SMMUv2 through the IOTLB
+// (every lookup hits), through an IOTLB of one entry (every lookup misses
+// and walks the p2m's tables), and by the spec (stream resolution over the
+// SMRs, then the reference p2m's dictionary).
+
+let pages: [UInt64] = (0..<1024).map { 0x80000 + $0 }
+
+func scatteredFrame(_ gfn: UInt64) -> MFN { MFN((gfn &* 0x9E37_79B9) & 0xFF_FFFF | 0x100_0000) }
+
+let smmus: [SMMU] = [.v2(name: "smmu0")]
+let devices = [Device(name: "eth", attachment: .behindSMMU(smmu: "smmu0", streamIDs: [0x10], described: true))]
+
+func implementation(iotlbCapacity: Int) -> (XenSMMUPlatform, SMMUIndex) {
+  var p2m = try! XenP2M(ipaBits: 40, vmid: 1, tableBase: MFN(0x800_0000), poolPages: 64)
+  for gfn in pages { try! p2m.map(GFN(gfn), to: scatteredFrame(gfn), type: .ramRW) }
+  let platform = try! XenSMMUPlatform(smmus: smmus, devices: devices, iotlbCapacity: iotlbCapacity)
+  try! platform.addDomain(.dom0, p2m: p2m)
+  try! platform.attach("eth", to: .dom0)
+  return (platform, try! platform.smmuIndex(named: "smmu0"))
+}
+
+func specification() -> (SMMUPlatform, StageTwoTranslator) {
+  var spec = try! SMMUPlatform(smmus: smmus, devices: devices)
+  try! spec.attach("eth", to: .dom0)
+  var reference = ReferenceP2M(ipaBits: 40)
+  for gfn in pages { try! reference.map(GFN(gfn), to: scatteredFrame(gfn), type: .ramRW) }
+  return (spec, referenceStageTwoTranslator(p2ms: [.dom0: reference]))
+}
+
+let benchmarks: @Sendable () -> Void = {
+  Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .instructions, .mallocCountTotal], maxDuration: .seconds(2))
+
+  Benchmark("translate ×1024: IOTLB hit (XenSMMUPlatform)") { benchmark in
+    let (platform, smmu) = implementation(iotlbCapacity: 4096)
+    for gfn in pages { _ = try! platform.translate(stream: 0x10, on: smmu, address: gfn << 12, access: .read) }
+    benchmark.startMeasurement()
+    for _ in benchmark.scaledIterations {
+      for gfn in pages { blackHole(try! platform.translate(stream: 0x10, on: smmu, address: gfn << 12 | 0x10, access: .read)) }
+    }
+  }
+
+  Benchmark("translate ×1024: IOTLB miss + walk (XenSMMUPlatform, 1-entry IOTLB)") { benchmark in
+    let (platform, smmu) = implementation(iotlbCapacity: 1)
+    benchmark.startMeasurement()
+    for _ in benchmark.scaledIterations {
+      for gfn in pages { blackHole(try! platform.translate(stream: 0x10, on: smmu, address: gfn << 12 | 0x10, access: .read)) }
+    }
+  }
+
+  Benchmark("translate ×1024: spec (SMMU.resolve + reference p2m)") { benchmark in
+    let (spec, translate) = specification()
+    let smmu = spec.smmus["smmu0"]!
+    benchmark.startMeasurement()
+    for _ in benchmark.scaledIterations {
+      for gfn in pages {
+        let outcome = smmu.resolve(stream: 0x10)
+        if case .context(let domain, _) = outcome { blackHole(translate(domain, gfn << 12 | 0x10, .read)) }
+      }
+    }
+  }
+}

@@ -1,0 +1,193 @@
+import Spec
+
+/// One SMMU instance's TLB of stage-2 translations, tagged by the SMMU's
+/// own VMIDs: `cbndx + 1` on an SMMUv2 (`ARM_SMMU_CB_VMID`), the S2VMID
+/// from the SMMU's bitmap on an SMMUv3 — never the CPU's VMID (fact sheet
+/// §6.1, §6.2). Xen sets private TLB maintenance (sCR0.PTM, SMMUv3
+/// CR2.PTM), so broadcast CPU TLBIs do not reach it: only the explicit
+/// invalidations below, issued by `arm_smmu_tlb_inv_context()` (TLBIVMID +
+/// sync, or `CMDQ_OP_TLBI_S12_VMALL` + CMD_SYNC), do.
+///
+/// What is cached follows the architecture (§7.3): only walks that
+/// translated fill an entry; translation, address-size and access-flag
+/// faults are never cached. An entry keeps the leaf's S2AP, so a later
+/// access the entry forbids is a permission fault at the cached level
+/// without a walk — which the architecture allows (a permission fault may
+/// come from a cached entry) and which equals what the walk would say as
+/// long as the entry is coherent.
+///
+/// **Replacement policy: direct-mapped.** Each (VMID, IPA page) has one
+/// slot, `(page ^ vmid·0x9E37) mod capacity`; a fill overwrites whatever
+/// the slot holds. A hit is one probe. Real MMU-500 and SMMUv3 TLBs are
+/// set-associative with IMPLEMENTATION DEFINED replacement; no outcome
+/// depends on the choice while entries are coherent, which Xen's flush
+/// discipline guarantees, so the cheapest policy is the right one here.
+///
+/// **Whole-VMID invalidation is O(1)**: each VMID has a generation, every
+/// entry records the generation it was filled under, and invalidating a
+/// VMID bumps its generation so all its entries stop matching. Xen
+/// invalidates a whole VMID after every p2m chunk (§6.5), so this is the
+/// operation that must be cheap. Invalidation by IPA clears the one slot
+/// per page (the SMMUv2 has no such operation in Xen's driver — "ARM SMMU
+/// v1 doesn't have flush by VMA and VMID" — but SMMUv3 TLBI_S2_IPA does).
+public struct IOTLB: Sendable {
+  /// `vmid << 48 | page` (page < 2^36), or `emptyKey`.
+  var keys: ContiguousArray<UInt64>
+  /// The output page's address (bits 47:12), S2AP in bits 7:6, the leaf
+  /// level in bits 61:60: Xen's descriptor layout where it has one (§1.2).
+  var values: ContiguousArray<UInt64>
+  /// The VMID generation each entry was filled under.
+  var stamps: ContiguousArray<UInt32>
+  /// The current generation of each VMID.
+  var generations: ContiguousArray<UInt32>
+  let mask: Int
+
+  static let emptyKey = UInt64.max
+
+  /// Lookups that hit, walks that filled, and invalidations, for tests and
+  /// benchmarks.
+  public internal(set) var statistics = Statistics()
+
+  public struct Statistics: Hashable, Sendable {
+    public var hits = 0
+    public var misses = 0
+    public var fills = 0
+    public var vmidInvalidations = 0
+  }
+
+  /// - Parameters:
+  ///   - capacity: entries, rounded up to a power of two (at least 1).
+  ///   - vmidBits: width of the VMIDs this SMMU tags entries with (8 or
+  ///     16; an SMMUv2's VMIDs are at most `contextBanks`, 8 bits).
+  public init(capacity: Int = 1024, vmidBits: Int = 16) {
+    var size = 1
+    while size < capacity && size < 1 << 24 { size <<= 1 }
+    keys = ContiguousArray(repeating: Self.emptyKey, count: size)
+    values = ContiguousArray(repeating: 0, count: size)
+    stamps = ContiguousArray(repeating: 0, count: size)
+    generations = ContiguousArray(repeating: 0, count: 1 << min(max(vmidBits, 1), 16))
+    mask = size - 1
+  }
+
+  public var capacity: Int { mask + 1 }
+
+  /// VMIDs this IOTLB can tag; a larger one is never cached.
+  public var vmidLimit: Int { generations.count }
+
+  /// Test-only: slots and tags ignore the VMID, so one context hits
+  /// another's entries (see ``lookupIOTLB(candidates:vmid:ipa:access:comparesVMID:walk:)``).
+  package var ignoresVMID = false
+
+  func slot(vmid: Int, page: UInt64) -> Int {
+    let tag = ignoresVMID ? 0 : UInt64(truncatingIfNeeded: vmid)
+    return Int(truncatingIfNeeded: page ^ (tag &* 0x9E37)) & mask
+  }
+
+  /// The live entry in the slot that (`vmid`, page of `ipa`) maps to,
+  /// whatever its tag: the one candidate of the concrete lookup, which
+  /// ``translateThroughIOTLB(candidates:vmid:ipa:access:walk:)`` then
+  /// compares. Stale generations are not live.
+  func candidate(vmid: Int, ipa: UInt64) -> IOTLBEntryWords<UInt64>? {
+    guard ipa >> 48 == 0 else { return nil }
+    let slot = slot(vmid: vmid, page: ipa >> 12)
+    let key = keys[slot]
+    guard key != Self.emptyKey, stamps[slot] == generations[Int(truncatingIfNeeded: key >> 48)] else { return nil }
+    let value = values[slot]
+    return IOTLBEntryWords(
+      vmid: key >> 48, page: key & bitMask(high: 35, low: 0), outputPage: value & bitMask(high: 47, low: 12),
+      read: value & 1 << 6 != 0, write: value & 1 << 7 != 0, level: value >> 60 & 3)
+  }
+
+  /// The entry for the page of `ipa` under `vmid`, if one is live.
+  public func lookup(vmid: Int, ipa: UInt64) -> CachedStageTwo? {
+    guard vmid >= 0, vmid < generations.count, ipa >> 48 == 0 else { return nil }
+    let page = ipa >> 12
+    let slot = slot(vmid: vmid, page: page)
+    guard keys[slot] == UInt64(vmid) << 48 | page, stamps[slot] == generations[vmid] else { return nil }
+    return CachedStageTwo(packed: values[slot])
+  }
+
+  /// Caches a translated walk of `ipa` under `vmid`. Faulting walks are
+  /// not cached (§7.3), nor are IPAs above 48 bits or VMIDs beyond the
+  /// tag width, which always walk.
+  public mutating func fill(vmid: Int, ipa: UInt64, outputAddress: UInt64, read: Bool, write: Bool, level: Int) {
+    guard vmid >= 0, vmid < generations.count, ipa >> 48 == 0, (1...3).contains(level) else { return }
+    let page = ipa >> 12
+    let slot = slot(vmid: vmid, page: page)
+    keys[slot] = UInt64(vmid) << 48 | page
+    stamps[slot] = generations[vmid]
+    values[slot] = outputAddress & bitMask(high: 47, low: 12) | (read ? 1 << 6 : 0) | (write ? 1 << 7 : 0)
+      | UInt64(level) << 60
+    statistics.fills += 1
+  }
+
+  /// Drops every entry of `vmid`: TLBIVMID (SMMUv2) or
+  /// `CMDQ_OP_TLBI_S12_VMALL` (SMMUv3), what `arm_smmu_tlb_inv_context()`
+  /// issues for each of a domain's contexts.
+  public mutating func invalidate(vmid: Int) {
+    guard vmid >= 0, vmid < generations.count else { return }
+    statistics.vmidInvalidations += 1
+    let (next, wrapped) = generations[vmid].addingReportingOverflow(1)
+    generations[vmid] = next
+    // After 2^32 invalidations an old stamp could match again; clear the
+    // VMID's slots outright instead.
+    if wrapped {
+      for slot in keys.indices where keys[slot] != Self.emptyKey && keys[slot] >> 48 == UInt64(vmid) {
+        keys[slot] = Self.emptyKey
+      }
+    }
+  }
+
+  /// Drops the entries of `vmid` for the pages of `ipas` (SMMUv3
+  /// `CMDQ_OP_TLBI_S2_IPA` over the range).
+  public mutating func invalidate(vmid: Int, pages: Range<UInt64>) {
+    guard vmid >= 0, vmid < generations.count else { return }
+    if UInt64(pages.count) < UInt64(capacity) {
+      for page in pages where page >> 36 == 0 {
+        let slot = slot(vmid: vmid, page: page)
+        if keys[slot] == UInt64(vmid) << 48 | page { keys[slot] = Self.emptyKey }
+      }
+      return
+    }
+    for slot in keys.indices where keys[slot] != Self.emptyKey && keys[slot] >> 48 == UInt64(vmid)
+      && pages.contains(keys[slot] & bitMask(high: 35, low: 0)) {
+      keys[slot] = Self.emptyKey
+    }
+  }
+
+  /// Drops everything (STLBIALL / TLBIALLNSNH at `arm_smmu_device_reset()`).
+  public mutating func invalidateAll() {
+    for slot in keys.indices { keys[slot] = Self.emptyKey }
+  }
+
+  /// Every live entry, for coherence checks: an entry is coherent when the
+  /// walk of its page under its VMID's context gives the same output page,
+  /// permissions and level.
+  public var entries: [(vmid: Int, page: UInt64, entry: CachedStageTwo)] {
+    keys.indices.compactMap { slot in
+      let key = keys[slot]
+      guard key != Self.emptyKey else { return nil }
+      let vmid = Int(key >> 48)
+      guard stamps[slot] == generations[vmid] else { return nil }
+      return (vmid, key & bitMask(high: 35, low: 0), CachedStageTwo(packed: values[slot]))
+    }
+  }
+}
+
+/// One cached stage-2 translation of a 4K page.
+public struct CachedStageTwo: Hashable, Sendable, CustomStringConvertible {
+  let packed: UInt64
+
+  init(packed: UInt64) { self.packed = packed }
+
+  /// The output page's machine address.
+  public var outputPage: UInt64 { packed & bitMask(high: 47, low: 12) }
+  public var read: Bool { packed & 1 << 6 != 0 }
+  public var write: Bool { packed & 1 << 7 != 0 }
+  /// The level of the leaf that translated (1, 2 or 3).
+  public var level: Int { Int(truncatingIfNeeded: packed >> 60 & 3) }
+
+  public var description: String {
+    "\(hex(outputPage)) \(read ? "r" : "-")\(write ? "w" : "-") L\(level)"
+  }
+}

@@ -1,0 +1,398 @@
+import P2MImpl
+import Spec
+
+/// A stage-2 translation context: an SMMUv2 context bank or an SMMUv3
+/// STE's S2 configuration, as Xen programs it for one domain.
+struct TranslationContext: Hashable, Sendable {
+  let domain: DomainID
+  /// SMMU-local: `cbndx + 1` (v2) or the S2VMID (v3), not the CPU's VMID.
+  let vmid: Int
+  /// The registers that point at the domain's p2m, nil while the domain
+  /// has no p2m registered (only hand-set registers can name one).
+  var registers: ContextRegisters?
+}
+
+/// The walk configuration of a context: `arm_smmu_init_context_bank()`
+/// (smmu.c) writes TTBR0 = `page_to_maddr(d->arch.p2m.root)` and TTBCR
+/// T0SZ = 64 − `p2m_ipa_bits`, SL0 = 2 − `P2M_ROOT_LEVEL`;
+/// `arm_smmu_domain_finalise_s2()` (smmu-v3.c) writes the same into the
+/// STE's S2TTB and S2VTCR (fact sheet §6.1, §6.2).
+public struct ContextRegisters: Hashable, Sendable {
+  public let ttbr: UInt64
+  public let t0sz: Int
+  public let sl0: Int
+  /// The walk geometry T0SZ and SL0 select (the p2m's own).
+  public let geometry: StageTwoGeometry
+
+  init(p2m: XenP2M) {
+    ttbr = p2m.rootAddress
+    t0sz = p2m.geometry.t0sz
+    sl0 = p2m.geometry.sl0
+    geometry = p2m.geometry
+  }
+}
+
+/// Where a stream goes before stage 2, in the form the hot path wants:
+/// a context is an index into ``SMMUInstance/contexts``.
+enum Route {
+  case context(Int)
+  case fault(StreamFault)
+  case abort
+  case bypass
+}
+
+/// One SMMU as Xen drives it, with its IOTLB.
+struct SMMUInstance {
+  let name: String
+  let streamIDBits: Int
+  var variant: Variant
+  /// Context banks (v2, index = cbndx) or interned (S2VMID, domain)
+  /// configurations (v3); nil for a disabled bank.
+  var contexts: [TranslationContext?]
+  var iotlb: IOTLB
+  /// Devices attached per domain: the last detach frees the context.
+  var attachedDevices: [DomainID: Set<String>] = [:]
+  /// Per stream below 2^16: the context slot it translates through, or −1
+  /// for every other outcome (resolved by ``route(_:)``). Rebuilt after
+  /// each register change, so a translating stream costs one load.
+  var contextOfStream: ContiguousArray<Int32> = []
+
+  enum Variant {
+    case v2(V2)
+    case v3(V3)
+  }
+
+  struct V2 {
+    var streamMatch: StreamMatchTable
+    var streamToContext: [StreamToContext]
+    var unidentifiedStreamFaults: Bool
+  }
+
+  struct V3 {
+    /// STE per stream: 0 ABORT, 1 BYPASS, k + 2 → `contexts[k]`. A linear
+    /// stream table for up to 16 SID bits (`arm_smmu_init_strtab_linear()`);
+    /// wider SIDs use `sparse`, standing for the two-level table's lazily
+    /// allocated L2 arrays.
+    var linear: ContiguousArray<UInt32>
+    var sparse: [StreamID: UInt32] = [:]
+    /// S2VMIDs in use, by domain (`arm_smmu_domain_finalise_s2()`).
+    var vmids: [DomainID: Int]
+    let vmidBits: Int
+    var contextIndex: [ContextKey: Int] = [:]
+
+    struct ContextKey: Hashable {
+      let vmid: Int
+      let domain: DomainID
+    }
+
+    static let abort: UInt32 = 0
+    static let bypass: UInt32 = 1
+  }
+
+  /// The IOTLB's reach: at most this many entries per SMMU.
+  init(_ smmu: SMMU, iotlbCapacity: Int, p2ms: [DomainID: XenP2M]) throws(XenSMMUError) {
+    name = smmu.name
+    streamIDBits = smmu.streamIDBits
+    variant = .v2(V2(streamMatch: StreamMatchTable(smrs: [], streamIDBits: 0), streamToContext: [], unidentifiedStreamFaults: true))
+    contexts = []
+    iotlb = IOTLB(capacity: iotlbCapacity)
+    try load(smmu.state, p2ms: p2ms)
+    attachedDevices = smmu.attachedDevices
+  }
+
+  /// Recomputes ``contextOfStream`` from the registers.
+  mutating func rebuildStreamTable() {
+    let covered = 1 << min(max(streamIDBits, 0), 16)
+    var table = ContiguousArray<Int32>(repeating: -1, count: covered)
+    for stream in 0..<covered {
+      if case .context(let slot) = route(StreamID(stream)) { table[stream] = Int32(slot) }
+    }
+    contextOfStream = table
+  }
+
+  /// The first half of a transaction of `stream` to `address`: the
+  /// per-stream context table (else the full ``route(_:)``), then the
+  /// IOTLB's one candidate through ``iotlbHit(candidates:vmid:ipa:access:comparesVMID:)``.
+  /// `.miss(slot)` leaves the walk to ``walkAndFill(slot:address:access:p2m:)``.
+  @inline(__always)
+  mutating func translateFromIOTLB(stream: StreamID, address: UInt64, access: Access) -> Lookup {
+    let slot: Int
+    if stream < contextOfStream.count, contextOfStream[Int(stream)] >= 0 {
+      slot = Int(contextOfStream[Int(stream)])
+    } else {
+      let route = route(stream)
+      guard case .context(let found) = route else {
+        return .done(SMMUTranslation(address: address, stream: outcome(route), stageTwo: nil))
+      }
+      slot = found
+    }
+    // Slots name live contexts only.
+    let context = contexts[slot]!
+    guard let candidate = iotlb.candidate(vmid: context.vmid, ipa: address) else { return .miss(slot) }
+    let (tagged, hit) = iotlbHit(
+      candidates: CollectionOfOne(candidate), vmid: UInt64(context.vmid), ipa: address, access: access,
+      comparesVMID: !iotlb.ignoresVMID)
+    guard tagged else { return .miss(slot) }
+    iotlb.statistics.hits += 1
+    return .done(SMMUTranslation(
+      address: address, stream: .context(domain: context.domain, vmid: context.vmid), stageTwo: hit.translation))
+  }
+
+  enum Lookup {
+    case done(SMMUTranslation)
+    case miss(Int)
+  }
+
+  /// The second half on a miss: the walk of context `slot`'s p2m, whose
+  /// translation fills the IOTLB (§7.3).
+  mutating func walkAndFill(slot: Int, address: UInt64, access: Access, p2m: XenP2M?) -> SMMUTranslation {
+    let context = contexts[slot]!
+    iotlb.statistics.misses += 1
+    let stream = StreamOutcome.context(domain: context.domain, vmid: context.vmid)
+    guard let registers = context.registers, let p2m else {
+      // No tables behind the context: what the spec's reference
+      // translator answers for a domain without a p2m.
+      return SMMUTranslation(address: address, stream: stream, stageTwo: .fault(StageTwoFault(kind: .translation, level: 0)))
+    }
+    let outcome = stageTwoWalk(
+      memory: p2m.memory, geometry: registers.geometry, rootAddress: registers.ttbr, inputAddress: address, access: access)
+    if !outcome.faulted {
+      iotlb.fill(
+        vmid: context.vmid, ipa: address, outputAddress: outcome.outputAddress, read: outcome.read, write: outcome.write,
+        level: Int(outcome.level))
+    }
+    return SMMUTranslation(address: address, stream: stream, stageTwo: ContextOutcome(outcome).translation)
+  }
+
+  /// Replaces the registers (reset state or hand-set ones), then
+  /// invalidates the whole IOTLB, as `arm_smmu_device_reset()` does after
+  /// programming (STLBIALL, TLBIALLNSNH).
+  mutating func load(_ state: SMMU.State, p2ms: [DomainID: XenP2M]) throws(XenSMMUError) {
+    defer { rebuildStreamTable() }
+    switch state {
+    case .v2(let registers):
+      guard registers.streamMatch.count <= StreamMatchTable.maximumEntries,
+            registers.streamMatch.count == registers.streamToContext.count else {
+        throw .smmu(.malformedRegisters("\(registers.streamMatch.count) SMRs and \(registers.streamToContext.count) S2CRs"))
+      }
+      for case .translate(let bank) in registers.streamToContext where !registers.contextBanks.indices.contains(bank) {
+        throw .smmu(.malformedRegisters("an S2CR names context bank \(bank) of \(registers.contextBanks.count)"))
+      }
+      // VMIDs are cbndx + 1; an SMMUv2 has at most 128 banks, 8-bit VMIDs.
+      let vmidBits = max(8, Int.bitWidth - (registers.contextBanks.count + 1).leadingZeroBitCount)
+      guard vmidBits <= 16 else { throw .smmu(.malformedRegisters("\(registers.contextBanks.count) context banks")) }
+      variant = .v2(V2(
+        streamMatch: StreamMatchTable(smrs: registers.streamMatch, streamIDBits: streamIDBits),
+        streamToContext: registers.streamToContext, unidentifiedStreamFaults: registers.unidentifiedStreamFaults))
+      contexts = registers.contextBanks.enumerated().map { bank, domain in
+        domain.map { TranslationContext(domain: $0, vmid: SMMUv2Registers.vmid(ofContextBank: bank), registers: p2ms[$0].map(ContextRegisters.init)) }
+      }
+      iotlb = IOTLB(capacity: iotlb.capacity, vmidBits: vmidBits)
+    case .v3(let table):
+      guard (1...16).contains(table.vmidBits) else { throw .smmu(.malformedRegisters("\(table.vmidBits)-bit VMIDs")) }
+      let linearBits = min(max(streamIDBits, 0), 16)
+      var v3 = V3(linear: ContiguousArray(repeating: V3.abort, count: 1 << linearBits), vmids: table.vmids, vmidBits: table.vmidBits)
+      // Built aside and installed at the end, so a refusal changes nothing.
+      var contexts: [TranslationContext?] = []
+      for (domain, vmid) in table.vmids where !(0..<1 << table.vmidBits).contains(vmid) {
+        throw .vmidOutOfRange(smmu: name, domain: domain, vmid: vmid)
+      }
+      for (stream, entry) in table.entries {
+        switch entry {
+        case .abort: v3.write(V3.abort, for: stream, linearBits: linearBits)
+        case .bypass: v3.write(V3.bypass, for: stream, linearBits: linearBits)
+        case .s2Translate(let vmid, let domain):
+          guard (0..<1 << table.vmidBits).contains(vmid) else { throw .vmidOutOfRange(smmu: name, domain: domain, vmid: vmid) }
+          let index = Self.intern(&v3, &contexts, vmid: vmid, domain: domain, registers: p2ms[domain].map(ContextRegisters.init))
+          v3.write(UInt32(index + 2), for: stream, linearBits: linearBits)
+        }
+      }
+      variant = .v3(v3)
+      self.contexts = contexts
+      iotlb = IOTLB(capacity: iotlb.capacity, vmidBits: table.vmidBits)
+    }
+  }
+
+  static func intern(_ v3: inout V3, _ contexts: inout [TranslationContext?], vmid: Int, domain: DomainID, registers: ContextRegisters?) -> Int {
+    let key = V3.ContextKey(vmid: vmid, domain: domain)
+    if let index = v3.contextIndex[key] { return index }
+    contexts.append(TranslationContext(domain: domain, vmid: vmid, registers: registers))
+    v3.contextIndex[key] = contexts.count - 1
+    return contexts.count - 1
+  }
+
+  /// Fills in the registers of contexts naming `domain` once its p2m exists.
+  mutating func domainAdded(_ domain: DomainID, p2m: XenP2M) {
+    for index in contexts.indices where contexts[index]?.domain == domain {
+      contexts[index]?.registers = ContextRegisters(p2m: p2m)
+    }
+  }
+
+  // MARK: Resolution
+
+  /// Stream → route: one table load for the SME (v2) or the STE (v3).
+  @inline(__always)
+  func route(_ stream: StreamID) -> Route {
+    switch variant {
+    case .v2(let v2):
+      let entry = v2.streamMatch.entry(for: stream)
+      if entry < 0 {
+        if entry == StreamMatchTable.none { return v2.unidentifiedStreamFaults ? .fault(.unidentifiedStream) : .bypass }
+        return .fault(.streamMatchConflict(entries: v2.streamMatch.matchingEntries(stream)))
+      }
+      switch v2.streamToContext[Int(entry)] {
+      case .fault: return .fault(.streamToContextFault(entry: Int(entry)))
+      case .bypass: return .bypass
+      case .translate(let bank):
+        guard contexts[bank] != nil else { return .fault(.disabledContextBank(bank)) }
+        return .context(bank)
+      }
+    case .v3(let v3):
+      // `arm_smmu_sid_in_range()`: a SID beyond SIDSIZE has no STE.
+      if streamIDBits < 32 && stream >> StreamID(streamIDBits) != 0 { return .abort }
+      let code = stream < v3.linear.count ? v3.linear[Int(stream)] : v3.sparse[stream] ?? V3.abort
+      switch code {
+      case V3.abort: return .abort
+      case V3.bypass: return .bypass
+      default: return .context(Int(code - 2))
+      }
+    }
+  }
+
+  /// The route in the spec's vocabulary.
+  func outcome(_ route: Route) -> StreamOutcome {
+    switch route {
+    case .context(let index):
+      // Routes only name live contexts.
+      let context = contexts[index]!
+      return .context(domain: context.domain, vmid: context.vmid)
+    case .fault(let why): return .fault(why)
+    case .abort: return .abort
+    case .bypass: return .bypass
+    }
+  }
+
+  // MARK: Attach and detach
+
+  /// `arm_smmu_assign_dev()` for one device's streams. Mirrors the spec's
+  /// ``SMMU`` attach, allocation choices included, so VMIDs agree:
+  ///
+  /// SMMUv2: `arm_smmu_init_domain_context()` takes the domain's existing
+  /// bank or the first free (`__arm_smmu_alloc_bitmap(context_map, 0, …)`,
+  /// stage 2 only) and programs it (``ContextRegisters``, VMID = cbndx + 1);
+  /// `arm_smmu_master_configure_smrs()` gives each stream the SME kept by an
+  /// earlier detach (`fc151829ba`) or the first invalid SMR, `{id, mask 0}`;
+  /// `arm_smmu_domain_add_master()` writes each S2CR = TRANS | cbndx.
+  ///
+  /// SMMUv3: `arm_smmu_domain_finalise_s2()` takes the lowest free S2VMID
+  /// from 1 [uncertain, as in the spec] and each STE becomes S2_TRANS with
+  /// S2TTB = the p2m root (`arm_smmu_write_strtab_ent()`).
+  ///
+  /// All checks come before any write, so a refusal changes nothing.
+  mutating func attach(device: String, streams: [StreamID], to domain: DomainID, p2m: XenP2M) throws(XenSMMUError) {
+    defer { rebuildStreamTable() }
+    let registers = ContextRegisters(p2m: p2m)
+    switch variant {
+    case .v2(var v2):
+      let bank: Int
+      if let existing = contexts.firstIndex(where: { $0?.domain == domain }) {
+        bank = existing
+      } else {
+        guard let free = contexts.firstIndex(where: { $0 == nil }) else { throw .smmu(.outOfContextBanks(smmu: name)) }
+        bank = free
+      }
+      var claimed = v2.streamMatch.smrs
+      var entries: [Int] = []
+      for stream in streams {
+        let kept = claimed.indices.first { claimed[$0] == StreamMatchRegister(id: stream) }
+        guard let index = kept ?? claimed.firstIndex(of: nil) else { throw .smmu(.outOfStreamMapEntries(smmu: name)) }
+        claimed[index] = StreamMatchRegister(id: stream)
+        entries.append(index)
+      }
+      if contexts[bank] == nil {
+        // A bank (re)allocated: its VMID may have served another domain.
+        iotlb.invalidate(vmid: SMMUv2Registers.vmid(ofContextBank: bank))
+      }
+      contexts[bank] = TranslationContext(domain: domain, vmid: SMMUv2Registers.vmid(ofContextBank: bank), registers: registers)
+      for index in claimed.indices where claimed[index] != v2.streamMatch.smrs[index] {
+        v2.streamMatch.set(claimed[index], at: index)
+      }
+      for index in entries { v2.streamToContext[index] = .translate(contextBank: bank) }
+      variant = .v2(v2)
+    case .v3(var v3):
+      let vmid: Int
+      if let existing = v3.vmids[domain] {
+        vmid = existing
+      } else {
+        let used = Set(v3.vmids.values)
+        guard let free = (1..<(1 << v3.vmidBits)).first(where: { !used.contains($0) }) else {
+          throw .smmu(.outOfVMIDs(smmu: name))
+        }
+        vmid = free
+        iotlb.invalidate(vmid: vmid)
+      }
+      v3.vmids[domain] = vmid
+      let index = Self.intern(&v3, &contexts, vmid: vmid, domain: domain, registers: registers)
+      contexts[index]?.registers = registers
+      let linearBits = min(max(streamIDBits, 0), 16)
+      for stream in streams { v3.write(UInt32(index + 2), for: stream, linearBits: linearBits) }
+      variant = .v3(v3)
+    }
+    attachedDevices[domain, default: []].insert(device)
+  }
+
+  /// `arm_smmu_deassign_dev()`. SMMUv2: every SME `{stream, mask 0}` of the
+  /// device's streams gets S2CR = FAULT and keeps its SMR (`fc151829ba`).
+  /// SMMUv3: the STEs become ABORT (`disable_bypass`). With the domain's
+  /// last device the context is freed (`arm_smmu_destroy_domain_context()`
+  /// / the S2VMID returned to the bitmap) and its VMID invalidated in the
+  /// IOTLB, so a later owner of the bank or VMID cannot hit this domain's
+  /// entries. [uncertain: Xen's smmu.c inherits the TLB invalidation on
+  /// context destruction from the Linux 3.x driver it ports
+  /// (`arm_smmu_destroy_domain_context()` → `arm_smmu_tlb_inv_context()`);
+  /// the spec has no IOTLB, so a model without it would diverge from the
+  /// spec on reuse.]
+  mutating func detach(device: String, streams: [StreamID], from domain: DomainID) {
+    defer { rebuildStreamTable() }
+    attachedDevices[domain]?.remove(device)
+    let lastDevice = attachedDevices[domain]?.isEmpty ?? true
+    if lastDevice { attachedDevices[domain] = nil }
+    switch variant {
+    case .v2(var v2):
+      for (index, smr) in v2.streamMatch.smrs.enumerated() {
+        if let smr, streams.contains(smr.id), smr.mask == 0 { v2.streamToContext[index] = .fault }
+      }
+      if lastDevice, let bank = contexts.firstIndex(where: { $0?.domain == domain }) {
+        contexts[bank] = nil
+        iotlb.invalidate(vmid: SMMUv2Registers.vmid(ofContextBank: bank))
+      }
+      variant = .v2(v2)
+    case .v3(var v3):
+      let linearBits = min(max(streamIDBits, 0), 16)
+      for stream in streams { v3.write(V3.abort, for: stream, linearBits: linearBits) }
+      if lastDevice, let vmid = v3.vmids[domain] {
+        v3.vmids[domain] = nil
+        iotlb.invalidate(vmid: vmid)
+      }
+      variant = .v3(v3)
+    }
+  }
+
+  /// The SMMU-local VMIDs of the contexts walking `domain`'s p2m: what
+  /// `arm_smmu_iotlb_flush_all()` invalidates for the domain.
+  func vmids(of domain: DomainID) -> [Int] {
+    contexts.compactMap { $0?.domain == domain ? $0?.vmid : nil }
+  }
+}
+
+extension SMMUInstance.V3 {
+  mutating func write(_ code: UInt32, for stream: StreamID, linearBits: Int) {
+    if stream >> StreamID(linearBits) == 0 {
+      linear[Int(stream)] = code
+    } else if code == Self.abort {
+      sparse[stream] = nil
+    } else {
+      sparse[stream] = code
+    }
+  }
+}

@@ -1,0 +1,274 @@
+import P2MImpl
+import Spec
+
+/// A handle on one SMMU of a ``XenSMMUPlatform``, so the hot path indexes
+/// an array instead of hashing a name.
+public struct SMMUIndex: Hashable, Sendable {
+  let rawValue: Int
+}
+
+/// The SMMUs of a machine as Xen drives them, over the domains' p2ms —
+/// the optimized counterpart of the spec's ``SMMUPlatform`` (DESIGN.md §3,
+/// `SMMUImpl`).
+///
+/// The p2m *is* the SMMU's stage-2 table on Arm (`iommu_use_hap_pt`, fact
+/// sheet §1.6): contexts walk each ``XenP2M``'s ``TablePool`` with the
+/// spec's generic ``stageTwoWalk(memory:geometry:rootAddress:inputAddress:access:)``,
+/// behind a per-SMMU ``IOTLB``. The platform owns the p2ms so that it sees
+/// every table write; they change only through ``updateP2M(of:_:)``.
+///
+/// Coherence comes from Xen's discipline alone: the SMMU ignores CPU TLB
+/// flushes (private TLB maintenance, §6.1/§6.2), so the only invalidation
+/// of a domain's translations is the `iommu_iotlb_flush()` that
+/// `__p2m_set_entry()` issues after writing an entry and before freeing
+/// the old one (`9ed527dc95`, `6718787797`, §1.5). Each registered p2m's
+/// ``XenP2M/iotlbFlushHandler`` is that call: `arm_smmu_iotlb_flush()`
+/// ignores the range and invalidates the VMID of every context of the
+/// domain, one per (domain, SMMU instance) (`arm_smmu_iotlb_flush_all()`,
+/// smmu.c and smmu-v3.c).
+///
+/// A class, because the p2ms' flush callbacks must reach the IOTLBs while
+/// a p2m is being updated.
+public final class XenSMMUPlatform {
+  /// Each SMMU in its own box, so that updating one (an IOTLB fill, a
+  /// statistic) never makes the array itself copy-on-write.
+  let instances: [InstanceBox]
+  let indexByName: [String: Int]
+  /// Devices in declaration order, and by name.
+  public let devices: [Device]
+  let deviceIndex: [String: Int]
+  /// The domain each attached device's streams translate through.
+  public private(set) var assignments: [String: DomainID] = [:]
+  /// Per domain: its p2m, the SMMU's stage-2 tables.
+  var p2ms: [DomainID: XenP2M] = [:]
+  /// Bugs put back for mutation tests; empty in every real use.
+  package var mutants: SMMUMutants = [] {
+    didSet {
+      for index in instances.indices { instances[index].value.iotlb.ignoresVMID = mutants.contains(.iotlbIgnoresVMID) }
+    }
+  }
+
+  /// A platform as Xen leaves it after probing: every SMMU in the state
+  /// given (``SMMU/v2(name:streamMapEntries:contextBanks:streamIDBits:)``
+  /// and ``SMMU/v3(name:streamIDBits:vmidBits:)`` are the post-reset
+  /// states), nothing attached, no domain registered.
+  ///
+  /// - Parameter iotlbCapacity: entries per SMMU IOTLB.
+  /// - Throws: what ``SMMUPlatform/init(smmus:devices:)`` throws, with the
+  ///   same value, and ``XenSMMUError/smmu(_:)`` for registers the model
+  ///   cannot hold.
+  public init(smmus: [SMMU], devices: [Device], iotlbCapacity: Int = 1024) throws(XenSMMUError) {
+    // The spec's validation is the definition of a well-formed platform.
+    do { _ = try SMMUPlatform(smmus: smmus, devices: devices) } catch { throw .smmu(error) }
+    var instances: [InstanceBox] = []
+    for smmu in smmus { instances.append(InstanceBox(try SMMUInstance(smmu, iotlbCapacity: iotlbCapacity, p2ms: [:]))) }
+    self.instances = instances
+    indexByName = Dictionary(uniqueKeysWithValues: smmus.enumerated().map { ($1.name, $0) })
+    self.devices = devices
+    deviceIndex = Dictionary(uniqueKeysWithValues: devices.enumerated().map { ($1.name, $0) })
+  }
+
+  // MARK: Domains
+
+  /// Registers `domain`'s p2m and wires its IOTLB flushes to this
+  /// platform's SMMUs (replacing any handler it had).
+  public func addDomain(_ domain: DomainID, p2m: XenP2M) throws(XenSMMUError) {
+    guard p2ms[domain] == nil else { throw .duplicateDomain(domain) }
+    var p2m = p2m
+    p2m.iotlbFlushHandler = { [weak self] _ in self?.iotlbFlush(domain) }
+    p2ms[domain] = p2m
+    for index in instances.indices { instances[index].value.domainAdded(domain, p2m: p2m) }
+  }
+
+  /// A copy of `domain`'s p2m.
+  public func p2m(of domain: DomainID) -> XenP2M? { p2ms[domain] }
+
+  /// Runs `body` on `domain`'s p2m in place — `p2m_set_entry()` and
+  /// friends — with its IOTLB flushes reaching the SMMUs as they happen.
+  public func updateP2M<Result>(
+    of domain: DomainID, _ body: (inout XenP2M) throws(XenP2MError) -> Result
+  ) throws(XenSMMUError) -> Result {
+    guard p2ms[domain] != nil else { throw .unknownDomain(domain) }
+    do { return try body(&p2ms[domain]!) } catch { throw .p2m(error) }
+  }
+
+  /// `arm_smmu_iotlb_flush(d, dfn, count, flags)` →
+  /// `arm_smmu_iotlb_flush_all(d)`: TLBIVMID (v2) or TLBI_S12_VMALL (v3)
+  /// for each of the domain's contexts; the range is ignored (§6.1).
+  func iotlbFlush(_ domain: DomainID) {
+    if mutants.contains(.ignoresIOTLBFlush) { return }
+    for index in instances.indices {
+      for vmid in instances[index].value.vmids(of: domain) { instances[index].value.iotlb.invalidate(vmid: vmid) }
+    }
+  }
+
+  // MARK: Devices
+
+  func device(named name: String) throws(XenSMMUError) -> Device {
+    guard let index = deviceIndex[name] else { throw .smmu(.unknownDevice(name)) }
+    return devices[index]
+  }
+
+  /// `iommu_assign_dt_device(d, dev)`: attach every stream of a described
+  /// device to `domain`'s context on its SMMU. Refuses what the spec
+  /// refuses, in the same order, then a domain without a p2m or without
+  /// the IOMMU enabled.
+  public func attach(_ deviceName: String, to domain: DomainID) throws(XenSMMUError) {
+    let device = try device(named: deviceName)
+    guard case .behindSMMU(let smmuName, let streams, let described) = device.attachment else {
+      throw .smmu(.notBehindSMMU(device: deviceName))
+    }
+    guard described else { throw .smmu(.undescribed(device: deviceName)) }
+    if let current = assignments[deviceName] { throw .smmu(.alreadyAttached(device: deviceName, domain: current)) }
+    guard let index = indexByName[smmuName] else { throw .smmu(.unknownSMMU(smmuName)) }
+    guard let p2m = p2ms[domain] else { throw .unknownDomain(domain) }
+    guard p2m.iommuEnabled else { throw .iommuDisabled(domain) }
+    try instances[index].value.attach(device: deviceName, streams: streams, to: domain, p2m: p2m)
+    assignments[deviceName] = domain
+  }
+
+  /// `iommu_deassign_dt_device()`: the device's streams fault (v2) or
+  /// abort (v3) again.
+  public func detach(_ deviceName: String) throws(XenSMMUError) {
+    let device = try device(named: deviceName)
+    guard case .behindSMMU(let smmuName, let streams, _) = device.attachment else {
+      throw .smmu(.notBehindSMMU(device: deviceName))
+    }
+    guard let domain = assignments[deviceName] else { throw .smmu(.notAttached(device: deviceName)) }
+    guard let index = indexByName[smmuName] else { throw .smmu(.unknownSMMU(smmuName)) }
+    instances[index].value.detach(device: deviceName, streams: streams, from: domain)
+    assignments[deviceName] = nil
+  }
+
+  /// `handle_device()` while building dom0 (§6.3): every described device
+  /// not yet assigned goes to dom0.
+  public func assignDescribedDevicesToDom0() throws(XenSMMUError) {
+    for device in devices where assignments[device.name] == nil {
+      if case .behindSMMU(_, _, described: true) = device.attachment { try attach(device.name, to: .dom0) }
+    }
+  }
+
+  /// Replaces an SMMU's registers (hand-set states, for scenarios), as
+  /// ``SMMUPlatform/setState(_:of:)`` does; the IOTLB starts empty.
+  public func setState(_ state: SMMU.State, of smmuName: String) throws(XenSMMUError) {
+    let index = try smmuIndex(named: smmuName).rawValue
+    try instances[index].value.load(state, p2ms: p2ms)
+  }
+
+  // MARK: Translation
+
+  public func smmuIndex(named name: String) throws(XenSMMUError) -> SMMUIndex {
+    guard let index = indexByName[name] else { throw .smmu(.unknownSMMU(name)) }
+    return SMMUIndex(rawValue: index)
+  }
+
+  func instance(_ smmu: SMMUIndex) throws(XenSMMUError) -> Int {
+    guard instances.indices.contains(smmu.rawValue) else { throw .smmu(.unknownSMMU("#\(smmu.rawValue)")) }
+    return smmu.rawValue
+  }
+
+  /// What happens to `stream` on `smmu` before stage 2 (§6.4).
+  public func resolve(stream: StreamID, on smmu: SMMUIndex) throws(XenSMMUError) -> StreamOutcome {
+    let index = try instance(smmu)
+    return instances[index].value.outcome(instances[index].value.route(stream))
+  }
+
+  /// A transaction of `stream` on `smmu` to bus address `address`: stream
+  /// matching, then for a translating context the IOTLB, then on a miss the
+  /// walk of the context's p2m, whose translation fills the IOTLB.
+  public func translate(stream: StreamID, on smmu: SMMUIndex, address: UInt64, access: Access) throws(XenSMMUError) -> SMMUTranslation {
+    let index = try instance(smmu)
+    let box = instances[index]
+    switch box.value.translateFromIOTLB(stream: stream, address: address, access: access) {
+    case .done(let translation):
+      return translation
+    case .miss(let slot):
+      // Slots name live contexts only.
+      let domain = box.value.contexts[slot]!.domain
+      return box.value.walkAndFill(slot: slot, address: address, access: access, p2m: p2ms[domain])
+    }
+  }
+
+  /// A transaction of `device` (on its first stream, as the spec's
+  /// ``SMMUPlatform/resolve(_:)`` takes it). A device not behind any SMMU
+  /// reaches memory untranslated (§6.4).
+  public func translate(device deviceName: String, address: UInt64, access: Access) throws(XenSMMUError) -> SMMUTranslation {
+    let device = try device(named: deviceName)
+    switch device.attachment {
+    case .notBehindSMMU:
+      return SMMUTranslation(address: address, stream: .untranslated, stageTwo: nil)
+    case .behindSMMU(let smmuName, let streams, _):
+      guard let stream = streams.first else { throw .smmu(.noStreamIDs(device: deviceName)) }
+      return try translate(stream: stream, on: smmuIndex(named: smmuName), address: address, access: access)
+    }
+  }
+
+  /// The walk alone, without the IOTLB: what a context of `domain` would
+  /// see if nothing were cached. The reference for coherence checks.
+  public func walk(domain: DomainID, address: UInt64, access: Access) -> StageTwoTranslation {
+    guard let p2m = p2ms[domain] else { return .fault(StageTwoFault(kind: .translation, level: 0)) }
+    return ContextOutcome(stageTwoWalk(
+      memory: p2m.memory, geometry: p2m.geometry, rootAddress: p2m.rootAddress, inputAddress: address, access: access)).translation
+  }
+
+  // MARK: Inspection
+
+  /// The IOTLB of `smmu` (a copy).
+  public func iotlb(of smmu: SMMUIndex) throws(XenSMMUError) -> IOTLB { instances[try instance(smmu)].value.iotlb }
+
+  /// The registers of the context `stream` reaches on `smmu`, if any.
+  public func contextRegisters(stream: StreamID, on smmu: SMMUIndex) throws(XenSMMUError) -> ContextRegisters? {
+    let index = try instance(smmu)
+    guard case .context(let slot) = instances[index].value.route(stream) else { return nil }
+    return instances[index].value.contexts[slot]?.registers
+  }
+
+  /// IOTLB entries that disagree with the walk of their context's p2m:
+  /// empty whenever Xen's flush discipline has been kept (DESIGN.md §4,
+  /// `smmu.refinement`). Each is described with its SMMU, VMID and page.
+  public func incoherentIOTLBEntries() -> [String] {
+    var found: [String] = []
+    for box in instances {
+      let instance = box.value
+      var domainOf: [Int: DomainID] = [:]
+      for case let context? in instance.contexts { domainOf[context.vmid] = context.domain }
+      for (vmid, page, entry) in instance.iotlb.entries {
+        guard let domain = domainOf[vmid] else {
+          found.append("\(instance.name) vmid \(vmid) page \(hex(page)): no context has this VMID")
+          continue
+        }
+        guard let p2m = p2ms[domain] else { continue }
+        // The entry was filled by an access it allowed; walk for that one.
+        let walk = stageTwoWalk(
+          memory: p2m.memory, geometry: p2m.geometry, rootAddress: p2m.rootAddress, inputAddress: page << 12,
+          access: entry.read ? .read : .write)
+        let matches = !walk.faulted && walk.outputAddress & bitMask(high: 47, low: 12) == entry.outputPage
+          && walk.read == entry.read && walk.write == entry.write && Int(walk.level) == entry.level
+        if !matches {
+          found.append("\(instance.name) vmid \(vmid) page \(hex(page)): cached \(entry), walk \(ContextOutcome(walk).translation)")
+        }
+      }
+    }
+    return found
+  }
+}
+
+/// Bugs put back for mutation tests (DESIGN.md §4: every theorem has a
+/// mutant that makes it fail).
+package struct SMMUMutants: OptionSet, Sendable {
+  package let rawValue: UInt8
+  package init(rawValue: UInt8) { self.rawValue = rawValue }
+
+  /// Before `9ed527dc95` (Jan 2019): `__p2m_set_entry()` decided whether to
+  /// flush with `need_iommu_pt_sync()`, false for shared tables, so the
+  /// SMMU's TLB was never flushed after a p2m change.
+  package static let ignoresIOTLBFlush = SMMUMutants(rawValue: 1 << 0)
+  /// The IOTLB's lookup ignores the VMID tag, so one context hits another's
+  /// entries.
+  package static let iotlbIgnoresVMID = SMMUMutants(rawValue: 1 << 1)
+}
+
+final class InstanceBox {
+  var value: SMMUInstance
+  init(_ value: SMMUInstance) { self.value = value }
+}
