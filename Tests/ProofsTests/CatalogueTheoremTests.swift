@@ -41,6 +41,15 @@ struct CatalogueTheoremTests {
     }
   }
 
+  @Test("smmu.refinement: proved with Xen's flushes; without them (before 9ed527dc95) refuted, and the stale entry replays")
+  func smmuRefinement() throws {
+    #expect(try run(SMMURefinementTheorem.theorem()).allSatisfy { $0.verdict == .proved })
+    let broken = try run(SMMURefinementTheorem.theorem(mutants: .ignoresIOTLBFlush))
+    let refuted = broken.filter { $0.verdict == .refuted }
+    #expect(!refuted.isEmpty)
+    #expect(refuted.allSatisfy { $0.replayed == true }, "\(refuted)")
+  }
+
   @Test("colour.allocation: proved; a colour mask off by one (mfn & N) is refuted")
   func colourAllocation() throws {
     #expect(try run(ColourAllocationTheorem.theorem()).allSatisfy { $0.verdict == .proved })
