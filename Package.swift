@@ -9,6 +9,7 @@ let package = Package(
     // depends on this one by path.
     .library(name: "Spec", targets: ["Spec"]),
     .library(name: "P2MImpl", targets: ["P2MImpl"]),
+    .library(name: "DeviceTree", targets: ["DeviceTree"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
@@ -46,11 +47,14 @@ let package = Package(
         .define("P2M_INTERNAL_CHECKS", .when(configuration: .debug))
       ]
     ),
+    /// Flattened device trees (DTB) read in Swift; the SMMUs, RAM and DMA
+    /// masters of a board, and the scenario they make (issue 8).
+    .target(name: "DeviceTree", dependencies: ["Spec"]),
     /// The command-line tool.
     .executableTarget(
       name: "dmaverify",
       dependencies: [
-        "Spec", "Solver", "SymbolicWord",
+        "Spec", "Solver", "SymbolicWord", "DeviceTree",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -62,5 +66,10 @@ let package = Package(
     .testTarget(name: "SymbolicWordTests", dependencies: ["SymbolicWord", "Spec", "Solver"]),
     .testTarget(name: "P2MImplTests", dependencies: ["P2MImpl", "Spec", "SymbolicWord", "Solver"]),
     .testTarget(name: "dmaverifyTests", dependencies: ["dmaverify"]),
+    .testTarget(
+      name: "DeviceTreeTests", dependencies: ["DeviceTree", "Spec"],
+      // Fixtures are read through #filePath, by these tests and by
+      // dmaverifyTests, so they are not bundled as resources.
+      exclude: ["Fixtures"]),
   ]
 )
