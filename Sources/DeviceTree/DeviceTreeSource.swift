@@ -15,8 +15,10 @@ public enum DeviceTreeSource {
   /// - Throws: ``DeviceTreeError`` naming the file when dtc is not installed
   ///   (saying how to install it, or to pass a DTB) or rejects the source
   ///   (with dtc's own message, which names line and column).
-  public static func compile(file: String) throws(DeviceTreeError) -> [UInt8] {
-    guard let dtc = compilerPath() else {
+  public static func compile(
+    file: String, environment: [String: String] = ProcessInfo.processInfo.environment
+  ) throws(DeviceTreeError) -> [UInt8] {
+    guard let dtc = compilerPath(environment: environment) else {
       throw DeviceTreeError(
         file: file, offset: nil,
         message: "reading device tree source needs dtc, which is not installed; install it (Debian/Ubuntu: apt-get install device-tree-compiler) or pass a compiled .dtb")
