@@ -127,11 +127,12 @@ extension Platform {
   ) throws(DeviceTreeError) -> PlatformDevice {
     var evidence: [DMAEvidence] = streams.map { .streams($0) }
     if node.property("#dma-cells") != nil { evidence.append(.dmaProvider) }
-    var providers: [DeviceTreeNode] = []
+    var providers: [String] = []
     if let property = node.property("dmas") {
-      providers = try tree.phandleList(property, of: node, cellsName: "#dma-cells").map(\.target)
-      var seen = Set<String>()
-      evidence.append(.dmaConsumer(providers: providers.map(\.path).filter { seen.insert($0).inserted }))
+      for entry in try tree.phandleList(property, of: node, cellsName: "#dma-cells") where !providers.contains(entry.target.path) {
+        providers.append(entry.target.path)
+      }
+      evidence.append(.dmaConsumer(providers: providers))
     }
     if node.property("dma-coherent") != nil { evidence.append(.dmaCoherent) }
     if node.property("dma-ranges") != nil { evidence.append(.dmaRanges) }
@@ -153,7 +154,7 @@ extension Platform {
       // dmaengine maps a client's buffers for the controller's device
       // (`dmaengine_get_dma_device()`): the controller masters the bus and
       // is judged on its own.
-      let names = providers.map(\.path).joined(separator: ", ")
+      let names = providers.joined(separator: ", ")
       classification = .notAMaster(reason: "its DMA is done by \(names) (dmas), judged on its own")
     } else if let known = KnownDevices.match(node.compatible, in: KnownDevices.nonMasters) {
       classification = .notAMaster(reason: "\(known.entry.family): \(known.entry.reason)")
