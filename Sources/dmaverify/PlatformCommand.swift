@@ -187,6 +187,7 @@ extension DMAVerify {
       let enabled = platform.enabledDevices
       let masters = enabled.filter { if case .notAMaster = $0.classification { false } else { true } }
       lines.append("Devices")
+      if masters.isEmpty { lines.append("  none") }
       for device in masters {
         lines.append(contentsOf: deviceLines(device))
       }
@@ -197,6 +198,7 @@ extension DMAVerify {
           if case .notAMaster(let reason) = device.classification { lines.append("  \(device.path): \(reason)") }
         }
         lines.append("Disabled")
+        if !platform.devices.contains(where: { $0.disabledBy != nil }) { lines.append("  none") }
         for device in platform.devices where device.disabledBy != nil {
           let by = device.disabledBy == device.path ? "status \"\(tree.node(at: device.path)?.status ?? "disabled")\"" : "under disabled \(device.disabledBy ?? "")"
           lines.append("  \(device.path): \(by); would be \(device.classification.label)")
