@@ -187,7 +187,11 @@ extension Platform {
     }
 
     // dom0.
-    let totalPages = banks.map { $0.size >> 12 }.reduce(0, +)
+    // Saturating: a hostile tree may list banks whose sizes add past 2^64.
+    let totalPages = banks.map { $0.size >> 12 }.reduce(UInt64(0)) { sum, pages in
+      let (total, overflow) = sum.addingReportingOverflow(pages)
+      return overflow ? .max : total
+    }
     var availablePages = totalPages
     if case .coloured(let colours) = options.dom0 {
       availablePages = totalPages / UInt64(options.llcColours) * UInt64(colours.count)
