@@ -117,11 +117,11 @@ public struct DeviceTreeNode: Hashable, Sendable {
   public var parent: Int?
   public var children: [Int]
 
-  /// The property named `name`, if present (the last one wins if repeated,
-  /// as a later FDT_PROP would overwrite an earlier one in libfdt's setprop
-  /// model [derived]).
+  /// The property named `name`, if present. A repeated name is invalid
+  /// DTS that dtc refuses; in a hand-made blob the first one is taken, as
+  /// libfdt's `fdt_getprop()` scans from the node's start [derived].
   public func property(_ name: String) -> DeviceTreeProperty? {
-    properties.last { $0.name == name }
+    properties.first { $0.name == name }
   }
 
   /// The node name without its unit address (`ethernet`).
@@ -336,6 +336,11 @@ struct BlobReader {
 
   // MARK: Structure block
 
+  /// Linux refuses trees nested deeper than this (`FDT_MAX_DEPTH`,
+  /// drivers/of/fdt.c); the bound also keeps the paths of a hostile blob,
+  /// which grow with depth, from exhausting memory.
+  static let maximumDepth = 64
+
   static let beginNode: UInt32 = 0x1
   static let endNode: UInt32 = 0x2
   static let prop: UInt32 = 0x3
@@ -395,6 +400,9 @@ struct BlobReader {
         guard !rootClosed else {
           throw DeviceTreeError(offset: tokenOffset, message: "expected FDT_END (0x9) after the root node, found FDT_BEGIN_NODE (0x1) (a second root)")
         }
+        guard open.count < Self.maximumDepth else {
+          throw DeviceTreeError(offset: tokenOffset, message: "expected at most \(Self.maximumDepth) levels of nodes, found deeper nesting in \(nodes[open[open.count - 1].index].path)")
+        }
         guard let terminator = bytes[offset..<structEnd].firstIndex(of: 0) else {
           throw DeviceTreeError(offset: offset, message: "expected a NUL-terminated node name, found the end of the structure block at \(hex(structEnd))")
         }
@@ -421,10 +429,9 @@ struct BlobReader {
         open.append((nodes.count, false))
         nodes.append(DeviceTreeNode(name: name, path: path, offset: tokenOffset, properties: [], parent: parent, children: []))
       case Self.endNode:
-        guard let closing = open.popLast() else {
+        guard open.popLast() != nil else {
           throw DeviceTreeError(offset: tokenOffset, message: "expected \(rootClosed ? "FDT_END (0x9)" : "FDT_BEGIN_NODE (0x1) for the root node"), found FDT_END_NODE (0x2) (unbalanced)")
         }
-        _ = closing
         if open.isEmpty { rootClosed = true }
       case Self.prop:
         guard let current = open.last else {

@@ -138,6 +138,15 @@ struct MalformedBlobTests {
     #expect(readError(empty)?.message == "expected a node name, found an empty name inside /")
   }
 
+  @Test("nesting deeper than Linux's FDT_MAX_DEPTH (64) is refused; 64 levels are read")
+  func depth() throws {
+    let deepest = BlobBuilder(tokens: Array(repeating: .begin("n"), count: 64).enumerated().map { $0.offset == 0 ? .begin("") : $0.element }
+      + Array(repeating: .end, count: 64)).build()
+    #expect(try FlattenedDeviceTree(bytes: deepest).nodes.count == 64)
+    let tooDeep = BlobBuilder(tokens: [.begin("")] + Array(repeating: .begin("n"), count: 64) + Array(repeating: .end, count: 65)).build()
+    #expect(readError(tooDeep)?.message.hasPrefix("expected at most 64 levels of nodes, found deeper nesting in /n/n/") == true)
+  }
+
   @Test("a property after a subnode breaks spec §5.4.2's order")
   func propertyAfterChild() throws {
     let blob = BlobBuilder(tokens: [.begin(""), .begin("a"), .end, .property("late", []), .end]).build()
