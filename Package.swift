@@ -10,6 +10,7 @@ let package = Package(
     .library(name: "Spec", targets: ["Spec"]),
     .library(name: "P2MImpl", targets: ["P2MImpl"]),
     .library(name: "SMMUImpl", targets: ["SMMUImpl"]),
+    .library(name: "DeviceTree", targets: ["DeviceTree"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
@@ -53,11 +54,14 @@ let package = Package(
     /// The theorem catalogue: each theorem runs the program's own generic
     /// code on Z3 terms and reports proved, refuted (replayed) or unknown.
     .target(name: "Proofs", dependencies: ["Spec", "Solver", "SymbolicWord", "P2MImpl", "SMMUImpl"]),
+    /// Flattened device trees (DTB) read in Swift; the SMMUs, RAM and DMA
+    /// masters of a board, and the scenario they make (issue 8).
+    .target(name: "DeviceTree", dependencies: ["Spec"]),
     /// The command-line tool.
     .executableTarget(
       name: "dmaverify",
       dependencies: [
-        "Spec", "Solver", "SymbolicWord", "Proofs",
+        "Spec", "Solver", "SymbolicWord", "Proofs", "DeviceTree",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -71,5 +75,10 @@ let package = Package(
     .testTarget(name: "SMMUImplTests", dependencies: ["SMMUImpl", "P2MImpl", "Spec", "SymbolicWord", "Solver"]),
     .testTarget(name: "ProofsTests", dependencies: ["Proofs", "Spec", "Solver", "SymbolicWord", "P2MImpl", "SMMUImpl"]),
     .testTarget(name: "dmaverifyTests", dependencies: ["dmaverify"]),
+    .testTarget(
+      name: "DeviceTreeTests", dependencies: ["DeviceTree", "Spec"],
+      // Fixtures are read through #filePath, by these tests and by
+      // dmaverifyTests, so they are not bundled as resources.
+      exclude: ["Fixtures"]),
   ]
 )

@@ -1,0 +1,269 @@
+import Spec
+
+/// How to turn a board into a scenario: what the device tree does not say.
+public struct ScenarioOptions: Hashable, Sendable {
+  /// dom0's layout: direct-mapped, or coloured with these colours.
+  public var dom0: Dom0Memory
+  /// The number of LLC colours when dom0 is coloured (Xen computes it from
+  /// the LLC way size, `llc-colors`; 16 is a 1 MiB 16-way LLC's [derived]).
+  public var llcColours: Int
+  /// dom0's memory; nil picks 64 MiB, or less when the RAM (or, coloured,
+  /// the RAM of dom0's colours) is smaller.
+  public var dom0MemorySize: UInt64?
+  public var policy: DMAPolicy
+  public var xen: XenVersion
+  /// Whether Xen attaches PCI endpoints' streams (from `iommu-map`) to
+  /// dom0's context. It does so only with its PCI passthrough support on
+  /// (`pci-passthrough=on`, tech preview) and dom0 reporting the devices
+  /// with PHYSDEVOP_pci_device_add; otherwise Xen never programs their
+  /// streams, so they fault like undescribed masters (§6.4). [uncertain:
+  /// which release first translated RIDs through `iommu-map` for dom0 is
+  /// not in the fact sheet, so this is a switch, not a version test]
+  public var pciStreamsAttached: Bool
+
+  public init(
+    dom0: Dom0Memory = .directMapped, llcColours: Int = 16, dom0MemorySize: UInt64? = nil,
+    policy: DMAPolicy = .mergedFlags, xen: XenVersion = .latest, pciStreamsAttached: Bool = false
+  ) {
+    self.dom0 = dom0
+    self.llcColours = llcColours
+    self.dom0MemorySize = dom0MemorySize
+    self.policy = policy
+    self.xen = xen
+    self.pciStreamsAttached = pciStreamsAttached
+  }
+}
+
+/// A board as a scenario, with how its nodes were named and what the
+/// translation had to assume.
+public struct PlatformScenario: Hashable, Sendable {
+  public var scenario: Scenario
+  /// Node path → scenario name, for the devices declared.
+  public var deviceNames: [String: String]
+  /// Node path → scenario name, for the SMMUs declared.
+  public var smmuNames: [String: String]
+  /// What the scenario could not say, one sentence each; written as
+  /// comments at the top of the file.
+  public var notes: [String]
+
+  /// The scenario file: notes as `#` comments, then the statements.
+  public var text: String {
+    notes.map { "# \($0)\n" }.joined() + ScenarioPrinter.print(scenario)
+  }
+}
+
+extension Platform {
+  /// The platform statements and dom0 of a scenario for this board, so
+  /// that the spec and the proofs can run on it and a user can save it.
+  ///
+  /// - Protected devices become `device N smmu S streams …`, `undescribed`
+  ///   when this Xen does not read the binding that lists their streams
+  ///   (see ``ScenarioOptions`` and ``isRead(_:by:on:options:)``).
+  /// - Unprotected DMA masters, and `unknown` devices, become
+  ///   `device N untranslated` (unknown counts as unsafe); those assumed
+  ///   DMA-free are left out.
+  /// - Not-a-master and disabled nodes are left out.
+  ///
+  /// - Throws: ``DeviceTreeError`` when the board cannot be modelled: no
+  ///   RAM, an IOMMU type the scenario language lacks, stream IDs wider than
+  ///   the model's SMMUs, colouring on a Xen without it, bad colours.
+  public func scenario(_ options: ScenarioOptions, name: String? = nil) throws(DeviceTreeError) -> PlatformScenario {
+    var statements: [StatementKind] = [.xen(version: options.xen.name)]
+    var notes: [String] = []
+
+    // RAM: whole pages only; the spec's frames are 4 KiB.
+    var banks: [(address: UInt64, size: UInt64)] = []
+    for bank in ram.sorted(by: { $0.address < $1.address }) {
+      let pageMask: UInt64 = 0xfff
+      let start = (bank.address &+ pageMask) & ~pageMask
+      let (end, overflow) = bank.address.addingReportingOverflow(bank.size)
+      let pageEnd = (overflow ? UInt64.max : end) & ~pageMask
+      guard start < pageEnd, start >= bank.address else {
+        notes.append("RAM bank \(hex(bank.address))+\(hex(bank.size)) of \(bank.node) holds no whole 4 KiB page; left out")
+        continue
+      }
+      if start != bank.address || pageEnd != end { notes.append("RAM bank \(hex(bank.address))+\(hex(bank.size)) trimmed to whole pages") }
+      banks.append((start, pageEnd - start))
+    }
+    guard let highest = banks.map({ $0.address + $0.size }).max() else {
+      throw DeviceTreeError(offset: nil, message: "expected at least one memory node (device_type = \"memory\") with RAM, found none")
+    }
+    // The smallest IPA size Xen's p2m supports that covers all RAM: dom0's
+    // GFNs are host addresses when direct-mapped (§2.3).
+    guard let ipaBits = [40, 42, 44, 48].first(where: { highest <= UInt64(1) << UInt64($0) }) else {
+      throw DeviceTreeError(offset: nil, message: "expected RAM below 2^48, found RAM up to \(hex(highest))")
+    }
+    statements.append(.ipaBits(ipaBits))
+
+    if case .coloured(let colours) = options.dom0 {
+      guard options.xen.hasLLCColouring else {
+        throw DeviceTreeError(offset: nil, message: "expected Xen 4.20 or later for a coloured dom0 (LLC colouring, fact sheet §5), found \(options.xen.name)")
+      }
+      guard options.llcColours >= 2, options.llcColours & (options.llcColours - 1) == 0 else {
+        throw DeviceTreeError(offset: nil, message: "expected the number of LLC colours to be a power of two ≥ 2, found \(options.llcColours)")
+      }
+      guard !colours.isEmpty, colours.allSatisfy({ (0..<options.llcColours).contains($0) }), colours == colours.sorted(), Set(colours).count == colours.count else {
+        throw DeviceTreeError(offset: nil, message: "expected dom0's colours to be ascending, distinct and below \(options.llcColours), found \(colours.map(String.init).joined(separator: ","))")
+      }
+      statements.append(.llcColours(options.llcColours))
+    }
+    statements += banks.map { .ram(address: $0.address, size: $0.size) }
+
+    // SMMUs the scenario can model.
+    var smmuNames: [String: String] = [:]
+    var names = UniqueNames()
+    let used = Set(enabledDevices.flatMap { $0.streams.map(\.iommu) })
+    for iommu in iommus where iommu.available {
+      switch iommu.kind {
+      case .smmuV1, .smmuV2, .smmuV3:
+        if iommu.kind == .smmuV3 && options.xen < .v4_15 {
+          throw DeviceTreeError(offset: nil, message: "expected Xen 4.15 or later for the SMMUv3 \(iommu.path): earlier Xen has no SMMUv3 driver (smmu-v3.c came with 813b3fb5fe, fact sheet §6.2)")
+        }
+        let name = names.make(for: iommu.name)
+        smmuNames[iommu.path] = name
+        statements.append(.smmu(name: name, version: iommu.kind == .smmuV3 ? .v3 : .v2))
+        if iommu.kind == .smmuV1 { notes.append("\(iommu.path) is an SMMUv1, modelled as v2: Xen drives both with smmu.c (fact sheet §6.1)") }
+      case .other:
+        guard !used.contains(iommu.path) else {
+          throw DeviceTreeError(offset: nil, message: "expected an Arm SMMU (v1, v2, v3), found IOMMU \(iommu.path) (\(iommu.compatible.first ?? "no compatible")), which the scenario language does not model")
+        }
+        notes.append("IOMMU \(iommu.path) (\(iommu.compatible.first ?? "?")) has no masters and is left out")
+      }
+    }
+    statements.append(.iommu(!smmuNames.isEmpty))
+    statements.append(.linuxPolicy(options.policy))
+
+    // Devices.
+    var deviceNames: [String: String] = [:]
+    let smmuKinds = Dictionary(iommus.map { ($0.path, $0.kind) }, uniquingKeysWith: { first, _ in first })
+    for device in enabledDevices {
+      let placement: DeviceDeclaration.Placement
+      switch device.classification {
+      case .notAMaster:
+        continue
+      case .unprotected, .unknown:
+        if device.assumedNoDMA {
+          notes.append("\(device.path) (\(device.classification.label)) left out: assumed DMA-free (--assume-no-dma)")
+          continue
+        }
+        if case .unknown = device.classification {
+          notes.append("\(device.path) has no DMA evidence either way; counted as an untranslated master (unsafe) unless assumed DMA-free")
+        }
+        placement = .untranslated
+      case .protected:
+        let onSMMUs = device.streams.filter { smmuNames[$0.iommu] != nil }
+        guard let first = onSMMUs.first, let smmu = smmuNames[first.iommu], let kind = smmuKinds[first.iommu] else { continue }
+        let here = onSMMUs.filter { $0.iommu == first.iommu }
+        if here.count < onSMMUs.count {
+          notes.append("\(device.path) has streams on several SMMUs; the scenario keeps those on \(first.iommu)")
+        }
+        var streams: [UInt32] = []
+        for assignment in here {
+          for id in assignment.streamIDs where !streams.contains(id) { streams.append(id) }
+        }
+        if streams.isEmpty {
+          streams = [0]
+          notes.append("\(device.path) has an IOMMU specifier without cells; modelled as stream 0x0")
+        }
+        // The spec's SMMUs: v2 with 15-bit, v3 with 16-bit stream IDs
+        // (`SMMU.v2`, `SMMU.v3` defaults).
+        let bits = kind == .smmuV3 ? 16 : 15
+        if let wide = streams.first(where: { UInt64($0) >= UInt64(1) << UInt64(bits) }), let assignment = here.first(where: { $0.streamIDs.contains(wide) }) {
+          throw DeviceTreeError(offset: assignment.offset, message: "expected stream IDs of \(device.path) below 2^\(bits) (the model's SMMU\(kind == .smmuV3 ? "v3" : "v2")), found \(hex(wide))")
+        }
+        let described = here.contains { Self.isRead($0.binding, by: options.xen, on: kind, options: options) }
+        if !described {
+          let bindings = Set(here.map(\.binding.rawValue)).sorted().joined(separator: ", ")
+          notes.append("\(device.path): Xen \(options.xen.name) does not read its \(bindings) streams on \(first.iommu), so they are undescribed and fault")
+        }
+        if here.contains(where: { $0.binding == .iommuMap }) {
+          notes.append("\(device.path): each iommu-map entry is modelled by its first stream (the endpoint at rid-base)")
+        }
+        placement = .smmu(name: smmu, streams: streams, described: described)
+      }
+      let name = names.make(for: device.name)
+      deviceNames[device.path] = name
+      statements.append(.device(DeviceDeclaration(name: name, placement: placement, coherent: device.coherent)))
+    }
+
+    // dom0.
+    // Saturating: a hostile tree may list banks whose sizes add past 2^64.
+    let totalPages = banks.map { $0.size >> 12 }.reduce(UInt64(0)) { sum, pages in
+      let (total, overflow) = sum.addingReportingOverflow(pages)
+      return overflow ? .max : total
+    }
+    var availablePages = totalPages
+    if case .coloured(let colours) = options.dom0 {
+      availablePages = totalPages / UInt64(options.llcColours) * UInt64(colours.count)
+    }
+    let size = options.dom0MemorySize ?? min(64 << 20, availablePages << 12)
+    guard size > 0, size % 4096 == 0 else {
+      throw DeviceTreeError(offset: nil, message: "expected dom0's memory to be a positive multiple of 4 KiB, found \(hex(size))")
+    }
+    statements.append(.dom0(options.dom0, size: size))
+    return PlatformScenario(
+      scenario: Scenario(name: name, statements: statements.map { Statement($0) }),
+      deviceNames: deviceNames, smmuNames: smmuNames, notes: notes)
+  }
+
+  /// Whether Xen `version` reads stream IDs given by `binding` for an SMMU
+  /// of `kind`, so that `iommu_add_dt_device()` can attach them to dom0
+  /// (fact sheet §6.1–6.3):
+  /// - `mmu-masters`: Xen's SMMUv1/v2 driver (smmu.c) in every modelled
+  ///   release; the SMMUv3 driver never.
+  /// - `iommus`: the SMMUv3 driver from its import (4.15); the SMMUv1/v2
+  ///   driver from `2278d2cbb0` (4.16).
+  /// - `iommu-map`: only when ``ScenarioOptions/pciStreamsAttached``.
+  ///
+  /// [uncertain] Linux refuses to probe an SMMU whose tree mixes both
+  /// bindings; whether Xen's port does too is not in the fact sheet, so a
+  /// mixed tree is taken to work with both.
+  public static func isRead(_ binding: StreamBinding, by version: XenVersion, on kind: IOMMUKind, options: ScenarioOptions) -> Bool {
+    switch (binding, kind) {
+    case (.mmuMasters, .smmuV1), (.mmuMasters, .smmuV2): true
+    case (.mmuMasters, _): false
+    case (.iommus, .smmuV3): version.minor >= 15
+    case (.iommus, .smmuV1), (.iommus, .smmuV2): version.minor >= 16
+    case (.iommus, .other): false
+    case (.iommuMap, _): options.pciStreamsAttached
+    }
+  }
+}
+
+/// Scenario names from node names: letters, digits, `-` and `_`, starting
+/// with a letter (docs/SCENARIOS.md); the unit address is added, then a
+/// counter, only when needed to keep names unique.
+struct UniqueNames {
+  var taken: Set<String> = []
+
+  mutating func make(for nodeName: String) -> String {
+    let parts = nodeName.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+    let base = Self.sanitise(parts.first ?? "")
+    var candidates = [base]
+    if parts.count == 2 { candidates.append(base + "-" + Self.sanitise(parts[1])) }
+    for candidate in candidates where taken.insert(candidate).inserted { return candidate }
+    let stem = candidates[candidates.count - 1]
+    var counter = 2
+    while !taken.insert("\(stem)-\(counter)").inserted { counter += 1 }
+    return "\(stem)-\(counter)"
+  }
+
+  static func sanitise(_ text: String) -> String {
+    var result = String(text.unicodeScalars.map { scalar in
+      scalar.isASCII && (ASCIIClass.alphanumerics(scalar) || scalar == "-" || scalar == "_") ? Character(scalar) : "-"
+    })
+    if result.isEmpty { result = "node" }
+    if let first = result.unicodeScalars.first, !(first.isASCII && ASCIIClass.letters(first)) { result = "n-" + result }
+    return result
+  }
+}
+
+/// ASCII classes without Foundation.
+enum ASCIIClass {
+  static func letters(_ scalar: Unicode.Scalar) -> Bool {
+    ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar)
+  }
+  static func alphanumerics(_ scalar: Unicode.Scalar) -> Bool {
+    letters(scalar) || ("0"..."9").contains(scalar)
+  }
+}

@@ -1,0 +1,330 @@
+import ArgumentParser
+import DeviceTree
+import Foundation
+import Spec
+
+extension DMAVerify {
+  /// `dmaverify platform FILE`: what a board's device tree says about DMA.
+  struct PlatformCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "platform",
+      abstract: "Show a board's SMMUs, RAM and DMA masters from its device tree.",
+      discussion: """
+        Reads a device tree blob (.dtb), or source (.dts) through dtc, and
+        classifies every enabled device: protected (stream IDs on an SMMU, by
+        iommus, mmu-masters or iommu-map), unprotected DMA master (evidence
+        such as #dma-cells, dma-coherent, dma-ranges or a known bus-master
+        compatible, but no stream IDs), or unknown (no evidence either way;
+        counted as unsafe unless --assume-no-dma names it). Xen 4.15 reads
+        only the legacy mmu-masters binding for SMMUv1/v2; iommus from 4.16.
+
+        With --scenario, writes the board as a scenario file (docs/SCENARIOS.md)
+        for 'dmaverify run': the SMMUs, RAM, devices and dom0, with the chosen
+        layout, policy and Xen version.
+
+        Exit status: 0 when the tree was read, 64 on a usage error, 65 when the
+        tree is malformed or cannot be modelled (the message names the file and
+        the byte offset), 66 when the file cannot be read, 73 when the scenario
+        file cannot be written.
+        """)
+
+    @Argument(help: "A device tree blob (.dtb), or device tree source (.dts) compiled with dtc.", completion: .file())
+    var file: String
+
+    @Flag(help: "Also list disabled nodes and nodes that are not DMA masters.")
+    var all = false
+
+    @Option(
+      name: .customLong("assume-no-dma"),
+      help: ArgumentHelp("A node (path or node name) that never masters the bus; repeat for several.", valueName: "node"))
+    var assumeNoDMA: [String] = []
+
+    @Flag(help: "Print a JSON report instead of text.")
+    var json = false
+
+    @Option(name: .customLong("scenario"), help: ArgumentHelp("Write the board as a scenario file.", valueName: "out.scn"))
+    var scenarioFile: String?
+
+    @Option(help: ArgumentHelp("dom0's layout for --scenario: direct, or coloured[:COLOURS] (e.g. coloured:0-3; all colours by default).", valueName: "layout"))
+    var dom0 = "direct"
+
+    @Option(help: "The number of LLC colours for a coloured dom0.")
+    var llcColours = 16
+
+    @Option(help: ArgumentHelp("dom0's memory for --scenario (e.g. 64M); default 64M or the RAM available.", valueName: "size"))
+    var dom0Memory: String?
+
+    @Option(help: "dom0 Linux's DMA policy for --scenario: legacy, merged-flags, global-flag, per-device.")
+    var policy = DMAPolicy.mergedFlags.rawValue
+
+    @Option(help: "The Xen release to model for --scenario (4.12–4.21).")
+    var xen = XenVersion.latest.name
+
+    @Flag(help: "Xen attaches PCI endpoints' iommu-map streams to dom0 (PCI passthrough support on).")
+    var pciStreamsAttached = false
+
+    func validate() throws {
+      _ = try options()
+    }
+
+    /// The scenario options, or a usage error.
+    func options() throws -> ScenarioOptions {
+      guard let policy = DMAPolicy(rawValue: policy) else {
+        throw ValidationError("expected --policy to be one of \(DMAPolicy.allCases.map(\.rawValue).joined(separator: ", ")), found '\(self.policy)'")
+      }
+      guard let version = XenVersion(name: xen) else {
+        throw ValidationError("expected --xen to be a release 4.\(XenVersion.supportedMinors.lowerBound)–4.\(XenVersion.supportedMinors.upperBound), found '\(xen)'")
+      }
+      guard llcColours >= 2, llcColours & (llcColours - 1) == 0, llcColours <= 1 << 16 else {
+        throw ValidationError("expected --llc-colours to be a power of two ≥ 2, found \(llcColours)")
+      }
+      var options = ScenarioOptions(policy: policy, xen: version, pciStreamsAttached: pciStreamsAttached)
+      options.llcColours = llcColours
+      switch dom0 {
+      case "direct", "direct-mapped":
+        options.dom0 = .directMapped
+      case "coloured", "colored":
+        options.dom0 = .coloured(colours: Array(0..<llcColours))
+      case let layout where layout.hasPrefix("coloured:") || layout.hasPrefix("colored:"):
+        let list = layout.split(separator: ":", maxSplits: 1).last.map(String.init) ?? ""
+        // The scenario language's colour lists (Xen's syntax), parsed by
+        // the scenario parser itself.
+        guard case .dom0(let memory, _)? = try? ScenarioParser.parse("dom0 coloured \(list) memory 4K").statements.first?.kind else {
+          throw ValidationError("expected --dom0 coloured:COLOURS with colours such as 0-3,8 (ascending, no overlaps), found '\(list)'")
+        }
+        options.dom0 = memory
+      default:
+        throw ValidationError("expected --dom0 to be direct, coloured or coloured:COLOURS, found '\(dom0)'")
+      }
+      if case .coloured(let colours) = options.dom0 {
+        guard version.hasLLCColouring else {
+          throw ValidationError("expected --xen 4.20 or later for a coloured dom0 (LLC colouring), found \(version.name)")
+        }
+        guard let last = colours.last, last < llcColours else {
+          throw ValidationError("expected dom0's colours below --llc-colours \(llcColours)")
+        }
+      }
+      if let dom0Memory {
+        guard case .swiotlbPool(_, let size)? = try? ScenarioParser.parse("swiotlb 0x0 \(dom0Memory)").statements.first?.kind else {
+          throw ValidationError("expected --dom0-memory to be a size in whole pages such as 64M, found '\(dom0Memory)'")
+        }
+        options.dom0MemorySize = size
+      }
+      return options
+    }
+
+    func run() throws {
+      let options = try options()
+      let tree: FlattenedDeviceTree
+      do {
+        tree = try FlattenedDeviceTree.load(file: file)
+      } catch {
+        FileHandle.standardError.write(Data("\(error)\n".utf8))
+        switch error {
+        case .unreadable: throw ExitCode(66)
+        case .malformed: throw ExitCode(65)
+        }
+      }
+      var platform: Platform
+      do {
+        platform = try Platform(tree: tree)
+      } catch {
+        FileHandle.standardError.write(Data("\(error.inFile(file))\n".utf8))
+        throw ExitCode(65)
+      }
+      do {
+        platform = try platform.assumingNoDMA(assumeNoDMA)
+      } catch {
+        throw ValidationError(error.message)
+      }
+      var written: PlatformScenario?
+      if let scenarioFile {
+        do {
+          written = try platform.scenario(options, name: tree.root.property("model").flatMap { try? $0.string() } ?? (file as NSString).lastPathComponent)
+        } catch {
+          FileHandle.standardError.write(Data("\(error.inFile(file))\n".utf8))
+          throw ExitCode(65)
+        }
+        do {
+          try written?.text.write(toFile: scenarioFile, atomically: true, encoding: .utf8)
+        } catch {
+          FileHandle.standardError.write(Data("\(scenarioFile): error: cannot write the scenario: \(error.localizedDescription)\n".utf8))
+          throw ExitCode(73)
+        }
+      }
+      if json {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let report = PlatformReport(file: file, platform: platform, all: all, scenario: written, scenarioFile: scenarioFile)
+        print(String(decoding: try encoder.encode(report), as: UTF8.self))
+      } else {
+        print(Self.text(file: file, tree: tree, platform: platform, all: all))
+        if let written, let scenarioFile {
+          print("Scenario: wrote \(scenarioFile) (\(written.deviceNames.count) device\(written.deviceNames.count == 1 ? "" : "s"), \(written.smmuNames.count) SMMU\(written.smmuNames.count == 1 ? "" : "s"); \(written.notes.count) note\(written.notes.count == 1 ? "" : "s") as comments)")
+        }
+      }
+    }
+
+    static func text(file: String, tree: FlattenedDeviceTree, platform: Platform, all: Bool) -> String {
+      var lines = ["== \(file)" + (tree.root.compatible.first.map { ": \($0)" } ?? "")]
+      lines.append("IOMMUs")
+      if platform.iommus.isEmpty { lines.append("  none") }
+      for iommu in platform.iommus where iommu.available || all {
+        lines.append(
+          "  \(iommu.path)  \(iommu.compatible.first ?? "-")  \(iommu.kind.rawValue)"
+            + (iommu.iommuCells.map { "  #iommu-cells \($0)" } ?? "  (no #iommu-cells: legacy mmu-masters only)")
+            + (iommu.available ? "" : "  DISABLED"))
+      }
+      lines.append("RAM")
+      if platform.ram.isEmpty { lines.append("  none") }
+      for bank in platform.ram {
+        let last = bank.address.addingReportingOverflow(bank.size - 1).partialValue
+        lines.append("  \(hex(bank.address))–\(hex(last))  \(sizeText(bank.size))  \(bank.node)")
+      }
+      for reservation in platform.reservations {
+        lines.append("  reserved (memreserve) \(hex(reservation.address)) + \(sizeText(reservation.size))")
+      }
+      let enabled = platform.enabledDevices
+      let masters = enabled.filter { if case .notAMaster = $0.classification { false } else { true } }
+      lines.append("Devices")
+      if masters.isEmpty { lines.append("  none") }
+      for device in masters {
+        lines.append(contentsOf: deviceLines(device))
+      }
+      let others = enabled.filter { if case .notAMaster = $0.classification { true } else { false } }
+      if all {
+        lines.append("Not DMA masters")
+        for device in others {
+          if case .notAMaster(let reason) = device.classification { lines.append("  \(device.path): \(reason)") }
+        }
+        lines.append("Disabled")
+        if !platform.devices.contains(where: { $0.disabledBy != nil }) { lines.append("  none") }
+        for device in platform.devices where device.disabledBy != nil {
+          let by = device.disabledBy == device.path ? "status \"\(tree.node(at: device.path)?.status ?? "disabled")\"" : "under disabled \(device.disabledBy ?? "")"
+          lines.append("  \(device.path): \(by); would be \(device.classification.label)")
+        }
+      }
+      let protected = masters.filter { $0.classification == .protected }.count
+      let unprotected = masters.filter { $0.classification == .unprotected }.count
+      let unknown = masters.filter { $0.classification == .unknown }.count
+      let disabled = platform.devices.filter { $0.disabledBy != nil }.count
+      let unsafe = platform.unsafeDevices.map(\.path)
+      lines.append(
+        "Summary: \(protected) protected, \(unprotected) unprotected, \(unknown) unknown; \(others.count) not DMA masters, \(disabled) disabled"
+          + (all ? "" : " (--all lists them)"))
+      lines.append(
+        unsafe.isEmpty
+          ? "Every enabled DMA master is behind an SMMU."
+          : "Untranslated DMA (unsafe for dma-direct with guest-physical addresses): \(unsafe.joined(separator: ", "))")
+      return lines.joined(separator: "\n")
+    }
+
+    static func deviceLines(_ device: PlatformDevice) -> [String] {
+      let label: String
+      switch device.classification {
+      case .protected: label = "protected"
+      case .unprotected: label = "UNPROTECTED"
+      case .unknown: label = "UNKNOWN"
+      case .notAMaster: label = "not a master"
+      }
+      var lines = ["  " + label.padding(toLength: 12, withPad: " ", startingAt: 0) + " \(device.path)" + (device.compatible.first.map { " (\($0))" } ?? "")]
+      for evidence in device.evidence {
+        var line = "               " + evidence.description
+        if case .streams(let assignment) = evidence { line += "  [\(bindingNote(assignment.binding))]" }
+        lines.append(line)
+      }
+      if device.classification == .unknown {
+        lines.append("               no DMA evidence either way: counted as an untranslated master")
+      }
+      if device.assumedNoDMA {
+        lines.append("               assumed DMA-free (--assume-no-dma): left out of scenarios")
+      } else if device.classification == .unknown || device.classification == .unprotected {
+        lines.append("               if it never masters the bus: --assume-no-dma \(device.name)")
+      }
+      return lines
+    }
+
+    static func bindingNote(_ binding: StreamBinding) -> String {
+      switch binding {
+      case .iommus: "SMMUv1/v2: read by Xen ≥ 4.16 (2278d2cbb0); SMMUv3: ≥ 4.15"
+      case .mmuMasters: "legacy; SMMUv1/v2 only; the one binding Xen 4.15 reads"
+      case .iommuMap: "PCI; Xen attaches it only with PCI passthrough support"
+      }
+    }
+
+    static func sizeText(_ size: UInt64) -> String {
+      for (shift, unit) in [(30, "G"), (20, "M"), (10, "K")] where size != 0 && size % (1 << UInt64(shift)) == 0 {
+        return String(size >> UInt64(shift)) + unit
+      }
+      return hex(size)
+    }
+  }
+}
+
+/// The `--json` document.
+struct PlatformReport: Encodable {
+  struct IOMMU: Encodable {
+    var path: String
+    var compatible: [String]
+    var kind: String
+    var iommuCells: UInt32?
+    var available: Bool
+  }
+  struct Bank: Encodable {
+    var address: UInt64
+    var size: UInt64
+    var node: String
+  }
+  struct Streams: Encodable {
+    var iommu: String
+    var binding: String
+    var streamIDs: [UInt32]
+    var requesterIDBase: UInt32?
+    var length: UInt32?
+  }
+  struct Device: Encodable {
+    var path: String
+    var compatible: [String]
+    var classification: String
+    var reason: String?
+    var evidence: [String]
+    var streams: [Streams]
+    var coherent: Bool
+    var assumedNoDMA: Bool
+    var disabledBy: String?
+    var scenarioName: String?
+  }
+  var file: String
+  var iommus: [IOMMU]
+  var ram: [Bank]
+  var devices: [Device]
+  var unsafe: [String]
+  var scenarioFile: String?
+  var scenarioNotes: [String]?
+
+  init(file: String, platform: Platform, all: Bool, scenario: PlatformScenario?, scenarioFile: String?) {
+    self.file = file
+    iommus = platform.iommus.map { IOMMU(path: $0.path, compatible: $0.compatible, kind: $0.kind.rawValue, iommuCells: $0.iommuCells, available: $0.available) }
+    ram = platform.ram.map { Bank(address: $0.address, size: $0.size, node: $0.node) }
+    devices = platform.devices.filter { device in
+      if all { return true }
+      if device.disabledBy != nil { return false }
+      if case .notAMaster = device.classification { return false }
+      return true
+    }.map { device in
+      var reason: String?
+      if case .notAMaster(let why) = device.classification { reason = why }
+      return Device(
+        path: device.path, compatible: device.compatible, classification: device.classification.label, reason: reason,
+        evidence: device.evidence.map(\.description),
+        streams: device.streams.map {
+          Streams(iommu: $0.iommu, binding: $0.binding.rawValue, streamIDs: $0.streamIDs, requesterIDBase: $0.requesterIDBase, length: $0.length)
+        },
+        coherent: device.coherent, assumedNoDMA: device.assumedNoDMA, disabledBy: device.disabledBy,
+        scenarioName: scenario?.deviceNames[device.path])
+    }
+    unsafe = platform.unsafeDevices.map(\.path)
+    self.scenarioFile = scenarioFile
+    scenarioNotes = scenario?.notes
+  }
+}

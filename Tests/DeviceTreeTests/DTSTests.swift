@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+
+@testable import DeviceTree
+
+/// DTS goes through dtc. CI installs only libz3-dev, so these tests run
+/// only where dtc is installed; the DTB tests do not need it.
+@Suite("DTS through dtc")
+struct DTSTests {
+  /// The tree without offsets, which depend on dtc's layout choices.
+  static func shape(_ tree: FlattenedDeviceTree) -> [String] {
+    tree.nodes.map { node in
+      node.path + " {" + node.properties.map { "\($0.name)=\($0.value.map { String($0, radix: 16) }.joined(separator: "."))" }.joined(separator: ";") + "}"
+    }
+  }
+
+  @Test(
+    "each fixture's DTS compiles to the tree of its committed DTB", .enabled(if: Fixtures.dtcInstalled, "dtc (device-tree-compiler) is not installed"),
+    arguments: Fixtures.boards)
+  func compiledMatchesCommitted(board: String) throws {
+    let compiled = try FlattenedDeviceTree.load(file: Fixtures.path(board, "dts"))
+    #expect(Self.shape(compiled) == Self.shape(try Fixtures.tree(board)))
+    #expect(compiled.reservations == (try Fixtures.tree(board)).reservations)
+  }
+
+  @Test("a DTS error comes back with dtc's message naming the file", .enabled(if: Fixtures.dtcInstalled, "dtc (device-tree-compiler) is not installed"))
+  func sourceError() throws {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("broken-\(UUID().uuidString).dts")
+    try "/dts-v1/;\n/ { node { prop = <1 ; }; };\n".write(to: url, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(at: url) }
+    #expect {
+      _ = try FlattenedDeviceTree.load(file: url.path)
+    } throws: { error in
+      guard case .malformed(let inner) = error as? DeviceTreeLoadError else { return false }
+      return inner.file == url.path && inner.message.hasPrefix("dtc could not compile the source:") && inner.message.contains(url.lastPathComponent)
+    }
+  }
+
+  @Test("without dtc on PATH, reading DTS says to install device-tree-compiler or pass a DTB")
+  func missingCompiler() throws {
+    #expect(DeviceTreeSource.compilerPath(environment: ["PATH": "/nonexistent"]) == nil)
+    #expect(throws: DeviceTreeError(
+      file: "board.dts", offset: nil,
+      message: "reading device tree source needs dtc, which is not installed; install it (Debian/Ubuntu: apt-get install device-tree-compiler) or pass a compiled .dtb")
+    ) {
+      try DeviceTreeSource.compile(file: "board.dts", environment: ["PATH": "/nonexistent"])
+    }
+  }
+
+  @Test("files are told apart by extension, else by the DTB magic")
+  func detection() throws {
+    let blob = try Fixtures.blob("quarry")
+    #expect(DeviceTreeSource.isSource(file: "a.dts", bytes: blob))
+    #expect(!DeviceTreeSource.isSource(file: "a.dtb", bytes: []))
+    #expect(!DeviceTreeSource.isSource(file: "board", bytes: blob))
+    #expect(DeviceTreeSource.isSource(file: "board", bytes: Array("/dts-v1/;".utf8)))
+  }
+
+  @Test("an unreadable file is reported as such, not as malformed")
+  func unreadable() {
+    #expect(throws: DeviceTreeLoadError.self) { try FlattenedDeviceTree.load(file: "/nonexistent/board.dtb") }
+    do {
+      _ = try FlattenedDeviceTree.load(file: "/nonexistent/board.dtb")
+    } catch {
+      guard case .unreadable(let file, _) = error else { Issue.record("expected unreadable, got \(error)"); return }
+      #expect(file == "/nonexistent/board.dtb")
+      #expect(error.description.hasPrefix("/nonexistent/board.dtb: error: cannot read the file"))
+    }
+  }
+
+  @Test("a malformed DTB file's error names the file and the offset")
+  func malformedFile() throws {
+    var blob = try Fixtures.blob("quarry")
+    blob.setWord(0x7, at: 0x38)
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("bad-\(UUID().uuidString).dtb")
+    try Data(blob).write(to: url)
+    defer { try? FileManager.default.removeItem(at: url) }
+    do {
+      _ = try FlattenedDeviceTree.load(file: url.path)
+      Issue.record("expected an error")
+    } catch {
+      #expect(error.description == "\(url.path): error: offset 0x38: expected FDT_BEGIN_NODE (0x1), found 0x7")
+    }
+  }
+}

@@ -1,0 +1,166 @@
+import Foundation
+import Testing
+
+@Suite("dmaverify platform")
+struct PlatformCommandTests {
+  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+  static let fixtures = repository.appendingPathComponent("Tests/DeviceTreeTests/Fixtures")
+
+  static func fixture(_ name: String) -> String { fixtures.appendingPathComponent(name).path }
+
+  static var dtcInstalled: Bool {
+    (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
+      .contains { FileManager.default.isExecutableFile(atPath: "\($0)/dtc") }
+  }
+
+  func temporaryPath(_ suffix: String) -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("dmaverify-\(UUID().uuidString).\(suffix)").path
+  }
+
+  @Test("a DTB: SMMUs, RAM, each device with its class and evidence, and the unsafe ones (exit 0)")
+  func orchard() throws {
+    let output = try CommandRunner.run(["platform", Self.fixture("orchard.dtb")])
+    #expect(output.status == 0, "\(output.standardError)")
+    let text = output.standardOutput
+    #expect(text.contains("  /soc/iommu@fd800000  arm,mmu-500  smmu-v2  #iommu-cells 1"))
+    #expect(text.contains("  0x40000000–0x5fffffff  512M  /memory@40000000"))
+    #expect(text.contains("  protected    /soc/ethernet@ff0b0000 (cdns,gem)"))
+    #expect(text.contains("iommus: stream 0x874 on /soc/iommu@fd800000"))
+    #expect(text.contains("  UNPROTECTED  /soc/dma-controller@fd500000 (arm,pl330)"))
+    #expect(text.contains("               #dma-cells (a DMA controller)"))
+    #expect(text.contains("  UNKNOWN      /soc/accelerator@fe000000 (acme,frobnicator-2)"))
+    #expect(text.contains("Summary: 3 protected, 1 unprotected, 1 unknown; 11 not DMA masters, 1 disabled (--all lists them)"))
+    #expect(text.contains("Untranslated DMA (unsafe for dma-direct with guest-physical addresses): /soc/dma-controller@fd500000, /soc/accelerator@fe000000"))
+    #expect(!text.contains("sata@fd0c0000"))
+  }
+
+  @Test("--all adds the non-masters with their reasons and the disabled nodes")
+  func all() throws {
+    let output = try CommandRunner.run(["platform", "--all", Self.fixture("harbour.dtb")])
+    #expect(output.status == 0)
+    #expect(output.standardOutput.contains("  /cpus") == false)
+    #expect(output.standardOutput.contains("  /iommu@9050000: an IOMMU: Xen drives it and hides it from dom0"))
+    #expect(output.standardOutput.contains("  /pcie@40000000: status \"disabled\"; would be protected"))
+    #expect(output.standardOutput.contains("  /offbus/sata@9300000: under disabled /offbus; would be unprotected DMA master"))
+    #expect(output.standardOutput.contains("iommu-map: RIDs 0x0–0xff → streams 0x1000… on /iommu@9050000"))
+  }
+
+  @Test("--assume-no-dma takes the device out of the unsafe list; a node the tree lacks is a usage error (64)")
+  func assumptions() throws {
+    let output = try CommandRunner.run(["platform", Self.fixture("orchard.dtb"), "--assume-no-dma", "accelerator@fe000000"])
+    #expect(output.status == 0)
+    #expect(output.standardOutput.contains("assumed DMA-free (--assume-no-dma): left out of scenarios"))
+    #expect(output.standardOutput.contains("Untranslated DMA (unsafe for dma-direct with guest-physical addresses): /soc/dma-controller@fd500000\n"))
+    let unknown = try CommandRunner.run(["platform", Self.fixture("orchard.dtb"), "--assume-no-dma", "nothing"])
+    #expect(unknown.status == 64)
+    #expect(unknown.standardError.contains("expected --assume-no-dma to name a node (a path or a node name), found 'nothing'"))
+  }
+
+  @Test("--json: devices with classification, evidence and streams, and the unsafe list")
+  func json() throws {
+    let output = try CommandRunner.run(["platform", "--json", Self.fixture("quarry.dtb")])
+    #expect(output.status == 0)
+    let document = try #require(try JSONSerialization.jsonObject(with: Data(output.standardOutput.utf8)) as? [String: Any])
+    #expect(document["unsafe"] as? [String] == ["/sata@2d000000", "/mailbox@2e000000"])
+    let devices = try #require(document["devices"] as? [[String: Any]])
+    let byPath = Dictionary(uniqueKeysWithValues: devices.compactMap { d in (d["path"] as? String).map { ($0, d) } })
+    #expect(byPath["/usb@2c000000"]?["classification"] as? String == "protected")
+    let streams = try #require(byPath["/usb@2c000000"]?["streams"] as? [[String: Any]])
+    #expect(streams.first?["binding"] as? String == "mmu-masters")
+    #expect(streams.first?["streamIDs"] as? [Int] == [0x200, 0x201])
+    #expect(byPath["/sata@2d000000"]?["classification"] as? String == "unprotected DMA master")
+    #expect(byPath["/mailbox@2e000000"]?["classification"] as? String == "unknown")
+    let iommus = try #require(document["iommus"] as? [[String: Any]])
+    #expect(iommus.first?["kind"] as? String == "smmu-v2")
+  }
+
+  @Test("--scenario writes a file that 'dmaverify run' executes: the AHCI corrupts a coloured dom0 under global-flag, the macb does not")
+  func scenario() throws {
+    let out = temporaryPath("scn")
+    defer { try? FileManager.default.removeItem(atPath: out) }
+    let output = try CommandRunner.run([
+      "platform", Self.fixture("quarry.dtb"), "--scenario", out, "--dom0", "coloured:0-3", "--policy", "global-flag", "--xen", "4.20",
+    ])
+    #expect(output.status == 0, "\(output.standardError)")
+    #expect(output.standardOutput.contains("Scenario: wrote \(out) (4 devices, 1 SMMU; 1 note as comments)"))
+    var text = try String(contentsOfFile: out, encoding: .utf8)
+    #expect(text.hasPrefix("# /mailbox@2e000000 has no DMA evidence either way"))
+    #expect(text.contains("device sata untranslated non-coherent dma-mask 64\n"))
+    #expect(text.contains("dom0 coloured 0-3 memory 64M\n"))
+    text += "dma sata from-device 0x81000000 4K expect corruption\ndma ethernet from-device 0x81000000 4K expect ok\n"
+    try text.write(toFile: out, atomically: true, encoding: .utf8)
+    let run = try CommandRunner.run(["run", out])
+    #expect(run.status == 0, "\(run.standardOutput)")
+    #expect(run.standardOutput.contains("→ CORRUPTION via dma-direct"))
+    #expect(run.standardOutput.contains("2 expectations met, 0 not met"))
+  }
+
+  @Test("a malformed DTB exits 65 naming the file and the offset; a missing file exits 66")
+  func malformed() throws {
+    var blob = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Self.fixture("quarry.dtb"))))
+    blob[0x3b] = 0x7
+    let file = temporaryPath("dtb")
+    try Data(blob).write(to: URL(fileURLWithPath: file))
+    defer { try? FileManager.default.removeItem(atPath: file) }
+    let output = try CommandRunner.run(["platform", file])
+    #expect(output.status == 65)
+    #expect(output.standardError == "\(file): error: offset 0x38: expected FDT_BEGIN_NODE (0x1), found 0x7\n")
+    #expect(output.standardOutput.isEmpty)
+    let missing = try CommandRunner.run(["platform", "/nonexistent/board.dtb"])
+    #expect(missing.status == 66)
+    #expect(missing.standardError.hasPrefix("/nonexistent/board.dtb: error: cannot read the file"))
+  }
+
+  @Test("a reference error in an otherwise well-formed tree exits 65 with the property's offset")
+  func danglingReference() throws {
+    var blob = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Self.fixture("orchard.dtb"))))
+    // Point the GEM's iommus phandle at a phandle no node has.
+    let marker: [UInt8] = [0x00, 0x00, 0x08, 0x74]
+    let index = try #require((0..<blob.count - 8).first { Array(blob[$0 + 4..<$0 + 8]) == marker })
+    blob[index + 3] = 0x63
+    let file = temporaryPath("dtb")
+    try Data(blob).write(to: URL(fileURLWithPath: file))
+    defer { try? FileManager.default.removeItem(atPath: file) }
+    let output = try CommandRunner.run(["platform", file])
+    #expect(output.status == 65)
+    #expect(output.standardError.hasPrefix("\(file): error: offset 0x"))
+    #expect(output.standardError.contains("expected 'iommus' of /soc/ethernet@ff0b0000 to reference a node, found phandle 0x63 which no node has"))
+  }
+
+  @Test("options the model cannot meet are usage errors (64)")
+  func usage() throws {
+    let dtb = Self.fixture("orchard.dtb")
+    let policy = try CommandRunner.run(["platform", dtb, "--policy", "swiotlb"])
+    #expect(policy.status == 64)
+    #expect(policy.standardError.contains("expected --policy to be one of legacy, merged-flags, global-flag, per-device, found 'swiotlb'"))
+    let colouring = try CommandRunner.run(["platform", dtb, "--dom0", "coloured:0-3", "--xen", "4.15"])
+    #expect(colouring.status == 64)
+    #expect(colouring.standardError.contains("expected --xen 4.20 or later for a coloured dom0"))
+    let colours = try CommandRunner.run(["platform", dtb, "--dom0", "coloured:3-1", "--xen", "4.20"])
+    #expect(colours.status == 64)
+    #expect(try CommandRunner.run(["platform"]).status == 64)
+  }
+
+  @Test("a scenario that cannot be written exits 73")
+  func unwritable() throws {
+    let output = try CommandRunner.run(["platform", Self.fixture("quarry.dtb"), "--scenario", "/nonexistent/dir/out.scn"])
+    #expect(output.status == 73)
+    #expect(output.standardError.hasPrefix("/nonexistent/dir/out.scn: error: cannot write the scenario"))
+  }
+
+  @Test("a DTS goes through dtc", .enabled(if: PlatformCommandTests.dtcInstalled, "dtc (device-tree-compiler) is not installed"))
+  func source() throws {
+    let output = try CommandRunner.run(["platform", Self.fixture("harbour.dts")])
+    #expect(output.status == 0, "\(output.standardError)")
+    #expect(output.standardOutput.contains("  UNPROTECTED  /display@9200000 (arm,hdlcd)"))
+  }
+
+  @Test("platform --help documents the classes and the exit status")
+  func help() throws {
+    let output = try CommandRunner.run(["platform", "--help"])
+    #expect(output.status == 0)
+    #expect(output.standardOutput.contains("Exit status: 0 when the tree was read, 64 on a usage error, 65 when the"))
+    #expect(output.standardOutput.contains("--assume-no-dma <node>"))
+    #expect(output.standardOutput.contains("Xen 4.15 reads"))
+  }
+}
