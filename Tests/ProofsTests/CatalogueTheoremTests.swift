@@ -50,6 +50,16 @@ struct CatalogueTheoremTests {
     #expect(refuted.allSatisfy { $0.replayed == true }, "\(refuted)")
   }
 
+  @Test("dma.flag-equals-swiotlb: (a) and (b) proved, swiotlb-xen on a coloured dom0 refuted for grants; without the 1:1 grant entry (a) is refuted")
+  func flagEqualsSwiotlb() throws {
+    let findings = try run(FlagEqualsSwiotlbTheorem.theorem)
+    let refuted = findings.filter { $0.verdict == .refuted }.map(\.claim)
+    #expect(refuted.sorted() == ["dma.flag-equals-swiotlb[coloured,grant,one-page].swiotlb-xen", "dma.flag-equals-swiotlb[coloured,grant,straddling].swiotlb-xen"])
+    #expect(findings.filter { $0.verdict == .refuted }.allSatisfy { $0.replayed == true })
+    let broken = try run(FlagEqualsSwiotlbTheorem.theorem(mutation: .noOneToOneGrantEntry))
+    #expect(broken.first { $0.claim == "dma.flag-equals-swiotlb[direct-mapped,grant,one-page]" }?.verdict == .refuted)
+  }
+
   @Test("colour.allocation: proved; a colour mask off by one (mfn & N) is refuted")
   func colourAllocation() throws {
     #expect(try run(ColourAllocationTheorem.theorem()).allSatisfy { $0.verdict == .proved })

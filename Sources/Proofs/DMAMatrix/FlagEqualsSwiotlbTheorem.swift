@@ -15,7 +15,9 @@ import SymbolicWord
 /// the ideal one. And swiotlb-xen on the coloured dom0 itself does not
 /// have it: refuted, with a counterexample replayed on the runner.
 enum FlagEqualsSwiotlbTheorem {
-  static var theorem: Theorem {
+  static var theorem: Theorem { theorem(mutation: nil) }
+
+  static func theorem(mutation: SymbolicDMAState.Mutation?) -> Theorem {
     Theorem(name: "dma.flag-equals-swiotlb", summary: "the RFC's flag equals swiotlb-xen on a direct-mapped dom0, and gives the ideal DMA on a coloured one where swiotlb-xen does not") { session in
       let platform = try MatrixPlatform()
       var findings: [Finding] = []
@@ -23,7 +25,7 @@ enum FlagEqualsSwiotlbTheorem {
         for shape in MatrixCell.Shape.allCases {
           let where_ = "\(page.rawValue),\(shape.rawValue)"
           // (a)
-          let direct = try SymbolicDMAState(session: session, platform: platform, layout: .direct, page: page, shape: shape, xen: .after)
+          let direct = try SymbolicDMAState(session: session, platform: platform, layout: .direct, page: page, shape: shape, xen: .after, mutation: mutation)
           let flag = try SymbolicDMARun(state: direct, policy: .globalFlag, device: .attached, layout: .direct, xen: .after)
           let swiotlb = try SymbolicDMARun(state: direct, policy: .legacy, device: .attached, layout: .direct, xen: .after)
           let sameFrames = (!swiotlb.bounced).implies(flag.touchedFrames[0] == swiotlb.touchedFrames[0]
@@ -34,8 +36,8 @@ enum FlagEqualsSwiotlbTheorem {
               hypotheses: try direct.hypotheses()))
 
           // (b)
-          let coloured = try SymbolicDMAState(session: session, platform: platform, layout: .coloured, page: page, shape: shape, xen: .after)
-          let twin = try SymbolicDMAState(session: session, platform: platform, layout: .direct, page: page, shape: shape, xen: .after)
+          let coloured = try SymbolicDMAState(session: session, platform: platform, layout: .coloured, page: page, shape: shape, xen: .after, mutation: mutation)
+          let twin = try SymbolicDMAState(session: session, platform: platform, layout: .direct, page: page, shape: shape, xen: .after, mutation: mutation)
           let flagColoured = try SymbolicDMARun(state: coloured, policy: .globalFlag, device: .attached, layout: .coloured, xen: .after)
           let swiotlbTwin = try SymbolicDMARun(state: twin, policy: .legacy, device: .attached, layout: .direct, xen: .after)
           findings.append(
