@@ -116,35 +116,39 @@ enum TableTheorems {
 
   static func walkEquivalence(mutants: Mutants = []) -> Theorem {
     Theorem(name: "walk.equivalence", summary: "the implementation's tables (blocks, splits) and the spec's 4K layout of the same map walk alike for every IPA (40 and 48 bits)") { session in
-      var findings: [Finding] = []
-      for ipaBits in [40, 48] {
-        for (label, updates) in [("mixed", mixedUpdates), ("blocks", blockUpdates)] {
-          let (p2m, spec) = try build(ipaBits: ipaBits, updates: updates, mutants: mutants)
-          let frameLimit = UInt64(1) << UInt64(ipaBits - 12)
-          let (specTables, root) = try spec.materialize(tableFrames: ((frameLimit - 4096)..<frameLimit).lazy.map(MFN.init))
-          let ipa = try session.word("ipa")
-          let implementation = try walkImplementation(p2m, session: session, ipa: ipa)
-          let reference = stageTwoWalk(
-            memory: try CompressedDescriptorMemory(specTables, zero: session.constant(0)), geometry: p2m.geometry,
-            rootAddress: session.constant(root.address), inputAddress: ipa, access: .read)
-          // Fault levels differ by construction (a hole under a block is
-          // found higher up); everything a device observes must agree.
-          let claim =
-            implementation.faulted == reference.faulted
-            && (!implementation.faulted).implies(
-              implementation.outputAddress == reference.outputAddress && implementation.read == reference.read
-                && implementation.write == reference.write && implementation.executeNever == reference.executeNever
-                && implementation.softwareType == reference.softwareType)
-            && implementation.faulted.implies(implementation.faultKind == reference.faultKind)
-          findings.append(
-            try session.decide("walk.equivalence[\(label),\(ipaBits)-bit]", claim: claim, hypotheses: [ipa < UInt64(1) << UInt64(ipaBits)]) { model in
-              let bad = try model.value(of: ipa.term)
-              return ("ipa \(hex(bad)): implementation \(p2m.walk(bad, access: .read)), spec tables walk differently", nil, nil, ["ipa": bad])
-            })
-        }
-      }
-      return findings
+      try walkEquivalenceFindings(session: session, ipaBits: [40, 48], mutants: mutants)
     }
+  }
+
+  static func walkEquivalenceFindings(session: ProofSession, ipaBits sizes: [Int], mutants: Mutants) throws -> [Finding] {
+    var findings: [Finding] = []
+    for ipaBits in sizes {
+      for (label, updates) in [("mixed", mixedUpdates), ("blocks", blockUpdates)] {
+        let (p2m, spec) = try build(ipaBits: ipaBits, updates: updates, mutants: mutants)
+        let frameLimit = UInt64(1) << UInt64(ipaBits - 12)
+        let (specTables, root) = try spec.materialize(tableFrames: ((frameLimit - 4096)..<frameLimit).lazy.map(MFN.init))
+        let ipa = try session.word("ipa")
+        let implementation = try walkImplementation(p2m, session: session, ipa: ipa)
+        let reference = stageTwoWalk(
+          memory: try CompressedDescriptorMemory(specTables, zero: session.constant(0)), geometry: p2m.geometry,
+          rootAddress: session.constant(root.address), inputAddress: ipa, access: .read)
+        // Fault levels differ by construction (a hole under a block is
+        // found higher up); everything a device observes must agree.
+        let claim =
+          implementation.faulted == reference.faulted
+          && (!implementation.faulted).implies(
+            implementation.outputAddress == reference.outputAddress && implementation.read == reference.read
+              && implementation.write == reference.write && implementation.executeNever == reference.executeNever
+              && implementation.softwareType == reference.softwareType)
+          && implementation.faulted.implies(implementation.faultKind == reference.faultKind)
+        findings.append(
+          try session.decide("walk.equivalence[\(label),\(ipaBits)-bit]", claim: claim, hypotheses: [ipa < UInt64(1) << UInt64(ipaBits)]) { model in
+            let bad = try model.value(of: ipa.term)
+            return ("ipa \(hex(bad)): implementation \(p2m.walk(bad, access: .read)), spec tables walk differently", nil, nil, ["ipa": bad])
+          })
+      }
+    }
+    return findings
   }
 }
 

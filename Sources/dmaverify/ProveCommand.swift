@@ -50,6 +50,9 @@ extension DMAVerify {
     @Flag(help: "List the theorems and exit.")
     var list = false
 
+    @Flag(help: "Time how the DMA claims grow with buffer size (1–16 pages) and the walk with IPA size (40/44/48), and exit.")
+    var growth = false
+
     func validate() throws {
       guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
       if let timeout, timeout < 1 { throw ValidationError("--timeout must be at least 1 ms") }
@@ -62,6 +65,10 @@ extension DMAVerify {
     func run() throws {
       if list {
         for theorem in Catalogue.theorems { print("\(theorem.name)\t\(theorem.summary)") }
+        return
+      }
+      if growth {
+        print(GrowthReport.render(try GrowthReport.measure()))
         return
       }
       var expected = Expectations(refuted: [])

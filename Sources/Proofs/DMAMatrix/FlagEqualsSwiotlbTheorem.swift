@@ -28,8 +28,11 @@ enum FlagEqualsSwiotlbTheorem {
           let direct = try SymbolicDMAState(session: session, platform: platform, layout: .direct, page: page, shape: shape, xen: .after, mutation: mutation)
           let flag = try SymbolicDMARun(state: direct, policy: .globalFlag, device: .attached, layout: .direct, xen: .after)
           let swiotlb = try SymbolicDMARun(state: direct, policy: .legacy, device: .attached, layout: .direct, xen: .after)
-          let sameFrames = (!swiotlb.bounced).implies(flag.touchedFrames[0] == swiotlb.touchedFrames[0]
-            && ((flag.deviceAddress & 0xFFF) &+ direct.size > 4096).implies(flag.touchedFrames[1] == swiotlb.touchedFrames[1]))
+          var sameFrames = direct.offset.condition(true)
+          for k in flag.touchedFrames.indices {
+            sameFrames = sameFrames && (flag.activePages[k].implies(flag.touchedFrames[k] == swiotlb.touchedFrames[k]))
+          }
+          sameFrames = (!swiotlb.bounced).implies(sameFrames)
           findings.append(
             try session.decide(
               "dma.flag-equals-swiotlb[direct-mapped,\(where_)]", claim: ideal(flag) && ideal(swiotlb) && sameFrames,

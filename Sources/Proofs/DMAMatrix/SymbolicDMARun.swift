@@ -19,8 +19,10 @@ struct SymbolicDMARun {
   let liveness: SymbolicBool
   let integrity: SymbolicBool
   let isolation: SymbolicBool
-  /// The machine frame each device page reached, and whether it was active.
+  /// The machine frame each device page reached.
   let touchedFrames: [SymbolicWord]
+  /// Whether the transfer reaches device page k at all.
+  let activePages: [SymbolicBool]
 
   init(state: SymbolicDMAState, policy: DMAPolicy, device deviceClass: MatrixCell.DeviceClass, layout: MatrixCell.Layout, xen: MatrixCell.XenFix) throws {
     let zero = state.session.constant(0)
@@ -56,12 +58,13 @@ struct SymbolicDMARun {
 
     // Device pages: the address keeps the source's page offset, so device
     // page k carries source page k.
+    let pages = state.pageCount
     let firstOffset = deviceAddress & 0xFFF
-    let active = [zero.condition(true), firstOffset &+ size > 4096]
+    let active = (0..<pages).map { k in k == 0 ? zero.condition(true) : firstOffset &+ size > UInt64(k) * 4096 }
     var faults: [SymbolicBool] = []
     var frames: [SymbolicWord] = []
     var ideal: [SymbolicWord] = []
-    for k in 0..<2 {
+    for k in 0..<pages {
       let devicePage = (deviceAddress >> 12) &+ UInt64(k)
       switch deviceClass {
       case .attached:
@@ -78,23 +81,37 @@ struct SymbolicDMARun {
       ideal.append(try state.lookup((source >> 12) &+ UInt64(k)).mfn)
     }
     touchedFrames = frames
-    let accessed = [active[0] && !faults[0], active[1] && !faults[0] && !faults[1]]
-    liveness = !(active[0] && faults[0]) && !(active[1] && faults[1])
-    integrity = liveness && active[0].implies(frames[0] == ideal[0]) && active[1].implies(frames[1] == ideal[1])
+    activePages = active
+    // The device stops at its first fault (as ``performDMA`` does).
+    var accessed: [SymbolicBool] = []
+    var noFaultYet = zero.condition(true)
+    var live = zero.condition(true)
+    var correct = zero.condition(true)
+    for k in 0..<pages {
+      noFaultYet = noFaultYet && !faults[k]
+      accessed.append(active[k] && noFaultYet)
+      live = live && !(active[k] && faults[k])
+      correct = correct && active[k].implies(frames[k] == ideal[k])
+    }
+    liveness = live
+    integrity = live && correct
 
     // Isolation: each page's touched byte range lies inside a byte range
     // that backs the buffer or, when bounced, the slot.
     func ranges(start: SymbolicWord, frames backing: [SymbolicWord]) -> [ByteRange] {
       let startOffset = start & 0xFFF
       let end = startOffset &+ size
-      return [
-        (backing[0], startOffset, SymbolicWord.select(end < 4096, end, zero.constant(4096))),
-        (backing[1], zero, SymbolicWord.select(end > 4096, end &- 4096, zero)),
-      ]
+      return backing.enumerated().map { k, frame in
+        let pageStart = UInt64(k) * 4096
+        let low = k == 0 ? startOffset : zero
+        let beyond = end &- pageStart
+        let high = SymbolicWord.select(end > pageStart, SymbolicWord.select(beyond < 4096, beyond, zero.constant(4096)), zero)
+        return (frame, low, high)
+      }
     }
-    let bufferFrames = [try state.lookup(state.bufferPage).mfn, try state.lookup(state.bufferPage &+ 1).mfn]
+    let bufferFrames = try (0..<pages).map { try state.lookup(state.bufferPage &+ UInt64($0)).mfn }
     var legitimate = ranges(start: phys, frames: bufferFrames)
-    let slotFrames = [try state.lookup(slot >> 12).mfn, try state.lookup((slot >> 12) &+ 1).mfn]
+    let slotFrames = try (0..<pages).map { try state.lookup((slot >> 12) &+ UInt64($0)).mfn }
     let wasBounced = bounced
     let slotRanges = ranges(start: slot, frames: slotFrames).map { range in
       (frame: range.frame, low: range.low, high: SymbolicWord.select(wasBounced, range.high, zero))

@@ -46,14 +46,17 @@ final class SymbolicDMAState {
   /// Every point at which the coloured map was read, for the constraints.
   private(set) var colouredPoints: [SymbolicWord] = []
 
-  var pageCount: Int { shape == .onePage ? 1 : 2 }
+  /// Pages the buffer spans: 1 or 2 in the matrix; up to 16 when timing
+  /// how the proofs grow (BENCHMARKS.md).
+  let pageCount: Int
   var bufferAddress: SymbolicWord { bufferPage.shiftedLeft(by: session.constant(12)) | offset }
 
   init(
     session: ProofSession, platform: MatrixPlatform, layout: MatrixCell.Layout, page: MatrixCell.PageKind, shape: MatrixCell.Shape,
-    xen: MatrixCell.XenFix, mutation: Mutation? = nil
+    xen: MatrixCell.XenFix, mutation: Mutation? = nil, pages: Int? = nil
   ) throws {
     self.mutation = mutation
+    pageCount = pages ?? (shape == .onePage ? 1 : 2)
     self.session = session
     self.platform = platform
     self.layout = layout
@@ -63,8 +66,7 @@ final class SymbolicDMAState {
     bufferPage = try session.word("buffer_pfn")
     offset = try session.word("offset")
     size = try session.word("size")
-    let count = shape == .onePage ? 1 : 2
-    guestFrames = page == .local ? [] : try (0..<count).map { try session.word("guest_mfn\($0)") }
+    guestFrames = page == .local ? [] : try (0..<pageCount).map { try session.word("guest_mfn\($0)") }
     if layout == .coloured {
       let bv64 = try session.context.bitVectorSort(width: 64)
       colouredMap = try session.context.constant("dom0_p2m", sort: session.context.arraySort(domain: bv64, range: bv64))
@@ -122,9 +124,11 @@ final class SymbolicDMAState {
   /// The constraints that make a state one this platform can be in.
   func hypotheses() throws -> [SymbolicBool] {
     var facts: [SymbolicBool] = [offset < 4096, size >= 1, size <= UInt64(pageCount) * 4096]
-    switch shape {
-    case .onePage: facts.append(offset &+ size <= 4096)
-    case .straddling: facts += [offset &+ size > 4096, offset &+ size <= 8192]
+    let end = offset &+ size
+    if pageCount == 1 {
+      facts.append(end <= 4096)
+    } else {
+      facts += [end > UInt64(pageCount - 1) * 4096, end <= UInt64(pageCount) * 4096]
     }
     // Bounds on the first page itself, so that no page number wraps.
     let extra = UInt64(pageCount - 1)
@@ -143,7 +147,9 @@ final class SymbolicDMAState {
         facts += framesOf(platform.colouredGuest, frame)
       }
     }
-    if guestFrames.count == 2 { facts.append(guestFrames[0] != guestFrames[1]) }
+    for i in guestFrames.indices {
+      for j in guestFrames.indices where j > i { facts.append(guestFrames[i] != guestFrames[j]) }
+    }
     // dom0's coloured pages: each read point holds one of dom0's frames,
     // and distinct GFNs hold distinct frames.
     if let colouredMap {

@@ -1,0 +1,61 @@
+import Foundation
+import Spec
+
+/// How the proofs' time grows with the buffer size and the IPA size
+/// (issue 6, BENCHMARKS.md): the same claims at 1–16 pages and at 40, 44
+/// and 48 bits, each timed once.
+public enum GrowthReport {
+  public struct Row: Sendable, Codable {
+    public var claim: String
+    public var parameter: String
+    public var seconds: Double
+    public var verdicts: [String]
+  }
+
+  public static func measure(pages: [Int] = [1, 2, 4, 8, 16], ipaBits: [Int] = [40, 44, 48]) throws -> [Row] {
+    let platform = try MatrixPlatform()
+    var rows: [Row] = []
+    let cells = [
+      MatrixCell(policy: .legacy, layout: .coloured, device: .attached, page: .grant, shape: .straddling, xen: .after),
+      MatrixCell(policy: .globalFlag, layout: .direct, device: .attached, page: .local, shape: .straddling, xen: .after),
+    ]
+    for cell in cells {
+      for count in pages {
+        let session = try ProofSession(timeout: .seconds(60), seed: 1, dumpDirectory: nil)
+        let start = ContinuousClock.now
+        let state = try SymbolicDMAState(
+          session: session, platform: platform, layout: cell.layout, page: cell.page, shape: count == 1 ? .onePage : .straddling,
+          xen: cell.xen, pages: count)
+        let run = try SymbolicDMARun(state: state, policy: cell.policy, device: cell.device, layout: cell.layout, xen: cell.xen)
+        let hypotheses = try state.hypotheses()
+        var verdicts: [String] = []
+        for property in DMAProperty.allCases {
+          verdicts.append(try session.decide("growth", claim: run.property(property), hypotheses: hypotheses).verdict.rawValue)
+        }
+        rows.append(Row(claim: "dma.matrix[\(cell)]", parameter: "\(count) page\(count == 1 ? "" : "s")", seconds: seconds(since: start), verdicts: verdicts))
+      }
+    }
+    for bits in ipaBits {
+      let session = try ProofSession(timeout: .seconds(60), seed: 1, dumpDirectory: nil)
+      let start = ContinuousClock.now
+      let findings = try TableTheorems.walkEquivalenceFindings(session: session, ipaBits: [bits], mutants: [])
+      rows.append(Row(claim: "walk.equivalence", parameter: "\(bits)-bit IPA", seconds: seconds(since: start), verdicts: findings.map(\.verdict.rawValue)))
+    }
+    return rows
+  }
+
+  static func seconds(since start: ContinuousClock.Instant) -> Double {
+    let elapsed = ContinuousClock.now - start
+    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+  }
+
+  public static func render(_ rows: [Row]) -> String {
+    var lines = ["claim".padding(toLength: 74, withPad: " ", startingAt: 0) + "size            time    verdicts"]
+    for row in rows {
+      lines.append(
+        row.claim.padding(toLength: 74, withPad: " ", startingAt: 0) + row.parameter.padding(toLength: 14, withPad: " ", startingAt: 0)
+          + String(format: "%6.2fs", row.seconds) + "  " + row.verdicts.joined(separator: " "))
+    }
+    return lines.joined(separator: "\n")
+  }
+}
