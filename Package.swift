@@ -46,11 +46,19 @@ let package = Package(
         .define("P2M_INTERNAL_CHECKS", .when(configuration: .debug))
       ]
     ),
+    /// Fuzz input decoding and encoding, the differential and DMA oracles,
+    /// the minimizer: everything of the fuzzer that tests can reach without
+    /// a fuzzing toolchain (DESIGN.md §5).
+    .target(name: "FuzzCore", dependencies: ["Spec", "P2MImpl"]),
+    /// The libFuzzer target (DESIGN.md §6 recipe): built with
+    /// `-sanitize=fuzzer -DFUZZING` it is the fuzzer; built normally it
+    /// replays files and directories.
+    .executableTarget(name: "fuzz", dependencies: ["FuzzCore"]),
     /// The command-line tool.
     .executableTarget(
       name: "dmaverify",
       dependencies: [
-        "Spec", "Solver", "SymbolicWord",
+        "Spec", "Solver", "SymbolicWord", "FuzzCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -61,6 +69,7 @@ let package = Package(
     .testTarget(name: "SpecTests", dependencies: ["Spec"]),
     .testTarget(name: "SymbolicWordTests", dependencies: ["SymbolicWord", "Spec", "Solver"]),
     .testTarget(name: "P2MImplTests", dependencies: ["P2MImpl", "Spec", "SymbolicWord", "Solver"]),
+    .testTarget(name: "FuzzCoreTests", dependencies: ["FuzzCore", "Spec", "P2MImpl"]),
     .testTarget(name: "dmaverifyTests", dependencies: ["dmaverify"]),
   ]
 )

@@ -1,0 +1,85 @@
+import Spec
+
+/// The DMA properties the fuzzer requires of the spec, beyond a scenario's
+/// own `expect`s: one place, so that the proofs' expectations file can
+/// replace it (DESIGN.md §4 `dma.matrix`, §5).
+///
+/// The built-in rule, derived from the semantics (fact sheet §2.1, §3.5,
+/// §3.6): **on a direct-mapped dom0 with Xen ≥ 4.15, when every device is
+/// behind the SMMU and attached to dom0, every DMA of dom0 RAM, grant and
+/// foreign pages is `ok`, under every policy.** Why it should hold: a
+/// direct-mapped dom0's RAM has GFN = MFN; swiotlb-xen programs the MFN
+/// (from the grant rbtree for grants, the GFN otherwise) and dma-direct the
+/// GFN; the SMMU walks dom0's p2m, which maps a grant both at dom0's GFN
+/// and, since `04085ec1ac` (4.15), at the 1:1 GFN = MFN; a foreign page is
+/// reached through its dom0 GFN either way.
+///
+/// Its hypotheses, each of which the rule needs:
+/// - every page of the buffer is mapped in dom0's p2m, hardware-valid, as
+///   RAM, grant or foreign, with the permission the direction needs (a
+///   device may not write a read-only grant);
+/// - no raw `p2m` statement ran before: a raw update is not something Xen
+///   does, and can clobber the 1:1 entries the rule relies on;
+/// - every declared device is attached to dom0 (an undescribed device
+///   faults, an untranslated one bypasses the p2m, one attached to a domU
+///   walks the wrong p2m).
+public enum DMAProperties {
+  /// The rule's name in failures.
+  public static let directMappedRule = "direct-mapped-dom0-ok"
+
+  /// Whether the built-in rule covers `request` in the spec's current state.
+  public static func ruleApplies(to request: DMARequest, spec: ScenarioExecution, rawP2MUpdates: Bool) -> Bool {
+    guard !rawP2MUpdates, let xen = spec.xen, let dom0 = xen.domains[.dom0], dom0.isDirectMapped,
+      xen.version >= XenVersion.v4_15
+    else { return false }
+    let assignments = spec.deviceAssignments
+    guard spec.devices.allSatisfy({ assignments[$0.name] == .dom0 }) else { return false }
+    guard request.size > 0, request.buffer <= UInt64.max - request.size else { return false }
+    let access = request.direction.deviceAccess
+    for frame in (request.buffer >> 12)...((request.buffer + request.size - 1) >> 12) {
+      guard let entry = dom0.p2m.lookup(GFN(frame)), entry.hardwareValid,
+        entry.type.isRAM || entry.type.isGrant || entry.type.isForeign, entry.permissions.allows(access)
+      else { return false }
+    }
+    return true
+  }
+}
+
+/// Oracle (b) of issue 7: every DMA with an `expect` meets it, and every
+/// DMA the built-in rule covers (``DMAProperties``) is `ok`.
+public struct DMAPropertyOracle: StepOracle {
+  var rawP2MUpdates = false
+  var ruleApplies = false
+
+  public init() {}
+
+  public mutating func prepare(_ step: StepContext) {
+    ruleApplies = false
+    switch step.statement.kind {
+    case .p2mMap, .p2mUnmap:
+      rawP2MUpdates = true
+    case .dma(let dma):
+      ruleApplies = DMAProperties.ruleApplies(to: dma.request, spec: step.spec, rawP2MUpdates: rawP2MUpdates)
+    default:
+      break
+    }
+  }
+
+  public mutating func check(_ step: StepContext, report: StepReport) -> FuzzFailure? {
+    guard case .dma(let dma) = step.statement.kind else { return nil }
+    let outcome = report.dma.map { "\($0.outcome.rawValue): \($0.description)" } ?? report.result
+    if let expected = dma.expected, report.expectationMet == false {
+      return FuzzFailure(
+        oracle: .dmaProperty, property: "expectation", stepIndex: step.index, statement: step.statement,
+        detail: "expected \(expected.rawValue), got \(outcome)")
+    }
+    if ruleApplies && report.dma?.outcome != .ok {
+      return FuzzFailure(
+        oracle: .dmaProperty, property: DMAProperties.directMappedRule, stepIndex: step.index, statement: step.statement,
+        detail: "direct-mapped dom0, every device attached, a RAM/grant/foreign buffer: required ok, got \(outcome)")
+    }
+    return nil
+  }
+
+  public func finish(lastIndex: Int, spec: ScenarioExecution, implementation: ImplementationState) -> FuzzFailure? { nil }
+}

@@ -1,0 +1,46 @@
+import FuzzCore
+
+/// libFuzzer's entry: decode the bytes totally, run both oracles, and trap
+/// on the first violated property so libFuzzer saves the input as a crash
+/// (`dmaverify minimize crash-…` turns it into a regression scenario).
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzTestOneInput(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
+  let bytes = start.map { [UInt8](UnsafeRawBufferPointer(start: $0, count: count)) } ?? []
+  let result = ScenarioChecker().check(bytes: bytes)
+  if result.failure != nil {
+    print(result.trace)
+    fatalError("dmaverify fuzz: property violated")
+  }
+  return 0
+}
+
+#if FUZZING
+  /// SwiftPM renames an executable's `main` to `<Target>_main`, which hides
+  /// libFuzzer's own `main`; this hands control to libFuzzer's driver
+  /// instead (DESIGN.md §6).
+  @_silgen_name("LLVMFuzzerRunDriver")
+  func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafeRawPointer?, Int) -> CInt
+  ) -> CInt
+
+  @_cdecl("fuzz_main")
+  public func fuzzMain(
+    _ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+  ) -> CInt {
+    var count = argc
+    var arguments = argv
+    return LLVMFuzzerRunDriver(&count, &arguments) { start, size in fuzzTestOneInput(start, size) }
+  }
+#else
+  import Foundation
+
+  /// Built without libFuzzer: replay the files and directories given
+  /// (raw inputs or `.scn` scenarios), default `corpus/`.
+  let paths = Array(CommandLine.arguments.dropFirst())
+  let status = Replay.run(paths.isEmpty ? ["corpus/fuzz", "corpus/regressions"] : paths, output: { print($0) }) {
+    FileHandle.standardError.write(Data(($0 + "\n").utf8))
+  }
+  exit(status)
+#endif
