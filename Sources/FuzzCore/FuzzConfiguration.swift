@@ -195,7 +195,10 @@ public struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
   /// Offsets into the page: aligned, middle, near the end (straddles with
   /// most sizes), small.
   static let bufferOffsets: [UInt64] = [0, 0x800, 0xFF0, 0x40]
-  static let bufferSizes: [UInt64] = [0x1000, 0x40, 0x2000, 0x10]
+  /// Sizes, smallest common first: the spec moves DMA data byte by byte,
+  /// so small buffers keep the fuzzer fast; 0x40 at offset 0xFF0 already
+  /// straddles two pages.
+  static let bufferSizes: [UInt64] = [0x40, 0x1000, 0x10, 0x2000]
   /// The valid p2m types, in Xen's order.
   static let p2mTypes = P2MType.allCases.filter(\.isValid)
 }

@@ -108,7 +108,9 @@ public enum FuzzEncoder {
     return bytes
   }
 
-  static func isOperation(_ kind: StatementKind) -> Bool {
+  /// Whether `kind` is an operation (what the decoder's records produce),
+  /// as opposed to a platform or domain statement.
+  public static func isOperation(_ kind: StatementKind) -> Bool {
     switch kind {
     case .attach, .detach, .grant, .ungrant, .foreign, .unforeign, .p2mMap, .p2mUnmap, .dma: true
     default: false

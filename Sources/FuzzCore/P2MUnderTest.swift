@@ -45,6 +45,13 @@ public final class ImplementationState {
     self.makeP2M = makeP2M
   }
 
+  /// An independent copy (the p2ms are values).
+  func copy() -> ImplementationState {
+    let copy = ImplementationState(makeP2M: makeP2M)
+    copy.p2ms = p2ms
+    return copy
+  }
+
   /// `XenP2M` with a pool large enough for every table the fuzzer's pools
   /// can make, but small, since it is allocated (and zeroed) per input:
   /// 32 pages. The tables sit in the middle of the PA space; VMID =

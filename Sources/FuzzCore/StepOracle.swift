@@ -8,6 +8,9 @@ import Spec
 /// ``P2MDifferentialOracle`` comes first, since it keeps the
 /// implementation's p2ms in step that later oracles may read.
 public protocol StepOracle {
+  /// Whether this oracle judges the outcome of the DMA being prepared; in
+  /// lean mode a DMA no oracle judges is not run on the spec.
+  var judgesCurrentDMA: Bool { get }
   mutating func prepare(_ step: StepContext)
   mutating func check(_ step: StepContext, report: StepReport) -> FuzzFailure?
   mutating func finish(lastIndex: Int, spec: ScenarioExecution, implementation: ImplementationState) -> FuzzFailure?
@@ -21,4 +24,8 @@ public struct StepContext {
   /// The spec's state (before the statement in `prepare`, after in `check`).
   public var spec: ScenarioExecution
   public var implementation: ImplementationState
+}
+
+extension StepOracle {
+  public var judgesCurrentDMA: Bool { false }
 }

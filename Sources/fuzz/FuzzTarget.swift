@@ -1,4 +1,9 @@
+import Foundation
 import FuzzCore
+
+/// One checker for the process, so each configuration boots once; lean,
+/// since libFuzzer needs speed (``ScenarioChecker``).
+nonisolated(unsafe) let checker = ScenarioChecker(mode: .lean)
 
 /// libFuzzer's entry: decode the bytes totally, run both oracles, and trap
 /// on the first violated property so libFuzzer saves the input as a crash
@@ -6,9 +11,10 @@ import FuzzCore
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzTestOneInput(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
   let bytes = start.map { [UInt8](UnsafeRawBufferPointer(start: $0, count: count)) } ?? []
-  let result = ScenarioChecker().check(bytes: bytes)
+  let result = checker.check(bytes: bytes)
   if result.failure != nil {
-    print(result.trace)
+    // stderr is unbuffered: the trace must be out before the trap.
+    FileHandle.standardError.write(Data((result.trace + "\n").utf8))
     fatalError("dmaverify fuzz: property violated")
   }
   return 0
@@ -34,13 +40,16 @@ public func fuzzTestOneInput(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     return LLVMFuzzerRunDriver(&count, &arguments) { start, size in fuzzTestOneInput(start, size) }
   }
 #else
-  import Foundation
-
-  /// Built without libFuzzer: replay the files and directories given
-  /// (raw inputs or `.scn` scenarios), default `corpus/`.
-  let paths = Array(CommandLine.arguments.dropFirst())
-  let status = Replay.run(paths.isEmpty ? ["corpus/fuzz", "corpus/regressions"] : paths, output: { print($0) }) {
-    FileHandle.standardError.write(Data(($0 + "\n").utf8))
+  /// Built without libFuzzer: replays the files and directories given (raw
+  /// inputs or `.scn` scenarios), by default the seeds and regressions.
+  @main
+  enum ReplayMain {
+    static func main() {
+      let paths = Array(CommandLine.arguments.dropFirst())
+      let status = Replay.run(paths.isEmpty ? ["corpus/fuzz", "corpus/regressions"] : paths, output: { print($0) }) {
+        FileHandle.standardError.write(Data(($0 + "\n").utf8))
+      }
+      exit(status)
+    }
   }
-  exit(status)
 #endif
