@@ -186,7 +186,7 @@ public struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
   /// Frames for raw p2m updates: dom0's, the domU's, free RAM, MMIO, and
   /// the top of a 32-bit space.
   var machineAddresses: [UInt64] {
-    [Self.ramBase, Self.ramBase + 0x1000, Self.guestMachineBase, Self.guestMachineBase + 0x1000, Self.ramBase + (8 << 20),
+    [Self.ramBase, Self.ramBase + 0x1000, Self.guestMachineBase, Self.guestMachineBase + 0x1000, Self.ramBase + (12 << 20),
      Self.ramBase + 0x20_0000, 0x0900_0000, 0xFFFF_F000]
   }
 
