@@ -173,7 +173,7 @@ public struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
 
   /// Pages of the domU (guest addresses); the last is outside its RAM.
   var guestPages: [UInt64] {
-    [0, 1, 2, 3, 4, 5, 0x3F, 0x40].map { Self.guestBase + $0 << 12 }
+    [0, 1, 2, 3, 4, 5, 0x3F, 0x200].map { Self.guestBase + $0 << 12 }
   }
 
   /// GFNs for raw p2m updates, as addresses: the pools above, and the last

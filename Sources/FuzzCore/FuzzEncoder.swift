@@ -47,7 +47,9 @@ public enum FuzzEncoder {
         FuzzEncodingError(line: statement.location?.line, message: "\(ScenarioPrinter.line(for: statement.kind)): \(message)")
       }
       func index<T: Equatable>(_ value: T, in pool: [T], _ what: String) throws(FuzzEncodingError) -> UInt8 {
-        guard let position = pool.firstIndex(of: value) else { throw refuse("\(value) is not among the fuzzer's \(what)") }
+        guard let position = pool.firstIndex(of: value) else {
+          throw refuse("\((value as? UInt64).map(hex) ?? "\(value)") is not among the fuzzer's \(what)")
+        }
         return UInt8(position)
       }
       func domainBit(_ name: String) throws(FuzzEncodingError) -> UInt8 {

@@ -58,6 +58,13 @@ public struct FuzzFailure: Hashable, Sendable, CustomStringConvertible {
     public var oracle: Oracle
     public var property: String
     public var operation: String
+
+    public init(oracle: Oracle, property: String, operation: String) {
+      self.oracle = oracle
+      self.property = property
+      self.operation = operation
+    }
+
     public var description: String { "\(oracle.rawValue)/\(property) at '\(operation)'" }
   }
 
