@@ -28,16 +28,23 @@ import Spec
 ///   rbtree then disagrees with the p2m (a foreign map over a live grant
 ///   leaves the grant's MFN in the tree, so swiotlb-xen programs a frame
 ///   the page no longer maps; found by the fuzzer). That is dom0 misusing
-///   its own physmap, not the question the rule asks.
+///   its own physmap, not the question the rule asks;
+/// - dom0 never placed a grant or foreign map at a GFN that is host RAM
+///   outside its own: Linux maps them in its own (ballooned) RAM or in the
+///   extended regions Xen advertises, which exclude host RAM. At such a
+///   GFN — a domU's MFN — the map and the 1:1 grant entry of that MFN
+///   (GFN = MFN, §2.1) displace each other, and swiotlb-xen's MFN-addressed
+///   DMA reaches the wrong page (found by the in-process search).
 public enum DMAProperties {
   /// The rule's name in failures.
   public static let directMappedRule = "direct-mapped-dom0-ok"
 
   /// Whether the built-in rule covers `request` in the spec's current state.
   public static func ruleApplies(
-    to request: DMARequest, spec: ScenarioExecution, rawP2MUpdates: Bool, aliased: Set<UInt64> = []
+    to request: DMARequest, spec: ScenarioExecution, rawP2MUpdates: Bool, aliased: Set<UInt64> = [],
+    mappedOverForeignRAM: Bool = false
   ) -> Bool {
-    guard !rawP2MUpdates, let xen = spec.xen, let dom0 = xen.domains[.dom0], dom0.isDirectMapped,
+    guard !rawP2MUpdates, !mappedOverForeignRAM, let xen = spec.xen, let dom0 = xen.domains[.dom0], dom0.isDirectMapped,
       xen.version >= XenVersion.v4_15
     else { return false }
     let assignments = spec.deviceAssignments
@@ -63,6 +70,9 @@ public struct DMAPropertyOracle: StepOracle {
   var mappings: [String: UInt64] = [:]
   /// Dom0 GFNs mapped twice over (see ``DMAProperties``).
   var aliased: Set<UInt64> = []
+  /// Whether dom0 put a grant or foreign map on another domain's RAM frame
+  /// number (see ``DMAProperties``).
+  var mappedOverForeignRAM = false
 
   public var judgesCurrentDMA: Bool { ruleApplies || expectation }
 
@@ -75,15 +85,25 @@ public struct DMAPropertyOracle: StepOracle {
     case .p2mMap, .p2mUnmap:
       rawP2MUpdates = true
     case .grant(let grant):
-      if mappings.values.contains(grant.hostAddress >> 12) { aliased.insert(grant.hostAddress >> 12) }
+      note(hostFrame: grant.hostAddress >> 12, spec: step.spec)
     case .foreign(let foreign):
-      if mappings.values.contains(foreign.hostAddress >> 12) { aliased.insert(foreign.hostAddress >> 12) }
+      note(hostFrame: foreign.hostAddress >> 12, spec: step.spec)
     case .dma(let dma):
-      ruleApplies = DMAProperties.ruleApplies(to: dma.request, spec: step.spec, rawP2MUpdates: rawP2MUpdates, aliased: aliased)
+      ruleApplies = DMAProperties.ruleApplies(
+        to: dma.request, spec: step.spec, rawP2MUpdates: rawP2MUpdates, aliased: aliased,
+        mappedOverForeignRAM: mappedOverForeignRAM)
       expectation = dma.expected != nil
     default:
       break
     }
+  }
+
+  mutating func note(hostFrame frame: UInt64, spec: ScenarioExecution) {
+    if mappings.values.contains(frame) { aliased.insert(frame) }
+    guard let xen = spec.xen else { return }
+    let hostRAM = xen.host.banks.contains { $0.contains(frame) }
+    let ownRAM = xen.domains[.dom0]?.ram.contains { $0.contains(GFN(frame)) } ?? false
+    if hostRAM && !ownRAM { mappedOverForeignRAM = true }
   }
 
   public mutating func check(_ step: StepContext, report: StepReport) -> FuzzFailure? {

@@ -77,6 +77,16 @@ struct DMAPropertyOracleTests {
     #expect(ScenarioChecker().check(scenario).passed)
   }
 
+  @Test("a grant at a GFN equal to another grant's MFN displaces its 1:1 entry: excluded from the rule (found by the search)")
+  func mappedOverForeignRAM() throws {
+    let scenario = try Self.scenario([
+      "grant guest 0x80001000 to dom0 at 0x50001000 rw as g0", "grant guest 0x80000000 to dom0 at 0x40801000 rw as g1",
+      "dma nic to-device 0x50001000 0x40",
+    ])
+    #expect(try ScenarioRunner.run(scenario).steps.last?.dma?.outcome == .corruption)
+    #expect(ScenarioChecker().check(scenario).passed)
+  }
+
   @Test("a foreign map over a live grant leaves Linux's grant tree stale: excluded from the rule (found by fuzzing)")
   func aliasedGFN() throws {
     let scenario = try Self.scenario([
