@@ -34,7 +34,12 @@ import Spec
 ///   extended regions Xen advertises, which exclude host RAM. At such a
 ///   GFN — a domU's MFN — the map and the 1:1 grant entry of that MFN
 ///   (GFN = MFN, §2.1) displace each other, and swiotlb-xen's MFN-addressed
-///   DMA reaches the wrong page (found by the in-process search).
+///   DMA reaches the wrong page (found by the in-process search);
+/// - for a DMA from the device, the buffer's pages map distinct frames: a
+///   buffer two of whose GFNs are one machine page (a grant and a foreign
+///   map of the same guest page, side by side) cannot receive distinct
+///   bytes, so the ideal DMA itself is unsatisfiable and a bounced copy
+///   overwrites its own first half (found by libFuzzer).
 public enum DMAProperties {
   /// The rule's name in failures.
   public static let directMappedRule = "direct-mapped-dom0-ok"
@@ -51,10 +56,12 @@ public enum DMAProperties {
     guard spec.devices.allSatisfy({ assignments[$0.name] == .dom0 }) else { return false }
     guard request.size > 0, request.buffer <= UInt64.max - request.size else { return false }
     let access = request.direction.deviceAccess
+    var machineFrames: Set<MFN> = []
     for frame in (request.buffer >> 12)...((request.buffer + request.size - 1) >> 12) {
       guard !aliased.contains(frame), let entry = dom0.p2m.lookup(GFN(frame)), entry.hardwareValid,
         entry.type.isRAM || entry.type.isGrant || entry.type.isForeign, entry.permissions.allows(access)
       else { return false }
+      guard machineFrames.insert(entry.mfn).inserted || request.direction == .toDevice else { return false }
     }
     return true
   }

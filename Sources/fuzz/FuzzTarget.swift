@@ -31,10 +31,22 @@ public func fuzzTestOneInput(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
     _ callback: @convention(c) (UnsafeRawPointer?, Int) -> CInt
   ) -> CInt
 
+  /// Swift's runtime backtracer installs handlers for the crash signals
+  /// before `main`, and libFuzzer leaves an installed handler alone, so it
+  /// would never see the trap and never write `crash-<sha1>`. The process
+  /// therefore re-executes itself once with the backtracer off
+  /// (`SWIFT_BACKTRACE=enable=no`, read only at startup); libFuzzer then
+  /// owns the signals. Children of `-fork`/`-jobs` inherit the variable.
   @_cdecl("fuzz_main")
   public func fuzzMain(
     _ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
   ) -> CInt {
+    if getenv("SWIFT_BACKTRACE") == nil, let argv {
+      setenv("SWIFT_BACKTRACE", "enable=no", 1)
+      execv("/proc/self/exe", argv)
+      // execv returned: carry on without crash files rather than not at all.
+      FileHandle.standardError.write(Data("dmaverify fuzz: cannot re-execute without the Swift backtracer; crashes will not be saved\n".utf8))
+    }
     var count = argc
     var arguments = argv
     return LLVMFuzzerRunDriver(&count, &arguments) { start, size in fuzzTestOneInput(start, size) }

@@ -66,6 +66,11 @@ struct DMAPropertyOracleTests {
     #expect(try !Self.applies([Self.grant], dma: DMARequest(device: "nic", buffer: 0x5000_0000, size: 0x40, direction: .fromDevice)),
             "a device writing a read-only grant")
     #expect(try !Self.applies([], dma: Self.read(0x5000_3000)), "an unmapped buffer page")
+    let selfAliasing = ["grant guest 0x80001000 to dom0 at 0x50001000 rw as g0", "foreign guest 0x80001000 into dom0 at 0x50002000 as f0"]
+    #expect(try !Self.applies(selfAliasing, dma: DMARequest(device: "nic", buffer: 0x5000_1000, size: 0x2000, direction: .fromDevice)),
+            "a device writing a buffer whose pages alias one frame")
+    #expect(try Self.applies(selfAliasing, dma: DMARequest(device: "nic", buffer: 0x5000_1000, size: 0x2000, direction: .toDevice)),
+            "reading such a buffer is fine")
   }
 
   @Test("outside the rule a DMA may legitimately fail: Xen 4.14's grant DMA through swiotlb-xen faults (before 04085ec1ac)")
