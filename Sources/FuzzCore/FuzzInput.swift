@@ -88,10 +88,9 @@ public enum Replay {
         continue
       }
       let result = input.check()
-      if let failure = result.failure {
+      if result.failure != nil {
         failed += 1
         output("FAIL \(file)\n" + result.trace.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
-        _ = failure
       } else {
         output("PASS \(file)" + (verbose ? " (\(result.steps) statements)" : ""))
       }

@@ -73,7 +73,8 @@ extension DMAVerify {
         arguments.append("-dict=\(dictionary)")
       }
       arguments += [working, seeds]
-      print("dmaverify fuzz: \(binary) \(arguments.joined(separator: " "))")
+      // On stderr, unbuffered, before libFuzzer's own lines.
+      FileHandle.standardError.write(Data("dmaverify fuzz: \(binary) \(arguments.joined(separator: " "))\n".utf8))
       let status = try Self.spawn(binary, arguments)
       if status != 0 { throw ExitCode(status) }
     }
