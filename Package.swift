@@ -57,11 +57,19 @@ let package = Package(
     /// Flattened device trees (DTB) read in Swift; the SMMUs, RAM and DMA
     /// masters of a board, and the scenario they make (issue 8).
     .target(name: "DeviceTree", dependencies: ["Spec"]),
+    /// Fuzz input decoding and encoding, the differential and DMA oracles,
+    /// the minimizer: everything of the fuzzer that tests can reach without
+    /// a fuzzing toolchain (DESIGN.md §5).
+    .target(name: "FuzzCore", dependencies: ["Spec", "P2MImpl"]),
+    /// The libFuzzer target (DESIGN.md §6 recipe): built with
+    /// `-sanitize=fuzzer -DFUZZING` it is the fuzzer; built normally it
+    /// replays files and directories.
+    .executableTarget(name: "fuzz", dependencies: ["FuzzCore"]),
     /// The command-line tool.
     .executableTarget(
       name: "dmaverify",
       dependencies: [
-        "Spec", "Solver", "SymbolicWord", "Proofs", "DeviceTree",
+        "Spec", "Solver", "SymbolicWord", "Proofs", "DeviceTree", "FuzzCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -74,6 +82,7 @@ let package = Package(
     .testTarget(name: "P2MImplTests", dependencies: ["P2MImpl", "Spec"]),
     .testTarget(name: "SMMUImplTests", dependencies: ["SMMUImpl", "P2MImpl", "Spec", "SymbolicWord", "Solver"]),
     .testTarget(name: "ProofsTests", dependencies: ["Proofs", "Spec", "Solver", "SymbolicWord", "P2MImpl", "SMMUImpl"]),
+    .testTarget(name: "FuzzCoreTests", dependencies: ["FuzzCore", "Spec", "P2MImpl"]),
     .testTarget(name: "dmaverifyTests", dependencies: ["dmaverify"]),
     .testTarget(
       name: "DeviceTreeTests", dependencies: ["DeviceTree", "Spec"],

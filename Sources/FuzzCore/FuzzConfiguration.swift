@@ -1,0 +1,204 @@
+import Spec
+
+/// The platform options a fuzz input's two leading bytes select, after
+/// swift-protobuf's FuzzTesting options prefix: the fuzzer explores
+/// configurations through the same byte string as the operations, with no
+/// second input channel.
+///
+/// Byte 0: bits 0–2 IPA size (index mod 6 into ``ipaSizes``), bit 3 LLC
+/// colouring, bit 4 SMMUv3, bits 5–6 Linux policy, bit 7 IOMMU off.
+/// Byte 1: bits 0–2 Xen release (index mod 6 into ``versions``; with
+/// colouring, into the releases that have it), bit 3 no
+/// `GNTTABOP_cache_flush`, bit 4 an MMC controller not behind the SMMU,
+/// bit 5 a DSP behind the SMMU that Xen's device tree does not describe,
+/// bit 6 a non-coherent GPU; bit 7 is unused. Missing bytes read as zero,
+/// so the empty input is the default platform: 40-bit IPA, direct-mapped
+/// dom0, Xen 4.21, IOMMU on, every device behind the SMMU and attached.
+public struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
+  public var ipaBits = 40
+  public var coloured = false
+  public var smmuVersion = SMMUVersion.v2
+  public var policy = DMAPolicy.legacy
+  public var iommu = true
+  public var xen = XenVersion.latest
+  public var hypercallCacheFlush = true
+  public var untranslatedMMC = false
+  public var undescribedDSP = false
+  public var nonCoherentGPU = false
+
+  /// Index 0 is the default; 40 and 48 bits first as the common sizes.
+  public static let ipaSizes = [40, 48, 32, 36, 42, 44]
+  /// Releases around the behaviour changes the spec models: 4.15
+  /// (`04085ec1ac`), 4.16 (XENFEAT_direct_mapped), 4.17 (direct-mapped
+  /// domUs), 4.20 (LLC colouring).
+  public static let versions = ["4.21", "4.15", "4.14", "4.16", "4.17", "4.20"].map { XenVersion(name: $0)! }
+  public static let colouredVersions = ["4.21", "4.20"].map { XenVersion(name: $0)! }
+
+  public init() {}
+
+  /// Reads the two configuration bytes (zero where absent).
+  public init(_ byte0: UInt8, _ byte1: UInt8) {
+    ipaBits = Self.ipaSizes[Int(byte0 & 7) % Self.ipaSizes.count]
+    coloured = byte0 & 1 << 3 != 0
+    smmuVersion = byte0 & 1 << 4 != 0 ? .v3 : .v2
+    policy = DMAPolicy.allCases[Int(byte0 >> 5 & 3)]
+    iommu = byte0 & 1 << 7 == 0
+    let releases = coloured ? Self.colouredVersions : Self.versions
+    xen = releases[Int(byte1 & 7) % releases.count]
+    hypercallCacheFlush = byte1 & 1 << 3 == 0
+    untranslatedMMC = byte1 & 1 << 4 != 0
+    undescribedDSP = byte1 & 1 << 5 != 0
+    nonCoherentGPU = byte1 & 1 << 6 != 0
+  }
+
+  /// The canonical bytes for this configuration.
+  public var bytes: [UInt8] {
+    let releases = coloured ? Self.colouredVersions : Self.versions
+    var byte0 = UInt8(Self.ipaSizes.firstIndex(of: ipaBits)!)
+    if coloured { byte0 |= 1 << 3 }
+    if smmuVersion == .v3 { byte0 |= 1 << 4 }
+    byte0 |= UInt8(DMAPolicy.allCases.firstIndex(of: policy)!) << 5
+    if !iommu { byte0 |= 1 << 7 }
+    var byte1 = UInt8(releases.firstIndex(of: xen)!)
+    if !hypercallCacheFlush { byte1 |= 1 << 3 }
+    if untranslatedMMC { byte1 |= 1 << 4 }
+    if undescribedDSP { byte1 |= 1 << 5 }
+    if nonCoherentGPU { byte1 |= 1 << 6 }
+    return [byte0, byte1]
+  }
+
+  public var description: String {
+    "Xen \(xen.name), \(ipaBits)-bit IPA, \(coloured ? "coloured" : "direct-mapped") dom0, SMMU\(smmuVersion.rawValue), "
+      + "IOMMU \(iommu ? "on" : "off"), \(policy)"
+  }
+
+  // MARK: - The platform
+
+  static let ramBase: UInt64 = 0x4000_0000
+  static let ramSize: UInt64 = 16 << 20
+  static let dom0Size: UInt64 = 2 << 20
+  /// A fixed domU's RAM (colouring off), right after dom0's.
+  static let guestMachineBase: UInt64 = 0x4080_0000
+  static let guestSize: UInt64 = 2 << 20
+  static let guestColouredPages: UInt64 = 64
+  static let guestBase: UInt64 = 0x8000_0000
+  static let colourCount = 16
+  static let dom0Colours = Array(0..<8)
+  static let guestColours = Array(8..<16)
+
+  /// The devices, in the order DMAs and attaches index them.
+  public var deviceNames: [String] {
+    ["nic", "gpu"] + (undescribedDSP ? ["dsp"] : []) + (untranslatedMMC ? ["mmc"] : [])
+  }
+
+  /// The platform and domain statements every input starts with.
+  public var platform: [StatementKind] {
+    var kinds: [StatementKind] = [.xen(version: xen.name), .ipaBits(ipaBits)]
+    if coloured { kinds.append(.llcColours(Self.colourCount)) }
+    kinds += [
+      .ram(address: Self.ramBase, size: Self.ramSize), .iommu(iommu), .hypercallCacheFlush(hypercallCacheFlush),
+      .linuxPolicy(policy), .smmu(name: "smmu0", version: smmuVersion),
+      .device(DeviceDeclaration(name: "nic", placement: .smmu(name: "smmu0", streams: [0x10], described: true))),
+      .device(DeviceDeclaration(name: "gpu", placement: .smmu(name: "smmu0", streams: [0x20], described: true), coherent: !nonCoherentGPU)),
+    ]
+    if undescribedDSP {
+      kinds.append(.device(DeviceDeclaration(name: "dsp", placement: .smmu(name: "smmu0", streams: [0x30], described: false))))
+    }
+    if untranslatedMMC { kinds.append(.device(DeviceDeclaration(name: "mmc", placement: .untranslated))) }
+    if coloured {
+      kinds.append(.dom0(.coloured(colours: Self.dom0Colours), size: Self.dom0Size))
+      kinds.append(.domU(DomUDeclaration(name: "guest", id: 1, memory: .coloured(colours: Self.guestColours, pages: Self.guestColouredPages), base: Self.guestBase)))
+    } else {
+      kinds.append(.dom0(.directMapped, size: Self.dom0Size))
+      kinds.append(.domU(DomUDeclaration(name: "guest", id: 1, memory: .at(address: Self.guestMachineBase, size: Self.guestSize), base: Self.guestBase)))
+    }
+    return kinds
+  }
+
+  /// The configuration whose ``platform`` is `kinds`, or nil.
+  public init?(platform kinds: [StatementKind]) {
+    let configuration = Self(nearest: kinds)
+    guard configuration.platform == kinds else { return nil }
+    self = configuration
+  }
+
+  /// The configuration whose options `kinds` state, where they state one
+  /// the fuzzer has; the default otherwise. Its platform may still differ
+  /// from `kinds` (a different RAM size, another device).
+  public init(nearest kinds: [StatementKind]) {
+    for kind in kinds {
+      switch kind {
+      case .xen(let name): if let version = XenVersion(name: name) { xen = version }
+      case .ipaBits(let bits): if Self.ipaSizes.contains(bits) { ipaBits = bits }
+      case .llcColours: coloured = true
+      case .iommu(let on): iommu = on
+      case .hypercallCacheFlush(let on): hypercallCacheFlush = on
+      case .linuxPolicy(let chosen): policy = chosen
+      case .smmu(_, let version): smmuVersion = version
+      case .device(let device):
+        switch device.name {
+        case "dsp": undescribedDSP = true
+        case "mmc": untranslatedMMC = true
+        case "gpu": nonCoherentGPU = !device.coherent
+        default: break
+        }
+      default: break
+      }
+    }
+    let releases = coloured ? Self.colouredVersions : Self.versions
+    if !releases.contains(xen) { xen = releases[0] }
+  }
+
+  // MARK: - Value pools
+  //
+  // A note on the pools: operations name values by index into these small
+  // lists, so that almost every input does something meaningful — maps
+  // over dom0's RAM and its 2 MiB block, the domU's pages, free GFNs
+  // outside dom0's RAM where Linux puts grants, and the edges (the last
+  // and first-beyond IPA, a page outside the domU).
+
+  /// Pages of dom0's RAM: the first pages, one inside, the swiotlb pool's
+  /// first page (the last 64 pages of dom0's bank) and dom0's last page.
+  var dom0Pages: [UInt64] {
+    [0, 1, 2, 0x10, 0x80, 0x100, 0x1C0, 0x1FF].map { Self.ramBase + $0 << 12 }
+  }
+
+  /// Dom0 addresses for grants and foreign maps: free GFNs above dom0's
+  /// RAM (two neighbours, the ends of a 2 MiB region), a dom0 RAM page
+  /// (the mapping replaces it) and, without colouring, a GFN equal to a
+  /// domU MFN (where Xen puts the 1:1 grant entry).
+  var hostAddresses: [UInt64] {
+    [0x5000_0000, 0x5000_1000, 0x5000_2000, 0x5000_3000, 0x501F_F000, 0x5020_0000, Self.ramBase + 0x10 << 12, Self.guestMachineBase + 0x1000]
+  }
+
+  /// Pages of the domU (guest addresses); the last is outside its RAM.
+  var guestPages: [UInt64] {
+    [0, 1, 2, 3, 4, 5, 0x3F, 0x200].map { Self.guestBase + $0 << 12 }
+  }
+
+  /// GFNs for raw p2m updates, as addresses: the pools above, and the last
+  /// page of the IPA space and the first beyond it (refused, XSA-301).
+  var p2mAddresses: [UInt64] {
+    Array(dom0Pages.prefix(4)) + Array(hostAddresses.prefix(4)) + Array(guestPages.prefix(6))
+      + [(1 << UInt64(ipaBits)) - 0x1000, 1 << UInt64(ipaBits)]
+  }
+
+  /// Frames for raw p2m updates: dom0's, the domU's, free RAM, MMIO, and
+  /// the top of a 32-bit space.
+  var machineAddresses: [UInt64] {
+    [Self.ramBase, Self.ramBase + 0x1000, Self.guestMachineBase, Self.guestMachineBase + 0x1000, Self.ramBase + (12 << 20),
+     Self.ramBase + 0x20_0000, 0x0900_0000, 0xFFFF_F000]
+  }
+
+  /// DMA buffers start in a dom0 page or a grant/foreign address.
+  var bufferPages: [UInt64] { dom0Pages + hostAddresses }
+  /// Offsets into the page: aligned, middle, near the end (straddles with
+  /// most sizes), small.
+  static let bufferOffsets: [UInt64] = [0, 0x800, 0xFF0, 0x40]
+  /// Sizes, smallest common first: the spec moves DMA data byte by byte,
+  /// so small buffers keep the fuzzer fast; 0x40 at offset 0xFF0 already
+  /// straddles two pages.
+  static let bufferSizes: [UInt64] = [0x40, 0x1000, 0x10, 0x2000]
+  /// The valid p2m types, in Xen's order.
+  static let p2mTypes = P2MType.allCases.filter(\.isValid)
+}

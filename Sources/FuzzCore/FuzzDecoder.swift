@@ -1,0 +1,132 @@
+import Spec
+
+/// Decodes fuzz input bytes into a scenario, totally: every byte string,
+/// the empty one included, is a scenario that runs (DESIGN.md §5).
+///
+/// Layout: two configuration bytes (``FuzzConfiguration``), then records of
+/// three bytes — an opcode and two argument bytes — each one operation
+/// whose values are indices into the configuration's pools, so that a
+/// mutated byte changes one choice and keeps the rest meaningful. A short
+/// last record reads zeros; at most ``maximumOperations`` records are read,
+/// so a huge input costs no more than a long one.
+///
+/// Grant and foreign handles are named `g0`, `g1`, … and `f0`, `f1`, … in
+/// creation order. `ungrant`/`unforeign` pick among the handles that are
+/// *live in the spec* (a refused grant never becomes one), which is why
+/// decoding steps alongside a ``ScenarioExecution``: a scenario that
+/// unmapped a handle Xen refused would not mean anything. A record that
+/// would unmap with nothing live decodes to nothing.
+public struct FuzzDecoder {
+  public static let maximumOperations = 256
+  public static let recordSize = 3
+
+  public let configuration: FuzzConfiguration
+  let bytes: [UInt8]
+  var offset = 2
+  var records = 0
+  /// Handles in creation order.
+  var grants: [String] = []
+  var foreignMaps: [String] = []
+
+  public init(_ bytes: [UInt8]) {
+    self.bytes = bytes
+    configuration = FuzzConfiguration(bytes.count > 0 ? bytes[0] : 0, bytes.count > 1 ? bytes[1] : 0)
+  }
+
+  /// The opcode byte's low nibble selects the operation; DMAs and grants
+  /// get more of the sixteen values because most interesting behaviour
+  /// needs them.
+  enum Operation: CaseIterable {
+    case p2mMap, p2mUnmap, grant, ungrant, foreign, unforeign, attach, detach, dma
+  }
+  static let opcodes: [Operation] = [
+    .p2mMap, .p2mUnmap, .grant, .ungrant, .foreign, .unforeign, .attach, .detach,
+    .dma, .dma, .grant, .dma, .p2mMap, .ungrant, .dma, .unforeign,
+  ]
+
+  /// The platform statements (always the same for a configuration).
+  public var platform: [StatementKind] { configuration.platform }
+
+  /// The next operation, or nil at the end of the input.
+  /// - Parameters:
+  ///   - isLiveGrant: whether the spec holds this grant handle mapped now.
+  ///   - isLiveForeign: the same for foreign-mapping handles.
+  public mutating func next(isLiveGrant: (String) -> Bool, isLiveForeign: (String) -> Bool) -> StatementKind? {
+    while offset < bytes.count && records < Self.maximumOperations {
+      let opcode = bytes[offset]
+      let a = offset + 1 < bytes.count ? bytes[offset + 1] : 0
+      let b = offset + 2 < bytes.count ? bytes[offset + 2] : 0
+      offset += Self.recordSize
+      records += 1
+      if let kind = operation(Self.opcodes[Int(opcode & 15)], a, b, isLiveGrant: isLiveGrant, isLiveForeign: isLiveForeign) {
+        return kind
+      }
+    }
+    return nil
+  }
+
+  static func pick<T>(_ pool: [T], _ byte: UInt8) -> T { pool[Int(byte) % pool.count] }
+
+  mutating func operation(
+    _ operation: Operation, _ a: UInt8, _ b: UInt8, isLiveGrant: (String) -> Bool, isLiveForeign: (String) -> Bool
+  ) -> StatementKind? {
+    let pools = configuration
+    switch operation {
+    case .p2mMap:
+      return .p2mMap(
+        domain: a & 0x80 != 0 ? "guest" : "dom0", gfnAddress: Self.pick(pools.p2mAddresses, a & 0x7F),
+        mfnAddress: Self.pick(pools.machineAddresses, b & 7), type: Self.pick(FuzzConfiguration.p2mTypes, b >> 3 & 0xF),
+        hardwareValid: b & 0x80 == 0)
+    case .p2mUnmap:
+      return .p2mUnmap(domain: a & 0x80 != 0 ? "guest" : "dom0", gfnAddress: Self.pick(pools.p2mAddresses, a & 0x7F))
+    case .grant:
+      defer { grants.append("g\(grants.count)") }
+      return .grant(GrantStatement(
+        granter: "guest", gfnAddress: Self.pick(pools.guestPages, a & 0x7F), hostAddress: Self.pick(pools.hostAddresses, b),
+        writable: a & 0x80 == 0, handle: "g\(grants.count)"))
+    case .ungrant:
+      let live = grants.filter(isLiveGrant)
+      return live.isEmpty ? nil : .ungrant(handle: Self.pick(live, a))
+    case .foreign:
+      defer { foreignMaps.append("f\(foreignMaps.count)") }
+      return .foreign(ForeignStatement(
+        owner: "guest", gfnAddress: Self.pick(pools.guestPages, a), hostAddress: Self.pick(pools.hostAddresses, b),
+        handle: "f\(foreignMaps.count)"))
+    case .unforeign:
+      let live = foreignMaps.filter(isLiveForeign)
+      return live.isEmpty ? nil : .unforeign(handle: Self.pick(live, a))
+    case .attach:
+      return .attach(device: Self.pick(pools.deviceNames, a & 0x7F), domain: a & 0x80 != 0 ? "guest" : "dom0")
+    case .detach:
+      return .detach(device: Self.pick(pools.deviceNames, a))
+    case .dma:
+      let request = DMARequest(
+        device: Self.pick(pools.deviceNames, a & 3),
+        buffer: Self.pick(pools.bufferPages, b) + Self.pick(FuzzConfiguration.bufferOffsets, a >> 3 & 3),
+        size: Self.pick(FuzzConfiguration.bufferSizes, a >> 5 & 3),
+        direction: a & 4 != 0 ? .fromDevice : .toDevice)
+      return .dma(DMAStatement(request))
+    }
+  }
+
+  /// Decodes `bytes` to a scenario, running the spec alongside to know
+  /// which handles are live.
+  public static func decode(_ bytes: [UInt8]) -> Scenario {
+    var decoder = FuzzDecoder(bytes)
+    var execution = ScenarioExecution()
+    var statements: [Statement] = []
+    func run(_ kind: StatementKind) {
+      statements.append(Statement(kind))
+      // DMAs change no handle, so they need not run here. A decoded
+      // scenario always runs (the totality tests check it); were a
+      // statement refused, later handles would still come from the spec.
+      if case .dma = kind { return }
+      _ = try? execution.execute(Statement(kind))
+    }
+    decoder.platform.forEach(run)
+    while let kind = decoder.next(isLiveGrant: execution.isLiveGrant, isLiveForeign: execution.isLiveForeignMapping) {
+      run(kind)
+    }
+    return Scenario(statements: statements)
+  }
+}

@@ -1,0 +1,121 @@
+import Spec
+
+/// A scenario the fuzzer's decoder cannot produce, with the statement that
+/// is outside its vocabulary.
+public struct FuzzEncodingError: Error, Hashable, Sendable, CustomStringConvertible {
+  public var file: String?
+  /// The scenario line, when the statement came from a file.
+  public var line: Int?
+  public var message: String
+
+  public var description: String {
+    let place = [file ?? "<scenario>", line.map(String.init)].compactMap { $0 }.joined(separator: ":")
+    return "\(place): error: \(message)"
+  }
+}
+
+/// Encodes a scenario as fuzz input bytes: the inverse of ``FuzzDecoder``
+/// on the scenarios it produces, so that a human-written scenario seeds the
+/// fuzzer and `decode(encode(s)) == s`.
+///
+/// A scenario is encodable when its platform statements are exactly those
+/// of some ``FuzzConfiguration`` and every operation's values are in the
+/// configuration's pools. Handle names are free (an `ungrant` is encoded
+/// as its position among the live grants); decoding renames them `g0`, …
+/// DMA expectations have no byte form: the fuzzer's oracles judge DMAs
+/// instead, so an `expect` is refused unless `droppingExpectations`.
+public enum FuzzEncoder {
+  public static func encode(_ scenario: Scenario, droppingExpectations: Bool = false) throws(FuzzEncodingError) -> [UInt8] {
+    let statements = scenario.statements
+    let firstOperation = statements.firstIndex { FuzzEncoder.isOperation($0.kind) } ?? statements.count
+    let platform = statements[..<firstOperation].map(\.kind)
+    guard let configuration = FuzzConfiguration(platform: platform) else {
+      let expected = FuzzConfiguration(nearest: platform)
+      let mismatch = zip(statements, expected.platform).first { $0.0.kind != $0.1 }?.0 ?? statements.first
+      throw FuzzEncodingError(
+        line: mismatch?.location?.line,
+        message: "the platform is not one the fuzzer generates; the nearest is:\n"
+          + expected.platform.map(ScenarioPrinter.line(for:)).joined(separator: "\n"))
+    }
+    var bytes = configuration.bytes
+    var execution = ScenarioExecution()
+    for statement in statements[..<firstOperation] { _ = try? execution.execute(statement) }
+    var grants: [String] = []
+    var foreignMaps: [String] = []
+    for statement in statements[firstOperation...] {
+      func refuse(_ message: String) -> FuzzEncodingError {
+        FuzzEncodingError(line: statement.location?.line, message: "\(ScenarioPrinter.line(for: statement.kind)): \(message)")
+      }
+      func index<T: Equatable>(_ value: T, in pool: [T], _ what: String) throws(FuzzEncodingError) -> UInt8 {
+        guard let position = pool.firstIndex(of: value) else {
+          throw refuse("\((value as? UInt64).map(hex) ?? "\(value)") is not among the fuzzer's \(what)")
+        }
+        return UInt8(position)
+      }
+      func domainBit(_ name: String) throws(FuzzEncodingError) -> UInt8 {
+        switch name {
+        case "dom0": 0
+        case "guest": 0x80
+        default: throw refuse("the fuzzer's domains are dom0 and guest")
+        }
+      }
+      let record: [UInt8]
+      switch statement.kind {
+      case .p2mMap(let domain, let gfn, let mfn, let type, let valid):
+        let typeIndex = try index(type, in: FuzzConfiguration.p2mTypes, "p2m types")
+        record = [0, try index(gfn, in: configuration.p2mAddresses, "p2m addresses") | domainBit(domain),
+                  try index(mfn, in: configuration.machineAddresses, "machine addresses") | typeIndex << 3 | (valid ? 0 : 0x80)]
+      case .p2mUnmap(let domain, let gfn):
+        record = [1, try index(gfn, in: configuration.p2mAddresses, "p2m addresses") | domainBit(domain), 0]
+      case .grant(let grant):
+        guard grant.granter == "guest" else { throw refuse("only the domain 'guest' grants") }
+        record = [2, try index(grant.gfnAddress, in: configuration.guestPages, "guest pages") | (grant.writable ? 0 : 0x80),
+                  try index(grant.hostAddress, in: configuration.hostAddresses, "dom0 grant addresses")]
+        grants.append(grant.handle)
+      case .ungrant(let handle):
+        record = [3, try index(handle, in: grants.filter(execution.isLiveGrant), "live grant handles"), 0]
+      case .foreign(let foreign):
+        guard foreign.owner == "guest" else { throw refuse("only the domain 'guest' lends pages") }
+        record = [4, try index(foreign.gfnAddress, in: configuration.guestPages, "guest pages"),
+                  try index(foreign.hostAddress, in: configuration.hostAddresses, "dom0 foreign-map addresses")]
+        foreignMaps.append(foreign.handle)
+      case .unforeign(let handle):
+        record = [5, try index(handle, in: foreignMaps.filter(execution.isLiveForeignMapping), "live foreign handles"), 0]
+      case .attach(let device, let domain):
+        record = [6, try index(device, in: configuration.deviceNames, "devices") | domainBit(domain), 0]
+      case .detach(let device):
+        record = [7, try index(device, in: configuration.deviceNames, "devices"), 0]
+      case .dma(let dma):
+        guard dma.expected == nil || droppingExpectations else {
+          throw refuse("an expectation has no byte form (the fuzzer's oracles judge DMAs); drop it to encode")
+        }
+        let request = dma.request
+        let page = request.buffer & ~0xFFF
+        let offset = request.buffer & 0xFFF
+        let a = try index(request.device, in: configuration.deviceNames, "devices")
+          | (request.direction == .fromDevice ? 4 : 0)
+          | (try index(offset, in: FuzzConfiguration.bufferOffsets, "buffer offsets")) << 3
+          | (try index(request.size, in: FuzzConfiguration.bufferSizes, "buffer sizes")) << 5
+        record = [8, a, try index(page, in: configuration.bufferPages, "buffer pages")]
+      default:
+        throw refuse("the fuzzer generates platform statements only before the operations")
+      }
+      guard (bytes.count - 2) / FuzzDecoder.recordSize < FuzzDecoder.maximumOperations else {
+        throw refuse("more than \(FuzzDecoder.maximumOperations) operations")
+      }
+      bytes += record
+      if case .dma = statement.kind { continue }
+      do { _ = try execution.execute(statement) } catch { throw refuse("the scenario does not run: \(error.message)") }
+    }
+    return bytes
+  }
+
+  /// Whether `kind` is an operation (what the decoder's records produce),
+  /// as opposed to a platform or domain statement.
+  public static func isOperation(_ kind: StatementKind) -> Bool {
+    switch kind {
+    case .attach, .detach, .grant, .ungrant, .foreign, .unforeign, .p2mMap, .p2mUnmap, .dma: true
+    default: false
+    }
+  }
+}

@@ -1,0 +1,103 @@
+import Spec
+
+/// A property a fuzz input violated: which oracle saw it, which property,
+/// at which step, and the values that disagree (DESIGN.md §5: "a crash
+/// with a readable trace").
+public struct FuzzFailure: Hashable, Sendable, CustomStringConvertible {
+  /// The two oracles of issue 7, and the harness's own check that a
+  /// decoded scenario means something.
+  public enum Oracle: String, Hashable, Sendable, CaseIterable {
+    /// The spec (``ReferenceP2M`` through the scenario runner's Xen state)
+    /// and the implementation (`P2MImpl.XenP2M`) disagree.
+    case specVersusImplementation = "spec-vs-impl"
+    /// A DMA property does not hold on the spec.
+    case dmaProperty = "dma-property"
+    /// The scenario runner rejected the scenario: for a decoded input, a
+    /// decoder bug (the decoder is total by contract).
+    case scenario = "scenario"
+  }
+
+  public var oracle: Oracle
+  /// The property's stable name, e.g. `lookup`, `tlb`, `expectation`.
+  public var property: String
+  /// The statement's index in the scenario (platform statements included).
+  public var stepIndex: Int
+  /// The statement, in canonical text.
+  public var statement: String
+  /// The kind of operation the statement is (`grant`, `p2m unmap`, …).
+  public var operation: String
+  /// What disagreed: the spec's value and the implementation's, or the
+  /// DMA's outcome and what was required.
+  public var detail: String
+
+  public init(oracle: Oracle, property: String, stepIndex: Int, statement: Statement, detail: String) {
+    self.oracle = oracle
+    self.property = property
+    self.stepIndex = stepIndex
+    self.statement = ScenarioPrinter.line(for: statement.kind)
+    self.operation = statement.kind.operationName
+    self.detail = detail
+  }
+
+  /// A failure found after the last statement (`operation` is `end`).
+  public init(oracle: Oracle, property: String, afterStep stepIndex: Int, detail: String) {
+    self.oracle = oracle
+    self.property = property
+    self.stepIndex = stepIndex
+    self.statement = "(end of scenario)"
+    self.operation = "end"
+    self.detail = detail
+  }
+
+  /// What "the same failure" means for minimization: same oracle, same
+  /// property, same kind of operation (issue 7). Values and step index
+  /// may change while shrinking.
+  public var signature: Signature { Signature(oracle: oracle, property: property, operation: operation) }
+
+  public struct Signature: Hashable, Sendable, CustomStringConvertible {
+    public var oracle: Oracle
+    public var property: String
+    public var operation: String
+
+    public init(oracle: Oracle, property: String, operation: String) {
+      self.oracle = oracle
+      self.property = property
+      self.operation = operation
+    }
+
+    public var description: String { "\(oracle.rawValue)/\(property) at '\(operation)'" }
+  }
+
+  public var description: String {
+    "FAIL \(oracle.rawValue)/\(property) at step \(stepIndex): \(statement)\n  \(detail)"
+  }
+}
+
+extension StatementKind {
+  /// The statement's keyword(s): what "same operation kind" compares.
+  public var operationName: String {
+    switch self {
+    case .xen: "xen"
+    case .ipaBits: "ipa-bits"
+    case .llcColours: "llc-colours"
+    case .ram: "ram"
+    case .iommu: "iommu"
+    case .hypercallCacheFlush: "hypercall-cflush"
+    case .linuxPolicy: "linux"
+    case .smmu: "smmu"
+    case .device: "device"
+    case .dom0: "dom0"
+    case .swiotlbPool: "swiotlb"
+    case .domU: "domu"
+    case .attach: "attach"
+    case .detach: "detach"
+    case .grant: "grant"
+    case .ungrant: "ungrant"
+    case .foreign: "foreign"
+    case .unforeign: "unforeign"
+    case .p2mMap: "p2m map"
+    case .p2mUnmap: "p2m unmap"
+    case .dma: "dma"
+    }
+  }
+}

@@ -1,0 +1,256 @@
+import P2MImpl
+import Spec
+
+/// Oracle (a) of issue 7: the spec's p2m (``ReferenceP2M``, as the
+/// scenario runner's Xen state holds it) against the implementation
+/// (`XenP2M`), after every step.
+///
+/// Each hypercall-level statement changes a few GFNs of the spec's p2m
+/// (a grant: its dom0 GFN and, for a direct-mapped dom0 with an IOMMU, the
+/// 1:1 GFN = MFN entry, §2.1; a foreign map: its dom0 GFN, §2.4; a raw
+/// update: its GFN). Those changes are applied to the implementation with
+/// `p2m_set_entry()`, as Xen's hypercalls apply them; a domain's RAM is
+/// mapped at creation in maximal runs, so a direct-mapped bank becomes
+/// blocks that later updates split. Then, for every touched GFN and its
+/// neighbour in the same leaf table, both sides must agree on the lookup, the walk (read and
+/// write) and the TLB path (read and write); GFNs probed in earlier steps
+/// are looked up through the TLB again, which catches a translation cached
+/// before the change and never invalidated. At the end every spec entry
+/// is looked up in the implementation (except in the fuzzer's lean mode).
+///
+/// A note on cost: nothing here materializes whole tables; each step
+/// costs a few walks, so the oracle keeps up with libFuzzer.
+public struct P2MDifferentialOracle: StepOracle {
+  /// Touched (domain, GFN) of the running statement, with the spec's entry
+  /// before it ran.
+  var touched: [(domain: DomainID, gfn: GFN, before: P2MEntry?)] = []
+  /// Grant handle → (dom0 GFN, 1:1 GFN), recorded when the grant succeeds.
+  var grants: [String: (host: GFN, oneToOne: GFN?)] = [:]
+  var foreignMaps: [String: GFN] = [:]
+  /// Recently probed GFNs per domain (bounded), re-probed through the TLB.
+  var recent: [DomainID: [GFN]] = [:]
+  static let recentLimit = 4
+  /// Whether ``finish(lastIndex:spec:implementation:)`` compares every
+  /// entry of the spec (a safety net for changes the touched-GFN
+  /// bookkeeping would miss; off in the fuzzer's lean mode for speed).
+  let checksEveryEntryAtEnd: Bool
+
+  public init(checksEveryEntryAtEnd: Bool = true) {
+    self.checksEveryEntryAtEnd = checksEveryEntryAtEnd
+  }
+
+  public mutating func prepare(_ step: StepContext) {
+    touched.removeAll(keepingCapacity: true)
+    guard let xen = step.spec.xen else { return }
+    func note(_ domain: DomainID, _ gfn: GFN) {
+      touched.append((domain, gfn, xen.domains[domain]?.p2m.lookup(gfn)))
+    }
+    switch step.statement.kind {
+    case .grant(let grant):
+      note(.dom0, GFN(grant.hostAddress >> 12))
+      if let granter = step.spec.domainID(named: grant.granter),
+        let mfn = xen.domains[granter]?.p2m.lookup(GFN(grant.gfnAddress >> 12))?.mfn
+      {
+        note(.dom0, GFN(mfn.rawValue))
+      }
+    case .ungrant(let handle):
+      if let grant = grants[handle] {
+        note(.dom0, grant.host)
+        if let oneToOne = grant.oneToOne { note(.dom0, oneToOne) }
+      }
+    case .foreign(let foreign):
+      note(.dom0, GFN(foreign.hostAddress >> 12))
+    case .unforeign(let handle):
+      if let host = foreignMaps[handle] { note(.dom0, host) }
+    case .p2mMap(let domain, let gfn, _, _, _), .p2mUnmap(let domain, let gfn):
+      if let id = step.spec.domainID(named: domain) { note(id, GFN(gfn >> 12)) }
+    default:
+      break
+    }
+  }
+
+  public mutating func check(_ step: StepContext, report: StepReport) -> FuzzFailure? {
+    guard let xen = step.spec.xen else { return nil }
+    func failure(_ property: String, _ detail: String) -> FuzzFailure {
+      FuzzFailure(oracle: .specVersusImplementation, property: property, stepIndex: step.index, statement: step.statement, detail: detail)
+    }
+    var raw = false
+    switch step.statement.kind {
+    case .dom0:
+      return create(.dom0, xen: xen, implementation: step.implementation).map { failure("update-refused", $0) }
+    case .domU(let declaration):
+      guard let id = step.spec.domainID(named: declaration.name) else { return nil }
+      return create(id, xen: xen, implementation: step.implementation).map { failure("update-refused", $0) }
+    case .grant(let grant):
+      if step.spec.isLiveGrant(grant.handle) {
+        grants[grant.handle] = (touched[0].gfn, touched.count > 1 ? touched[1].gfn : nil)
+      }
+    case .ungrant(let handle):
+      // A refused unmap keeps the handle (and may have changed entries).
+      if !step.spec.isLiveGrant(handle) { grants[handle] = nil }
+    case .foreign(let foreign):
+      if step.spec.isLiveForeignMapping(foreign.handle) { foreignMaps[foreign.handle] = GFN(foreign.hostAddress >> 12) }
+    case .unforeign(let handle):
+      if !step.spec.isLiveForeignMapping(handle) { foreignMaps[handle] = nil }
+    case .p2mMap, .p2mUnmap:
+      raw = report.succeeded
+    default:
+      break
+    }
+    if touched.isEmpty { return nil }
+
+    // Apply the spec's changes, as p2m_set_entry() calls.
+    for (domain, gfn, before) in touched {
+      let after = xen.domains[domain]?.p2m.lookup(gfn)
+      guard raw || after != before else { continue }
+      do throws(XenP2MError) {
+        try step.implementation.p2ms[domain]?.set(gfn, count: 1, to: after)
+      } catch {
+        return failure("update-refused", "\(domain) \(gfn): the spec made it \(after.map(\.description) ?? "unmapped"); the implementation refused: \(error)")
+      }
+    }
+
+    // Compare at the touched GFNs (walking too), a neighbour each, and
+    // recent probes.
+    for (domain, gfn, _) in touched {
+      guard let spec = xen.domains[domain]?.p2m else { continue }
+      // The neighbour in the same leaf table: a split or a removal that
+      // damages siblings shows there.
+      for probe in [gfn, GFN(gfn.rawValue ^ 1)] where probe.rawValue < spec.gfnLimit {
+        if let detail = compare(domain, probe, spec: spec, implementation: step.implementation, walk: probe == gfn) {
+          return failure(detail.property, detail.text)
+        }
+        remember(domain, probe)
+      }
+    }
+    for (domain, probes) in recent {
+      guard let spec = xen.domains[domain]?.p2m else { continue }
+      for probe in probes where !touched.contains(where: { $0.domain == domain && $0.gfn == probe }) {
+        if let detail = compare(domain, probe, spec: spec, implementation: step.implementation, walk: false) {
+          return failure(detail.property, detail.text)
+        }
+      }
+    }
+    return nil
+  }
+
+  public mutating func finish(lastIndex: Int, spec: ScenarioExecution, implementation: ImplementationState) -> FuzzFailure? {
+    guard checksEveryEntryAtEnd, let xen = spec.xen else { return nil }
+    for (domain, state) in xen.domains.sorted(by: { $0.key < $1.key }) {
+      guard let p2m = implementation.p2ms[domain] else { continue }
+      // Unsorted first (cheap); sorted only to name the lowest mismatch.
+      guard state.p2m.entries.contains(where: { p2m.lookup($0.key) != $0.value }) else { continue }
+      for (gfn, entry) in state.p2m.entries.sorted(by: { $0.key < $1.key }) where p2m.lookup(gfn) != entry {
+        return FuzzFailure(
+          oracle: .specVersusImplementation, property: "final-lookup", afterStep: lastIndex,
+          detail: "\(domain) \(gfn): spec \(entry), impl \(p2m.lookup(gfn).map(\.description) ?? "unmapped")")
+      }
+    }
+    return nil
+  }
+
+  mutating func remember(_ domain: DomainID, _ gfn: GFN) {
+    var probes = recent[domain, default: []]
+    if probes.contains(gfn) { return }
+    if probes.count == Self.recentLimit { probes.removeFirst() }
+    probes.append(gfn)
+    recent[domain] = probes
+  }
+
+  /// Maps the domain's RAM in the implementation as the spec built it: in
+  /// maximal runs of consecutive GFN → consecutive MFN of one type, the
+  /// way `guest_physmap_add_entry()` is called per bank (or per page for
+  /// coloured memory, whose MFNs rarely run on).
+  func create(_ domain: DomainID, xen: XenState, implementation: ImplementationState) -> String? {
+    guard let state = xen.domains[domain] else { return nil }
+    var p2m: any P2MUnderTest
+    do throws(XenP2MError) {
+      p2m = try implementation.makeP2M(domain, xen.ipaBits, state.iommuEnabled)
+    } catch {
+      return "\(domain): cannot make the implementation's p2m: \(error)"
+    }
+    let entries = state.p2m.entries.sorted { $0.key < $1.key }
+    var index = 0
+    while index < entries.count {
+      let (start, first) = entries[index]
+      var count: UInt64 = 1
+      while index + Int(count) < entries.count {
+        let (gfn, entry) = entries[index + Int(count)]
+        guard gfn == start.advanced(by: count), entry.type == first.type, entry.hardwareValid == first.hardwareValid,
+          entry.mfn == first.mfn.advanced(by: count)
+        else { break }
+        count += 1
+      }
+      do throws(XenP2MError) { try p2m.set(start, count: count, to: first) } catch {
+        return "\(domain) \(start)+\(count): the implementation refused the domain's RAM: \(error)"
+      }
+      index += Int(count)
+    }
+    implementation.p2ms[domain] = p2m
+    return nil
+  }
+
+  /// Compares one GFN; returns the property that failed and a trace line.
+  func compare(_ domain: DomainID, _ gfn: GFN, spec: ReferenceP2M, implementation: ImplementationState, walk: Bool)
+    -> (property: String, text: String)?
+  {
+    guard implementation.p2ms[domain] != nil else { return nil }
+    let expectedEntry = spec.lookup(gfn)
+    let actualEntry = implementation.p2ms[domain]!.lookup(gfn)
+    if expectedEntry != actualEntry {
+      return ("lookup", "\(domain) \(gfn): spec \(expectedEntry.map(\.description) ?? "unmapped"), impl \(actualEntry.map(\.description) ?? "unmapped")")
+    }
+    let ipa = gfn.address | 0x123
+    for access in Access.allCases {
+      let expected = Translation(expectedFrom: spec, ipa: ipa, access: access)
+      // A read through the TLB right after a change is a miss, so it walks;
+      // the write is walked explicitly.
+      if walk && access == .write {
+        let seen = Translation(implementation.p2ms[domain]!.walk(ipa, access: access))
+        if seen != expected { return ("walk", "\(domain) ipa \(hex(ipa)) \(access): spec \(expected), impl walk \(seen)") }
+      }
+      let seen = Translation(implementation.p2ms[domain]!.translate(ipa, access: access))
+      if seen != expected { return ("tlb", "\(domain) ipa \(hex(ipa)) \(access): spec \(expected), impl through the TLB \(seen)") }
+    }
+    return nil
+  }
+}
+
+/// A stage-2 translation without the level: the spec has no levels, and
+/// the implementation's block sizes are its own business
+/// (``referenceStageTwoTranslator(p2ms:)``).
+struct Translation: Hashable, CustomStringConvertible {
+  var address: UInt64?
+  var permissions: Permissions?
+  var type: P2MType?
+  var fault: StageTwoFault.Kind?
+
+  init(_ result: WalkResult) {
+    switch result {
+    case .translated(let address, _, let permissions, let type): self.address = address; self.permissions = permissions; self.type = type
+    case .fault(let fault): self.fault = fault.kind
+    }
+  }
+
+  /// What the spec says: beyond the IPA size, a hole or a hardware-invalid
+  /// entry is a translation fault, a forbidden access a permission fault,
+  /// else the mapped frame at the same offset (``referenceStageTwoTranslator(p2ms:)``).
+  init(expectedFrom spec: ReferenceP2M, ipa: UInt64, access: Access) {
+    guard ipa >> UInt64(spec.ipaBits) == 0, let entry = spec.lookup(GFN(ipa >> 12)), entry.hardwareValid else {
+      fault = .translation
+      return
+    }
+    guard entry.permissions.allows(access) else {
+      fault = .permission
+      return
+    }
+    address = entry.mfn.address | ipa & 0xFFF
+    permissions = entry.permissions
+    type = entry.type
+  }
+
+  var description: String {
+    if let fault { return "\(fault) fault" }
+    return "\(hex(address ?? 0)) \(permissions.map(\.description) ?? "") \(type.map(\.xenName) ?? "untyped")"
+  }
+}

@@ -1,0 +1,167 @@
+import Spec
+
+/// What checking one input found.
+public struct CheckResult: Sendable {
+  /// The scenario that ran (decoded, for byte inputs).
+  public var scenario: Scenario
+  /// The first property violated, or nil when every oracle passed.
+  public var failure: FuzzFailure?
+  /// Statements executed.
+  public var steps: Int
+
+  public var passed: Bool { failure == nil }
+
+  /// The failure as a readable trace: the scenario up to the failing step,
+  /// the step marked, and what disagreed.
+  public var trace: String {
+    guard let failure else { return "PASS (\(steps) statements)" }
+    var lines: [String] = []
+    for (index, statement) in scenario.statements.enumerated() where index <= failure.stepIndex || failure.operation == "end" {
+      let marker = index == failure.stepIndex ? ">>" : "  "
+      lines.append("\(marker) \(String(index).leftPadded(to: 3))  \(ScenarioPrinter.line(for: statement.kind))")
+    }
+    lines.append(failure.description)
+    return lines.joined(separator: "\n")
+  }
+}
+
+/// Runs a scenario on the spec, statement by statement, under the oracles,
+/// and stops at the first violated property (DESIGN.md §5).
+///
+/// A note on speed: the fuzz target needs thousands of inputs a second and
+/// the spec is written for clarity (machine memory is a dictionary of
+/// bytes; each DMA lays every p2m out as tables). Two things keep the fuzz
+/// path lean without changing what is checked:
+/// - The platform and domains of a ``FuzzConfiguration`` are booted once
+///   per checker and configuration (up to ``BootCache/capacity`` at a
+///   time); later inputs start from a copy of the spec's and the
+///   implementation's state (both are values).
+/// - In ``Mode/lean`` a DMA that no oracle judges (no `expect`, outside
+///   the built-in rule) is not run on the spec: DMAs do not change any
+///   p2m, and a DMA's outcome does not depend on earlier DMAs (each sets
+///   up its own buffer and releases its bounce slot, `performDMA`).
+///   The end-of-scenario comparison of every p2m entry is also skipped.
+///   Replay and minimization use ``Mode/full``, as `dmaverify run` does.
+public struct ScenarioChecker {
+  public enum Mode: Sendable {
+    case full
+    case lean
+  }
+
+  let makeP2M: P2MFactory
+  let mode: Mode
+  let boots = BootCache()
+
+  /// - Parameters:
+  ///   - makeP2M: the implementation under test (`XenP2M` unless a test
+  ///     plugs in a broken one).
+  ///   - mode: whether DMAs no oracle judges are run.
+  public init(makeP2M: @escaping P2MFactory = ImplementationState.xenP2M, mode: Mode = .full) {
+    self.makeP2M = makeP2M
+    self.mode = mode
+  }
+
+  /// The oracles, in the order they run. ``P2MDifferentialOracle`` must come
+  /// first: it brings the implementation's p2ms up to date. An SMMU oracle
+  /// (SMMU translation and IOTLB over these p2ms' tables against the spec's
+  /// SMMU) belongs in this list, after it.
+  func oracles() -> [any StepOracle] {
+    [P2MDifferentialOracle(checksEveryEntryAtEnd: mode == .full), DMAPropertyOracle()]
+  }
+
+  /// Checks a scenario (a `.scn` file, or one being minimized).
+  public func check(_ scenario: Scenario) -> CheckResult {
+    let split = scenario.statements.firstIndex { FuzzEncoder.isOperation($0.kind) } ?? scenario.statements.count
+    let configuration = FuzzConfiguration(platform: scenario.statements[..<split].map(\.kind))
+    var statements = scenario.statements[(configuration == nil ? 0 : split)...].makeIterator()
+    var result = run(booted: configuration) { _ in statements.next() }
+    result.scenario.name = scenario.name
+    return result
+  }
+
+  /// Decodes fuzz input bytes and checks them, decoding as the spec runs
+  /// (the decoder asks which handles are live).
+  public func check(bytes: [UInt8]) -> CheckResult {
+    var decoder = FuzzDecoder(bytes)
+    return run(booted: decoder.configuration) { execution in
+      decoder.next(isLiveGrant: execution.isLiveGrant, isLiveForeign: execution.isLiveForeignMapping).map { Statement($0) }
+    }
+  }
+
+  /// Runs the statements `next` yields, after the platform of
+  /// `configuration` when there is one.
+  func run(booted configuration: FuzzConfiguration?, _ next: (ScenarioExecution) -> Statement?) -> CheckResult {
+    var execution = ScenarioExecution()
+    var implementation = ImplementationState(makeP2M: makeP2M)
+    var statements: [Statement] = []
+    var oracles = oracles()
+    func result(_ failure: FuzzFailure?) -> CheckResult {
+      CheckResult(scenario: Scenario(statements: statements), failure: failure, steps: statements.count)
+    }
+    if let configuration {
+      let platform = configuration.platform.map { Statement($0) }
+      if let booted = boots.states[configuration] {
+        execution = booted.execution
+        implementation = booted.implementation.copy()
+        statements = platform
+      } else {
+        var platformStatements = platform.makeIterator()
+        if let failure = steps(&execution, implementation, &oracles, &statements, { _ in platformStatements.next() }) {
+          return result(failure)
+        }
+        if boots.states.count == BootCache.capacity { boots.states.removeAll() }
+        boots.states[configuration] = (execution, implementation.copy())
+      }
+    }
+    if let failure = steps(&execution, implementation, &oracles, &statements, next) { return result(failure) }
+    for position in oracles.indices {
+      if let failure = oracles[position].finish(lastIndex: statements.count - 1, spec: execution, implementation: implementation) {
+        return result(failure)
+      }
+    }
+    return result(nil)
+  }
+
+  func steps(
+    _ execution: inout ScenarioExecution, _ implementation: ImplementationState, _ oracles: inout [any StepOracle],
+    _ statements: inout [Statement], _ next: (ScenarioExecution) -> Statement?
+  ) -> FuzzFailure? {
+    while let statement = next(execution) {
+      let index = statements.count
+      statements.append(statement)
+      for position in oracles.indices {
+        oracles[position].prepare(StepContext(index: index, statement: statement, spec: execution, implementation: implementation))
+      }
+      let report: StepReport
+      if case .dma = statement.kind, mode == .lean, !oracles.contains(where: \.judgesCurrentDMA) {
+        report = StepReport(line: nil, statement: ScenarioPrinter.line(for: statement.kind), result: "not run (no oracle judges it)")
+      } else {
+        do {
+          report = try execution.execute(statement)
+        } catch {
+          return FuzzFailure(oracle: .scenario, property: "runs", stepIndex: index, statement: statement, detail: error.message)
+        }
+      }
+      let context = StepContext(index: index, statement: statement, spec: execution, implementation: implementation)
+      for position in oracles.indices {
+        if let failure = oracles[position].check(context, report: report) { return failure }
+      }
+    }
+    return nil
+  }
+}
+
+/// Booted platforms by configuration, for one checker (its implementation
+/// factory) only.
+final class BootCache {
+  /// About 0.5 MB each (two p2m pools and the spec's state); libFuzzer
+  /// visits thousands of configurations, so the cache starts over when full.
+  static let capacity = 64
+  var states: [FuzzConfiguration: (execution: ScenarioExecution, implementation: ImplementationState)] = [:]
+}
+
+extension String {
+  func leftPadded(to width: Int) -> String {
+    count >= width ? self : String(repeating: " ", count: width - count) + self
+  }
+}

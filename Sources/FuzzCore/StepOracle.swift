@@ -1,0 +1,31 @@
+import Spec
+
+/// An oracle that watches a scenario run step by step on the spec.
+///
+/// ``ScenarioChecker`` calls every oracle of ``ScenarioChecker/oracles``
+/// in order: `prepare` before a statement runs (the spec's state is the
+/// one before), `check` after it, and `finish` once the scenario is done.
+/// ``P2MDifferentialOracle`` comes first, since it keeps the
+/// implementation's p2ms in step that later oracles may read.
+public protocol StepOracle {
+  /// Whether this oracle judges the outcome of the DMA being prepared; in
+  /// lean mode a DMA no oracle judges is not run on the spec.
+  var judgesCurrentDMA: Bool { get }
+  mutating func prepare(_ step: StepContext)
+  mutating func check(_ step: StepContext, report: StepReport) -> FuzzFailure?
+  mutating func finish(lastIndex: Int, spec: ScenarioExecution, implementation: ImplementationState) -> FuzzFailure?
+}
+
+/// One statement of a running scenario, with both sides' state.
+public struct StepContext {
+  /// The statement's index in the scenario.
+  public var index: Int
+  public var statement: Statement
+  /// The spec's state (before the statement in `prepare`, after in `check`).
+  public var spec: ScenarioExecution
+  public var implementation: ImplementationState
+}
+
+extension StepOracle {
+  public var judgesCurrentDMA: Bool { false }
+}

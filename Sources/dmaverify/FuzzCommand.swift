@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+
+extension DMAVerify {
+  /// `dmaverify fuzz [-- LIBFUZZER-FLAGS…]`: builds the libFuzzer target and
+  /// runs it on the corpus.
+  struct Fuzz: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Build the libFuzzer target if needed and fuzz the spec against the implementation.",
+      discussion: """
+        Builds the fuzz target with the toolchain's libFuzzer in its own scratch
+        path (swift build -c release --scratch-path .build-fuzz -Xswiftc
+        -sanitize=fuzzer -Xswiftc -DFUZZING; a no-op when up to date), then runs it
+        with the dictionary corpus/fuzz.dict on a working corpus (new inputs go
+        there) seeded from corpus/fuzz. Everything after -- goes to libFuzzer, e.g.
+        -max_total_time=3600, -jobs=4, -workers=2, -fork=2, -runs=N. Progress is
+        libFuzzer's own. A failing input is written as crash-<sha1>; turn it into a
+        regression scenario with `dmaverify minimize crash-<sha1>`.
+
+        Run from the package root. Exit status: libFuzzer's (0 when no input
+        failed; 1 or a signal status on a crash), 64 for bad arguments, 70 when
+        the build fails.
+        """)
+
+    @Option(help: "The scratch path of the fuzzing build.", completion: .directory)
+    var scratchPath = ".build-fuzz"
+
+    @Option(help: "Seed corpus directory (read, never written).", completion: .directory)
+    var seeds = "corpus/fuzz"
+
+    @Option(help: "Working corpus directory, where libFuzzer saves new inputs (default: <scratch-path>/corpus).", completion: .directory)
+    var workingCorpus: String?
+
+    @Option(help: "libFuzzer dictionary.", completion: .file())
+    var dictionary = "corpus/fuzz.dict"
+
+    @Flag(help: "Do not build; run the binary already in the scratch path.")
+    var skipBuild = false
+
+    @Argument(parsing: .postTerminator, help: "Flags passed to libFuzzer (after --).")
+    var libFuzzerFlags: [String] = []
+
+    func validate() throws {
+      guard FileManager.default.fileExists(atPath: "Package.swift") else {
+        throw ValidationError("run 'dmaverify fuzz' from the package root (no Package.swift here)")
+      }
+      guard FileManager.default.fileExists(atPath: seeds) else { throw ValidationError("no seed corpus at \(seeds)") }
+      for flag in libFuzzerFlags where !flag.hasPrefix("-") {
+        throw ValidationError("libFuzzer flags start with '-', found '\(flag)'; corpus directories are --seeds and --working-corpus")
+      }
+    }
+
+    func run() throws {
+      if !skipBuild {
+        let status = try Self.spawn("/usr/bin/env", [
+          "swift", "build", "-c", "release", "--scratch-path", scratchPath, "--product", "fuzz",
+          "-Xswiftc", "-sanitize=fuzzer", "-Xswiftc", "-DFUZZING",
+        ])
+        guard status == 0 else {
+          FileHandle.standardError.write(Data("dmaverify fuzz: the fuzzing build failed (exit \(status))\n".utf8))
+          throw ExitCode(70)
+        }
+      }
+      let binary = "\(scratchPath)/release/fuzz"
+      guard FileManager.default.isExecutableFile(atPath: binary) else {
+        FileHandle.standardError.write(Data("\(binary): error: no fuzzing binary; run without --skip-build\n".utf8))
+        throw ExitCode(70)
+      }
+      let working = workingCorpus ?? "\(scratchPath)/corpus"
+      try FileManager.default.createDirectory(atPath: working, withIntermediateDirectories: true)
+      var arguments = libFuzzerFlags
+      if FileManager.default.fileExists(atPath: dictionary), !arguments.contains(where: { $0.hasPrefix("-dict=") }) {
+        arguments.append("-dict=\(dictionary)")
+      }
+      arguments += [working, seeds]
+      // On stderr, unbuffered, before libFuzzer's own lines.
+      FileHandle.standardError.write(Data("dmaverify fuzz: \(binary) \(arguments.joined(separator: " "))\n".utf8))
+      let status = try Self.spawn(binary, arguments)
+      if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Runs a program with this process's standard streams (libFuzzer's
+    /// progress goes straight to the terminal) and returns its status.
+    static func spawn(_ executable: String, _ arguments: [String]) throws -> Int32 {
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: executable)
+      process.arguments = arguments
+      try process.run()
+      process.waitUntilExit()
+      return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+    }
+  }
+}

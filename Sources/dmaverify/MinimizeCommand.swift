@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import FuzzCore
+import Spec
+
+extension DMAVerify {
+  /// `dmaverify minimize FILE`: shrinks a failing input to a regression
+  /// scenario.
+  struct Minimize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Shrink a failing fuzz input to a small regression scenario.",
+      discussion: """
+        FILE is a raw fuzz input (e.g. libFuzzer's crash-…) or a .scn scenario.
+        Its operations are reduced by ddmin, then their values moved toward the
+        fuzzer's canonical ones, keeping the same failure (same oracle, same
+        property, same kind of operation): the result never drifts to another
+        bug, and removing any one operation makes it pass. The scenario is
+        written to the output directory with the failure in its header, and its
+        path printed. Commit it once the bug is fixed: `swift test` replays
+        every file there and expects it to pass.
+
+        Exit status: 0 when a scenario was written, 1 when the input does not
+        fail (nothing to minimize), 65 for a malformed scenario, 66 when FILE
+        cannot be read or the output cannot be written.
+        """)
+
+    @Argument(help: "The failing input: raw bytes or a .scn scenario.", completion: .file())
+    var file: String
+
+    @Option(help: "Where to write the scenario.", completion: .directory)
+    var outputDirectory = "corpus/regressions"
+
+    func run() throws {
+      let input: FuzzInput
+      do { input = try FuzzInput.load(file) } catch {
+        FileHandle.standardError.write(Data("\(error)\n".utf8))
+        throw ExitCode(error.unreadable ? 66 : 65)
+      }
+      let scenario: Scenario
+      switch input {
+      case .bytes: scenario = input.check().scenario
+      case .scenario(let parsed): scenario = parsed
+      }
+      let clock = ContinuousClock()
+      let start = clock.now
+      guard let result = Minimizer().minimize(scenario) else {
+        print("\(file): passes every oracle; nothing to minimize")
+        throw ExitCode.failure
+      }
+      let elapsed = clock.now - start
+      let operations = result.scenario.statements.filter { FuzzEncoder.isOperation($0.kind) }.count
+      let failure = result.failure
+      let name = "\(failure.oracle.rawValue)-\(failure.property)-\(failure.operation.replacingOccurrences(of: " ", with: "-"))"
+      var minimized = result.scenario
+      minimized.name = "\(failure.signature), minimized from \((file as NSString).lastPathComponent)"
+      let text = """
+        # Minimized by `dmaverify minimize \((file as NSString).lastPathComponent)` (\(result.tests) runs, \(elapsed.formatted(.units(allowed: [.seconds, .milliseconds])))).
+        # It fails \(failure.signature) at step \(failure.stepIndex):
+        #   \(failure.statement)
+        #   \(failure.detail.replacingOccurrences(of: "\n", with: "\n#   "))
+        # `swift test` replays this file and expects it to pass: commit it with the fix.
+
+        """ + ScenarioPrinter.print(minimized)
+      let directory = URL(fileURLWithPath: outputDirectory)
+      var path = directory.appendingPathComponent("\(name).scn")
+      var suffix = 2
+      while FileManager.default.fileExists(atPath: path.path) {
+        path = directory.appendingPathComponent("\(name)-\(suffix).scn")
+        suffix += 1
+      }
+      do {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try text.write(to: path, atomically: true, encoding: .utf8)
+      } catch {
+        FileHandle.standardError.write(Data("\(path.path): error: cannot write the scenario: \(error.localizedDescription)\n".utf8))
+        throw ExitCode(66)
+      }
+      print("\(failure.signature): \(operations) operation\(operations == 1 ? "" : "s") after \(result.tests) runs")
+      print(path.relativePath)
+    }
+  }
+}

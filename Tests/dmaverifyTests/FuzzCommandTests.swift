@@ -1,0 +1,129 @@
+import Foundation
+import Testing
+
+/// End to end: `dmaverify replay`, `minimize` and `convert` exit codes and
+/// messages, run as a user would.
+@Suite("dmaverify replay, minimize, convert")
+struct FuzzCommandTests {
+  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+  func temporaryDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("dmaverify-fuzz-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+  }
+
+  /// The fuzzer's default platform, as a scenario prefix.
+  static let platform = """
+    xen 4.21
+    ipa-bits 40
+    ram 0x40000000 16M
+    iommu on
+    hypercall-cflush on
+    linux legacy
+    smmu smmu0 v2
+    device nic smmu smmu0 streams 0x10 coherent dma-mask 64
+    device gpu smmu smmu0 streams 0x20 coherent dma-mask 64
+    dom0 direct-mapped memory 2M
+    domu guest id 1 memory 0x40800000 2M base 0x80000000
+
+    """
+
+  @Test("replay of the committed corpus and regressions passes (exit 0)")
+  func replayCorpus() throws {
+    let output = try CommandRunner.run(["replay", "corpus/fuzz", "corpus/regressions"], in: Self.repository)
+    #expect(output.status == 0, "\(output.standardOutput)\(output.standardError)")
+    #expect(output.standardOutput.contains("PASS corpus/fuzz/grant-legacy"))
+    #expect(output.standardOutput.contains(" 0 failed"))
+  }
+
+  @Test("a failing scenario replays as FAIL with its trace (exit 1)")
+  func replayFailure() throws {
+    let directory = try temporaryDirectory()
+    let file = directory.appendingPathComponent("unmet.scn")
+    try (Self.platform + "dma nic to-device 0x40000000 0x40 expect fault\n").write(to: file, atomically: true, encoding: .utf8)
+    let raw = directory.appendingPathComponent("raw")
+    try Data([0, 0, 2, 1, 0]).write(to: raw)
+    let output = try CommandRunner.run(["replay", file.path, raw.path])
+    #expect(output.status == 1)
+    #expect(output.standardOutput.contains("FAIL \(file.path)"))
+    #expect(output.standardOutput.contains("FAIL dma-property/expectation at step 11: dma nic to-device 0x40000000 0x40 expect fault"))
+    #expect(output.standardOutput.contains("PASS \(raw.path)"))
+    #expect(output.standardOutput.contains("Summary: 2 inputs, 1 passed, 1 failed"))
+  }
+
+  @Test("replay: a malformed scenario exits 65 naming file:line:column, a missing path 66, no path 64")
+  func replayBadInput() throws {
+    let directory = try temporaryDirectory()
+    let file = directory.appendingPathComponent("bad.scn")
+    try "xen 4.21\nlinux swiotlb\n".write(to: file, atomically: true, encoding: .utf8)
+    let malformed = try CommandRunner.run(["replay", file.path])
+    #expect(malformed.status == 65)
+    #expect(malformed.standardError.hasPrefix("\(file.path):2:7: error: expected a DMA policy"))
+    let missing = try CommandRunner.run(["replay", "/nonexistent/crash-1"])
+    #expect(missing.status == 66)
+    #expect(missing.standardError.hasPrefix("/nonexistent/crash-1: error: no such file or directory"))
+    #expect(try CommandRunner.run(["replay"]).status == 64)
+  }
+
+  @Test("minimize writes a 1-minimal regression scenario with the same failure and prints its path (exit 0)")
+  func minimize() throws {
+    let directory = try temporaryDirectory()
+    let file = directory.appendingPathComponent("crash.scn")
+    try (Self.platform + """
+      grant guest 0x80001000 to dom0 at 0x50000000 rw as g0
+      dma nic to-device 0x40000000 0x40
+      attach gpu dom0
+      dma nic to-device 0x50000000 0x40 expect fault
+      ungrant g0
+
+      """).write(to: file, atomically: true, encoding: .utf8)
+    let output = try CommandRunner.run(["minimize", file.path, "--output-directory", directory.appendingPathComponent("regressions").path])
+    #expect(output.status == 0, "\(output.standardError)")
+    let lines = output.standardOutput.split(separator: "\n")
+    #expect(lines.first?.hasPrefix("dma-property/expectation at 'dma': 1 operation after") == true, "\(output.standardOutput)")
+    let written = try #require(lines.last.map(String.init))
+    #expect(written.hasSuffix("regressions/dma-property-expectation-dma.scn"))
+    let text = try String(contentsOfFile: written, encoding: .utf8)
+    #expect(text.contains("# It fails dma-property/expectation at 'dma'"))
+    // The grant goes too: an unmapped buffer is refused, which is no fault
+    // either; then the buffer moves to the first dom0 page.
+    #expect(text.hasSuffix("domu guest id 1 memory 0x40800000 2M base 0x80000000\ndma nic to-device 0x40000000 0x40 expect fault\n"))
+    let replay = try CommandRunner.run(["replay", written])
+    #expect(replay.status == 1, "the written scenario fails the same way until the bug is fixed")
+  }
+
+  @Test("minimize of a passing input exits 1; of an unreadable one 66")
+  func minimizeNothing() throws {
+    let passing = try CommandRunner.run(["minimize", "corpus/fuzz/grant-legacy"], in: Self.repository)
+    #expect(passing.status == 1)
+    #expect(passing.standardOutput.contains("passes every oracle; nothing to minimize"))
+    #expect(try CommandRunner.run(["minimize", "/nonexistent/crash-2"]).status == 66)
+  }
+
+  @Test("convert turns a seed scenario into its bytes and bytes back into a scenario")
+  func convert() throws {
+    let directory = try temporaryDirectory()
+    let bytes = directory.appendingPathComponent("seed")
+    let encoded = try CommandRunner.run(["convert", "corpus/fuzz-seeds/grant-legacy.scn", "-o", bytes.path], in: Self.repository)
+    #expect(encoded.status == 0, "\(encoded.standardError)")
+    #expect(try Data(contentsOf: bytes) == Data(contentsOf: Self.repository.appendingPathComponent("corpus/fuzz/grant-legacy")))
+    let decoded = try CommandRunner.run(["convert", bytes.path])
+    #expect(decoded.status == 0)
+    #expect(decoded.standardOutput.hasPrefix(Self.platform))
+    let unencodable = directory.appendingPathComponent("story.scn")
+    try (Self.platform + "p2m dom0 map 0x40003000 0x40000000 ram_rw\n").write(to: unencodable, atomically: true, encoding: .utf8)
+    let refused = try CommandRunner.run(["convert", unencodable.path, "-o", bytes.path])
+    #expect(refused.status == 65)
+    #expect(refused.standardError.hasPrefix("\(unencodable.path):12: error: p2m dom0 map 0x40003000 0x40000000 ram_rw: 0x40003000 is not among"))
+  }
+
+  @Test("fuzz outside the package root is a usage error (64); help documents pass-through flags")
+  func fuzzUsage() throws {
+    let elsewhere = try CommandRunner.run(["fuzz", "--", "-runs=1"], in: try temporaryDirectory())
+    #expect(elsewhere.status == 64)
+    #expect(elsewhere.standardError.contains("run 'dmaverify fuzz' from the package root"))
+    let help = try CommandRunner.run(["fuzz", "--help"])
+    #expect(help.standardOutput.contains("-max_total_time=3600, -jobs=4, -workers=2, -fork=2"))
+  }
+}
