@@ -32,21 +32,24 @@ import Spec
 /// v1 doesn't have flush by VMA and VMID" — but SMMUv3 TLBI_S2_IPA does).
 public struct IOTLB: Sendable {
   /// `vmid << 48 | page` (page < 2^36), or `emptyKey`.
-  var keys: ContiguousArray<UInt64>
+  @usableFromInline var keys: ContiguousArray<UInt64>
   /// The output page's address (bits 47:12), S2AP in bits 7:6, the leaf
   /// level in bits 61:60: Xen's descriptor layout where it has one (§1.2).
-  var values: ContiguousArray<UInt64>
+  @usableFromInline var values: ContiguousArray<UInt64>
   /// The VMID generation each entry was filled under.
-  var stamps: ContiguousArray<UInt32>
+  @usableFromInline var stamps: ContiguousArray<UInt32>
   /// The current generation of each VMID.
-  var generations: ContiguousArray<UInt32>
-  let mask: Int
+  @usableFromInline var generations: ContiguousArray<UInt32>
+  @usableFromInline let mask: Int
 
   static let emptyKey = UInt64.max
 
   /// Lookups that hit, walks that filled, and invalidations, for tests and
   /// benchmarks.
-  public internal(set) var statistics = Statistics()
+  public var statistics: Statistics { counters }
+  /// ``statistics``' storage, under its own name so that the inlinable
+  /// ``hit(vmid:ipa:access:)`` can count.
+  @usableFromInline var counters = Statistics()
 
   public struct Statistics: Hashable, Sendable {
     public var hits = 0
@@ -76,8 +79,9 @@ public struct IOTLB: Sendable {
 
   /// Test-only: slots and tags ignore the VMID, so one context hits
   /// another's entries (see ``lookupIOTLB(candidates:vmid:ipa:access:comparesVMID:walk:)``).
-  package var ignoresVMID = false
+  @usableFromInline package var ignoresVMID = false
 
+  @inlinable
   func slot(vmid: Int, page: UInt64) -> Int {
     let tag = ignoresVMID ? 0 : UInt64(truncatingIfNeeded: vmid)
     return Int(truncatingIfNeeded: page ^ (tag &* 0x9E37)) & mask
@@ -96,6 +100,26 @@ public struct IOTLB: Sendable {
     return IOTLBEntryWords(
       vmid: key >> 48, page: key & bitMask(high: 35, low: 0), outputPage: value & bitMask(high: 47, low: 12),
       read: value & 1 << 6 != 0, write: value & 1 << 7 != 0, level: value >> 60 & 3)
+  }
+
+  /// The hot path's lookup: what a live entry tagged (`vmid`, page of
+  /// `ipa`) answers for `access`, or nil when there is none (the caller
+  /// then takes the full path, which walks and fills). The same answer as
+  /// ``candidate(vmid:ipa:)`` followed by ``iotlbHit(candidates:vmid:ipa:access:comparesVMID:)``,
+  /// written out on the packed words so that, inlined into the caller, a
+  /// hit is a handful of loads and compares. The VMID-ignoring mutant
+  /// always takes the full path, which is where it is modelled.
+  @inlinable
+  mutating func hit(vmid: Int, ipa: UInt64, access: Access) -> CompactTranslation? {
+    guard !ignoresVMID, vmid >= 0, vmid < generations.count, ipa >> 48 == 0 else { return nil }
+    let page = ipa >> 12
+    let slot = slot(vmid: vmid, page: page)
+    guard keys[slot] == UInt64(truncatingIfNeeded: vmid) << 48 | page, stamps[slot] == generations[vmid] else { return nil }
+    counters.hits += 1
+    let value = values[slot]
+    let allowed = access == .read ? value & 1 << 6 != 0 : value & 1 << 7 != 0
+    guard allowed else { return .stageTwoFault(.permission, level: value >> 60 & 3) }
+    return .reached(value & bitMask(high: 47, low: 12) | ipa & 0xFFF)
   }
 
   /// The entry for the page of `ipa` under `vmid`, if one is live.
@@ -118,7 +142,7 @@ public struct IOTLB: Sendable {
     stamps[slot] = generations[vmid]
     values[slot] = outputAddress & bitMask(high: 47, low: 12) | (read ? 1 << 6 : 0) | (write ? 1 << 7 : 0)
       | UInt64(level) << 60
-    statistics.fills += 1
+    counters.fills += 1
   }
 
   /// Drops every entry of `vmid`: TLBIVMID (SMMUv2) or
@@ -126,7 +150,7 @@ public struct IOTLB: Sendable {
   /// issues for each of a domain's contexts.
   public mutating func invalidate(vmid: Int) {
     guard vmid >= 0, vmid < generations.count else { return }
-    statistics.vmidInvalidations += 1
+    counters.vmidInvalidations += 1
     let (next, wrapped) = generations[vmid].addingReportingOverflow(1)
     generations[vmid] = next
     // After 2^32 invalidations an old stamp could match again; clear the

@@ -42,6 +42,7 @@ enum Route {
 }
 
 /// One SMMU as Xen drives it, with its IOTLB.
+@usableFromInline
 struct SMMUInstance {
   let name: String
   let streamIDBits: Int
@@ -49,13 +50,18 @@ struct SMMUInstance {
   /// Context banks (v2, index = cbndx) or interned (S2VMID, domain)
   /// configurations (v3); nil for a disabled bank.
   var contexts: [TranslationContext?]
-  var iotlb: IOTLB
+  @usableFromInline var iotlb: IOTLB
   /// Devices attached per domain: the last detach frees the context.
   var attachedDevices: [DomainID: Set<String>] = [:]
   /// Per stream below 2^16: the context slot it translates through, or −1
   /// for every other outcome (resolved by ``route(_:)``). Rebuilt after
   /// each register change, so a translating stream costs one load.
   var contextOfStream: ContiguousArray<Int32> = []
+  /// Per stream below 2^16: the VMID of the context it translates through,
+  /// or −1, rebuilt with ``contextOfStream``. The inlinable hit path reads
+  /// this instead of ``contexts``, whose elements are not trivially
+  /// copyable, so a hit copies no context.
+  @usableFromInline var vmidOfStream: ContiguousArray<Int32> = []
 
   enum Variant {
     case v2(V2)
@@ -104,10 +110,16 @@ struct SMMUInstance {
   mutating func rebuildStreamTable() {
     let covered = 1 << min(max(streamIDBits, 0), 16)
     var table = ContiguousArray<Int32>(repeating: -1, count: covered)
+    var vmids = table
     for stream in 0..<covered {
-      if case .context(let slot) = route(StreamID(stream)) { table[stream] = Int32(slot) }
+      if case .context(let slot) = route(StreamID(stream)) {
+        table[stream] = Int32(slot)
+        // Routes only name live contexts; VMIDs are below 2^16.
+        vmids[stream] = Int32(contexts[slot]!.vmid)
+      }
     }
     contextOfStream = table
+    vmidOfStream = vmids
   }
 
   /// The first half of a transaction of `stream` to `address`: the
@@ -133,9 +145,21 @@ struct SMMUInstance {
       candidates: CollectionOfOne(candidate), vmid: UInt64(context.vmid), ipa: address, access: access,
       comparesVMID: !iotlb.ignoresVMID)
     guard tagged else { return .miss(slot) }
-    iotlb.statistics.hits += 1
+    iotlb.counters.hits += 1
     return .done(SMMUTranslation(
       address: address, stream: .context(domain: context.domain, vmid: context.vmid), stageTwo: hit.translation))
+  }
+
+  /// The hot path: the IOTLB's answer for a translating `stream` — the
+  /// per-stream VMID, then ``IOTLB/hit(vmid:ipa:access:)`` — or nil for a
+  /// miss, a stream that does not translate, or one beyond the table,
+  /// all of which ``translateFromIOTLB(stream:address:access:)`` handles.
+  @inlinable
+  mutating func cachedTranslation(stream: StreamID, address: UInt64, access: Access) -> CompactTranslation? {
+    guard Int(stream) < vmidOfStream.count else { return nil }
+    let vmid = vmidOfStream[Int(stream)]
+    guard vmid >= 0 else { return nil }
+    return iotlb.hit(vmid: Int(vmid), ipa: address, access: access)
   }
 
   enum Lookup {
@@ -147,7 +171,7 @@ struct SMMUInstance {
   /// translation fills the IOTLB (§7.3).
   mutating func walkAndFill(slot: Int, address: UInt64, access: Access, p2m: XenP2M?) -> SMMUTranslation {
     let context = contexts[slot]!
-    iotlb.statistics.misses += 1
+    iotlb.counters.misses += 1
     let stream = StreamOutcome.context(domain: context.domain, vmid: context.vmid)
     guard let registers = context.registers, let p2m else {
       // No tables behind the context: what the spec's reference
