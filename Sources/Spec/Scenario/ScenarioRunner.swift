@@ -57,6 +57,9 @@ struct ScenarioMachine {
     var grants: [String: (handle: GrantHandle, hostAddress: UInt64)] = [:]
     var foreignMaps: [String: GFN] = [:]
     var features: XenFeatures
+    /// Each domain's p2m laid out as descriptor tables, with the p2m it was
+    /// laid out from: reused by later DMAs while that p2m is unchanged.
+    var tables: [DomainID: (p2m: ReferenceP2M, memory: FrameStore, root: MFN)] = [:]
   }
 
   mutating func execute(_ statement: Statement) throws(ScenarioError) -> StepReport {
@@ -344,7 +347,7 @@ struct ScenarioMachine {
   mutating func runDMA(_ dma: DMAStatement, line: Int?, text: String) throws(ScenarioError) -> StepReport {
     guard devices.contains(where: { $0.name == dma.request.device }) else { throw fail("device \(dma.request.device) is not declared") }
     let xen = system!.xen
-    let translate = try architecturalTranslator(xen)
+    let translate = try architecturalTranslator(xen, cache: &system!.tables)
     var dom0 = Dom0DMAState(
       p2m: xen.domains[.dom0]!.p2m, grantTree: system!.grantTree, pool: system!.pool,
       options: SwiotlbXenOptions(hypercallCacheFlush: hypercallCacheFlush), features: system!.features)
@@ -368,16 +371,23 @@ struct ScenarioMachine {
   /// SMMU's table on Arm, §1.6). Table frames come from the top of the
   /// physical address space, away from RAM; they live in their own
   /// descriptor store, so they cannot alias DMA data.
-  func architecturalTranslator(_ xen: XenState) throws(ScenarioError) -> StageTwoTranslator {
+  func architecturalTranslator(
+    _ xen: XenState, cache: inout [DomainID: (p2m: ReferenceP2M, memory: FrameStore, root: MFN)]
+  ) throws(ScenarioError) -> StageTwoTranslator {
     let geometry: StageTwoGeometry
     do { geometry = try StageTwoGeometry(ipaBits: ipaBits) } catch { throw fail("\(error)") }
     let frameLimit = UInt64(1) << UInt64(ipaBits - 12)
     let tableFrames = (frameLimit - 16_384)..<frameLimit
     var tables: [DomainID: (memory: FrameStore, root: MFN)] = [:]
     for (id, domain) in xen.domains {
+      if let cached = cache[id], cached.p2m == domain.p2m {
+        tables[id] = (cached.memory, cached.root)
+        continue
+      }
       do { tables[id] = try domain.p2m.materialize(tableFrames: tableFrames.lazy.map(MFN.init)) } catch {
         throw fail("cannot lay out \(id)'s p2m as tables: \(error)")
       }
+      cache[id] = (domain.p2m, tables[id]!.memory, tables[id]!.root)
     }
     return { domain, ipa, access in
       guard let table = tables[domain] else { return .fault(StageTwoFault(kind: .translation, level: 0)) }
@@ -387,4 +397,5 @@ struct ScenarioMachine {
       }
     }
   }
+
 }
