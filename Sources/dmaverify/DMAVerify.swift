@@ -10,7 +10,11 @@ struct DMAVerify: ParsableCommand {
     discussion: """
       dmaverify judges each Linux DMA policy of dom0 (swiotlb-xen, dma-direct
       under XENFEAT_ARM_dom0_iommu, per-device) against an executable
-      specification of Xen's p2m, the SMMU and Linux's DMA paths.
+      specification of Xen's p2m, the SMMU and Linux's DMA paths: scenarios
+      run on it ('run'), Z3 proves or refutes the DMA matrix and the
+      optimized p2m and SMMU code ('prove', and 'check' for a board's device
+      tree), and libFuzzer compares the implementation with it ('fuzz',
+      'replay', 'minimize').
       """,
     version: DMAVerify.version,
     subcommands: [Run.self, Prove.self, Check.self, PlatformCommand.self, Replay.self, Minimize.self, Convert.self, Fuzz.self]
