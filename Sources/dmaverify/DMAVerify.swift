@@ -13,7 +13,7 @@ struct DMAVerify: ParsableCommand {
       specification of Xen's p2m, the SMMU and Linux's DMA paths.
       """,
     version: DMAVerify.version,
-    subcommands: [Run.self, Prove.self, Check.self, PlatformCommand.self, Replay.self, Minimize.self, Convert.self, Fuzz.self]
+    subcommands: [Run.self, Prove.self, Check.self, PlatformCommand.self, Replay.self, Minimize.self, Convert.self, Fuzz.self, Search.self]
   )
 
   static let version = "0.1.0"
