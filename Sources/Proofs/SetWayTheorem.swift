@@ -1,0 +1,42 @@
+import P2MImpl
+import Solver
+import Spec
+import SymbolicWord
+
+/// `p2m.setway`: Set/Way emulation's `p2m_invalidate_root()` must clear the
+/// valid bit of every root entry, on every page of a concatenated root
+/// (`14c57887f3`: the loop ran to `P2M_ROOT_LEVEL`, not `P2M_ROOT_PAGES`),
+/// so that every later access faults and is tracked. Without an IOMMU
+/// (`2b45ff6030` refuses Set/Way on a shared p2m), a 40-bit p2m (two
+/// concatenated level-1 root pages) with mappings in both root pages, then
+/// `invalidateRoot()`: the walk faults for every IPA.
+///
+/// Added by issue 9: the Set/Way mutant escaped every other theorem and
+/// the fuzzer (which has no Set/Way operation).
+enum SetWayTheorem {
+  static let updates = [
+    TableTheorems.Update(gfn: 0x200, count: 512, mfn: 0x4_0000, type: .ramRW),
+    TableTheorems.Update(gfn: 0x801, count: 2, mfn: 0x5_5555, type: .ramRO),
+    // 512 GiB: the second root page.
+    TableTheorems.Update(gfn: 0x800_0000, count: 512, mfn: 0x6_0000, type: .ramRW),
+    TableTheorems.Update(gfn: 0x800_0400, count: 1, mfn: 0x7_7777, type: .ramRW),
+  ]
+
+  static func theorem() -> Theorem {
+    Theorem(name: "p2m.setway", summary: "after Set/Way's p2m_invalidate_root every IPA faults, on every page of a concatenated root (40 bits)") { session in
+      var p2m = try XenP2M(ipaBits: 40, vmid: 1, tableBase: MFN(0xF_0000), poolPages: 16, iommuEnabled: false)
+      for update in updates {
+        try p2m.setEntry(GFN(update.gfn), count: update.count, mfn: update.mfn.map(MFN.init), type: update.type)
+      }
+      try p2m.invalidateRoot()
+      let ipa = try session.word("ipa")
+      let outcome = try TableTheorems.walkImplementation(p2m, session: session, ipa: ipa)
+      return [
+        try session.decide("p2m.setway[40-bit]", claim: outcome.faulted, hypotheses: []) { model in
+          let bad = try model.value(of: ipa.term)
+          return ("ipa \(hex(bad)) still translates after invalidateRoot: \(p2m.walk(bad, access: .read))", nil, nil, ["ipa": bad])
+        }
+      ]
+    }
+  }
+}
