@@ -8,7 +8,7 @@ public enum Catalogue {
   public static var theorems: [Theorem] {
     [
       DescriptorRoundtripTheorem.theorem(), TableTheorems.walkEquivalence(), TableTheorems.refinement(),
-      SetWayTheorem.theorem(), SMMURefinementTheorem.theorem(), ColourAllocationTheorem.theorem(),
+      SetWayTheorem.theorem(), OutOfRangeTheorem.theorem(), SMMURefinementTheorem.theorem(), ColourAllocationTheorem.theorem(),
     ] + DMAMatrixTheorem.theorems + [FlagEqualsSwiotlbTheorem.theorem]
   }
 
