@@ -8,7 +8,8 @@ public enum Catalogue {
   public static var theorems: [Theorem] {
     [
       DescriptorRoundtripTheorem.theorem(), TableTheorems.walkEquivalence(), TableTheorems.refinement(),
-      SetWayTheorem.theorem(), OutOfRangeTheorem.theorem(), SMMURefinementTheorem.theorem(), ColourAllocationTheorem.theorem(),
+      SetWayTheorem.theorem(), OutOfRangeTheorem.theorem(), RemovalOrderTheorem.theorem(),
+      SMMURefinementTheorem.theorem(), ColourAllocationTheorem.theorem(),
     ] + DMAMatrixTheorem.theorems + [FlagEqualsSwiotlbTheorem.theorem]
   }
 

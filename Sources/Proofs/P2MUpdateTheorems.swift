@@ -77,3 +77,36 @@ enum OutOfRangeTheorem {
     }
   }
 }
+
+/// `p2m.removal-keeps-blocks`: removing a whole 2 MiB block removes the
+/// block entry, without shattering it first (`3fafdc28eb`: INVALID_MFN in
+/// the order mask made every removal 4K, splitting 1G/2M superpages and
+/// leaving empty tables). With a pool of exactly the one table the block
+/// needs, the removal must succeed (a split would need a second page) and
+/// every IPA must then fault.
+///
+/// Added by issue 9: the `3fafdc28eb` mutant translates like the fixed
+/// code, so it escaped `p2m.refinement` and the fuzzer (32-page pools).
+enum RemovalOrderTheorem {
+  static func theorem() -> Theorem {
+    Theorem(name: "p2m.removal-keeps-blocks", summary: "removing a whole 2 MiB block needs no split: it succeeds with no spare pool page and leaves every IPA faulting (3fafdc28eb)") { session in
+      var findings: [Finding] = []
+      for ipaBits in [32, 40] {
+        var p2m = try XenP2M(ipaBits: ipaBits, vmid: 1, tableBase: MFN(0xF_0000), poolPages: 1)
+        try p2m.setEntry(GFN(0x200), count: 512, mfn: MFN(0x4_0000), type: .ramRW)
+        var failure: String?
+        do { try p2m.setEntry(GFN(0x200), count: 512, mfn: nil, type: .invalid) } catch { failure = "\(error)" }
+        let ipa = try session.word("ipa")
+        let outcome = try TableTheorems.walkImplementation(p2m, session: session, ipa: ipa)
+        let claim = ipa.condition(failure == nil) && TableTheorems.agreesWithMap(ReferenceP2M(ipaBits: ipaBits), ipa: ipa, outcome: outcome)
+        findings.append(
+          try session.decide("p2m.removal-keeps-blocks[\(ipaBits)-bit]", claim: claim, hypotheses: []) { model in
+            let bad = try model.value(of: ipa.term)
+            let what = failure.map { "the removal failed: \($0); " } ?? ""
+            return ("\(what)ipa \(hex(bad)): the tables give \(p2m.walk(bad, access: .read))", nil, nil, ["ipa": bad])
+          })
+      }
+      return findings
+    }
+  }
+}
