@@ -10,7 +10,7 @@ public enum Catalogue {
       DescriptorRoundtripTheorem.theorem(), TableTheorems.walkEquivalence(), TableTheorems.refinement(),
       SetWayTheorem.theorem(), OutOfRangeTheorem.theorem(), RemovalOrderTheorem.theorem(),
       FlushOrderTheorem.theorem(),
-      SMMURefinementTheorem.theorem(), ColourAllocationTheorem.theorem(),
+      SMMURefinementTheorem.theorem(), ColourAllocationTheorem.theorem(), StraddleTheorem.theorem(),
     ] + DMAMatrixTheorem.theorems + [FlagEqualsSwiotlbTheorem.theorem]
   }
 
