@@ -11,6 +11,7 @@ public enum Catalogue {
       SetWayTheorem.theorem(), OutOfRangeTheorem.theorem(), RemovalOrderTheorem.theorem(),
       FlushOrderTheorem.theorem(),
       SMMURefinementTheorem.theorem(), ColourAllocationTheorem.theorem(), StraddleTheorem.theorem(),
+      GrantPermissionTheorem.theorem(),
     ] + DMAMatrixTheorem.theorems + [FlagEqualsSwiotlbTheorem.theorem]
   }
 
