@@ -9,7 +9,7 @@ public enum Catalogue {
     [
       DescriptorRoundtripTheorem.theorem(), TableTheorems.walkEquivalence(), TableTheorems.refinement(),
       SetWayTheorem.theorem(), OutOfRangeTheorem.theorem(), RemovalOrderTheorem.theorem(),
-      FlushOrderTheorem.theorem(),
+      FlushOrderTheorem.theorem(), RemovalAfterSetWayTheorem.theorem(),
       SMMURefinementTheorem.theorem(), ColourAllocationTheorem.theorem(), StraddleTheorem.theorem(),
       GrantPermissionTheorem.theorem(),
     ] + DMAMatrixTheorem.theorems + [FlagEqualsSwiotlbTheorem.theorem]

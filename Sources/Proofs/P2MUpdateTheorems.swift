@@ -155,3 +155,40 @@ enum FlushOrderTheorem {
     }
   }
 }
+
+/// `p2m.removal-after-setway`: a removed mapping stays removed even when
+/// Set/Way tracking had left it hardware-invalid (XSA-393, `a428b913a0`:
+/// `__p2m_set_entry()` zeroed the entry only when its valid bit was set,
+/// so the guest could fault a removed page back in). Without an IOMMU: two
+/// 4K pages, `invalidateRoot()`, three translation faults on the first
+/// page (each pushes the invalidation one level down, leaving the second
+/// page's leaf hardware-invalid but valid by type), then the second page
+/// is removed: a translation fault on it must not resolve, and the tables
+/// must translate every IPA as the spec's map says.
+///
+/// Added by issue 9: the XSA-393 mutant was caught only by the fuzz corpus.
+enum RemovalAfterSetWayTheorem {
+  static func theorem() -> Theorem {
+    Theorem(name: "p2m.removal-after-setway", summary: "a page removed while Set/Way left it hardware-invalid stays removed: its fault does not resolve (XSA-393)") { session in
+      var p2m = try XenP2M(ipaBits: 40, vmid: 1, tableBase: MFN(0xF_0000), poolPages: 16, iommuEnabled: false)
+      var spec = ReferenceP2M(ipaBits: 40)
+      try p2m.setEntry(GFN(0x800), count: 2, mfn: MFN(0x5_5555), type: .ramRW)
+      try spec.map(GFN(0x800), count: 2, to: MFN(0x5_5555), type: .ramRW)
+      try p2m.invalidateRoot()
+      for _ in 0..<3 { _ = p2m.resolveTranslationFault(GFN(0x800)) }
+      try p2m.setEntry(GFN(0x801), count: 1, mfn: nil, type: .invalid)
+      try spec.unmap(GFN(0x801))
+      let resolved = p2m.resolveTranslationFault(GFN(0x801))
+      let ipa = try session.word("ipa")
+      let outcome = try TableTheorems.walkImplementation(p2m, session: session, ipa: ipa)
+      let claim = ipa.condition(!resolved) && TableTheorems.agreesWithMap(spec, ipa: ipa, outcome: outcome)
+      return [
+        try session.decide("p2m.removal-after-setway[40-bit]", claim: claim, hypotheses: []) { model in
+          let bad = try model.value(of: ipa.term)
+          let what = resolved ? "the removed page's fault resolved; " : ""
+          return ("\(what)ipa \(hex(bad)): the tables give \(p2m.walk(bad, access: .read))", nil, nil, ["ipa": bad])
+        }
+      ]
+    }
+  }
+}
