@@ -8,7 +8,10 @@ public enum Catalogue {
   public static var theorems: [Theorem] {
     [
       DescriptorRoundtripTheorem.theorem(), TableTheorems.walkEquivalence(), TableTheorems.refinement(),
-      SMMURefinementTheorem.theorem(), ColourAllocationTheorem.theorem(),
+      SetWayTheorem.theorem(), OutOfRangeTheorem.theorem(), RemovalOrderTheorem.theorem(),
+      FlushOrderTheorem.theorem(), RemovalAfterSetWayTheorem.theorem(),
+      SMMURefinementTheorem.theorem(), ColourAllocationTheorem.theorem(), StraddleTheorem.theorem(),
+      GrantPermissionTheorem.theorem(),
     ] + DMAMatrixTheorem.theorems + [FlagEqualsSwiotlbTheorem.theorem]
   }
 

@@ -7,7 +7,9 @@ import SymbolicWord
 /// coherent, and a coherent IOTLB changes no translation.
 ///
 /// Two domains share one SMMUv2 (dom0 through stream 1, VMID 1; a guest
-/// through stream 2, VMID 2) and map the same GFNs to different frames.
+/// through stream 2, VMID 2) and map the same GFNs to different frames;
+/// dom0 is also behind a second SMMUv2 `t` (stream 3), whose IOTLB the
+/// flush must reach too.
 /// Every page is translated once from each context, filling the IOTLB;
 /// then both p2ms change through `p2m_set_entry` (remap, permission
 /// downgrade, removal), each change followed by the whole-VMID IOTLB
@@ -21,9 +23,17 @@ enum SMMURefinementTheorem {
   static func theorem(mutants: SMMUMutants = []) -> Theorem {
     Theorem(name: "smmu.refinement", summary: "with Xen's IOTLB flushes after p2m changes, translating through the IOTLB equals the walk for every IPA") { session in
       let platform = try warmedAndChanged(mutants: mutants)
-      let smmu = try platform.smmuIndex(named: "s")
+      let second = try platform.smmuIndex(named: "t")
+      // dom0's VMID on the second SMMU, read off its IOTLB (any VMID will
+      // do when the flush emptied it).
+      let secondVMID = UInt64(try platform.iotlb(of: second).entries.first?.vmid ?? 1)
       var findings: [Finding] = []
-      for (domain, vmid, stream) in [(DomainID.dom0, UInt64(1), StreamID(1)), (DomainID(1), UInt64(2), StreamID(2))] {
+      let contexts: [(String, DomainID, UInt64, StreamID)] = [
+        ("s", DomainID.dom0, 1, 1), ("s", DomainID(1), 2, 2), ("t", DomainID.dom0, secondVMID, 3),
+      ]
+      for (smmuName, domain, vmid, stream) in contexts {
+        let smmu = try platform.smmuIndex(named: smmuName)
+        let label = smmuName == "s" ? "\(domain)" : "\(smmuName):\(domain)"
         for access in Access.allCases {
           let entries = try platform.iotlb(of: smmu).entries.map { vmid, page, entry in
             IOTLBEntryWords(
@@ -38,7 +48,7 @@ enum SMMURefinementTheorem {
             rootAddress: session.constant(p2m.rootAddress), inputAddress: ipa, access: access))
           let cached = translateThroughIOTLB(candidates: entries, vmid: session.constant(vmid), ipa: ipa, access: access) { walk }
           findings.append(
-            try session.decide("smmu.refinement[\(domain),\(access)]", claim: cached.isEqual(to: walk), hypotheses: []) { model in
+            try session.decide("smmu.refinement[\(label),\(access)]", claim: cached.isEqual(to: walk), hypotheses: []) { model in
               let bad = try model.value(of: ipa.term)
               // Replay on the concrete SMMU: its answer differs from the walk.
               let translated = try platform.translate(stream: stream, on: smmu, address: bad, access: access)
@@ -55,10 +65,13 @@ enum SMMURefinementTheorem {
   /// The platform after warming the IOTLB and changing both p2ms.
   static func warmedAndChanged(mutants: SMMUMutants) throws -> XenSMMUPlatform {
     let platform = try XenSMMUPlatform(
-      smmus: [.v2(name: "s")],
+      smmus: [.v2(name: "s"), .v2(name: "t")],
       devices: [
         Device(name: "a", attachment: .behindSMMU(smmu: "s", streamIDs: [1], described: true)),
         Device(name: "b", attachment: .behindSMMU(smmu: "s", streamIDs: [2], described: true)),
+        // A second SMMU in front of dom0 (issue 9: a flush that reaches
+        // only the first SMMU escaped a one-SMMU platform).
+        Device(name: "c", attachment: .behindSMMU(smmu: "t", streamIDs: [3], described: true)),
       ])
     platform.mutants = mutants
     for domain in [DomainID.dom0, DomainID(1)] {
@@ -66,12 +79,15 @@ enum SMMURefinementTheorem {
     }
     try platform.attach("a", to: .dom0)
     try platform.attach("b", to: DomainID(1))
+    try platform.attach("c", to: .dom0)
     try platform.updateP2M(of: .dom0) { p2m throws(XenP2MError) in try p2m.setEntry(GFN(0x200), count: 4, mfn: MFN(0x1000), type: .ramRW) }
     try platform.updateP2M(of: DomainID(1)) { p2m throws(XenP2MError) in try p2m.setEntry(GFN(0x200), count: 4, mfn: MFN(0x2000), type: .ramRW) }
-    let smmu = try platform.smmuIndex(named: "s")
-    for page: UInt64 in 0x200..<0x204 {
-      for stream: StreamID in [1, 2] {
-        for access in Access.allCases { _ = try platform.translate(stream: stream, on: smmu, address: page << 12, access: access) }
+    for (name, streams) in [("s", [StreamID(1), 2]), ("t", [StreamID(3)])] {
+      let smmu = try platform.smmuIndex(named: name)
+      for page: UInt64 in 0x200..<0x204 {
+        for stream in streams {
+          for access in Access.allCases { _ = try platform.translate(stream: stream, on: smmu, address: page << 12, access: access) }
+        }
       }
     }
     // The changes, each flushed (or not, under the mutant) as Xen does.

@@ -17,7 +17,7 @@ struct DMAVerify: ParsableCommand {
       'replay', 'minimize').
       """,
     version: DMAVerify.version,
-    subcommands: [Run.self, Prove.self, Check.self, PlatformCommand.self, Replay.self, Minimize.self, Convert.self, Fuzz.self]
+    subcommands: [Run.self, Prove.self, Check.self, PlatformCommand.self, Replay.self, Minimize.self, Convert.self, Fuzz.self, Search.self]
   )
 
   static let version = "0.1.0"

@@ -1,3 +1,4 @@
+import Foundation
 import Solver
 import Spec
 import SymbolicWord
@@ -99,7 +100,7 @@ final class SymbolicDMAState {
     }
     // The 1:1 iommu_map entry for each grant: only a direct-mapped dom0
     // with the IOMMU on, and only after 04085ec1ac (§2.1, §8).
-    if page == .grant && layout == .direct && xen == .after && mutation != .noOneToOneGrantEntry {
+    if page == .grant && Self.specMakesOneToOneGrantEntries(layout: layout, xen: xen) && mutation != .noOneToOneGrantEntry {
       for frame in guestFrames {
         let at = gfn == frame
         mapped = SymbolicBool.select(at, at, mapped)
@@ -108,6 +109,40 @@ final class SymbolicDMAState {
     }
     return (mapped, mfn)
   }
+
+  /// Whether dom0 gets 1:1 IOMMU entries for its grant maps, asked of the
+  /// spec itself (`XenState.needsGrantIOMMUMapping`, Arm's
+  /// `gnttab_need_iommu_mapping`) on a dom0 of this layout with the IOMMU
+  /// on, under the release on this side of `04085ec1ac` (4.14 / 4.20), so
+  /// that a wrong predicate in the spec shows in the matrix (issue 9: the
+  /// mutant re-creating `04085ec1ac` escaped a hand-written copy of it).
+  static func specMakesOneToOneGrantEntries(layout: MatrixCell.Layout, xen: MatrixCell.XenFix) -> Bool {
+    let key = "\(layout.rawValue)/\(xen.rawValue)"
+    oneToOneLock.lock()
+    defer { oneToOneLock.unlock() }
+    if let known = oneToOneCache[key] { return known }
+    let answer: Bool
+    do {
+      let ram = MemoryBank(start: MFN(MatrixPlatform.ramStart), pages: MatrixPlatform.ramPages)
+      let dom0Bank = MemoryBank(start: MFN(MatrixPlatform.ramStart), pages: MatrixPlatform.dom0Pages)
+      var state = try XenState(
+        version: xen == .after ? .v4_20 : .v4_14, ipaBits: 40, ram: [ram],
+        colouring: layout == .coloured ? LLCColouring(colourCount: Int(MatrixPlatform.colourCount)) : nil)
+      try state.createDomain(
+        .dom0,
+        memory: layout == .coloured
+          ? .colouredHostLayout(colours: MatrixPlatform.dom0Colours, banks: [dom0Bank]) : .directMapped(banks: [dom0Bank]),
+        iommuEnabled: true)
+      answer = state.needsGrantIOMMUMapping(.dom0)
+    } catch {
+      preconditionFailure("the matrix's minimal dom0 (\(key)) cannot be built: \(error)")
+    }
+    oneToOneCache[key] = answer
+    return answer
+  }
+
+  nonisolated(unsafe) static var oneToOneCache: [String: Bool] = [:]
+  static let oneToOneLock = NSLock()
 
   /// Linux's `pfn_to_bfn` (include/xen/arm/page.h): the grant tree holds
   /// exactly the cell's grant maps (§3.3); foreign pages are not in it.
