@@ -59,44 +59,29 @@ extension DMAVerify {
         }
         return policy
       }
-      guard let version = XenVersion(name: xen) else {
-        throw ValidationError("expected --xen to be a release 4.\(XenVersion.supportedMinors.lowerBound)–4.\(XenVersion.supportedMinors.upperBound), found '\(xen)'")
-      }
+      let version = try BoardInput.xenVersion(xen)
       var colours = Array(0..<8)
       let layouts: [MatrixCell.Layout]
-      switch dom0 {
+      switch try dom0.map(BoardInput.layout) {
       case nil: layouts = [.direct, .coloured]
-      case "direct"?, "direct-mapped"?: layouts = [.direct]
-      case "coloured"?, "colored"?: layouts = [.coloured]
-      case let layout? where layout.hasPrefix("coloured:") || layout.hasPrefix("colored:"):
-        let list = layout.split(separator: ":", maxSplits: 1).last.map(String.init) ?? ""
-        guard case .dom0(.coloured(let parsed), _)? = try? ScenarioParser.parse("dom0 coloured \(list) memory 4K").statements.first?.kind else {
-          throw ValidationError("expected --dom0 coloured:COLOURS with colours such as 0-3,8, found '\(list)'")
-        }
-        colours = parsed
+      case .direct?: layouts = [.direct]
+      case .coloured(let chosen)?:
+        colours = chosen ?? colours
         layouts = [.coloured]
-      case let other?:
-        throw ValidationError("expected --dom0 to be direct, coloured or coloured:COLOURS, found '\(other)'")
       }
       return (policies.isEmpty ? DMAPolicy.allCases : policies, layouts, version, colours)
     }
 
     func run() throws {
       let (policies, layouts, version, colours) = try choices()
-      let tree: FlattenedDeviceTree
-      do {
-        tree = try FlattenedDeviceTree.load(file: platform)
-      } catch {
-        FileHandle.standardError.write(Data("\(error)\n".utf8))
-        switch error {
-        case .unreadable: throw ExitCode(66)
-        case .malformed: throw ExitCode(65)
-        }
-      }
       let board: Platform
+      do {
+        board = try BoardInput.load(platform).platform.assumingNoDMA(assumeNoDMA)
+      } catch let error as DeviceTreeError {
+        throw ValidationError(error.message)
+      }
       let boardScenario: PlatformScenario
       do {
-        board = try Platform(tree: tree).assumingNoDMA(assumeNoDMA)
         boardScenario = try board.scenario(ScenarioOptions(dom0: .directMapped, xen: version, pciStreamsAttached: pciStreamsAttached))
       } catch {
         FileHandle.standardError.write(Data("\(error.inFile(platform))\n".utf8))

@@ -72,29 +72,15 @@ extension DMAVerify {
       guard let policy = DMAPolicy(rawValue: policy) else {
         throw ValidationError("expected --policy to be one of \(DMAPolicy.allCases.map(\.rawValue).joined(separator: ", ")), found '\(self.policy)'")
       }
-      guard let version = XenVersion(name: xen) else {
-        throw ValidationError("expected --xen to be a release 4.\(XenVersion.supportedMinors.lowerBound)–4.\(XenVersion.supportedMinors.upperBound), found '\(xen)'")
-      }
+      let version = try BoardInput.xenVersion(xen)
       guard llcColours >= 2, llcColours & (llcColours - 1) == 0, llcColours <= 1 << 16 else {
         throw ValidationError("expected --llc-colours to be a power of two ≥ 2, found \(llcColours)")
       }
       var options = ScenarioOptions(policy: policy, xen: version, pciStreamsAttached: pciStreamsAttached)
       options.llcColours = llcColours
-      switch dom0 {
-      case "direct", "direct-mapped":
-        options.dom0 = .directMapped
-      case "coloured", "colored":
-        options.dom0 = .coloured(colours: Array(0..<llcColours))
-      case let layout where layout.hasPrefix("coloured:") || layout.hasPrefix("colored:"):
-        let list = layout.split(separator: ":", maxSplits: 1).last.map(String.init) ?? ""
-        // The scenario language's colour lists (Xen's syntax), parsed by
-        // the scenario parser itself.
-        guard case .dom0(let memory, _)? = try? ScenarioParser.parse("dom0 coloured \(list) memory 4K").statements.first?.kind else {
-          throw ValidationError("expected --dom0 coloured:COLOURS with colours such as 0-3,8 (ascending, no overlaps), found '\(list)'")
-        }
-        options.dom0 = memory
-      default:
-        throw ValidationError("expected --dom0 to be direct, coloured or coloured:COLOURS, found '\(dom0)'")
+      switch try BoardInput.layout(dom0) {
+      case .direct: options.dom0 = .directMapped
+      case .coloured(let colours): options.dom0 = .coloured(colours: colours ?? Array(0..<llcColours))
       }
       if case .coloured(let colours) = options.dom0 {
         guard version.hasLLCColouring else {
@@ -115,23 +101,8 @@ extension DMAVerify {
 
     func run() throws {
       let options = try options()
-      let tree: FlattenedDeviceTree
-      do {
-        tree = try FlattenedDeviceTree.load(file: file)
-      } catch {
-        FileHandle.standardError.write(Data("\(error)\n".utf8))
-        switch error {
-        case .unreadable: throw ExitCode(66)
-        case .malformed: throw ExitCode(65)
-        }
-      }
-      var platform: Platform
-      do {
-        platform = try Platform(tree: tree)
-      } catch {
-        FileHandle.standardError.write(Data("\(error.inFile(file))\n".utf8))
-        throw ExitCode(65)
-      }
+      let (tree, loaded) = try BoardInput.load(file)
+      var platform = loaded
       do {
         platform = try platform.assumingNoDMA(assumeNoDMA)
       } catch {

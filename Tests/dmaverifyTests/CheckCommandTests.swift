@@ -42,6 +42,9 @@ struct CheckCommandTests {
   @Test("bad input: a bad policy is a usage error, a truncated blob exits 65, a missing file 66")
   func badInput() throws {
     #expect(try CommandRunner.run(["check", "--platform", quarry, "--policy", "bounce"]).status == 64)
+    let unknownNode = try CommandRunner.run(["check", "--platform", quarry, "--assume-no-dma", "nosuchnode"])
+    #expect(unknownNode.status == 64)
+    #expect(unknownNode.standardError.contains("expected --assume-no-dma to name a node"))
     let bytes = try Data(contentsOf: URL(fileURLWithPath: quarry))
     let truncated = FileManager.default.temporaryDirectory.appendingPathComponent("truncated-\(UUID().uuidString).dtb")
     try bytes.prefix(100).write(to: truncated)
