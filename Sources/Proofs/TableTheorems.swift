@@ -134,13 +134,14 @@ enum TableTheorems {
           rootAddress: session.constant(root.address), inputAddress: ipa, access: .read)
         // Fault levels differ by construction (a hole under a block is
         // found higher up); everything a device observes must agree.
-        let claim =
-          implementation.faulted == reference.faulted
-          && (!implementation.faulted).implies(
-            implementation.outputAddress == reference.outputAddress && implementation.read == reference.read
-              && implementation.write == reference.write && implementation.executeNever == reference.executeNever
-              && implementation.softwareType == reference.softwareType)
+        let sameFault = implementation.faulted.isEqual(to: reference.faulted)
           && implementation.faulted.implies(implementation.faultKind == reference.faultKind)
+        let samePermissions = implementation.read.isEqual(to: reference.read)
+          && implementation.write.isEqual(to: reference.write)
+          && implementation.executeNever.isEqual(to: reference.executeNever)
+        let sameTranslation = implementation.outputAddress == reference.outputAddress
+          && implementation.softwareType == reference.softwareType && samePermissions
+        let claim = sameFault && (!implementation.faulted).implies(sameTranslation)
         findings.append(
           try session.decide("walk.equivalence[\(label),\(ipaBits)-bit]", claim: claim, hypotheses: [ipa < UInt64(1) << UInt64(ipaBits)]) { model in
             let bad = try model.value(of: ipa.term)
@@ -152,6 +153,3 @@ enum TableTheorems {
   }
 }
 
-extension SymbolicBool {
-  static func == (lhs: SymbolicBool, rhs: SymbolicBool) -> SymbolicBool { (lhs && rhs) || (!lhs && !rhs) }
-}

@@ -43,7 +43,7 @@ public struct ContextOutcome<W: Word>: Mergeable {
   /// Whether two outcomes are the same, field by field.
   @inlinable
   public func isEqual(to other: Self) -> W.Condition {
-    (faulted && other.faulted || !faulted && !other.faulted) && faultKind == other.faultKind && level == other.level
+    faulted.isEqual(to: other.faulted) && faultKind == other.faultKind && level == other.level
       && outputAddress == other.outputAddress
   }
 }

@@ -25,6 +25,7 @@ func everyComparison<W: Word>(_ a: W, _ b: W) -> [(String, W.Condition)] {
     ("eq", a == b), ("ne", a != b), ("ult", a.ult(b)), ("ule", a.ule(b)), ("ugt", a.ugt(b)),
     ("uge", a.uge(b)), ("slt", a.slt(b)), ("sle", a.sle(b)), ("sgt", a.sgt(b)), ("sge", a.sge(b)),
     ("and", a.ult(b) && a.bit(3)), ("or", a.ult(b) || a.bit(3)), ("not", !a.bit(0)),
+    ("iff", a.ult(b).isEqual(to: a.bit(3))),
   ]
 }
 

@@ -22,6 +22,9 @@ extension WordBool {
 
   /// `self ⇒ other`.
   @inlinable public func implies(_ other: Self) -> Self { negated().or(other) }
+
+  /// `self ⇔ other`: both hold or neither does.
+  @inlinable public func isEqual(to other: Self) -> Self { and(other).or(negated().and(other.negated())) }
 }
 
 extension Bool: WordBool {
