@@ -84,7 +84,20 @@ func machineAddress(ofDom0 phys: UInt64, in p2m: ReferenceP2M) throws(DMARequest
 ///   nothing has changed then.
 public func performDMA(
   _ request: DMARequest, policy: DMAPolicy, dom0: inout Dom0DMAState, platform: SMMUPlatform,
-  memory: inout MachineMemory, translate: StageTwoTranslator
+  memory: inout MachineMemory, translate: @escaping StageTwoTranslator
+) throws(DMARequestError) -> DMAReport {
+  try performDMA(request, policy: policy, dom0: &dom0, platform: platform, memory: &memory, transact: platform.transactor(translate: translate))
+}
+
+/// ``performDMA(_:policy:dom0:platform:memory:translate:)`` with the
+/// device's transactions translated by `transact` instead of the spec's
+/// SMMU: the differential fuzzer runs the same Linux mapping and the same
+/// judgement over SMMUImpl. `platform` still names the devices and decides
+/// Linux's path (§3.5); only where the device's accesses land comes from
+/// `transact`.
+public func performDMA(
+  _ request: DMARequest, policy: DMAPolicy, dom0: inout Dom0DMAState, platform: SMMUPlatform,
+  memory: inout MachineMemory, transact: DeviceTransactor
 ) throws(DMARequestError) -> DMAReport {
   let device: Device
   do { device = try platform.device(named: request.device) } catch { throw .unknownDevice(request.device) }
@@ -156,28 +169,31 @@ public func performDMA(
     }
   }
 
-  // The device accesses memory, page by page of its address range.
-  let stream: StreamOutcome
-  do { stream = try platform.resolve(device) } catch { throw .unknownDevice(request.device) }
-  report.stream = stream.description
+  // The device accesses memory, page by page of its address range; the
+  // stream is reported as the first transaction found it.
   var touched: [UInt64?] = Array(repeating: nil, count: count)
   var received: [UInt8] = Array(repeating: 0, count: count)
   var i = 0
   deviceLoop: while i < count {
     let address = dmaAddress &+ UInt64(i)
     let chunk = min(count - i, Int(pageSize - (address & (pageSize - 1))))
+    let transaction = try transact(device, address, request.direction.deviceAccess)
+    if report.stream == nil { report.stream = transaction.stream.description }
     let pa: UInt64
-    switch stream {
-    case .untranslated, .bypass:
+    switch (transaction.stream, transaction.stageTwo) {
+    case (.untranslated, _), (.bypass, _):
       pa = address
-    case .fault, .abort:
-      report.fault = "stream: \(stream)"
+    case (.fault, _), (.abort, _):
+      report.fault = "stream: \(transaction.stream)"
       break deviceLoop
-    case .context(let domain, let vmid):
-      switch translate(domain, address, request.direction.deviceAccess) {
-      case .translated(let translated): pa = translated
-      case .fault(let fault):
+    case (.context(let domain, let vmid), let stageTwo):
+      switch stageTwo {
+      case .translated(let translated)?: pa = translated
+      case .fault(let fault)?:
         report.fault = "SMMU context fault (\(domain), vmid \(vmid)): \(fault.kind) fault at level \(fault.level), iova \(hex(address))"
+        break deviceLoop
+      case nil:
+        report.fault = "SMMU context (\(domain), vmid \(vmid)) without a stage-2 result, iova \(hex(address))"
         break deviceLoop
       }
     }
