@@ -51,16 +51,20 @@ let package = Package(
     /// The SMMU as Xen drives it: stream matching (SMR/S2CR or STEs),
     /// context banks, a VMID-tagged IOTLB, walking P2MImpl's tables.
     .target(name: "SMMUImpl", dependencies: ["Spec", "P2MImpl"]),
+    /// The claims' vocabulary, without Z3: the DMA matrix's cells and the
+    /// expectations file, shared by the proofs and the fuzzer (whose binary
+    /// must not need libz3 on a fuzzing engine's runners).
+    .target(name: "Claims", dependencies: ["Spec"]),
     /// The theorem catalogue: each theorem runs the program's own generic
     /// code on Z3 terms and reports proved, refuted (replayed) or unknown.
-    .target(name: "Proofs", dependencies: ["Spec", "Solver", "SymbolicWord", "P2MImpl", "SMMUImpl"]),
+    .target(name: "Proofs", dependencies: ["Spec", "Claims", "Solver", "SymbolicWord", "P2MImpl", "SMMUImpl"]),
     /// Flattened device trees (DTB) read in Swift; the SMMUs, RAM and DMA
     /// masters of a board, and the scenario they make (issue 8).
     .target(name: "DeviceTree", dependencies: ["Spec"]),
     /// Fuzz input decoding and encoding, the differential and DMA oracles,
     /// the minimizer: everything of the fuzzer that tests can reach without
     /// a fuzzing toolchain (DESIGN.md §5).
-    .target(name: "FuzzCore", dependencies: ["Spec", "P2MImpl"]),
+    .target(name: "FuzzCore", dependencies: ["Spec", "P2MImpl", "Claims"]),
     /// The libFuzzer target (DESIGN.md §6 recipe): built with
     /// `-sanitize=fuzzer -DFUZZING` it is the fuzzer; built normally it
     /// replays files and directories.
@@ -69,7 +73,7 @@ let package = Package(
     .executableTarget(
       name: "dmaverify",
       dependencies: [
-        "Spec", "Solver", "SymbolicWord", "Proofs", "DeviceTree", "FuzzCore",
+        "Spec", "Solver", "SymbolicWord", "Claims", "Proofs", "DeviceTree", "FuzzCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -81,8 +85,8 @@ let package = Package(
     .testTarget(name: "SymbolicWordTests", dependencies: ["SymbolicWord", "Spec", "Solver"]),
     .testTarget(name: "P2MImplTests", dependencies: ["P2MImpl", "Spec"]),
     .testTarget(name: "SMMUImplTests", dependencies: ["SMMUImpl", "P2MImpl", "Spec", "SymbolicWord", "Solver"]),
-    .testTarget(name: "ProofsTests", dependencies: ["Proofs", "Spec", "Solver", "SymbolicWord", "P2MImpl", "SMMUImpl"]),
-    .testTarget(name: "FuzzCoreTests", dependencies: ["FuzzCore", "Spec", "P2MImpl"]),
+    .testTarget(name: "ProofsTests", dependencies: ["Proofs", "Claims", "Spec", "Solver", "SymbolicWord", "P2MImpl", "SMMUImpl"]),
+    .testTarget(name: "FuzzCoreTests", dependencies: ["FuzzCore", "Spec", "P2MImpl", "Claims"]),
     .testTarget(name: "dmaverifyTests", dependencies: ["dmaverify"]),
     .testTarget(
       name: "DeviceTreeTests", dependencies: ["DeviceTree", "Spec"],

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the dmaverify fuzz target for ClusterFuzzLite / OSS-Fuzz and puts
-# it, its dictionary and its seed corpus in $OUT.
+# it, its dictionary, its seed corpus and the proofs' expectations file in
+# $OUT.
 #
 # In the builder image $SRC/dmaverify is the checkout and precompile_swift
 # sets SWIFTFLAGS for the chosen sanitizer. Outside Docker it runs as
@@ -33,6 +34,9 @@ swift build -c release --scratch-path "$scratch" --product fuzz $SWIFTFLAGS -Xsw
 
 cp "$scratch/release/fuzz" "$OUT/dmaverify_fuzz"
 cp corpus/fuzz.dict "$OUT/dmaverify_fuzz.dict"
+# The DMA properties the target requires (FuzzCore's DMAClaims): runners have
+# no checkout, so the target finds the file beside itself.
+cp proofs/expectations.txt "$OUT/expectations.txt"
 # Seed corpus: the committed seeds (libFuzzer reads every file as an input).
 python3 - "$OUT/dmaverify_fuzz_seed_corpus.zip" corpus/fuzz <<'PY'
 import os, sys, zipfile

@@ -72,7 +72,10 @@ public enum FuzzInput: Sendable {
 public enum Replay {
   /// Exit status: 0 all passed, 1 a failure, 65 a malformed scenario, 66
   /// an unreadable file or missing path.
-  public static func run(_ paths: [String], verbose: Bool = false, output: (String) -> Void, errors: (String) -> Void) -> Int32 {
+  public static func run(
+    _ paths: [String], claims: DMAClaims, verbose: Bool = false, output: (String) -> Void, errors: (String) -> Void
+  ) -> Int32 {
+    let checker = ScenarioChecker(claims: claims)
     let files: [String]
     do { files = try FuzzInput.expand(paths) } catch {
       errors(error.description)
@@ -87,7 +90,7 @@ public enum Replay {
         status = max(status, error.unreadable ? 66 : 65)
         continue
       }
-      let result = input.check()
+      let result = input.check(with: checker)
       if result.failure != nil {
         failed += 1
         output("FAIL \(file)\n" + result.trace.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))

@@ -36,8 +36,8 @@ public struct CheckResult: Sendable {
 ///   per checker and configuration (up to ``BootCache/capacity`` at a
 ///   time); later inputs start from a copy of the spec's and the
 ///   implementation's state (both are values).
-/// - In ``Mode/lean`` a DMA that no oracle judges (no `expect`, outside
-///   the built-in rule) is not run on the spec: DMAs do not change any
+/// - In ``Mode/lean`` a DMA that no oracle judges (no `expect`, in no
+///   matrix cell) is not run on the spec: DMAs do not change any
 ///   p2m, and a DMA's outcome does not depend on earlier DMAs (each sets
 ///   up its own buffer and releases its bounce slot, `performDMA`).
 ///   The end-of-scenario comparison of every p2m entry is also skipped.
@@ -50,15 +50,20 @@ public struct ScenarioChecker {
 
   let makeP2M: P2MFactory
   let mode: Mode
+  let claims: DMAClaims
   let boots = BootCache()
 
   /// - Parameters:
   ///   - makeP2M: the implementation under test (`XenP2M` unless a test
   ///     plugs in a broken one).
   ///   - mode: whether DMAs no oracle judges are run.
-  public init(makeP2M: @escaping P2MFactory = ImplementationState.xenP2M, mode: Mode = .full) {
+  ///   - claims: the DMA properties the proofs establish
+  ///     (``DMAClaims/load(_:)`` of proofs/expectations.txt); ``DMAClaims/none``
+  ///     checks only the scenario's own `expect`s.
+  public init(makeP2M: @escaping P2MFactory = ImplementationState.xenP2M, mode: Mode = .full, claims: DMAClaims = .none) {
     self.makeP2M = makeP2M
     self.mode = mode
+    self.claims = claims
   }
 
   /// The oracles, in the order they run. ``P2MDifferentialOracle`` must come
@@ -66,7 +71,7 @@ public struct ScenarioChecker {
   /// (SMMU translation and IOTLB over these p2ms' tables against the spec's
   /// SMMU) belongs in this list, after it.
   func oracles() -> [any StepOracle] {
-    [P2MDifferentialOracle(checksEveryEntryAtEnd: mode == .full), DMAPropertyOracle()]
+    [P2MDifferentialOracle(checksEveryEntryAtEnd: mode == .full), DMAPropertyOracle(claims: claims)]
   }
 
   /// Checks a scenario (a `.scn` file, or one being minimized).

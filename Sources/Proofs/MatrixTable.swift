@@ -1,3 +1,4 @@
+import Claims
 import Spec
 
 /// The DMA matrix as a Xen maintainer reads it: one row per policy, dom0

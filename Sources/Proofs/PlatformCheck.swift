@@ -1,3 +1,4 @@
+import Claims
 import Spec
 
 /// The DMA matrix restricted to one board's devices: for each policy and

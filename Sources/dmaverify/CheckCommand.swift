@@ -1,4 +1,5 @@
 import ArgumentParser
+import Claims
 import DeviceTree
 import Foundation
 import Proofs

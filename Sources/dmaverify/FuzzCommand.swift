@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FuzzCore
 
 extension DMAVerify {
   /// `dmaverify fuzz [-- LIBFUZZER-FLAGS…]`: builds the libFuzzer target and
@@ -15,11 +16,14 @@ extension DMAVerify {
         there) seeded from corpus/fuzz. Everything after -- goes to libFuzzer, e.g.
         -max_total_time=3600, -jobs=4, -workers=2, -fork=2, -runs=N. Progress is
         libFuzzer's own. A failing input is written as crash-<sha1>; turn it into a
-        regression scenario with `dmaverify minimize crash-<sha1>`.
+        regression scenario with `dmaverify minimize crash-<sha1>`. The DMA
+        properties required are those the --expectations file does not list as
+        refuted (passed to the target in DMAVERIFY_EXPECTATIONS).
 
         Run from the package root. Exit status: libFuzzer's (0 when no input
-        failed; 1 or a signal status on a crash), 64 for bad arguments, 70 when
-        the build fails.
+        failed; 1 or a signal status on a crash), 64 for bad arguments, 65/66
+        for a malformed or unreadable expectations file, 70 when the build
+        fails.
         """)
 
     @Option(help: "The scratch path of the fuzzing build.", completion: .directory)
@@ -37,6 +41,8 @@ extension DMAVerify {
     @Flag(help: "Do not build; run the binary already in the scratch path.")
     var skipBuild = false
 
+    @OptionGroup var claims: ClaimsOption
+
     @Argument(parsing: .postTerminator, help: "Flags passed to libFuzzer (after --).")
     var libFuzzerFlags: [String] = []
 
@@ -51,6 +57,10 @@ extension DMAVerify {
     }
 
     func run() throws {
+      // Read now, so a bad file is reported before a long build; the target
+      // reads it again from DMAVERIFY_EXPECTATIONS.
+      _ = try claims.load()
+      setenv(DMAClaims.environmentVariable, URL(fileURLWithPath: claims.expectations).path, 1)
       if !skipBuild {
         let status = try Self.spawn("/usr/bin/env", [
           "swift", "build", "-c", "release", "--scratch-path", scratchPath, "--product", "fuzz",

@@ -20,8 +20,9 @@ extension DMAVerify {
         every file there and expects it to pass.
 
         Exit status: 0 when a scenario was written, 1 when the input does not
-        fail (nothing to minimize), 65 for a malformed scenario, 66 when FILE
-        cannot be read or the output cannot be written.
+        fail (nothing to minimize), 65 for a malformed scenario or expectations
+        file, 66 when FILE or the expectations cannot be read or the output
+        cannot be written.
         """)
 
     @Argument(help: "The failing input: raw bytes or a .scn scenario.", completion: .file())
@@ -30,7 +31,10 @@ extension DMAVerify {
     @Option(help: "Where to write the scenario.", completion: .directory)
     var outputDirectory = "corpus/regressions"
 
+    @OptionGroup var claims: ClaimsOption
+
     func run() throws {
+      let checker = ScenarioChecker(claims: try claims.load())
       let input: FuzzInput
       do { input = try FuzzInput.load(file) } catch {
         FileHandle.standardError.write(Data("\(error)\n".utf8))
@@ -38,12 +42,12 @@ extension DMAVerify {
       }
       let scenario: Scenario
       switch input {
-      case .bytes: scenario = input.check().scenario
+      case .bytes: scenario = input.check(with: checker).scenario
       case .scenario(let parsed): scenario = parsed
       }
       let clock = ContinuousClock()
       let start = clock.now
-      guard let result = Minimizer().minimize(scenario) else {
+      guard let result = Minimizer(checker: checker).minimize(scenario) else {
         print("\(file): passes every oracle; nothing to minimize")
         throw ExitCode.failure
       }

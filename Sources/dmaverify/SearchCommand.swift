@@ -21,7 +21,7 @@ extension DMAVerify {
         scenario.
 
         Exit status: 0 when nothing failed, 1 when a failure was found, 65/66
-        for a malformed or unreadable seed.
+        for a malformed or unreadable seed or expectations file.
         """)
 
     @Argument(help: "Seed inputs, .scn scenarios, or directories of them.", completion: .file())
@@ -36,7 +36,10 @@ extension DMAVerify {
     @Option(help: "The search's random seed.")
     var seed: UInt64 = 0x5EED_0009
 
+    @OptionGroup var claims: ClaimsOption
+
     func run() throws {
+      let checker = ScenarioChecker(claims: try claims.load())
       let clock = ContinuousClock()
       let start = clock.now
       let files: [String]
@@ -53,9 +56,9 @@ extension DMAVerify {
         }
         // A scenario that cannot be encoded is still checked once.
         if case .scenario(let scenario) = input, (try? FuzzEncoder.encode(scenario)) == nil {
-          let result = input.check()
+          let result = input.check(with: checker)
           if let failure = result.failure {
-            report(result.scenario, failure: failure, source: file, runs: 0, elapsed: clock.now - start)
+            report(result.scenario, failure: failure, source: file, runs: 0, elapsed: clock.now - start, checker: checker)
             throw ExitCode.failure
           }
           continue
@@ -65,7 +68,7 @@ extension DMAVerify {
         case .scenario(let scenario): if let bytes = try? FuzzEncoder.encode(scenario) { corpus.append(bytes) }
         }
       }
-      var search = MutationSearch(checker: ScenarioChecker(), seed: seed)
+      var search = MutationSearch(checker: checker, seed: seed)
       var total = 0
       let batch = 200
       while total < runs && clock.now - start < .seconds(maxSeconds) {
@@ -73,7 +76,7 @@ extension DMAVerify {
         if let finding = search.run(corpus: corpus, maximumRuns: size) {
           total += finding.runs
           guard let failure = finding.result.failure else { break }
-          report(finding.result.scenario, failure: failure, source: "search", runs: total, elapsed: clock.now - start)
+          report(finding.result.scenario, failure: failure, source: "search", runs: total, elapsed: clock.now - start, checker: checker)
           throw ExitCode.failure
         }
         total += size
@@ -81,11 +84,11 @@ extension DMAVerify {
       print("no failure in \(total) runs (\((clock.now - start).formatted(.units(allowed: [.seconds, .milliseconds]))))")
     }
 
-    func report(_ scenario: Scenario, failure: FuzzFailure, source: String, runs: Int, elapsed: Duration) {
+    func report(_ scenario: Scenario, failure: FuzzFailure, source: String, runs: Int, elapsed: Duration, checker: ScenarioChecker) {
       print("FOUND \(failure.signature) after \(runs) runs (\(elapsed.formatted(.units(allowed: [.seconds, .milliseconds])))) from \(source)")
       print("  at step \(failure.stepIndex): \(failure.statement)")
       print("  " + failure.detail.replacingOccurrences(of: "\n", with: "\n  "))
-      if let minimized = Minimizer().minimize(scenario) {
+      if let minimized = Minimizer(checker: checker).minimize(scenario) {
         print("minimized (\(minimized.tests) runs): \(minimized.failure.signature)")
         print(ScenarioPrinter.print(minimized.scenario))
       } else {

@@ -1,9 +1,20 @@
 import Foundation
 import FuzzCore
 
+/// The DMA properties the proofs establish (``DMAClaims``): read once, at
+/// start-up; a missing or malformed file ends the process before any input
+/// runs, since fuzzing without them would silently check less.
+let claims: DMAClaims = {
+  let path = DMAClaims.fuzzTargetPath(environment: ProcessInfo.processInfo.environment, executable: CommandLine.arguments[0])
+  do throws(FuzzInput.LoadError) { return try DMAClaims.load(path) } catch {
+    FileHandle.standardError.write(Data("\(error.description)\n(set \(DMAClaims.environmentVariable) or run from the package root)\n".utf8))
+    exit(error.unreadable ? 66 : 65)
+  }
+}()
+
 /// One checker for the process, so each configuration boots once; lean,
 /// since libFuzzer needs speed (``ScenarioChecker``).
-nonisolated(unsafe) let checker = ScenarioChecker(mode: .lean)
+nonisolated(unsafe) let checker = ScenarioChecker(mode: .lean, claims: claims)
 
 /// libFuzzer's entry: decode the bytes totally, run both oracles, and trap
 /// on the first violated property so libFuzzer saves the input as a crash
@@ -47,6 +58,7 @@ public func fuzzTestOneInput(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
       // execv returned: carry on without crash files rather than not at all.
       FileHandle.standardError.write(Data("dmaverify fuzz: cannot re-execute without the Swift backtracer; crashes will not be saved\n".utf8))
     }
+    _ = claims
     var count = argc
     var arguments = argv
     return LLVMFuzzerRunDriver(&count, &arguments) { start, size in fuzzTestOneInput(start, size) }
@@ -58,7 +70,7 @@ public func fuzzTestOneInput(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
   enum ReplayMain {
     static func main() {
       let paths = Array(CommandLine.arguments.dropFirst())
-      let status = Replay.run(paths.isEmpty ? ["corpus/fuzz", "corpus/regressions"] : paths, output: { print($0) }) {
+      let status = Replay.run(paths.isEmpty ? ["corpus/fuzz", "corpus/regressions"] : paths, claims: claims, output: { print($0) }) {
         FileHandle.standardError.write(Data(($0 + "\n").utf8))
       }
       exit(status)

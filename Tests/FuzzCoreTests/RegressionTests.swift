@@ -19,13 +19,14 @@ struct RegressionTests {
   @Test("each regression scenario passes", arguments: files("corpus/regressions"))
   func regression(file: String) throws {
     let input = try FuzzInput.load(repository.appendingPathComponent(file).path)
-    let result = input.check()
+    let result = input.check(with: ScenarioChecker(claims: try DMAPropertyOracleTests.committedClaims()))
     #expect(result.passed, "\(file):\n\(result.trace)")
   }
 
   @Test("each seed input passes", arguments: files("corpus/fuzz"))
   func seed(file: String) throws {
-    let result = try FuzzInput.load(repository.appendingPathComponent(file).path).check()
+    let result = try FuzzInput.load(repository.appendingPathComponent(file).path)
+      .check(with: ScenarioChecker(claims: try DMAPropertyOracleTests.committedClaims()))
     #expect(result.passed, "\(file):\n\(result.trace)")
   }
 

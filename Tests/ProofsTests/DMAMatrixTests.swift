@@ -1,9 +1,9 @@
+import Claims
 import Foundation
 import Spec
 import Testing
 
 @testable import Proofs
-
 @Suite("DMA matrix")
 struct DMAMatrixTests {
   static let platform = Result { try MatrixPlatform() }

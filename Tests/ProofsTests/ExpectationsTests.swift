@@ -1,7 +1,7 @@
+import Claims
 import Testing
 
 @testable import Proofs
-
 @Suite("Expectations")
 struct ExpectationsTests {
   static func report(_ findings: [Finding]) -> TheoremReport {

@@ -37,6 +37,32 @@ struct FuzzCommandTests {
     #expect(output.standardOutput.contains(" 0 failed"))
   }
 
+  @Test("replay judges DMAs by the --expectations file; a missing one exits 66, a malformed one 65, each naming it")
+  func replayExpectations() throws {
+    let directory = try temporaryDirectory()
+    let scenario = directory.appendingPathComponent("grant-414.scn")
+    try (Self.platform.replacingOccurrences(of: "xen 4.21", with: "xen 4.14")
+      + "grant guest 0x80001000 to dom0 at 0x50000000 rw as g0\ndma nic from-device 0x50000000 0x40\n")
+      .write(to: scenario, atomically: true, encoding: .utf8)
+    let committed = try CommandRunner.run(["replay", scenario.path], in: Self.repository)
+    #expect(committed.status == 0, "the committed file lists this cell's faults as refuted: \(committed.standardOutput)")
+
+    let nothingRefuted = directory.appendingPathComponent("none.txt")
+    try "# every claim proved\n".write(to: nothingRefuted, atomically: true, encoding: .utf8)
+    let strict = try CommandRunner.run(["replay", "--expectations", nothingRefuted.path, scenario.path])
+    #expect(strict.status == 1)
+    #expect(strict.standardOutput.contains("FAIL dma-property/dma.matrix[legacy/direct-mapped/attached/grant/one-page/before-fix].integrity"))
+
+    let missing = try CommandRunner.run(["replay", "--expectations", directory.appendingPathComponent("absent.txt").path, scenario.path])
+    #expect(missing.status == 66)
+    #expect(missing.standardError.contains("absent.txt: error: cannot read the expectations file"))
+    let malformed = directory.appendingPathComponent("bad.txt")
+    try "dma.matrix[x].liveness refuted\nproved\n".write(to: malformed, atomically: true, encoding: .utf8)
+    let bad = try CommandRunner.run(["replay", "--expectations", malformed.path, scenario.path])
+    #expect(bad.status == 65)
+    #expect(bad.standardError.contains("bad.txt:2"))
+  }
+
   @Test("a failing scenario replays as FAIL with its trace (exit 1)")
   func replayFailure() throws {
     let directory = try temporaryDirectory()

@@ -1,3 +1,4 @@
+import Claims
 import Solver
 import Spec
 import SymbolicWord
@@ -35,17 +36,13 @@ enum DMAMatrixTheorem {
     }
   }
 
-  static func claimName(_ cell: MatrixCell, _ property: DMAProperty) -> String {
-    "dma.matrix[\(cell)].\(property.rawValue)"
-  }
-
   static func decide(
     _ cell: MatrixCell, session: ProofSession, platform: MatrixPlatform, mutation: SymbolicDMAState.Mutation? = nil
   ) throws -> [Finding] {
     if cell.layout == .coloured && cell.xen == .before {
       // Upstream colouring arrived in 4.20 (fact sheet §5), after the fix.
       return DMAProperty.allCases.map {
-        Finding(claim: claimName(cell, $0), verdict: .inapplicable, reason: "LLC colouring needs Xen 4.20, which has the fix", seconds: 0)
+        Finding(claim: cell.claimName($0), verdict: .inapplicable, reason: "LLC colouring needs Xen 4.20, which has the fix", seconds: 0)
       }
     }
     let state = try SymbolicDMAState(
@@ -53,7 +50,7 @@ enum DMAMatrixTheorem {
     let run = try SymbolicDMARun(state: state, policy: cell.policy, device: cell.device, layout: cell.layout, xen: cell.xen)
     let hypotheses = try state.hypotheses()
     return try DMAProperty.allCases.map { property in
-      try session.decide(claimName(cell, property), claim: run.property(property), hypotheses: hypotheses) { model in
+      try session.decide(cell.claimName(property), claim: run.property(property), hypotheses: hypotheses) { model in
         // An integrity failure may be a fault or a silent wrong page; show
         // the silent one when it exists, since that is the dangerous case.
         var model = model

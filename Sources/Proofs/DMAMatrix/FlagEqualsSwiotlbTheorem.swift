@@ -1,3 +1,4 @@
+import Claims
 import Spec
 import SymbolicWord
 

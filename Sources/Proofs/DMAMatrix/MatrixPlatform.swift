@@ -1,3 +1,4 @@
+import Claims
 import Spec
 
 /// The concrete platform every matrix cell runs on. The frame numbers the

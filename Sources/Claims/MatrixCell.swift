@@ -59,6 +59,12 @@ public struct MatrixCell: Hashable, Sendable, CustomStringConvertible, Codable {
     [policy.rawValue, layout.rawValue, device.rawValue, page.rawValue, shape.rawValue, xen.rawValue].joined(separator: "/")
   }
 
+  /// The claim `dma.matrix[cell].property`, as the theorem reports it and
+  /// the expectations file lists it.
+  public func claimName(_ property: DMAProperty) -> String {
+    "dma.matrix[\(self)].\(property.rawValue)"
+  }
+
   public init?(name: String) {
     let parts = name.split(separator: "/").map(String.init)
     guard parts.count == 6, let policy = DMAPolicy(rawValue: parts[0]), let layout = Layout(rawValue: parts[1]),

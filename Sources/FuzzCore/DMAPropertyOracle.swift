@@ -1,0 +1,85 @@
+import Claims
+import Spec
+
+/// Oracle (b) of issue 7: every DMA with an `expect` meets it, and every
+/// DMA in a matrix cell meets the properties the proofs establish for that
+/// cell (``DMAClaims``).
+public struct DMAPropertyOracle: StepOracle {
+  let claims: DMAClaims
+  var history = DMAHistory()
+  /// The current DMA's cell and the properties required of it.
+  var cell: MatrixCell?
+  var required: [DMAProperty] = []
+  var expectation = false
+  /// Live grant and foreign handles → their dom0 GFN.
+  var mappings: [String: UInt64] = [:]
+
+  public var judgesCurrentDMA: Bool { !required.isEmpty || expectation }
+
+  public init(claims: DMAClaims) {
+    self.claims = claims
+  }
+
+  public mutating func prepare(_ step: StepContext) {
+    cell = nil
+    required = []
+    expectation = false
+    switch step.statement.kind {
+    case .p2mMap(let domain, let gfnAddress, _, _, _), .p2mUnmap(let domain, let gfnAddress):
+      if step.spec.domainID(named: domain) == .dom0 { history.rawlyUpdated.insert(gfnAddress >> 12) }
+    case .grant(let grant):
+      note(hostFrame: grant.hostAddress >> 12, spec: step.spec)
+    case .foreign(let foreign):
+      note(hostFrame: foreign.hostAddress >> 12, spec: step.spec)
+    case .dma(let dma):
+      expectation = dma.expected != nil
+      guard !claims.isEmpty, case .cell(let found) = DMAClaims.cell(of: dma.request, in: step.spec, history: history) else { return }
+      cell = found
+      required = claims.required(in: found)
+    default:
+      break
+    }
+  }
+
+  mutating func note(hostFrame frame: UInt64, spec: ScenarioExecution) {
+    if mappings.values.contains(frame) { history.aliased.insert(frame) }
+    guard let xen = spec.xen else { return }
+    let hostRAM = xen.host.banks.contains { $0.contains(frame) }
+    let ownRAM = xen.domains[.dom0]?.ram.contains { $0.contains(GFN(frame)) } ?? false
+    if hostRAM && !ownRAM { history.displaced.insert(frame) }
+  }
+
+  public mutating func check(_ step: StepContext, report: StepReport) -> FuzzFailure? {
+    switch step.statement.kind {
+    case .grant(let grant) where step.spec.isLiveGrant(grant.handle): mappings[grant.handle] = grant.hostAddress >> 12
+    case .ungrant(let handle) where !step.spec.isLiveGrant(handle): mappings[handle] = nil
+    case .foreign(let foreign) where step.spec.isLiveForeignMapping(foreign.handle): mappings[foreign.handle] = foreign.hostAddress >> 12
+    case .unforeign(let handle) where !step.spec.isLiveForeignMapping(handle): mappings[handle] = nil
+    default: break
+    }
+    guard case .dma(let dma) = step.statement.kind else { return nil }
+    let outcome = report.dma.map { "\($0.outcome.rawValue): \($0.description)" } ?? report.result
+    if let expected = dma.expected, report.expectationMet == false {
+      return FuzzFailure(
+        oracle: .dmaProperty, property: "expectation", stepIndex: step.index, statement: step.statement,
+        detail: "expected \(expected.rawValue), got \(outcome)")
+    }
+    guard let cell else { return nil }
+    for property in required {
+      let verdict: DMAVerdict? =
+        switch property {
+        case .integrity: report.dma?.integrity
+        case .isolation: report.dma?.isolation
+        case .liveness: report.dma?.liveness
+        }
+      guard verdict?.holds != true else { continue }
+      return FuzzFailure(
+        oracle: .dmaProperty, property: cell.claimName(property), stepIndex: step.index, statement: step.statement,
+        detail: "\(claims.source) expects \(property.rawValue) to hold in this cell (not listed as refuted); "
+          + (verdict.map { "it fails: \($0.reason); outcome \(outcome)" } ?? "the DMA did not run: \(report.result)"))
+    }
+    return nil
+  }
+
+  public func finish(lastIndex: Int, spec: ScenarioExecution, implementation: ImplementationState) -> FuzzFailure? { nil }
+}
