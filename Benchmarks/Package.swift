@@ -34,5 +34,14 @@ let package = Package(
       path: "Benchmarks/SMMUBenchmarks",
       plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
     ),
+    .executableTarget(
+      name: "DMABenchmarks",
+      dependencies: [
+        .product(name: "Benchmark", package: "package-benchmark"),
+        .product(name: "Spec", package: "dmaverify"),
+      ],
+      path: "Benchmarks/DMABenchmarks",
+      plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+    ),
   ]
 )

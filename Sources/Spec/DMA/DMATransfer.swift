@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// Dom0's side of a DMA: what Linux reads when it maps a buffer, and the
 /// p2m that says where the buffer's bytes really are.
 ///
@@ -95,6 +101,17 @@ public func performDMA(
 /// judgement over SMMUImpl. `platform` still names the devices and decides
 /// Linux's path (§3.5); only where the device's accesses land comes from
 /// `transact`.
+///
+/// The definition is byte by byte: byte *i* of the buffer has an ideal
+/// machine address (`ideal[i]`, through dom0's p2m), an address the device
+/// should use (`expected[i]`: the ideal one, or the bounce slot's byte),
+/// and the address the device actually touched (`touched[i]`, nil once it
+/// stopped); the verdicts compare these maps and the data found at them.
+/// Every such map is linear within a page, so it is held as ``ByteRun``s,
+/// one per page-contiguous piece, and the data moves a run at a time.
+/// `DMAByteWiseReferenceTests` keeps the byte-by-byte form of this function
+/// and checks that both give the same report, memory and pool on random
+/// requests, translations and memories.
 public func performDMA(
   _ request: DMARequest, policy: DMAPolicy, dom0: inout Dom0DMAState, platform: SMMUPlatform,
   memory: inout MachineMemory, transact: DeviceTransactor
@@ -103,7 +120,7 @@ public func performDMA(
   do { device = try platform.device(named: request.device) } catch { throw .unknownDevice(request.device) }
   try validateDMARange(request.buffer, size: request.size)
   let count = Int(request.size)
-  let offsets = (0..<UInt64(count))
+  let direction = request.direction
 
   // The pool is dom0 RAM; checked before anything changes.
   for page in 0..<dom0.pool.pages {
@@ -111,15 +128,17 @@ public func performDMA(
     guard dom0.p2m.lookup(gfn) != nil else { throw .bufferNotMapped(gfn) }
   }
   // The ideal location of every buffer byte; also proves the buffer mapped.
-  var ideal: [UInt64] = []
-  for i in offsets { ideal.append(try machineAddress(ofDom0: request.buffer + i, in: dom0.p2m)) }
-  let pattern = offsets.map { dmaPattern($0, direction: request.direction) }
-  for (i, pa) in ideal.enumerated() {
-    memory.setByte(request.direction == .toDevice ? pattern[i] : 0, at: pa)
+  let ideal = try machineRuns(ofDom0: request.buffer, count: count, in: dom0.p2m)
+  // Dom0 fills the buffer with the pattern, or zeroes it for the device to fill.
+  for run in ideal {
+    switch direction {
+    case .toDevice: withPattern(run.index, count: run.count, direction) { memory.write(run.address, from: $0) }
+    case .fromDevice: memory.fill(run.address, count: run.count, with: 0)
+    }
   }
 
   var report = DMAReport(
-    policy: policy, device: device.name, direction: request.direction, buffer: request.buffer, size: request.size,
+    policy: policy, device: device.name, direction: direction, buffer: request.buffer, size: request.size,
     path: .dmaDirect, mapping: .dmaDirect, dmaAddress: nil, bounceSlot: nil, stream: nil, outcome: .ok,
     integrity: DMAVerdict(holds: true, reason: ""), isolation: DMAVerdict(holds: true, reason: ""),
     liveness: DMAVerdict(holds: true, reason: ""), fault: nil, framesTouched: [], framesExpected: [])
@@ -160,24 +179,25 @@ public func performDMA(
   // Where the device should go: the buffer, or the bounce slot.
   var expected = ideal
   if let slot {
-    expected = offsets.map { i in
-      // The pool's pages were checked above, and a slot lies in the pool.
-      dom0.p2m.lookup(GFN((slot + i) >> UInt64(pageShift)))!.mfn.address | ((slot + i) & (pageSize - 1))
+    // The pool's pages were checked above, and a slot lies in the pool.
+    guard let slotRuns = try? machineRuns(ofDom0: slot, count: count, in: dom0.p2m) else {
+      preconditionFailure("bounce slot \(hex(slot)) outside dom0's mapped pool")
     }
-    if request.direction == .toDevice {
-      for i in 0..<count { memory.setByte(memory.byte(at: ideal[i]), at: expected[i]) }
+    expected = slotRuns
+    if direction == .toDevice {
+      forEachPiece(ideal, expected) { _, from, to, length in memory.copy(from: from, to: to, count: length) }
     }
   }
 
   // The device accesses memory, page by page of its address range; the
-  // stream is reported as the first transaction found it.
-  var touched: [UInt64?] = Array(repeating: nil, count: count)
-  var received: [UInt8] = Array(repeating: 0, count: count)
+  // stream is reported as the first transaction found it. Each chunk lies
+  // in one page of the bus address, so in one frame once translated.
+  var touched: [ByteRun] = []
   var i = 0
   deviceLoop: while i < count {
     let address = dmaAddress &+ UInt64(i)
     let chunk = min(count - i, Int(pageSize - (address & (pageSize - 1))))
-    let transaction = try transact(device, address, request.direction.deviceAccess)
+    let transaction = try transact(device, address, direction.deviceAccess)
     if report.stream == nil { report.stream = transaction.stream.description }
     let pa: UInt64
     switch (transaction.stream, transaction.stageTwo) {
@@ -197,31 +217,105 @@ public func performDMA(
         break deviceLoop
       }
     }
-    for j in 0..<chunk {
-      let byteAddress = pa &+ UInt64(j)
-      touched[i + j] = byteAddress
-      switch request.direction {
-      case .toDevice: received[i + j] = memory.byte(at: byteAddress)
-      case .fromDevice: memory.setByte(pattern[i + j], at: byteAddress)
-      }
+    // A to-device read needs no copy here: nothing writes memory after it,
+    // so the bytes the device read are still at `touched` when judged.
+    touched.append(ByteRun(index: i, address: pa, count: chunk))
+    if direction == .fromDevice {
+      withPattern(i, count: chunk, direction) { memory.write(pa, from: $0) }
     }
     i += chunk
   }
 
   if let slot {
-    if request.direction == .fromDevice {
-      for i in 0..<count { memory.setByte(memory.byte(at: expected[i]), at: ideal[i]) }
+    if direction == .fromDevice {
+      forEachPiece(expected, ideal) { _, from, to, length in memory.copy(from: from, to: to, count: length) }
     }
     dom0.pool.unmapSingle(slot)
   }
 
-  let arrived: [UInt8] =
-    request.direction == .toDevice ? received : ideal.map { memory.byte(at: $0) }
-  return judge(report, touched: touched, expected: expected, arrived: arrived, pattern: pattern)
+  // What arrived: what the device read, or what dom0 finds in its buffer.
+  let arrived = direction == .toDevice ? touched : ideal
+  return judge(report, count: count, touched: touched, expected: expected, arrived: arrived, memory: memory)
+}
+
+/// Bytes `index ..< index + count` of a DMA's byte map that lie at
+/// consecutive machine addresses from `address`, all in one frame:
+/// byte `index + k` is at `address + k`.
+struct ByteRun: Hashable, Sendable {
+  var index: Int
+  var address: UInt64
+  var count: Int
+
+  /// The machine address of the run's last byte (a run never wraps: it
+  /// lies in one frame).
+  var lastAddress: UInt64 { address + UInt64(count - 1) }
+}
+
+/// The ideal byte map of `count` bytes at dom0 physical address `phys`:
+/// ``machineAddress(ofDom0:in:)`` of each byte, one run per dom0 page.
+/// - Throws: ``DMARequestError/bufferNotMapped(_:)`` for the first page
+///   not mapped, as the byte loop would.
+func machineRuns(ofDom0 phys: UInt64, count: Int, in p2m: ReferenceP2M) throws(DMARequestError) -> [ByteRun] {
+  var runs: [ByteRun] = []
+  var index = 0
+  while index < count {
+    let address = phys + UInt64(index)
+    let length = min(count - index, MachineMemory.room(address))
+    runs.append(ByteRun(index: index, address: try machineAddress(ofDom0: address, in: p2m), count: length))
+    index += length
+  }
+  return runs
+}
+
+/// Walks two byte maps over the same indices together, in ascending index
+/// order and in pieces where both are contiguous, until either ends:
+/// `body(index, first[index], second[index], length)`. Returns early when
+/// `body` returns false.
+@discardableResult
+func forEachPiece(
+  _ first: [ByteRun], _ second: [ByteRun], _ body: (Int, UInt64, UInt64, Int) -> Bool = { _, _, _, _ in true }
+) -> Bool {
+  var a = 0
+  var b = 0
+  var index = 0
+  while a < first.count, b < second.count {
+    let x = first[a]
+    let y = second[b]
+    let end = min(x.index + x.count, y.index + y.count)
+    if !body(index, x.address + UInt64(index - x.index), y.address + UInt64(index - y.index), end - index) { return false }
+    index = end
+    if index == x.index + x.count { a += 1 }
+    if index == y.index + y.count { b += 1 }
+  }
+  return true
+}
+
+/// ``forEachPiece(_:_:_:)`` with a body that never stops the walk.
+func forEachPiece(_ first: [ByteRun], _ second: [ByteRun], _ body: (Int, UInt64, UInt64, Int) -> Void) {
+  forEachPiece(first, second) { body($0, $1, $2, $3); return true }
+}
+
+/// `dmaPattern` repeats every 255 bytes (37 × 255 ≡ 0 mod 255), so the
+/// pattern of any run of up to a page is a slice of one table per
+/// direction.
+let patternTables: (toDevice: [UInt8], fromDevice: [UInt8]) = (
+  (0..<(255 + Int(pageSize))).map { dmaPattern(UInt64($0), direction: .toDevice) },
+  (0..<(255 + Int(pageSize))).map { dmaPattern(UInt64($0), direction: .fromDevice) }
+)
+
+/// Calls `body` with `dmaPattern(index + k)` for `k` below `count` (at most
+/// a page).
+func withPattern<Result>(
+  _ index: Int, count: Int, _ direction: DMADirection, _ body: (UnsafeRawBufferPointer) throws -> Result
+) rethrows -> Result {
+  precondition(count <= Int(pageSize), "a pattern run is at most a page")
+  let table = direction == .toDevice ? patternTables.toDevice : patternTables.fromDevice
+  let start = index % 255
+  return try table.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<(start + count)])) }
 }
 
 /// The verdicts when Linux refused to map: nothing touched, a fault.
-func judgeMappingError(_ report: DMAReport, why: String, ideal: [UInt64]) -> DMAReport {
+func judgeMappingError(_ report: DMAReport, why: String, ideal: [ByteRun]) -> DMAReport {
   var report = report
   report.fault = "DMA_MAPPING_ERROR: \(why)"
   report.outcome = .fault
@@ -232,17 +326,18 @@ func judgeMappingError(_ report: DMAReport, why: String, ideal: [UInt64]) -> DMA
   return report
 }
 
-/// The verdicts of a DMA that ran.
+/// The verdicts of a DMA that ran, over its byte maps: `touched` covers the
+/// bytes the device moved (a prefix of the `count` bytes), `expected` all
+/// of them, and `arrived` says where to find the data that arrived.
 func judge(
-  _ report: DMAReport, touched: [UInt64?], expected: [UInt64], arrived: [UInt8], pattern: [UInt8]
+  _ report: DMAReport, count: Int, touched: [ByteRun], expected: [ByteRun], arrived: [ByteRun], memory: MachineMemory
 ) -> DMAReport {
   var report = report
-  report.framesTouched = frames(of: touched.compactMap { $0 })
+  report.framesTouched = frames(of: touched)
   report.framesExpected = frames(of: expected)
   let target = report.bounceSlot == nil ? "buffer" : "bounce slot"
 
-  let allowed = Set(expected)
-  if let stray = touched.firstIndex(where: { $0 != nil && !allowed.contains($0!) }), let pa = touched[stray] {
+  if let (stray, pa) = firstStray(touched, allowed: expected) {
     report.isolation = DMAVerdict(
       holds: false,
       reason: "byte \(stray) went to pa \(hex(pa)) (mfn \(hex(pa >> UInt64(pageShift)))), "
@@ -257,15 +352,25 @@ func judge(
     report.liveness = DMAVerdict(holds: true, reason: "no fault")
   }
 
-  if let missing = touched.firstIndex(of: nil) {
-    report.integrity = DMAVerdict(holds: false, reason: "byte \(missing) was never transferred")
-  } else if let wrong = touched.indices.first(where: { touched[$0] != expected[$0] }) {
+  // The first byte the device never moved, went to the wrong address, or
+  // whose data differs from the pattern, in that order.
+  let moved = touched.last.map { $0.index + $0.count } ?? 0
+  var wrong: (index: Int, touched: UInt64, expected: UInt64)?
+  forEachPiece(touched, expected) { index, touchedAt, expectedAt, _ in
+    guard touchedAt != expectedAt else { return true }
+    wrong = (index, touchedAt, expectedAt)
+    return false
+  }
+  if moved < count {
+    report.integrity = DMAVerdict(holds: false, reason: "byte \(moved) was never transferred")
+  } else if let wrong {
     report.integrity = DMAVerdict(
       holds: false,
-      reason: "byte \(wrong) went to pa \(hex(touched[wrong]!)), its \(target) byte is at \(hex(expected[wrong]))")
-  } else if let lost = arrived.indices.first(where: { arrived[$0] != pattern[$0] }) {
+      reason: "byte \(wrong.index) went to pa \(hex(wrong.touched)), its \(target) byte is at \(hex(wrong.expected))")
+  } else if let (lost, value) = firstDifferenceFromPattern(arrived, memory: memory, direction: report.direction) {
     report.integrity = DMAVerdict(
-      holds: false, reason: "byte \(lost) arrived as \(hex(UInt64(arrived[lost]))), sent \(hex(UInt64(pattern[lost])))")
+      holds: false,
+      reason: "byte \(lost) arrived as \(hex(UInt64(value))), sent \(hex(UInt64(dmaPattern(UInt64(lost), direction: report.direction))))")
   } else {
     report.integrity = DMAVerdict(
       holds: true,
@@ -284,7 +389,39 @@ func judge(
   return report
 }
 
-/// The distinct machine frames of a list of machine addresses, ascending.
-func frames(of addresses: [UInt64]) -> [UInt64] {
-  Set(addresses.map { $0 >> UInt64(pageShift) }).sorted()
+/// The first touched byte, in index order, at an address no byte of
+/// `allowed` has: its index and address.
+func firstStray(_ touched: [ByteRun], allowed: [ByteRun]) -> (Int, UInt64)? {
+  for run in touched {
+    var at = run.address
+    // Skip ahead through allowed runs covering `at` until the run is covered.
+    while true {
+      let covering = allowed.lazy.filter { $0.address <= at && at <= $0.lastAddress }.map(\.lastAddress).max()
+      guard let end = covering else { return (run.index + Int(at - run.address), at) }
+      if end >= run.lastAddress { break }
+      at = end + 1
+    }
+  }
+  return nil
+}
+
+/// The first byte of `arrived`, in index order, that differs from the
+/// pattern: its index and value.
+func firstDifferenceFromPattern(_ arrived: [ByteRun], memory: MachineMemory, direction: DMADirection) -> (Int, UInt8)? {
+  for run in arrived {
+    let found: (Int, UInt8)? = memory.withBytes(run.address, count: run.count) { data in
+      withPattern(run.index, count: run.count, direction) { pattern in
+        guard memcmp(data.baseAddress!, pattern.baseAddress!, run.count) != 0 else { return nil }
+        let k = (0..<run.count).first { data[$0] != pattern[$0] }!
+        return (run.index + k, data[k])
+      }
+    }
+    if let found { return found }
+  }
+  return nil
+}
+
+/// The distinct machine frames of a byte map, ascending.
+func frames(of runs: [ByteRun]) -> [UInt64] {
+  Set(runs.map { $0.address >> UInt64(pageShift) }).sorted()
 }

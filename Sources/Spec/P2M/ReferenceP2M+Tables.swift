@@ -40,9 +40,16 @@ extension ReferenceP2M {
     let consecutive = roots.enumerated().allSatisfy { $1 == root.advanced(by: UInt64($0)) }
     guard consecutive, root.rawValue % UInt64(roots.count) == 0 else { throw .rootFramesNotConcatenable(roots) }
 
+    // Entries grouped by the L3 table that holds them (GFN bits above 9),
+    // tables in ascending order and entries ascending within each: the
+    // same order as placing every entry in ascending GFN order, since all
+    // the entries of one L3 table need the same tables above it. Each L3
+    // table is stored once, whole.
+    var byTable: [UInt64: [(gfn: GFN, entry: P2MEntry)]] = [:]
+    for (gfn, entry) in entries { byTable[gfn.rawValue >> 9, default: []].append((gfn, entry)) }
     var memory = FrameStore()
-    for (gfn, entry) in entries.sorted(by: { $0.key < $1.key }) {
-      let ipa = gfn.address
+    for tableIndex in byTable.keys.sorted() {
+      let ipa = tableIndex << 21
       var table = root.address
       for level in geometry.rootLevel..<3 {
         let address = table | ipa.extract(high: geometry.indexHighBit(level: level), low: StageTwoGeometry.indexShift(level: level)) << 3
@@ -53,8 +60,19 @@ extension ReferenceP2M {
         }
         table = XenDescriptor.outputBase(descriptor)
       }
-      let address = table | ipa.extract(high: 20, low: 12) << 3
-      try memory.write(XenDescriptor.leaf(for: entry, level: 3), at: address)
+      // A fresh table: every L3 table frame serves one group. Only a
+      // frame beyond the base field fails to encode; the first such GFN
+      // is then reported, as in ascending order.
+      let group = byTable[tableIndex]!
+      var leaves = [UInt64](repeating: 0, count: FrameStore.entriesPerTable)
+      for (gfn, entry) in group {
+        guard let leaf = try? XenDescriptor.leaf(for: entry, level: 3) else {
+          for (_, entry) in group.sorted(by: { $0.gfn < $1.gfn }) { _ = try XenDescriptor.leaf(for: entry, level: 3) }
+          preconditionFailure("an encoding failed once but not in order")
+        }
+        leaves[Int(gfn.rawValue & 511)] = leaf
+      }
+      memory.tables[MFN(table >> UInt64(pageShift))] = leaves
     }
     return (memory, root)
   }

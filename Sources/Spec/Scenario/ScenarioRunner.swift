@@ -180,6 +180,15 @@ struct ScenarioMachine {
     let pool = try bouncePool(dom0: dom0)
     let features = XenFeatures(version: version, dom0DirectMapped: dom0.isDirectMapped, iommuEnabled: iommuEnabled)
     system = RunningSystem(xen: xen, platform: platform, pool: pool, features: features)
+    layOutTables()
+  }
+
+  /// Lays out every domain's p2m as tables ahead of the first DMA
+  /// (``architecturalTranslator(_:cache:)``), so that copies of a booted
+  /// machine share them; only a cache: a p2m that cannot be laid out is
+  /// reported by the DMA that needs it, as before.
+  mutating func layOutTables() {
+    _ = try? architecturalTranslator(system!.xen, cache: &system!.tables)
   }
 
   /// dom0's banks: the first `size` bytes of host RAM, bank by bank. A
@@ -253,6 +262,7 @@ struct ScenarioMachine {
       }
       do { try system!.xen.createDomain(id, memory: placement, iommuEnabled: false) } catch { return refused(error) }
       system!.domainNames[declaration.name] = id
+      layOutTables()
       return StepReport(line: line, statement: text, result: "created \(id) \(declaration.name)")
 
     case .attach(let device, let domain):

@@ -39,11 +39,13 @@ public struct StageTwoGeometry: Hashable, Sendable, CustomStringConvertible {
 
   /// The lowest IPA bit that indexes the table at `level`: 39, 30, 21, 12
   /// for levels 0–3 (9 bits per level, 4K pages).
+  @usableFromInline
   static func indexShift(level: Int) -> Int { pageShift + 9 * (3 - level) }
 
   /// The highest IPA bit that indexes the table at `level`. At the start
   /// level it is the top IPA bit, so the index reaches into the concatenated
   /// root tables (40-bit IPA: bits 39:30, 1024 entries over 2 pages).
+  @usableFromInline
   func indexHighBit(level: Int) -> Int {
     level == rootLevel ? ipaBits - 1 : Self.indexShift(level: level) + 8
   }

@@ -36,6 +36,14 @@
 /// IOMMU's limit (§1.3). At 48 bits no address-size fault can arise (KVM's
 /// `check_output_size` likewise skips 48), and descriptor bits 51:48 are
 /// ignored, as in the output address.
+///
+/// `@inlinable` so that callers in other modules (`P2MImpl`'s `XenP2M.walk`,
+/// `SMMUImpl` on an IOTLB miss) get it specialised for `UInt64` and their
+/// own memory, with every `branch` a plain `if`: unspecialised, each word
+/// operation goes through the ``Word`` witness table and each `branch`
+/// through closures (BENCHMARKS.md "Lookups": about 2 µs a walk). The
+/// proofs instantiate the same code with Z3 words.
+@inlinable
 public func stageTwoWalk<M: DescriptorMemory>(
   memory: M, geometry: StageTwoGeometry, rootAddress: M.W, inputAddress: M.W, access: Access
 ) -> WalkOutcome<M.W> {

@@ -24,6 +24,7 @@ public struct WalkOutcome<W: Word>: Mergeable {
   /// The leaf's software bits 58:55 (Xen's p2m type) when the walk translated.
   public let softwareType: W
 
+  @usableFromInline
   init(
     faulted: W.Condition, faultKind: W, level: W, outputAddress: W,
     read: W.Condition, write: W.Condition, executeNever: W.Condition, softwareType: W
@@ -39,6 +40,7 @@ public struct WalkOutcome<W: Word>: Mergeable {
   }
 
   /// A fault of `kind` at `level`; `like` supplies the word's context.
+  @usableFromInline
   static func fault(_ kind: StageTwoFault.Kind, level: Int, like word: W) -> Self {
     let no = word.condition(false)
     return Self(
@@ -47,6 +49,7 @@ public struct WalkOutcome<W: Word>: Mergeable {
   }
 
   /// Translated to `outputAddress` through `leaf` at `level`.
+  @usableFromInline
   static func translated(outputAddress: W, leaf: W, level: Int) -> Self {
     Self(
       faulted: leaf.condition(false), faultKind: leaf.constant(0), level: leaf.constant(UInt64(level)),
