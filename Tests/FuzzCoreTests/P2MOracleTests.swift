@@ -16,7 +16,7 @@ struct P2MOracleTests {
 
   @Test("the XSA-393 mutant keeps the removed entry: a lookup mismatch at the unmap, with spec and impl values")
   func xsa393Mutant() throws {
-    let checker = ScenarioChecker(makeP2M: ImplementationState.xenP2M(withMutants: .removalKeepsHardwareInvalid))
+    let checker = ScenarioChecker(makeP2M: P2MFactory.xen(withMutants: .removalKeepsHardwareInvalid))
     let result = checker.check(try Self.scenario(Self.xsa393))
     let failure = try #require(result.failure)
     #expect(failure.signature == FuzzFailure.Signature(oracle: .specVersusImplementation, property: "lookup", operation: "p2m unmap"))
@@ -60,7 +60,7 @@ struct P2MOracleTests {
 
   @Test("lean mode finds the same implementation bugs as full mode")
   func leanMode() throws {
-    let lean = ScenarioChecker(makeP2M: ImplementationState.xenP2M(withMutants: .removalKeepsHardwareInvalid), mode: .lean)
+    let lean = ScenarioChecker(makeP2M: P2MFactory.xen(withMutants: .removalKeepsHardwareInvalid), mode: .lean)
     #expect(lean.check(try Self.scenario(Self.xsa393)).failure?.property == "lookup")
     #expect(lean.check(try Self.scenario(Self.xsa393)).failure?.property == "lookup", "again, from the boot cache")
   }

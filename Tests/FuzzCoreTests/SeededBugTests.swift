@@ -38,7 +38,7 @@ struct SeededBugTests {
   /// without that seed needs ~10⁴ runs: too slow for every CI run).
   @Test("the XSA-393 mutant (a removal keeps a hardware-invalid entry) is caught by the committed corpus")
   func xsa393() throws {
-    let broken = ScenarioChecker(makeP2M: ImplementationState.xenP2M(withMutants: .removalKeepsHardwareInvalid))
+    let broken = ScenarioChecker(makeP2M: P2MFactory.xen(withMutants: .removalKeepsHardwareInvalid))
     var search = MutationSearch(checker: broken, seed: 0x5EED_B393)
     let found = search.run(corpus: try committedCorpus(), maximumRuns: 100)
     let finding = try #require(found, "not found in the corpus")
