@@ -56,13 +56,13 @@ public final class ImplementationState {
   /// SMMUs and devices the spec declared, as Xen probes them before dom0
   /// is built.
   func createDomain(
-    _ domain: DomainID, ipaBits: Int, iommuEnabled: Bool, spec: ScenarioExecution,
+    _ domain: DomainID, ipaBits: Int, iommuEnabled: Bool, poolPages: Int, spec: ScenarioExecution,
     build: (inout any P2MUnderTest, inout XenP2M) throws(XenP2MError) -> Void
   ) throws(XenSMMUError) {
     var code = p2mFactory.makeCode()
     var tables: XenP2M
     do {
-      tables = try p2mFactory.makeTables(domain, ipaBits, iommuEnabled)
+      tables = try p2mFactory.makeTables(domain, ipaBits, iommuEnabled, poolPages)
       try build(&code, &tables)
     } catch {
       throw .p2m(error)

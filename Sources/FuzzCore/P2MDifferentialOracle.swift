@@ -30,6 +30,9 @@ public struct P2MDifferentialOracle: StepOracle {
   /// Recently probed GFNs per domain (bounded), re-probed through the TLB.
   var recent: [DomainID: [GFN]] = [:]
   static let recentLimit = 4
+  /// Table pages beyond what a domain's RAM needs: the fuzzer's raw
+  /// updates, grants and foreign maps reach a few dozen 2 MiB regions.
+  static let spareTablePages = 32
   /// Whether ``finish(lastIndex:spec:implementation:)`` compares every
   /// entry of the spec (a safety net for changes the touched-GFN
   /// bookkeeping would miss; off in the fuzzer's lean mode for speed).
@@ -162,11 +165,22 @@ public struct P2MDifferentialOracle: StepOracle {
   /// maximal runs of consecutive GFN → consecutive MFN of one type, the
   /// way `guest_physmap_add_entry()` is called per bank (or per page for
   /// coloured memory, whose MFNs rarely run on).
+  ///
+  /// The pool has a page for every table the RAM could need below the
+  /// root (one per 2 MiB, 1 GiB and 512 GiB region it touches), plus
+  /// ``spareTablePages`` for the fuzzer's operations: large enough for any
+  /// scenario's RAM — the hardware domain's tables come from the heap,
+  /// not a bounded pool (`TablePool`) — and small for the fuzzer's 2 MiB
+  /// domains, since it is allocated (and zeroed) per input.
   func create(_ domain: DomainID, spec: ScenarioExecution, implementation: ImplementationState) -> String? {
     guard let xen = spec.xen, let state = xen.domains[domain] else { return nil }
+    let gfns = state.p2m.entries.keys.map(\.rawValue)
+    let tablePages = [9, 18, 27].reduce(Self.spareTablePages) { pages, shift in pages + Set(gfns.map { $0 >> UInt64(shift) }).count }
     var refusedRun: (GFN, UInt64)?
     do {
-      try implementation.createDomain(domain, ipaBits: xen.ipaBits, iommuEnabled: state.iommuEnabled, spec: spec) {
+      try implementation.createDomain(
+        domain, ipaBits: xen.ipaBits, iommuEnabled: state.iommuEnabled, poolPages: tablePages, spec: spec
+      ) {
         code, tables throws(XenP2MError) in
         let entries = state.p2m.entries.sorted { $0.key < $1.key }
         var index = 0

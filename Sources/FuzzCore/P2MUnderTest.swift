@@ -60,14 +60,17 @@ extension XenP2M {
   }
 }
 
-/// The p2m implementation under test: how a domain's tables are made, and
-/// the code that runs over them (one instance per domain).
+/// The p2m implementation under test: how a domain's tables are made
+/// (with at least `poolPages` pages for tables below the root), and the
+/// code that runs over them (one instance per domain).
 public struct P2MFactory: Sendable {
-  public var makeTables: @Sendable (_ domain: DomainID, _ ipaBits: Int, _ iommuEnabled: Bool) throws(XenP2MError) -> XenP2M
+  public typealias MakeTables = @Sendable (_ domain: DomainID, _ ipaBits: Int, _ iommuEnabled: Bool, _ poolPages: Int) throws(XenP2MError) -> XenP2M
+
+  public var makeTables: MakeTables
   public var makeCode: @Sendable () -> any P2MUnderTest
 
   public init(
-    makeTables: @escaping @Sendable (_ domain: DomainID, _ ipaBits: Int, _ iommuEnabled: Bool) throws(XenP2MError) -> XenP2M = P2MFactory.xenTables,
+    makeTables: @escaping MakeTables = P2MFactory.xenTables,
     makeCode: @escaping @Sendable () -> any P2MUnderTest = { XenP2MCode() }
   ) {
     self.makeTables = makeTables
@@ -79,20 +82,18 @@ public struct P2MFactory: Sendable {
 
   /// `XenP2M` with known Xen bugs put back (P2MImpl's mutants).
   package static func xen(withMutants mutants: Mutants) -> P2MFactory {
-    P2MFactory(makeTables: { domain, ipaBits, iommuEnabled throws(XenP2MError) in
-      var tables = try xenTables(domain, ipaBits: ipaBits, iommuEnabled: iommuEnabled)
+    P2MFactory(makeTables: { domain, ipaBits, iommuEnabled, poolPages throws(XenP2MError) in
+      var tables = try xenTables(domain, ipaBits: ipaBits, iommuEnabled: iommuEnabled, poolPages: poolPages)
       tables.mutants = mutants
       return tables
     })
   }
 
-  /// `XenP2M` with a pool large enough for every table the fuzzer's pools
-  /// can make, but small, since it is allocated (and zeroed) per input:
-  /// 32 pages. The tables sit in the middle of the PA space; VMID =
-  /// domain id + 1 (VMID 0 is `INVALID_VMID`).
-  public static func xenTables(_ domain: DomainID, ipaBits: Int, iommuEnabled: Bool) throws(XenP2MError) -> XenP2M {
+  /// `XenP2M` with a pool of `poolPages` pages. The tables sit in the
+  /// middle of the PA space; VMID = domain id + 1 (VMID 0 is `INVALID_VMID`).
+  public static func xenTables(_ domain: DomainID, ipaBits: Int, iommuEnabled: Bool, poolPages: Int) throws(XenP2MError) -> XenP2M {
     try XenP2M(
-      ipaBits: ipaBits, vmid: domain.rawValue + 1, tableBase: MFN(1 << UInt64(ipaBits - pageShift - 1)), poolPages: 32,
+      ipaBits: ipaBits, vmid: domain.rawValue + 1, tableBase: MFN(1 << UInt64(ipaBits - pageShift - 1)), poolPages: poolPages,
       iommuEnabled: iommuEnabled, tlbCapacity: 256)
   }
 }
