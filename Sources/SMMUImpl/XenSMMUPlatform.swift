@@ -279,10 +279,8 @@ public final class XenSMMUPlatform {
     var found: [String] = []
     for box in instances {
       let instance = box.value
-      var domainOf: [Int: DomainID] = [:]
-      for case let context? in instance.contexts { domainOf[context.vmid] = context.domain }
       for (vmid, page, entry) in instance.iotlb.entries {
-        guard let domain = domainOf[vmid] else {
+        guard let domain = instance.domain(ofVMID: vmid) else {
           found.append("\(instance.name) vmid \(vmid) page \(hex(page)): no context has this VMID")
           continue
         }

@@ -4,8 +4,9 @@ import P2MImpl
 import Spec
 import Testing
 
-/// Every minimized regression in `corpus/regressions/` and every seed in
-/// `corpus/fuzz/` passes every oracle: the bug a regression records is
+/// Every minimized regression in `corpus/regressions/`, every human
+/// scenario in `corpus/scenarios/` and every seed in `corpus/fuzz/`
+/// passes every oracle: the bug a regression records is
 /// fixed, or the file states (with `expect`) the behaviour it documents.
 /// This is how CI replays the corpus on every run.
 @Suite("Corpus and regressions replay")
@@ -20,6 +21,12 @@ struct RegressionTests {
   func regression(file: String) throws {
     let input = try FuzzInput.load(repository.appendingPathComponent(file).path)
     let result = input.check()
+    #expect(result.passed, "\(file):\n\(result.trace)")
+  }
+
+  @Test("each human scenario passes, its expectations met", arguments: files("corpus/scenarios"))
+  func scenario(file: String) throws {
+    let result = try FuzzInput.load(repository.appendingPathComponent(file).path).check()
     #expect(result.passed, "\(file):\n\(result.trace)")
   }
 
