@@ -90,7 +90,7 @@ public final class XenSMMUPlatform {
     mutants = other.mutants
     for (domain, p2m) in other.p2ms {
       var p2m = p2m
-      p2m.iotlbFlushHandler = { [weak self] _ in self?.iotlbFlush(domain) }
+      p2m.iotlbFlushHandler = { [weak self] _ in self?.p2mFlushedIOTLB(domain) }
       p2ms[domain] = p2m
     }
   }
@@ -102,7 +102,7 @@ public final class XenSMMUPlatform {
   public func addDomain(_ domain: DomainID, p2m: XenP2M) throws(XenSMMUError) {
     guard p2ms[domain] == nil else { throw .duplicateDomain(domain) }
     var p2m = p2m
-    p2m.iotlbFlushHandler = { [weak self] _ in self?.iotlbFlush(domain) }
+    p2m.iotlbFlushHandler = { [weak self] _ in self?.p2mFlushedIOTLB(domain) }
     p2ms[domain] = p2m
     for index in instances.indices { instances[index].value.domainAdded(domain, p2m: p2m) }
   }
@@ -119,13 +119,18 @@ public final class XenSMMUPlatform {
     do { return try body(&p2ms[domain]!) } catch { throw .p2m(error) }
   }
 
+  /// A registered p2m's `iommu_iotlb_flush()`.
+  func p2mFlushedIOTLB(_ domain: DomainID) {
+    guard mutants.contains(.flushesFirstSMMUOnly) else { return iotlbFlush(domain) }
+    for vmid in instances.first?.value.vmids(of: domain) ?? [] { instances[0].value.iotlb.invalidate(vmid: vmid) }
+  }
+
   /// `arm_smmu_iotlb_flush(d, dfn, count, flags)` →
   /// `arm_smmu_iotlb_flush_all(d)`: TLBIVMID (v2) or TLBI_S12_VMALL (v3)
   /// for each of the domain's contexts; the range is ignored (§6.1).
   func iotlbFlush(_ domain: DomainID) {
     if mutants.contains(.ignoresIOTLBFlush) { return }
     for index in instances.indices {
-      if index > 0 && mutants.contains(.flushesFirstSMMUOnly) { break }
       for vmid in instances[index].value.vmids(of: domain) { instances[index].value.iotlb.invalidate(vmid: vmid) }
     }
   }
