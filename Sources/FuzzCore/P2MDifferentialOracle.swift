@@ -15,7 +15,9 @@ import Spec
 /// neighbour in the same leaf table, both sides must agree on the lookup, the walk (read and
 /// write) and the TLB path (read and write); GFNs probed in earlier steps
 /// are looked up through the TLB again, which catches a translation cached
-/// before the change and never invalidated. At the end every spec entry
+/// before the change and never invalidated. A raw update the spec refuses
+/// beyond the root tables must be refused too (XSA-301,
+/// ``forwardRefused(_:_:to:step:report:)``). At the end every spec entry
 /// is looked up in the implementation (except in the fuzzer's lean mode).
 ///
 /// A note on cost: nothing here materializes whole tables; each step
@@ -95,8 +97,13 @@ public struct P2MDifferentialOracle: StepOracle {
       if step.spec.isLiveForeignMapping(foreign.handle) { foreignMaps[foreign.handle] = GFN(foreign.hostAddress >> 12) }
     case .unforeign(let handle):
       if !step.spec.isLiveForeignMapping(handle) { foreignMaps[handle] = nil }
+    case .p2mMap(let name, let gfn, let mfn, let type, let hardwareValid) where !report.succeeded:
+      let entry = P2MEntry(mfn: MFN(mfn >> 12), type: type, hardwareValid: hardwareValid)
+      if let detail = forwardRefused(name, GFN(gfn >> 12), to: entry, step: step, report: report) { return failure("refusal", detail) }
+    case .p2mUnmap(let name, let gfn) where !report.succeeded:
+      if let detail = forwardRefused(name, GFN(gfn >> 12), to: nil, step: step, report: report) { return failure("refusal", detail) }
     case .p2mMap, .p2mUnmap:
-      raw = report.succeeded
+      raw = true
     default:
       break
     }
@@ -151,6 +158,20 @@ public struct P2MDifferentialOracle: StepOracle {
       }
     }
     return nil
+  }
+
+  /// A raw update the spec refused, sent to the implementation too, which
+  /// must refuse it where Xen does: at a GFN beyond the root tables
+  /// (`p2m_get_root_pointer()` returns NULL, XSA-301). A GFN inside the
+  /// root tables but beyond the IPA size (32, 36 and 44 bits) Xen accepts
+  /// (`XenP2M.rootGFNLimit`) while the spec refuses it, so such an update is
+  /// not forwarded, nor is one refused for another reason.
+  func forwardRefused(_ name: String, _ gfn: GFN, to entry: P2MEntry?, step: StepContext, report: StepReport) -> String? {
+    guard let domain = step.spec.domainID(named: name), let limit = step.implementation.platform?.p2m(of: domain)?.rootGFNLimit,
+      gfn.rawValue >= limit
+    else { return nil }
+    do throws(XenP2MError) { try step.implementation.set(gfn, count: 1, to: entry, of: domain) } catch { return nil }
+    return "\(domain) \(gfn): the spec \(report.result), the implementation accepted it (its root tables end at gfn \(hex(limit)))"
   }
 
   mutating func remember(_ domain: DomainID, _ gfn: GFN) {

@@ -36,6 +36,25 @@ struct P2MOracleTests {
     #expect(ScenarioChecker().check(try Self.scenario(operations)).passed)
   }
 
+  /// XSA-301 (a): a GFN beyond the root tables aliased a low one instead
+  /// of failing (mutants/05). Put back as p2m code over Xen's tables.
+  struct AliasingP2M: P2MUnderTest {
+    mutating func set(_ gfn: GFN, count: UInt64, to entry: P2MEntry?, in tables: inout XenP2M) throws(XenP2MError) {
+      try tables.set(GFN(gfn.rawValue % tables.rootGFNLimit), count: count, to: entry)
+    }
+  }
+
+  @Test("an update the spec refuses beyond the root tables must be refused: the aliasing mutant accepts it")
+  func refusedUpdatesForwarded() throws {
+    let operations = ["p2m dom0 map 0x10000000000 0x40800000 ram_rw"]
+    let result = ScenarioChecker(makeP2M: P2MFactory(makeCode: { AliasingP2M() })).check(try Self.scenario(operations))
+    let failure = try #require(result.failure)
+    #expect(failure.signature == FuzzFailure.Signature(oracle: .specVersusImplementation, property: "refusal", operation: "p2m map"))
+    #expect(failure.detail.hasPrefix("d0 gfn:0x10000000: the spec refused: "), "\(failure.detail)")
+    #expect(failure.detail.hasSuffix("the implementation accepted it (its root tables end at gfn 0x10000000)"), "\(failure.detail)")
+    #expect(ScenarioChecker().check(try Self.scenario(operations)).passed)
+  }
+
   @Test("a split inside dom0's 2 MiB block, a 1:1 grant entry and a foreign map agree with the spec")
   func realImplementationExamples() throws {
     let operations = [
