@@ -66,16 +66,15 @@ public struct SMMUDifferentialOracle: StepOracle {
       guard let before = dom0Before, let specPlatform = spec.smmuPlatform, let specMemory = spec.memory else { return nil }
       var dom0 = before
       let implementation = step.implementation
-      var memory = implementation.memory
       let result: Result<DMAReport, DMARequestError>
       do {
         result = .success(try performDMA(
-          dma.request, policy: spec.policy, dom0: &dom0, platform: specPlatform, memory: &memory,
+          dma.request, policy: spec.policy, dom0: &dom0, platform: specPlatform, memory: &implementation.memory,
           transact: Self.transactor(platform)))
       } catch {
         result = .failure(error)
       }
-      implementation.memory = memory
+      let memory = implementation.memory
       switch (report.dma, result) {
       case (let expected?, .success(let seen)):
         if let difference = Self.difference(expected, seen) { return failure("dma-report", difference) }
