@@ -64,7 +64,7 @@ let package = Package(
     /// Fuzz input decoding and encoding, the differential and DMA oracles,
     /// the minimizer: everything of the fuzzer that tests can reach without
     /// a fuzzing toolchain (DESIGN.md §5).
-    .target(name: "FuzzCore", dependencies: ["Spec", "P2MImpl", "Claims"]),
+    .target(name: "FuzzCore", dependencies: ["Spec", "P2MImpl", "SMMUImpl", "Claims"]),
     /// The libFuzzer target (DESIGN.md §6 recipe): built with
     /// `-sanitize=fuzzer -DFUZZING` it is the fuzzer; built normally it
     /// replays files and directories.
@@ -86,7 +86,7 @@ let package = Package(
     .testTarget(name: "P2MImplTests", dependencies: ["P2MImpl", "Spec"]),
     .testTarget(name: "SMMUImplTests", dependencies: ["SMMUImpl", "P2MImpl", "Spec", "SymbolicWord", "Solver"]),
     .testTarget(name: "ProofsTests", dependencies: ["Proofs", "Claims", "Spec", "Solver", "SymbolicWord", "P2MImpl", "SMMUImpl"]),
-    .testTarget(name: "FuzzCoreTests", dependencies: ["FuzzCore", "Spec", "P2MImpl", "Claims"]),
+    .testTarget(name: "FuzzCoreTests", dependencies: ["FuzzCore", "Spec", "P2MImpl", "SMMUImpl", "Claims"]),
     .testTarget(name: "dmaverifyTests", dependencies: ["dmaverify"]),
     .testTarget(
       name: "DeviceTreeTests", dependencies: ["DeviceTree", "Spec"],

@@ -153,7 +153,8 @@ extension DMAClaims {
   public static func cell(of request: DMARequest, in spec: ScenarioExecution, history: DMAHistory) -> CellMatch {
     guard let xen = spec.xen, let dom0 = xen.domains[.dom0] else { return .outside("no dom0") }
     guard dom0.iommuEnabled else { return .outside("dom0's IOMMU is off") }
-    guard spec.offersHypercallCacheFlush else { return .outside("Xen does not offer GNTTABOP_cache_flush") }
+    guard let linux = spec.dom0DMAState else { return .outside("no dom0") }
+    guard linux.options.hypercallCacheFlush else { return .outside("Xen does not offer GNTTABOP_cache_flush") }
 
     let fix: MatrixCell.XenFix = xen.version.grantIOMMUMapping == .after04085ec1ac ? .after : .before
     let features = XenFeatures(version: xen.version, dom0DirectMapped: dom0.isDirectMapped, iommuEnabled: true)
@@ -182,14 +183,14 @@ extension DMAClaims {
     var kinds: Set<MatrixCell.PageKind> = []
     var frames: Set<MFN> = []
     var points = Array(first...last)
-    if let pool = spec.bouncePool { points += (0..<pool.pages).map { pool.start.rawValue + $0 } }
+    points += (0..<linux.pool.pages).map { linux.pool.start.rawValue + $0 }
     for frame in first...last {
       guard !history.aliased.contains(frame) else { return .outside("dom0 GFN \(hex(frame)) was mapped over a live mapping") }
       guard let entry = dom0.p2m.lookup(GFN(frame)), entry.hardwareValid else { return .outside("GFN \(hex(frame)) is not mapped") }
       let hostRAM = xen.host.banks.contains { $0.contains(frame) }
       switch entry.type {
       case .ramRW:
-        guard !(spec.bouncePool?.contains(frame << 12) ?? false) else { return .outside("the buffer is in the swiotlb pool") }
+        guard !linux.pool.contains(frame << 12) else { return .outside("the buffer is in the swiotlb pool") }
         kinds.insert(.local)
       case .grantMapRW where !hostRAM:
         kinds.insert(.grant)
@@ -203,6 +204,6 @@ extension DMAClaims {
     if let point = points.first(where: { history.rawlyUpdated.contains($0) || history.displaced.contains($0) }) {
       return .outside("dom0 GFN \(hex(point)), which this DMA reads, was \(history.rawlyUpdated.contains(point) ? "changed by a raw p2m update" : "given a mapping over another domain's frame")")
     }
-    return .cell(MatrixCell(policy: spec.linuxPolicy, layout: layout, device: deviceClass, page: page, shape: shape, xen: fix))
+    return .cell(MatrixCell(policy: spec.policy, layout: layout, device: deviceClass, page: page, shape: shape, xen: fix))
   }
 }

@@ -11,7 +11,8 @@ import Spec
 /// colouring, into the releases that have it), bit 3 no
 /// `GNTTABOP_cache_flush`, bit 4 an MMC controller not behind the SMMU,
 /// bit 5 a DSP behind the SMMU that Xen's device tree does not describe,
-/// bit 6 a non-coherent GPU; bit 7 is unused. Missing bytes read as zero,
+/// bit 6 a non-coherent GPU, bit 7 the GPU behind a second SMMU `smmu1`
+/// (so that an IOTLB flush must reach both). Missing bytes read as zero,
 /// so the empty input is the default platform: 40-bit IPA, direct-mapped
 /// dom0, Xen 4.21, IOMMU on, every device behind the SMMU and attached.
 public struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
@@ -25,6 +26,7 @@ public struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
   public var untranslatedMMC = false
   public var undescribedDSP = false
   public var nonCoherentGPU = false
+  public var gpuBehindSecondSMMU = false
 
   /// Index 0 is the default; 40 and 48 bits first as the common sizes.
   public static let ipaSizes = [40, 48, 32, 36, 42, 44]
@@ -49,6 +51,7 @@ public struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
     untranslatedMMC = byte1 & 1 << 4 != 0
     undescribedDSP = byte1 & 1 << 5 != 0
     nonCoherentGPU = byte1 & 1 << 6 != 0
+    gpuBehindSecondSMMU = byte1 & 1 << 7 != 0
   }
 
   /// The canonical bytes for this configuration.
@@ -64,12 +67,13 @@ public struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
     if untranslatedMMC { byte1 |= 1 << 4 }
     if undescribedDSP { byte1 |= 1 << 5 }
     if nonCoherentGPU { byte1 |= 1 << 6 }
+    if gpuBehindSecondSMMU { byte1 |= 1 << 7 }
     return [byte0, byte1]
   }
 
   public var description: String {
     "Xen \(xen.name), \(ipaBits)-bit IPA, \(coloured ? "coloured" : "direct-mapped") dom0, SMMU\(smmuVersion.rawValue), "
-      + "IOMMU \(iommu ? "on" : "off"), \(policy)"
+      + "IOMMU \(iommu ? "on" : "off"), \(policy)" + (gpuBehindSecondSMMU ? ", GPU behind smmu1" : "")
   }
 
   // MARK: - The platform
@@ -98,8 +102,13 @@ public struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
     kinds += [
       .ram(address: Self.ramBase, size: Self.ramSize), .iommu(iommu), .hypercallCacheFlush(hypercallCacheFlush),
       .linuxPolicy(policy), .smmu(name: "smmu0", version: smmuVersion),
+    ]
+    if gpuBehindSecondSMMU { kinds.append(.smmu(name: "smmu1", version: smmuVersion)) }
+    kinds += [
       .device(DeviceDeclaration(name: "nic", placement: .smmu(name: "smmu0", streams: [0x10], described: true))),
-      .device(DeviceDeclaration(name: "gpu", placement: .smmu(name: "smmu0", streams: [0x20], described: true), coherent: !nonCoherentGPU)),
+      .device(DeviceDeclaration(
+        name: "gpu", placement: .smmu(name: gpuBehindSecondSMMU ? "smmu1" : "smmu0", streams: [0x20], described: true),
+        coherent: !nonCoherentGPU)),
     ]
     if undescribedDSP {
       kinds.append(.device(DeviceDeclaration(name: "dsp", placement: .smmu(name: "smmu0", streams: [0x30], described: false))))
@@ -134,12 +143,16 @@ public struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
       case .iommu(let on): iommu = on
       case .hypercallCacheFlush(let on): hypercallCacheFlush = on
       case .linuxPolicy(let chosen): policy = chosen
-      case .smmu(_, let version): smmuVersion = version
+      case .smmu(let name, let version):
+        smmuVersion = version
+        if name == "smmu1" { gpuBehindSecondSMMU = true }
       case .device(let device):
         switch device.name {
         case "dsp": undescribedDSP = true
         case "mmc": untranslatedMMC = true
-        case "gpu": nonCoherentGPU = !device.coherent
+        case "gpu":
+          nonCoherentGPU = !device.coherent
+          if case .smmu("smmu1", _, _) = device.placement { gpuBehindSecondSMMU = true }
         default: break
         }
       default: break
@@ -197,8 +210,10 @@ public struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
   static let bufferOffsets: [UInt64] = [0, 0x800, 0xFF0, 0x40]
   /// Sizes, smallest common first: the spec moves DMA data byte by byte,
   /// so small buffers keep the fuzzer fast; 0x40 at offset 0xFF0 already
-  /// straddles two pages.
-  static let bufferSizes: [UInt64] = [0x40, 0x1000, 0x10, 0x2000]
+  /// straddles two pages, and 12K crosses a third page boundary (a fourth
+  /// page, at an offset), where a per-page IOTLB or bounce bug needs more
+  /// than two pages to show.
+  static let bufferSizes: [UInt64] = [0x40, 0x1000, 0x10, 0x2000, 0x3000]
   /// The valid p2m types, in Xen's order.
   static let p2mTypes = P2MType.allCases.filter(\.isValid)
 }

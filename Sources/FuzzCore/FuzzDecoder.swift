@@ -103,7 +103,7 @@ public struct FuzzDecoder {
       let request = DMARequest(
         device: Self.pick(pools.deviceNames, a & 3),
         buffer: Self.pick(pools.bufferPages, b) + Self.pick(FuzzConfiguration.bufferOffsets, a >> 3 & 3),
-        size: Self.pick(FuzzConfiguration.bufferSizes, a >> 5 & 3),
+        size: Self.pick(FuzzConfiguration.bufferSizes, a >> 5),
         direction: a & 4 != 0 ? .fromDevice : .toDevice)
       return .dma(DMAStatement(request))
     }

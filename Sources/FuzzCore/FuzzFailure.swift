@@ -4,12 +4,16 @@ import Spec
 /// at which step, and the values that disagree (DESIGN.md §5: "a crash
 /// with a readable trace").
 public struct FuzzFailure: Hashable, Sendable, CustomStringConvertible {
-  /// The two oracles of issue 7, and the harness's own check that a
+  /// The oracles of issue 7, and the harness's own check that a
   /// decoded scenario means something.
   public enum Oracle: String, Hashable, Sendable, CaseIterable {
     /// The spec (``ReferenceP2M`` through the scenario runner's Xen state)
     /// and the implementation (`P2MImpl.XenP2M`) disagree.
     case specVersusImplementation = "spec-vs-impl"
+    /// The spec's SMMUs and DMAs and the implementation's
+    /// (`SMMUImpl.XenSMMUPlatform` over `XenP2M`'s tables) disagree, or
+    /// an IOTLB entry is stale.
+    case smmu = "smmu"
     /// A DMA property does not hold on the spec.
     case dmaProperty = "dma-property"
     /// The scenario runner rejected the scenario: for a decoded input, a

@@ -25,14 +25,16 @@ public struct MutationSearch {
     public var runs: Int
   }
 
-  /// Checks the corpus, then mutants of it, until a property fails or
-  /// `maximumRuns` inputs have been checked.
-  public mutating func run(corpus: [[UInt8]], maximumRuns: Int) -> Finding? {
+  /// Checks the corpus, then mutants of it, until a property fails (one
+  /// that `wanted` accepts, when given: a test looking for one seeded bug
+  /// goes on past failures it is not about) or `maximumRuns` inputs have
+  /// been checked.
+  public mutating func run(corpus: [[UInt8]], maximumRuns: Int, wanted: (FuzzFailure) -> Bool = { _ in true }) -> Finding? {
     var runs = 0
     for input in corpus where runs < maximumRuns {
       runs += 1
       let result = checker.check(bytes: input)
-      if result.failure != nil { return Finding(input: input, result: result, runs: runs) }
+      if let failure = result.failure, wanted(failure) { return Finding(input: input, result: result, runs: runs) }
     }
     let seeds = corpus.isEmpty ? [[UInt8]()] : corpus
     while runs < maximumRuns {
@@ -40,7 +42,7 @@ public struct MutationSearch {
       for _ in 0...(random.next() % 4) { mutate(&input, seeds: seeds) }
       runs += 1
       let result = checker.check(bytes: input)
-      if result.failure != nil { return Finding(input: input, result: result, runs: runs) }
+      if let failure = result.failure, wanted(failure) { return Finding(input: input, result: result, runs: runs) }
     }
     return nil
   }

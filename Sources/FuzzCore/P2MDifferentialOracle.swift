@@ -15,7 +15,9 @@ import Spec
 /// neighbour in the same leaf table, both sides must agree on the lookup, the walk (read and
 /// write) and the TLB path (read and write); GFNs probed in earlier steps
 /// are looked up through the TLB again, which catches a translation cached
-/// before the change and never invalidated. At the end every spec entry
+/// before the change and never invalidated. A raw update the spec refuses
+/// beyond the root tables must be refused too (XSA-301,
+/// ``forwardRefused(_:_:to:step:report:)``). At the end every spec entry
 /// is looked up in the implementation (except in the fuzzer's lean mode).
 ///
 /// A note on cost: nothing here materializes whole tables; each step
@@ -30,6 +32,9 @@ public struct P2MDifferentialOracle: StepOracle {
   /// Recently probed GFNs per domain (bounded), re-probed through the TLB.
   var recent: [DomainID: [GFN]] = [:]
   static let recentLimit = 4
+  /// Table pages beyond what a domain's RAM needs: the fuzzer's raw
+  /// updates, grants and foreign maps reach a few dozen 2 MiB regions.
+  static let spareTablePages = 32
   /// Whether ``finish(lastIndex:spec:implementation:)`` compares every
   /// entry of the spec (a safety net for changes the touched-GFN
   /// bookkeeping would miss; off in the fuzzer's lean mode for speed).
@@ -77,10 +82,10 @@ public struct P2MDifferentialOracle: StepOracle {
     var raw = false
     switch step.statement.kind {
     case .dom0:
-      return create(.dom0, xen: xen, implementation: step.implementation).map { failure("update-refused", $0) }
+      return create(.dom0, spec: step.spec, implementation: step.implementation).map { failure("update-refused", $0) }
     case .domU(let declaration):
       guard let id = step.spec.domainID(named: declaration.name) else { return nil }
-      return create(id, xen: xen, implementation: step.implementation).map { failure("update-refused", $0) }
+      return create(id, spec: step.spec, implementation: step.implementation).map { failure("update-refused", $0) }
     case .grant(let grant):
       if step.spec.isLiveGrant(grant.handle) {
         grants[grant.handle] = (touched[0].gfn, touched.count > 1 ? touched[1].gfn : nil)
@@ -92,8 +97,13 @@ public struct P2MDifferentialOracle: StepOracle {
       if step.spec.isLiveForeignMapping(foreign.handle) { foreignMaps[foreign.handle] = GFN(foreign.hostAddress >> 12) }
     case .unforeign(let handle):
       if !step.spec.isLiveForeignMapping(handle) { foreignMaps[handle] = nil }
+    case .p2mMap(let name, let gfn, let mfn, let type, let hardwareValid) where !report.succeeded:
+      let entry = P2MEntry(mfn: MFN(mfn >> 12), type: type, hardwareValid: hardwareValid)
+      if let detail = forwardRefused(name, GFN(gfn >> 12), to: entry, step: step, report: report) { return failure("refusal", detail) }
+    case .p2mUnmap(let name, let gfn) where !report.succeeded:
+      if let detail = forwardRefused(name, GFN(gfn >> 12), to: nil, step: step, report: report) { return failure("refusal", detail) }
     case .p2mMap, .p2mUnmap:
-      raw = report.succeeded
+      raw = true
     default:
       break
     }
@@ -104,7 +114,7 @@ public struct P2MDifferentialOracle: StepOracle {
       let after = xen.domains[domain]?.p2m.lookup(gfn)
       guard raw || after != before else { continue }
       do throws(XenP2MError) {
-        try step.implementation.p2ms[domain]?.set(gfn, count: 1, to: after)
+        try step.implementation.set(gfn, count: 1, to: after, of: domain)
       } catch {
         return failure("update-refused", "\(domain) \(gfn): the spec made it \(after.map(\.description) ?? "unmapped"); the implementation refused: \(error)")
       }
@@ -137,16 +147,31 @@ public struct P2MDifferentialOracle: StepOracle {
   public mutating func finish(lastIndex: Int, spec: ScenarioExecution, implementation: ImplementationState) -> FuzzFailure? {
     guard checksEveryEntryAtEnd, let xen = spec.xen else { return nil }
     for (domain, state) in xen.domains.sorted(by: { $0.key < $1.key }) {
-      guard let p2m = implementation.p2ms[domain] else { continue }
+      guard implementation.hasDomain(domain) else { continue }
+      func lookup(_ gfn: GFN) -> P2MEntry? { implementation.lookup(gfn, of: domain) }
       // Unsorted first (cheap); sorted only to name the lowest mismatch.
-      guard state.p2m.entries.contains(where: { p2m.lookup($0.key) != $0.value }) else { continue }
-      for (gfn, entry) in state.p2m.entries.sorted(by: { $0.key < $1.key }) where p2m.lookup(gfn) != entry {
+      guard state.p2m.entries.contains(where: { lookup($0.key) != $0.value }) else { continue }
+      for (gfn, entry) in state.p2m.entries.sorted(by: { $0.key < $1.key }) where lookup(gfn) != entry {
         return FuzzFailure(
           oracle: .specVersusImplementation, property: "final-lookup", afterStep: lastIndex,
-          detail: "\(domain) \(gfn): spec \(entry), impl \(p2m.lookup(gfn).map(\.description) ?? "unmapped")")
+          detail: "\(domain) \(gfn): spec \(entry), impl \(lookup(gfn).map(\.description) ?? "unmapped")")
       }
     }
     return nil
+  }
+
+  /// A raw update the spec refused, sent to the implementation too, which
+  /// must refuse it where Xen does: at a GFN beyond the root tables
+  /// (`p2m_get_root_pointer()` returns NULL, XSA-301). A GFN inside the
+  /// root tables but beyond the IPA size (32, 36 and 44 bits) Xen accepts
+  /// (`XenP2M.rootGFNLimit`) while the spec refuses it, so such an update is
+  /// not forwarded, nor is one refused for another reason.
+  func forwardRefused(_ name: String, _ gfn: GFN, to entry: P2MEntry?, step: StepContext, report: StepReport) -> String? {
+    guard let domain = step.spec.domainID(named: name), let limit = step.implementation.platform?.p2m(of: domain)?.rootGFNLimit,
+      gfn.rawValue >= limit
+    else { return nil }
+    do throws(XenP2MError) { try step.implementation.set(gfn, count: 1, to: entry, of: domain) } catch { return nil }
+    return "\(domain) \(gfn): the spec \(report.result), the implementation accepted it (its root tables end at gfn \(hex(limit)))"
   }
 
   mutating func remember(_ domain: DomainID, _ gfn: GFN) {
@@ -161,32 +186,47 @@ public struct P2MDifferentialOracle: StepOracle {
   /// maximal runs of consecutive GFN → consecutive MFN of one type, the
   /// way `guest_physmap_add_entry()` is called per bank (or per page for
   /// coloured memory, whose MFNs rarely run on).
-  func create(_ domain: DomainID, xen: XenState, implementation: ImplementationState) -> String? {
-    guard let state = xen.domains[domain] else { return nil }
-    var p2m: any P2MUnderTest
-    do throws(XenP2MError) {
-      p2m = try implementation.makeP2M(domain, xen.ipaBits, state.iommuEnabled)
-    } catch {
-      return "\(domain): cannot make the implementation's p2m: \(error)"
-    }
-    let entries = state.p2m.entries.sorted { $0.key < $1.key }
-    var index = 0
-    while index < entries.count {
-      let (start, first) = entries[index]
-      var count: UInt64 = 1
-      while index + Int(count) < entries.count {
-        let (gfn, entry) = entries[index + Int(count)]
-        guard gfn == start.advanced(by: count), entry.type == first.type, entry.hardwareValid == first.hardwareValid,
-          entry.mfn == first.mfn.advanced(by: count)
-        else { break }
-        count += 1
+  ///
+  /// The pool has a page for every table the RAM could need below the
+  /// root (one per 2 MiB, 1 GiB and 512 GiB region it touches), plus
+  /// ``spareTablePages`` for the fuzzer's operations: large enough for any
+  /// scenario's RAM — the hardware domain's tables come from the heap,
+  /// not a bounded pool (`TablePool`) — and small for the fuzzer's 2 MiB
+  /// domains, since it is allocated (and zeroed) per input.
+  func create(_ domain: DomainID, spec: ScenarioExecution, implementation: ImplementationState) -> String? {
+    guard let xen = spec.xen, let state = xen.domains[domain] else { return nil }
+    let gfns = state.p2m.entries.keys.map(\.rawValue)
+    let tablePages = [9, 18, 27].reduce(Self.spareTablePages) { pages, shift in pages + Set(gfns.map { $0 >> UInt64(shift) }).count }
+    var refusedRun: (GFN, UInt64)?
+    do {
+      try implementation.createDomain(
+        domain, ipaBits: xen.ipaBits, iommuEnabled: state.iommuEnabled, poolPages: tablePages, spec: spec
+      ) {
+        code, tables throws(XenP2MError) in
+        let entries = state.p2m.entries.sorted { $0.key < $1.key }
+        var index = 0
+        while index < entries.count {
+          let (start, first) = entries[index]
+          var count: UInt64 = 1
+          while index + Int(count) < entries.count {
+            let (gfn, entry) = entries[index + Int(count)]
+            guard gfn == start.advanced(by: count), entry.type == first.type, entry.hardwareValid == first.hardwareValid,
+              entry.mfn == first.mfn.advanced(by: count)
+            else { break }
+            count += 1
+          }
+          refusedRun = (start, count)
+          try code.set(start, count: count, to: first, in: &tables)
+          index += Int(count)
+        }
+        refusedRun = nil
       }
-      do throws(XenP2MError) { try p2m.set(start, count: count, to: first) } catch {
+    } catch {
+      if let (start, count) = refusedRun {
         return "\(domain) \(start)+\(count): the implementation refused the domain's RAM: \(error)"
       }
-      index += Int(count)
+      return "\(domain): cannot make the implementation's p2m: \(error)"
     }
-    implementation.p2ms[domain] = p2m
     return nil
   }
 
@@ -194,9 +234,9 @@ public struct P2MDifferentialOracle: StepOracle {
   func compare(_ domain: DomainID, _ gfn: GFN, spec: ReferenceP2M, implementation: ImplementationState, walk: Bool)
     -> (property: String, text: String)?
   {
-    guard implementation.p2ms[domain] != nil else { return nil }
+    guard implementation.hasDomain(domain) else { return nil }
     let expectedEntry = spec.lookup(gfn)
-    let actualEntry = implementation.p2ms[domain]!.lookup(gfn)
+    let actualEntry = implementation.lookup(gfn, of: domain)
     if expectedEntry != actualEntry {
       return ("lookup", "\(domain) \(gfn): spec \(expectedEntry.map(\.description) ?? "unmapped"), impl \(actualEntry.map(\.description) ?? "unmapped")")
     }
@@ -206,10 +246,10 @@ public struct P2MDifferentialOracle: StepOracle {
       // A read through the TLB right after a change is a miss, so it walks;
       // the write is walked explicitly.
       if walk && access == .write {
-        let seen = Translation(implementation.p2ms[domain]!.walk(ipa, access: access))
+        let seen = Translation(implementation.walk(ipa, access: access, of: domain))
         if seen != expected { return ("walk", "\(domain) ipa \(hex(ipa)) \(access): spec \(expected), impl walk \(seen)") }
       }
-      let seen = Translation(implementation.p2ms[domain]!.translate(ipa, access: access))
+      let seen = Translation(implementation.translate(ipa, access: access, of: domain))
       if seen != expected { return ("tlb", "\(domain) ipa \(hex(ipa)) \(access): spec \(expected), impl through the TLB \(seen)") }
     }
     return nil

@@ -1,25 +1,54 @@
 import P2MImpl
 import Spec
 
-/// What the spec-versus-implementation oracle needs of a p2m
-/// implementation: updates, `p2m_get_entry()`-style lookups, the walk
-/// without a TLB, and the CPU's view through the TLB.
+/// Xen's p2m code as the differential oracles run it: updates,
+/// `p2m_get_entry()`-style lookups, the walk without a TLB, and the CPU's
+/// view through the TLB — each over a domain's tables (`XenP2M`), which
+/// the implementation's SMMU platform owns.
 ///
-/// `XenP2M` is the implementation; tests plug in deliberately broken ones
-/// to show the oracle is not vacuous.
+/// Why the code is separate from the tables: on Arm the p2m *is* the
+/// SMMU's stage-2 table (`iommu_use_hap_pt`, fact sheet §1.6), and
+/// `__p2m_set_entry()` flushes the IOTLBs in the middle of an update
+/// (§1.5). So the tables must have one owner that the SMMUs walk and whose
+/// flush callback reaches their IOTLBs: `XenSMMUPlatform`, updated in
+/// place through `updateP2M(of:_:)`. A second owner would be a second
+/// p2m the SMMU never sees, or — sharing the storage — a copy of the
+/// table pool on every update (copy-on-write). Broken implementations
+/// therefore plug in as code over those tables: mutant flags set on the
+/// tables by a ``P2MFactory``, or a conformer with state of its own (a
+/// test's stale translation cache) around the calls below. Either way the
+/// CPU side and the SMMU see the same broken tables.
+///
+/// The defaults are Xen's own code (`XenP2M`'s methods).
 public protocol P2MUnderTest {
   /// The type-valid entry at `gfn` (as ``ReferenceP2M/lookup(_:)``).
-  func lookup(_ gfn: GFN) -> P2MEntry?
+  func lookup(_ gfn: GFN, in tables: XenP2M) -> P2MEntry?
   /// The architectural walk of `ipa`, bypassing any TLB.
-  func walk(_ ipa: UInt64, access: Access) -> WalkResult
+  func walk(_ ipa: UInt64, access: Access, in tables: XenP2M) -> WalkResult
   /// What the CPU sees: a TLB hit, else the walk (which may fill the TLB).
-  mutating func translate(_ ipa: UInt64, access: Access) -> WalkResult
+  mutating func translate(_ ipa: UInt64, access: Access, in tables: inout XenP2M) -> WalkResult
   /// Makes `count` pages from `gfn` map as `entry` says (consecutive MFNs
   /// from `entry.mfn`), or removes them when `entry` is nil.
-  mutating func set(_ gfn: GFN, count: UInt64, to entry: P2MEntry?) throws(XenP2MError)
+  mutating func set(_ gfn: GFN, count: UInt64, to entry: P2MEntry?, in tables: inout XenP2M) throws(XenP2MError)
 }
 
-extension XenP2M: P2MUnderTest {
+extension P2MUnderTest {
+  public func lookup(_ gfn: GFN, in tables: XenP2M) -> P2MEntry? { tables.lookup(gfn) }
+  public func walk(_ ipa: UInt64, access: Access, in tables: XenP2M) -> WalkResult { tables.walk(ipa, access: access) }
+  public mutating func translate(_ ipa: UInt64, access: Access, in tables: inout XenP2M) -> WalkResult {
+    tables.translate(ipa, access: access)
+  }
+  public mutating func set(_ gfn: GFN, count: UInt64, to entry: P2MEntry?, in tables: inout XenP2M) throws(XenP2MError) {
+    try tables.set(gfn, count: count, to: entry)
+  }
+}
+
+/// Xen's p2m code, unchanged.
+public struct XenP2MCode: P2MUnderTest {
+  public init() {}
+}
+
+extension XenP2M {
   /// `p2m_set_entry()`; a hardware-invalid entry (one page) is mapped and
   /// then has its valid bit cleared, as Set/Way tracking would leave it.
   public mutating func set(_ gfn: GFN, count: UInt64, to entry: P2MEntry?) throws(XenP2MError) {
@@ -31,45 +60,40 @@ extension XenP2M: P2MUnderTest {
   }
 }
 
-/// Makes the implementation's p2m for a domain.
-public typealias P2MFactory = (_ domain: DomainID, _ ipaBits: Int, _ iommuEnabled: Bool) throws(XenP2MError) -> any P2MUnderTest
+/// The p2m implementation under test: how a domain's tables are made
+/// (with at least `poolPages` pages for tables below the root), and the
+/// code that runs over them (one instance per domain).
+public struct P2MFactory: Sendable {
+  public typealias MakeTables = @Sendable (_ domain: DomainID, _ ipaBits: Int, _ iommuEnabled: Bool, _ poolPages: Int) throws(XenP2MError) -> XenP2M
 
-/// The implementation side of a differential run: one p2m per domain, kept
-/// in step with the spec by ``P2MDifferentialOracle``, and readable by any
-/// oracle that runs after it (an SMMU oracle walks these tables).
-public final class ImplementationState {
-  public internal(set) var p2ms: [DomainID: any P2MUnderTest] = [:]
-  let makeP2M: P2MFactory
+  public var makeTables: MakeTables
+  public var makeCode: @Sendable () -> any P2MUnderTest
 
-  public init(makeP2M: @escaping P2MFactory = ImplementationState.xenP2M) {
-    self.makeP2M = makeP2M
+  public init(
+    makeTables: @escaping MakeTables = P2MFactory.xenTables,
+    makeCode: @escaping @Sendable () -> any P2MUnderTest = { XenP2MCode() }
+  ) {
+    self.makeTables = makeTables
+    self.makeCode = makeCode
   }
 
-  /// An independent copy (the p2ms are values).
-  func copy() -> ImplementationState {
-    let copy = ImplementationState(makeP2M: makeP2M)
-    copy.p2ms = p2ms
-    return copy
-  }
-
-  /// `XenP2M` with a pool large enough for every table the fuzzer's pools
-  /// can make, but small, since it is allocated (and zeroed) per input:
-  /// 32 pages. The tables sit in the middle of the PA space; VMID =
-  /// domain id + 1 (VMID 0 is `INVALID_VMID`).
-  public static func xenP2M(_ domain: DomainID, ipaBits: Int, iommuEnabled: Bool) throws(XenP2MError) -> any P2MUnderTest {
-    try XenP2M(
-      ipaBits: ipaBits, vmid: domain.rawValue + 1, tableBase: MFN(1 << UInt64(ipaBits - pageShift - 1)), poolPages: 32,
-      iommuEnabled: iommuEnabled, tlbCapacity: 256)
-  }
+  /// Xen's p2m.
+  public static let xen = P2MFactory()
 
   /// `XenP2M` with known Xen bugs put back (P2MImpl's mutants).
-  package static func xenP2M(withMutants mutants: Mutants) -> P2MFactory {
-    { domain, ipaBits, iommuEnabled throws(XenP2MError) in
-      var p2m = try XenP2M(
-        ipaBits: ipaBits, vmid: domain.rawValue + 1, tableBase: MFN(1 << UInt64(ipaBits - pageShift - 1)), poolPages: 32,
-        iommuEnabled: iommuEnabled, tlbCapacity: 256)
-      p2m.mutants = mutants
-      return p2m
-    }
+  package static func xen(withMutants mutants: Mutants) -> P2MFactory {
+    P2MFactory(makeTables: { domain, ipaBits, iommuEnabled, poolPages throws(XenP2MError) in
+      var tables = try xenTables(domain, ipaBits: ipaBits, iommuEnabled: iommuEnabled, poolPages: poolPages)
+      tables.mutants = mutants
+      return tables
+    })
+  }
+
+  /// `XenP2M` with a pool of `poolPages` pages. The tables sit in the
+  /// middle of the PA space; VMID = domain id + 1 (VMID 0 is `INVALID_VMID`).
+  public static func xenTables(_ domain: DomainID, ipaBits: Int, iommuEnabled: Bool, poolPages: Int) throws(XenP2MError) -> XenP2M {
+    try XenP2M(
+      ipaBits: ipaBits, vmid: domain.rawValue + 1, tableBase: MFN(1 << UInt64(ipaBits - pageShift - 1)), poolPages: poolPages,
+      iommuEnabled: iommuEnabled, tlbCapacity: 256)
   }
 }

@@ -1,3 +1,4 @@
+import SMMUImpl
 import Spec
 
 /// What checking one input found.
@@ -36,11 +37,10 @@ public struct CheckResult: Sendable {
 ///   per checker and configuration (up to ``BootCache/capacity`` at a
 ///   time); later inputs start from a copy of the spec's and the
 ///   implementation's state (both are values).
-/// - In ``Mode/lean`` a DMA that no oracle judges (no `expect`, in no
-///   matrix cell) is not run on the spec: DMAs do not change any
-///   p2m, and a DMA's outcome does not depend on earlier DMAs (each sets
-///   up its own buffer and releases its bounce slot, `performDMA`).
-///   The end-of-scenario comparison of every p2m entry is also skipped.
+/// - In ``Mode/lean`` the end-of-scenario comparison of every p2m entry is
+///   skipped. (Lean mode also skips DMAs no oracle judges, but
+///   ``SMMUDifferentialOracle`` judges every DMA: each runs on the spec
+///   and on the implementation's SMMUs.)
 ///   Replay and minimization use ``Mode/full``, as `dmaverify run` does.
 public struct ScenarioChecker {
   public enum Mode: Sendable {
@@ -49,29 +49,36 @@ public struct ScenarioChecker {
   }
 
   let makeP2M: P2MFactory
+  let smmuMutants: SMMUMutants
   let mode: Mode
   let claims: DMAClaims
   let boots = BootCache()
 
   /// - Parameters:
-  ///   - makeP2M: the implementation under test (`XenP2M` unless a test
-  ///     plugs in a broken one).
-  ///   - mode: whether DMAs no oracle judges are run.
+  ///   - makeP2M: the p2m under test (`XenP2M` unless a test plugs in a
+  ///     broken one).
+  ///   - mode: how much of the end-of-scenario checking runs.
   ///   - claims: the DMA properties the proofs establish
   ///     (``DMAClaims/load(_:)`` of proofs/expectations.txt); ``DMAClaims/none``
   ///     checks only the scenario's own `expect`s.
-  public init(makeP2M: @escaping P2MFactory = ImplementationState.xenP2M, mode: Mode = .full, claims: DMAClaims = .none) {
+  public init(makeP2M: P2MFactory = .xen, mode: Mode = .full, claims: DMAClaims = .none) {
+    self.init(makeP2M: makeP2M, smmuMutants: [], mode: mode, claims: claims)
+  }
+
+  /// A checker of `XenSMMUPlatform` with known bugs put back (SMMUImpl's
+  /// mutants).
+  package init(makeP2M: P2MFactory = .xen, smmuMutants: SMMUMutants, mode: Mode = .full, claims: DMAClaims = .none) {
     self.makeP2M = makeP2M
+    self.smmuMutants = smmuMutants
     self.mode = mode
     self.claims = claims
   }
 
   /// The oracles, in the order they run. ``P2MDifferentialOracle`` must come
-  /// first: it brings the implementation's p2ms up to date. An SMMU oracle
-  /// (SMMU translation and IOTLB over these p2ms' tables against the spec's
-  /// SMMU) belongs in this list, after it.
+  /// first: it creates the implementation's domains and brings their p2ms
+  /// up to date, which ``SMMUDifferentialOracle`` then translates through.
   func oracles() -> [any StepOracle] {
-    [P2MDifferentialOracle(checksEveryEntryAtEnd: mode == .full), DMAPropertyOracle(claims: claims)]
+    [P2MDifferentialOracle(checksEveryEntryAtEnd: mode == .full), SMMUDifferentialOracle(), DMAPropertyOracle(claims: claims)]
   }
 
   /// Checks a scenario (a `.scn` file, or one being minimized).
@@ -97,7 +104,7 @@ public struct ScenarioChecker {
   /// `configuration` when there is one.
   func run(booted configuration: FuzzConfiguration?, _ next: (ScenarioExecution) -> Statement?) -> CheckResult {
     var execution = ScenarioExecution()
-    var implementation = ImplementationState(makeP2M: makeP2M)
+    var implementation = ImplementationState(p2m: makeP2M, smmuMutants: smmuMutants)
     var statements: [Statement] = []
     var oracles = oracles()
     func result(_ failure: FuzzFailure?) -> CheckResult {

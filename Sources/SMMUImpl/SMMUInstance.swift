@@ -402,6 +402,15 @@ struct SMMUInstance {
     }
   }
 
+  /// The domain whose translations the IOTLB tags with `vmid` now. On an
+  /// SMMUv3 a freed S2VMID's interned context stays in ``contexts`` and
+  /// the VMID may since serve another domain, so the allocation decides
+  /// (hand-set stream tables may name VMIDs it does not hold).
+  func domain(ofVMID vmid: Int) -> DomainID? {
+    if case .v3(let v3) = variant, let holder = v3.vmids.first(where: { $0.value == vmid }) { return holder.key }
+    return contexts.lazy.compactMap { $0 }.first { $0.vmid == vmid }?.domain
+  }
+
   /// The SMMU-local VMIDs of the contexts walking `domain`'s p2m: what
   /// `arm_smmu_iotlb_flush_all()` invalidates for the domain.
   func vmids(of domain: DomainID) -> [Int] {

@@ -68,6 +68,33 @@ public final class XenSMMUPlatform {
     deviceIndex = Dictionary(uniqueKeysWithValues: devices.enumerated().map { ($1.name, $0) })
   }
 
+  /// An independent platform in the same state: each SMMU's registers
+  /// and IOTLB, the assignments, and the p2ms with their IOTLB flushes
+  /// rewired to the copy, so that an update of the copy's p2m invalidates
+  /// the copy's IOTLBs and never this platform's.
+  ///
+  /// Cheap to make: the SMMUs and p2ms are values whose storage the two
+  /// platforms share until one of them writes (then that one copies what
+  /// it writes, e.g. a p2m's table pool on its first update). The fuzzer
+  /// boots a platform once and starts every input from a copy.
+  public func copy() -> XenSMMUPlatform { XenSMMUPlatform(copying: self) }
+
+  private init(copying other: XenSMMUPlatform) {
+    instances = other.instances.map { InstanceBox($0.value) }
+    indexByName = other.indexByName
+    devices = other.devices
+    deviceIndex = other.deviceIndex
+    assignments = other.assignments
+    // Set before `p2ms`, without its `didSet` (the IOTLBs copied above
+    // already carry the VMID mutant's setting).
+    mutants = other.mutants
+    for (domain, p2m) in other.p2ms {
+      var p2m = p2m
+      p2m.iotlbFlushHandler = { [weak self] _ in self?.p2mFlushedIOTLB(domain) }
+      p2ms[domain] = p2m
+    }
+  }
+
   // MARK: Domains
 
   /// Registers `domain`'s p2m and wires its IOTLB flushes to this
@@ -75,7 +102,7 @@ public final class XenSMMUPlatform {
   public func addDomain(_ domain: DomainID, p2m: XenP2M) throws(XenSMMUError) {
     guard p2ms[domain] == nil else { throw .duplicateDomain(domain) }
     var p2m = p2m
-    p2m.iotlbFlushHandler = { [weak self] _ in self?.iotlbFlush(domain) }
+    p2m.iotlbFlushHandler = { [weak self] _ in self?.p2mFlushedIOTLB(domain) }
     p2ms[domain] = p2m
     for index in instances.indices { instances[index].value.domainAdded(domain, p2m: p2m) }
   }
@@ -90,6 +117,12 @@ public final class XenSMMUPlatform {
   ) throws(XenSMMUError) -> Result {
     guard p2ms[domain] != nil else { throw .unknownDomain(domain) }
     do { return try body(&p2ms[domain]!) } catch { throw .p2m(error) }
+  }
+
+  /// A registered p2m's `iommu_iotlb_flush()`.
+  func p2mFlushedIOTLB(_ domain: DomainID) {
+    guard mutants.contains(.flushesFirstSMMUOnly) else { return iotlbFlush(domain) }
+    for vmid in instances.first?.value.vmids(of: domain) ?? [] { instances[0].value.iotlb.invalidate(vmid: vmid) }
   }
 
   /// `arm_smmu_iotlb_flush(d, dfn, count, flags)` →
@@ -251,10 +284,8 @@ public final class XenSMMUPlatform {
     var found: [String] = []
     for box in instances {
       let instance = box.value
-      var domainOf: [Int: DomainID] = [:]
-      for case let context? in instance.contexts { domainOf[context.vmid] = context.domain }
       for (vmid, page, entry) in instance.iotlb.entries {
-        guard let domain = domainOf[vmid] else {
+        guard let domain = instance.domain(ofVMID: vmid) else {
           found.append("\(instance.name) vmid \(vmid) page \(hex(page)): no context has this VMID")
           continue
         }
@@ -287,6 +318,11 @@ package struct SMMUMutants: OptionSet, Sendable {
   /// The IOTLB's lookup ignores the VMID tag, so one context hits another's
   /// entries.
   package static let iotlbIgnoresVMID = SMMUMutants(rawValue: 1 << 1)
+  /// `arm_smmu_iotlb_flush_all()` invalidates only the first entry of
+  /// `smmu_domain->contexts` (one per SMMU the domain has a master
+  /// behind) instead of walking the list: a master behind a second SMMU
+  /// keeps stale translations.
+  package static let flushesFirstSMMUOnly = SMMUMutants(rawValue: 1 << 2)
 }
 
 /// One SMMU, boxed so the platform's array of them never copies on write.

@@ -49,10 +49,8 @@ struct MinimizerTests {
 
   /// Two bugs at once: the stale TLB (fails at the ungrant) and XSA-393
   /// (fails at the p2m unmap). The first failure is the TLB one.
-  static func twoBugs(_ domain: DomainID, ipaBits: Int, iommuEnabled: Bool) throws(XenP2MError) -> any P2MUnderTest {
-    let base = try ImplementationState.xenP2M(withMutants: .removalKeepsHardwareInvalid)(domain, ipaBits, iommuEnabled)
-    return StaleOnUnmapP2M(base: base as! XenP2M)
-  }
+  static let twoBugs = P2MFactory(
+    makeTables: P2MFactory.xen(withMutants: .removalKeepsHardwareInvalid).makeTables, makeCode: { StaleOnUnmapP2M() })
 
   @Test("minimizing never drifts to another bug, even when dropping operations would expose one")
   func noDrift() throws {

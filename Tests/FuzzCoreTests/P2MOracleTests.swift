@@ -16,7 +16,7 @@ struct P2MOracleTests {
 
   @Test("the XSA-393 mutant keeps the removed entry: a lookup mismatch at the unmap, with spec and impl values")
   func xsa393Mutant() throws {
-    let checker = ScenarioChecker(makeP2M: ImplementationState.xenP2M(withMutants: .removalKeepsHardwareInvalid))
+    let checker = ScenarioChecker(makeP2M: P2MFactory.xen(withMutants: .removalKeepsHardwareInvalid))
     let result = checker.check(try Self.scenario(Self.xsa393))
     let failure = try #require(result.failure)
     #expect(failure.signature == FuzzFailure.Signature(oracle: .specVersusImplementation, property: "lookup", operation: "p2m unmap"))
@@ -33,6 +33,25 @@ struct P2MOracleTests {
     let failure = try #require(result.failure)
     #expect(failure.signature == FuzzFailure.Signature(oracle: .specVersusImplementation, property: "tlb", operation: "ungrant"))
     #expect(failure.detail.hasPrefix("d0 ipa 0x50000123 read: spec translation fault, impl through the TLB 0x40801123"))
+    #expect(ScenarioChecker().check(try Self.scenario(operations)).passed)
+  }
+
+  /// XSA-301 (a): a GFN beyond the root tables aliased a low one instead
+  /// of failing (mutants/05). Put back as p2m code over Xen's tables.
+  struct AliasingP2M: P2MUnderTest {
+    mutating func set(_ gfn: GFN, count: UInt64, to entry: P2MEntry?, in tables: inout XenP2M) throws(XenP2MError) {
+      try tables.set(GFN(gfn.rawValue % tables.rootGFNLimit), count: count, to: entry)
+    }
+  }
+
+  @Test("an update the spec refuses beyond the root tables must be refused: the aliasing mutant accepts it")
+  func refusedUpdatesForwarded() throws {
+    let operations = ["p2m dom0 map 0x10000000000 0x40800000 ram_rw"]
+    let result = ScenarioChecker(makeP2M: P2MFactory(makeCode: { AliasingP2M() })).check(try Self.scenario(operations))
+    let failure = try #require(result.failure)
+    #expect(failure.signature == FuzzFailure.Signature(oracle: .specVersusImplementation, property: "refusal", operation: "p2m map"))
+    #expect(failure.detail.hasPrefix("d0 gfn:0x10000000: the spec refused: "), "\(failure.detail)")
+    #expect(failure.detail.hasSuffix("the implementation accepted it (its root tables end at gfn 0x10000000)"), "\(failure.detail)")
     #expect(ScenarioChecker().check(try Self.scenario(operations)).passed)
   }
 
@@ -60,7 +79,7 @@ struct P2MOracleTests {
 
   @Test("lean mode finds the same implementation bugs as full mode")
   func leanMode() throws {
-    let lean = ScenarioChecker(makeP2M: ImplementationState.xenP2M(withMutants: .removalKeepsHardwareInvalid), mode: .lean)
+    let lean = ScenarioChecker(makeP2M: P2MFactory.xen(withMutants: .removalKeepsHardwareInvalid), mode: .lean)
     #expect(lean.check(try Self.scenario(Self.xsa393)).failure?.property == "lookup")
     #expect(lean.check(try Self.scenario(Self.xsa393)).failure?.property == "lookup", "again, from the boot cache")
   }

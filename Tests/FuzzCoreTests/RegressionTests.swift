@@ -4,8 +4,9 @@ import P2MImpl
 import Spec
 import Testing
 
-/// Every minimized regression in `corpus/regressions/` and every seed in
-/// `corpus/fuzz/` passes every oracle: the bug a regression records is
+/// Every minimized regression in `corpus/regressions/`, every human
+/// scenario in `corpus/scenarios/` and every seed in `corpus/fuzz/`
+/// passes every oracle: the bug a regression records is
 /// fixed, or the file states (with `expect`) the behaviour it documents.
 /// This is how CI replays the corpus on every run.
 @Suite("Corpus and regressions replay")
@@ -23,6 +24,12 @@ struct RegressionTests {
     #expect(result.passed, "\(file):\n\(result.trace)")
   }
 
+  @Test("each human scenario passes, its expectations met", arguments: files("corpus/scenarios"))
+  func scenario(file: String) throws {
+    let result = try FuzzInput.load(repository.appendingPathComponent(file).path).check()
+    #expect(result.passed, "\(file):\n\(result.trace)")
+  }
+
   @Test("each seed input passes", arguments: files("corpus/fuzz"))
   func seed(file: String) throws {
     let result = try FuzzInput.load(repository.appendingPathComponent(file).path)
@@ -34,7 +41,7 @@ struct RegressionTests {
   func regressionsBite() throws {
     #expect(Self.files("corpus/regressions").count >= 4)
     let xsa393 = try FuzzInput.load(repository.appendingPathComponent("corpus/regressions/spec-vs-impl-lookup-p2m-unmap-xsa393.scn").path)
-    let mutant = ScenarioChecker(makeP2M: ImplementationState.xenP2M(withMutants: .removalKeepsHardwareInvalid))
+    let mutant = ScenarioChecker(makeP2M: P2MFactory.xen(withMutants: .removalKeepsHardwareInvalid))
     #expect(xsa393.check(with: mutant).failure?.property == "lookup")
     let stale = try FuzzInput.load(repository.appendingPathComponent("corpus/regressions/spec-vs-impl-tlb-ungrant.scn").path)
     #expect(stale.check(with: ScenarioChecker(makeP2M: StaleOnUnmapP2M.make)).failure?.property == "tlb")

@@ -13,32 +13,25 @@ func randomInput(_ random: inout SplitMix64, records: Int) -> [UInt8] {
   (0..<(2 + records * FuzzDecoder.recordSize)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
 }
 
-/// A test-only broken implementation: `XenP2M` behind a translation cache
-/// that is invalidated when a page is mapped but not when one is removed,
-/// the bug class of a missing TLB flush on unmap (§7.3). The oracle must
-/// see stale translations through ``P2MUnderTest/translate(_:access:)``.
+/// A test-only broken implementation: Xen's p2m code behind a translation
+/// cache that is invalidated when a page is mapped but not when one is
+/// removed, the bug class of a missing TLB flush on unmap (§7.3). The
+/// oracle must see stale translations through ``P2MUnderTest/translate(_:access:in:)``.
 struct StaleOnUnmapP2M: P2MUnderTest {
-  var base: XenP2M
   var cache: [UInt64: WalkResult] = [:]
 
-  static func make(_ domain: DomainID, ipaBits: Int, iommuEnabled: Bool) throws(XenP2MError) -> any P2MUnderTest {
-    let base = try ImplementationState.xenP2M(domain, ipaBits: ipaBits, iommuEnabled: iommuEnabled) as! XenP2M
-    return StaleOnUnmapP2M(base: base)
-  }
+  static let make = P2MFactory(makeCode: { StaleOnUnmapP2M() })
 
-  func lookup(_ gfn: GFN) -> P2MEntry? { base.lookup(gfn) }
-  func walk(_ ipa: UInt64, access: Access) -> WalkResult { base.walk(ipa, access: access) }
-
-  mutating func translate(_ ipa: UInt64, access: Access) -> WalkResult {
+  mutating func translate(_ ipa: UInt64, access: Access, in tables: inout XenP2M) -> WalkResult {
     let key = ipa << 1 | (access == .write ? 1 : 0)
     if let hit = cache[key] { return hit }
-    let result = base.translate(ipa, access: access)
+    let result = tables.translate(ipa, access: access)
     if case .translated = result { cache[key] = result }
     return result
   }
 
-  mutating func set(_ gfn: GFN, count: UInt64, to entry: P2MEntry?) throws(XenP2MError) {
-    try base.set(gfn, count: count, to: entry)
+  mutating func set(_ gfn: GFN, count: UInt64, to entry: P2MEntry?, in tables: inout XenP2M) throws(XenP2MError) {
+    try tables.set(gfn, count: count, to: entry)
     if entry != nil { cache.removeAll() }
   }
 }

@@ -34,4 +34,34 @@ public struct ScenarioExecution {
 
   /// Foreign-mapping handles currently mapped.
   public func isLiveForeignMapping(_ handle: String) -> Bool { machine.system?.foreignMaps[handle] != nil }
+
+  // MARK: What an implementation needs to run the same DMA
+
+  /// The SMMUs as declared, before boot touched them: what an
+  /// implementation probes to build its own platform.
+  public var declaredSMMUs: [SMMU] { machine.smmus }
+
+  /// The SMMUs and their attachments now, once dom0 exists.
+  public var smmuPlatform: SMMUPlatform? { machine.system?.platform }
+
+  /// The state `smmu` is left in when Xen does not drive it (`iommu off`),
+  /// as the boot of dom0 sets it (`ScenarioMachine.firmwareBypass`).
+  public func firmwareState(of smmu: SMMU) throws(SMMUError) -> SMMU.State {
+    try ScenarioMachine.firmwareBypass(smmu, devices: machine.devices)
+  }
+
+  /// dom0 Linux's DMA policy.
+  public var policy: DMAPolicy { machine.policy }
+
+  /// What the next DMA starts from on dom0's side, built as the runner
+  /// builds it for each `dma` statement; nil before dom0 exists.
+  public var dom0DMAState: Dom0DMAState? {
+    guard let system = machine.system, let dom0 = system.xen.domains[.dom0] else { return nil }
+    return Dom0DMAState(
+      p2m: dom0.p2m, grantTree: system.grantTree, pool: system.pool,
+      options: SwiotlbXenOptions(hypercallCacheFlush: machine.hypercallCacheFlush), features: system.features)
+  }
+
+  /// Machine memory as the DMAs so far left it; nil before dom0 exists.
+  public var memory: MachineMemory? { machine.system?.memory }
 }

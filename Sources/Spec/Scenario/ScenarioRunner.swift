@@ -260,13 +260,21 @@ struct ScenarioMachine {
       case .coloured(let colours, let pages):
         placement = .coloured(colours: colours, base: GFN(declaration.base >> 12), pages: pages)
       }
-      do { try system!.xen.createDomain(id, memory: placement, iommuEnabled: false) } catch { return refused(error) }
+      // A domU that may be given a device is created with the IOMMU
+      // (`XEN_DOMCTL_CDF_iommu`, which xl sets for passthrough) whenever
+      // Xen has one; the scenario language lets any domU take a device.
+      let iommuEnabled = system!.xen.domains[.dom0]!.iommuEnabled
+      do { try system!.xen.createDomain(id, memory: placement, iommuEnabled: iommuEnabled) } catch { return refused(error) }
       system!.domainNames[declaration.name] = id
       layOutTables()
       return StepReport(line: line, statement: text, result: "created \(id) \(declaration.name)")
 
     case .attach(let device, let domain):
       let id = try domainID(domain)
+      // `iommu_assign_dt_device()`: -EINVAL unless `is_iommu_enabled(d)`.
+      guard system!.xen.domains[id]?.iommuEnabled == true else {
+        return StepReport(line: line, statement: text, result: "refused: \(id) does not have the IOMMU enabled", succeeded: false)
+      }
       do { try system!.platform.attach(device, to: id) } catch { return refused(error) }
       return StepReport(line: line, statement: text, result: "\(device) attached to \(id)'s context")
 

@@ -1,0 +1,111 @@
+import P2MImpl
+import SMMUImpl
+import Spec
+
+/// The implementation side of a differential run: Xen's SMMUs
+/// (`XenSMMUPlatform`) owning every domain's p2m tables, the p2m code per
+/// domain (``P2MUnderTest``), and machine memory as the implementation's
+/// DMAs leave it.
+///
+/// The oracles keep it in step with the spec: ``P2MDifferentialOracle``
+/// creates the domains and applies the spec's p2m changes — through the
+/// platform, so each update's `iommu_iotlb_flush()` reaches the IOTLBs as
+/// it does in Xen — and ``SMMUDifferentialOracle`` boots the SMMUs and
+/// forwards attaches and detaches.
+public final class ImplementationState {
+  /// The SMMUs, made when the first domain (dom0) is; nil before.
+  public private(set) var platform: XenSMMUPlatform?
+  var code: [DomainID: any P2MUnderTest] = [:]
+  /// What the implementation's DMAs wrote, starting empty as the spec's
+  /// memory does at boot.
+  public internal(set) var memory = MachineMemory()
+  let p2mFactory: P2MFactory
+  let smmuMutants: SMMUMutants
+
+  /// Entries per SMMU IOTLB. Small, because the fuzzer copies the booted
+  /// platform per input and an input touches a handful of pages; still a
+  /// power of two above the fuzzer's page pools, so that evictions are rare
+  /// and a stale entry stays long enough to be seen.
+  static let iotlbCapacity = 256
+
+  public init(p2m: P2MFactory = .xen) {
+    p2mFactory = p2m
+    smmuMutants = []
+  }
+
+  package init(p2m: P2MFactory, smmuMutants: SMMUMutants) {
+    p2mFactory = p2m
+    self.smmuMutants = smmuMutants
+  }
+
+  /// An independent copy (the platform deep-copied, the rest values).
+  func copy() -> ImplementationState {
+    let copy = ImplementationState(p2m: p2mFactory, smmuMutants: smmuMutants)
+    copy.platform = platform?.copy()
+    copy.code = code
+    copy.memory = memory
+    return copy
+  }
+
+  /// Whether `domain` has a p2m here.
+  public func hasDomain(_ domain: DomainID) -> Bool { code[domain] != nil }
+
+  /// `domain_create()`: the domain's tables from the factory, filled by
+  /// `build` (its RAM) before anything can translate through them, then
+  /// registered with the platform — made at the first domain from the
+  /// SMMUs and devices the spec declared, as Xen probes them before dom0
+  /// is built.
+  func createDomain(
+    _ domain: DomainID, ipaBits: Int, iommuEnabled: Bool, poolPages: Int, spec: ScenarioExecution,
+    build: (inout any P2MUnderTest, inout XenP2M) throws(XenP2MError) -> Void
+  ) throws(XenSMMUError) {
+    var code = p2mFactory.makeCode()
+    var tables: XenP2M
+    do {
+      tables = try p2mFactory.makeTables(domain, ipaBits, iommuEnabled, poolPages)
+      try build(&code, &tables)
+    } catch {
+      throw .p2m(error)
+    }
+    if platform == nil {
+      let made = try XenSMMUPlatform(smmus: spec.declaredSMMUs, devices: spec.devices, iotlbCapacity: Self.iotlbCapacity)
+      made.mutants = smmuMutants
+      platform = made
+    }
+    try platform!.addDomain(domain, p2m: tables)
+    self.code[domain] = code
+  }
+
+  public func lookup(_ gfn: GFN, of domain: DomainID) -> P2MEntry? {
+    guard let code = code[domain], let tables = platform?.p2m(of: domain) else { return nil }
+    return code.lookup(gfn, in: tables)
+  }
+
+  /// The walk; a translation fault for a domain without a p2m.
+  public func walk(_ ipa: UInt64, access: Access, of domain: DomainID) -> WalkResult {
+    guard let code = code[domain], let tables = platform?.p2m(of: domain) else { return .fault(StageTwoFault(kind: .translation, level: 0)) }
+    return code.walk(ipa, access: access, in: tables)
+  }
+
+  /// Through the CPU's TLB; a translation fault for a domain without a p2m.
+  public func translate(_ ipa: UInt64, access: Access, of domain: DomainID) -> WalkResult {
+    let noP2M = WalkResult.fault(StageTwoFault(kind: .translation, level: 0))
+    guard code[domain] != nil, let platform else { return noP2M }
+    return (try? platform.updateP2M(of: domain) { tables throws(XenP2MError) in
+      self.code[domain]!.translate(ipa, access: access, in: &tables)
+    }) ?? noP2M
+  }
+
+  /// `p2m_set_entry()` on `domain`'s tables in place, its IOTLB flushes
+  /// reaching the SMMUs. A domain without a p2m is left alone.
+  public func set(_ gfn: GFN, count: UInt64, to entry: P2MEntry?, of domain: DomainID) throws(XenP2MError) {
+    guard code[domain] != nil, let platform else { return }
+    do {
+      try platform.updateP2M(of: domain) { tables throws(XenP2MError) in
+        try self.code[domain]!.set(gfn, count: count, to: entry, in: &tables)
+      }
+    } catch {
+      if case .p2m(let error) = error { throw error }
+    }
+  }
+}
