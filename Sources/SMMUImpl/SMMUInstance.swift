@@ -62,6 +62,8 @@ struct SMMUInstance {
   /// this instead of ``contexts``, whose elements are not trivially
   /// copyable, so a hit copies no context.
   @usableFromInline var vmidOfStream: ContiguousArray<Int32> = []
+  /// The streams set in ``contextOfStream`` (the rest are −1).
+  var routedStreams: [Int] = []
 
   enum Variant {
     case v2(V2)
@@ -85,6 +87,8 @@ struct SMMUInstance {
     var vmids: [DomainID: Int]
     let vmidBits: Int
     var contextIndex: [ContextKey: Int] = [:]
+    /// Streams of `linear` whose STE translates (code ≥ 2).
+    var translating: Set<StreamID> = []
 
     struct ContextKey: Hashable {
       let vmid: Int
@@ -107,19 +111,47 @@ struct SMMUInstance {
   }
 
   /// Recomputes ``contextOfStream`` from the registers.
+  ///
+  /// Only streams that can reach a context are visited — those an SMR
+  /// with a translating S2CR matches (v2), those whose STE translates
+  /// (v3) — and only the entries set last time are cleared: a scan of all
+  /// 2^16 streams on every attach and detach was the largest single cost
+  /// of the fuzz loop (BENCHMARKS.md, Fuzzing).
   mutating func rebuildStreamTable() {
     let covered = 1 << min(max(streamIDBits, 0), 16)
-    var table = ContiguousArray<Int32>(repeating: -1, count: covered)
-    var vmids = table
-    for stream in 0..<covered {
-      if case .context(let slot) = route(StreamID(stream)) {
-        table[stream] = Int32(slot)
+    if contextOfStream.count != covered {
+      contextOfStream = ContiguousArray(repeating: -1, count: covered)
+      vmidOfStream = contextOfStream
+      routedStreams = []
+    }
+    for stream in routedStreams {
+      contextOfStream[stream] = -1
+      vmidOfStream[stream] = -1
+    }
+    routedStreams = []
+    for stream in translatingStreams(below: UInt32(covered)) {
+      if case .context(let slot) = route(stream) {
+        contextOfStream[Int(stream)] = Int32(slot)
         // Routes only name live contexts; VMIDs are below 2^16.
-        vmids[stream] = Int32(contexts[slot]!.vmid)
+        vmidOfStream[Int(stream)] = Int32(contexts[slot]!.vmid)
+        routedStreams.append(Int(stream))
       }
     }
-    contextOfStream = table
-    vmidOfStream = vmids
+  }
+
+  /// A superset of the streams below `coverage` that route to a context.
+  func translatingStreams(below coverage: UInt32) -> [StreamID] {
+    switch variant {
+    case .v2(let v2):
+      var streams: [StreamID] = []
+      for (entry, s2cr) in v2.streamToContext.enumerated() {
+        guard case .translate = s2cr, let smr = v2.streamMatch.smrs[entry] else { continue }
+        StreamMatchTable.forEachStream(matching: smr, below: coverage) { streams.append($0) }
+      }
+      return streams
+    case .v3(let v3):
+      return v3.translating.filter { $0 < coverage }
+    }
   }
 
   /// The first half of a transaction of `stream` to `address`: the
@@ -422,6 +454,7 @@ extension SMMUInstance.V3 {
   mutating func write(_ code: UInt32, for stream: StreamID, linearBits: Int) {
     if stream >> StreamID(linearBits) == 0 {
       linear[Int(stream)] = code
+      if code > Self.bypass { translating.insert(stream) } else { translating.remove(stream) }
     } else if code == Self.abort {
       sparse[stream] = nil
     } else {

@@ -69,6 +69,13 @@ struct StreamMatchTable: Sendable {
   /// Recomputes the table for every covered stream `smr` matches.
   private mutating func refresh(_ smr: StreamMatchRegister?) {
     guard let smr else { return }
+    let coverage = coverage
+    Self.forEachStream(matching: smr, below: coverage) { entryOf[Int($0)] = scan($0) }
+  }
+
+  /// Calls `body` with every stream below `coverage` (a power of two) that
+  /// `smr` matches: 2^popcount(mask) of them at most.
+  static func forEachStream(matching smr: StreamMatchRegister, below coverage: UInt32, _ body: (StreamID) -> Void) {
     let fixed = smr.id & ~smr.mask
     // A covered stream has no bits at or above `coverage`, so the SMR's
     // unmasked high ID bits must be zero for it to match any.
@@ -77,8 +84,7 @@ struct StreamMatchTable: Sendable {
     // Enumerate the subsets of `free` (Gosper-style submask walk).
     var subset: UInt32 = 0
     repeat {
-      let stream = fixed | subset
-      entryOf[Int(stream)] = scan(stream)
+      body(fixed | subset)
       subset = (subset &- free) & free
     } while subset != 0
   }
