@@ -121,8 +121,7 @@ public struct ScenarioChecker {
         if let failure = steps(&execution, implementation, &oracles, &statements, { _ in platformStatements.next() }) {
           return result(failure)
         }
-        if boots.states.count == BootCache.capacity { boots.states.removeAll() }
-        boots.states[configuration] = (execution, implementation.copy())
+        boots.insert(configuration, (execution, implementation.copy()))
       }
     }
     if let failure = steps(&execution, implementation, &oracles, &statements, next) { return result(failure) }
@@ -166,10 +165,29 @@ public struct ScenarioChecker {
 /// Booted platforms by configuration, for one checker (its implementation
 /// factory) only.
 final class BootCache {
-  /// About 0.5 MB each (two p2m pools and the spec's state); libFuzzer
-  /// visits thousands of configurations, so the cache starts over when full.
-  static let capacity = 64
-  var states: [FuzzConfiguration: (execution: ScenarioExecution, implementation: ImplementationState)] = [:]
+  /// Each entry is a few hundred KB (the spec's state with its laid-out
+  /// tables, two small p2m pools). libFuzzer keeps mutating the two
+  /// configuration bytes, so when the cache is full the oldest entry makes
+  /// room: starting over, as it first did, re-booted the configurations of
+  /// the corpus's best inputs too.
+  static let capacity = 256
+  private(set) var states: [FuzzConfiguration: (execution: ScenarioExecution, implementation: ImplementationState)] = [:]
+  /// Configurations in the order they were booted, for eviction.
+  private var order: [FuzzConfiguration] = []
+  private var oldest = 0
+
+  func insert(_ configuration: FuzzConfiguration, _ state: (execution: ScenarioExecution, implementation: ImplementationState)) {
+    if states[configuration] == nil {
+      if order.count < Self.capacity {
+        order.append(configuration)
+      } else {
+        states[order[oldest]] = nil
+        order[oldest] = configuration
+        oldest = (oldest + 1) % Self.capacity
+      }
+    }
+    states[configuration] = state
+  }
 }
 
 extension String {
