@@ -187,7 +187,7 @@ extension DMAClaims {
     for frame in first...last {
       guard !history.aliased.contains(frame) else { return .outside("dom0 GFN \(hex(frame)) was mapped over a live mapping") }
       guard let entry = dom0.p2m.lookup(GFN(frame)), entry.hardwareValid else { return .outside("GFN \(hex(frame)) is not mapped") }
-      let hostRAM = xen.host.banks.contains { $0.contains(frame) }
+      let hostRAM = xen.host.isRAM(MFN(frame))
       switch entry.type {
       case .ramRW:
         guard !linux.pool.contains(frame << 12) else { return .outside("the buffer is in the swiotlb pool") }

@@ -44,7 +44,7 @@ public struct DMAPropertyOracle: StepOracle {
   mutating func note(hostFrame frame: UInt64, spec: ScenarioExecution) {
     if mappings.values.contains(frame) { history.aliased.insert(frame) }
     guard let xen = spec.xen else { return }
-    let hostRAM = xen.host.banks.contains { $0.contains(frame) }
+    let hostRAM = xen.host.isRAM(MFN(frame))
     let ownRAM = xen.domains[.dom0]?.ram.contains { $0.contains(GFN(frame)) } ?? false
     if hostRAM && !ownRAM { history.displaced.insert(frame) }
   }
