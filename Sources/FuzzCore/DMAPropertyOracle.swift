@@ -58,7 +58,7 @@ public struct DMAPropertyOracle: StepOracle {
     default: break
     }
     guard case .dma(let dma) = step.statement.kind else { return nil }
-    let outcome = report.dma.map { "\($0.outcome.rawValue): \($0.description)" } ?? report.result
+    var outcome: String { report.dma.map { "\($0.outcome.rawValue): \($0.description)" } ?? report.result }
     if let expected = dma.expected, report.expectationMet == false {
       return FuzzFailure(
         oracle: .dmaProperty, property: "expectation", stepIndex: step.index, statement: step.statement,

@@ -38,7 +38,8 @@ public struct CheckResult: Sendable {
 ///   time); later inputs start from a copy of the spec's and the
 ///   implementation's state (both are values).
 /// - In ``Mode/lean`` the end-of-scenario comparison of every p2m entry is
-///   skipped. (Lean mode also skips DMAs no oracle judges, but
+///   skipped, and step reports carry no text
+///   (``ScenarioExecution/describesSteps``). (Lean mode also skips DMAs no oracle judges, but
 ///   ``SMMUDifferentialOracle`` judges every DMA: each runs on the spec
 ///   and on the implementation's SMMUs.)
 ///   Replay and minimization use ``Mode/full``, as `dmaverify run` does.
@@ -104,6 +105,8 @@ public struct ScenarioChecker {
   /// `configuration` when there is one.
   func run(booted configuration: FuzzConfiguration?, _ next: (ScenarioExecution) -> Statement?) -> CheckResult {
     var execution = ScenarioExecution()
+    // No oracle reads a report's text except a refusal's, which is kept.
+    execution.describesSteps = mode == .full
     var implementation = ImplementationState(p2m: makeP2M, smmuMutants: smmuMutants)
     var statements: [Statement] = []
     var oracles = oracles()
@@ -145,7 +148,7 @@ public struct ScenarioChecker {
       }
       let report: StepReport
       if case .dma = statement.kind, mode == .lean, !oracles.contains(where: \.judgesCurrentDMA) {
-        report = StepReport(line: nil, statement: ScenarioPrinter.line(for: statement.kind), result: "not run (no oracle judges it)")
+        report = StepReport(line: nil, statement: "", result: "not run (no oracle judges it)")
       } else {
         do {
           report = try execution.execute(statement)

@@ -53,17 +53,11 @@ struct SMMUInstance {
   @usableFromInline var iotlb: IOTLB
   /// Devices attached per domain: the last detach frees the context.
   var attachedDevices: [DomainID: Set<String>] = [:]
-  /// Per stream below 2^16: the context slot it translates through, or −1
-  /// for every other outcome (resolved by ``route(_:)``). Rebuilt after
-  /// each register change, so a translating stream costs one load.
-  var contextOfStream: ContiguousArray<Int32> = []
-  /// Per stream below 2^16: the VMID of the context it translates through,
-  /// or −1, rebuilt with ``contextOfStream``. The inlinable hit path reads
-  /// this instead of ``contexts``, whose elements are not trivially
+  /// The context slot and VMID of each translating stream below 2^16,
+  /// rebuilt after each register change. The inlinable hit path reads the
+  /// VMID here instead of ``contexts``, whose elements are not trivially
   /// copyable, so a hit copies no context.
-  @usableFromInline var vmidOfStream: ContiguousArray<Int32> = []
-  /// The streams set in ``contextOfStream`` (the rest are −1).
-  var routedStreams: [Int] = []
+  @usableFromInline var streamTable = StreamContextTable(streams: 0)
 
   enum Variant {
     case v2(V2)
@@ -110,7 +104,7 @@ struct SMMUInstance {
     attachedDevices = smmu.attachedDevices
   }
 
-  /// Recomputes ``contextOfStream`` from the registers.
+  /// Recomputes ``streamTable`` from the registers.
   ///
   /// Only streams that can reach a context are visited — those an SMR
   /// with a translating S2CR matches (v2), those whose STE translates
@@ -119,22 +113,15 @@ struct SMMUInstance {
   /// of the fuzz loop (BENCHMARKS.md, Fuzzing).
   mutating func rebuildStreamTable() {
     let covered = 1 << min(max(streamIDBits, 0), 16)
-    if contextOfStream.count != covered {
-      contextOfStream = ContiguousArray(repeating: -1, count: covered)
-      vmidOfStream = contextOfStream
-      routedStreams = []
+    if streamTable.count != covered {
+      streamTable = StreamContextTable(streams: covered)
+    } else {
+      streamTable.clear()
     }
-    for stream in routedStreams {
-      contextOfStream[stream] = -1
-      vmidOfStream[stream] = -1
-    }
-    routedStreams = []
     for stream in translatingStreams(below: UInt32(covered)) {
       if case .context(let slot) = route(stream) {
-        contextOfStream[Int(stream)] = Int32(slot)
-        // Routes only name live contexts; VMIDs are below 2^16.
-        vmidOfStream[Int(stream)] = Int32(contexts[slot]!.vmid)
-        routedStreams.append(Int(stream))
+        // Routes only name live contexts.
+        streamTable.set(Int(stream), slot: slot, vmid: contexts[slot]!.vmid)
       }
     }
   }
@@ -161,8 +148,8 @@ struct SMMUInstance {
   @inline(__always)
   mutating func translateFromIOTLB(stream: StreamID, address: UInt64, access: Access) -> Lookup {
     let slot: Int
-    if stream < contextOfStream.count, contextOfStream[Int(stream)] >= 0 {
-      slot = Int(contextOfStream[Int(stream)])
+    if let entry = streamTable.entry(of: stream) {
+      slot = Int(entry.slot)
     } else {
       let route = route(stream)
       guard case .context(let found) = route else {
@@ -188,10 +175,8 @@ struct SMMUInstance {
   /// all of which ``translateFromIOTLB(stream:address:access:)`` handles.
   @inlinable
   mutating func cachedTranslation(stream: StreamID, address: UInt64, access: Access) -> CompactTranslation? {
-    guard Int(stream) < vmidOfStream.count else { return nil }
-    let vmid = vmidOfStream[Int(stream)]
-    guard vmid >= 0 else { return nil }
-    return iotlb.hit(vmid: Int(vmid), ipa: address, access: access)
+    guard let entry = streamTable.entry(of: stream) else { return nil }
+    return iotlb.hit(vmid: Int(entry.vmid), ipa: address, access: access)
   }
 
   enum Lookup {

@@ -10,6 +10,16 @@ public struct ScenarioExecution {
 
   public init() {}
 
+  /// Whether each ``StepReport`` carries the statement's canonical text
+  /// and, for a DMA that ran, its account (``DMAReport/description``).
+  /// Off, both are empty and everything else is as before: the fuzzer
+  /// judges the structured report, and printing it was a tenth of each
+  /// input's time (BENCHMARKS.md, Fuzzing). Refusals keep their text.
+  public var describesSteps: Bool {
+    get { machine.describesSteps }
+    set { machine.describesSteps = newValue }
+  }
+
   /// Executes one statement as ``ScenarioRunner/run(_:file:)`` would.
   /// - Throws: ``ScenarioError`` for a statement that cannot mean anything
   ///   here; the state is then unspecified.
