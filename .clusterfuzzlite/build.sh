@@ -7,7 +7,8 @@
 # sets SWIFTFLAGS for the chosen sanitizer. Outside Docker it runs as
 #   OUT=$(mktemp -d) SRC=<dir holding dmaverify/, or anything> bash .clusterfuzzlite/build.sh
 # and falls back to the checkout this script is in and to
-# -sanitize=fuzzer (plus address when SANITIZER=address).
+# -sanitize=fuzzer (plus address when SANITIZER=address) with the coverage
+# `dmaverify fuzz` builds with: no trace-cmp (FuzzCommand.coverage).
 set -euo pipefail
 
 : "${OUT:?set OUT to the output directory}"
@@ -25,7 +26,7 @@ fi
 if [ -z "${SWIFTFLAGS:-}" ]; then
   sanitizers="fuzzer"
   if [ "${SANITIZER:-}" = "address" ]; then sanitizers="fuzzer,address"; fi
-  SWIFTFLAGS="-Xswiftc -sanitize=$sanitizers"
+  SWIFTFLAGS="-Xswiftc -sanitize=$sanitizers -Xswiftc -sanitize-coverage=edge,indirect-calls,inline-8bit-counters,pc-table"
 fi
 scratch="${WORK:-$root}/.build-cflite"
 

@@ -11,7 +11,8 @@ extension DMAVerify {
       discussion: """
         Builds the fuzz target with the toolchain's libFuzzer in its own scratch
         path (swift build -c release --scratch-path .build-fuzz -Xswiftc
-        -sanitize=fuzzer -Xswiftc -DFUZZING; a no-op when up to date), then runs it
+        -sanitize=fuzzer -Xswiftc -sanitize-coverage=\(Self.coverage(traceComparisons: false))
+        -Xswiftc -DFUZZING; a no-op when up to date), then runs it
         with the dictionary corpus/fuzz.dict on a working corpus (new inputs go
         there) seeded from corpus/fuzz. Everything after -- goes to libFuzzer, e.g.
         -max_total_time=3600, -jobs=4, -workers=2, -fork=2, -runs=N. Progress is
@@ -20,14 +21,22 @@ extension DMAVerify {
         properties required are those the --expectations file does not list as
         refuted (passed to the target in DMAVERIFY_EXPECTATIONS).
 
+        Comparisons are not instrumented unless --trace-comparisons is given:
+        the input format indexes small pools, so there are no magic values for
+        libFuzzer's comparison feedback to solve, and the hooks cost a third of
+        the run time at equal coverage (BENCHMARKS.md, Fuzzing).
+
         Run from the package root. Exit status: libFuzzer's (0 when no input
         failed; 1 or a signal status on a crash), 64 for bad arguments, 65/66
         for a malformed or unreadable expectations file, 70 when the build
         fails.
         """)
 
-    @Option(help: "The scratch path of the fuzzing build.", completion: .directory)
-    var scratchPath = ".build-fuzz"
+    @Option(help: "The scratch path of the fuzzing build (default: .build-fuzz, or .build-fuzz-cmp with --trace-comparisons).", completion: .directory)
+    var scratchPath: String?
+
+    @Flag(help: "Build with libFuzzer's comparison hooks too (-sanitize-coverage=trace-cmp).")
+    var traceComparisons = false
 
     @Option(help: "Seed corpus directory (read, never written).", completion: .directory)
     var seeds = "corpus/fuzz"
@@ -61,10 +70,12 @@ extension DMAVerify {
       // reads it again from DMAVERIFY_EXPECTATIONS.
       _ = try claims.load()
       setenv(DMAClaims.environmentVariable, URL(fileURLWithPath: claims.expectations).path, 1)
+      let scratchPath = scratchPath ?? (traceComparisons ? ".build-fuzz-cmp" : ".build-fuzz")
       if !skipBuild {
         let status = try Self.spawn("/usr/bin/env", [
           "swift", "build", "-c", "release", "--scratch-path", scratchPath, "--product", "fuzz",
-          "-Xswiftc", "-sanitize=fuzzer", "-Xswiftc", "-DFUZZING",
+          "-Xswiftc", "-sanitize=fuzzer", "-Xswiftc", "-sanitize-coverage=\(Self.coverage(traceComparisons: traceComparisons))",
+          "-Xswiftc", "-DFUZZING",
         ])
         guard status == 0 else {
           FileHandle.standardError.write(Data("dmaverify fuzz: the fuzzing build failed (exit \(status))\n".utf8))
@@ -87,6 +98,14 @@ extension DMAVerify {
       FileHandle.standardError.write(Data("dmaverify fuzz: \(binary) \(arguments.joined(separator: " "))\n".utf8))
       let status = try Self.spawn(binary, arguments)
       if status != 0 { throw ExitCode(status) }
+    }
+
+    /// SanitizerCoverage's instrumentation: what `-sanitize=fuzzer` selects
+    /// on its own (edges as inline 8-bit counters with their PC table, and
+    /// indirect calls), with `trace-cmp` only when asked for.
+    /// `.clusterfuzzlite/build.sh` uses the same list outside OSS-Fuzz.
+    static func coverage(traceComparisons: Bool) -> String {
+      "edge,indirect-calls,inline-8bit-counters,pc-table" + (traceComparisons ? ",trace-cmp" : "")
     }
 
     /// Runs a program with this process's standard streams (libFuzzer's

@@ -151,5 +151,7 @@ struct FuzzCommandTests {
     #expect(elsewhere.standardError.contains("run 'dmaverify fuzz' from the package root"))
     let help = try CommandRunner.run(["fuzz", "--help"])
     #expect(help.standardOutput.contains("-max_total_time=3600, -jobs=4, -workers=2, -fork=2"))
+    #expect(help.standardOutput.contains("--trace-comparisons"))
+    #expect(help.standardOutput.contains("-sanitize-coverage=edge,indirect-calls,inline-8bit-counters,pc-table"))
   }
 }
