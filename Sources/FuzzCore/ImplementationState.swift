@@ -90,19 +90,19 @@ public final class ImplementationState {
   /// Through the CPU's TLB; a translation fault for a domain without a p2m.
   public func translate(_ ipa: UInt64, access: Access, of domain: DomainID) -> WalkResult {
     let noP2M = WalkResult.fault(StageTwoFault(kind: .translation, level: 0))
-    guard code[domain] != nil, let platform else { return noP2M }
+    guard let index = code.index(forKey: domain), let platform else { return noP2M }
     return (try? platform.updateP2M(of: domain) { tables throws(XenP2MError) in
-      self.code[domain]!.translate(ipa, access: access, in: &tables)
+      self.code.values[index].translate(ipa, access: access, in: &tables)
     }) ?? noP2M
   }
 
   /// `p2m_set_entry()` on `domain`'s tables in place, its IOTLB flushes
   /// reaching the SMMUs. A domain without a p2m is left alone.
   public func set(_ gfn: GFN, count: UInt64, to entry: P2MEntry?, of domain: DomainID) throws(XenP2MError) {
-    guard code[domain] != nil, let platform else { return }
+    guard let index = code.index(forKey: domain), let platform else { return }
     do {
       try platform.updateP2M(of: domain) { tables throws(XenP2MError) in
-        try self.code[domain]!.set(gfn, count: count, to: entry, in: &tables)
+        try self.code.values[index].set(gfn, count: count, to: entry, in: &tables)
       }
     } catch {
       if case .p2m(let error) = error { throw error }
