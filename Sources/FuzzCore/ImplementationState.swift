@@ -98,14 +98,26 @@ public final class ImplementationState {
 
   /// `p2m_set_entry()` on `domain`'s tables in place, its IOTLB flushes
   /// reaching the SMMUs. A domain without a p2m is left alone.
-  public func set(_ gfn: GFN, count: UInt64, to entry: P2MEntry?, of domain: DomainID) throws(XenP2MError) {
-    guard let index = code.index(forKey: domain), let platform else { return }
+  ///
+  /// - Returns: for a p2m the IOMMU shares, the first release the update
+  ///   made before the IOTLB flush it owed
+  ///   (`P2MEvent.releaseBeforeIOTLBFlush(in:)`, Xen `6718787797`); the
+  ///   events are recorded for this update only.
+  @discardableResult
+  public func set(_ gfn: GFN, count: UInt64, to entry: P2MEntry?, of domain: DomainID) throws(XenP2MError) -> P2MEvent? {
+    guard let index = code.index(forKey: domain), let platform else { return nil }
     do {
-      try platform.updateP2M(of: domain) { tables throws(XenP2MError) in
+      return try platform.updateP2M(of: domain) { tables throws(XenP2MError) in
+        _ = tables.takeEvents()
+        tables.recordsEvents = true
+        defer { tables.recordsEvents = false }
         try self.code.values[index].set(gfn, count: count, to: entry, in: &tables)
+        let events = tables.takeEvents()
+        return tables.iommuEnabled ? P2MEvent.releaseBeforeIOTLBFlush(in: events) : nil
       }
     } catch {
       if case .p2m(let error) = error { throw error }
+      return nil
     }
   }
 }

@@ -15,7 +15,9 @@ import Spec
 /// neighbour in the same leaf table, both sides must agree on the lookup, the walk (read and
 /// write) and the TLB path (read and write); GFNs probed in earlier steps
 /// are looked up through the TLB again, which catches a translation cached
-/// before the change and never invalidated. A raw update the spec refuses
+/// before the change and never invalidated. Each update's effects must come
+/// in Xen's order: nothing released before the IOTLB flush it owed
+/// (property `flush-order`, `P2MEvent.releaseBeforeIOTLBFlush(in:)`). A raw update the spec refuses
 /// beyond the root tables must be refused too (XSA-301,
 /// ``forwardRefused(_:_:to:step:report:)``). At the end every spec entry
 /// is looked up in the implementation (except in the fuzzer's lean mode).
@@ -114,7 +116,10 @@ public struct P2MDifferentialOracle: StepOracle {
       let after = xen.domains[domain]?.p2m.lookup(gfn)
       guard raw || after != before else { continue }
       do throws(XenP2MError) {
-        try step.implementation.set(gfn, count: 1, to: after, of: domain)
+        if let early = try step.implementation.set(gfn, count: 1, to: after, of: domain) {
+          return failure(
+            "flush-order", "\(domain) \(gfn): '\(early)' happens before the IOTLB flush its update owed (the order Xen 6718787797 fixed)")
+        }
       } catch {
         return failure("update-refused", "\(domain) \(gfn): the spec made it \(after.map(\.description) ?? "unmapped"); the implementation refused: \(error)")
       }
@@ -170,7 +175,7 @@ public struct P2MDifferentialOracle: StepOracle {
     guard let domain = step.spec.domainID(named: name), let limit = step.implementation.platform?.p2m(of: domain)?.rootGFNLimit,
       gfn.rawValue >= limit
     else { return nil }
-    do throws(XenP2MError) { try step.implementation.set(gfn, count: 1, to: entry, of: domain) } catch { return nil }
+    do throws(XenP2MError) { _ = try step.implementation.set(gfn, count: 1, to: entry, of: domain) } catch { return nil }
     return "\(domain) \(gfn): the spec \(report.result), the implementation accepted it (its root tables end at gfn \(hex(limit)))"
   }
 

@@ -78,3 +78,29 @@ public struct P2MCounters: Hashable, Sendable {
 
   public init() {}
 }
+
+extension P2MEvent {
+  /// The first release — a table freed, foreign pages put — made while an
+  /// IOTLB flush is owed: after a descriptor write that made or unmade a
+  /// hardware-valid entry, and before the `iommu_iotlb_flush()` that
+  /// follows it. Xen `6718787797` moved `p2m_free_entry()` after the flush
+  /// in `__p2m_set_entry()`: before it, a freed page could be reused while
+  /// the SMMU's TLB still pointed at it. A write between two hardware-
+  /// invalid descriptors owes nothing (the SMMU caches valid entries only,
+  /// and Xen flushes only when the old or the new entry is valid).
+  ///
+  /// Meaningful for a p2m the IOMMU shares (`iommuEnabled`); nil when
+  /// every release waited for its flush.
+  public static func releaseBeforeIOTLBFlush(in events: some Sequence<P2MEvent>) -> P2MEvent? {
+    var flushOwed = false
+    for event in events {
+      switch event {
+      case .descriptorWrite(_, let old, let new) where old & 1 != 0 || new & 1 != 0: flushOwed = true
+      case .iotlbFlush: flushOwed = false
+      case .tableFreed, .foreignPagesPut: if flushOwed { return event }
+      default: break
+      }
+    }
+    return nil
+  }
+}

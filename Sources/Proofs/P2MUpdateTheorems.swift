@@ -131,19 +131,14 @@ enum FlushOrderTheorem {
       try p2m.setEntry(GFN(0x401), count: 1, mfn: MFN(0x1234), type: .mapForeignRW)
       try p2m.setEntry(GFN(0x401), count: 1, mfn: MFN(0x5678), type: .ramRW)
       try p2m.setEntry(GFN(0x400), count: 512, mfn: MFN(0x4_0000), type: .ramRW)
-      var violation: String?
-      var releases = 0
-      var flushedSinceWrite = true
-      for event in p2m.events {
-        switch event {
-        case .descriptorWrite: flushedSinceWrite = false
-        case .iotlbFlush: flushedSinceWrite = true
-        case .tableFreed, .foreignPagesPut:
-          releases += 1
-          if !flushedSinceWrite && violation == nil { violation = "\(event)" }
-        default: break
+      // The same check as the fuzzer's p2m oracle makes after every update.
+      let violation = P2MEvent.releaseBeforeIOTLBFlush(in: p2m.events).map(\.description)
+      let releases = p2m.events.filter {
+        switch $0 {
+        case .tableFreed, .foreignPagesPut: true
+        default: false
         }
-      }
+      }.count
       let ipa = try session.word("ipa")
       // Both releases must have happened, each after its flush.
       let claim = ipa.condition(violation == nil && releases >= 2)

@@ -48,6 +48,24 @@ struct SeededBugTests {
     #expect(minimized.scenario.statements.filter { FuzzEncoder.isOperation($0.kind) }.count <= 5)
     #expect(ScenarioChecker().check(minimized.scenario).passed)
   }
+
+  /// Xen `6718787797`: the entry a foreign unmap replaces is released
+  /// before the IOTLB flush. Translations are the same either way, so
+  /// only the effect-order check (`flush-order`) sees it.
+  @Test("the 6718787797 mutant (a release before the IOTLB flush) is found by its order of effects and minimized")
+  func freeBeforeFlush() throws {
+    let broken = ScenarioChecker(makeP2M: P2MFactory.xen(withMutants: .freeBeforeIOTLBFlush))
+    var search = MutationSearch(checker: broken, seed: 0x5EED_6718)
+    let found = search.run(corpus: try committedCorpus(), maximumRuns: Self.maximumRuns)
+    let finding = try #require(found, "not found in \(Self.maximumRuns) runs")
+    let failure = try #require(finding.result.failure)
+    #expect(failure.oracle == .specVersusImplementation)
+    #expect(failure.property == "flush-order")
+    let minimized = try #require(Minimizer(checker: broken).minimize(finding.result.scenario))
+    #expect(minimized.failure.signature == failure.signature)
+    #expect(minimized.scenario.statements.filter { FuzzEncoder.isOperation($0.kind) }.count <= 5, "\(ScenarioPrinter.print(minimized.scenario))")
+    #expect(ScenarioChecker().check(minimized.scenario).passed)
+  }
 }
 
 /// The same for bugs put back into `XenSMMUPlatform`: the SMMU oracle sees
