@@ -168,16 +168,17 @@ public struct ScenarioChecker {
 /// Booted platforms by configuration, for one checker (its implementation
 /// factory) only.
 final class BootCache {
-  /// Each entry is about half a megabyte (the spec's state with its
-  /// laid-out tables, two p2ms whose pool pages are shared until written).
-  /// libFuzzer keeps mutating the two configuration bytes, so when the
-  /// cache is full the oldest entry makes room: starting over, as it first
-  /// did, re-booted the configurations of the corpus's best inputs too.
+  /// Each entry is most of a megabyte (the spec's state with its laid-out
+  /// tables, two p2ms with their table pools). libFuzzer keeps mutating
+  /// the two configuration bytes, so when the cache is full the oldest
+  /// entry makes room: starting over, as it first did, re-booted the
+  /// configurations of the corpus's best inputs too.
   ///
-  /// Measured on 60 s libFuzzer runs (BENCHMARKS.md, Fuzzing): 512 entries
-  /// ran at 3 760 exec/s in 310 MB, 1 024 at 4 040 in 560 MB, well inside
-  /// libFuzzer's default 2 GB `-rss_limit_mb` per process.
-  static let capacity = 1024
+  /// Measured on 60 s libFuzzer runs (BENCHMARKS.md, Fuzzing): 256 entries
+  /// ran at 3 600 exec/s in 266 MB, 512 at 3 850 in 470 MB, 1 024 at
+  /// 4 080 in 855 MB; 512 keeps a `-jobs` run's processes well inside
+  /// libFuzzer's default 2 GB `-rss_limit_mb`.
+  static let capacity = 512
   private(set) var states: [FuzzConfiguration: (execution: ScenarioExecution, implementation: ImplementationState)] = [:]
   /// Configurations in the order they were booted, for eviction.
   private var order: [FuzzConfiguration] = []

@@ -17,15 +17,11 @@ import Spec
 /// P2M_ROOT_ORDER)`, not from the pool, so they sit in the same region here
 /// only so that one flat array holds every table.
 ///
-/// Storage is an array of pages of 512 descriptors, indexed by slot × 512
-/// + entry (``subscript(entry:)``), so the walk's loads are an index
-/// computation and no hashing. Each page is its own copy-on-write buffer,
-/// and every page not yet handed out shares one zero page: a copy of the
-/// tables (the fuzzer copies a booted domain for every input) copies only
-/// the pages later written, and an idle pool costs no memory. Freed pages
-/// keep their contents until reallocated, as real memory does; a page is
-/// zeroed when it is handed out (`clear_page()` in `p2m_create_table()`;
-/// the split's copy writes all 512 entries).
+/// Storage is one flat array indexed by slot × 512 + entry, so the walk's
+/// loads are an index computation and no hashing. Freed pages keep their
+/// contents until reallocated, as real memory does; a page is zeroed when
+/// it is handed out (`clear_page()` in `p2m_create_table()`; the split's
+/// copy writes all 512 entries).
 public struct TablePool: DescriptorMemory, Sendable {
   public typealias W = UInt64
 
@@ -39,9 +35,7 @@ public struct TablePool: DescriptorMemory, Sendable {
   /// Pages in the pool (`p2m_total_pages`).
   public let poolPages: Int
 
-  @usableFromInline var pages: ContiguousArray<ContiguousArray<UInt64>>
-  /// The page every unused slot starts as.
-  static let zeroPage = ContiguousArray<UInt64>(repeating: 0, count: entriesPerTable)
+  @usableFromInline var storage: ContiguousArray<UInt64>
   /// Free pool slots in FIFO order: a ring of `poolPages` slots.
   var freeRing: [Int32]
   var freeHead = 0
@@ -64,7 +58,7 @@ public struct TablePool: DescriptorMemory, Sendable {
     self.baseFrame = baseFrame
     self.rootPages = rootPages
     self.poolPages = poolPages
-    pages = ContiguousArray(repeating: Self.zeroPage, count: Int(total))
+    storage = ContiguousArray(repeating: 0, count: Int(total) * Self.entriesPerTable)
     freeRing = (0..<poolPages).map { Int32(rootPages + $0) }
     freeCount = poolPages
     inUse = Array(repeating: true, count: rootPages) + Array(repeating: false, count: poolPages)
@@ -95,19 +89,13 @@ public struct TablePool: DescriptorMemory, Sendable {
   @inlinable
   public func loadDescriptor(at physicalAddress: UInt64) -> UInt64 {
     let slot = (physicalAddress >> 12) &- baseFrame.rawValue
-    return slot < UInt64(pages.count) ? pages[Int(truncatingIfNeeded: slot)][Int(truncatingIfNeeded: (physicalAddress >> 3) & 511)] : 0
-  }
-
-  /// The descriptor at storage index slot × 512 + entry.
-  @inlinable
-  subscript(entry index: Int) -> UInt64 {
-    get { pages[index &>> 9][index & 511] }
-    set { pages[index &>> 9][index & 511] = newValue }
+    let index = Int(truncatingIfNeeded: slot) &<< 9 | Int(truncatingIfNeeded: (physicalAddress >> 3) & 511)
+    return slot < UInt64(storage.count >> 9) ? storage[index] : 0
   }
 
   /// The 512 descriptors of `slot`.
   public func table(slot: Int) -> ArraySlice<UInt64> {
-    ArraySlice(pages[slot])
+    ArraySlice(storage[slot * Self.entriesPerTable..<(slot + 1) * Self.entriesPerTable])
   }
 
   /// Takes the head of the free list and zeroes it; nil when the pool is
@@ -118,7 +106,8 @@ public struct TablePool: DescriptorMemory, Sendable {
     freeHead = (freeHead + 1) % poolPages
     freeCount -= 1
     inUse[slot] = true
-    pages[slot] = Self.zeroPage
+    let start = slot * Self.entriesPerTable
+    for index in start..<start + Self.entriesPerTable { storage[index] = 0 }
     return slot
   }
 

@@ -70,7 +70,7 @@ extension XenP2M {
       while let (slot, level, firstGFN) = pending.popLast() {
         for child in 0..<TablePool.entriesPerTable {
           let index = slot << 9 | child
-          let pte = memory[entry: index]
+          let pte = memory.storage[index]
           guard pte != 0 else { continue }
           let address = address(ofEntry: index)
           let gfn = firstGFN + UInt64(child) * Self.pages(level: level)
@@ -138,6 +138,6 @@ extension XenP2M {
   /// invariant checker and of the walk on corrupted tables.
   package mutating func corruptDescriptor(table frame: MFN, index: Int, with descriptor: UInt64) {
     guard let slot = memory.slot(of: frame), (0..<TablePool.entriesPerTable).contains(index) else { return }
-    memory[entry: slot << 9 | index] = descriptor
+    memory.storage[slot << 9 | index] = descriptor
   }
 }

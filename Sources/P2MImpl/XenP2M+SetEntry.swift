@@ -97,7 +97,7 @@ extension XenP2M {
     var level = geometry.rootLevel
 
     while level < target {
-      let pte = memory[entry: index]
+      let pte = memory.storage[index]
       if !Self.isTypeValid(pte) {
         if removing { return }
         guard let slot = allocateTable() else { throw .tableAllocation }
@@ -105,12 +105,12 @@ extension XenP2M {
       } else if !XenDescriptor.tableBit(pte) {
         break
       }
-      index = tableChild(of: memory[entry: index], gfn: gfn, level: level + 1)
+      index = tableChild(of: memory.storage[index], gfn: gfn, level: level + 1)
       level += 1
     }
 
     if level < target {
-      let original = memory[entry: index]
+      let original = memory.storage[index]
       let split = splitSuperpage(original, level: level, target: target, gfn: gfn)
       guard let split, split.complete else {
         // Xen re-counts the superpage, then frees `split_pte`: the partial
@@ -123,12 +123,12 @@ extension XenP2M {
       forceTLBFlush()
       writeEntry(index, split.table)
       while level < target {
-        index = tableChild(of: memory[entry: index], gfn: gfn, level: level + 1)
+        index = tableChild(of: memory.storage[index], gfn: gfn, level: level + 1)
         level += 1
       }
     }
 
-    let original = memory[entry: index]
+    let original = memory.storage[index]
     let wasHardwareValid = original & 1 != 0
     let zeroOnRemoval = removing && !mutants.contains(.removalKeepsHardwareInvalid)
     if wasHardwareValid || zeroOnRemoval { writeEntry(index, 0) }
@@ -148,7 +148,7 @@ extension XenP2M {
       rawLowestMappedGFN = min(rawLowestMappedGFN, gfn)
     }
 
-    let current = memory[entry: index]
+    let current = memory.storage[index]
     let releases = Self.isTypeValid(original) && XenDescriptor.outputBase(current) != XenDescriptor.outputBase(original)
     if releases && mutants.contains(.freeBeforeIOTLBFlush) { freeEntry(original, level: level) }
     if iommuEnabled && (wasHardwareValid || current & 1 != 0) {
@@ -188,7 +188,7 @@ extension XenP2M {
     var complete = true
     if next != target {
       let childIndex = slot << 9 | Int(truncatingIfNeeded: gfn >> UInt64(Self.order(level: next)) & 511)
-      if let deeper = splitSuperpage(memory[entry: childIndex], level: next, target: target, gfn: gfn) {
+      if let deeper = splitSuperpage(memory.storage[childIndex], level: next, target: target, gfn: gfn) {
         writeEntry(childIndex, deeper.table)
         complete = deeper.complete
       } else {
@@ -217,7 +217,7 @@ extension XenP2M {
       preconditionFailure("a table entry \(hex(pte)) points outside the p2m pool")
     }
     for child in 0..<TablePool.entriesPerTable {
-      freeEntry(memory[entry: slot << 9 | child], level: level + 1)
+      freeEntry(memory.storage[slot << 9 | child], level: level + 1)
     }
     flushTLBIfNeeded()
     memory.free(slot)
@@ -246,9 +246,9 @@ extension XenP2M {
   /// `write_pte()` / `p2m_write_pte()`.
   mutating func writeEntry(_ index: Int, _ descriptor: UInt64) {
     if recordsEvents {
-      events.append(.descriptorWrite(address: address(ofEntry: index), old: memory[entry: index], new: descriptor))
+      events.append(.descriptorWrite(address: address(ofEntry: index), old: memory.storage[index], new: descriptor))
     }
-    memory[entry: index] = descriptor
+    memory.storage[index] = descriptor
     counters.descriptorWrites += 1
   }
 

@@ -23,14 +23,14 @@ extension XenP2M {
     guard g <= rawMaxMappedGFN, var index = rootEntryIndex(g) else { return false }
     var level = geometry.rootLevel
     while level < 3 {
-      let pte = memory[entry: index]
+      let pte = memory.storage[index]
       if pte & 1 == 0 { break }
       guard Self.isTypeValid(pte) else { return false }
       if !XenDescriptor.tableBit(pte) { break }
       index = tableChild(of: pte, gfn: g, level: level + 1)
       level += 1
     }
-    let pte = memory[entry: index]
+    let pte = memory.storage[index]
     if pte & 1 != 0 { return true }
     guard Self.isTypeValid(pte) else { return false }
     if level < 3 && XenDescriptor.tableBit(pte) {
@@ -43,8 +43,8 @@ extension XenP2M {
   /// `p2m_invalidate_table()`: clears the valid bit of each entry that has
   /// it, and owes a TLB flush.
   mutating func invalidateTable(slot: Int) {
-    for index in slot << 9..<(slot + 1) << 9 where memory[entry: index] & 1 != 0 {
-      writeEntry(index, memory[entry: index] & ~1)
+    for index in slot << 9..<(slot + 1) << 9 where memory.storage[index] & 1 != 0 {
+      writeEntry(index, memory.storage[index] & ~1)
     }
     needFlush = true
   }

@@ -130,14 +130,14 @@ public struct XenP2M {
     guard var index = rootEntryIndex(g) else { return (nil, Self.order(level: geometry.rootLevel)) }
     var level = geometry.rootLevel
     while level < 3 {
-      let pte = memory[entry: index]
+      let pte = memory.storage[index]
       guard Self.isTypeValid(pte) else { return (nil, Self.order(level: level)) }
       if !XenDescriptor.tableBit(pte) { break }
       guard let next = childIndex(table: pte, gfn: g, level: level + 1) else { return (nil, Self.order(level: level)) }
       index = next
       level += 1
     }
-    let pte = memory[entry: index]
+    let pte = memory.storage[index]
     guard Self.isTypeValid(pte), let type = P2MType(rawValue: UInt8(truncatingIfNeeded: pte >> 55 & 0xF)) else {
       return (nil, Self.order(level: level))
     }
