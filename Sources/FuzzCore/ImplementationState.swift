@@ -108,12 +108,11 @@ public final class ImplementationState {
     guard let index = code.index(forKey: domain), let platform else { return nil }
     do {
       return try platform.updateP2M(of: domain) { tables throws(XenP2MError) in
-        _ = tables.takeEvents()
-        tables.recordsEvents = true
+        tables.removeAllEvents()
+        tables.recordsEvents = tables.iommuEnabled
         defer { tables.recordsEvents = false }
         try self.code.values[index].set(gfn, count: count, to: entry, in: &tables)
-        let events = tables.takeEvents()
-        return tables.iommuEnabled ? P2MEvent.releaseBeforeIOTLBFlush(in: events) : nil
+        return tables.iommuEnabled ? P2MEvent.releaseBeforeIOTLBFlush(in: tables.events) : nil
       }
     } catch {
       if case .p2m(let error) = error { throw error }

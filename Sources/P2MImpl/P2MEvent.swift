@@ -91,7 +91,7 @@ extension P2MEvent {
   ///
   /// Meaningful for a p2m the IOMMU shares (`iommuEnabled`); nil when
   /// every release waited for its flush.
-  public static func releaseBeforeIOTLBFlush(in events: some Sequence<P2MEvent>) -> P2MEvent? {
+  public static func releaseBeforeIOTLBFlush(in events: [P2MEvent]) -> P2MEvent? {
     var flushOwed = false
     for event in events {
       switch event {

@@ -115,6 +115,12 @@ public struct XenP2M {
     return events
   }
 
+  /// Drops the recorded events, keeping their storage for the next ones
+  /// (the fuzzer's p2m oracle records every update's events).
+  public mutating func removeAllEvents() {
+    events.removeAll(keepingCapacity: true)
+  }
+
   // MARK: Lookup
 
   /// `p2m_get_entry()`: the entry at `gfn` if its type is valid (hardware
