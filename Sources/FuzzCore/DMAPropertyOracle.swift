@@ -25,7 +25,11 @@ public struct DMAPropertyOracle: StepOracle {
     required = []
     expectation = false
     switch step.statement.kind {
-    case .p2mMap(let domain, let gfnAddress, _, _, _), .p2mUnmap(let domain, let gfnAddress):
+    case .p2mMap(let domain, let gfnAddress, _, _, _, let pages):
+      if step.spec.domainID(named: domain) == .dom0 {
+        for page in 0..<pages { history.rawlyUpdated.insert((gfnAddress >> 12) + page) }
+      }
+    case .p2mUnmap(let domain, let gfnAddress):
       if step.spec.domainID(named: domain) == .dom0 { history.rawlyUpdated.insert(gfnAddress >> 12) }
     case .grant(let grant):
       note(hostFrame: grant.hostAddress >> 12, spec: step.spec)

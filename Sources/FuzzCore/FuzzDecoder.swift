@@ -6,7 +6,11 @@ import Spec
 /// Layout: two configuration bytes (``FuzzConfiguration``), then records of
 /// three bytes — an opcode and two argument bytes — each one operation
 /// whose values are indices into the configuration's pools, so that a
-/// mutated byte changes one choice and keeps the rest meaningful. A short
+/// mutated byte changes one choice and keeps the rest meaningful. The
+/// opcode's low nibble is the operation; bit 4 makes a raw p2m map 2 MiB
+/// (``blockPages`` pages, GFN and MFN aligned down), so that the
+/// implementation holds blocks of any type for later updates to split.
+/// Other opcode bits are ignored. A short
 /// last record reads zeros; at most ``maximumOperations`` records are read,
 /// so a huge input costs no more than a long one.
 ///
@@ -58,7 +62,9 @@ public struct FuzzDecoder {
       let b = offset + 2 < bytes.count ? bytes[offset + 2] : 0
       offset += Self.recordSize
       records += 1
-      if let kind = operation(Self.opcodes[Int(opcode & 15)], a, b, isLiveGrant: isLiveGrant, isLiveForeign: isLiveForeign) {
+      if let kind = operation(
+        Self.opcodes[Int(opcode & 15)], block: opcode & 0x10 != 0, a, b, isLiveGrant: isLiveGrant, isLiveForeign: isLiveForeign)
+      {
         return kind
       }
     }
@@ -67,16 +73,27 @@ public struct FuzzDecoder {
 
   static func pick<T>(_ pool: [T], _ byte: UInt8) -> T { pool[Int(byte) % pool.count] }
 
+  /// Pages of a 2 MiB raw map (opcode bit 4).
+  public static let blockPages: UInt64 = 512
+
+  /// A raw map of ``blockPages`` with its GFN and MFN aligned down to
+  /// 2 MiB, as the decoder makes it; anything else unchanged.
+  static func aligned(_ kind: StatementKind) -> StatementKind {
+    guard case .p2mMap(let domain, let gfn, let mfn, let type, let valid, blockPages) = kind else { return kind }
+    let mask = ~(blockPages << 12 - 1)
+    return .p2mMap(domain: domain, gfnAddress: gfn & mask, mfnAddress: mfn & mask, type: type, hardwareValid: valid, pages: blockPages)
+  }
+
   mutating func operation(
-    _ operation: Operation, _ a: UInt8, _ b: UInt8, isLiveGrant: (String) -> Bool, isLiveForeign: (String) -> Bool
+    _ operation: Operation, block: Bool, _ a: UInt8, _ b: UInt8, isLiveGrant: (String) -> Bool, isLiveForeign: (String) -> Bool
   ) -> StatementKind? {
     let pools = configuration
     switch operation {
     case .p2mMap:
-      return .p2mMap(
+      return Self.aligned(.p2mMap(
         domain: a & 0x80 != 0 ? "guest" : "dom0", gfnAddress: Self.pick(pools.p2mAddresses, a & 0x7F),
         mfnAddress: Self.pick(pools.machineAddresses, b & 7), type: Self.pick(FuzzConfiguration.p2mTypes, b >> 3 & 0xF),
-        hardwareValid: b & 0x80 == 0)
+        hardwareValid: b & 0x80 == 0, pages: block ? Self.blockPages : 1))
     case .p2mUnmap:
       return .p2mUnmap(domain: a & 0x80 != 0 ? "guest" : "dom0", gfnAddress: Self.pick(pools.p2mAddresses, a & 0x7F))
     case .grant:

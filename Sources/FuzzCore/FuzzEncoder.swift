@@ -61,10 +61,15 @@ public enum FuzzEncoder {
       }
       let record: [UInt8]
       switch statement.kind {
-      case .p2mMap(let domain, let gfn, let mfn, let type, let valid):
+      case .p2mMap(let domain, let gfn, let mfn, let type, let valid, let pages):
         let typeIndex = try index(type, in: FuzzConfiguration.p2mTypes, "p2m types")
-        record = [0, try index(gfn, in: configuration.p2mAddresses, "p2m addresses") | domainBit(domain),
-                  try index(mfn, in: configuration.machineAddresses, "machine addresses") | typeIndex << 3 | (valid ? 0 : 0x80)]
+        guard pages == 1 || pages == FuzzDecoder.blockPages else { throw refuse("the fuzzer maps 4K or 2M") }
+        // A 2 MiB map is any pool address that aligns down to it.
+        func aligned(_ pool: [UInt64]) -> [UInt64] {
+          pages == 1 ? pool : pool.map { $0 & ~(FuzzDecoder.blockPages << 12 - 1) }
+        }
+        record = [pages == 1 ? 0 : 0x10, try index(gfn, in: aligned(configuration.p2mAddresses), "p2m addresses") | domainBit(domain),
+                  try index(mfn, in: aligned(configuration.machineAddresses), "machine addresses") | typeIndex << 3 | (valid ? 0 : 0x80)]
       case .p2mUnmap(let domain, let gfn):
         record = [1, try index(gfn, in: configuration.p2mAddresses, "p2m addresses") | domainBit(domain), 0]
       case .grant(let grant):

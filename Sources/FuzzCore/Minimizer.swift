@@ -147,14 +147,15 @@ public struct Minimizer {
   static func simpler(_ kind: StatementKind, pools: FuzzConfiguration) -> [StatementKind] {
     var candidates: [StatementKind] = []
     switch kind {
-    case .p2mMap(let domain, let gfn, let mfn, let type, let valid):
+    case .p2mMap(let domain, let gfn, let mfn, let type, let valid, let pages):
       candidates = [
-        .p2mMap(domain: domain, gfnAddress: gfn, mfnAddress: mfn, type: type, hardwareValid: true),
-        .p2mMap(domain: domain, gfnAddress: gfn, mfnAddress: mfn, type: .ramRW, hardwareValid: valid),
-        .p2mMap(domain: domain, gfnAddress: gfn, mfnAddress: pools.machineAddresses[0], type: type, hardwareValid: valid),
-        .p2mMap(domain: domain, gfnAddress: pools.p2mAddresses[0], mfnAddress: mfn, type: type, hardwareValid: valid),
-        .p2mMap(domain: "dom0", gfnAddress: gfn, mfnAddress: mfn, type: type, hardwareValid: valid),
-      ]
+        .p2mMap(domain: domain, gfnAddress: gfn, mfnAddress: mfn, type: type, hardwareValid: valid),
+        .p2mMap(domain: domain, gfnAddress: gfn, mfnAddress: mfn, type: type, hardwareValid: true, pages: pages),
+        .p2mMap(domain: domain, gfnAddress: gfn, mfnAddress: mfn, type: .ramRW, hardwareValid: valid, pages: pages),
+        .p2mMap(domain: domain, gfnAddress: gfn, mfnAddress: pools.machineAddresses[0], type: type, hardwareValid: valid, pages: pages),
+        .p2mMap(domain: domain, gfnAddress: pools.p2mAddresses[0], mfnAddress: mfn, type: type, hardwareValid: valid, pages: pages),
+        .p2mMap(domain: "dom0", gfnAddress: gfn, mfnAddress: mfn, type: type, hardwareValid: valid, pages: pages),
+      ].map { FuzzDecoder.aligned($0) }
     case .p2mUnmap(let domain, let gfn):
       candidates = [.p2mUnmap(domain: domain, gfnAddress: pools.p2mAddresses[0]), .p2mUnmap(domain: "dom0", gfnAddress: gfn)]
     case .grant(let grant):

@@ -19,7 +19,7 @@ import Spec
 /// in Xen's order: nothing released before the IOTLB flush it owed
 /// (property `flush-order`, `P2MEvent.releaseBeforeIOTLBFlush(in:)`). A raw update the spec refuses
 /// beyond the root tables must be refused too (XSA-301,
-/// ``forwardRefused(_:_:to:step:report:)``). At the end every spec entry
+/// ``forwardRefused(_:_:count:to:step:report:)``). At the end every spec entry
 /// is looked up in the implementation (except in the fuzzer's lean mode).
 ///
 /// A note on cost: nothing here materializes whole tables; each step
@@ -69,7 +69,11 @@ public struct P2MDifferentialOracle: StepOracle {
       note(.dom0, GFN(foreign.hostAddress >> 12))
     case .unforeign(let handle):
       if let host = foreignMaps[handle] { note(.dom0, host) }
-    case .p2mMap(let domain, let gfn, _, _, _), .p2mUnmap(let domain, let gfn):
+    case .p2mMap(let domain, let gfn, _, _, _, let pages):
+      if let id = step.spec.domainID(named: domain) {
+        for page in 0..<pages { note(id, GFN(gfn >> 12).advanced(by: page)) }
+      }
+    case .p2mUnmap(let domain, let gfn):
       if let id = step.spec.domainID(named: domain) { note(id, GFN(gfn >> 12)) }
     default:
       break
@@ -82,6 +86,9 @@ public struct P2MDifferentialOracle: StepOracle {
       FuzzFailure(oracle: .specVersusImplementation, property: property, stepIndex: step.index, statement: step.statement, detail: detail)
     }
     var raw = false
+    /// A raw map of several pages that succeeded: one `p2m_set_entry()`
+    /// of them all, so that the implementation makes blocks where it can.
+    var range: P2MEntry?
     switch step.statement.kind {
     case .dom0:
       return create(.dom0, spec: step.spec, implementation: step.implementation).map { failure("update-refused", $0) }
@@ -99,12 +106,17 @@ public struct P2MDifferentialOracle: StepOracle {
       if step.spec.isLiveForeignMapping(foreign.handle) { foreignMaps[foreign.handle] = GFN(foreign.hostAddress >> 12) }
     case .unforeign(let handle):
       if !step.spec.isLiveForeignMapping(handle) { foreignMaps[handle] = nil }
-    case .p2mMap(let name, let gfn, let mfn, let type, let hardwareValid) where !report.succeeded:
+    case .p2mMap(let name, let gfn, let mfn, let type, let hardwareValid, let pages) where !report.succeeded:
       let entry = P2MEntry(mfn: MFN(mfn >> 12), type: type, hardwareValid: hardwareValid)
-      if let detail = forwardRefused(name, GFN(gfn >> 12), to: entry, step: step, report: report) { return failure("refusal", detail) }
+      if let detail = forwardRefused(name, GFN(gfn >> 12), count: pages, to: entry, step: step, report: report) {
+        return failure("refusal", detail)
+      }
     case .p2mUnmap(let name, let gfn) where !report.succeeded:
-      if let detail = forwardRefused(name, GFN(gfn >> 12), to: nil, step: step, report: report) { return failure("refusal", detail) }
-    case .p2mMap, .p2mUnmap:
+      if let detail = forwardRefused(name, GFN(gfn >> 12), count: 1, to: nil, step: step, report: report) { return failure("refusal", detail) }
+    case .p2mMap(_, _, let mfn, let type, let hardwareValid, let pages):
+      raw = true
+      if pages > 1 { range = P2MEntry(mfn: MFN(mfn >> 12), type: type, hardwareValid: hardwareValid) }
+    case .p2mUnmap:
       raw = true
     default:
       break
@@ -112,7 +124,17 @@ public struct P2MDifferentialOracle: StepOracle {
     if touched.isEmpty { return nil }
 
     // Apply the spec's changes, as p2m_set_entry() calls.
-    for (domain, gfn, before) in touched {
+    if let range, let first = touched.first {
+      do throws(XenP2MError) {
+        if let early = try step.implementation.set(first.gfn, count: UInt64(touched.count), to: range, of: first.domain) {
+          return failure(
+            "flush-order", "\(first.domain) \(first.gfn)+\(touched.count): '\(early)' happens before the IOTLB flush its update owed (the order Xen 6718787797 fixed)")
+        }
+      } catch {
+        return failure("update-refused", "\(first.domain) \(first.gfn)+\(touched.count): the spec mapped them from \(range); the implementation refused: \(error)")
+      }
+    }
+    for (domain, gfn, before) in touched where range == nil {
       let after = xen.domains[domain]?.p2m.lookup(gfn)
       guard raw || after != before else { continue }
       do throws(XenP2MError) {
@@ -126,16 +148,18 @@ public struct P2MDifferentialOracle: StepOracle {
     }
 
     // Compare at the touched GFNs (walking too), a neighbour each, and
-    // recent probes.
-    for (domain, gfn, _) in touched {
+    // recent probes. Of a range's pages, the first and the last are
+    // compared so, the others by lookup only.
+    for (position, (domain, gfn, _)) in touched.enumerated() {
       guard let spec = xen.domains[domain]?.p2m else { continue }
+      let edge = touched.count <= 2 || position == 0 || position == touched.count - 1
       // The neighbour in the same leaf table: a split or a removal that
       // damages siblings shows there.
-      for probe in [gfn, GFN(gfn.rawValue ^ 1)] where probe.rawValue < spec.gfnLimit {
-        if let detail = compare(domain, probe, spec: spec, implementation: step.implementation, walk: probe == gfn) {
+      for probe in edge ? [gfn, GFN(gfn.rawValue ^ 1)] : [gfn] where probe.rawValue < spec.gfnLimit {
+        if let detail = compare(domain, probe, spec: spec, implementation: step.implementation, walk: probe == gfn, translates: edge) {
           return failure(detail.property, detail.text)
         }
-        remember(domain, probe)
+        if edge { remember(domain, probe) }
       }
     }
     for (domain, probes) in recent {
@@ -171,11 +195,11 @@ public struct P2MDifferentialOracle: StepOracle {
   /// root tables but beyond the IPA size (32, 36 and 44 bits) Xen accepts
   /// (`XenP2M.rootGFNLimit`) while the spec refuses it, so such an update is
   /// not forwarded, nor is one refused for another reason.
-  func forwardRefused(_ name: String, _ gfn: GFN, to entry: P2MEntry?, step: StepContext, report: StepReport) -> String? {
+  func forwardRefused(_ name: String, _ gfn: GFN, count: UInt64, to entry: P2MEntry?, step: StepContext, report: StepReport) -> String? {
     guard let domain = step.spec.domainID(named: name), let limit = step.implementation.platform?.p2m(of: domain)?.rootGFNLimit,
       gfn.rawValue >= limit
     else { return nil }
-    do throws(XenP2MError) { _ = try step.implementation.set(gfn, count: 1, to: entry, of: domain) } catch { return nil }
+    do throws(XenP2MError) { _ = try step.implementation.set(gfn, count: count, to: entry, of: domain) } catch { return nil }
     return "\(domain) \(gfn): the spec \(report.result), the implementation accepted it (its root tables end at gfn \(hex(limit)))"
   }
 
@@ -236,7 +260,7 @@ public struct P2MDifferentialOracle: StepOracle {
   }
 
   /// Compares one GFN; returns the property that failed and a trace line.
-  func compare(_ domain: DomainID, _ gfn: GFN, spec: ReferenceP2M, implementation: ImplementationState, walk: Bool)
+  func compare(_ domain: DomainID, _ gfn: GFN, spec: ReferenceP2M, implementation: ImplementationState, walk: Bool, translates: Bool = true)
     -> (property: String, text: String)?
   {
     guard implementation.hasDomain(domain) else { return nil }
@@ -245,6 +269,7 @@ public struct P2MDifferentialOracle: StepOracle {
     if expectedEntry != actualEntry {
       return ("lookup", "\(domain) \(gfn): spec \(expectedEntry.map(\.description) ?? "unmapped"), impl \(actualEntry.map(\.description) ?? "unmapped")")
     }
+    guard translates else { return nil }
     let ipa = gfn.address | 0x123
     for access in Access.allCases {
       let expected = Translation(expectedFrom: spec, ipa: ipa, access: access)

@@ -49,6 +49,26 @@ struct SeededBugTests {
     #expect(ScenarioChecker().check(minimized.scenario).passed)
   }
 
+  /// Xen `97323702bf`: a split gives the new 4K entries the default type
+  /// and access instead of the block's. Invisible on `ram_rw` blocks; the
+  /// seed `raw-p2m-2m-block-split` maps a 2 MiB `ram_ro` block and updates
+  /// a page inside it, so the neighbour's lookup shows the lost type.
+  @Test("the 97323702bf mutant (split children lose the block's type) is caught by the committed corpus")
+  func splitWithoutInheritance() throws {
+    let broken = ScenarioChecker(makeP2M: P2MFactory.xen(withMutants: .splitWithoutInheritance))
+    var search = MutationSearch(checker: broken, seed: 0x5EED_9732)
+    let found = search.run(corpus: try committedCorpus(), maximumRuns: 100)
+    let finding = try #require(found, "not found in the corpus")
+    let failure = try #require(finding.result.failure)
+    #expect(failure.oracle == .specVersusImplementation)
+    #expect(failure.property == "lookup")
+    let minimized = try #require(Minimizer(checker: broken).minimize(finding.result.scenario))
+    #expect(ScenarioPrinter.print(minimized.scenario).contains(" size 2M"), "the block comes from a 2 MiB raw map")
+    #expect(minimized.failure.signature == failure.signature)
+    #expect(minimized.scenario.statements.filter { FuzzEncoder.isOperation($0.kind) }.count <= 5, "\(ScenarioPrinter.print(minimized.scenario))")
+    #expect(ScenarioChecker().check(minimized.scenario).passed)
+  }
+
   /// Xen `6718787797`: the entry a foreign unmap replaces is released
   /// before the IOTLB flush. Translations are the same either way, so
   /// only the effect-order check (`flush-order`) sees it.

@@ -44,7 +44,10 @@ struct RandomScenarios {
     case 14: return .ungrant(handle: name())
     case 15: return .foreign(ForeignStatement(owner: name(), gfnAddress: page(), hostAddress: page(), handle: name()))
     case 16: return .unforeign(handle: name())
-    case 17: return .p2mMap(domain: name(), gfnAddress: page(), mfnAddress: page(), type: pick(P2MType.allCases.filter(\.isValid)), hardwareValid: random.next() % 2 == 0)
+    case 17:
+      return .p2mMap(
+        domain: name(), gfnAddress: page(), mfnAddress: page(), type: pick(P2MType.allCases.filter(\.isValid)), hardwareValid: random.next() % 2 == 0,
+        pages: pick([1, 2, 512, 1 << 18]))
     case 18: return .p2mUnmap(domain: name(), gfnAddress: page())
     default:
       return .dma(DMAStatement(DMARequest(device: name(), buffer: random.next() >> 16, size: 1 + random.next() % 20000, direction: pick(DMADirection.allCases)), expected: pick([nil] + DMAOutcome.allCases.map(Optional.some))))

@@ -85,8 +85,10 @@ public enum StatementKind: Hashable, Sendable {
   case foreign(ForeignStatement)
   /// `unforeign <handle>`.
   case unforeign(handle: String)
-  /// `p2m <domain> map <gfn-address> <mfn-address> <type> [hw-invalid]`.
-  case p2mMap(domain: String, gfnAddress: UInt64, mfnAddress: UInt64, type: P2MType, hardwareValid: Bool)
+  /// `p2m <domain> map <gfn-address> <mfn-address> <type> [size <size>] [hw-invalid]`:
+  /// `pages` consecutive GFNs to consecutive MFNs (one page unless a size
+  /// is given), as one `p2m_set_entry()` call.
+  case p2mMap(domain: String, gfnAddress: UInt64, mfnAddress: UInt64, type: P2MType, hardwareValid: Bool, pages: UInt64 = 1)
   /// `p2m <domain> unmap <gfn-address>`.
   case p2mUnmap(domain: String, gfnAddress: UInt64)
   /// `dma <device> to-device|from-device <address> <size> [expect <outcome>]`.

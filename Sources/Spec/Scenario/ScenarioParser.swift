@@ -105,8 +105,18 @@ public enum ScenarioParser {
       } else {
         let mfn = try reader.pageAligned("a machine address")
         let typeName = try reader.oneOf(P2MType.allCases.filter(\.isValid).map(\.xenName), what: "a p2m type")
+        var pages: UInt64 = 1
+        if reader.consume("size") {
+          let here = reader.location
+          let size = try reader.size("the mapping's size")
+          guard size % 4096 == 0, size >= 4096, size <= 1 << 30 else {
+            throw reader.error(at: here, "expected a mapping size from 4K to 1G in whole pages, found \(ScenarioPrinter.sizeText(size))")
+          }
+          pages = size >> 12
+        }
         let hardwareValid = !reader.consume("hw-invalid")
-        kind = .p2mMap(domain: domain, gfnAddress: gfn, mfnAddress: mfn, type: P2MType(xenName: typeName)!, hardwareValid: hardwareValid)
+        kind = .p2mMap(
+          domain: domain, gfnAddress: gfn, mfnAddress: mfn, type: P2MType(xenName: typeName)!, hardwareValid: hardwareValid, pages: pages)
       }
     case "dma":
       let device = try reader.name("a device name")

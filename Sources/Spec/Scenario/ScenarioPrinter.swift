@@ -37,8 +37,9 @@ public enum ScenarioPrinter {
     case .foreign(let foreign):
       "foreign \(foreign.owner) \(hex(foreign.gfnAddress)) into dom0 at \(hex(foreign.hostAddress)) as \(foreign.handle)"
     case .unforeign(let handle): "unforeign \(handle)"
-    case .p2mMap(let domain, let gfn, let mfn, let type, let valid):
-      "p2m \(domain) map \(hex(gfn)) \(hex(mfn)) \(type.xenName)" + (valid ? "" : " hw-invalid")
+    case .p2mMap(let domain, let gfn, let mfn, let type, let valid, let pages):
+      "p2m \(domain) map \(hex(gfn)) \(hex(mfn)) \(type.xenName)" + (pages == 1 ? "" : " size \(sizeText(pages << 12))")
+        + (valid ? "" : " hw-invalid")
     case .p2mUnmap(let domain, let gfn): "p2m \(domain) unmap \(hex(gfn))"
     case .dma(let dma):
       "dma \(dma.request.device) \(dma.request.direction.rawValue) \(hex(dma.request.buffer)) \(sizeText(dma.request.size))"

@@ -332,16 +332,22 @@ struct ScenarioMachine {
       system!.foreignMaps[handle] = nil
       return StepReport(line: line, statement: text, result: "removed dom0 \(host)")
 
-    case .p2mMap(let domain, let gfnAddress, let mfnAddress, let type, let hardwareValid):
+    case .p2mMap(let domain, let gfnAddress, let mfnAddress, let type, let hardwareValid, let pages):
       let id = try domainID(domain)
+      let (gfn, mfn) = (GFN(gfnAddress >> 12), MFN(mfnAddress >> 12))
       do {
+        // Page by page in ascending order; a refused page leaves the ones
+        // before it mapped, as `p2m_set_entry()` stops at the first chunk
+        // that fails (`modifyDomain`).
         try system!.xen.updateP2M(of: id) { p2m throws(P2MError) in
-          try p2m.map(GFN(gfnAddress >> 12), to: MFN(mfnAddress >> 12), type: type, hardwareValid: hardwareValid)
+          for page in 0..<pages {
+            try p2m.map(gfn.advanced(by: page), to: mfn.advanced(by: page), type: type, hardwareValid: hardwareValid)
+          }
         }
       } catch {
         return refused(error)
       }
-      return StepReport(line: line, statement: text, result: "\(id) \(GFN(gfnAddress >> 12)) → \(MFN(mfnAddress >> 12)) \(type)")
+      return StepReport(line: line, statement: text, result: "\(id) \(gfn) → \(mfn) \(type)" + (pages == 1 ? "" : " (\(pages) pages)"))
 
     case .p2mUnmap(let domain, let gfnAddress):
       let id = try domainID(domain)
