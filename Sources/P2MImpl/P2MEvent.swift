@@ -81,13 +81,16 @@ public struct P2MCounters: Hashable, Sendable {
 
 extension P2MEvent {
   /// The first release — a table freed, foreign pages put — made while an
-  /// IOTLB flush is owed: after a descriptor write that made or unmade a
-  /// hardware-valid entry, and before the `iommu_iotlb_flush()` that
+  /// IOTLB flush is owed: after a descriptor write that replaced a
+  /// hardware-valid descriptor, and before the `iommu_iotlb_flush()` that
   /// follows it. Xen `6718787797` moved `p2m_free_entry()` after the flush
   /// in `__p2m_set_entry()`: before it, a freed page could be reused while
-  /// the SMMU's TLB still pointed at it. A write between two hardware-
-  /// invalid descriptors owes nothing (the SMMU caches valid entries only,
-  /// and Xen flushes only when the old or the new entry is valid).
+  /// the SMMU's TLB still pointed at it. Only a replaced valid descriptor
+  /// can have left such a translation (the SMMU caches valid entries only):
+  /// writing a valid descriptor over an invalid one — hooking a split's
+  /// table in where a hardware-invalid block was — owes nothing, and Xen
+  /// then releases a hardware-invalid foreign leaf with no flush at all
+  /// (`lpae_is_valid()` of neither the old nor the new entry).
   ///
   /// Meaningful for a p2m the IOMMU shares (`iommuEnabled`); nil when
   /// every release waited for its flush.
@@ -95,7 +98,7 @@ extension P2MEvent {
     var flushOwed = false
     for event in events {
       switch event {
-      case .descriptorWrite(_, let old, let new) where old & 1 != 0 || new & 1 != 0: flushOwed = true
+      case .descriptorWrite(_, let old, _) where old & 1 != 0: flushOwed = true
       case .iotlbFlush: flushOwed = false
       case .tableFreed, .foreignPagesPut: if flushOwed { return event }
       default: break

@@ -124,9 +124,12 @@ enum RemovalOrderTheorem {
 /// Added by issue 9: the `6718787797` mutant escaped every other theorem
 /// and the fuzzer (no oracle looks at the order of effects).
 enum FlushOrderTheorem {
-  static func theorem() -> Theorem {
+  /// - Parameter mutants: P2MImpl bugs to put back (`.freeBeforeIOTLBFlush`
+  ///   must make it refuted).
+  static func theorem(mutants: Mutants = []) -> Theorem {
     Theorem(name: "p2m.flush-before-free", summary: "a replaced foreign page or table is released only after the IOTLB flush that follows its unlinking (6718787797)") { session in
       var p2m = try XenP2M(ipaBits: 40, vmid: 1, tableBase: MFN(0xF_0000), poolPages: 16)
+      p2m.mutants = mutants
       p2m.recordsEvents = true
       try p2m.setEntry(GFN(0x401), count: 1, mfn: MFN(0x1234), type: .mapForeignRW)
       try p2m.setEntry(GFN(0x401), count: 1, mfn: MFN(0x5678), type: .ramRW)

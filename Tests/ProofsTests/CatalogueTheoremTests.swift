@@ -41,6 +41,13 @@ struct CatalogueTheoremTests {
     }
   }
 
+  @Test("p2m.flush-before-free: proved; releasing before the IOTLB flush (before 6718787797) is refuted")
+  func flushBeforeFree() throws {
+    #expect(try run(FlushOrderTheorem.theorem()).allSatisfy { $0.verdict == .proved })
+    let broken = try run(FlushOrderTheorem.theorem(mutants: .freeBeforeIOTLBFlush))
+    #expect(!broken.isEmpty && broken.allSatisfy { $0.verdict == .refuted }, "\(broken)")
+  }
+
   @Test("smmu.refinement: proved with Xen's flushes; without them (before 9ed527dc95) refuted, and the stale entry replays")
   func smmuRefinement() throws {
     #expect(try run(SMMURefinementTheorem.theorem()).allSatisfy { $0.verdict == .proved })
