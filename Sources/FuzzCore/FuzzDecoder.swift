@@ -9,8 +9,9 @@ import Spec
 /// mutated byte changes one choice and keeps the rest meaningful. The
 /// opcode's low nibble is the operation; bit 4 makes a raw p2m map 2 MiB
 /// (``blockPages`` pages, GFN and MFN aligned down), so that the
-/// implementation holds blocks of any type for later updates to split.
-/// Other opcode bits are ignored. A short
+/// implementation holds blocks of any type for later updates to split,
+/// and turns a raw unmap into a set/way flush of its domain
+/// (`setway`). Other opcode bits are ignored. A short
 /// last record reads zeros; at most ``maximumOperations`` records are read,
 /// so a huge input costs no more than a long one.
 ///
@@ -94,6 +95,8 @@ public struct FuzzDecoder {
         domain: a & 0x80 != 0 ? "guest" : "dom0", gfnAddress: Self.pick(pools.p2mAddresses, a & 0x7F),
         mfnAddress: Self.pick(pools.machineAddresses, b & 7), type: Self.pick(FuzzConfiguration.p2mTypes, b >> 3 & 0xF),
         hardwareValid: b & 0x80 == 0, pages: block ? Self.blockPages : 1))
+    case .p2mUnmap where block:
+      return .setWay(domain: a & 0x80 != 0 ? "guest" : "dom0")
     case .p2mUnmap:
       return .p2mUnmap(domain: a & 0x80 != 0 ? "guest" : "dom0", gfnAddress: Self.pick(pools.p2mAddresses, a & 0x7F))
     case .grant:

@@ -72,6 +72,8 @@ public enum FuzzEncoder {
                   try index(mfn, in: aligned(configuration.machineAddresses), "machine addresses") | typeIndex << 3 | (valid ? 0 : 0x80)]
       case .p2mUnmap(let domain, let gfn):
         record = [1, try index(gfn, in: configuration.p2mAddresses, "p2m addresses") | domainBit(domain), 0]
+      case .setWay(let domain):
+        record = [0x11, try domainBit(domain), 0]
       case .grant(let grant):
         guard grant.granter == "guest" else { throw refuse("only the domain 'guest' grants") }
         record = [2, try index(grant.gfnAddress, in: configuration.guestPages, "guest pages") | (grant.writable ? 0 : 0x80),
@@ -119,7 +121,7 @@ public enum FuzzEncoder {
   /// as opposed to a platform or domain statement.
   public static func isOperation(_ kind: StatementKind) -> Bool {
     switch kind {
-    case .attach, .detach, .grant, .ungrant, .foreign, .unforeign, .p2mMap, .p2mUnmap, .dma: true
+    case .attach, .detach, .grant, .ungrant, .foreign, .unforeign, .p2mMap, .p2mUnmap, .setWay, .dma: true
     default: false
     }
   }

@@ -101,6 +101,7 @@ extension StatementKind {
     case .unforeign: "unforeign"
     case .p2mMap: "p2m map"
     case .p2mUnmap: "p2m unmap"
+    case .setWay: "setway"
     case .dma: "dma"
     }
   }

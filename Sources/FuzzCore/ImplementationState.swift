@@ -96,6 +96,25 @@ public final class ImplementationState {
     }) ?? noP2M
   }
 
+  /// Set/Way emulation on `domain`'s tables: `p2m_invalidate_root()`,
+  /// refused (`XenP2MError.setWayWithSharedIOMMU`) for a p2m the IOMMU
+  /// shares. A domain without a p2m is left alone.
+  public func invalidateRoot(of domain: DomainID) throws(XenP2MError) {
+    guard code[domain] != nil, let platform else { return }
+    do {
+      try platform.updateP2M(of: domain) { tables throws(XenP2MError) in try tables.invalidateRoot() }
+    } catch {
+      if case .p2m(let error) = error { throw error }
+    }
+  }
+
+  /// `p2m_resolve_translation_fault()` for `gfn` of `domain`: whether the
+  /// fault was resolved (one level per call).
+  public func resolveTranslationFault(_ gfn: GFN, of domain: DomainID) -> Bool {
+    guard code[domain] != nil, let platform else { return false }
+    return (try? platform.updateP2M(of: domain) { tables throws(XenP2MError) in tables.resolveTranslationFault(gfn) }) ?? false
+  }
+
   /// `p2m_set_entry()` on `domain`'s tables in place, its IOTLB flushes
   /// reaching the SMMUs. A domain without a p2m is left alone.
   ///

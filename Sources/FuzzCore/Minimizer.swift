@@ -158,6 +158,8 @@ public struct Minimizer {
       ].map { FuzzDecoder.aligned($0) }
     case .p2mUnmap(let domain, let gfn):
       candidates = [.p2mUnmap(domain: domain, gfnAddress: pools.p2mAddresses[0]), .p2mUnmap(domain: "dom0", gfnAddress: gfn)]
+    case .setWay:
+      candidates = [.setWay(domain: "dom0")]
     case .grant(let grant):
       for change in [{ (g: inout GrantStatement) in g.writable = true }, { $0.gfnAddress = pools.guestPages[0] },
                      { $0.hostAddress = pools.hostAddresses[0] }] {

@@ -33,6 +33,11 @@ public struct P2MDifferentialOracle: StepOracle {
   var foreignMaps: [String: GFN] = [:]
   /// Recently probed GFNs per domain (bounded), re-probed through the TLB.
   var recent: [DomainID: [GFN]] = [:]
+  /// Domains whose p2m set/way emulation invalidated: their tables keep
+  /// hardware-invalid entries on the paths to pages not touched since, so
+  /// each page an update maps is touched as the guest would touch it
+  /// (``touch(_:_:spec:implementation:)``).
+  var setWayDomains: Set<DomainID> = []
   static let recentLimit = 4
   /// Table pages beyond what a domain's RAM needs: the fuzzer's raw
   /// updates, grants and foreign maps reach a few dozen 2 MiB regions.
@@ -117,6 +122,10 @@ public struct P2MDifferentialOracle: StepOracle {
       if pages > 1 { range = P2MEntry(mfn: MFN(mfn >> 12), type: type, hardwareValid: hardwareValid) }
     case .p2mUnmap:
       raw = true
+    case .setWay(let name):
+      guard let id = step.spec.domainID(named: name), let spec = xen.domains[id]?.p2m, step.implementation.hasDomain(id) else { return nil }
+      if report.succeeded { setWayDomains.insert(id) }
+      return setWay(id, spec: spec, refused: !report.succeeded, implementation: step.implementation).map { failure("setway", $0) }
     default:
       break
     }
@@ -144,6 +153,11 @@ public struct P2MDifferentialOracle: StepOracle {
       } catch {
         return failure("update-refused", "\(domain) \(gfn): the spec made it \(after.map(\.description) ?? "unmapped"); the implementation refused: \(error)")
       }
+    }
+
+    for (domain, gfn, _) in touched where setWayDomains.contains(domain) {
+      guard let spec = xen.domains[domain]?.p2m, spec.lookup(gfn)?.hardwareValid == true else { continue }
+      if let detail = touch(domain, gfn, implementation: step.implementation) { return failure("setway", detail) }
     }
 
     // Compare at the touched GFNs (walking too), a neighbour each, and
@@ -204,6 +218,59 @@ public struct P2MDifferentialOracle: StepOracle {
     else { return nil }
     do throws(XenP2MError) { _ = try step.implementation.set(gfn, count: count, to: entry, of: domain) } catch { return nil }
     return "\(domain) \(gfn): the spec \(report.result), the implementation accepted it (its root tables end at gfn \(hex(limit)))"
+  }
+
+  /// Set/Way emulation, sent to the implementation. Refused by the spec (a
+  /// p2m the IOMMU shares), it must be refused there too. Otherwise, after
+  /// `p2m_invalidate_root()` no mapped page may translate — each must
+  /// fault so that Xen notes the access (`14c57887f3`: only the first page
+  /// of a concatenated root was invalidated) — and then each of the
+  /// spec's hardware-valid pages is touched as the guest would touch it:
+  /// `p2m_resolve_translation_fault()`, one level per fault, until it
+  /// translates, which must bring back exactly the translations of
+  /// before (later steps compare them).
+  func setWay(_ domain: DomainID, spec: ReferenceP2M, refused: Bool, implementation: ImplementationState) -> String? {
+    do throws(XenP2MError) {
+      try implementation.invalidateRoot(of: domain)
+      if refused { return "\(domain): the spec refuses set/way emulation on a p2m the IOMMU shares; the implementation invalidated it" }
+    } catch {
+      return refused ? nil : "\(domain): the spec emulates set/way; the implementation refused: \(error)"
+    }
+    func reaches(_ gfn: GFN) -> Bool {
+      switch implementation.walk(gfn.address, access: .read, of: domain) {
+      case .translated: true
+      case .fault(let fault): fault.kind == .permission
+      }
+    }
+    let mapped = spec.entries.keys.sorted()
+    if let stale = mapped.first(where: reaches) {
+      return "\(domain) \(stale): still translates after p2m_invalidate_root(), so set/way emulation misses its accesses"
+    }
+    for gfn in mapped where spec.entries[gfn]!.hardwareValid {
+      if let detail = touch(domain, gfn, implementation: implementation) { return detail }
+    }
+    return nil
+  }
+
+  /// The guest's access to `gfn` after set/way emulation: each
+  /// translation fault goes to `p2m_resolve_translation_fault()`, which
+  /// validates one level, until the walk reaches the page (at most one
+  /// fault per level).
+  func touch(_ domain: DomainID, _ gfn: GFN, implementation: ImplementationState) -> String? {
+    func reaches() -> Bool {
+      switch implementation.walk(gfn.address, access: .read, of: domain) {
+      case .translated: true
+      case .fault(let fault): fault.kind == .permission
+      }
+    }
+    var faults = 0
+    while !reaches() {
+      faults += 1
+      guard faults <= 4, implementation.resolveTranslationFault(gfn, of: domain) else {
+        return "\(domain) \(gfn): p2m_resolve_translation_fault() did not bring it back after \(faults) fault(s)"
+      }
+    }
+    return nil
   }
 
   mutating func remember(_ domain: DomainID, _ gfn: GFN) {

@@ -222,4 +222,8 @@ package struct Mutants: OptionSet, Sendable {
   /// Before `6718787797`: old tables and foreign pages are released before
   /// the IOTLB flush.
   package static let freeBeforeIOTLBFlush = Mutants(rawValue: 1 << 3)
+  /// Before `14c57887f3`: `p2m_invalidate_root()` loops to
+  /// `P2M_ROOT_LEVEL` instead of `P2M_ROOT_PAGES`, so only the first page
+  /// of a concatenated root is invalidated.
+  package static let invalidatesFirstRootPageOnly = Mutants(rawValue: 1 << 4)
 }

@@ -69,6 +69,25 @@ struct SeededBugTests {
     #expect(ScenarioChecker().check(minimized.scenario).passed)
   }
 
+  /// Xen `14c57887f3`: `p2m_invalidate_root()` cleared only the first page
+  /// of a concatenated root, so set/way emulation missed accesses above
+  /// it. The seed `setway-iommu-off` maps a page at the top of a 40-bit
+  /// IPA (under the second root page) and flushes by set/way.
+  @Test("the 14c57887f3 mutant (set/way invalidates the first root page only) is caught by the committed corpus")
+  func setWayFirstRootPageOnly() throws {
+    let broken = ScenarioChecker(makeP2M: P2MFactory.xen(withMutants: .invalidatesFirstRootPageOnly))
+    var search = MutationSearch(checker: broken, seed: 0x5EED_14C5)
+    let found = search.run(corpus: try committedCorpus(), maximumRuns: 100)
+    let finding = try #require(found, "not found in the corpus")
+    let failure = try #require(finding.result.failure)
+    #expect(failure.oracle == .specVersusImplementation)
+    #expect(failure.property == "setway")
+    let minimized = try #require(Minimizer(checker: broken).minimize(finding.result.scenario))
+    #expect(minimized.failure.signature == failure.signature)
+    #expect(minimized.scenario.statements.filter { FuzzEncoder.isOperation($0.kind) }.count <= 5, "\(ScenarioPrinter.print(minimized.scenario))")
+    #expect(ScenarioChecker().check(minimized.scenario).passed)
+  }
+
   /// Xen `6718787797`: the entry a foreign unmap replaces is released
   /// before the IOTLB flush. Translations are the same either way, so
   /// only the effect-order check (`flush-order`) sees it.

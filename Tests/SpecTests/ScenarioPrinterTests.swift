@@ -19,7 +19,7 @@ struct RandomScenarios {
   }
 
   mutating func statement() -> StatementKind {
-    switch random.next() % 21 {
+    switch random.next() % 22 {
     case 0: return .xen(version: pick(["4.14", "4.15", "4.20"]))
     case 1: return .ipaBits(pick([32, 36, 40, 42, 44, 48]))
     case 2: return .llcColours(pick([2, 16, 64]))
@@ -49,6 +49,7 @@ struct RandomScenarios {
         domain: name(), gfnAddress: page(), mfnAddress: page(), type: pick(P2MType.allCases.filter(\.isValid)), hardwareValid: random.next() % 2 == 0,
         pages: pick([1, 2, 512, 1 << 18]))
     case 18: return .p2mUnmap(domain: name(), gfnAddress: page())
+    case 19: return .setWay(domain: name())
     default:
       return .dma(DMAStatement(DMARequest(device: name(), buffer: random.next() >> 16, size: 1 + random.next() % 20000, direction: pick(DMADirection.allCases)), expected: pick([nil] + DMAOutcome.allCases.map(Optional.some))))
     }

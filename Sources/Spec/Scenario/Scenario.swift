@@ -91,6 +91,11 @@ public enum StatementKind: Hashable, Sendable {
   case p2mMap(domain: String, gfnAddress: UInt64, mfnAddress: UInt64, type: P2MType, hardwareValid: Bool, pages: UInt64 = 1)
   /// `p2m <domain> unmap <gfn-address>`.
   case p2mUnmap(domain: String, gfnAddress: UInt64)
+  /// `setway <domain>`: the guest cleans its caches by set/way, which Xen
+  /// emulates by invalidating the domain's p2m at the root
+  /// (`p2m_set_way_flush()` → `p2m_invalidate_root()`), so that each page's
+  /// next access faults and is noted.
+  case setWay(domain: String)
   /// `dma <device> to-device|from-device <address> <size> [expect <outcome>]`.
   case dma(DMAStatement)
 }

@@ -27,7 +27,7 @@ public enum ScenarioParser {
 
   static let keywords = [
     "scenario", "xen", "ipa-bits", "llc-colours", "ram", "iommu", "hypercall-cflush", "linux", "smmu",
-    "device", "dom0", "swiotlb", "domu", "attach", "detach", "grant", "ungrant", "foreign", "unforeign", "p2m", "dma",
+    "device", "dom0", "swiotlb", "domu", "attach", "detach", "grant", "ungrant", "foreign", "unforeign", "p2m", "setway", "dma",
   ]
 
   static let ipaSizes = [32, 36, 40, 42, 44, 48]
@@ -96,6 +96,8 @@ public enum ScenarioParser {
       kind = .foreign(ForeignStatement(owner: owner, gfnAddress: gfn, hostAddress: host, handle: try reader.name("a handle name")))
     case "unforeign":
       kind = .unforeign(handle: try reader.name("a foreign-mapping handle"))
+    case "setway":
+      kind = .setWay(domain: try reader.name("a domain name"))
     case "p2m":
       let domain = try reader.name("a domain name")
       let action = try reader.oneOf(["map", "unmap"], what: "map or unmap")

@@ -41,6 +41,7 @@ public enum ScenarioPrinter {
       "p2m \(domain) map \(hex(gfn)) \(hex(mfn)) \(type.xenName)" + (pages == 1 ? "" : " size \(sizeText(pages << 12))")
         + (valid ? "" : " hw-invalid")
     case .p2mUnmap(let domain, let gfn): "p2m \(domain) unmap \(hex(gfn))"
+    case .setWay(let domain): "setway \(domain)"
     case .dma(let dma):
       "dma \(dma.request.device) \(dma.request.direction.rawValue) \(hex(dma.request.buffer)) \(sizeText(dma.request.size))"
         + (dma.expected.map { " expect \($0.rawValue)" } ?? "")

@@ -358,6 +358,21 @@ struct ScenarioMachine {
       }
       return StepReport(line: line, statement: text, result: "\(id) \(GFN(gfnAddress >> 12)) unmapped")
 
+    case .setWay(let domain):
+      // The p2m's entries do not change: the valid bits Xen clears are set
+      // again by `p2m_resolve_translation_fault()` on each page's next
+      // access, so the spec's translations are those of before. Xen does
+      // not invalidate a p2m the IOMMU shares (2b45ff6030: DMA would fault);
+      // the guest's operation is then refused here. [derived: whether the
+      // guest then gets an undefined-instruction exception or is crashed
+      // varies by release and is not modelled.]
+      let id = try domainID(domain)
+      guard system!.xen.domains[id]?.iommuEnabled == false else {
+        return StepReport(
+          line: line, statement: text, result: "refused: \(id) shares its p2m with the IOMMU; set/way is not emulated", succeeded: false)
+      }
+      return StepReport(line: line, statement: text, result: "\(id)'s p2m invalidated at the root; each page faults once on its next access")
+
     case .dma(let dma):
       return try runDMA(dma, line: line, text: text)
 
