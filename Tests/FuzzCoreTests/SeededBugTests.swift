@@ -49,60 +49,58 @@ struct SeededBugTests {
     #expect(ScenarioChecker().check(minimized.scenario).passed)
   }
 
-  /// Xen `97323702bf`: a split gives the new 4K entries the default type
-  /// and access instead of the block's. Invisible on `ram_rw` blocks; the
-  /// seed `raw-p2m-2m-block-split` maps a 2 MiB `ram_ro` block and updates
-  /// a page inside it, so the neighbour's lookup shows the lost type.
-  @Test("the 97323702bf mutant (split children lose the block's type) is caught by the committed corpus")
-  func splitWithoutInheritance() throws {
-    let broken = ScenarioChecker(makeP2M: P2MFactory.xen(withMutants: .splitWithoutInheritance))
-    var search = MutationSearch(checker: broken, seed: 0x5EED_9732)
-    let found = search.run(corpus: try committedCorpus(), maximumRuns: 100)
-    let finding = try #require(found, "not found in the corpus")
-    let failure = try #require(finding.result.failure)
-    #expect(failure.oracle == .specVersusImplementation)
-    #expect(failure.property == "lookup")
-    let minimized = try #require(Minimizer(checker: broken).minimize(finding.result.scenario))
-    #expect(ScenarioPrinter.print(minimized.scenario).contains(" size 2M"), "the block comes from a 2 MiB raw map")
-    #expect(minimized.failure.signature == failure.signature)
-    #expect(minimized.scenario.statements.filter { FuzzEncoder.isOperation($0.kind) }.count <= 5, "\(ScenarioPrinter.print(minimized.scenario))")
-    #expect(ScenarioChecker().check(minimized.scenario).passed)
+  /// P2MImpl mutants only the newer oracle checks and vocabulary see:
+  /// - `97323702bf`, a split gives the new 4K entries the default type and
+  ///   access instead of the block's: invisible on `ram_rw` blocks, so it
+  ///   takes a 2 MiB raw map of another type (seed
+  ///   `raw-p2m-2m-block-split`), then the neighbour's lookup shows it;
+  /// - `14c57887f3`, `p2m_invalidate_root()` clears only the first page of
+  ///   a concatenated root: seed `setway-iommu-off` maps a page at the top
+  ///   of a 40-bit IPA (under the second root page) and flushes by set/way;
+  /// - `6718787797`, the entry a foreign unmap replaces is released before
+  ///   the IOTLB flush: translations are the same either way, so only the
+  ///   effect-order check sees it.
+  enum OracleMutant: String, CaseIterable, Sendable {
+    case splitWithoutInheritance, invalidatesFirstRootPageOnly, freeBeforeIOTLBFlush
+
+    var mutants: Mutants {
+      switch self {
+      case .splitWithoutInheritance: .splitWithoutInheritance
+      case .invalidatesFirstRootPageOnly: .invalidatesFirstRootPageOnly
+      case .freeBeforeIOTLBFlush: .freeBeforeIOTLBFlush
+      }
+    }
+    var property: String {
+      switch self {
+      case .splitWithoutInheritance: "lookup"
+      case .invalidatesFirstRootPageOnly: "setway"
+      case .freeBeforeIOTLBFlush: "flush-order"
+      }
+    }
+    /// Text the minimized scenario must keep: what makes the bug reachable.
+    var reachedThrough: String {
+      switch self {
+      case .splitWithoutInheritance: " size 2M"
+      case .invalidatesFirstRootPageOnly: "setway "
+      case .freeBeforeIOTLBFlush: "foreign "
+      }
+    }
   }
 
-  /// Xen `14c57887f3`: `p2m_invalidate_root()` cleared only the first page
-  /// of a concatenated root, so set/way emulation missed accesses above
-  /// it. The seed `setway-iommu-off` maps a page at the top of a 40-bit
-  /// IPA (under the second root page) and flushes by set/way.
-  @Test("the 14c57887f3 mutant (set/way invalidates the first root page only) is caught by the committed corpus")
-  func setWayFirstRootPageOnly() throws {
-    let broken = ScenarioChecker(makeP2M: P2MFactory.xen(withMutants: .invalidatesFirstRootPageOnly))
-    var search = MutationSearch(checker: broken, seed: 0x5EED_14C5)
-    let found = search.run(corpus: try committedCorpus(), maximumRuns: 100)
-    let finding = try #require(found, "not found in the corpus")
-    let failure = try #require(finding.result.failure)
-    #expect(failure.oracle == .specVersusImplementation)
-    #expect(failure.property == "setway")
-    let minimized = try #require(Minimizer(checker: broken).minimize(finding.result.scenario))
-    #expect(minimized.failure.signature == failure.signature)
-    #expect(minimized.scenario.statements.filter { FuzzEncoder.isOperation($0.kind) }.count <= 5, "\(ScenarioPrinter.print(minimized.scenario))")
-    #expect(ScenarioChecker().check(minimized.scenario).passed)
-  }
-
-  /// Xen `6718787797`: the entry a foreign unmap replaces is released
-  /// before the IOTLB flush. Translations are the same either way, so
-  /// only the effect-order check (`flush-order`) sees it.
-  @Test("the 6718787797 mutant (a release before the IOTLB flush) is found by its order of effects and minimized")
-  func freeBeforeFlush() throws {
-    let broken = ScenarioChecker(makeP2M: P2MFactory.xen(withMutants: .freeBeforeIOTLBFlush))
-    var search = MutationSearch(checker: broken, seed: 0x5EED_6718)
+  @Test("found from the committed corpus by the property it breaks, minimized to at most five operations", arguments: OracleMutant.allCases)
+  func oracleMutant(mutant: OracleMutant) throws {
+    let broken = ScenarioChecker(makeP2M: P2MFactory.xen(withMutants: mutant.mutants))
+    var search = MutationSearch(checker: broken, seed: 0x5EED_0A00)
     let found = search.run(corpus: try committedCorpus(), maximumRuns: Self.maximumRuns)
     let finding = try #require(found, "not found in \(Self.maximumRuns) runs")
     let failure = try #require(finding.result.failure)
     #expect(failure.oracle == .specVersusImplementation)
-    #expect(failure.property == "flush-order")
+    #expect(failure.property == mutant.property)
     let minimized = try #require(Minimizer(checker: broken).minimize(finding.result.scenario))
+    let text = ScenarioPrinter.print(minimized.scenario)
     #expect(minimized.failure.signature == failure.signature)
-    #expect(minimized.scenario.statements.filter { FuzzEncoder.isOperation($0.kind) }.count <= 5, "\(ScenarioPrinter.print(minimized.scenario))")
+    #expect(text.contains(mutant.reachedThrough), "\(text)")
+    #expect(minimized.scenario.statements.filter { FuzzEncoder.isOperation($0.kind) }.count <= 5, "\(text)")
     #expect(ScenarioChecker().check(minimized.scenario).passed)
   }
 }

@@ -3,15 +3,10 @@ import Testing
 
 @Suite("Scenario execution")
 struct ScenarioExecutionTests {
-  /// Successful and refused DMAs, grants, raw p2m updates and an attach.
-  static let scenario = """
-    xen 4.21
-    ipa-bits 40
-    ram 0x40000000 512M
-    linux legacy
-    smmu smmu0 v2
-    device nic smmu smmu0 streams 0x10
-    device mmc untranslated
+  /// Successful and refused DMAs, a grant and its unmap, raw p2m updates
+  /// (one beyond the IPA size, refused).
+  static let scenario = ScenarioRunnerTests.platform + """
+
     dom0 direct-mapped memory 256M
     domu guest id 1 memory 0x50000000 16M base 0x40000000
     grant guest 0x40001000 to dom0 at 0x80000000 rw as g
