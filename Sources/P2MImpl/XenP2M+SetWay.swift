@@ -9,7 +9,8 @@ extension XenP2M {
   public mutating func invalidateRoot() throws(XenP2MError) {
     guard !iommuEnabled else { throw .setWayWithSharedIOMMU }
     defer { flushTLBIfNeeded() }
-    for slot in 0..<(mutants.contains(.invalidatesFirstRootPageOnly) ? 1 : memory.rootPages) { invalidateTable(slot: slot) }
+    let pages = mutants.contains(.invalidatesFirstRootPageOnly) ? min(memory.rootPages, geometry.rootLevel) : memory.rootPages
+    for slot in 0..<pages { invalidateTable(slot: slot) }
   }
 
   /// `p2m_resolve_translation_fault()`: walks `gfn` down to the first

@@ -223,7 +223,8 @@ package struct Mutants: OptionSet, Sendable {
   /// the IOTLB flush.
   package static let freeBeforeIOTLBFlush = Mutants(rawValue: 1 << 3)
   /// Before `14c57887f3`: `p2m_invalidate_root()` loops to
-  /// `P2M_ROOT_LEVEL` instead of `P2M_ROOT_PAGES`, so only the first page
-  /// of a concatenated root is invalidated.
+  /// `P2M_ROOT_LEVEL` instead of `P2M_ROOT_PAGES`: with a level-1 root of
+  /// two or more concatenated pages only the first is invalidated (with a
+  /// level-0 root, none).
   package static let invalidatesFirstRootPageOnly = Mutants(rawValue: 1 << 4)
 }
