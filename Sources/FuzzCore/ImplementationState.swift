@@ -108,11 +108,23 @@ public final class ImplementationState {
     }
   }
 
-  /// `p2m_resolve_translation_fault()` for `gfn` of `domain`: whether the
-  /// fault was resolved (one level per call).
-  public func resolveTranslationFault(_ gfn: GFN, of domain: DomainID) -> Bool {
-    guard code[domain] != nil, let platform else { return false }
-    return (try? platform.updateP2M(of: domain) { tables throws(XenP2MError) in tables.resolveTranslationFault(gfn) }) ?? false
+  /// The guest's accesses to `gfns` of `domain` after set/way emulation:
+  /// while the walk of a page ends in a translation fault,
+  /// `p2m_resolve_translation_fault()` (one level per fault, so at most
+  /// four). Returns the first page that does not come back; nil when all
+  /// do, or for a domain without a p2m.
+  public func touch(_ gfns: some Sequence<GFN>, of domain: DomainID) -> GFN? {
+    guard let index = code.index(forKey: domain), let platform else { return nil }
+    return (try? platform.updateP2M(of: domain) { tables throws(XenP2MError) -> GFN? in
+      for gfn in gfns {
+        var faults = 0
+        while case .fault(let fault) = self.code.values[index].walk(gfn.address, access: .read, in: tables), fault.kind != .permission {
+          faults += 1
+          guard faults <= 4, tables.resolveTranslationFault(gfn) else { return gfn }
+        }
+      }
+      return nil
+    }) ?? nil
   }
 
   /// `p2m_set_entry()` on `domain`'s tables in place, its IOTLB flushes

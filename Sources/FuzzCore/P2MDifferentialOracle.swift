@@ -36,7 +36,7 @@ public struct P2MDifferentialOracle: StepOracle {
   /// Domains whose p2m set/way emulation invalidated: their tables keep
   /// hardware-invalid entries on the paths to pages not touched since, so
   /// each page an update maps is touched as the guest would touch it
-  /// (``touch(_:_:spec:implementation:)``).
+  /// (`ImplementationState.touch(_:of:)`).
   var setWayDomains: Set<DomainID> = []
   static let recentLimit = 4
   /// Table pages beyond what a domain's RAM needs: the fuzzer's raw
@@ -155,9 +155,10 @@ public struct P2MDifferentialOracle: StepOracle {
       }
     }
 
-    for (domain, gfn, _) in touched where setWayDomains.contains(domain) {
-      guard let spec = xen.domains[domain]?.p2m, spec.lookup(gfn)?.hardwareValid == true else { continue }
-      if let detail = touch(domain, gfn, implementation: step.implementation) { return failure("setway", detail) }
+    for domain in setWayDomains where touched.contains(where: { $0.domain == domain }) {
+      guard let spec = xen.domains[domain]?.p2m else { continue }
+      let pages = touched.lazy.filter { $0.domain == domain && spec.lookup($0.gfn)?.hardwareValid == true }.map(\.gfn)
+      if let stuck = step.implementation.touch(pages, of: domain) { return failure("setway", Self.notBack(domain, stuck)) }
     }
 
     // Compare at the touched GFNs (walking too), a neighbour each, and
@@ -236,41 +237,22 @@ public struct P2MDifferentialOracle: StepOracle {
     } catch {
       return refused ? nil : "\(domain): the spec emulates set/way; the implementation refused: \(error)"
     }
-    func reaches(_ gfn: GFN) -> Bool {
+    // Invalidation is by root entry, so one mapped page per 2 MiB region
+    // shows whether its region was reached.
+    var regions = Set<UInt64>()
+    for gfn in spec.entries.keys.sorted() where regions.insert(gfn.rawValue >> 9).inserted {
       switch implementation.walk(gfn.address, access: .read, of: domain) {
-      case .translated: true
-      case .fault(let fault): fault.kind == .permission
+      case .translated: return "\(domain) \(gfn): still translates after p2m_invalidate_root(), so set/way emulation misses its accesses"
+      case .fault(let fault) where fault.kind == .permission: return "\(domain) \(gfn): still reaches its entry after p2m_invalidate_root()"
+      case .fault: break
       }
     }
-    let mapped = spec.entries.keys.sorted()
-    if let stale = mapped.first(where: reaches) {
-      return "\(domain) \(stale): still translates after p2m_invalidate_root(), so set/way emulation misses its accesses"
-    }
-    for gfn in mapped where spec.entries[gfn]!.hardwareValid {
-      if let detail = touch(domain, gfn, implementation: implementation) { return detail }
-    }
-    return nil
+    let valid = spec.entries.lazy.filter(\.value.hardwareValid).map(\.key)
+    return implementation.touch(valid, of: domain).map { Self.notBack(domain, $0) }
   }
 
-  /// The guest's access to `gfn` after set/way emulation: each
-  /// translation fault goes to `p2m_resolve_translation_fault()`, which
-  /// validates one level, until the walk reaches the page (at most one
-  /// fault per level).
-  func touch(_ domain: DomainID, _ gfn: GFN, implementation: ImplementationState) -> String? {
-    func reaches() -> Bool {
-      switch implementation.walk(gfn.address, access: .read, of: domain) {
-      case .translated: true
-      case .fault(let fault): fault.kind == .permission
-      }
-    }
-    var faults = 0
-    while !reaches() {
-      faults += 1
-      guard faults <= 4, implementation.resolveTranslationFault(gfn, of: domain) else {
-        return "\(domain) \(gfn): p2m_resolve_translation_fault() did not bring it back after \(faults) fault(s)"
-      }
-    }
-    return nil
+  static func notBack(_ domain: DomainID, _ gfn: GFN) -> String {
+    "\(domain) \(gfn): p2m_resolve_translation_fault() did not bring it back within one fault per level"
   }
 
   mutating func remember(_ domain: DomainID, _ gfn: GFN) {
