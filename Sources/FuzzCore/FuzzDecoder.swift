@@ -76,13 +76,15 @@ public struct FuzzDecoder {
 
   /// Pages of a 2 MiB raw map (opcode bit 4).
   public static let blockPages: UInt64 = 512
+  /// Clears the offset of an address within its 2 MiB block.
+  static let blockAlignment: UInt64 = ~(blockPages << 12 - 1)
 
   /// A raw map of ``blockPages`` with its GFN and MFN aligned down to
   /// 2 MiB, as the decoder makes it; anything else unchanged.
   static func aligned(_ kind: StatementKind) -> StatementKind {
     guard case .p2mMap(let domain, let gfn, let mfn, let type, let valid, blockPages) = kind else { return kind }
-    let mask = ~(blockPages << 12 - 1)
-    return .p2mMap(domain: domain, gfnAddress: gfn & mask, mfnAddress: mfn & mask, type: type, hardwareValid: valid, pages: blockPages)
+    return .p2mMap(
+      domain: domain, gfnAddress: gfn & blockAlignment, mfnAddress: mfn & blockAlignment, type: type, hardwareValid: valid, pages: blockPages)
   }
 
   mutating func operation(

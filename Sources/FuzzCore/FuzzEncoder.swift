@@ -66,7 +66,7 @@ public enum FuzzEncoder {
         guard pages == 1 || pages == FuzzDecoder.blockPages else { throw refuse("the fuzzer maps 4K or 2M") }
         // A 2 MiB map is any pool address that aligns down to it.
         func aligned(_ pool: [UInt64]) -> [UInt64] {
-          pages == 1 ? pool : pool.map { $0 & ~(FuzzDecoder.blockPages << 12 - 1) }
+          pages == 1 ? pool : pool.map { $0 & FuzzDecoder.blockAlignment }
         }
         record = [pages == 1 ? 0 : 0x10, try index(gfn, in: aligned(configuration.p2mAddresses), "p2m addresses") | domainBit(domain),
                   try index(mfn, in: aligned(configuration.machineAddresses), "machine addresses") | typeIndex << 3 | (valid ? 0 : 0x80)]

@@ -135,8 +135,7 @@ public struct P2MDifferentialOracle: StepOracle {
     if let range, let first = touched.first {
       do throws(XenP2MError) {
         if let early = try step.implementation.set(first.gfn, count: UInt64(touched.count), to: range, of: first.domain) {
-          return failure(
-            "flush-order", "\(first.domain) \(first.gfn)+\(touched.count): '\(early)' happens before the IOTLB flush its update owed (the order Xen 6718787797 fixed)")
+          return failure("flush-order", Self.releasedEarly("\(first.domain) \(first.gfn)+\(touched.count)", early))
         }
       } catch {
         return failure("update-refused", "\(first.domain) \(first.gfn)+\(touched.count): the spec mapped them from \(range); the implementation refused: \(error)")
@@ -147,8 +146,7 @@ public struct P2MDifferentialOracle: StepOracle {
       guard raw || after != before else { continue }
       do throws(XenP2MError) {
         if let early = try step.implementation.set(gfn, count: 1, to: after, of: domain) {
-          return failure(
-            "flush-order", "\(domain) \(gfn): '\(early)' happens before the IOTLB flush its update owed (the order Xen 6718787797 fixed)")
+          return failure("flush-order", Self.releasedEarly("\(domain) \(gfn)", early))
         }
       } catch {
         return failure("update-refused", "\(domain) \(gfn): the spec made it \(after.map(\.description) ?? "unmapped"); the implementation refused: \(error)")
@@ -249,6 +247,10 @@ public struct P2MDifferentialOracle: StepOracle {
     }
     let valid = spec.entries.lazy.filter(\.value.hardwareValid).map(\.key)
     return implementation.touch(valid, of: domain).map { Self.notBack(domain, $0) }
+  }
+
+  static func releasedEarly(_ place: String, _ release: P2MEvent) -> String {
+    "\(place): '\(release)' happens before the IOTLB flush its update owed (the order Xen 6718787797 fixed)"
   }
 
   static func notBack(_ domain: DomainID, _ gfn: GFN) -> String {

@@ -27,11 +27,7 @@ struct SeededBugTests {
     #expect(failure.oracle == .specVersusImplementation)
     #expect(failure.property == "tlb")
 
-    let minimized = try #require(Minimizer(checker: broken).minimize(finding.result.scenario))
-    let operations = minimized.scenario.statements.filter { FuzzEncoder.isOperation($0.kind) }
-    #expect(operations.count <= 5, "\(ScenarioPrinter.print(minimized.scenario))")
-    #expect(minimized.failure.signature == failure.signature)
-    #expect(ScenarioChecker().check(minimized.scenario).passed, "the real XenP2M passes the minimized scenario")
+    try expectMinimized(finding.result.scenario, on: broken, failingAs: failure)
   }
 
   /// The raw-p2m seed maps a hardware-invalid entry and removes it, so
@@ -43,10 +39,9 @@ struct SeededBugTests {
     var search = MutationSearch(checker: broken, seed: 0x5EED_B393)
     let found = search.run(corpus: try committedCorpus(), maximumRuns: 100)
     let finding = try #require(found, "not found in the corpus")
-    let minimized = try #require(Minimizer(checker: broken).minimize(finding.result.scenario))
-    #expect(minimized.failure.signature.oracle == .specVersusImplementation)
-    #expect(minimized.scenario.statements.filter { FuzzEncoder.isOperation($0.kind) }.count <= 5)
-    #expect(ScenarioChecker().check(minimized.scenario).passed)
+    let failure = try #require(finding.result.failure)
+    #expect(failure.oracle == .specVersusImplementation)
+    try expectMinimized(finding.result.scenario, on: broken, failingAs: failure)
   }
 
   /// P2MImpl mutants only the newer oracle checks and vocabulary see:
@@ -96,12 +91,8 @@ struct SeededBugTests {
     let failure = try #require(finding.result.failure)
     #expect(failure.oracle == .specVersusImplementation)
     #expect(failure.property == mutant.property)
-    let minimized = try #require(Minimizer(checker: broken).minimize(finding.result.scenario))
-    let text = ScenarioPrinter.print(minimized.scenario)
-    #expect(minimized.failure.signature == failure.signature)
+    let text = try expectMinimized(finding.result.scenario, on: broken, failingAs: failure)
     #expect(text.contains(mutant.reachedThrough), "\(text)")
-    #expect(minimized.scenario.statements.filter { FuzzEncoder.isOperation($0.kind) }.count <= 5, "\(text)")
-    #expect(ScenarioChecker().check(minimized.scenario).passed)
   }
 }
 
@@ -140,12 +131,7 @@ struct SeededSMMUBugTests {
     let finding = try #require(found, "not found in \(Self.maximumRuns) runs")
     let failure = try #require(finding.result.failure)
     #expect(failure.oracle == .smmu)
-
-    let minimized = try #require(Minimizer(checker: broken).minimize(finding.result.scenario))
-    let operations = minimized.scenario.statements.filter { FuzzEncoder.isOperation($0.kind) }
-    #expect(operations.count <= 5, "\(ScenarioPrinter.print(minimized.scenario))")
-    #expect(minimized.failure.signature == failure.signature)
-    #expect(ScenarioChecker().check(minimized.scenario).passed, "the real XenSMMUPlatform passes the minimized scenario")
+    try expectMinimized(finding.result.scenario, on: broken, failingAs: failure)
   }
 
   @Test("the committed SMMU seed alone catches the missing flush and the flush that reaches one SMMU")
@@ -158,4 +144,19 @@ struct SeededSMMUBugTests {
       #expect(failure?.property == "iotlb-coherence", "\(mutant)")
     }
   }
+}
+
+/// Issue 7's minimization requirement for a failure a seeded bug caused:
+/// the minimizer keeps the same failure (oracle, property, operation kind)
+/// in at most five operations, and the real implementation passes the
+/// result, so it can be committed as a regression. Returns the minimized
+/// scenario as text.
+@discardableResult
+func expectMinimized(_ scenario: Scenario, on broken: ScenarioChecker, failingAs failure: FuzzFailure) throws -> String {
+  let minimized = try #require(Minimizer(checker: broken).minimize(scenario))
+  let text = ScenarioPrinter.print(minimized.scenario)
+  #expect(minimized.failure.signature == failure.signature, "\(text)")
+  #expect(minimized.scenario.statements.filter { FuzzEncoder.isOperation($0.kind) }.count <= 5, "\(text)")
+  #expect(ScenarioChecker().check(minimized.scenario).passed, "the real implementation passes the minimized scenario:\n\(text)")
+  return text
 }
