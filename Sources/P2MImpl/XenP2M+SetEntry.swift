@@ -11,7 +11,7 @@ extension XenP2M {
   /// mask, a count that is not a multiple of a block size maps the whole
   /// range with 4K pages, as Xen does ("XXX: Support superpage mappings if
   /// nr is not aligned"). Each chunk is one `__p2m_set_entry()`; see
-  /// ``setChunk(gfn:order:mfn:type:)``.
+  /// ``setEntryChunk(_:gfn:order:mfn:type:)``.
   ///
   /// On failure the chunks before the failing one stay applied (Xen's loop
   /// `break`s); the error says how many pages were done. The failing chunk
@@ -34,15 +34,10 @@ extension XenP2M {
       let removalMask: UInt64 = mutants.contains(.removalOrderFromInvalidMFN) ? .max : 0
       let mask = (mfn ?? removalMask) | gfn | remaining
       let order = mask & (1 << 18 - 1) == 0 ? 18 : mask & (1 << 9 - 1) == 0 ? 9 : 0
-      do throws(ChunkFailure) {
-        try setChunk(gfn: gfn, order: order, mfn: mfn, type: type)
-      } catch {
-        switch error {
-        case .outOfRange: throw .gfnOutOfRange(GFN(gfn), ipaBits: geometry.ipaBits, completedPages: done)
-        case .tableAllocation: throw .tableAllocationFailed(GFN(gfn), completedPages: done)
-        case .splitAllocation: throw .splitAllocationFailed(GFN(gfn), completedPages: done)
-        }
-      }
+      let status = setEntryChunk(&self, gfn: gfn, order: order, mfn: mfn, type: UInt64(type.rawValue))
+      if status.outOfRange { throw .gfnOutOfRange(GFN(gfn), ipaBits: geometry.ipaBits, completedPages: done) }
+      if status.tableAllocation { throw .tableAllocationFailed(GFN(gfn), completedPages: done) }
+      if status.splitAllocation { throw .splitAllocationFailed(GFN(gfn), completedPages: done) }
       let pages: UInt64 = 1 << UInt64(order)
       gfn &+= pages
       mfn = mfn.map { $0 + pages }
@@ -60,142 +55,6 @@ extension XenP2M {
   /// Removes `count` pages (`p2m_set_entry(…, INVALID_MFN, p2m_invalid)`).
   public mutating func unmap(_ gfn: GFN, count: UInt64 = 1) throws(XenP2MError) {
     try setEntry(gfn, count: count, mfn: nil, type: .invalid)
-  }
-
-  enum ChunkFailure: Error {
-    case outOfRange
-    case tableAllocation
-    case splitAllocation
-  }
-
-  /// `__p2m_set_entry(p2m, gfn, order, mfn, t, p2m_access_rwx)`: one 4K,
-  /// 2M or 1G entry at level `3 − order/9`, in Xen's order:
-  ///
-  /// 1. Root pointer, or −EINVAL beyond the roots (XSA-301).
-  /// 2. Walk down with `p2m_next_level()`, creating missing tables from
-  ///    the pool, except on removal, where a missing table means there is
-  ///    nothing to remove. A superpage above the target level stops the
-  ///    walk.
-  /// 3. Split that superpage in a copy (``splitSuperpage(_:level:target:gfn:)``),
-  ///    then break-before-make on its slot: write 0, flush the CPU TLB,
-  ///    write the new table. On allocation failure the partial copy is
-  ///    freed and the superpage stays.
-  /// 4. At the target: zero the old entry if it is hardware-valid or this
-  ///    is a removal (the second clause is XSA-393's fix, `a428b913a0`). A
-  ///    removal defers the TLB flush to unlock; an insertion over a
-  ///    hardware-valid entry flushes before writing the new one (BBM),
-  ///    then updates `max_mapped_gfn`/`lowest_mapped_gfn`.
-  /// 5. `iommu_iotlb_flush()` if the old or new entry is hardware-valid
-  ///    (`9ed527dc95`), flags `modified`/`added`.
-  /// 6. Only then free the old entry if it was type-valid and its base
-  ///    differs (`6718787797`): subtables are freed after a TLB flush,
-  ///    foreign pages put (``freeEntry(_:level:)``).
-  mutating func setChunk(gfn: UInt64, order: Int, mfn: UInt64?, type: P2MType) throws(ChunkFailure) {
-    let target = 3 - order / 9
-    let removing = mfn == nil
-    guard var index = rootEntryIndex(gfn) else { throw .outOfRange }
-    var level = geometry.rootLevel
-
-    while level < target {
-      let pte = memory.storage[index]
-      if !Self.isTypeValid(pte) {
-        if removing { return }
-        guard let slot = allocateTable() else { throw .tableAllocation }
-        writeEntry(index, tableTemplate | memory.frame(ofSlot: slot).address)
-      } else if !XenDescriptor.tableBit(pte) {
-        break
-      }
-      index = tableChild(of: memory.storage[index], gfn: gfn, level: level + 1)
-      level += 1
-    }
-
-    if level < target {
-      let original = memory.storage[index]
-      let split = splitSuperpage(original, level: level, target: target, gfn: gfn)
-      guard let split, split.complete else {
-        // Xen re-counts the superpage, then frees `split_pte`: the partial
-        // copy, or the superpage itself when the first allocation failed.
-        counters.mappings[level] += 1
-        freeEntry(split?.table ?? original, level: level)
-        throw .splitAllocation
-      }
-      writeEntry(index, 0)
-      forceTLBFlush()
-      writeEntry(index, split.table)
-      while level < target {
-        index = tableChild(of: memory.storage[index], gfn: gfn, level: level + 1)
-        level += 1
-      }
-    }
-
-    let original = memory.storage[index]
-    let wasHardwareValid = original & 1 != 0
-    let zeroOnRemoval = removing && !mutants.contains(.removalKeepsHardwareInvalid)
-    if wasHardwareValid || zeroOnRemoval { writeEntry(index, 0) }
-
-    if removing {
-      needFlush = needFlush || wasHardwareValid
-    } else if let mfn {
-      var pte = leafTemplates[Int(type.rawValue)] | mfn << 12
-      if level < 3 { pte &= ~2 }
-      if wasHardwareValid {
-        forceTLBFlush()
-      } else if !Self.isTypeValid(original) {
-        counters.mappings[level] += 1
-      }
-      writeEntry(index, pte)
-      rawMaxMappedGFN = max(rawMaxMappedGFN, gfn + (1 << UInt64(order)) - 1)
-      rawLowestMappedGFN = min(rawLowestMappedGFN, gfn)
-    }
-
-    let current = memory.storage[index]
-    let releases = Self.isTypeValid(original) && XenDescriptor.outputBase(current) != XenDescriptor.outputBase(original)
-    if releases && mutants.contains(.freeBeforeIOTLBFlush) { freeEntry(original, level: level) }
-    if iommuEnabled && (wasHardwareValid || current & 1 != 0) {
-      flushIOTLB(IOTLBFlush(gfn: GFN(gfn), pageCount: 1 << UInt64(order), modified: wasHardwareValid, added: current & 1 != 0))
-    }
-    if releases && !mutants.contains(.freeBeforeIOTLBFlush) { freeEntry(original, level: level) }
-  }
-
-  /// `p2m_split_superpage()`: a new table whose 512 entries copy the
-  /// superpage `parent` at `level` — type, permissions and attributes
-  /// included (`97323702bf`) — with bases `mfn + i << child order` and the
-  /// table bit set only at L3; then, if the children are still above
-  /// `target`, the child on `gfn`'s path is split the same way, recursively.
-  ///
-  /// Returns nil when no page could be had for the new table (`parent` is
-  /// untouched); otherwise the table descriptor to install and whether the
-  /// whole path was split. An incomplete split is still returned so the
-  /// caller can free it: "Even if we failed, we should install the newly
-  /// allocated LPAE entry. The caller will be in charge to free the
-  /// sub-tree."
-  mutating func splitSuperpage(_ parent: UInt64, level: Int, target: Int, gfn: UInt64) -> (table: UInt64, complete: Bool)? {
-    guard let slot = allocateTable() else { return nil }
-    let next = level + 1
-    let childBytes = Self.pages(level: next) << 12
-    let base = XenDescriptor.outputBase(parent)
-    let inherited = mutants.contains(.splitWithoutInheritance)
-      ? leafTemplates[Int(P2MType.ramRW.rawValue)] : parent & ~bitMask(high: 47, low: 12)
-    let tableBit: UInt64 = next == 3 ? 2 : 0
-    for child in 0..<TablePool.entriesPerTable {
-      let pte = (inherited & ~2) | tableBit | (base + UInt64(child) * childBytes)
-      writeEntry(slot << 9 | child, pte)
-    }
-    counters.shattered[level] += 1
-    counters.mappings[level] -= 1
-    counters.mappings[next] += TablePool.entriesPerTable
-
-    var complete = true
-    if next != target {
-      let childIndex = slot << 9 | Int(truncatingIfNeeded: gfn >> UInt64(Self.order(level: next)) & 511)
-      if let deeper = splitSuperpage(memory.storage[childIndex], level: next, target: target, gfn: gfn) {
-        writeEntry(childIndex, deeper.table)
-        complete = deeper.complete
-      } else {
-        complete = false
-      }
-    }
-    return (tableTemplate | memory.frame(ofSlot: slot).address, complete)
   }
 
   /// `p2m_free_entry()`: releases what a removed or replaced entry held. A
@@ -253,7 +112,7 @@ extension XenP2M {
   }
 
   /// `p2m_force_tlb_flush_sync()`.
-  mutating func forceTLBFlush() {
+  package mutating func forceTLBFlush() {
     tlb.invalidate(vmid: vmid)
     counters.tlbFlushes += 1
     record(.tlbFlush(vmid: vmid))

@@ -62,7 +62,7 @@ public struct XenP2M {
   /// a leaf is its template | MFN << 12 (table bit cleared above L3).
   let leafTemplates: [UInt64]
   /// `page_to_p2m_table()` for frame 0.
-  let tableTemplate: UInt64
+  package let tableTemplate: UInt64
   /// GFN bits below the root index: `XEN_PT_LEVEL_ORDER(root) + 0`.
   let rootShift: UInt64
 
