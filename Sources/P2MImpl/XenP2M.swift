@@ -189,7 +189,9 @@ public struct XenP2M {
   /// `p2m_get_root_pointer()` would return NULL (XSA-301).
   func rootEntryIndex(_ gfn: UInt64) -> Int? {
     let index = gfn >> rootShift
-    return index < UInt64(memory.rootPages) << 9 ? Int(index) : nil
+    let entries = UInt64(memory.rootPages) << 9
+    if mutants.contains(.gfnTopBitsAliased) { return Int(index % entries) }
+    return index < entries ? Int(index) : nil
   }
 
   /// The storage index of the entry for `gfn` at `level` in the table that
@@ -227,4 +229,9 @@ package struct Mutants: OptionSet, Sendable {
   /// two or more concatenated pages only the first is invalidated (with a
   /// level-0 root, none).
   package static let invalidatesFirstRootPageOnly = Mutants(rawValue: 1 << 4)
+  /// Before XSA-301 (a) (`88aaf40eef`, Oct 2019):
+  /// `p2m_get_root_pointer()` ignores the GFN's bits above the root tables,
+  /// so an out-of-range GFN wraps onto a low root entry and updates the
+  /// aliased GFN instead of failing with -EINVAL.
+  package static let gfnTopBitsAliased = Mutants(rawValue: 1 << 5)
 }

@@ -1,9 +1,10 @@
 import P2MImpl
-import Spec
 import SymbolicWord
 import Testing
 
 @testable import Proofs
+// For the broken `map_grant_ref()`, written with the spec's internals.
+@testable import Spec
 
 /// Each theorem is proved as it stands, and a deliberately broken variant
 /// of the code it covers is refuted: a proof that cannot fail is a defect.
@@ -46,6 +47,88 @@ struct CatalogueTheoremTests {
     #expect(try run(FlushOrderTheorem.theorem()).allSatisfy { $0.verdict == .proved })
     let broken = try run(FlushOrderTheorem.theorem(mutants: .freeBeforeIOTLBFlush))
     #expect(!broken.isEmpty && broken.allSatisfy { $0.verdict == .refuted }, "\(broken)")
+  }
+
+  @Test("p2m.setway: proved; invalidating only the first page of a concatenated root (before 14c57887f3) is refuted")
+  func setWay() throws {
+    let proved = try run(SetWayTheorem.theorem())
+    #expect(proved.count == 1 && proved[0].verdict == .proved, "\(proved)")
+    let broken = try run(SetWayTheorem.theorem(mutants: .invalidatesFirstRootPageOnly))
+    #expect(broken.count == 1 && broken.allSatisfy { $0.verdict == .refuted }, "\(broken)")
+    // The IPA that still translates is in the second root page (512 GiB to 1 TiB).
+    #expect(broken.allSatisfy { $0.values["ipa"].map { $0 >> 39 == 1 } == true }, "\(broken)")
+  }
+
+  @Test("p2m.out-of-range: proved; ignoring the GFN's top bits (before XSA-301) is refuted")
+  func outOfRange() throws {
+    let proved = try run(OutOfRangeTheorem.theorem())
+    #expect(proved.count == 2 && proved.allSatisfy { $0.verdict == .proved }, "\(proved)")
+    let broken = try run(OutOfRangeTheorem.theorem(mutants: .gfnTopBitsAliased))
+    #expect(broken.count == 2 && broken.allSatisfy { $0.verdict == .refuted }, "\(broken)")
+    #expect(broken.allSatisfy { $0.reason.contains("was not refused") }, "\(broken)")
+  }
+
+  @Test("p2m.removal-keeps-blocks: proved; a removal order computed with INVALID_MFN (before 3fafdc28eb) is refuted")
+  func removalKeepsBlocks() throws {
+    let proved = try run(RemovalOrderTheorem.theorem())
+    #expect(proved.count == 2 && proved.allSatisfy { $0.verdict == .proved }, "\(proved)")
+    let broken = try run(RemovalOrderTheorem.theorem(mutants: .removalOrderFromInvalidMFN))
+    #expect(broken.count == 2 && broken.allSatisfy { $0.verdict == .refuted }, "\(broken)")
+    // The 4K removal has to split the block, and the pool has no page for it.
+    #expect(broken.allSatisfy { $0.reason.contains("the removal failed") }, "\(broken)")
+  }
+
+  @Test("p2m.removal-after-setway: proved; a removal that keeps a hardware-invalid entry (before XSA-393) is refuted")
+  func removalAfterSetWay() throws {
+    let proved = try run(RemovalAfterSetWayTheorem.theorem())
+    #expect(proved.count == 1 && proved[0].verdict == .proved, "\(proved)")
+    let broken = try run(RemovalAfterSetWayTheorem.theorem(mutants: .removalKeepsHardwareInvalid))
+    #expect(broken.count == 1 && broken.allSatisfy { $0.verdict == .refuted }, "\(broken)")
+    #expect(broken.allSatisfy { $0.reason.contains("the removed page's fault resolved") }, "\(broken)")
+  }
+
+  @Test("swiotlb.straddle: proved; a straddle check of the first page boundary only is refuted with a buffer of three pages or more")
+  func straddle() throws {
+    let proved = try run(StraddleTheorem.theorem())
+    #expect(proved.count == 1 && proved[0].verdict == .proved, "\(proved)")
+    let broken = try run(
+      StraddleTheorem.theorem { phys, size, _, pfnToBfn in
+        rangeStraddlesPageBoundary(phys, size: size, maximumPages: 2, pfnToBfn: pfnToBfn)
+      })
+    #expect(broken.count == 1 && broken.allSatisfy { $0.verdict == .refuted }, "\(broken)")
+    // Only a third page can be missed: offset in page + size > 2 pages.
+    #expect(
+      broken.allSatisfy { finding in
+        guard let phys = finding.values["phys"], let size = finding.values["size"] else { return false }
+        return (phys & 0xFFF) + size > 0x2000 && size <= 0x3000
+      }, "\(broken)")
+  }
+
+  @Test("grant.one-to-one-permissions: proved; a mapkind() that does not upgrade a read-only 1:1 entry is refuted")
+  func grantOneToOnePermissions() throws {
+    let proved = try run(GrantPermissionTheorem.theorem())
+    #expect(proved.count == 1 && proved[0].verdict == .proved, "\(proved)")
+    let broken = try run(GrantPermissionTheorem.theorem(mapGrant: Self.mapGrantWithoutUpgrade))
+    #expect(broken.count == 1 && broken.allSatisfy { $0.verdict == .refuted }, "\(broken)")
+    #expect(broken.allSatisfy { $0.reason.hasSuffix("\(P2MType.iommuMapRO)") }, "\(broken)")
+  }
+
+  /// The spec's `map_grant_ref()` (``XenState/mapGrant(from:gfn:into:at:writable:)``)
+  /// with a `mapkind()` mistake put back: the 1:1 IOMMU entry is made only
+  /// when dom0 has no map of the frame yet, so a writable map after a
+  /// read-only one leaves it read-only and DMA into the page faults. The
+  /// failure path (`undo_out`) is left out: the theorem's maps succeed.
+  static let mapGrantWithoutUpgrade: GrantPermissionTheorem.MapGrant = { xen, granter, gfn, hostGFN, writable in
+    let mfn = try xen.grantableFrame(of: try xen.domain(granter), gfn: gfn)
+    let needIOMMU = granter != .dom0 && xen.needsGrantIOMMUMapping(.dom0)
+    return try xen.modifyDomain(.dom0) { ld throws(XenError) in
+      try ld.physmapAdd(hostGFN, to: mfn, type: writable ? .grantMapRW : .grantMapRO)
+      if needIOMMU && ld.mapKind(granter: granter, mfn: mfn) == .none { try ld.iommuMapPage(mfn, writable: writable) }
+      let handle = GrantHandle(ld.nextHandle)
+      ld.nextHandle += 1
+      ld.maptrack[handle] = GrantMapping(granter: granter, grantedGFN: gfn, mfn: mfn, hostGFN: hostGFN, writable: writable)
+      return GrantMapResult(handle: handle, devBusAddr: mfn.address)
+    }
   }
 
   @Test("smmu.refinement: proved with Xen's flushes; without them (before 9ed527dc95) refuted, and the stale entry replays")
