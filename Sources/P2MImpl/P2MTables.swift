@@ -86,7 +86,9 @@ extension P2MTables {
   /// `P2M_ROOT_PAGES` it returns NULL and the update is −EINVAL).
   package func rootEntry(gfn: W) -> (index: W, inRange: Condition) {
     let index = gfn >> (9 * (3 - geometry.rootLevel))
-    return (index, index < UInt64(rootPageCount) << 9)
+    let entries = UInt64(rootPageCount) << 9
+    if mutants.contains(.gfnTopBitsAliased) { return (index & (entries - 1), index.condition(true)) }
+    return (index, index < entries)
   }
 }
 

@@ -188,10 +188,8 @@ public struct XenP2M {
   /// The storage index of the root entry for `gfn`, or nil when
   /// `p2m_get_root_pointer()` would return NULL (XSA-301).
   func rootEntryIndex(_ gfn: UInt64) -> Int? {
-    let index = gfn >> rootShift
-    let entries = UInt64(memory.rootPages) << 9
-    if mutants.contains(.gfnTopBitsAliased) { return Int(index % entries) }
-    return index < entries ? Int(index) : nil
+    let root = rootEntry(gfn: gfn)
+    return root.inRange ? Int(root.index) : nil
   }
 
   /// The storage index of the entry for `gfn` at `level` in the table that
