@@ -33,7 +33,7 @@ package protocol P2MTables: Mergeable where Condition == W.Condition {
   mutating func write(_ index: W, _ descriptor: W)
   /// Writes all 512 entries of `slot`, entry `i` being `entry(i)`: the
   /// split's copy of a superpage, before it is hooked in.
-  mutating func fillTable(slot: W, with entry: (W) -> W)
+  mutating func fillTable(slot: W, with entry: @escaping (W) -> W)
   /// The slot a table descriptor points to (`lpae_get_mfn()` minus the
   /// region's base).
   func slot(ofTable descriptor: W) -> W
@@ -61,12 +61,19 @@ package protocol P2MTables: Mergeable where Condition == W.Condition {
   mutating func countMapping(level: Int, _ delta: Int)
   /// `p2m->stats.shattered[level]++` and the mappings it moves (statistics only).
   mutating func countShattered(level: Int)
+  /// Runs `body` when `condition` holds: every effect of the step on a
+  /// word's value goes through here. The default runs in place when the
+  /// condition is known and merges both outcomes otherwise; a world may
+  /// instead follow one side per run (symbolic execution by paths).
+  mutating func when(_ condition: Condition, _ body: (inout Self) -> Void)
 }
 
 extension P2MTables {
+  package mutating func when(_ condition: Condition, _ body: (inout Self) -> Void) { merging(condition, body) }
+
   /// Runs `body` on this world when `condition` holds. Concretely in place
   /// (no copy of the tables); symbolically on a copy, merged with `ite`.
-  package mutating func when(_ condition: Condition, _ body: (inout Self) -> Void) {
+  package mutating func merging(_ condition: Condition, _ body: (inout Self) -> Void) {
     if let known = condition.knownValue {
       if known { body(&self) }
       return

@@ -22,7 +22,7 @@ extension XenP2M: P2MTables {
     writeEntry(Int(truncatingIfNeeded: index), descriptor)
   }
 
-  package mutating func fillTable(slot: UInt64, with entry: (UInt64) -> UInt64) {
+  package mutating func fillTable(slot: UInt64, with entry: @escaping (UInt64) -> UInt64) {
     let first = Int(truncatingIfNeeded: slot) << 9
     for child in 0..<TablePool.entriesPerTable { writeEntry(first | child, entry(UInt64(child))) }
   }

@@ -12,7 +12,11 @@ public final class ProofSession {
   /// Where to write each query as SMT-LIB 2, if asked.
   let dumpDirectory: URL?
 
+  /// Z3's random seed for every solver of this session.
+  let seed: UInt32
+
   init(timeout: Duration, seed: UInt32, dumpDirectory: URL?) throws(SolverError) {
+    self.seed = seed
     context = Context()
     solver = try Solver(context: context, timeout: timeout, randomSeed: seed)
     self.timeout = timeout
@@ -61,6 +65,58 @@ public final class ProofSession {
           claim: name, verdict: .refuted, reason: explanation.reason, seconds: seconds(),
           counterexample: explanation.scenario, replayed: explanation.replayed, values: explanation.values)
       }
+    }
+  }
+
+  /// Whether `conditions` hold together in some model: a witness that a
+  /// claim's hypotheses admit the runs it is about, not only degenerate
+  /// ones. An unknown answer counts as no witness.
+  public func isSatisfiable(_ conditions: [SymbolicBool]) throws -> Bool {
+    let fresh = try Solver(context: context, timeout: timeout, randomSeed: seed)
+    for condition in conditions { try fresh.assert(condition.term) }
+    if case .sat = try fresh.check() { return true }
+    return false
+  }
+
+  /// ``decide(_:claim:hypotheses:explain:)`` with a new solver for each
+  /// check, never pushed: Z3 then preprocesses the query as a whole
+  /// (solving equations, eliminating unconstrained terms) as it does for a
+  /// file, which it cannot do under push/pop. The inductive claims, whose
+  /// state is unconstrained arrays, need it: an incremental check of
+  /// `p2m.step` times out after 10 s where a fresh one answers in under a
+  /// second (Debian's libz3 4.8.12, BENCHMARKS.md "p2m.step").
+  public func decideFresh(
+    _ name: String, claim: SymbolicBool, hypotheses: [SymbolicBool],
+    explain: (Model) throws -> (reason: String, scenario: String?, replayed: Bool?, values: [String: UInt64]) = { _ in ("", nil, nil, [:]) }
+  ) throws -> Finding {
+    let clock = ContinuousClock()
+    let start = clock.now
+    func seconds() -> Double {
+      let elapsed = clock.now - start
+      return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    }
+    let premises = try Solver(context: context, timeout: timeout, randomSeed: seed)
+    for hypothesis in hypotheses { try premises.assert(hypothesis.term) }
+    if let dumpDirectory { try premises.dumpSMTLib2(named: name + ".hypotheses", into: dumpDirectory) }
+    switch try premises.check() {
+    case .unsat: return Finding(claim: name, verdict: .vacuous, reason: "the hypotheses are unsatisfiable", seconds: seconds())
+    case .unknown(let reason): return Finding(claim: name, verdict: .unknown, reason: "hypotheses: \(reason)", seconds: seconds())
+    case .sat: break
+    }
+    let query = try Solver(context: context, timeout: timeout, randomSeed: seed)
+    for hypothesis in hypotheses { try query.assert(hypothesis.term) }
+    try query.assert(claim.negated().term)
+    if let dumpDirectory { try query.dumpSMTLib2(named: name, into: dumpDirectory) }
+    switch try query.check() {
+    case .unsat:
+      return Finding(claim: name, verdict: .proved, seconds: seconds())
+    case .unknown(let reason):
+      return Finding(claim: name, verdict: .unknown, reason: reason, seconds: seconds())
+    case .sat(let model):
+      let explanation = try explain(model)
+      return Finding(
+        claim: name, verdict: .refuted, reason: explanation.reason, seconds: seconds(),
+        counterexample: explanation.scenario, replayed: explanation.replayed, values: explanation.values)
     }
   }
 

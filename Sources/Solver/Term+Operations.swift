@@ -133,14 +133,3 @@ extension Term {
   }
 }
 
-extension Context {
-  /// The array `λ bound. body`: the value at index `i` is `body` with
-  /// `bound` replaced by `i`. `bound` must be a constant. Whole-page
-  /// updates of a symbolic memory (a table filled or zeroed) are one
-  /// lambda instead of 512 stores, so a load from it is one substitution.
-  /// The corresponding Z3 function is `Z3_mk_lambda_const`.
-  public func lambda(binding bound: Term, body: Term) throws(SolverError) -> Term {
-    try checkOwnership(bound.reference, body.reference)
-    return Term(try rawLambda(binding: bound.reference.ast, body: body.reference.ast))
-  }
-}

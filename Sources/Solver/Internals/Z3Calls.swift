@@ -239,11 +239,6 @@ extension Context {
     try own(Z3_mk_store(raw, array, index, value))
   }
 
-  func rawLambda(binding constant: Z3_ast, body: Z3_ast) throws(SolverError) -> ASTReference {
-    var bound: Z3_app? = Z3_to_app(raw, constant)
-    return try own(withUnsafePointer(to: &bound) { Z3_mk_lambda_const(raw, 1, $0, body) })
-  }
-
   func rawSimplify(_ a: Z3_ast) throws(SolverError) -> ASTReference {
     try own(Z3_simplify(raw, a))
   }
