@@ -23,7 +23,7 @@ import Spec
 /// - **IOTLB coherence.** After every operation that can change a p2m or
 ///   a context, and at the end, no IOTLB entry may disagree with the walk
 ///   of its context's tables (`incoherentIOTLBEntries()`, DESIGN.md §4
-///   `smmu.refinement`): a missing flush is caught at the update that
+///   `smmu.regression`): a missing flush is caught at the update that
 ///   needed it, before any DMA uses the entry.
 public struct SMMUDifferentialOracle: StepOracle {
   /// dom0's DMA state before the running DMA, which the implementation's

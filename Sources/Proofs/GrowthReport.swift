@@ -40,7 +40,7 @@ public enum GrowthReport {
       let session = try ProofSession(timeout: .seconds(60), seed: 1, dumpDirectory: nil)
       let start = ContinuousClock.now
       let findings = try TableTheorems.walkEquivalenceFindings(session: session, ipaBits: [bits], mutants: [])
-      rows.append(Row(claim: "walk.equivalence", parameter: "\(bits)-bit IPA", seconds: seconds(since: start), verdicts: findings.map(\.verdict.rawValue)))
+      rows.append(Row(claim: "walk.regression", parameter: "\(bits)-bit IPA", seconds: seconds(since: start), verdicts: findings.map(\.verdict.rawValue)))
     }
     return rows
   }

@@ -92,7 +92,7 @@ enum OutOfRangeTheorem {
 /// every IPA must then fault.
 ///
 /// Added by issue 9: the `3fafdc28eb` mutant translates like the fixed
-/// code, so it escaped `p2m.refinement` and the fuzzer (32-page pools).
+/// code, so it escaped `p2m.regression` and the fuzzer (32-page pools).
 enum RemovalOrderTheorem {
   /// - Parameter mutants: P2MImpl bugs to put back
   ///   (`.removalOrderFromInvalidMFN` must make it refuted).

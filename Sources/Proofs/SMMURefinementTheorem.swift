@@ -3,7 +3,7 @@ import SMMUImpl
 import Spec
 import SymbolicWord
 
-/// `smmu.refinement`: Xen's flush discipline keeps the SMMU's IOTLB
+/// `smmu.regression`: Xen's flush discipline keeps the SMMU's IOTLB
 /// coherent, and a coherent IOTLB changes no translation.
 ///
 /// Two domains share one SMMUv2 (dom0 through stream 1, VMID 1; a guest
@@ -21,7 +21,7 @@ import SymbolicWord
 /// it is refuted: a stale entry still points at the old frame.
 enum SMMURefinementTheorem {
   static func theorem(mutants: SMMUMutants = []) -> Theorem {
-    Theorem(name: "smmu.refinement", summary: "with Xen's IOTLB flushes after p2m changes, translating through the IOTLB equals the walk for every IPA") { session in
+    Theorem(name: "smmu.regression", summary: "regression (fixed warm-up and p2m changes, only the IPA symbolic): with Xen's IOTLB flushes after p2m changes, translating through the IOTLB equals the walk for every IPA") { session in
       let platform = try warmedAndChanged(mutants: mutants)
       let second = try platform.smmuIndex(named: "t")
       // dom0's VMID on the second SMMU, read off its IOTLB (any VMID will
@@ -48,7 +48,7 @@ enum SMMURefinementTheorem {
             rootAddress: session.constant(p2m.rootAddress), inputAddress: ipa, access: access))
           let cached = translateThroughIOTLB(candidates: entries, vmid: session.constant(vmid), ipa: ipa, access: access) { walk }
           findings.append(
-            try session.decide("smmu.refinement[\(label),\(access)]", claim: cached.isEqual(to: walk), hypotheses: []) { model in
+            try session.decide("smmu.regression[\(label),\(access)]", claim: cached.isEqual(to: walk), hypotheses: []) { model in
               let bad = try model.value(of: ipa.term)
               // Replay on the concrete SMMU: its answer differs from the walk.
               let translated = try platform.translate(stream: stream, on: smmu, address: bad, access: access)

@@ -3,9 +3,9 @@ import Solver
 import Spec
 import SymbolicWord
 
-/// The optimized p2m's tables against the spec: `p2m.refinement` (the
+/// The optimized p2m's tables against the spec: `p2m.regression` (the
 /// implementation's tables translate every IPA as the spec's map says) and
-/// `walk.equivalence` (the implementation's tables, with blocks and
+/// `walk.regression` (the implementation's tables, with blocks and
 /// splits, and the spec's own 4K layout of the same map walk identically).
 /// Both walk with the one generic ``stageTwoWalk`` over Z3 arrays holding
 /// the real descriptor memory.
@@ -55,10 +55,10 @@ enum TableTheorems {
     return stageTwoWalk(memory: memory, geometry: p2m.geometry, rootAddress: session.constant(p2m.vttbr), inputAddress: ipa, access: .read)
   }
 
-  // MARK: p2m.refinement
+  // MARK: p2m.regression
 
   static func refinement(mutants: Mutants = []) -> Theorem {
-    Theorem(name: "p2m.refinement", summary: "after block, split, removal and 4K updates the implementation's tables translate every IPA as the spec's map says (32 and 40 bits, 16-page pool)") { session in
+    Theorem(name: "p2m.regression", summary: "regression (two fixed update sequences, only the IPA symbolic; the for-all claim is p2m.step): after block, split, removal and 4K updates the implementation's tables translate every IPA as the spec's map says (32 and 40 bits, 16-page pool)") { session in
       var findings: [Finding] = []
       for (label, updates) in [("mixed", mixedUpdates), ("blocks", blockUpdates)] {
         for ipaBits in [32, 40] {
@@ -67,7 +67,7 @@ enum TableTheorems {
           let outcome = try walkImplementation(p2m, session: session, ipa: ipa)
           let claim = agreesWithMap(spec, ipa: ipa, outcome: outcome)
           findings.append(
-            try session.decide("p2m.refinement[\(label),\(ipaBits)-bit]", claim: claim, hypotheses: []) { model in
+            try session.decide("p2m.regression[\(label),\(ipaBits)-bit]", claim: claim, hypotheses: []) { model in
               let bad = try model.value(of: ipa.term)
               let concrete = p2m.walk(bad, access: .read)
               let expected = spec.lookup(GFN(bad >> 12)).map { hex($0.mfn.address | (bad & 0xFFF)) } ?? "a fault"
@@ -112,10 +112,10 @@ enum TableTheorems {
     return claim && mapped.or(outcome.faulted)
   }
 
-  // MARK: walk.equivalence
+  // MARK: walk.regression
 
   static func walkEquivalence(mutants: Mutants = []) -> Theorem {
-    Theorem(name: "walk.equivalence", summary: "the implementation's tables (blocks, splits) and the spec's 4K layout of the same map walk alike for every IPA (40 and 48 bits)") { session in
+    Theorem(name: "walk.regression", summary: "regression (two fixed update sequences, only the IPA symbolic): the implementation's tables (blocks, splits) and the spec's 4K layout of the same map walk alike for every IPA (40 and 48 bits)") { session in
       try walkEquivalenceFindings(session: session, ipaBits: [40, 48], mutants: mutants)
     }
   }
@@ -143,7 +143,7 @@ enum TableTheorems {
           && implementation.softwareType == reference.softwareType && samePermissions
         let claim = sameFault && (!implementation.faulted).implies(sameTranslation)
         findings.append(
-          try session.decide("walk.equivalence[\(label),\(ipaBits)-bit]", claim: claim, hypotheses: [ipa < UInt64(1) << UInt64(ipaBits)]) { model in
+          try session.decide("walk.regression[\(label),\(ipaBits)-bit]", claim: claim, hypotheses: [ipa < UInt64(1) << UInt64(ipaBits)]) { model in
             let bad = try model.value(of: ipa.term)
             return ("ipa \(hex(bad)): implementation \(p2m.walk(bad, access: .read)), spec tables walk differently", nil, nil, ["ipa": bad])
           })

@@ -282,7 +282,7 @@ public final class XenSMMUPlatform {
 
   /// IOTLB entries that disagree with the walk of their context's p2m:
   /// empty whenever Xen's flush discipline has been kept (DESIGN.md §4,
-  /// `smmu.refinement`). Each is described with its SMMU, VMID and page.
+  /// `smmu.regression`). Each is described with its SMMU, VMID and page.
   public func incoherentIOTLBEntries() -> [String] {
     var found: [String] = []
     for box in instances {

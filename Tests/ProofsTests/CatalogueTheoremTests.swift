@@ -28,7 +28,7 @@ struct CatalogueTheoremTests {
     #expect(broken.filter { $0.verdict == .refuted }.count == 66)
   }
 
-  @Test("walk.equivalence and p2m.refinement: proved; a split that drops the parent's permissions is refuted")
+  @Test("walk.regression and p2m.regression: proved; a split that drops the parent's permissions is refuted")
   func tables() throws {
     for theorem in [TableTheorems.walkEquivalence(), TableTheorems.refinement()] {
       #expect(try run(theorem).allSatisfy { $0.verdict == .proved }, "\(theorem.name)")
@@ -131,7 +131,7 @@ struct CatalogueTheoremTests {
     }
   }
 
-  @Test("smmu.refinement: proved with Xen's flushes; without them (before 9ed527dc95) refuted, and the stale entry replays")
+  @Test("smmu.regression: proved with Xen's flushes; without them (before 9ed527dc95) refuted, and the stale entry replays")
   func smmuRefinement() throws {
     #expect(try run(SMMURefinementTheorem.theorem()).allSatisfy { $0.verdict == .proved })
     let broken = try run(SMMURefinementTheorem.theorem(mutants: .ignoresIOTLBFlush))

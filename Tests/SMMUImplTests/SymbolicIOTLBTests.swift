@@ -5,7 +5,7 @@ import Spec
 import SymbolicWord
 import Testing
 
-/// `smmu.refinement` (DESIGN.md §4), the IOTLB half: with every IOTLB
+/// `smmu.regression` (DESIGN.md §4), the IOTLB half: with every IOTLB
 /// entry coherent (equal to what the walk gives for its page and VMID),
 /// translating through the IOTLB equals the walk for every IPA — proved by
 /// Z3 over the same generic lookup the concrete SMMU runs. A lookup that

@@ -16,7 +16,7 @@ struct ProveCommandTests {
   func list() throws {
     let output = try CommandRunner.run(["prove", "--list"])
     #expect(output.status == 0)
-    for name in ["descriptor.roundtrip", "walk.equivalence", "p2m.refinement", "colour.allocation", "dma.matrix.legacy.direct-mapped", "dma.flag-equals-swiotlb"] {
+    for name in ["descriptor.roundtrip", "walk.regression", "p2m.regression", "colour.allocation", "dma.matrix.legacy.direct-mapped", "dma.flag-equals-swiotlb"] {
       #expect(output.standardOutput.contains(name), "\(name)")
     }
   }

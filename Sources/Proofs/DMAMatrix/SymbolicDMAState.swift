@@ -11,8 +11,8 @@ import SymbolicWord
 ///
 /// dom0's p2m is read through ``lookup(_:)``: the p2m map of the spec
 /// (`ReferenceP2M`, fact sheet §1.4), built from the layout and the
-/// cell's grant or foreign mappings. The theorems `walk.equivalence` and
-/// `p2m.refinement` connect this map to the descriptor tables the SMMU
+/// cell's grant or foreign mappings. The theorems `walk.regression` and
+/// `p2m.regression` connect this map to the descriptor tables the SMMU
 /// walks; replaying each counterexample through the runner, which does
 /// walk them, checks the connection on every refutation.
 final class SymbolicDMAState {
