@@ -34,8 +34,16 @@ public final class ProofSession {
   /// vacuous claim is reported, never proved), then the negated claim.
   /// A counterexample model is handed to `explain`, still inside the
   /// solver scope so it can ask Z3 for simpler values.
+  ///
+  /// With `freshSolvers`, each check gets a new solver, never pushed: Z3
+  /// then preprocesses the query as a whole (solving equations, eliminating
+  /// unconstrained terms) as it does for a file, which it cannot do under
+  /// push/pop. The inductive claims, whose state is unconstrained arrays,
+  /// need it: an incremental check of a `p2m.step` path times out after
+  /// 10 s where a fresh one answers in under a second (Debian's libz3
+  /// 4.8.12, BENCHMARKS.md "p2m.step").
   public func decide(
-    _ name: String, claim: SymbolicBool, hypotheses: [SymbolicBool],
+    _ name: String, claim: SymbolicBool, hypotheses: [SymbolicBool], freshSolvers: Bool = false,
     explain: (Model) throws -> (reason: String, scenario: String?, replayed: Bool?, values: [String: UInt64]) = { _ in ("", nil, nil, [:]) }
   ) throws -> Finding {
     let clock = ContinuousClock()
@@ -44,17 +52,18 @@ public final class ProofSession {
       let elapsed = clock.now - start
       return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
     }
-    return try solver.withScope {
-      for hypothesis in hypotheses { try solver.assert(hypothesis.term) }
-      if let dumpDirectory { try solver.dumpSMTLib2(named: name + ".hypotheses", into: dumpDirectory) }
-      switch try solver.check() {
+    func judge(premises: Solver, query: Solver) throws -> Finding {
+      for hypothesis in hypotheses { try premises.assert(hypothesis.term) }
+      if let dumpDirectory { try premises.dumpSMTLib2(named: name + ".hypotheses", into: dumpDirectory) }
+      switch try premises.check() {
       case .unsat: return Finding(claim: name, verdict: .vacuous, reason: "the hypotheses are unsatisfiable", seconds: seconds())
       case .unknown(let reason): return Finding(claim: name, verdict: .unknown, reason: "hypotheses: \(reason)", seconds: seconds())
       case .sat: break
       }
-      try solver.assert(claim.negated().term)
-      if let dumpDirectory { try solver.dumpSMTLib2(named: name, into: dumpDirectory) }
-      switch try solver.check() {
+      if query !== premises { for hypothesis in hypotheses { try query.assert(hypothesis.term) } }
+      try query.assert(claim.negated().term)
+      if let dumpDirectory { try query.dumpSMTLib2(named: name, into: dumpDirectory) }
+      switch try query.check() {
       case .unsat:
         return Finding(claim: name, verdict: .proved, seconds: seconds())
       case .unknown(let reason):
@@ -66,58 +75,25 @@ public final class ProofSession {
           counterexample: explanation.scenario, replayed: explanation.replayed, values: explanation.values)
       }
     }
+    if freshSolvers {
+      return try judge(premises: newSolver(), query: newSolver())
+    }
+    return try solver.withScope { try judge(premises: solver, query: solver) }
+  }
+
+  /// A solver of this session's context, timeout and seed, never pushed.
+  func newSolver() throws(SolverError) -> Solver {
+    try Solver(context: context, timeout: timeout, randomSeed: seed)
   }
 
   /// Whether `conditions` hold together in some model: a witness that a
   /// claim's hypotheses admit the runs it is about, not only degenerate
   /// ones. An unknown answer counts as no witness.
   public func isSatisfiable(_ conditions: [SymbolicBool]) throws -> Bool {
-    let fresh = try Solver(context: context, timeout: timeout, randomSeed: seed)
+    let fresh = try newSolver()
     for condition in conditions { try fresh.assert(condition.term) }
     if case .sat = try fresh.check() { return true }
     return false
-  }
-
-  /// ``decide(_:claim:hypotheses:explain:)`` with a new solver for each
-  /// check, never pushed: Z3 then preprocesses the query as a whole
-  /// (solving equations, eliminating unconstrained terms) as it does for a
-  /// file, which it cannot do under push/pop. The inductive claims, whose
-  /// state is unconstrained arrays, need it: an incremental check of
-  /// `p2m.step` times out after 10 s where a fresh one answers in under a
-  /// second (Debian's libz3 4.8.12, BENCHMARKS.md "p2m.step").
-  public func decideFresh(
-    _ name: String, claim: SymbolicBool, hypotheses: [SymbolicBool],
-    explain: (Model) throws -> (reason: String, scenario: String?, replayed: Bool?, values: [String: UInt64]) = { _ in ("", nil, nil, [:]) }
-  ) throws -> Finding {
-    let clock = ContinuousClock()
-    let start = clock.now
-    func seconds() -> Double {
-      let elapsed = clock.now - start
-      return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-    }
-    let premises = try Solver(context: context, timeout: timeout, randomSeed: seed)
-    for hypothesis in hypotheses { try premises.assert(hypothesis.term) }
-    if let dumpDirectory { try premises.dumpSMTLib2(named: name + ".hypotheses", into: dumpDirectory) }
-    switch try premises.check() {
-    case .unsat: return Finding(claim: name, verdict: .vacuous, reason: "the hypotheses are unsatisfiable", seconds: seconds())
-    case .unknown(let reason): return Finding(claim: name, verdict: .unknown, reason: "hypotheses: \(reason)", seconds: seconds())
-    case .sat: break
-    }
-    let query = try Solver(context: context, timeout: timeout, randomSeed: seed)
-    for hypothesis in hypotheses { try query.assert(hypothesis.term) }
-    try query.assert(claim.negated().term)
-    if let dumpDirectory { try query.dumpSMTLib2(named: name, into: dumpDirectory) }
-    switch try query.check() {
-    case .unsat:
-      return Finding(claim: name, verdict: .proved, seconds: seconds())
-    case .unknown(let reason):
-      return Finding(claim: name, verdict: .unknown, reason: reason, seconds: seconds())
-    case .sat(let model):
-      let explanation = try explain(model)
-      return Finding(
-        claim: name, verdict: .refuted, reason: explanation.reason, seconds: seconds(),
-        counterexample: explanation.scenario, replayed: explanation.replayed, values: explanation.values)
-    }
   }
 
   /// Alive2-style minimization: each variable in turn is pinned to the

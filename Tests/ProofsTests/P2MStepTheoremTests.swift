@@ -10,16 +10,11 @@ import Testing
 /// operation each, on a 32-bit IPA.
 @Suite("p2m.step: inductive refinement of the chunk step")
 struct P2MStepTheoremTests {
-  func run(_ theorem: Theorem) throws -> [Finding] {
-    let session = try ProofSession(timeout: theorem.timeout, seed: 1, dumpDirectory: nil)
-    return try theorem.body(session)
-  }
-
   func step(_ findings: [Finding]) -> [Finding] { findings.filter { $0.claim.hasPrefix("p2m.step[") } }
 
   @Test("p2m.init and p2m.abstraction are proved, and a 1 GiB insertion is proved on every path")
   func provedLemmasAndBlockInsertion() throws {
-    let findings = try run(P2MStepTheorem.theorem(orders: [18], operations: [.insert]))
+    let findings = try CatalogueTheoremTests().run(P2MStepTheorem.theorem(orders: [18], operations: [.insert]))
     #expect(findings.count == 3)
     #expect(findings.allSatisfy { $0.verdict == .proved }, "\(findings)")
     #expect(step(findings).allSatisfy { $0.reason.hasSuffix("paths") })
@@ -27,28 +22,28 @@ struct P2MStepTheoremTests {
 
   @Test("releasing before the IOTLB flush (before 6718787797) breaks the flush order")
   func releaseBeforeFlush() throws {
-    let findings = step(try run(P2MStepTheorem.theorem(mutants: .freeBeforeIOTLBFlush, orders: [18], operations: [.insert])))
+    let findings = step(try CatalogueTheoremTests().run(P2MStepTheorem.theorem(mutants: .freeBeforeIOTLBFlush, orders: [18], operations: [.insert])))
     #expect(findings.count == 1 && findings.allSatisfy { $0.verdict == .refuted }, "\(findings)")
     #expect(findings.allSatisfy { $0.reason.contains("flush order") })
   }
 
   @Test("a removal that keeps a hardware-invalid entry (before XSA-393) breaks the abstraction")
   func removalKeepsHardwareInvalid() throws {
-    let findings = step(try run(P2MStepTheorem.theorem(mutants: .removalKeepsHardwareInvalid, orders: [18], operations: [.remove])))
+    let findings = step(try CatalogueTheoremTests().run(P2MStepTheorem.theorem(mutants: .removalKeepsHardwareInvalid, orders: [18], operations: [.remove])))
     #expect(findings.count == 1 && findings.allSatisfy { $0.verdict == .refuted }, "\(findings)")
     #expect(findings.allSatisfy { $0.reason.contains("abstraction") })
   }
 
   @Test("split children that lose the parent's type and permissions (97323702bf) break the abstraction")
   func splitWithoutInheritance() throws {
-    let findings = step(try run(P2MStepTheorem.theorem(mutants: .splitWithoutInheritance, orders: [9], operations: [.remove])))
+    let findings = step(try CatalogueTheoremTests().run(P2MStepTheorem.theorem(mutants: .splitWithoutInheritance, orders: [9], operations: [.remove])))
     #expect(findings.count == 1 && findings.allSatisfy { $0.verdict == .refuted }, "\(findings)")
     #expect(findings.allSatisfy { $0.reason.contains("abstraction") })
   }
 
   @Test("an update beyond the root tables that aliases a low GFN (XSA-301) breaks the abstraction")
   func aliasedTopBits() throws {
-    let findings = step(try run(P2MStepTheorem.theorem(mutants: .gfnTopBitsAliased, orders: [18], operations: [.insert])))
+    let findings = step(try CatalogueTheoremTests().run(P2MStepTheorem.theorem(mutants: .gfnTopBitsAliased, orders: [18], operations: [.insert])))
     #expect(findings.count == 1 && findings.allSatisfy { $0.verdict == .refuted }, "\(findings)")
   }
 }

@@ -138,7 +138,7 @@ enum P2MStepTheorem {
       let parts: [(String, SymbolicBool)] = [("invariant", invariant), ("abstraction", abstraction), ("flush order", flushOrder), ("TLB", tlb)]
       let claim = parts.reduce(yes) { $0 && $1.1 }
 
-      let finding = try session.decideFresh(name, claim: claim, hypotheses: path) { model in
+      let finding = try session.decide(name, claim: claim, hypotheses: path, freshSolvers: true) { model in
         let broken = try parts.filter { try !model.bool(of: $0.1.term) }.map(\.0)
         var values: [String: UInt64] = [:]
         for (label, word) in [("gfn", gfn), ("mfn", mfn), ("type", type), ("g", probe.gfn)] {
@@ -191,7 +191,7 @@ enum P2MStepTheorem {
     let slots = tables.slotLimit > UInt64(tables.rootPageCount) && tables.slotLimit <= UInt64(tables.rootPageCount + (1 << 20))
     let claim = P2MRepresentation.global(tables, slot: probe.slot) && P2MRepresentation.path(tables, gfn: probe.gfn).invariant
     let fits = (tables.slotLimit &+ baseFrame) <= UInt64(1) << UInt64(min(ipaBits, 48) - 12)
-    return try session.decideFresh("p2m.init[\(ipaBits)-bit]", claim: claim, hypotheses: probe.ranges + [slots, fits])
+    return try session.decide("p2m.init[\(ipaBits)-bit]", claim: claim, hypotheses: probe.ranges + [slots, fits], freshSolvers: true)
   }
 
   /// In every state satisfying the invariant, the walk agrees with the map.
@@ -201,8 +201,8 @@ enum P2MStepTheorem {
     let probe = try Probe(session)
     let path = P2MRepresentation.path(tables, gfn: probe.gfn)
     let claim = P2MRepresentation.agrees(path.entry, gfn: probe.gfn, offset: probe.offset, ipaBits: ipaBits, outcome: walk(tables, probe))
-    return try session.decideFresh(
+    return try session.decide(
       "p2m.abstraction[\(ipaBits)-bit]", claim: claim,
-      hypotheses: probe.ranges + [P2MRepresentation.global(tables, slot: probe.slot), path.invariant])
+      hypotheses: probe.ranges + [P2MRepresentation.global(tables, slot: probe.slot), path.invariant], freshSolvers: true)
   }
 }

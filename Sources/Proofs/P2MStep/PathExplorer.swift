@@ -70,7 +70,7 @@ final class PathExplorer {
   }
 
   /// Asked of a new solver each time, for the reason of
-  /// ``ProofSession/decideFresh(_:claim:hypotheses:explain:)``.
+  /// ``ProofSession/decide(_:claim:hypotheses:freshSolvers:explain:)``'s fresh solvers.
   private func feasible(_ condition: SymbolicBool) -> Bool {
     z3 { () throws(SolverError) in
       let fresh = try Solver(context: context, timeout: .seconds(2), randomSeed: seed)
