@@ -10,7 +10,7 @@ public enum Catalogue {
       DescriptorRoundtripTheorem.theorem(), TableTheorems.walkEquivalence(), TableTheorems.refinement(),
       SetWayTheorem.theorem(), OutOfRangeTheorem.theorem(), RemovalOrderTheorem.theorem(),
       FlushOrderTheorem.theorem(), RemovalAfterSetWayTheorem.theorem(),
-      P2MStepTheorem.theorem(),
+    ] + P2MStepTheorem.theorems + [
       SMMURefinementTheorem.theorem(), ColourAllocationTheorem.theorem(), StraddleTheorem.theorem(),
       GrantPermissionTheorem.theorem(),
     ] + DMAMatrixTheorem.theorems + [FlagEqualsSwiotlbTheorem.theorem]
