@@ -63,7 +63,7 @@ extension XenP2M {
   /// freed depth-first, each page after `p2m_tlb_flush_sync()` so no CPU
   /// TLB can still walk it.
   mutating func freeEntry(_ pte: UInt64, level: Int) {
-    guard Self.isTypeValid(pte) else { return }
+    guard isTypeValid(pte) else { return }
     if level == 3 || !XenDescriptor.tableBit(pte) {
       counters.mappings[level] -= 1
       let type = P2MType(rawValue: UInt8(truncatingIfNeeded: pte >> 55 & 0xF))
@@ -89,11 +89,9 @@ extension XenP2M {
   /// The storage index of `gfn`'s entry at `level` under a table entry the
   /// p2m itself wrote; one pointing outside the region is corruption.
   func tableChild(of pte: UInt64, gfn: UInt64, level: Int) -> Int {
-    guard let index = childIndex(table: pte, gfn: gfn, level: level) else {
-      preconditionFailure("a table entry \(hex(pte)) points outside the p2m's table region")
-    }
-    return index
+    Int(truncatingIfNeeded: childIndex(of: pte, gfn: gfn, level: level))
   }
+
 
   mutating func allocateTable() -> Int? {
     guard let slot = memory.allocate() else { return nil }

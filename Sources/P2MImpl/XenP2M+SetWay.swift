@@ -26,14 +26,14 @@ extension XenP2M {
     while level < 3 {
       let pte = memory.storage[index]
       if pte & 1 == 0 { break }
-      guard Self.isTypeValid(pte) else { return false }
+      guard isTypeValid(pte) else { return false }
       if !XenDescriptor.tableBit(pte) { break }
       index = tableChild(of: pte, gfn: g, level: level + 1)
       level += 1
     }
     let pte = memory.storage[index]
     if pte & 1 != 0 { return true }
-    guard Self.isTypeValid(pte) else { return false }
+    guard isTypeValid(pte) else { return false }
     if level < 3 && XenDescriptor.tableBit(pte) {
       invalidateTable(slot: tableChild(of: pte, gfn: 0, level: level + 1) >> 9)
     }

@@ -15,13 +15,13 @@ extension XenP2M {
     var level = geometry.rootLevel
     while level < 3 {
       let pte = memory.storage[index]
-      guard Self.isTypeValid(pte) else { return false }
+      guard isTypeValid(pte) else { return false }
       if !XenDescriptor.tableBit(pte) { break }
       index = tableChild(of: pte, gfn: g, level: level + 1)
       level += 1
     }
     let pte = memory.storage[index]
-    guard Self.isTypeValid(pte) else { return false }
+    guard isTypeValid(pte) else { return false }
     if pte & 1 != 0 {
       writeEntry(index, pte & ~1)
       forceTLBFlush()

@@ -137,14 +137,14 @@ public struct XenP2M {
     var level = geometry.rootLevel
     while level < 3 {
       let pte = memory.storage[index]
-      guard Self.isTypeValid(pte) else { return (nil, Self.order(level: level)) }
+      guard isTypeValid(pte) else { return (nil, Self.order(level: level)) }
       if !XenDescriptor.tableBit(pte) { break }
       guard let next = childIndex(table: pte, gfn: g, level: level + 1) else { return (nil, Self.order(level: level)) }
       index = next
       level += 1
     }
     let pte = memory.storage[index]
-    guard Self.isTypeValid(pte), let type = P2MType(rawValue: UInt8(truncatingIfNeeded: pte >> 55 & 0xF)) else {
+    guard isTypeValid(pte), let type = P2MType(rawValue: UInt8(truncatingIfNeeded: pte >> 55 & 0xF)) else {
       return (nil, Self.order(level: level))
     }
     let base = XenDescriptor.outputBase(pte) >> 12
@@ -182,9 +182,6 @@ public struct XenP2M {
   static func pages(level: Int) -> UInt64 { 1 << UInt64(9 * (3 - level)) }
   /// `XEN_PT_LEVEL_ORDER(level)`.
   static func order(level: Int) -> Int { 9 * (3 - level) }
-  /// `p2m_is_valid()`: the type is not `p2m_invalid`.
-  static func isTypeValid(_ pte: UInt64) -> Bool { pte >> 55 & 0xF != 0 }
-
   /// The storage index of the root entry for `gfn`, or nil when
   /// `p2m_get_root_pointer()` would return NULL (XSA-301).
   func rootEntryIndex(_ gfn: UInt64) -> Int? {

@@ -123,11 +123,11 @@ enum P2MStepTheorem {
     var witnessed = false
     var more = true
     while more {
-      try explorer.begin()
+      explorer.begin()
       var post = pre
       let status = setEntryChunk(&post, gfn: gfn, order: order, mfn: inserting ? mfn : nil, type: inserting ? type : gfn.constant(0))
       let path = hypotheses + explorer.facts + explorer.pathCondition
-      more = try explorer.end()
+      more = explorer.end()
 
       let after = P2MRepresentation.path(post, gfn: probe.gfn)
       let invariant = P2MRepresentation.global(post, slot: probe.slot) && after.invariant

@@ -5,10 +5,11 @@ import SymbolicWord
 /// the generic code's `when`): where a condition can go both ways under the
 /// path so far, a run takes one side and a later run the other, until every
 /// feasible path has run. A claim proved on every path is proved; each
-/// path's state is a plain chain of stores, which Z3 decides far faster
+/// path's state is a plain chain of writes, which Z3 decides far faster
 /// than the `ite`-merged state of both sides at once.
 ///
-/// Feasibility is asked of a fresh solver given the facts the step may use (the invariant at the updated GFN, the request's ranges) and the
+/// Feasibility is asked of a fresh solver given the facts the step may
+/// use (the invariant at the updated GFN, the request's ranges) and the
 /// path's choices; an `unknown` counts as feasible, so a path is never
 /// dropped for want of an answer.
 final class PathExplorer {
@@ -36,7 +37,7 @@ final class PathExplorer {
   func add(_ facts: [SymbolicBool]) { base += facts }
 
   /// Starts a run: the next path in depth-first order.
-  func begin() throws {
+  func begin() {
     forks = []
     pathCondition = []
     facts = []
@@ -44,7 +45,7 @@ final class PathExplorer {
   }
 
   /// Ends a run; whether another path remains.
-  func end() throws -> Bool {
+  func end() -> Bool {
     paths += 1
     guard let last = forks.lastIndex(of: true) else { return false }
     script = Array(forks[..<last]) + [false]
