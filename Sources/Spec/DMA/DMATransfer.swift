@@ -114,7 +114,17 @@ public func performDMA(
 /// requests, translations and memories.
 public func performDMA(
   _ request: DMARequest, policy: DMAPolicy, dom0: inout Dom0DMAState, platform: SMMUPlatform,
-  memory: inout MachineMemory, transact: DeviceTransactor
+  memory: inout MachineMemory, transact: @escaping DeviceTransactor
+) throws(DMARequestError) -> DMAReport {
+  try performDMA(request, policy: policy, dom0: &dom0, platform: platform, memory: &memory, transact: transact, mutants: [])
+}
+
+/// ``performDMA(_:policy:dom0:platform:memory:transact:)`` with a
+/// deliberately broken DMA path, for the tests that replay a proof's
+/// counterexample on the broken spec.
+package func performDMA(
+  _ request: DMARequest, policy: DMAPolicy, dom0: inout Dom0DMAState, platform: SMMUPlatform,
+  memory: inout MachineMemory, transact: @escaping DeviceTransactor, mutants: DMAMutants
 ) throws(DMARequestError) -> DMAReport {
   let device: Device
   do { device = try platform.device(named: request.device) } catch { throw .unknownDevice(request.device) }
@@ -127,115 +137,133 @@ public func performDMA(
     let gfn = dom0.pool.start.advanced(by: page)
     guard dom0.p2m.lookup(gfn) != nil else { throw .bufferNotMapped(gfn) }
   }
-  // The ideal location of every buffer byte; also proves the buffer mapped.
-  let ideal = try machineRuns(ofDom0: request.buffer, count: count, in: dom0.p2m)
+  var world = SpecDMAWorld(dom0: dom0, device: device, transact: transact, mutants: mutants)
+  let pages = Int(pagesSpanned(request.buffer, size: request.size))
+  let ideal = idealBuffer(world, buffer: request.buffer, size: request.size, maximumPages: pages)
+  // The ideal location of every buffer byte must exist.
+  for (page, mapped) in zip(ideal.pages, ideal.mapped) where page.active && !mapped {
+    throw .bufferNotMapped(GFN((request.buffer + page.firstByte) >> UInt64(pageShift)))
+  }
+  let path: DMAPath
+  do { path = try policy.path(for: device, features: dom0.features, platform: platform) } catch {
+    throw .unknownDevice(request.device)
+  }
+
+  // Linux maps the buffer and the device moves it: the page-level DMA,
+  // the code the matrix proofs run symbolically.
+  let run = try runDMAPages(
+    &world, buffer: request.buffer, size: request.size, path: path,
+    device: DMADeviceModel(dmaMask: device.dmaMask, coherent: device.coherent), options: dom0.options,
+    access: direction.deviceAccess, ideal: ideal, maximumPages: pages)
+  dom0.pool = world.dom0.pool
+  defer { if run.slotTaken { dom0.pool.unmapSingle(run.slot) } }
+
+  let idealRuns = byteRuns(ideal.pages)
+  var report = DMAReport(
+    policy: policy, device: device.name, direction: direction, buffer: request.buffer, size: request.size,
+    path: path, mapping: path == .dmaDirect ? .dmaDirect : (run.slotTaken || run.noSlot ? .bounce : .direct),
+    dmaAddress: nil, bounceSlot: nil, stream: nil, outcome: .ok,
+    integrity: DMAVerdict(holds: true, reason: ""), isolation: DMAVerdict(holds: true, reason: ""),
+    liveness: DMAVerdict(holds: true, reason: ""), fault: nil, framesTouched: [], framesExpected: [])
+
   // Dom0 fills the buffer with the pattern, or zeroes it for the device to fill.
-  for run in ideal {
+  for run in idealRuns {
     switch direction {
     case .toDevice: withPattern(run.index, count: run.count, direction) { memory.write(run.address, from: $0) }
     case .fromDevice: memory.fill(run.address, count: run.count, with: 0)
     }
   }
-
-  var report = DMAReport(
-    policy: policy, device: device.name, direction: direction, buffer: request.buffer, size: request.size,
-    path: .dmaDirect, mapping: .dmaDirect, dmaAddress: nil, bounceSlot: nil, stream: nil, outcome: .ok,
-    integrity: DMAVerdict(holds: true, reason: ""), isolation: DMAVerdict(holds: true, reason: ""),
-    liveness: DMAVerdict(holds: true, reason: ""), fault: nil, framesTouched: [], framesExpected: [])
-
-  do { report.path = try policy.path(for: device, features: dom0.features, platform: platform) } catch {
-    throw .unknownDevice(request.device)
+  if run.mappingError {
+    let why: String
+    if path == .dmaDirect {
+      why = "\(hex(run.dmaAddress)) is beyond the \(device.dmaMaskBits)-bit mask"
+    } else if run.noSlot {
+      why = "swiotlb_tbl_map_single found no slot (pool full, or over 256 KiB)"
+    } else {
+      why = "bounce address \(hex(run.dmaAddress)) is beyond the \(device.dmaMaskBits)-bit mask"
+    }
+    return judgeMappingError(report, why: why, ideal: idealRuns)
   }
+  report.dmaAddress = run.dmaAddress
+  report.bounceSlot = run.bounced ? run.slot : nil
+  report.stream = world.stream
+  report.fault = world.fault
 
-  // Linux maps the buffer.
-  let dmaAddress: UInt64
-  var slot: UInt64?
-  switch report.path {
-  case .swiotlbXen:
-    switch try mapPageThroughSwiotlbXen(
-      request.buffer, size: request.size, device: device, grantTree: dom0.grantTree, options: dom0.options,
-      pool: &dom0.pool)
-    {
-    case .direct(let address):
-      report.mapping = .direct
-      dmaAddress = address.rawValue
-    case .bounce(let address, let bounceSlot):
-      report.mapping = .bounce
-      dmaAddress = address.rawValue
-      slot = bounceSlot
-    case .mappingError(let why):
-      report.mapping = .bounce
-      return judgeMappingError(report, why: why, ideal: ideal)
-    }
-  case .dmaDirect:
-    switch try mapPageDirect(request.buffer, size: request.size, device: device) {
-    case .mapped(let address): dmaAddress = address.rawValue
-    case .mappingError(let why): return judgeMappingError(report, why: why, ideal: ideal)
-    }
+  // Where the device should go, and where it went.
+  let expected = byteRuns(run.expected)
+  let touched = byteRuns(run.device.filter { $0.reached }.map { $0.page })
+  if run.bounced && direction == .toDevice {
+    forEachPiece(idealRuns, expected) { _, from, to, length in memory.copy(from: from, to: to, count: length) }
   }
-  report.dmaAddress = dmaAddress
-  report.bounceSlot = slot
-
-  // Where the device should go: the buffer, or the bounce slot.
-  var expected = ideal
-  if let slot {
-    // The pool's pages were checked above, and a slot lies in the pool.
-    guard let slotRuns = try? machineRuns(ofDom0: slot, count: count, in: dom0.p2m) else {
-      preconditionFailure("bounce slot \(hex(slot)) outside dom0's mapped pool")
-    }
-    expected = slotRuns
-    if direction == .toDevice {
-      forEachPiece(ideal, expected) { _, from, to, length in memory.copy(from: from, to: to, count: length) }
-    }
+  // A to-device read needs no copy: nothing writes memory after it, so the
+  // bytes the device read are still at `touched` when judged.
+  if direction == .fromDevice {
+    for piece in touched { withPattern(piece.index, count: piece.count, direction) { memory.write(piece.address, from: $0) } }
   }
-
-  // The device accesses memory, page by page of its address range; the
-  // stream is reported as the first transaction found it. Each chunk lies
-  // in one page of the bus address, so in one frame once translated.
-  var touched: [ByteRun] = []
-  var i = 0
-  deviceLoop: while i < count {
-    let address = dmaAddress &+ UInt64(i)
-    let chunk = min(count - i, Int(pageSize - (address & (pageSize - 1))))
-    let transaction = try transact(device, address, direction.deviceAccess)
-    if report.stream == nil { report.stream = transaction.stream.description }
-    let pa: UInt64
-    switch (transaction.stream, transaction.stageTwo) {
-    case (.untranslated, _), (.bypass, _):
-      pa = address
-    case (.fault, _), (.abort, _):
-      report.fault = "stream: \(transaction.stream)"
-      break deviceLoop
-    case (.context(let domain, let vmid), let stageTwo):
-      switch stageTwo {
-      case .translated(let translated)?: pa = translated
-      case .fault(let fault)?:
-        report.fault = "SMMU context fault (\(domain), vmid \(vmid)): \(fault.kind) fault at level \(fault.level), iova \(hex(address))"
-        break deviceLoop
-      case nil:
-        report.fault = "SMMU context (\(domain), vmid \(vmid)) without a stage-2 result, iova \(hex(address))"
-        break deviceLoop
-      }
-    }
-    // A to-device read needs no copy here: nothing writes memory after it,
-    // so the bytes the device read are still at `touched` when judged.
-    touched.append(ByteRun(index: i, address: pa, count: chunk))
-    if direction == .fromDevice {
-      withPattern(i, count: chunk, direction) { memory.write(pa, from: $0) }
-    }
-    i += chunk
-  }
-
-  if let slot {
-    if direction == .fromDevice {
-      forEachPiece(expected, ideal) { _, from, to, length in memory.copy(from: from, to: to, count: length) }
-    }
-    dom0.pool.unmapSingle(slot)
+  if run.bounced && direction == .fromDevice {
+    forEachPiece(expected, idealRuns) { _, from, to, length in memory.copy(from: from, to: to, count: length) }
   }
 
   // What arrived: what the device read, or what dom0 finds in its buffer.
-  let arrived = direction == .toDevice ? touched : ideal
-  return judge(report, count: count, touched: touched, expected: expected, arrived: arrived, memory: memory)
+  let arrived = direction == .toDevice ? touched : idealRuns
+  return judge(
+    report, count: count, touched: touched, expected: expected, arrived: arrived, memory: memory,
+    isolated: run.isolation, addressesRight: run.addressIntegrity, live: run.liveness)
+}
+
+/// The concrete world of the page-level DMA: dom0's p2m, grant tree and
+/// pool, and the SMMU as `transact` answers; it keeps the first stream
+/// outcome and the fault for the report.
+struct SpecDMAWorld: DMAWorld {
+  var dom0: Dom0DMAState
+  let device: Device
+  let transact: DeviceTransactor
+  let mutants: DMAMutants
+  var stream: String?
+  var fault: String?
+
+  init(dom0: Dom0DMAState, device: Device, transact: @escaping DeviceTransactor, mutants: DMAMutants) {
+    self.dom0 = dom0
+    self.device = device
+    self.transact = transact
+    self.mutants = mutants
+  }
+
+  func dom0Frame(_ gfn: UInt64) -> GuardedWord<UInt64> {
+    guard let entry = dom0.p2m.lookup(GFN(gfn)) else { return .absent(gfn) }
+    return GuardedWord(present: true, value: entry.mfn.rawValue)
+  }
+
+  func pfnToBfn(_ pfn: UInt64) -> UInt64 { dom0.grantTree.pfnToBfn(pfn, mutants: mutants) }
+
+  mutating func deviceTransaction(_ busAddress: UInt64, access: Access) throws(DMARequestError) -> GuardedWord<UInt64> {
+    let transaction = try transact(device, busAddress, access)
+    if stream == nil { stream = transaction.stream.description }
+    switch (transaction.stream, transaction.stageTwo) {
+    case (.untranslated, _), (.bypass, _):
+      return GuardedWord(present: true, value: busAddress)
+    case (.fault, _), (.abort, _):
+      fault = "stream: \(transaction.stream)"
+    case (.context(let domain, let vmid), .translated(let pa)?):
+      _ = (domain, vmid)
+      return GuardedWord(present: true, value: pa)
+    case (.context(let domain, let vmid), .fault(let stageTwoFault)?):
+      fault = "SMMU context fault (\(domain), vmid \(vmid)): \(stageTwoFault.kind) fault at level \(stageTwoFault.level), iova \(hex(busAddress))"
+    case (.context(let domain, let vmid), nil):
+      fault = "SMMU context (\(domain), vmid \(vmid)) without a stage-2 result, iova \(hex(busAddress))"
+    }
+    return .absent(busAddress)
+  }
+
+  mutating func mapBounceSlot(size: UInt64) -> GuardedWord<UInt64> {
+    guard let slot = dom0.pool.mapSingle(size: size) else { return .absent(size) }
+    return GuardedWord(present: true, value: slot)
+  }
+}
+
+/// The active pages of a page-level DMA as byte runs.
+func byteRuns(_ pages: [DMAPage<UInt64>]) -> [ByteRun] {
+  pages.filter(\.active).map { ByteRun(index: Int($0.firstByte), address: $0.address, count: Int($0.count)) }
 }
 
 /// Bytes `index ..< index + count` of a DMA's byte map that lie at
@@ -249,22 +277,6 @@ struct ByteRun: Hashable, Sendable {
   /// The machine address of the run's last byte (a run never wraps: it
   /// lies in one frame).
   var lastAddress: UInt64 { address + UInt64(count - 1) }
-}
-
-/// The ideal byte map of `count` bytes at dom0 physical address `phys`:
-/// ``machineAddress(ofDom0:in:)`` of each byte, one run per dom0 page.
-/// - Throws: ``DMARequestError/bufferNotMapped(_:)`` for the first page
-///   not mapped, as the byte loop would.
-func machineRuns(ofDom0 phys: UInt64, count: Int, in p2m: ReferenceP2M) throws(DMARequestError) -> [ByteRun] {
-  var runs: [ByteRun] = []
-  var index = 0
-  while index < count {
-    let address = phys + UInt64(index)
-    let length = min(count - index, MachineMemory.room(address))
-    runs.append(ByteRun(index: index, address: try machineAddress(ofDom0: address, in: p2m), count: length))
-    index += length
-  }
-  return runs
 }
 
 /// Walks two byte maps over the same indices together, in ascending index
@@ -326,47 +338,59 @@ func judgeMappingError(_ report: DMAReport, why: String, ideal: [ByteRun]) -> DM
   return report
 }
 
-/// The verdicts of a DMA that ran, over its byte maps: `touched` covers the
-/// bytes the device moved (a prefix of the `count` bytes), `expected` all
-/// of them, and `arrived` says where to find the data that arrived.
+/// The verdicts of a DMA that ran. Whether each property holds at the
+/// level of addresses is the page-level DMA's answer (`isolated`,
+/// `addressesRight`, `live`); the byte maps give the reasons — `touched`
+/// covers the bytes the device moved (a prefix of the `count` bytes),
+/// `expected` all of them — and `arrived` says where to find the data
+/// that arrived, which integrity also needs.
 func judge(
-  _ report: DMAReport, count: Int, touched: [ByteRun], expected: [ByteRun], arrived: [ByteRun], memory: MachineMemory
+  _ report: DMAReport, count: Int, touched: [ByteRun], expected: [ByteRun], arrived: [ByteRun], memory: MachineMemory,
+  isolated: Bool, addressesRight: Bool, live: Bool
 ) -> DMAReport {
   var report = report
   report.framesTouched = frames(of: touched)
   report.framesExpected = frames(of: expected)
   let target = report.bounceSlot == nil ? "buffer" : "bounce slot"
 
-  if let (stray, pa) = firstStray(touched, allowed: expected) {
+  if isolated {
+    report.isolation = DMAVerdict(holds: true, reason: "every byte touched backs the \(target)")
+  } else if let (stray, pa) = firstStray(touched, allowed: expected) {
     report.isolation = DMAVerdict(
       holds: false,
       reason: "byte \(stray) went to pa \(hex(pa)) (mfn \(hex(pa >> UInt64(pageShift)))), "
         + "which backs neither the buffer nor its bounce slot")
   } else {
-    report.isolation = DMAVerdict(holds: true, reason: "every byte touched backs the \(target)")
+    assertionFailure("the page-level DMA found a stray byte that the byte map does not have")
+    report.isolation = DMAVerdict(holds: false, reason: "a touched byte backs neither the buffer nor its bounce slot")
   }
 
-  if let fault = report.fault {
-    report.liveness = DMAVerdict(holds: false, reason: fault)
-  } else {
+  if live {
     report.liveness = DMAVerdict(holds: true, reason: "no fault")
+  } else {
+    report.liveness = DMAVerdict(holds: false, reason: report.fault ?? "a transaction faulted")
   }
 
   // The first byte the device never moved, went to the wrong address, or
   // whose data differs from the pattern, in that order.
   let moved = touched.last.map { $0.index + $0.count } ?? 0
-  var wrong: (index: Int, touched: UInt64, expected: UInt64)?
-  forEachPiece(touched, expected) { index, touchedAt, expectedAt, _ in
-    guard touchedAt != expectedAt else { return true }
-    wrong = (index, touchedAt, expectedAt)
-    return false
-  }
-  if moved < count {
-    report.integrity = DMAVerdict(holds: false, reason: "byte \(moved) was never transferred")
-  } else if let wrong {
-    report.integrity = DMAVerdict(
-      holds: false,
-      reason: "byte \(wrong.index) went to pa \(hex(wrong.touched)), its \(target) byte is at \(hex(wrong.expected))")
+  if !addressesRight {
+    var wrong: (index: Int, touched: UInt64, expected: UInt64)?
+    forEachPiece(touched, expected) { index, touchedAt, expectedAt, _ in
+      guard touchedAt != expectedAt else { return true }
+      wrong = (index, touchedAt, expectedAt)
+      return false
+    }
+    if moved < count {
+      report.integrity = DMAVerdict(holds: false, reason: "byte \(moved) was never transferred")
+    } else if let wrong {
+      report.integrity = DMAVerdict(
+        holds: false,
+        reason: "byte \(wrong.index) went to pa \(hex(wrong.touched)), its \(target) byte is at \(hex(wrong.expected))")
+    } else {
+      assertionFailure("the page-level DMA found a misplaced byte that the byte maps do not have")
+      report.integrity = DMAVerdict(holds: false, reason: "a byte went to another address than its \(target) byte")
+    }
   } else if let (lost, value) = firstDifferenceFromPattern(arrived, memory: memory, direction: report.direction) {
     report.integrity = DMAVerdict(
       holds: false,

@@ -46,16 +46,19 @@ public struct GrantTree: Hashable, Sendable {
   /// `pfn_to_bfn(pfn)` (include/xen/arm/page.h, §3.2): the tree's MFN for a
   /// grant-mapped pfn, else the pfn itself — the implicit assumption that
   /// dom0 is mapped 1:1.
-  ///
-  /// Written over ``Word`` so that proofs can take the pfn symbolic: the
-  /// lookup is a chain of `branch`es over the (concrete) entries, in pfn
-  /// order.
-  public func pfnToBfn<W: Word>(_ pfn: W) -> W {
-    var bfn = pfn
-    for (entryPFN, mfn) in entries.sorted(by: { $0.key < $1.key }) {
-      let previous = bfn
-      bfn = branch(pfn == entryPFN, then: { pfn.constant(mfn.rawValue) }, else: { previous })
-    }
+  public func pfnToBfn<W: Word>(_ pfn: W, mutants: DMAMutants = []) -> W {
+    if let known = pfn.knownValue, mutants.isEmpty { return pfn.constant(entries[known]?.rawValue ?? known) }
+    let sorted = entries.sorted { $0.key < $1.key }.map { (pfn: pfn.constant($0.key), mfn: pfn.constant($0.value.rawValue)) }
+    return Self.pfnToBfn(pfn, entries: sorted, mutants: mutants)
+  }
+
+  /// `pfn_to_bfn` over a tree whose entries may be symbolic: the lookup is
+  /// a chain of selects, the first matching entry winning (the tree never
+  /// holds two entries for one pfn: ``setForeignP2MMapping(hostAddress:devBusAddress:)``
+  /// refuses the second).
+  public static func pfnToBfn<W: Word>(_ pfn: W, entries: [(pfn: W, mfn: W)], mutants: DMAMutants = []) -> W {
+    var bfn = mutants.contains(.treeMissReturnsZero) ? pfn.constant(0) : pfn
+    for entry in entries.reversed() { bfn = W.select(pfn == entry.pfn, entry.mfn, bfn) }
     return bfn
   }
 }

@@ -42,22 +42,36 @@ public struct SwiotlbPool: Hashable, Sendable {
   /// from the start and no kept offset change which slot is used, not
   /// whether the slot is dom0 RAM.
   mutating func mapSingle(size: UInt64) -> UInt64? {
-    guard size > 0, size <= Self.maximumMappingSize else { return nil }
-    let needed = Int((size + Self.slotSize - 1) / Self.slotSize)
-    let stride = size >= pageSize ? Int(pageSize / Self.slotSize) : 1
+    let found = firstFreeSlot(size: size)
+    guard found.present else { return nil }
+    allocations[Int((found.value - start.address) / Self.slotSize)] = Int((size + Self.slotSize - 1) / Self.slotSize)
+    return found.value
+  }
+
+  /// The slot search of ``mapSingle(size:)``, written over ``Word`` so that
+  /// a proof can ask it with a symbolic size (the pool's allocations stay
+  /// concrete): the lowest slot, at the stride, that starts a run of free
+  /// slots long enough.
+  public func firstFreeSlot<W: Word>(size: W) -> GuardedWord<W> {
+    let fits = size > 0 && size <= Self.maximumMappingSize
+    let needed = (size &+ (Self.slotSize - 1)) >> 11
+    let pageStride = size >= pageSize
+    let slotsPerPage = Int(pageSize / Self.slotSize)
+    // Free slots from each slot up to the next taken one or the end.
+    var freeRun = Array(repeating: 0, count: slotCount + 1)
     var taken = Array(repeating: false, count: slotCount)
     for (first, count) in allocations {
-      for slot in first..<(first + count) { taken[slot] = true }
+      for slot in first..<min(first + count, slotCount) { taken[slot] = true }
     }
-    var first = 0
-    while first + needed <= slotCount {
-      if !taken[first..<(first + needed)].contains(true) {
-        allocations[first] = needed
-        return start.address + UInt64(first) * Self.slotSize
-      }
-      first += stride
+    for slot in (0..<slotCount).reversed() { freeRun[slot] = taken[slot] ? 0 : freeRun[slot + 1] + 1 }
+    // The lowest candidate wins: selects are stacked from the top slot down.
+    var found = GuardedWord<W>.absent(size)
+    for first in (0..<slotCount).reversed() where freeRun[first] > 0 {
+      let aligned = first % slotsPerPage == 0 ? size.condition(true) : !pageStride
+      let candidate = fits && aligned && needed <= UInt64(freeRun[first])
+      found = .select(candidate, GuardedWord(present: candidate, value: size.constant(start.address + UInt64(first) * Self.slotSize)), found)
     }
-    return nil
+    return found
   }
 
   /// `swiotlb_tbl_unmap_single()`: frees the slots of the mapping at `phys`.

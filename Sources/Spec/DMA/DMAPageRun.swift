@@ -1,0 +1,277 @@
+/// What the device needs to know to be mapped for DMA: its DMA mask and
+/// whether it snoops the CPU caches.
+public struct DMADeviceModel<W: Word> {
+  /// `dma_mask` (`DMA_BIT_MASK(n)`): the highest bus address it can reach.
+  public var dmaMask: W
+  /// `dev_is_dma_coherent(dev)`.
+  public var coherent: Bool
+
+  public init(dmaMask: W, coherent: Bool) {
+    self.dmaMask = dmaMask
+    self.coherent = coherent
+  }
+}
+
+/// The page of dom0 memory a DMA reads the buffer's bytes from, or the
+/// device's page of bus addresses.
+public struct DMAPage<W: Word>: Mergeable {
+  /// Whether the range has bytes in this page.
+  public var active: W.Condition
+  /// Index of the range's first byte in this page.
+  public var firstByte: W
+  /// How many of the range's bytes lie in this page (meaningless when not
+  /// active).
+  public var count: W
+  /// The machine address of ``firstByte`` (dom0 pages: through dom0's p2m;
+  /// device pages: where the transaction landed).
+  public var address: W
+
+  public static func select(_ condition: W.Condition, _ whenTrue: Self, _ whenFalse: Self) -> Self {
+    Self(
+      active: .select(condition, whenTrue.active, whenFalse.active),
+      firstByte: .select(condition, whenTrue.firstByte, whenFalse.firstByte),
+      count: .select(condition, whenTrue.count, whenFalse.count),
+      address: .select(condition, whenTrue.address, whenFalse.address))
+  }
+}
+
+/// One page of the device's bus range, as the device met it.
+public struct DMADevicePage<W: Word> {
+  public var page: DMAPage<W>
+  /// The device issued this page's transaction: the page is active and no
+  /// earlier transaction faulted (the device stops at its first fault).
+  public var issued: W.Condition
+  /// It was issued and reached memory at ``DMAPage/address``.
+  public var reached: W.Condition
+  /// It was issued and faulted.
+  public var faulted: W.Condition { issued && !reached }
+}
+
+/// The buffer as dom0's CPU sees it: its pages, each with the machine
+/// address of its first byte (the ideal DMA, DESIGN.md §2).
+public struct DMAIdealBuffer<W: Word> {
+  public var pages: [DMAPage<W>]
+  /// Per page: the buffer's GFN there has a p2m entry (when active).
+  public var mapped: [W.Condition]
+
+  /// Every active page is mapped.
+  public var isMapped: W.Condition {
+    var all = pages[0].active.constant(true)
+    for (page, isMapped) in zip(pages, mapped) { all = all && page.active.implies(isMapped) }
+    return all
+  }
+}
+
+/// ``runDMAPages(_:buffer:size:path:device:options:access:ideal:maximumPages:)``'s
+/// answer: how Linux mapped the buffer, which bytes the device moved where,
+/// and the three properties of the ideal DMA at the level of addresses.
+public struct DMAPageRun<W: Word> {
+  public var path: DMAPath
+  /// `DMA_MAPPING_ERROR`: the device was never started.
+  public var mappingError: W.Condition
+  /// Of a mapping error: swiotlb-xen found no slot.
+  public var noSlot: W.Condition
+  /// swiotlb-xen took a slot (which the caller releases at unmap, also
+  /// after a mapping error).
+  public var slotTaken: W.Condition
+  /// The DMA goes through the bounce slot.
+  public var bounced: W.Condition
+  /// Dom0 physical address of the slot (meaningful when ``slotTaken``).
+  public var slot: W
+  /// The address the device was given.
+  public var dmaAddress: W
+  /// Where the device should move the bytes: the buffer or its slot, page
+  /// by page of dom0 memory.
+  public var expected: [DMAPage<W>]
+  /// The device's bus range, page by page.
+  public var device: [DMADevicePage<W>]
+
+  /// No fault: mapped, and no transaction faulted.
+  public var liveness: W.Condition
+  /// The device touched only machine bytes that back the buffer or, when
+  /// bounced, its slot (byte for byte: every touched byte is one of the
+  /// expected bytes).
+  public var isolation: W.Condition
+  /// Every byte moved, to or from its expected machine address. Whether
+  /// the data then arrived is the concrete layer's (``performDMA``) to see.
+  public var addressIntegrity: W.Condition
+}
+
+/// The ideal buffer: `size` bytes at dom0 physical address `phys`, page by
+/// page through dom0's p2m, for up to `maximumPages` pages.
+public func idealBuffer<World: DMAWorld>(
+  _ world: World, buffer phys: World.Address, size: World.Address, maximumPages: Int
+) -> DMAIdealBuffer<World.Address> {
+  var pages: [DMAPage<World.Address>] = []
+  var mapped: [World.Address.Condition] = []
+  for page in pagesOf(start: phys, size: size, maximumPages: maximumPages) {
+    let gfn = (phys &+ page.firstByte) >> pageShift
+    let frame = branch(page.active, then: { world.dom0Frame(gfn) }, else: { .absent(gfn) })
+    var located = page
+    located.address = (frame.value << pageShift) | ((phys &+ page.firstByte) & (pageSize - 1))
+    pages.append(located)
+    mapped.append(frame.present)
+  }
+  return DMAIdealBuffer(pages: pages, mapped: mapped)
+}
+
+/// One DMA at the level of pages and addresses: Linux maps the buffer
+/// (`xen_swiotlb_map_page` or `dma_direct_map_page`, §3.4–3.6), the
+/// device moves the range page by page through the SMMU and stops at its
+/// first fault, and the result is judged against the ideal DMA (DESIGN.md
+/// §2). Written once over ``Word``: ``performDMA`` runs it on the concrete
+/// world, the matrix proofs on a symbolic one.
+///
+/// - Parameters:
+///   - ideal: ``idealBuffer(_:buffer:size:maximumPages:)`` of the same
+///     buffer.
+///   - maximumPages: a bound on the pages the buffer spans; the device's
+///     range (at the slot's offset) may span one more. Exact results need
+///     the bound to hold, which the concrete caller guarantees and a proof
+///     states as a hypothesis.
+public func runDMAPages<World: DMAWorld>(
+  _ world: inout World, buffer phys: World.Address, size: World.Address, path: DMAPath,
+  device: DMADeviceModel<World.Address>, options: SwiotlbXenOptions, access: Access,
+  ideal: DMAIdealBuffer<World.Address>, maximumPages: Int
+) throws(DMARequestError) -> DMAPageRun<World.Address> {
+  typealias W = World.Address
+  let no = phys.condition(false)
+  let mutants = world.mutants
+  let pfnToBfn: (W) -> W = { [world] in world.pfnToBfn($0) }
+
+  // Linux maps the buffer.
+  var mappingError = no
+  var noSlot = no
+  var slotTaken = no
+  var bounced = no
+  var slot = phys
+  let dmaAddress: W
+  switch path {
+  case .swiotlbXen:
+    let direct = swiotlbXenMapsDirectly(
+      phys: phys, size: size, mask: device.dmaMask,
+      maximumPages: mutants.contains(.straddleChecksFirstPageOnly) ? 1 : maximumPages,
+      hypercallCacheFlush: options.hypercallCacheFlush, coherent: device.coherent, forceBounce: options.forceBounce,
+      pfnToBfn: pfnToBfn)
+    let taken = branch(direct, then: { .absent(phys) }, else: { world.mapBounceSlot(size: size) })
+    slot = taken.value
+    let given = mutants.contains(.bounceSlotOnePageOff) ? slot &+ pageSize : slot
+    let bounceAddress = xenPhysToBus(given, pfnToBfn: pfnToBfn)
+    // `swiotlb_tbl_map_single` succeeded, but the slot is still beyond the
+    // mask: the slot is released and the mapping fails.
+    let reachable = dmaCapable(bounceAddress, size: size, mask: device.dmaMask)
+    slotTaken = !direct && taken.present
+    noSlot = !direct && !taken.present
+    mappingError = noSlot || (slotTaken && !reachable)
+    bounced = slotTaken && reachable
+    dmaAddress = W.select(direct, xenPhysToBus(phys, pfnToBfn: pfnToBfn), bounceAddress)
+  case .dmaDirect:
+    dmaAddress = dmaDirectAddress(phys)
+    mappingError = !dmaCapable(dmaAddress, size: size, mask: device.dmaMask)
+  }
+
+  // Where the bytes should go: the buffer, or the slot's pages in dom0.
+  let slotPages = pagesOf(start: slot, size: size, maximumPages: maximumPages + 1)
+  var expected: [DMAPage<W>] = []
+  for (k, slotPage) in slotPages.enumerated() {
+    let bufferPage = k < ideal.pages.count ? ideal.pages[k] : DMAPage(active: no, firstByte: phys, count: phys, address: phys)
+    expected.append(
+      branch(
+        bounced,
+        then: {
+          var page = slotPage
+          let gfn = (slot &+ page.firstByte) >> pageShift
+          let frame = branch(page.active, then: { world.dom0Frame(gfn) }, else: { .absent(gfn) })
+          page.address = (frame.value << pageShift) | ((slot &+ page.firstByte) & (pageSize - 1))
+          return page
+        }, else: { bufferPage }))
+  }
+
+  // The device moves its range page by page of bus addresses, and stops at
+  // its first fault.
+  var devicePages: [DMADevicePage<W>] = []
+  var noFaultYet = !mappingError
+  for page in pagesOf(start: dmaAddress, size: size, maximumPages: maximumPages + 1) {
+    let issued = page.active && noFaultYet
+    // `branch`, spelt out so that the transaction's typed error passes.
+    let landed: GuardedWord<W>
+    if let known = issued.knownValue {
+      landed = known ? try world.deviceTransaction(dmaAddress &+ page.firstByte, access: access) : .absent(phys)
+    } else {
+      landed = .select(issued, try world.deviceTransaction(dmaAddress &+ page.firstByte, access: access), .absent(phys))
+    }
+    var touched = page
+    touched.address = landed.value
+    devicePages.append(DMADevicePage(page: touched, issued: issued, reached: issued && landed.present))
+    noFaultYet = noFaultYet && !(issued && !landed.present)
+  }
+
+  // Judgement, over addresses.
+  var liveness = !mappingError
+  var integrity = !mappingError
+  var isolation = phys.condition(true)
+  for page in devicePages {
+    liveness = liveness && !page.faulted
+    let should = expectedAddress(ofByte: page.page.firstByte, in: expected)
+    integrity = integrity && page.page.active.implies(page.reached && page.page.address == should)
+    isolation = isolation && page.reached.implies(covered(start: page.page.address, count: page.page.count, by: expected))
+  }
+  return DMAPageRun(
+    path: path, mappingError: mappingError, noSlot: noSlot, slotTaken: slotTaken, bounced: bounced, slot: slot,
+    dmaAddress: dmaAddress, expected: expected, device: devicePages, liveness: liveness, isolation: isolation,
+    addressIntegrity: integrity)
+}
+
+/// The pages of the byte range `[start, start + size)`, at most
+/// `maximumPages`: page k is active when the range reaches it.
+func pagesOf<W: Word>(start: W, size: W, maximumPages: Int) -> [DMAPage<W>] {
+  let offset = start & (pageSize - 1)
+  let end = offset &+ size
+  return (0..<maximumPages).map { k in
+    let pageStart = UInt64(k) * pageSize
+    let first = k == 0 ? start.constant(0) : start.constant(pageStart) &- offset
+    let active = k == 0 ? start.condition(true) : end > pageStart
+    let pageEnd = end > pageStart + pageSize
+    let count = W.select(pageEnd, start.constant(pageStart + pageSize) &- offset, size) &- first
+    return DMAPage(active: active, firstByte: first, count: count, address: start)
+  }
+}
+
+/// The machine address where byte `index` of the DMA should be, read off
+/// the expected pages (the one whose bytes include it).
+func expectedAddress<W: Word>(ofByte index: W, in pages: [DMAPage<W>]) -> W {
+  if let known = index.knownValue {
+    // Concretely the containing page is found directly.
+    for page in pages where page.active.knownValue == true {
+      let first = page.firstByte.knownValue!
+      if known >= first && known - first < page.count.knownValue! { return page.address &+ (known - first) }
+    }
+    return index.constant(.max)
+  }
+  var address = index.constant(.max)
+  for page in pages.reversed() {
+    let inside = page.active && index >= page.firstByte && index &- page.firstByte < page.count
+    address = W.select(inside, page.address &+ (index &- page.firstByte), address)
+  }
+  return address
+}
+
+/// Whether the machine bytes `[start, start + count)` all lie in the union
+/// of the active pages' machine ranges: `start` is covered, and so is
+/// every range end that falls inside (a union of intervals covers an
+/// interval iff its start and each interior end point are covered).
+func covered<W: Word>(start: W, count: W, by pages: [DMAPage<W>]) -> W.Condition {
+  let end = start &+ count
+  func isCovered(_ point: W) -> W.Condition {
+    var inside = point.condition(false)
+    for page in pages { inside = inside || (page.active && point >= page.address && point &- page.address < page.count) }
+    return inside
+  }
+  var all = isCovered(start)
+  if all.knownValue == false { return all }
+  for page in pages {
+    let pageEnd = page.address &+ page.count
+    all = all && (page.active && pageEnd > start && pageEnd < end).implies(isCovered(pageEnd))
+  }
+  return all
+}
