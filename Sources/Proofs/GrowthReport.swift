@@ -27,7 +27,7 @@ public enum GrowthReport {
         let state = try SymbolicDMAState(
           session: session, platform: platform, layout: cell.layout, page: cell.page, shape: count == 1 ? .onePage : .straddling,
           xen: cell.xen, pages: count)
-        let run = try SymbolicDMARun(state: state, policy: cell.policy, device: cell.device, layout: cell.layout, xen: cell.xen)
+        let run = try MatrixRun(state: state, policy: cell.policy, device: cell.device, xen: cell.xen)
         let hypotheses = try state.hypotheses()
         var verdicts: [String] = []
         for property in DMAProperty.allCases {

@@ -8,10 +8,11 @@ import Testing
 struct DMAMatrixTests {
   static let platform = Result { try MatrixPlatform() }
 
-  func decide(_ name: String, mutation: SymbolicDMAState.Mutation? = nil) throws -> [DMAProperty: Finding] {
+  func decide(_ name: String, mutants: DMAMutants = [], mutation: SymbolicDMAState.Mutation? = nil) throws -> [DMAProperty: Finding] {
     let cell = try #require(MatrixCell(name: name))
     let session = try ProofSession(timeout: .seconds(10), seed: 1, dumpDirectory: nil)
-    let findings = try DMAMatrixTheorem.decide(cell, session: session, platform: try Self.platform.get(), mutation: mutation)
+    let findings = try DMAMatrixTheorem.decide(
+      cell, session: session, platform: try Self.platform.get(), mutants: mutants, mutation: mutation)
     var byProperty: [DMAProperty: Finding] = [:]
     for (property, finding) in zip(DMAProperty.allCases, findings) { byProperty[property] = finding }
     return byProperty
@@ -48,19 +49,32 @@ struct DMAMatrixTests {
     #expect(findings.values.allSatisfy { $0.verdict == .inapplicable })
   }
 
-  /// Each mutant breaks the shared code a proved cell relies on; the
-  /// theorem must notice.
+  /// Each mutant breaks the spec's own DMA path, which the proof runs: Z3
+  /// must refute a cell it otherwise proves, and the counterexample must
+  /// replay on the same broken spec.
   @Test(
-    "a deliberately broken variant refutes a proved cell",
+    "a deliberately broken spec DMA path is refuted by Z3, and the refutation replays",
     arguments: [
-      (SymbolicDMAState.Mutation.treeMissReturnsZero, "legacy/direct-mapped/attached/local/one-page/after-fix"),
+      (DMAMutants.treeMissReturnsZero, "legacy/direct-mapped/attached/local/one-page/after-fix"),
       (.straddleChecksFirstPageOnly, "legacy/direct-mapped/attached/grant/straddling/after-fix"),
-      (.noOneToOneGrantEntry, "legacy/direct-mapped/attached/grant/one-page/after-fix"),
+      (.bounceSlotOnePageOff, "legacy/direct-mapped/attached/grant/straddling/after-fix"),
     ])
-  func mutants(mutation: SymbolicDMAState.Mutation, cell: String) throws {
+  func specMutants(mutants: DMAMutants, cell: String) throws {
     #expect(try decide(cell).values.allSatisfy { $0.verdict == .proved })
-    let broken = try decide(cell, mutation: mutation)
-    #expect(broken.values.contains { $0.verdict == .refuted }, "\(mutation) was not caught in \(cell)")
+    let broken = try decide(cell, mutants: mutants)
+    let refuted = broken.values.filter { $0.verdict == .refuted }
+    #expect(!refuted.isEmpty, "\(mutants) was not caught in \(cell)")
+    #expect(refuted.allSatisfy { $0.replayed == true }, "\(broken)")
+  }
+
+  /// A dom0 p2m without the 1:1 grant entry (`04085ec1ac`'s bug on a release
+  /// that has the fix).
+  @Test("a dom0 p2m without the 1:1 grant entry refutes a proved cell")
+  func p2mMutant() throws {
+    let cell = "legacy/direct-mapped/attached/grant/one-page/after-fix"
+    #expect(try decide(cell).values.allSatisfy { $0.verdict == .proved })
+    let broken = try decide(cell, mutation: .noOneToOneGrantEntry)
+    #expect(broken.values.contains { $0.verdict == .refuted })
   }
 
   @Test("every cell name parses back")

@@ -36,8 +36,13 @@ enum DMAMatrixTheorem {
     }
   }
 
+  /// - Parameters:
+  ///   - mutants: a deliberately broken spec DMA path, which the proof
+  ///     runs (and the replay too).
+  ///   - mutation: a deliberately broken dom0 p2m.
   static func decide(
-    _ cell: MatrixCell, session: ProofSession, platform: MatrixPlatform, mutation: SymbolicDMAState.Mutation? = nil
+    _ cell: MatrixCell, session: ProofSession, platform: MatrixPlatform, mutants: DMAMutants = [],
+    mutation: SymbolicDMAState.Mutation? = nil
   ) throws -> [Finding] {
     if cell.layout == .coloured && cell.xen == .before {
       // Upstream colouring arrived in 4.20 (fact sheet §5), after the fix.
@@ -47,7 +52,7 @@ enum DMAMatrixTheorem {
     }
     let state = try SymbolicDMAState(
       session: session, platform: platform, layout: cell.layout, page: cell.page, shape: cell.shape, xen: cell.xen, mutation: mutation)
-    let run = try SymbolicDMARun(state: state, policy: cell.policy, device: cell.device, layout: cell.layout, xen: cell.xen)
+    let run = try MatrixRun(state: state, policy: cell.policy, device: cell.device, xen: cell.xen, mutants: mutants)
     let hypotheses = try state.hypotheses()
     return try DMAProperty.allCases.map { property in
       try session.decide(cell.claimName(property), claim: run.property(property), hypotheses: hypotheses) { model in
@@ -69,7 +74,7 @@ enum DMAMatrixTheorem {
         let small = try session.minimize(model, variables: minimizationOrder(state))
         let values = try modelValues(state, small)
         let scenario = try counterexampleScenario(cell, property: property, state: state, model: small)
-        let replay = try replayScenario(scenario, property: property)
+        let replay = try replayScenario(scenario, property: property, mutants: mutants)
         return (replay.reason, scenario, replay.reproduced, values)
       }
     }
@@ -146,8 +151,8 @@ enum DMAMatrixTheorem {
 
   /// Runs the scenario on the concrete specification and says whether the
   /// DMA fails `property` there too.
-  static func replayScenario(_ text: String, property: DMAProperty) throws -> (reproduced: Bool, reason: String) {
-    let report = try ScenarioRunner.run(try ScenarioParser.parse(text))
+  static func replayScenario(_ text: String, property: DMAProperty, mutants: DMAMutants = []) throws -> (reproduced: Bool, reason: String) {
+    let report = try ScenarioRunner.run(try ScenarioParser.parse(text), dmaMutants: mutants)
     guard let dma = report.steps.last?.dma else {
       return (false, "replay: the DMA was refused: \(report.steps.last?.result ?? "no step")")
     }

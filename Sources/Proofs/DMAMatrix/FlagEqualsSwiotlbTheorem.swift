@@ -27,11 +27,11 @@ enum FlagEqualsSwiotlbTheorem {
           let where_ = "\(page.rawValue),\(shape.rawValue)"
           // (a)
           let direct = try SymbolicDMAState(session: session, platform: platform, layout: .direct, page: page, shape: shape, xen: .after, mutation: mutation)
-          let flag = try SymbolicDMARun(state: direct, policy: .globalFlag, device: .attached, layout: .direct, xen: .after)
-          let swiotlb = try SymbolicDMARun(state: direct, policy: .legacy, device: .attached, layout: .direct, xen: .after)
+          let flag = try MatrixRun(state: direct, policy: .globalFlag, device: .attached, xen: .after)
+          let swiotlb = try MatrixRun(state: direct, policy: .legacy, device: .attached, xen: .after)
           var sameFrames = direct.offset.condition(true)
-          for k in flag.touchedFrames.indices {
-            sameFrames = sameFrames && (flag.activePages[k].implies(flag.touchedFrames[k] == swiotlb.touchedFrames[k]))
+          for (flagPage, swiotlbPage) in zip(flag.run.device, swiotlb.run.device) {
+            sameFrames = sameFrames && flagPage.page.active.implies(flagPage.page.address == swiotlbPage.page.address)
           }
           sameFrames = (!swiotlb.bounced).implies(sameFrames)
           findings.append(
@@ -42,13 +42,13 @@ enum FlagEqualsSwiotlbTheorem {
           // (b)
           let coloured = try SymbolicDMAState(session: session, platform: platform, layout: .coloured, page: page, shape: shape, xen: .after, mutation: mutation)
           let twin = try SymbolicDMAState(session: session, platform: platform, layout: .direct, page: page, shape: shape, xen: .after, mutation: mutation)
-          let flagColoured = try SymbolicDMARun(state: coloured, policy: .globalFlag, device: .attached, layout: .coloured, xen: .after)
-          let swiotlbTwin = try SymbolicDMARun(state: twin, policy: .legacy, device: .attached, layout: .direct, xen: .after)
+          let flagColoured = try MatrixRun(state: coloured, policy: .globalFlag, device: .attached, xen: .after)
+          let swiotlbTwin = try MatrixRun(state: twin, policy: .legacy, device: .attached, xen: .after)
           findings.append(
             try session.decide(
               "dma.flag-equals-swiotlb[coloured,\(where_)].flag-as-direct-twin", claim: ideal(flagColoured) && ideal(swiotlbTwin),
               hypotheses: try coloured.hypotheses() + twin.hypotheses()))
-          let swiotlbColoured = try SymbolicDMARun(state: coloured, policy: .legacy, device: .attached, layout: .coloured, xen: .after)
+          let swiotlbColoured = try MatrixRun(state: coloured, policy: .legacy, device: .attached, xen: .after)
           let cell = MatrixCell(policy: .legacy, layout: .coloured, device: .attached, page: page, shape: shape, xen: .after)
           findings.append(
             try session.decide(
@@ -66,5 +66,5 @@ enum FlagEqualsSwiotlbTheorem {
     }
   }
 
-  static func ideal(_ run: SymbolicDMARun) -> SymbolicBool { run.integrity && run.isolation && run.liveness }
+  static func ideal(_ run: MatrixRun) -> SymbolicBool { run.integrity && run.isolation && run.liveness }
 }

@@ -34,6 +34,7 @@ struct MatrixPlatform {
   static let extendedRegion: UInt64 = 0x80000
   static let extendedPages: UInt64 = 0x100
   static let stream: UInt64 = 0x10
+  static let ipaBits = 40
 
   var dom0Range: ClosedRange<UInt64> { Self.ramStart...(Self.ramStart + Self.dom0Pages - 1) }
 
@@ -90,7 +91,7 @@ struct MatrixPlatform {
     case .untranslated: deviceLine = "device dev untranslated non-coherent"
     }
     var lines = [
-      "xen \(xen.version.name)", "ipa-bits 40", "ram \(hex(ramStart << 12)) 64M",
+      "xen \(xen.version.name)", "ipa-bits \(ipaBits)", "ram \(hex(ramStart << 12)) 64M",
     ]
     if layout == .coloured { lines.append("llc-colours \(colourCount)") }
     lines += [

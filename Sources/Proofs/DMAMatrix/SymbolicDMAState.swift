@@ -19,10 +19,6 @@ final class SymbolicDMAState {
   /// Deliberately broken variants, for the tests that show the theorem
   /// can fail (each re-creates a bug pattern of the fact sheet's §8).
   enum Mutation {
-    /// `pfn_to_bfn` answers 0 on a grant-tree miss instead of the pfn.
-    case treeMissReturnsZero
-    /// `range_straddles_page_boundary` compares the first page only.
-    case straddleChecksFirstPageOnly
     /// The 1:1 `iommu_map` grant entry is never made (`04085ec1ac`'s bug
     /// on a release that has the fix).
     case noOneToOneGrantEntry
@@ -80,7 +76,7 @@ final class SymbolicDMAState {
   /// dom0's p2m at `gfn`: whether something is mapped, and its MFN. Every
   /// mapping in the cells is writable (`ram_rw`, `grant_map_rw`,
   /// `map_foreign_rw`, `iommu_map_rw`), so permissions never fault.
-  func lookup(_ gfn: SymbolicWord) throws -> (mapped: SymbolicBool, mfn: SymbolicWord) {
+  func lookup(_ gfn: SymbolicWord) throws(SolverError) -> (mapped: SymbolicBool, mfn: SymbolicWord) {
     let dom0 = platform.dom0Range
     let inDom0 = gfn >= dom0.lowerBound && gfn <= dom0.upperBound
     var mapped = inDom0
@@ -145,16 +141,18 @@ final class SymbolicDMAState {
   nonisolated(unsafe) static var oneToOneCache: [String: Bool] = [:]
   static let oneToOneLock = NSLock()
 
-  /// Linux's `pfn_to_bfn` (include/xen/arm/page.h): the grant tree holds
-  /// exactly the cell's grant maps (§3.3); foreign pages are not in it.
-  func pfnToBfn(_ pfn: SymbolicWord) -> SymbolicWord {
-    let miss = mutation == .treeMissReturnsZero ? pfn.constant(0) : pfn
-    guard page == .grant else { return miss }
-    var bfn = miss
-    for (k, frame) in guestFrames.enumerated() {
-      bfn = SymbolicWord.select(pfn == bufferPage &+ UInt64(k), frame, bfn)
-    }
-    return bfn
+  /// What Linux's grant tree holds (§3.3): exactly the cell's grant maps,
+  /// buffer page k → the k-th guest frame; foreign pages are not in it.
+  var grantTreeEntries: [(pfn: SymbolicWord, mfn: SymbolicWord)] {
+    guard page == .grant else { return [] }
+    return guestFrames.enumerated().map { (bufferPage &+ UInt64($0.offset), $0.element) }
+  }
+
+  /// ``lookup(_:)`` as the spec's stage 2 reads an entry: every mapping
+  /// of the cells is writable and hardware-valid.
+  func entry(_ gfn: SymbolicWord) -> P2MEntryWord<SymbolicWord> {
+    let found = z3 { () throws(SolverError) in try lookup(gfn) }
+    return P2MEntryWord(mapped: found.mapped, hardwareValid: found.mapped, readable: found.mapped, writable: found.mapped, mfn: found.mfn)
   }
 
   /// The constraints that make a state one this platform can be in.

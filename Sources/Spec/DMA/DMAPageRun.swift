@@ -240,14 +240,6 @@ func pagesOf<W: Word>(start: W, size: W, maximumPages: Int) -> [DMAPage<W>] {
 /// The machine address where byte `index` of the DMA should be, read off
 /// the expected pages (the one whose bytes include it).
 func expectedAddress<W: Word>(ofByte index: W, in pages: [DMAPage<W>]) -> W {
-  if let known = index.knownValue {
-    // Concretely the containing page is found directly.
-    for page in pages where page.active.knownValue == true {
-      let first = page.firstByte.knownValue!
-      if known >= first && known - first < page.count.knownValue! { return page.address &+ (known - first) }
-    }
-    return index.constant(.max)
-  }
   var address = index.constant(.max)
   for page in pages.reversed() {
     let inside = page.active && index >= page.firstByte && index &- page.firstByte < page.count
@@ -268,10 +260,10 @@ func covered<W: Word>(start: W, count: W, by pages: [DMAPage<W>]) -> W.Condition
     return inside
   }
   var all = isCovered(start)
-  if all.knownValue == false { return all }
   for page in pages {
     let pageEnd = page.address &+ page.count
-    all = all && (page.active && pageEnd > start && pageEnd < end).implies(isCovered(pageEnd))
+    let interior = page.active && pageEnd > start && pageEnd < end
+    all = all && branch(interior, then: { isCovered(pageEnd) }, else: { pageEnd.condition(true) })
   }
   return all
 }

@@ -14,7 +14,14 @@ public enum ScenarioRunner {
   /// statement after the domains exist) throws a ``ScenarioError`` naming
   /// the line.
   public static func run(_ scenario: Scenario, file: String? = nil) throws(ScenarioError) -> ScenarioReport {
+    try run(scenario, file: file, dmaMutants: [])
+  }
+
+  /// ``run(_:file:)`` on a deliberately broken DMA path, so that a proof
+  /// refuting the broken path replays on it.
+  package static func run(_ scenario: Scenario, file: String? = nil, dmaMutants: DMAMutants) throws(ScenarioError) -> ScenarioReport {
     var machine = ScenarioMachine()
+    machine.dmaMutants = dmaMutants
     var steps: [StepReport] = []
     for statement in scenario.statements {
       do throws(ScenarioError) {
@@ -46,6 +53,8 @@ struct ScenarioMachine {
   /// Whether step reports carry the statement's text and a successful
   /// DMA's account (``ScenarioExecution/describesSteps``).
   var describesSteps = true
+  /// A deliberately broken DMA path (empty in every real run).
+  var dmaMutants: DMAMutants = []
 
   // MARK: The running system
   var system: RunningSystem?
@@ -397,7 +406,8 @@ struct ScenarioMachine {
     do {
       report = try performDMA(
         dma.request, policy: policy,
-        dom0: &dom0, platform: system!.platform, memory: &system!.memory, translate: translate)
+        dom0: &dom0, platform: system!.platform, memory: &system!.memory,
+        transact: system!.platform.transactor(translate: translate), mutants: dmaMutants)
     } catch {
       var step = StepReport(line: line, statement: text, result: "refused: \(error)", succeeded: false, expected: dma.expected)
       step.expectationMet = dma.expected == nil ? nil : false

@@ -1,0 +1,95 @@
+import Claims
+import Solver
+import Spec
+import SymbolicWord
+
+/// The world of one matrix cell as Z3 terms, for the spec's page-level DMA
+/// (``runDMAPages(_:buffer:size:path:device:options:access:ideal:maximumPages:)``):
+/// dom0's p2m and grant tree from ``SymbolicDMAState``, the SMMU's stream
+/// outcome for the device from the spec's own stream resolution
+/// (`SMMUPlatform.resolve`, §6.4) on the cell's concrete platform, stage 2
+/// by the spec's ``referenceStageTwo(ipa:ipaBits:entry:access:)``, and the
+/// bounce slot by the pool's own slot search on a fresh pool.
+struct SymbolicDMAWorld: DMAWorld {
+  let state: SymbolicDMAState
+  let stream: StreamOutcome
+  let pool: SwiotlbPool
+  let ipaBits: Int
+  let mutants: DMAMutants
+
+  func dom0Frame(_ gfn: SymbolicWord) -> GuardedWord<SymbolicWord> {
+    let entry = state.entry(gfn)
+    return GuardedWord(present: entry.mapped, value: entry.mfn)
+  }
+
+  func pfnToBfn(_ pfn: SymbolicWord) -> SymbolicWord {
+    GrantTree.pfnToBfn(pfn, entries: state.grantTreeEntries, mutants: mutants)
+  }
+
+  func deviceTransaction(_ busAddress: SymbolicWord, access: Access) -> GuardedWord<SymbolicWord> {
+    switch stream {
+    case .untranslated, .bypass:
+      return GuardedWord(present: busAddress.condition(true), value: busAddress)
+    case .fault, .abort:
+      return .absent(busAddress)
+    case .context(let domain, _):
+      // The cells attach devices to dom0's context only; another domain's
+      // p2m is not part of the symbolic state.
+      guard domain == .dom0 else { return .absent(busAddress) }
+      let outcome = referenceStageTwo(ipa: busAddress, ipaBits: ipaBits, entry: state.entry, access: access)
+      return GuardedWord(present: outcome.translated, value: outcome.pa)
+    }
+  }
+
+  func mapBounceSlot(size: SymbolicWord) -> GuardedWord<SymbolicWord> { pool.firstFreeSlot(size: size) }
+}
+
+/// One DMA of a matrix cell, run by the spec's page-level DMA over
+/// ``SymbolicDMAWorld``: the three properties as Z3 conditions.
+struct MatrixRun {
+  let run: DMAPageRun<SymbolicWord>
+  let path: DMAPath
+
+  var liveness: SymbolicBool { run.liveness }
+  var isolation: SymbolicBool { run.isolation }
+  /// Integrity at the level of addresses: every byte moved to or from its
+  /// expected machine byte. That the data then arrived is what the replay
+  /// of a counterexample checks on the concrete runner.
+  var integrity: SymbolicBool { run.addressIntegrity }
+  var bounced: SymbolicBool { run.bounced }
+
+  init(
+    state: SymbolicDMAState, policy: DMAPolicy, device deviceClass: MatrixCell.DeviceClass, xen: MatrixCell.XenFix,
+    mutants: DMAMutants = []
+  ) throws {
+    // The cell's device on the platform Xen builds (described devices
+    // assigned to dom0), asked the spec which DMA ops it gets and what the
+    // SMMU does with its stream.
+    let device = Device(
+      name: "dev", coherent: false,
+      attachment: deviceClass == .untranslated
+        ? .notBehindSMMU
+        : .behindSMMU(smmu: "smmu0", streamIDs: [StreamID(MatrixPlatform.stream)], described: deviceClass == .attached))
+    var platform = try SMMUPlatform(smmus: [.v2(name: "smmu0")], devices: [device])
+    try platform.assignDescribedDevicesToDom0()
+    let features = XenFeatures(version: xen.version, dom0DirectMapped: state.layout == .direct, iommuEnabled: true)
+    path = try policy.path(for: device, features: features, platform: platform)
+    var world = SymbolicDMAWorld(
+      state: state, stream: try platform.resolve(device),
+      pool: SwiotlbPool(start: GFN(MatrixPlatform.poolStart), pages: MatrixPlatform.poolPages), ipaBits: MatrixPlatform.ipaBits,
+      mutants: mutants)
+    let ideal = idealBuffer(world, buffer: state.bufferAddress, size: state.size, maximumPages: state.pageCount)
+    run = try runDMAPages(
+      &world, buffer: state.bufferAddress, size: state.size, path: path,
+      device: DMADeviceModel(dmaMask: state.session.constant(device.dmaMask), coherent: device.coherent),
+      options: SwiotlbXenOptions(hypercallCacheFlush: true), access: .write, ideal: ideal, maximumPages: state.pageCount)
+  }
+
+  func property(_ property: DMAProperty) -> SymbolicBool {
+    switch property {
+    case .integrity: integrity
+    case .isolation: isolation
+    case .liveness: liveness
+    }
+  }
+}
