@@ -32,6 +32,19 @@ struct RunCommandTests {
     #expect(output.standardOutput.contains(" 0 not met"))
   }
 
+  @Test(
+    "values past the 64-bit address space are malformed input (65) naming file:line:column, never a trap",
+    arguments: [
+      ("ram 0xFFFFFFFFFFFFF000 8K", ":1:24: error: expected the RAM bank to end at or below 2^64"),
+      ("ipa-bits 9223372036854775808", ":1:10: error: expected an IPA size Xen supports"),
+    ])
+  func addressSpaceOverflow(text: String, message: String) throws {
+    let file = try temporaryFile(text + "\n")
+    let output = try CommandRunner.run(["run", file])
+    #expect(output.status == 65)
+    #expect(output.standardError.contains(file + message), "\(output.standardError)")
+  }
+
   @Test("an unmet expectation exits 1 and says NOT MET")
   func unmetExpectation() throws {
     let file = try temporaryFile(Self.passing.replacingOccurrences(of: "expect ok", with: "expect corruption"))
