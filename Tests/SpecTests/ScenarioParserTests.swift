@@ -124,4 +124,33 @@ struct ScenarioParserTests {
       .dma(DMAStatement(DMARequest(device: "d", buffer: 0x10, size: 3, direction: .toDevice))),
     ])
   }
+
+  @Test("CRLF line ends are line ends: each statement on its own line")
+  func crlf() throws {
+    let unix = try ScenarioParser.parse(Self.story, file: "x")
+    let windows = try ScenarioParser.parse(Self.story.replacingOccurrences(of: "\n", with: "\r\n"), file: "x")
+    #expect(windows.statements == unix.statements)
+    #expect(windows.statements.map(\.location) == unix.statements.map(\.location))
+  }
+
+  @Test(
+    "bytes that are not UTF-8 text are malformed input naming line, column and byte offset",
+    arguments: [
+      (Array("ram 0x40000000 16M\nsmmu s".utf8) + [0xFF], "x:2:7: error: expected UTF-8 text, found the byte 0xff at byte offset 25"),
+      ([0x72, 0x61, 0x6D, 0x00, 0x01], "x:1:4: error: expected text, found a NUL byte (a binary file?) at byte offset 3"),
+      ([0xC3], "x:1:1: error: expected UTF-8 text, found the byte 0xc3 at byte offset 0"),
+    ])
+  func notText(bytes: [UInt8], message: String) {
+    do {
+      _ = try ScenarioParser.text(bytes, file: "x")
+      Issue.record("expected an error")
+    } catch {
+      #expect(error.description == message)
+    }
+  }
+
+  @Test("UTF-8 text decodes unchanged")
+  func text() throws {
+    #expect(try ScenarioParser.text(Array("scenario \"café\"\n".utf8)) == "scenario \"café\"\n")
+  }
 }

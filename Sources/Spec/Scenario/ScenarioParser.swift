@@ -3,7 +3,10 @@
 public enum ScenarioParser {
   public static func parse(_ text: String, file: String? = nil) throws(ScenarioError) -> Scenario {
     var scenario = Scenario()
-    for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+    // "\r\n" is one Character in Swift, so splitting on "\n" alone would
+    // leave a CRLF file one long line.
+    let lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
+    for (index, line) in lines.enumerated() {
       do throws(ScenarioError) {
         var reader = try LineReader(line, number: index + 1)
         guard !reader.isAtEnd else { continue }
@@ -23,6 +26,40 @@ public enum ScenarioParser {
       }
     }
     return scenario
+  }
+
+  /// A scenario file's bytes as text: UTF-8 with no NUL byte.
+  ///
+  /// A file that is not text is malformed input, not an unreadable file:
+  /// the error gives the line and column of the first bad byte and its
+  /// offset, so a binary or mis-encoded file is told apart from one that
+  /// cannot be opened.
+  public static func text(_ bytes: [UInt8], file: String? = nil) throws(ScenarioError) -> String {
+    var offset = 0
+    var parser = Unicode.UTF8.ForwardParser()
+    var iterator = bytes.makeIterator()
+    var problem: String?
+    decoding: while true {
+      switch parser.parseScalar(from: &iterator) {
+      case .valid(let encoded):
+        if encoded.count == 1 && encoded.first == 0 {
+          problem = "expected text, found a NUL byte (a binary file?)"
+          break decoding
+        }
+        offset += encoded.count
+      case .error:
+        problem = "expected UTF-8 text, found the byte \(hex(UInt64(bytes[offset])))"
+        break decoding
+      case .emptyInput:
+        break decoding
+      }
+    }
+    guard let problem else { return String(decoding: bytes, as: UTF8.self) }
+    let before = bytes[..<offset]
+    let line = before.count(where: { $0 == 0x0A }) + 1
+    let column = offset - (before.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0) + 1
+    throw ScenarioError(
+      file: file, location: SourceLocation(line: line, column: column), message: "\(problem) at byte offset \(offset)")
   }
 
   static let keywords = [
