@@ -8,21 +8,21 @@ import Foundation
 /// a `/` there would be a directory, so the name keeps only characters that
 /// mean nothing to a shell or a file system, and stays well inside
 /// `NAME_MAX`.
-public enum RegressionFile {
+package enum RegressionFile {
   /// Where regression scenarios live, relative to the package root;
   /// `swift test` replays every file there.
-  public static let directory = "corpus/regressions"
+  package static let directory = "corpus/regressions"
 
   /// The longest name, before `-N` and `.scn`: far below the 255 bytes of
   /// common file systems.
-  public static let maximumNameLength = 120
+  package static let maximumNameLength = 120
 
   /// `text` as a single path component: every character outside
   /// `[A-Za-z0-9._-]` becomes `_` (runs of them one `_`), a leading `.` or
   /// `-` too (no hidden files, nothing a tool reads as an option). A name
   /// longer than ``maximumNameLength`` is cut and ends in a hash of the
   /// whole text, so different long names stay different.
-  public static func safeName(_ text: String) -> String {
+  package static func safeName(_ text: String) -> String {
     var name = ""
     for scalar in text.unicodeScalars {
       let allowed = scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || "._-".unicodeScalars.contains(scalar))
@@ -40,13 +40,13 @@ public enum RegressionFile {
   }
 
   /// `<oracle>-<property>-<operation>`, made safe.
-  public static func name(for signature: FuzzFailure.Signature) -> String {
+  package static func name(for signature: FuzzFailure.Signature) -> String {
     safeName("\(signature.oracle.rawValue)-\(signature.property)-\(signature.operation.replacingOccurrences(of: " ", with: "-"))")
   }
 
   /// The package root: the nearest of `directory` and its ancestors that
   /// holds both `Package.swift` and `corpus/`, or nil outside the package.
-  public static func packageRoot(from directory: URL) -> URL? {
+  package static func packageRoot(from directory: URL) -> URL? {
     var candidate = directory.standardizedFileURL.path
     while true {
       var isDirectory: ObjCBool = false

@@ -18,7 +18,7 @@ public final class Solver {
   /// later checks answer sat with models that break the assertions, so an
   /// owner that must not let one timeout change another answer replaces a
   /// solver once this is set.
-  public private(set) var hasAnsweredUnknown = false
+  package private(set) var hasAnsweredUnknown = false
 
   /// - Parameters:
   ///   - logic: an SMT-LIB logic such as `"QF_ABV"`, or nil for Z3's default
@@ -87,7 +87,7 @@ public final class Solver {
   /// A sat answer is only as good as its model: checking the model against
   /// the formulas it is meant to satisfy costs an evaluation and turns a
   /// solver malfunction into an unknown instead of a wrong counterexample.
-  public static func firstViolated(_ conditions: [Term], by model: Model) throws(SolverError) -> Int? {
+  package static func firstViolated(_ conditions: [Term], by model: Model) throws(SolverError) -> Int? {
     for (index, condition) in conditions.enumerated() where try model.evaluate(condition).literalValue != 1 {
       return index
     }
