@@ -22,10 +22,7 @@ public enum FuzzInput: Sendable {
       throw LoadError(description: "\(path): error: cannot read the file", unreadable: true)
     }
     guard path.hasSuffix(".scn") else { return .bytes([UInt8](data)) }
-    guard let text = String(data: data, encoding: .utf8) else {
-      throw LoadError(description: "\(path): error: the scenario is not UTF-8 text", unreadable: false)
-    }
-    do { return .scenario(try ScenarioParser.parse(text, file: path)) } catch {
+    do { return .scenario(try ScenarioParser.parse(try ScenarioParser.text([UInt8](data), file: path), file: path)) } catch {
       throw LoadError(description: error.description, unreadable: false)
     }
   }

@@ -7,7 +7,12 @@ import SymbolicWord
 /// catalogue fixes, and the discipline every claim goes through.
 public final class ProofSession {
   public let context: Context
-  public let solver: Solver
+  /// The incremental solver claims are decided in (unless they ask for
+  /// fresh solvers). Replaced by a new one after a claim during which it
+  /// answered unknown: Z3 can leave an interrupted solver answering sat with
+  /// models that break its assertions, and one claim's timeout must not
+  /// change another claim's answer.
+  public private(set) var solver: Solver
   public let timeout: Duration
   /// Where to write each query as SMT-LIB 2, if asked.
   let dumpDirectory: URL?
@@ -23,6 +28,47 @@ public final class ProofSession {
     self.dumpDirectory = dumpDirectory
   }
 
+  /// The claim being explained: the solver its query is asserted in, what
+  /// a counterexample must satisfy (the hypotheses, then the negated claim)
+  /// and the first model handed to ``minimize(_:variables:)`` that failed
+  /// it. Set only while `explain` runs.
+  private struct Obligation {
+    let query: Solver
+    let conditions: [Term]
+    var flaw: String?
+  }
+  private var obligation: Obligation?
+  /// Set when the session's solver gave a model that breaks its own
+  /// assertions: it is replaced as after an unknown.
+  private var solverMisbehaved = false
+
+  /// Replaces every check of a claim's hypotheses and query, so tests can
+  /// hand ``decide(_:claim:hypotheses:freshSolvers:explain:)`` a model Z3
+  /// would not give: the refutation checks cannot be tested on a solver
+  /// that behaves.
+  var checkOverride: ((Solver) throws -> CheckResult)?
+
+  private func check(_ solver: Solver) throws -> CheckResult {
+    if let checkOverride { return try checkOverride(solver) }
+    return try solver.check()
+  }
+
+  /// Why `model` is no counterexample to a claim whose obligation is
+  /// `conditions` (hypotheses, then the negated claim), or nil when it is one.
+  static func flaw(in model: Model, conditions: [Term]) throws -> String? {
+    guard let index = try Solver.firstViolated(conditions, by: model) else { return nil }
+    let what = index == conditions.count - 1 ? "the negated claim" : "hypothesis \(index + 1) of \(conditions.count - 1)"
+    return "the solver's model violates \(what), so it is no counterexample"
+  }
+
+  /// A new solver in place of the session's once a check in it answered
+  /// unknown or gave a bad model.
+  private func resetSolverIfInterrupted() {
+    guard solver.hasAnsweredUnknown || solverMisbehaved, let fresh = try? newSolver() else { return }
+    solver = fresh
+    solverMisbehaved = false
+  }
+
   /// A fresh 64-bit variable.
   public func word(_ name: String) throws(SolverError) -> SymbolicWord {
     try SymbolicWord.variable(name, in: context)
@@ -34,6 +80,12 @@ public final class ProofSession {
   /// vacuous claim is reported, never proved), then the negated claim.
   /// A counterexample model is handed to `explain`, still inside the
   /// solver scope so it can ask Z3 for simpler values.
+  ///
+  /// A refutation is a promise as strong as a proof, so it is never taken
+  /// on the solver's word: the model is evaluated against every hypothesis
+  /// and the negated claim first, and so is every model
+  /// ``minimize(_:variables:)`` passes on; a model that fails is `unknown`
+  /// with the reason, never `refuted`.
   ///
   /// With `freshSolvers`, each check gets a new solver, never pushed: Z3
   /// then preprocesses the query as a whole (solving equations, eliminating
@@ -52,10 +104,11 @@ public final class ProofSession {
       let elapsed = clock.now - start
       return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
     }
+    let conditions = hypotheses.map(\.term) + [claim.negated().term]
     func judge(premises: Solver, query: Solver) throws -> Finding {
       for hypothesis in hypotheses { try premises.assert(hypothesis.term) }
       if let dumpDirectory { try premises.dumpSMTLib2(named: name + ".hypotheses", into: dumpDirectory) }
-      switch try premises.check() {
+      switch try check(premises) {
       case .unsat: return Finding(claim: name, verdict: .vacuous, reason: "the hypotheses are unsatisfiable", seconds: seconds())
       case .unknown(let reason): return Finding(claim: name, verdict: .unknown, reason: "hypotheses: \(reason)", seconds: seconds())
       case .sat: break
@@ -63,13 +116,23 @@ public final class ProofSession {
       if query !== premises { for hypothesis in hypotheses { try query.assert(hypothesis.term) } }
       try query.assert(claim.negated().term)
       if let dumpDirectory { try query.dumpSMTLib2(named: name, into: dumpDirectory) }
-      switch try query.check() {
+      switch try check(query) {
       case .unsat:
         return Finding(claim: name, verdict: .proved, seconds: seconds())
       case .unknown(let reason):
         return Finding(claim: name, verdict: .unknown, reason: reason, seconds: seconds())
       case .sat(let model):
+        if let flaw = try Self.flaw(in: model, conditions: conditions) {
+          solverMisbehaved = true
+          return Finding(claim: name, verdict: .unknown, reason: flaw, seconds: seconds())
+        }
+        obligation = Obligation(query: query, conditions: conditions)
+        defer { obligation = nil }
         let explanation = try explain(model)
+        if let flaw = obligation?.flaw {
+          solverMisbehaved = true
+          return Finding(claim: name, verdict: .unknown, reason: flaw, seconds: seconds())
+        }
         return Finding(
           claim: name, verdict: .refuted, reason: explanation.reason, seconds: seconds(),
           counterexample: explanation.scenario, replayed: explanation.replayed, values: explanation.values)
@@ -78,7 +141,9 @@ public final class ProofSession {
     if freshSolvers {
       return try judge(premises: newSolver(), query: newSolver())
     }
-    return try solver.withScope { try judge(premises: solver, query: solver) }
+    defer { resetSolverIfInterrupted() }
+    let session = solver
+    return try session.withScope { try judge(premises: session, query: session) }
   }
 
   /// A solver of this session's context, timeout and seed, never pushed.
@@ -100,7 +165,21 @@ public final class ProofSession {
   /// first candidate that keeps the (already asserted) counterexample
   /// satisfiable, so the values shown are small and round. Returns the
   /// final model.
+  ///
+  /// Inside ``decide(_:claim:hypotheses:freshSolvers:explain:)`` it asks the
+  /// claim's own solver and keeps only models that satisfy the claim's
+  /// hypotheses and negated claim; a `model` that does not marks the claim
+  /// `unknown`.
   public func minimize(_ model: Model, variables: [(SymbolicWord, [UInt64])]) throws -> Model {
+    let solver = obligation?.query ?? solver
+    func flaw(_ candidate: Model) throws -> String? {
+      guard let obligation else { return nil }
+      return try Self.flaw(in: candidate, conditions: obligation.conditions)
+    }
+    if let flaw = try flaw(model) {
+      if obligation?.flaw == nil { obligation?.flaw = flaw }
+      return model
+    }
     var current = model
     var scopes = 0
     defer { for _ in 0..<scopes { try? solver.pop() } }
@@ -111,7 +190,7 @@ public final class ProofSession {
         try solver.push()
         scopes += 1
         try solver.assert(variable.term == candidate)
-        if case .sat(let better) = try solver.check(timeout: .milliseconds(500)) {
+        if case .sat(let better) = try solver.check(timeout: .milliseconds(500)), try flaw(better) == nil {
           current = better
           pinned = true
           break  // keep the scope: the pin stays for the later variables

@@ -13,6 +13,12 @@ public final class Solver {
   public var timeout: Duration?
   /// Z3's `random_seed`, fixed so that runs repeat.
   public let randomSeed: UInt32
+  /// Whether some check of this solver answered unknown. Z3 (Debian's
+  /// 4.8.12) can leave an interrupted incremental solver in a state where
+  /// later checks answer sat with models that break the assertions, so an
+  /// owner that must not let one timeout change another answer replaces a
+  /// solver once this is set.
+  package private(set) var hasAnsweredUnknown = false
 
   /// - Parameters:
   ///   - logic: an SMT-LIB logic such as `"QF_ABV"`, or nil for Z3's default
@@ -69,8 +75,23 @@ public final class Solver {
     switch try context.rawCheck(pointer) {
     case .unsat: return .unsat
     case .sat(let model): return .sat(Model(model))
-    case .unknown(let reason): return .unknown(reason: reason)
+    case .unknown(let reason):
+      hasAnsweredUnknown = true
+      return .unknown(reason: reason)
     }
+  }
+
+  /// The first of `conditions` that `model` does not make true (with model
+  /// completion), as its index; nil when the model satisfies them all.
+  ///
+  /// A sat answer is only as good as its model: checking the model against
+  /// the formulas it is meant to satisfy costs an evaluation and turns a
+  /// solver malfunction into an unknown instead of a wrong counterexample.
+  package static func firstViolated(_ conditions: [Term], by model: Model) throws(SolverError) -> Int? {
+    for (index, condition) in conditions.enumerated() where try model.evaluate(condition).literalValue != 1 {
+      return index
+    }
+    return nil
   }
 
   /// Decides whether `claim` holds in every model of the current assertions
@@ -78,7 +99,10 @@ public final class Solver {
   ///
   /// The hypotheses are first checked satisfiable on their own: a claim that
   /// follows from contradictory hypotheses is ``ProofResult/vacuous``, never
-  /// proved. Both checks run in a scope that is popped afterwards.
+  /// proved. A counterexample is evaluated against the hypotheses and the
+  /// negated claim before it is returned; one that fails them is
+  /// ``ProofResult/unknown(reason:)``. Both checks run in a scope that is
+  /// popped afterwards.
   public func prove(
     _ claim: Term, assuming hypotheses: [Term] = [], timeout: Duration? = nil
   ) throws -> ProofResult {
@@ -94,7 +118,12 @@ public final class Solver {
       try assert(!claim)
       switch try check(timeout: timeout) {
       case .unsat: return .proved
-      case .sat(let model): return .counterexample(model)
+      case .sat(let model):
+        if let index = try Solver.firstViolated(hypotheses + [!claim], by: model) {
+          hasAnsweredUnknown = true
+          return .unknown(reason: "the model Z3 gave violates \(index == hypotheses.count ? "the negated claim" : "hypothesis \(index + 1)")")
+        }
+        return .counterexample(model)
       case .unknown(let reason): return .unknown(reason: reason)
       }
     }

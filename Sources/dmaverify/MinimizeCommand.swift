@@ -19,6 +19,14 @@ extension DMAVerify {
         path printed. Commit it once the bug is fixed: `swift test` replays
         every file there and expects it to pass.
 
+        The output directory is --output-directory, else corpus/regressions
+        under the package root (the nearest directory, from the current one
+        up, holding Package.swift and corpus/); outside the package it must
+        be given. The file is named <oracle>-<property>-<operation>.scn with
+        every character outside [A-Za-z0-9._-] replaced by _ (a DMA-matrix
+        claim's / and brackets included), at most 120 characters before the
+        extension, and -2, -3, … added rather than replacing a file.
+
         Exit status: 0 when a scenario was written, 1 when the input does not
         fail (nothing to minimize), 65 for a malformed scenario or expectations
         file, 66 when FILE or the expectations cannot be read or the output
@@ -28,13 +36,37 @@ extension DMAVerify {
     @Argument(help: "The failing input: raw bytes or a .scn scenario.", completion: .file())
     var file: String
 
-    @Option(help: "Where to write the scenario.", completion: .directory)
-    var outputDirectory = "corpus/regressions"
+    @Option(
+      help: ArgumentHelp(
+        "Where to write the scenario (default: corpus/regressions under the package root).", valueName: "directory"),
+      completion: .directory)
+    var outputDirectory: String?
+
+    /// The directory to write into: the option, else the package's
+    /// regressions, wherever in the package the command runs.
+    func directory() throws -> URL {
+      if let outputDirectory { return URL(fileURLWithPath: outputDirectory, isDirectory: true) }
+      let here = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
+      guard let root = RegressionFile.packageRoot(from: here) else {
+        throw ValidationError(
+          "no package root (Package.swift and corpus/) in \(here.path) or above; give --output-directory")
+      }
+      return root.appendingPathComponent(RegressionFile.directory, isDirectory: true)
+    }
+
+    func validate() throws { _ = try directory() }
 
     @OptionGroup var claims: ClaimsOption
 
     func run() throws {
       let checker = ScenarioChecker(claims: try claims.load())
+      // The directory is made before the minimization, which may take
+      // minutes, so that an unwritable place is reported at once.
+      let directory = try directory()
+      do { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
+        FileHandle.standardError.write(Data("\(directory.path): error: cannot create the output directory: \(error.localizedDescription)\n".utf8))
+        throw ExitCode(66)
+      }
       let input: FuzzInput
       do { input = try FuzzInput.load(file) } catch {
         FileHandle.standardError.write(Data("\(error)\n".utf8))
@@ -54,7 +86,7 @@ extension DMAVerify {
       let elapsed = clock.now - start
       let operations = result.scenario.statements.filter { FuzzEncoder.isOperation($0.kind) }.count
       let failure = result.failure
-      let name = "\(failure.oracle.rawValue)-\(failure.property)-\(failure.operation.replacingOccurrences(of: " ", with: "-"))"
+      let name = RegressionFile.name(for: failure.signature)
       var minimized = result.scenario
       minimized.name = "\(failure.signature), minimized from \((file as NSString).lastPathComponent)"
       let text = """
@@ -65,7 +97,6 @@ extension DMAVerify {
         # `swift test` replays this file and expects it to pass: commit it with the fix.
 
         """ + ScenarioPrinter.print(minimized)
-      let directory = URL(fileURLWithPath: outputDirectory)
       var path = directory.appendingPathComponent("\(name).scn")
       var suffix = 2
       while FileManager.default.fileExists(atPath: path.path) {
@@ -73,14 +104,15 @@ extension DMAVerify {
         suffix += 1
       }
       do {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try text.write(to: path, atomically: true, encoding: .utf8)
       } catch {
         FileHandle.standardError.write(Data("\(path.path): error: cannot write the scenario: \(error.localizedDescription)\n".utf8))
         throw ExitCode(66)
       }
       print("\(failure.signature): \(operations) operation\(operations == 1 ? "" : "s") after \(result.tests) runs")
-      print(path.relativePath)
+      // Relative to the current directory when inside it, as the user typed.
+      let here = FileManager.default.currentDirectoryPath + "/"
+      print(path.path.hasPrefix(here) ? String(path.path.dropFirst(here.count)) : path.path)
     }
   }
 }

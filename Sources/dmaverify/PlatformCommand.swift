@@ -48,7 +48,7 @@ extension DMAVerify {
     @Option(help: ArgumentHelp("dom0's layout for --scenario: direct, or coloured[:COLOURS] (e.g. coloured:0-3; all colours by default).", valueName: "layout"))
     var dom0 = "direct"
 
-    @Option(help: "The number of LLC colours for a coloured dom0.")
+    @Option(parsing: .unconditional, help: "The number of LLC colours for a coloured dom0.")
     var llcColours = 16
 
     @Option(help: ArgumentHelp("dom0's memory for --scenario (e.g. 64M); default 64M or the RAM available.", valueName: "size"))

@@ -24,13 +24,15 @@ extension DMAVerify {
     @Option(name: .customLong("filter"), help: "Run only theorems whose name contains this (repeatable).")
     var filters: [String] = []
 
-    @Option(help: "Per-check solver timeout in milliseconds (default: each theorem's own).")
+    // Numbers are parsed unconditionally, so that `--jobs -1` is read as
+    // a value and refused by validate() instead of as a missing value.
+    @Option(parsing: .unconditional, help: "Per-check solver timeout in milliseconds, 1 to 4294967295 (default: each theorem's own).")
     var timeout: Int?
 
-    @Option(help: "Theorems to run at once, each with its own Z3 context.")
+    @Option(parsing: .unconditional, help: "Theorems to run at once, each with its own Z3 context (a positive integer).")
     var jobs = 1
 
-    @Option(help: "Z3 random seed.")
+    @Option(parsing: .unconditional, help: "Z3 random seed.")
     var seed: UInt32 = 1
 
     @Option(help: "The expectations file.", completion: .file())
@@ -55,8 +57,11 @@ extension DMAVerify {
     var growth = false
 
     func validate() throws {
-      guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
-      if let timeout, timeout < 1 { throw ValidationError("--timeout must be at least 1 ms") }
+      guard jobs >= 1 else { throw ValidationError("--jobs must be a positive integer, found \(jobs)") }
+      // Z3's timeout parameter is an unsigned 32-bit count of milliseconds.
+      if let timeout, !(1...Int(UInt32.max)).contains(timeout) {
+        throw ValidationError("--timeout must be from 1 to \(UInt32.max) ms, found \(timeout)")
+      }
       let known = Catalogue.theorems.map(\.name)
       for filter in filters where !known.contains(where: { $0.contains(filter) }) {
         throw ValidationError("no theorem matches '\(filter)'; theorems: \(known.joined(separator: ", "))")

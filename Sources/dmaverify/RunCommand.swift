@@ -14,8 +14,10 @@ extension DMAVerify {
         described in docs/SCENARIOS.md.
 
         Exit status: 0 when every expectation is met, 1 when one is not, 65 when
-        a scenario is malformed (the message names file:line:column), 66 when a
-        file cannot be read.
+        a scenario is malformed (the message names file:line:column): not
+        UTF-8 text, or with no statement at all (it would check nothing); 66
+        when a file cannot be read (or is a directory). CRLF line ends are
+        accepted.
         """)
 
     @Argument(help: "Scenario files to run.", completion: .file())
@@ -31,15 +33,28 @@ extension DMAVerify {
     func run() throws {
       var reports: [(file: String, report: ScenarioReport)] = []
       for file in files {
-        let text: String
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory), isDirectory.boolValue {
+          FileHandle.standardError.write(Data("\(file): error: cannot read the file: it is a directory, not a scenario\n".utf8))
+          throw ExitCode(66)
+        }
+        let data: Data
         do {
-          text = try String(contentsOfFile: file, encoding: .utf8)
+          // Read as a stream, so /dev/null and pipes are read, not refused.
+          let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: file))
+          defer { try? handle.close() }
+          data = try handle.readToEnd() ?? Data()
         } catch {
           FileHandle.standardError.write(Data("\(file): error: cannot read the file: \(error.localizedDescription)\n".utf8))
           throw ExitCode(66)
         }
         do {
-          let scenario = try ScenarioParser.parse(text, file: file)
+          let scenario = try ScenarioParser.parse(try ScenarioParser.text([UInt8](data), file: file), file: file)
+          // A scenario with no statement checks nothing: passing it would
+          // say that something was verified.
+          guard !scenario.statements.isEmpty else {
+            throw ScenarioError(file: file, location: nil, message: "the scenario has no statements, so it checks nothing")
+          }
           reports.append((file, try ScenarioRunner.run(scenario, file: file)))
         } catch {
           FileHandle.standardError.write(Data("\(error)\n".utf8))

@@ -27,16 +27,29 @@ extension DMAVerify {
     @Argument(help: "Seed inputs, .scn scenarios, or directories of them.", completion: .file())
     var paths: [String]
 
-    @Option(help: "The most inputs to check.")
+    // Numbers are parsed unconditionally, so that `--runs -1` is read as a
+    // value and refused by validate() instead of as a missing value.
+    @Option(parsing: .unconditional, help: "The most inputs to check (a positive integer).")
     var runs = 100_000
 
-    @Option(help: "Stop after this many seconds (checked between batches of 200 runs).")
+    @Option(parsing: .unconditional, help: "Stop after this many seconds, more than 0 and at most 604800 (a week); checked between batches of 200 runs.")
     var maxSeconds: Double = 60
 
-    @Option(help: "The search's random seed.")
+    @Option(parsing: .unconditional, help: "The search's random seed.")
     var seed: UInt64 = 0x5EED_0009
 
     @OptionGroup var claims: ClaimsOption
+
+    /// The longest search: a bound that a `Duration` holds (1e300 s does
+    /// not) and that no unattended run should exceed.
+    static let longestSearch: Double = 7 * 24 * 3600
+
+    func validate() throws {
+      guard runs >= 1 else { throw ValidationError("--runs must be a positive integer, found \(runs)") }
+      guard maxSeconds.isFinite, maxSeconds > 0, maxSeconds <= Self.longestSearch else {
+        throw ValidationError("--max-seconds must be a number of seconds more than 0 and at most \(Int(Self.longestSearch)), found \(maxSeconds)")
+      }
+    }
 
     func run() throws {
       let checker = ScenarioChecker(claims: try claims.load())

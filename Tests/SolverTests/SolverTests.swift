@@ -168,4 +168,19 @@ struct SolverTests {
     #expect(url.lastPathComponent == "walk_equivalence.smt2")
     #expect(try String(contentsOf: url, encoding: .utf8) == solver.smtLib2(named: "walk equivalence"))
   }
+
+  @Test("firstViolated names the first condition a model does not satisfy, with model completion")
+  func modelChecking() throws {
+    let x = try context.bitVectorConstant("x", width: 64)
+    let y = try context.bitVectorConstant("y", width: 64)
+    let solver = try Solver(context: context)
+    try solver.assert(x == 9)
+    let model = try #require(try solver.check().model)
+    let nine = try context.bitVector(9, width: 64)
+    let ten = try context.bitVector(10, width: 64)
+    #expect(try Solver.firstViolated([try x == nine, try x.ult(ten)], by: model) == nil)
+    #expect(try Solver.firstViolated([try x == nine, try x.ugt(ten), try x == ten], by: model) == 1)
+    // y is not in the model: completion makes it 0, so y == 0 holds.
+    #expect(try Solver.firstViolated([try y == 0], by: model) == nil)
+  }
 }

@@ -55,6 +55,16 @@ struct ScenarioParserTests {
       ("frobnicate", "x:1:1: error: expected a statement (scenario, xen"),
       ("ipa-bits 39", "x:1:10: error: expected an IPA size Xen supports (32, 36, 40, 42, 44, 48), found 39"),
       ("ipa-bits forty", "x:1:10: error: expected the IPA size in bits (decimal or 0x hexadecimal), found 'forty'"),
+      ("ipa-bits 9223372036854775808", "x:1:10: error: expected an IPA size Xen supports (32, 36, 40, 42, 44, 48), found 9223372036854775808"),
+      ("ipa-bits 18446744073709551615", "x:1:10: error: expected an IPA size Xen supports (32, 36, 40, 42, 44, 48), found 18446744073709551615"),
+      ("ram 0xFFFFFFFFFFFFF000 8K", "x:1:24: error: expected the RAM bank to end at or below 2^64, but 0xfffffffffffff000 + 0x2000 ends past it"),
+      ("swiotlb 0xFFFFFFFFFFFFF000 8K", "x:1:28: error: expected the bounce pool to end at or below 2^64"),
+      ("domu g id 1 memory 0xFFFFFFFFFFFFF000 8K base 0", "x:1:39: error: expected its memory to end at or below 2^64"),
+      ("domu g id 1 memory 0x1000 8K base 0xFFFFFFFFFFFFF000", "x:1:35: error: expected its guest memory to end at or below 2^64"),
+      ("domu g id 1 coloured 0-3 pages 2 base 0xFFFFFFFFFFFFF000", "x:1:39: error: expected its guest memory to end at or below 2^64"),
+      ("p2m dom0 map 0xFFFFFFFFFFFFF000 0x2000 ram_rw size 8K", "x:1:52: error: expected the mapping's guest range to end at or below 2^64"),
+      ("p2m dom0 map 0x1000 0xFFFFFFFFFFFFF000 ram_rw size 8K", "x:1:52: error: expected the mapping's machine range to end at or below 2^64"),
+      ("dma nic to-device 0xFFFFFFFFFFFFFFFF 2", "x:1:38: error: expected the buffer to end at or below 2^64"),
       ("ram 0x40000001 4K", "x:1:5: error: expected the bank's start address aligned to 4 KiB, found 0x40000001"),
       ("ram 0x40000000 5", "x:1:16: error: expected the bank's size as a non-zero multiple of 4 KiB, found 0x5"),
       ("ram 0x40000000 12Q", "x:1:16: error: expected the bank's size (a number, optionally with K, M or G), found '12Q'"),
@@ -113,5 +123,34 @@ struct ScenarioParserTests {
       .ram(address: 0x4000_0000, size: 1 << 30), .ram(address: 4096, size: 0x2000),
       .dma(DMAStatement(DMARequest(device: "d", buffer: 0x10, size: 3, direction: .toDevice))),
     ])
+  }
+
+  @Test("CRLF line ends are line ends: each statement on its own line")
+  func crlf() throws {
+    let unix = try ScenarioParser.parse(Self.story, file: "x")
+    let windows = try ScenarioParser.parse(Self.story.replacingOccurrences(of: "\n", with: "\r\n"), file: "x")
+    #expect(windows.statements == unix.statements)
+    #expect(windows.statements.map(\.location) == unix.statements.map(\.location))
+  }
+
+  @Test(
+    "bytes that are not UTF-8 text are malformed input naming line, column and byte offset",
+    arguments: [
+      (Array("ram 0x40000000 16M\nsmmu s".utf8) + [0xFF], "x:2:7: error: expected UTF-8 text, found the byte 0xff at byte offset 25"),
+      ([0x72, 0x61, 0x6D, 0x00, 0x01], "x:1:4: error: expected text, found a NUL byte (a binary file?) at byte offset 3"),
+      ([0xC3], "x:1:1: error: expected UTF-8 text, found the byte 0xc3 at byte offset 0"),
+    ])
+  func notText(bytes: [UInt8], message: String) {
+    do {
+      _ = try ScenarioParser.text(bytes, file: "x")
+      Issue.record("expected an error")
+    } catch {
+      #expect(error.description == message)
+    }
+  }
+
+  @Test("UTF-8 text decodes unchanged")
+  func text() throws {
+    #expect(try ScenarioParser.text(Array("scenario \"café\"\n".utf8)) == "scenario \"café\"\n")
   }
 }

@@ -118,6 +118,29 @@ struct ScenarioRunnerTests {
     }
   }
 
+  /// The parser refuses such a bank; the runner must not trap on a
+  /// scenario built in code (the fuzzer's decoder, a device tree).
+  @Test("a RAM bank built in code that ends past 2^64 is an error naming its line, not a trap")
+  func ramBankPastTheAddressSpace() {
+    let scenario = Scenario(statements: [
+      Statement(.ram(address: 0x4000_0000, size: 16 << 20), at: SourceLocation(line: 1, column: 1)),
+      Statement(.ram(address: 0xFFFF_FFFF_FFFF_F000, size: 0x2000), at: SourceLocation(line: 2, column: 1)),
+    ])
+    do {
+      _ = try ScenarioRunner.run(scenario, file: "t.scn")
+      Issue.record("expected an error")
+    } catch {
+      #expect("\(error)".hasPrefix("t.scn:2:1: error: expected a non-empty RAM bank ending at or below 2^64"), "\(error)")
+    }
+  }
+
+  /// A bank that ends exactly at 2^64 is still one that exists.
+  @Test("a RAM bank that ends exactly at 2^64 runs")
+  func ramBankAtTheTop() throws {
+    let report = try run("ram 0xFFFFFFFFFFFFF000 4K")
+    #expect(report.steps.first?.result == "host RAM bank 0xfffffffffffff000–0xffffffffffffffff")
+  }
+
   /// The corpus stories must keep saying what the seed thread said.
   @Test("the seed stories in corpus/scenarios meet every expectation")
   func seedStories() throws {

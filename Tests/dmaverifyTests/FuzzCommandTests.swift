@@ -119,6 +119,53 @@ struct FuzzCommandTests {
     #expect(replay.status == 1, "the written scenario fails the same way until the bug is fixed")
   }
 
+  /// The README's loop for a DMA-matrix property: a raw crash file whose
+  /// failure's name holds `/` and brackets, minimized from inside a package
+  /// with no --output-directory, then replayed.
+  @Test("crash file of a DMA-matrix property failure → minimize (default directory, safe name) → replay")
+  func matrixPropertyLoop() throws {
+    let package = try temporaryDirectory()
+    try "// swift-tools-version:6.1\n".write(to: package.appendingPathComponent("Package.swift"), atomically: true, encoding: .utf8)
+    let inside = package.appendingPathComponent("corpus/fuzz")
+    try FileManager.default.createDirectory(at: inside, withIntermediateDirectories: true)
+    // An empty expectations file requires every matrix claim, so the
+    // global flag's corruption of a grant by an untranslated MMC fails.
+    let none = package.appendingPathComponent("none.txt")
+    try "".write(to: none, atomically: true, encoding: .utf8)
+    let scenario = package.appendingPathComponent("failing.scn")
+    try (Self.platform.replacingOccurrences(of: "linux legacy", with: "linux global-flag")
+      .replacingOccurrences(of: "dom0 direct-mapped", with: "device mmc untranslated\ndom0 direct-mapped") + """
+      grant guest 0x80001000 to dom0 at 0x50000000 rw as g0
+      dma nic to-device 0x40000000 4K
+      dma mmc from-device 0x50000000 4K
+
+      """).write(to: scenario, atomically: true, encoding: .utf8)
+    let crash = package.appendingPathComponent("crash-0123")
+    let converted = try CommandRunner.run(["convert", scenario.path, "-o", crash.path])
+    #expect(converted.status == 0, "\(converted.standardError)")
+
+    let minimized = try CommandRunner.run(["minimize", crash.path, "--expectations", none.path], in: inside)
+    #expect(minimized.status == 0, "\(minimized.standardError)")
+    let written = try #require(minimized.standardOutput.split(separator: "\n").last.map(String.init))
+    let name = "dma-property-dma.matrix_global-flag_direct-mapped_not-behind-smmu_grant_one-page_after-fix_.integrity-dma.scn"
+    let expected = package.appendingPathComponent("corpus/regressions/" + name).standardizedFileURL.path
+    #expect(URL(fileURLWithPath: written).standardizedFileURL.path == expected)
+    #expect(FileManager.default.fileExists(atPath: expected))
+
+    let same = try CommandRunner.run(["replay", "--expectations", none.path, expected])
+    #expect(same.status == 1, "under the same expectations it still fails")
+    let real = try CommandRunner.run(["replay", expected], in: Self.repository)
+    #expect(real.status == 0, "the proofs list the claim as refuted, so the real expectations accept it: \(real.standardOutput)")
+  }
+
+  @Test("minimize outside the package without --output-directory is a usage error (64) before any work")
+  func minimizeOutsidePackage() throws {
+    let outside = try temporaryDirectory()
+    let output = try CommandRunner.run(["minimize", "crash-x", "--expectations", "/dev/null"], in: outside)
+    #expect(output.status == 64)
+    #expect(output.standardError.contains("give --output-directory"))
+  }
+
   @Test("minimize of a passing input exits 1; of an unreadable one 66")
   func minimizeNothing() throws {
     let passing = try CommandRunner.run(["minimize", "corpus/fuzz/grant-legacy"], in: Self.repository)

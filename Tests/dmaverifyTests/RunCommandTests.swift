@@ -32,6 +32,59 @@ struct RunCommandTests {
     #expect(output.standardOutput.contains(" 0 not met"))
   }
 
+  @Test(
+    "values past the 64-bit address space are malformed input (65) naming file:line:column, never a trap",
+    arguments: [
+      ("ram 0xFFFFFFFFFFFFF000 8K", ":1:24: error: expected the RAM bank to end at or below 2^64"),
+      ("ipa-bits 9223372036854775808", ":1:10: error: expected an IPA size Xen supports"),
+    ])
+  func addressSpaceOverflow(text: String, message: String) throws {
+    let file = try temporaryFile(text + "\n")
+    let output = try CommandRunner.run(["run", file])
+    #expect(output.status == 65)
+    #expect(output.standardError.contains(file + message), "\(output.standardError)")
+  }
+
+  @Test("an empty or comment-only scenario checks nothing: exit 65, saying so", arguments: ["", "# only a comment\n\n"])
+  func checksNothing(text: String) throws {
+    let file = try temporaryFile(text)
+    let output = try CommandRunner.run(["run", file])
+    #expect(output.status == 65)
+    #expect(output.standardError == "\(file): error: the scenario has no statements, so it checks nothing\n")
+  }
+
+  @Test("/dev/null is read, and checks nothing (65)")
+  func devNull() throws {
+    let output = try CommandRunner.run(["run", "/dev/null"])
+    #expect(output.status == 65)
+    #expect(output.standardError.contains("checks nothing"))
+  }
+
+  @Test("a CRLF scenario runs as its LF twin")
+  func crlf() throws {
+    let file = try temporaryFile(Self.passing.replacingOccurrences(of: "\n", with: "\r\n") + "\r\n")
+    let output = try CommandRunner.run(["run", file])
+    #expect(output.status == 0, "\(output.standardError)")
+    #expect(output.standardOutput.contains("1 expectation met, 0 not met"))
+  }
+
+  @Test("binary or non-UTF-8 input is malformed (65) with the byte offset, not unreadable")
+  func notText() throws {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("dmaverify-\(UUID().uuidString).scn")
+    try Data([0x72, 0x61, 0x6D, 0x20, 0xFF, 0xFE, 0x00]).write(to: url)
+    let output = try CommandRunner.run(["run", url.path])
+    #expect(output.status == 65)
+    #expect(output.standardError == "\(url.path):1:5: error: expected UTF-8 text, found the byte 0xff at byte offset 4\n")
+  }
+
+  @Test("a directory given as a scenario is unreadable (66) and the message says it is a directory")
+  func directory() throws {
+    let output = try CommandRunner.run(["run", FileManager.default.temporaryDirectory.path])
+    #expect(output.status == 66)
+    #expect(output.standardError.contains("error: cannot read the file: it is a directory, not a scenario"))
+    #expect(!output.standardError.contains("NSCocoaErrorDomain"))
+  }
+
   @Test("an unmet expectation exits 1 and says NOT MET")
   func unmetExpectation() throws {
     let file = try temporaryFile(Self.passing.replacingOccurrences(of: "expect ok", with: "expect corruption"))

@@ -3,7 +3,10 @@
 public enum ScenarioParser {
   public static func parse(_ text: String, file: String? = nil) throws(ScenarioError) -> Scenario {
     var scenario = Scenario()
-    for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+    // "\r\n" is one Character in Swift, so splitting on "\n" alone would
+    // leave a CRLF file one long line.
+    let lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
+    for (index, line) in lines.enumerated() {
       do throws(ScenarioError) {
         var reader = try LineReader(line, number: index + 1)
         guard !reader.isAtEnd else { continue }
@@ -25,6 +28,40 @@ public enum ScenarioParser {
     return scenario
   }
 
+  /// A scenario file's bytes as text: UTF-8 with no NUL byte.
+  ///
+  /// A file that is not text is malformed input, not an unreadable file:
+  /// the error gives the line and column of the first bad byte and its
+  /// offset, so a binary or mis-encoded file is told apart from one that
+  /// cannot be opened.
+  public static func text(_ bytes: [UInt8], file: String? = nil) throws(ScenarioError) -> String {
+    var offset = 0
+    var parser = Unicode.UTF8.ForwardParser()
+    var iterator = bytes.makeIterator()
+    var problem: String?
+    decoding: while true {
+      switch parser.parseScalar(from: &iterator) {
+      case .valid(let encoded):
+        if encoded.count == 1 && encoded.first == 0 {
+          problem = "expected text, found a NUL byte (a binary file?)"
+          break decoding
+        }
+        offset += encoded.count
+      case .error:
+        problem = "expected UTF-8 text, found the byte \(hex(UInt64(bytes[offset])))"
+        break decoding
+      case .emptyInput:
+        break decoding
+      }
+    }
+    guard let problem else { return String(decoding: bytes, as: UTF8.self) }
+    let before = bytes[..<offset]
+    let line = before.count(where: { $0 == 0x0A }) + 1
+    let column = offset - (before.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0) + 1
+    throw ScenarioError(
+      file: file, location: SourceLocation(line: line, column: column), message: "\(problem) at byte offset \(offset)")
+  }
+
   static let keywords = [
     "scenario", "xen", "ipa-bits", "llc-colours", "ram", "iommu", "hypercall-cflush", "linux", "smmu",
     "device", "dom0", "swiotlb", "domu", "attach", "detach", "grant", "ungrant", "foreign", "unforeign", "p2m", "setway", "dma",
@@ -41,14 +78,18 @@ public enum ScenarioParser {
       kind = .xen(version: try reader.word("a Xen version such as 4.15"))
     case "ipa-bits":
       let bits = try reader.integer("the IPA size in bits")
-      guard ipaSizes.contains(Int(bits)) else {
+      // Compared as read: any UInt64 may be written, and most fit no Int.
+      guard ipaSizes.contains(where: { UInt64($0) == bits }) else {
         throw reader.error(at: reader.previousLocation, "expected an IPA size Xen supports (\(ipaSizes.map(String.init).joined(separator: ", "))), found \(bits)")
       }
       kind = .ipaBits(Int(bits))
     case "llc-colours":
       kind = .llcColours(Int(try reader.integer("the number of LLC colours", in: 2...(1 << 16))))
     case "ram":
-      kind = .ram(address: try reader.pageAligned("the bank's start address"), size: try reader.pageAlignedSize("the bank's size"))
+      let address = try reader.pageAligned("the bank's start address")
+      let size = try reader.pageAlignedSize("the bank's size")
+      try reader.requireRange(start: address, size: size, "the RAM bank")
+      kind = .ram(address: address, size: size)
     case "iommu":
       kind = .iommu(try reader.onOff())
     case "hypercall-cflush":
@@ -66,7 +107,10 @@ public enum ScenarioParser {
       try reader.keyword("memory")
       kind = .dom0(memory, size: try reader.pageAlignedSize("dom0's memory size"))
     case "swiotlb":
-      kind = .swiotlbPool(address: try reader.pageAligned("the bounce pool's dom0 address"), size: try reader.pageAlignedSize("the bounce pool's size"))
+      let address = try reader.pageAligned("the bounce pool's dom0 address")
+      let size = try reader.pageAlignedSize("the bounce pool's size")
+      try reader.requireRange(start: address, size: size, "the bounce pool")
+      kind = .swiotlbPool(address: address, size: size)
     case "domu":
       kind = .domU(try domU(&reader))
     case "attach":
@@ -115,6 +159,8 @@ public enum ScenarioParser {
             throw reader.error(at: here, "expected a mapping size from 4K to 1G in whole pages, found \(ScenarioPrinter.sizeText(size))")
           }
           pages = size >> 12
+          try reader.requireRange(start: gfn, size: size, "the mapping's guest range")
+          try reader.requireRange(start: mfn, size: size, "the mapping's machine range")
         }
         let hardwareValid = !reader.consume("hw-invalid")
         kind = .p2mMap(
@@ -126,6 +172,7 @@ public enum ScenarioParser {
       let address = try reader.number("the buffer's dom0 address")
       let size = try reader.size("the buffer's size")
       guard size > 0 else { throw reader.error(at: reader.previousLocation, "expected a non-zero buffer size") }
+      try reader.requireRange(start: address, size: size, "the buffer")
       var expected: DMAOutcome?
       if reader.consume("expect") {
         expected = DMAOutcome(rawValue: try reader.oneOf(DMAOutcome.allCases.map(\.rawValue), what: "an outcome"))
@@ -174,7 +221,10 @@ public enum ScenarioParser {
     let memory: DomUDeclaration.Memory
     switch try reader.oneOf(["memory", "coloured"], what: "memory <address> <size> or coloured <colours> pages <n>") {
     case "memory":
-      memory = .at(address: try reader.pageAligned("the host address of its memory"), size: try reader.pageAlignedSize("its memory size"))
+      let address = try reader.pageAligned("the host address of its memory")
+      let size = try reader.pageAlignedSize("its memory size")
+      try reader.requireRange(start: address, size: size, "its memory")
+      memory = .at(address: address, size: size)
     default:
       let colours = try reader.colourList()
       try reader.keyword("pages")
@@ -182,6 +232,10 @@ public enum ScenarioParser {
     }
     try reader.keyword("base")
     let base = try reader.pageAligned("the guest address of its first page")
+    switch memory {
+    case .at(_, let size): try reader.requireRange(start: base, size: size, "its guest memory")
+    case .coloured(_, let pages): try reader.requireRange(start: base, size: pages << 12, "its guest memory")
+    }
     return DomUDeclaration(name: name, id: UInt16(id), memory: memory, base: base)
   }
 
@@ -332,6 +386,18 @@ struct LineReader {
       throw error(at: here, "expected \(what) (a number, optionally with K, M or G), found '\(token)'")
     }
     return value << shift
+  }
+
+  /// Refuses a range `start ..< start + size` that passes the top of the
+  /// 64-bit address space: no address in it could be written, and the
+  /// arithmetic on it would overflow. The error points at the previous token
+  /// (the size, or the last number read).
+  func requireRange(start: UInt64, size: UInt64, _ what: String) throws(ScenarioError) {
+    guard size == 0 || start <= UInt64.max - (size - 1) else {
+      throw error(
+        at: previousLocation,
+        "expected \(what) to end at or below 2^64, but \(hex(start)) + \(hex(size)) ends past it")
+    }
   }
 
   mutating func pageAligned(_ what: String) throws(ScenarioError) -> UInt64 {

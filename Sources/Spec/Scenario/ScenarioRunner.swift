@@ -97,8 +97,11 @@ struct ScenarioMachine {
       return step("LLC colouring with \(count) colours")
     case .ram(let address, let size):
       try requirePlatformPhase()
+      // The parser refuses such banks; a scenario built in code may not.
+      let (last, overflow) = address.addingReportingOverflow(size &- 1)
+      guard size > 0, !overflow else { throw fail("expected a non-empty RAM bank ending at or below 2^64, found \(hex(address)) + \(hex(size))") }
       ram.append(MemoryBank(start: MFN(address >> 12), pages: size >> 12))
-      return step("host RAM bank \(hex(address))–\(hex(address + size - 1))")
+      return step("host RAM bank \(hex(address))–\(hex(last))")
     case .iommu(let on):
       try requirePlatformPhase()
       iommu = on
