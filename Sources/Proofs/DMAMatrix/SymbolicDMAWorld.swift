@@ -82,7 +82,8 @@ struct MatrixRun {
     run = try runDMAPages(
       &world, buffer: state.bufferAddress, size: state.size, path: path,
       device: DMADeviceModel(dmaMask: state.session.constant(device.dmaMask), coherent: device.coherent),
-      options: SwiotlbXenOptions(hypercallCacheFlush: true), access: .write, ideal: ideal, maximumPages: state.pageCount)
+      options: SwiotlbXenOptions(hypercallCacheFlush: true), access: .write, ideal: ideal, maximumPages: state.pageCount,
+      maximumSlotPages: state.pageCount)
   }
 
   func property(_ property: DMAProperty) -> SymbolicBool {

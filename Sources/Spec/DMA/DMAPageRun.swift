@@ -22,16 +22,24 @@ public struct DMAPage<W: Word>: Mergeable {
   /// How many of the range's bytes lie in this page (meaningless when not
   /// active).
   public var count: W
-  /// The machine address of ``firstByte`` (dom0 pages: through dom0's p2m;
-  /// device pages: where the transaction landed).
-  public var address: W
+  /// The machine frame of ``firstByte`` (dom0 pages: through dom0's p2m;
+  /// device pages: where the transaction landed) and its offset in the
+  /// frame. Held apart, not as one address, so that the judgement compares
+  /// frames and 12-bit offsets: the same statement, far cheaper for Z3
+  /// than sums of 64-bit addresses.
+  public var frame: W
+  public var offset: W
+
+  /// The machine address of ``firstByte``.
+  public var address: W { (frame << pageShift) | offset }
 
   public static func select(_ condition: W.Condition, _ whenTrue: Self, _ whenFalse: Self) -> Self {
     Self(
       active: .select(condition, whenTrue.active, whenFalse.active),
       firstByte: .select(condition, whenTrue.firstByte, whenFalse.firstByte),
       count: .select(condition, whenTrue.count, whenFalse.count),
-      address: .select(condition, whenTrue.address, whenFalse.address))
+      frame: .select(condition, whenTrue.frame, whenFalse.frame),
+      offset: .select(condition, whenTrue.offset, whenFalse.offset))
   }
 }
 
@@ -108,7 +116,7 @@ public func idealBuffer<World: DMAWorld>(
     let gfn = (phys &+ page.firstByte) >> pageShift
     let frame = branch(page.active, then: { world.dom0Frame(gfn) }, else: { .absent(gfn) })
     var located = page
-    located.address = (frame.value << pageShift) | ((phys &+ page.firstByte) & (pageSize - 1))
+    located.frame = frame.value
     pages.append(located)
     mapped.append(frame.present)
   }
@@ -125,14 +133,18 @@ public func idealBuffer<World: DMAWorld>(
 /// - Parameters:
 ///   - ideal: ``idealBuffer(_:buffer:size:maximumPages:)`` of the same
 ///     buffer.
-///   - maximumPages: a bound on the pages the buffer spans; the device's
-///     range (at the slot's offset) may span one more. Exact results need
-///     the bound to hold, which the concrete caller guarantees and a proof
+///   - maximumPages: a bound on the pages the buffer spans. Exact results
+///     need it to hold, which the concrete caller guarantees and a proof
 ///     states as a hypothesis.
+///   - maximumSlotPages: a bound on the pages the slot's and the device's
+///     ranges span; at most one more than the buffer's (a slot keeps its
+///     2 KiB alignment, not the buffer's offset), which is the default. A
+///     smaller bound is checked, not trusted: if the ranges reach past it,
+///     every property fails.
 public func runDMAPages<World: DMAWorld>(
   _ world: inout World, buffer phys: World.Address, size: World.Address, path: DMAPath,
   device: DMADeviceModel<World.Address>, options: SwiotlbXenOptions, access: Access,
-  ideal: DMAIdealBuffer<World.Address>, maximumPages: Int
+  ideal: DMAIdealBuffer<World.Address>, maximumPages: Int, maximumSlotPages: Int? = nil
 ) throws(DMARequestError) -> DMAPageRun<World.Address> {
   typealias W = World.Address
   let no = phys.condition(false)
@@ -144,7 +156,7 @@ public func runDMAPages<World: DMAWorld>(
   var noSlot = no
   var slotTaken = no
   var bounced = no
-  var slot = phys
+  var slot = phys.constant(0)
   let dmaAddress: W
   switch path {
   case .swiotlbXen:
@@ -171,10 +183,11 @@ public func runDMAPages<World: DMAWorld>(
   }
 
   // Where the bytes should go: the buffer, or the slot's pages in dom0.
-  let slotPages = pagesOf(start: slot, size: size, maximumPages: maximumPages + 1)
+  let slotBound = maximumSlotPages ?? maximumPages + 1
+  let slotPages = pagesOf(start: slot, size: size, maximumPages: slotBound)
   var expected: [DMAPage<W>] = []
   for (k, slotPage) in slotPages.enumerated() {
-    let bufferPage = k < ideal.pages.count ? ideal.pages[k] : DMAPage(active: no, firstByte: phys, count: phys, address: phys)
+    let bufferPage = k < ideal.pages.count ? ideal.pages[k] : DMAPage(active: no, firstByte: phys.constant(0), count: phys.constant(0), frame: phys.constant(0), offset: phys.constant(0))
     expected.append(
       branch(
         bounced,
@@ -182,7 +195,7 @@ public func runDMAPages<World: DMAWorld>(
           var page = slotPage
           let gfn = (slot &+ page.firstByte) >> pageShift
           let frame = branch(page.active, then: { world.dom0Frame(gfn) }, else: { .absent(gfn) })
-          page.address = (frame.value << pageShift) | ((slot &+ page.firstByte) & (pageSize - 1))
+          page.frame = frame.value
           return page
         }, else: { bufferPage }))
   }
@@ -191,7 +204,7 @@ public func runDMAPages<World: DMAWorld>(
   // its first fault.
   var devicePages: [DMADevicePage<W>] = []
   var noFaultYet = !mappingError
-  for page in pagesOf(start: dmaAddress, size: size, maximumPages: maximumPages + 1) {
+  for page in pagesOf(start: dmaAddress, size: size, maximumPages: slotBound) {
     let issued = page.active && noFaultYet
     // `branch`, spelt out so that the transaction's typed error passes.
     let landed: GuardedWord<W>
@@ -201,20 +214,25 @@ public func runDMAPages<World: DMAWorld>(
       landed = .select(issued, try world.deviceTransaction(dmaAddress &+ page.firstByte, access: access), .absent(phys))
     }
     var touched = page
-    touched.address = landed.value
+    touched.frame = landed.value >> pageShift
+    touched.offset = landed.value & (pageSize - 1)
     devicePages.append(DMADevicePage(page: touched, issued: issued, reached: issued && landed.present))
     noFaultYet = noFaultYet && !(issued && !landed.present)
   }
 
-  // Judgement, over addresses.
-  var liveness = !mappingError
-  var integrity = !mappingError
-  var isolation = phys.condition(true)
+  // Judgement, over addresses; only within the bounds.
+  let beyond = slotBound * Int(pageSize)
+  let withinBounds =
+    mappingError
+    || ((!bounced || (slot & (pageSize - 1)) &+ size <= UInt64(beyond)) && (dmaAddress & (pageSize - 1)) &+ size <= UInt64(beyond))
+  var liveness = !mappingError && withinBounds
+  var integrity = liveness
+  var isolation = withinBounds
   for page in devicePages {
     liveness = liveness && !page.faulted
-    let should = expectedAddress(ofByte: page.page.firstByte, in: expected)
-    integrity = integrity && page.page.active.implies(page.reached && page.page.address == should)
-    isolation = isolation && page.reached.implies(covered(start: page.page.address, count: page.page.count, by: expected))
+    let should = expectedLocation(ofByte: page.page.firstByte, in: expected)
+    integrity = integrity && page.page.active.implies(page.reached && page.page.frame == should.frame && page.page.offset == should.offset)
+    isolation = isolation && page.reached.implies(covered(page.page, by: expected))
   }
   return DMAPageRun(
     path: path, mappingError: mappingError, noSlot: noSlot, slotTaken: slotTaken, bounced: bounced, slot: slot,
@@ -233,36 +251,42 @@ func pagesOf<W: Word>(start: W, size: W, maximumPages: Int) -> [DMAPage<W>] {
     let active = k == 0 ? start.condition(true) : end > pageStart
     let pageEnd = end > pageStart + pageSize
     let count = W.select(pageEnd, start.constant(pageStart + pageSize) &- offset, size) &- first
-    return DMAPage(active: active, firstByte: first, count: count, address: start)
+    return DMAPage(active: active, firstByte: first, count: count, frame: start >> pageShift, offset: (start &+ first) & (pageSize - 1))
   }
 }
 
-/// The machine address where byte `index` of the DMA should be, read off
-/// the expected pages (the one whose bytes include it).
-func expectedAddress<W: Word>(ofByte index: W, in pages: [DMAPage<W>]) -> W {
-  var address = index.constant(.max)
+/// The machine frame and offset where byte `index` of the DMA should be,
+/// read off the expected pages (the one whose bytes include it).
+func expectedLocation<W: Word>(ofByte index: W, in pages: [DMAPage<W>]) -> (frame: W, offset: W) {
+  var frame = index.constant(.max)
+  var offset = index.constant(.max)
   for page in pages.reversed() {
     let inside = page.active && index >= page.firstByte && index &- page.firstByte < page.count
-    address = W.select(inside, page.address &+ (index &- page.firstByte), address)
+    frame = W.select(inside, page.frame, frame)
+    offset = W.select(inside, page.offset &+ (index &- page.firstByte), offset)
   }
-  return address
+  return (frame, offset)
 }
 
-/// Whether the machine bytes `[start, start + count)` all lie in the union
-/// of the active pages' machine ranges: `start` is covered, and so is
-/// every range end that falls inside (a union of intervals covers an
-/// interval iff its start and each interior end point are covered).
-func covered<W: Word>(start: W, count: W, by pages: [DMAPage<W>]) -> W.Condition {
-  let end = start &+ count
+/// Whether the bytes `range` touched in its frame all lie in the union of
+/// the active pages' ranges in the same frame: its first byte is covered,
+/// and so is every range end that falls inside it (a union of intervals
+/// covers an interval iff its start and each interior end point are
+/// covered).
+func covered<W: Word>(_ range: DMAPage<W>, by pages: [DMAPage<W>]) -> W.Condition {
+  let start = range.offset
+  let end = start &+ range.count
   func isCovered(_ point: W) -> W.Condition {
     var inside = point.condition(false)
-    for page in pages { inside = inside || (page.active && point >= page.address && point &- page.address < page.count) }
+    for page in pages {
+      inside = inside || (page.active && page.frame == range.frame && point >= page.offset && point &- page.offset < page.count)
+    }
     return inside
   }
   var all = isCovered(start)
   for page in pages {
-    let pageEnd = page.address &+ page.count
-    let interior = page.active && pageEnd > start && pageEnd < end
+    let pageEnd = page.offset &+ page.count
+    let interior = page.active && page.frame == range.frame && pageEnd > start && pageEnd < end
     all = all && branch(interior, then: { isCovered(pageEnd) }, else: { pageEnd.condition(true) })
   }
   return all

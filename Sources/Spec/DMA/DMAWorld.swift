@@ -12,8 +12,10 @@ public struct GuardedWord<W: Word>: Mergeable {
     self.value = value
   }
 
-  /// Absent, with `placeholder` as the meaningless value.
-  public static func absent(_ placeholder: W) -> Self { Self(present: placeholder.condition(false), value: placeholder) }
+  /// Absent. The value is 0, a constant, so that merging an absent answer
+  /// adds no term to a symbolic one; `context` only gives the word's
+  /// context.
+  public static func absent(_ context: W) -> Self { Self(present: context.condition(false), value: context.constant(0)) }
 
   public static func select(_ condition: W.Condition, _ whenTrue: Self, _ whenFalse: Self) -> Self {
     Self(

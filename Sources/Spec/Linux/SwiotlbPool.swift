@@ -64,9 +64,20 @@ public struct SwiotlbPool: Hashable, Sendable {
       for slot in first..<min(first + count, slotCount) { taken[slot] = true }
     }
     for slot in (0..<slotCount).reversed() { freeRun[slot] = taken[slot] ? 0 : freeRun[slot + 1] + 1 }
-    // The lowest candidate wins: selects are stacked from the top slot down.
+    // Within one run of free slots an earlier start has more room, so only
+    // a run's first slot and its first page-aligned slot can be the first
+    // fit; the lowest candidate wins (selects stacked from the top down).
+    var candidates: [Int] = []
+    for first in 0..<slotCount where freeRun[first] > 0 && (first == 0 || freeRun[first - 1] == 0) {
+      candidates.append(first)
+      if let aligned = stride(from: first, to: first + freeRun[first], by: 1).first(where: { $0 % slotsPerPage == 0 }),
+        aligned != first
+      {
+        candidates.append(aligned)
+      }
+    }
     var found = GuardedWord<W>.absent(size)
-    for first in (0..<slotCount).reversed() where freeRun[first] > 0 {
+    for first in candidates.reversed() {
       let aligned = first % slotsPerPage == 0 ? size.condition(true) : !pageStride
       let candidate = fits && aligned && needed <= UInt64(freeRun[first])
       found = .select(candidate, GuardedWord(present: candidate, value: size.constant(start.address + UInt64(first) * Self.slotSize)), found)
