@@ -92,7 +92,7 @@ public struct IOTLB: Sendable {
   }
 
   /// The three words of slot `index`.
-  @inlinable
+  @inlinable @inline(__always)
   func words(_ index: Int) -> IOTLBSlot<UInt64> {
     IOTLBSlot(key: keys[index], value: values[index], stamp: UInt64(stamps[index]))
   }
@@ -120,15 +120,20 @@ public struct IOTLB: Sendable {
   /// path's lookup. Inlined into the caller, a hit is a handful of loads
   /// and compares. The VMID-ignoring mutant of the full path always takes
   /// the full path, which is where it is modelled.
-  @inlinable
+  ///
+  /// Always inlined, as are its callers up to ``XenSMMUPlatform/translateCompact(stream:on:address:access:)``:
+  /// with the probe generic the optimizer's own choice varied from build to
+  /// build, and a call on the way cost the hit up to 2× (BENCHMARKS.md, SMMU).
+  @inlinable @inline(__always)
   package mutating func hit(vmid: Int, ipa: UInt64, access: Access) -> CompactTranslation? {
     guard !ignoresVMID, vmid >= 0, vmid < generations.count, ipa >> 48 == 0 else { return nil }
-    let (tagged, outcome) = words(slot(vmid: vmid, page: ipa >> 12)).probe(
-      vmid: UInt64(truncatingIfNeeded: vmid), ipa: ipa, access: access, generation: UInt64(generations[vmid]),
-      mutants: probeMutants)
-    guard tagged else { return nil }
+    // The probe's two halves, the value read only on a hit.
+    let index = slot(vmid: vmid, page: ipa >> 12)
+    guard IOTLBSlot.probeTag(
+      key: keys[index], stamp: UInt64(stamps[index]), vmid: UInt64(truncatingIfNeeded: vmid), ipa: ipa,
+      generation: UInt64(generations[vmid]), mutants: probeMutants) else { return nil }
     counters.hits += 1
-    return CompactTranslation(stageTwo: outcome)
+    return CompactTranslation(stageTwo: IOTLBSlot.probeAnswer(value: values[index], ipa: ipa, access: access, mutants: probeMutants))
   }
 
   /// The entry for the page of `ipa` under `vmid`, if one is live: the

@@ -65,22 +65,40 @@ package struct IOTLBSlot<W: Word> {
   /// 4K offset (the IOTLB caches 4K pages, whatever the leaf's level), or
   /// a permission fault at the cached level when S2AP forbids the access
   /// (§7.3, as ``iotlbHit(candidates:vmid:ipa:access:comparesVMID:)``).
+  /// The concrete IOTLB runs its two halves,
+  /// ``probeTag(key:stamp:vmid:ipa:generation:mutants:)`` and then, on a
+  /// hit only, ``probeAnswer(value:ipa:access:mutants:)``.
   ///
   /// - Precondition: `vmid` below 2^16 and `ipa` below 2^48 (the concrete
   ///   caller checks both; `smmu.fast-path` assumes them).
   @inlinable @inline(__always)
   package func probe(vmid: W, ipa: W, access: Access, generation: W, mutants: IOTLBProbeMutants = [])
     -> (tagged: W.Condition, outcome: ContextOutcome<W>) {
+    (Self.probeTag(key: key, stamp: stamp, vmid: vmid, ipa: ipa, generation: generation, mutants: mutants),
+     Self.probeAnswer(value: value, ipa: ipa, access: access, mutants: mutants))
+  }
+
+  /// Whether a slot holding `key` and `stamp` answers for (`vmid`, page of `ipa`).
+  @inlinable @inline(__always)
+  package static func probeTag(key: W, stamp: W, vmid: W, ipa: W, generation: W, mutants: IOTLBProbeMutants) -> W.Condition {
     let page = ipa >> 12
-    let tag = mutants.contains(.ignoresVMID) ? (key & Self.pageMask) == page : key == (vmid << 48 | page)
-    let tagged = tag && stamp == generation
-    let allowed = access == .read ? value.bit(6) : value.bit(7)
+    let tag = mutants.contains(.ignoresVMID) ? (key & pageMask) == page : key == (vmid << 48 | page)
+    return tag && stamp == generation
+  }
+
+  /// What a slot holding `value` answers for `access` to `ipa`, once
+  /// tagged.
+  @inlinable @inline(__always)
+  package static func probeAnswer(value: W, ipa: W, access: Access, mutants: IOTLBProbeMutants) -> ContextOutcome<W> {
+    // S2AP as masks, not `bit(_:)`: its `extract` left a call to
+    // `bitMask(high:low:)` in the inlined hit (BENCHMARKS.md, SMMU).
+    let allowed = (value & (access == .read ? 1 << 6 : 1 << 7)) != 0
     let offset: UInt64 = mutants.contains(.blockOffset) ? bitMask(high: 20, low: 0) : bitMask(high: 11, low: 0)
-    return (tagged, ContextOutcome(
+    return ContextOutcome(
       faulted: !allowed,
       faultKind: W.select(allowed, ipa.constant(0), ipa.constant(StageTwoFault.Kind.permission.rawValue)),
       level: value >> 60 & 3,
-      outputAddress: W.select(allowed, value & bitMask(high: 47, low: 12) | (ipa & offset), ipa.constant(0))))
+      outputAddress: W.select(allowed, value & bitMask(high: 47, low: 12) | (ipa & offset), ipa.constant(0)))
   }
 
   /// The slot a translated walk of `ipa` under `vmid` leaves (§7.3: only
@@ -108,8 +126,12 @@ package struct IOTLBProbeMutants: OptionSet, Sendable {
 
   /// The key compare looks at the page bits only, so a live entry of
   /// another VMID in the probed slot answers.
-  @usableFromInline package static let ignoresVMID = IOTLBProbeMutants(rawValue: 1 << 0)
+  ///
+  /// Computed, as is ``blockOffset``: a stored static of another module is
+  /// reached through its lazy initializer's accessor, a call on every
+  /// probe that doubled the inlined hit's time (BENCHMARKS.md, SMMU).
+  @inlinable package static var ignoresVMID: Self { Self(rawValue: 1 << 0) }
   /// The offset is taken at a level-2 block's width (21 bits) for every
   /// entry: IPA bits 20:12 are ORed into a cached 4K page's address.
-  @usableFromInline package static let blockOffset = IOTLBProbeMutants(rawValue: 1 << 1)
+  @inlinable package static var blockOffset: Self { Self(rawValue: 1 << 1) }
 }

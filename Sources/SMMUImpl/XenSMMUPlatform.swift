@@ -247,7 +247,7 @@ public final class XenSMMUPlatform {
   /// Inlinable because the IOTLB hit is a few dozen instructions and a
   /// call that cannot be inlined across the module boundary, with a
   /// non-trivial result, cost several times that (BENCHMARKS.md, SMMU).
-  @inlinable
+  @inlinable @inline(__always)
   public func translateCompact(stream: StreamID, on smmu: SMMUIndex, address: UInt64, access: Access) throws(XenSMMUError) -> CompactTranslation {
     if instances.indices.contains(smmu.rawValue),
        let hit = instances[smmu.rawValue].value.cachedTranslation(stream: stream, address: address, access: access) {
