@@ -11,7 +11,7 @@ public enum Catalogue {
       SetWayTheorem.theorem(), OutOfRangeTheorem.theorem(), RemovalOrderTheorem.theorem(),
       FlushOrderTheorem.theorem(), RemovalAfterSetWayTheorem.theorem(),
     ] + P2MStepTheorem.theorems + [
-      SMMURefinementTheorem.theorem(), ColourAllocationTheorem.theorem(), StraddleTheorem.theorem(),
+      SMMURefinementTheorem.theorem(), SMMUFastPathTheorem.theorem(), ColourAllocationTheorem.theorem(), StraddleTheorem.theorem(),
       GrantPermissionTheorem.theorem(),
     ] + DMAMatrixTheorem.theorems + [FlagEqualsSwiotlbTheorem.theorem]
   }

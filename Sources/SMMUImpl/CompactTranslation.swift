@@ -46,6 +46,14 @@ public struct CompactTranslation: Hashable, Sendable, BitwiseCopyable, CustomStr
     Self(kind: .stageTwoFault, word: kind.rawValue << 8 | level)
   }
 
+  /// A translating context's stage-2 outcome (a fault's kind raw value and
+  /// level, or the machine address), as the IOTLB's fast path reports it.
+  @inlinable
+  package init(stageTwo outcome: ContextOutcome<UInt64>) {
+    self = outcome.faulted
+      ? Self(kind: .stageTwoFault, word: outcome.faultKind << 8 | outcome.level) : .reached(outcome.outputAddress)
+  }
+
   /// The projection of a full translation: equal to what the fast path
   /// answers for the same transaction, which is what the tests check.
   public init(_ translation: SMMUTranslation) {

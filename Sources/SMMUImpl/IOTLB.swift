@@ -42,7 +42,7 @@ public struct IOTLB: Sendable {
   @usableFromInline var generations: ContiguousArray<UInt32>
   @usableFromInline let mask: Int
 
-  static let emptyKey = UInt64.max
+  static let emptyKey = IOTLBSlot<UInt64>.emptyKey
 
   /// Lookups that hit, walks that filled, and invalidations, for tests and
   /// benchmarks.
@@ -81,54 +81,68 @@ public struct IOTLB: Sendable {
   /// another's entries (see ``lookupIOTLB(candidates:vmid:ipa:access:comparesVMID:walk:)``).
   @usableFromInline package var ignoresVMID = false
 
+  /// Test-only: bugs put back in the fast path's probe (``hit(vmid:ipa:access:)``),
+  /// which the full path does not share.
+  @usableFromInline package var probeMutants: IOTLBProbeMutants = []
+
   @inlinable
   func slot(vmid: Int, page: UInt64) -> Int {
     let tag = ignoresVMID ? 0 : UInt64(truncatingIfNeeded: vmid)
     return Int(truncatingIfNeeded: page ^ (tag &* 0x9E37)) & mask
   }
 
+  /// The three words of slot `index`.
+  @inlinable @inline(__always)
+  func words(_ index: Int) -> IOTLBSlot<UInt64> {
+    IOTLBSlot(key: keys[index], value: values[index], stamp: UInt64(stamps[index]))
+  }
+
   /// The live entry in the slot that (`vmid`, page of `ipa`) maps to,
   /// whatever its tag: the one candidate of the concrete lookup, which
-  /// ``translateThroughIOTLB(candidates:vmid:ipa:access:walk:)`` then
-  /// compares. Stale generations are not live.
-  func candidate(vmid: Int, ipa: UInt64) -> IOTLBEntryWords<UInt64>? {
+  /// ``iotlbHit(candidates:vmid:ipa:access:comparesVMID:)`` then compares.
+  /// Stale generations are not live.
+  package func candidate(vmid: Int, ipa: UInt64) -> IOTLBEntryWords<UInt64>? {
     guard ipa >> 48 == 0 else { return nil }
-    let slot = slot(vmid: vmid, page: ipa >> 12)
-    let key = keys[slot]
-    guard key != Self.emptyKey, stamps[slot] == generations[Int(truncatingIfNeeded: key >> 48)] else { return nil }
-    let value = values[slot]
-    return IOTLBEntryWords(
-      vmid: key >> 48, page: key & bitMask(high: 35, low: 0), outputPage: value & bitMask(high: 47, low: 12),
-      read: value & 1 << 6 != 0, write: value & 1 << 7 != 0, level: value >> 60 & 3)
+    let slot = words(slot(vmid: vmid, page: ipa >> 12))
+    // An empty key names no VMID, so its generation is not read.
+    guard slot.key != Self.emptyKey else { return nil }
+    let (live, entry) = slot.entry(generationOfItsVMID: UInt64(generations[Int(truncatingIfNeeded: slot.key >> 48)]))
+    return live ? entry : nil
   }
 
   /// The hot path's lookup: what a live entry tagged (`vmid`, page of
   /// `ipa`) answers for `access`, or nil when there is none (the caller
-  /// then takes the full path, which walks and fills). The same answer as
-  /// ``candidate(vmid:ipa:)`` followed by ``iotlbHit(candidates:vmid:ipa:access:comparesVMID:)``,
-  /// written out on the packed words so that, inlined into the caller, a
-  /// hit is a handful of loads and compares. The VMID-ignoring mutant
-  /// always takes the full path, which is where it is modelled.
-  @inlinable
-  mutating func hit(vmid: Int, ipa: UInt64, access: Access) -> CompactTranslation? {
+  /// then takes the full path, which walks and fills). The slot's
+  /// ``IOTLBSlot/probe(vmid:ipa:access:generation:mutants:)`` — one compare
+  /// of the packed key instead of a decode — which `smmu.fast-path` proves
+  /// equal to ``candidate(vmid:ipa:)`` followed by
+  /// ``iotlbHit(candidates:vmid:ipa:access:comparesVMID:)``, the full
+  /// path's lookup. Inlined into the caller, a hit is a handful of loads
+  /// and compares. The VMID-ignoring mutant of the full path always takes
+  /// the full path, which is where it is modelled.
+  ///
+  /// Always inlined, as are its callers up to ``XenSMMUPlatform/translateCompact(stream:on:address:access:)``:
+  /// with the probe generic the optimizer's own choice varied from build to
+  /// build, and a call on the way cost the hit up to 2× (BENCHMARKS.md, SMMU).
+  @inlinable @inline(__always)
+  package mutating func hit(vmid: Int, ipa: UInt64, access: Access) -> CompactTranslation? {
     guard !ignoresVMID, vmid >= 0, vmid < generations.count, ipa >> 48 == 0 else { return nil }
-    let page = ipa >> 12
-    let slot = slot(vmid: vmid, page: page)
-    guard keys[slot] == UInt64(truncatingIfNeeded: vmid) << 48 | page, stamps[slot] == generations[vmid] else { return nil }
+    // The probe's two halves, the value read only on a hit.
+    let index = slot(vmid: vmid, page: ipa >> 12)
+    guard IOTLBSlot.probeTag(
+      key: keys[index], stamp: UInt64(stamps[index]), vmid: UInt64(truncatingIfNeeded: vmid), ipa: ipa,
+      generation: UInt64(generations[vmid]), mutants: probeMutants) else { return nil }
     counters.hits += 1
-    let value = values[slot]
-    let allowed = access == .read ? value & 1 << 6 != 0 : value & 1 << 7 != 0
-    guard allowed else { return .stageTwoFault(.permission, level: value >> 60 & 3) }
-    return .reached(value & bitMask(high: 47, low: 12) | ipa & 0xFFF)
+    return CompactTranslation(stageTwo: IOTLBSlot.probeAnswer(value: values[index], ipa: ipa, access: access, mutants: probeMutants))
   }
 
-  /// The entry for the page of `ipa` under `vmid`, if one is live.
+  /// The entry for the page of `ipa` under `vmid`, if one is live: the
+  /// full path's ``candidate(vmid:ipa:)`` and the generic lookup's tag
+  /// compare, so this inspection agrees with what a translation hits.
   public func lookup(vmid: Int, ipa: UInt64) -> CachedStageTwo? {
-    guard vmid >= 0, vmid < generations.count, ipa >> 48 == 0 else { return nil }
-    let page = ipa >> 12
-    let slot = slot(vmid: vmid, page: page)
-    guard keys[slot] == UInt64(vmid) << 48 | page, stamps[slot] == generations[vmid] else { return nil }
-    return CachedStageTwo(packed: values[slot])
+    guard vmid >= 0, vmid < generations.count, let entry = candidate(vmid: vmid, ipa: ipa) else { return nil }
+    let (tagged, _) = iotlbHit(candidates: CollectionOfOne(entry), vmid: UInt64(vmid), ipa: ipa, access: .read, comparesVMID: true)
+    return tagged ? CachedStageTwo(entry) : nil
   }
 
   /// Caches a translated walk of `ipa` under `vmid`. Faulting walks are
@@ -136,13 +150,29 @@ public struct IOTLB: Sendable {
   /// tag width, which always walk.
   public mutating func fill(vmid: Int, ipa: UInt64, outputAddress: UInt64, read: Bool, write: Bool, level: Int) {
     guard vmid >= 0, vmid < generations.count, ipa >> 48 == 0, (1...3).contains(level) else { return }
-    let page = ipa >> 12
-    let slot = slot(vmid: vmid, page: page)
-    keys[slot] = UInt64(vmid) << 48 | page
-    stamps[slot] = generations[vmid]
-    values[slot] = outputAddress & bitMask(high: 47, low: 12) | (read ? 1 << 6 : 0) | (write ? 1 << 7 : 0)
-      | UInt64(level) << 60
+    let slot = slot(vmid: vmid, page: ipa >> 12)
+    let words = IOTLBSlot.fill(
+      vmid: UInt64(vmid), ipa: ipa, outputAddress: outputAddress, read: read, write: write, level: UInt64(level),
+      generation: UInt64(generations[vmid]))
+    keys[slot] = words.key
+    values[slot] = words.value
+    // Generations are 32-bit; `fill` only copies this one.
+    stamps[slot] = UInt32(truncatingIfNeeded: words.stamp)
     counters.fills += 1
+  }
+
+  /// Puts `words` in slot `index` as they are, for replaying a
+  /// `smmu.fast-path` counterexample (any slot content, not only what
+  /// ``fill(vmid:ipa:outputAddress:read:write:level:)`` writes).
+  package mutating func load(slot index: Int, _ words: IOTLBSlot<UInt64>) {
+    keys[index] = words.key
+    values[index] = words.value
+    stamps[index] = UInt32(truncatingIfNeeded: words.stamp)
+  }
+
+  /// Sets `vmid`'s current generation, for the same replays.
+  package mutating func setGeneration(_ generation: UInt64, of vmid: Int) {
+    generations[vmid] = UInt32(truncatingIfNeeded: generation)
   }
 
   /// Drops every entry of `vmid`: TLBIVMID (SMMUv2) or
@@ -203,6 +233,11 @@ public struct CachedStageTwo: Hashable, Sendable, CustomStringConvertible {
   let packed: UInt64
 
   init(packed: UInt64) { self.packed = packed }
+
+  /// An entry as the full path decodes it.
+  init(_ entry: IOTLBEntryWords<UInt64>) {
+    packed = entry.outputPage | (entry.read ? 1 << 6 : 0) | (entry.write ? 1 << 7 : 0) | entry.level << 60
+  }
 
   /// The output page's machine address.
   public var outputPage: UInt64 { packed & bitMask(high: 47, low: 12) }

@@ -173,7 +173,7 @@ struct SMMUInstance {
   /// per-stream VMID, then ``IOTLB/hit(vmid:ipa:access:)`` — or nil for a
   /// miss, a stream that does not translate, or one beyond the table,
   /// all of which ``translateFromIOTLB(stream:address:access:)`` handles.
-  @inlinable
+  @inlinable @inline(__always)
   mutating func cachedTranslation(stream: StreamID, address: UInt64, access: Access) -> CompactTranslation? {
     guard let entry = streamTable.entry(of: stream) else { return nil }
     return iotlb.hit(vmid: Int(entry.vmid), ipa: address, access: access)

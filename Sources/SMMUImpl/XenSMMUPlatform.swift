@@ -44,7 +44,13 @@ public final class XenSMMUPlatform {
   /// Bugs put back for mutation tests; empty in every real use.
   package var mutants: SMMUMutants = [] {
     didSet {
-      for index in instances.indices { instances[index].value.iotlb.ignoresVMID = mutants.contains(.iotlbIgnoresVMID) }
+      var probe: IOTLBProbeMutants = []
+      if mutants.contains(.fastPathIgnoresVMID) { probe.insert(.ignoresVMID) }
+      if mutants.contains(.fastPathBlockOffset) { probe.insert(.blockOffset) }
+      for index in instances.indices {
+        instances[index].value.iotlb.ignoresVMID = mutants.contains(.iotlbIgnoresVMID)
+        instances[index].value.iotlb.probeMutants = probe
+      }
     }
   }
 
@@ -232,12 +238,16 @@ public final class XenSMMUPlatform {
   /// aborts or bypasses — goes through the full path, which walks and
   /// fills, and its answer is projected. Always equal to
   /// `CompactTranslation(translate(stream:on:address:access:))`, and counts
-  /// hits and misses the same way.
+  /// hits and misses the same way: the IOTLB's decision is
+  /// ``IOTLBSlot/probe(vmid:ipa:access:generation:mutants:)``, proved equal
+  /// to the full path's decode and generic lookup for every slot content
+  /// (`smmu.fast-path`); the stream's VMID and the projection are checked
+  /// against the full path by `FastPathTests`.
   ///
   /// Inlinable because the IOTLB hit is a few dozen instructions and a
   /// call that cannot be inlined across the module boundary, with a
   /// non-trivial result, cost several times that (BENCHMARKS.md, SMMU).
-  @inlinable
+  @inlinable @inline(__always)
   public func translateCompact(stream: StreamID, on smmu: SMMUIndex, address: UInt64, access: Access) throws(XenSMMUError) -> CompactTranslation {
     if instances.indices.contains(smmu.rawValue),
        let hit = instances[smmu.rawValue].value.cachedTranslation(stream: stream, address: address, access: access) {
@@ -326,6 +336,13 @@ package struct SMMUMutants: OptionSet, Sendable {
   /// behind) instead of walking the list: a master behind a second SMMU
   /// keeps stale translations.
   package static let flushesFirstSMMUOnly = SMMUMutants(rawValue: 1 << 2)
+  /// The fast path's IOTLB probe compares the page bits of the key only
+  /// (``IOTLBProbeMutants/ignoresVMID``): another VMID's entry in the
+  /// probed slot answers, which only a slot shared by two VMIDs shows.
+  package static let fastPathIgnoresVMID = SMMUMutants(rawValue: 1 << 3)
+  /// The fast path adds a level-2 block's offset (IPA bits 20:0) to every
+  /// cached page (``IOTLBProbeMutants/blockOffset``).
+  package static let fastPathBlockOffset = SMMUMutants(rawValue: 1 << 4)
 }
 
 /// One SMMU, boxed so the platform's array of them never copies on write.
