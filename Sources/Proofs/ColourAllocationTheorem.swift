@@ -14,7 +14,7 @@ import SymbolicWord
 /// same LLC set, when the way size is N pages (`max_nr_colors = way_size >>
 /// PAGE_SHIFT`, xen/common/llc-coloring.c) and lines are 64 bytes.
 enum ColourAllocationTheorem {
-  static func theorem(colourOf: @escaping @Sendable (SymbolicWord, UInt64) -> SymbolicWord = { frame, count in frame & (count - 1) }) -> Theorem {
+  static func theorem(colourOf: @escaping @Sendable (SymbolicWord, UInt64) -> SymbolicWord = { frame, count in llcColour(of: frame, colourCount: Int(count)) }) -> Theorem {
     Theorem(name: "colour.allocation", summary: "coloured pages have allowed colours and are distinct; frames of different colours never share an LLC set") { session in
       var findings: [Finding] = []
       for (count, dom0Colours, guestColours) in [(16, Array(0..<8), Array(8..<16)), (8, [0, 2, 4, 6], [1, 3, 5, 7]), (64, Array(0..<16), Array(60..<64))] {
@@ -27,7 +27,7 @@ enum ColourAllocationTheorem {
         let all = allocations.flatMap { $0 }
         let distinct = Set(all).count == all.count
         let coloured = zip(allocations, [dom0Colours, guestColours]).allSatisfy { frames, colours in
-          frames.allSatisfy { colours.contains(Int($0 % UInt64(count))) }
+          frames.allSatisfy { colours.contains(Int(llcColour(of: $0, colourCount: count))) }
         }
         findings.append(
           Finding(

@@ -50,7 +50,8 @@ struct SwiotlbXenSymbolicTests {
       phys, size: size, maximumPages: Self.maximumPages, pfnToBfn: symbolicLookup)
     let directTerm = swiotlbXenMapsDirectly(
       phys: phys, size: size, mask: phys.constant(0xF_FFFF_FFFF), maximumPages: Self.maximumPages,
-      hypercallCacheFlush: false, coherent: false, forceBounce: false, pfnToBfn: symbolicLookup)
+      hypercallCacheFlush: phys.condition(false), coherent: phys.condition(false), forceBounce: phys.condition(false),
+      pfnToBfn: symbolicLookup)
     #expect(busTerm.knownValue == nil && directTerm.knownValue == nil, "the generic code built terms")
     let solver = try Solver(context: context)
     for (p, s) in Self.samples(seed: 0x5EB1, count: 60) {
@@ -94,8 +95,9 @@ struct SwiotlbXenSymbolicTests {
     let phys = try SymbolicWord.variable("phys", in: context)
     let size = try SymbolicWord.variable("size", in: context)
     let direct = swiotlbXenMapsDirectly(
-      phys: phys, size: size, mask: phys.constant(.max), maximumPages: Self.maximumPages, hypercallCacheFlush: false,
-      coherent: false, forceBounce: false, pfnToBfn: { tree.pfnToBfn($0) })
+      phys: phys, size: size, mask: phys.constant(.max), maximumPages: Self.maximumPages,
+      hypercallCacheFlush: phys.condition(false), coherent: phys.condition(false), forceBounce: phys.condition(false),
+      pfnToBfn: { tree.pfnToBfn($0) })
     let solver = try Solver(context: context, timeout: .seconds(30), randomSeed: 1)
     let onGrant = ((phys >> 12) == phys.constant(0x20_0000)).term
     let small = (size.ule(size.constant(0x100)) && size.ugt(size.constant(0))).term

@@ -26,7 +26,11 @@ enum DMAMatrixTheorem {
   static func theorem(name: String, cells: [MatrixCell]) -> Theorem {
     Theorem(
       name: name,
-      summary: "integrity, isolation and liveness of dom0 DMA per layout, device, page kind, shape and Xen",
+      summary: "integrity, isolation and liveness of dom0 DMA per layout, device, page kind, shape and Xen. "
+        + "For all: buffer page, offset and size of the shape; guest frames the allocator can give; a coloured dom0's "
+        + "frame placement; device coherent or not, DMA mask 32-64 bits; cache-flush hypercall present or not. "
+        + "Not over: platforms (one, MatrixPlatform), histories (one grant or foreign map per buffer page, no unmap), "
+        + "Xen releases other than 4.14 and 4.20. The DMA is the spec's page-level DMA; dom0's p2m is built by the proof",
       timeout: .seconds(10)
     ) { session in
       let platform = try MatrixPlatform()
@@ -88,6 +92,7 @@ enum DMAMatrixTheorem {
       (state.offset, [0, 0x800, 0x100]),
       (state.size, state.shape == .onePage ? [0x1000, 0x800, 0x100, 1] : [0x2000, 0x1800, 0x1001]),
       (state.bufferPage, [pageBase, pageBase + 1, pageBase + 0x10]),
+      (state.coherent, [0]), (state.hypercallCacheFlush, [1]), (state.maskBits, [64, 32, 40]),
     ]
     for frame in state.guestFrames {
       let low = state.layout == .direct ? MatrixPlatform.guestStart : state.platform.colouredGuest.lowest
@@ -101,6 +106,9 @@ enum DMAMatrixTheorem {
     var values = [
       "buffer_address": try model.value(of: state.bufferAddress.term),
       "size": try model.value(of: state.size.term),
+      "coherent": try model.value(of: state.coherent.term),
+      "dma_mask_bits": try model.value(of: state.maskBits.term),
+      "hypercall_cflush": try model.value(of: state.hypercallCacheFlush.term),
     ]
     for (k, frame) in state.guestFrames.enumerated() { values["guest_mfn\(k)"] = try model.value(of: frame.term) }
     return values
@@ -111,7 +119,12 @@ enum DMAMatrixTheorem {
   /// with the model's frames), the grant or foreign mappings, and the DMA.
   static func counterexampleScenario(_ cell: MatrixCell, property: DMAProperty, state: SymbolicDMAState, model: Model) throws -> String {
     var lines = ["scenario \"dma.matrix \(cell): \(property.rawValue) refuted\""]
-    lines.append(MatrixPlatform.prefix(policy: cell.policy, layout: cell.layout, device: cell.device, xen: cell.xen).trimmingTrailingNewline)
+    lines.append(
+      MatrixPlatform.prefix(
+        policy: cell.policy, layout: cell.layout, device: cell.device, xen: cell.xen,
+        coherent: try model.value(of: state.coherent.term) == 1, maskBits: Int(try model.value(of: state.maskBits.term)),
+        hypercallCacheFlush: try model.value(of: state.hypercallCacheFlush.term) == 1
+      ).trimmingTrailingNewline)
     if let map = state.colouredMap {
       var pinned = Set<UInt64>()
       for point in state.colouredPoints {

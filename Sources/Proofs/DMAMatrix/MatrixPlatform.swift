@@ -75,7 +75,7 @@ struct MatrixPlatform {
     }
     // The symbolic constraint is "in [lowest, highest] with an allowed
     // colour"; that must be exactly the set the allocator produced.
-    let expected = (lowest...highest).filter { colours.contains(Int($0 % colourCount)) }.count
+    let expected = (lowest...highest).filter { colours.contains(Int(llcColour(of: $0, colourCount: Int(colourCount)))) }.count
     guard expected == gfnOfFrame.count else {
       throw MatrixError.platform("the allocator's frames are not an interval per colour (\(gfnOfFrame.count) of \(expected))")
     }
@@ -83,19 +83,23 @@ struct MatrixPlatform {
   }
 
   /// The scenario lines that build the platform of a cell.
-  static func prefix(policy: DMAPolicy, layout: MatrixCell.Layout, device: MatrixCell.DeviceClass, xen: MatrixCell.XenFix) -> String {
+  static func prefix(
+    policy: DMAPolicy, layout: MatrixCell.Layout, device: MatrixCell.DeviceClass, xen: MatrixCell.XenFix,
+    coherent: Bool = false, maskBits: Int = 64, hypercallCacheFlush: Bool = true
+  ) -> String {
+    let properties = "\(coherent ? "coherent" : "non-coherent") dma-mask \(maskBits)"
     let deviceLine: String
     switch device {
-    case .attached: deviceLine = "device dev smmu smmu0 streams \(hex(stream)) non-coherent"
-    case .undescribed: deviceLine = "device dev smmu smmu0 streams \(hex(stream)) undescribed non-coherent"
-    case .untranslated: deviceLine = "device dev untranslated non-coherent"
+    case .attached: deviceLine = "device dev smmu smmu0 streams \(hex(stream)) \(properties)"
+    case .undescribed: deviceLine = "device dev smmu smmu0 streams \(hex(stream)) undescribed \(properties)"
+    case .untranslated: deviceLine = "device dev untranslated \(properties)"
     }
     var lines = [
       "xen \(xen.version.name)", "ipa-bits \(ipaBits)", "ram \(hex(ramStart << 12)) 64M",
     ]
     if layout == .coloured { lines.append("llc-colours \(colourCount)") }
     lines += [
-      "iommu on", "hypercall-cflush on", "linux \(policy.rawValue)", "smmu smmu0 v2", deviceLine,
+      "iommu on", "hypercall-cflush \(hypercallCacheFlush ? "on" : "off")", "linux \(policy.rawValue)", "smmu smmu0 v2", deviceLine,
       "swiotlb \(hex(poolStart << 12)) 256K",
       layout == .direct ? "dom0 direct-mapped memory 32M" : "dom0 coloured 0-7 memory 32M",
       layout == .direct

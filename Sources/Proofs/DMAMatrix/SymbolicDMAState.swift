@@ -38,6 +38,12 @@ final class SymbolicDMAState {
   let size: SymbolicWord
   /// The guest frames granted or lent (one per buffer page).
   let guestFrames: [SymbolicWord]
+  /// The device and what Linux knows of Xen, left open: 1 if the device is
+  /// DMA-coherent, its DMA mask width (32 to 64 bits), 1 if Xen has
+  /// GNTTABOP_cache_flush.
+  let coherent: SymbolicWord
+  let maskBits: SymbolicWord
+  let hypercallCacheFlush: SymbolicWord
   /// dom0's GFN → MFN on a coloured layout: an uninterpreted array,
   /// constrained at every point it is read.
   let colouredMap: Term?
@@ -65,6 +71,9 @@ final class SymbolicDMAState {
     offset = try session.word("offset")
     size = try session.word("size")
     guestFrames = page == .local ? [] : try (0..<pageCount).map { try session.word("guest_mfn\($0)") }
+    coherent = try session.word("coherent")
+    maskBits = try session.word("dma_mask_bits")
+    hypercallCacheFlush = try session.word("hypercall_cflush")
     if layout == .coloured {
       let bv64 = try session.context.bitVectorSort(width: 64)
       colouredMap = try session.context.constant("dom0_p2m", sort: session.context.arraySort(domain: bv64, range: bv64))
@@ -157,7 +166,10 @@ final class SymbolicDMAState {
 
   /// The constraints that make a state one this platform can be in.
   func hypotheses() throws -> [SymbolicBool] {
-    var facts: [SymbolicBool] = [offset < 4096, size >= 1, size <= UInt64(pageCount) * 4096]
+    var facts: [SymbolicBool] = [
+      offset < 4096, size >= 1, size <= UInt64(pageCount) * 4096,
+      coherent <= 1, hypercallCacheFlush <= 1, maskBits >= 32, maskBits <= 64,
+    ]
     let end = offset &+ size
     if pageCount == 1 {
       facts.append(end <= 4096)
@@ -203,7 +215,7 @@ final class SymbolicDMAState {
   }
 
   func framesOf(_ frames: MatrixPlatform.ColouredFrames, _ frame: SymbolicWord) -> [SymbolicBool] {
-    let colour = frame & (MatrixPlatform.colourCount - 1)
+    let colour = llcColour(of: frame, colourCount: Int(MatrixPlatform.colourCount))
     var allowed = frame.condition(false)
     for allowedColour in frames.colours { allowed = allowed || colour == UInt64(allowedColour) }
     return [frame >= frames.lowest, frame <= frames.highest, allowed]

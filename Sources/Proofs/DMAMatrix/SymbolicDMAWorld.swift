@@ -4,7 +4,7 @@ import Spec
 import SymbolicWord
 
 /// The world of one matrix cell as Z3 terms, for the spec's page-level DMA
-/// (``runDMAPages(_:buffer:size:path:device:options:access:ideal:maximumPages:)``):
+/// (``runDMAPages(_:buffer:size:path:device:options:access:ideal:maximumPages:maximumSlotPages:)``):
 /// dom0's p2m and grant tree from ``SymbolicDMAState``, the SMMU's stream
 /// outcome for the device from the spec's own stream resolution
 /// (`SMMUPlatform.resolve`, §6.4) on the cell's concrete platform, stage 2
@@ -64,7 +64,8 @@ struct MatrixRun {
   ) throws {
     // The cell's device on the platform Xen builds (described devices
     // assigned to dom0), asked the spec which DMA ops it gets and what the
-    // SMMU does with its stream.
+    // SMMU does with its stream; its coherence and DMA mask, and whether
+    // Xen has the cache-flush hypercall, are the state's open variables.
     let device = Device(
       name: "dev", coherent: false,
       attachment: deviceClass == .untranslated
@@ -81,8 +82,9 @@ struct MatrixRun {
     let ideal = idealBuffer(world, buffer: state.bufferAddress, size: state.size, maximumPages: state.pageCount)
     run = try runDMAPages(
       &world, buffer: state.bufferAddress, size: state.size, path: path,
-      device: DMADeviceModel(dmaMask: state.session.constant(device.dmaMask), coherent: device.coherent),
-      options: SwiotlbXenOptions(hypercallCacheFlush: true), access: .write, ideal: ideal, maximumPages: state.pageCount,
+      device: DMADeviceModel(dmaMask: dmaBitMask(bits: state.maskBits), coherent: state.coherent == 1),
+      options: DMALinuxSettings(hypercallCacheFlush: state.hypercallCacheFlush == 1, forceBounce: state.coherent.condition(false)),
+      access: .write, ideal: ideal, maximumPages: state.pageCount,
       maximumSlotPages: state.pageCount)
   }
 

@@ -4,11 +4,30 @@ public struct DMADeviceModel<W: Word> {
   /// `dma_mask` (`DMA_BIT_MASK(n)`): the highest bus address it can reach.
   public var dmaMask: W
   /// `dev_is_dma_coherent(dev)`.
-  public var coherent: Bool
+  public var coherent: W.Condition
 
-  public init(dmaMask: W, coherent: Bool) {
+  public init(dmaMask: W, coherent: W.Condition) {
     self.dmaMask = dmaMask
     self.coherent = coherent
+  }
+}
+
+/// What dom0 Linux knows of the platform when it maps for DMA
+/// (``SwiotlbXenOptions``), as conditions a proof may leave open.
+public struct DMALinuxSettings<W: Word> {
+  /// Xen implements GNTTABOP_cache_flush (probed by `xen_mm_init()`).
+  public var hypercallCacheFlush: W.Condition
+  /// `swiotlb=force`.
+  public var forceBounce: W.Condition
+
+  public init(hypercallCacheFlush: W.Condition, forceBounce: W.Condition) {
+    self.hypercallCacheFlush = hypercallCacheFlush
+    self.forceBounce = forceBounce
+  }
+
+  /// The concrete options.
+  public init(_ options: SwiotlbXenOptions) where W == UInt64 {
+    self.init(hypercallCacheFlush: options.hypercallCacheFlush, forceBounce: options.forceBounce)
   }
 }
 
@@ -70,7 +89,7 @@ public struct DMAIdealBuffer<W: Word> {
   }
 }
 
-/// ``runDMAPages(_:buffer:size:path:device:options:access:ideal:maximumPages:)``'s
+/// ``runDMAPages(_:buffer:size:path:device:options:access:ideal:maximumPages:maximumSlotPages:)``'s
 /// answer: how Linux mapped the buffer, which bytes the device moved where,
 /// and the three properties of the ideal DMA at the level of addresses.
 public struct DMAPageRun<W: Word> {
@@ -143,7 +162,7 @@ public func idealBuffer<World: DMAWorld>(
 ///     every property fails.
 public func runDMAPages<World: DMAWorld>(
   _ world: inout World, buffer phys: World.Address, size: World.Address, path: DMAPath,
-  device: DMADeviceModel<World.Address>, options: SwiotlbXenOptions, access: Access,
+  device: DMADeviceModel<World.Address>, options: DMALinuxSettings<World.Address>, access: Access,
   ideal: DMAIdealBuffer<World.Address>, maximumPages: Int, maximumSlotPages: Int? = nil
 ) throws(DMARequestError) -> DMAPageRun<World.Address> {
   typealias W = World.Address

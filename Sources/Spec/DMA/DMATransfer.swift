@@ -153,7 +153,7 @@ package func performDMA(
   // the code the matrix proofs run symbolically.
   let run = try runDMAPages(
     &world, buffer: request.buffer, size: request.size, path: path,
-    device: DMADeviceModel(dmaMask: device.dmaMask, coherent: device.coherent), options: dom0.options,
+    device: DMADeviceModel(dmaMask: device.dmaMask, coherent: device.coherent), options: DMALinuxSettings(dom0.options),
     access: direction.deviceAccess, ideal: ideal, maximumPages: pages)
   dom0.pool = world.dom0.pool
   defer { if run.slotTaken { dom0.pool.unmapSingle(run.slot) } }

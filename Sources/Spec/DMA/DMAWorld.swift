@@ -24,7 +24,7 @@ public struct GuardedWord<W: Word>: Mergeable {
   }
 }
 
-/// What the page-level DMA (``runDMAPages(_:buffer:size:path:device:options:access:ideal:maximumPages:)``)
+/// What the page-level DMA (``runDMAPages(_:buffer:size:path:device:options:access:ideal:maximumPages:maximumSlotPages:)``)
 /// reads of the world it runs in, and nothing more: dom0's p2m, Linux's
 /// grant tree, the SMMU's answer to a transaction and the swiotlb pool.
 ///

@@ -52,11 +52,11 @@ public func rangeStraddlesPageBoundary<W: Word>(
 /// local and foreign Xen page"). Linux holds both frame numbers in
 /// `unsigned int`, so they are compared truncated to 32 bits.
 public func xenArchNeedSwiotlb<W: Word>(
-  phys: W, devAddr: W, hypercallCacheFlush: Bool, coherent: Bool
+  phys: W, devAddr: W, hypercallCacheFlush: W.Condition, coherent: W.Condition
 ) -> W.Condition {
   let xenPFN = (phys >> pageShift).zeroExtended(fromWidth: 32)
   let bfn = (devAddr >> pageShift).zeroExtended(fromWidth: 32)
-  return phys.condition(!hypercallCacheFlush) && xenPFN != bfn && phys.condition(!coherent)
+  return !hypercallCacheFlush && xenPFN != bfn && !coherent
 }
 
 /// `dma_capable(dev, addr, size, true)` (include/linux/dma-direct.h):
@@ -71,14 +71,14 @@ public func dmaCapable<W: Word>(_ addr: W, size: W, mask: W) -> W.Condition {
 /// address, the buffer is machine-contiguous, Arm does not ask for a
 /// bounce, and bouncing is not forced (`swiotlb=force`).
 public func swiotlbXenMapsDirectly<W: Word>(
-  phys: W, size: W, mask: W, maximumPages: Int, hypercallCacheFlush: Bool, coherent: Bool, forceBounce: Bool,
-  pfnToBfn: (W) -> W
+  phys: W, size: W, mask: W, maximumPages: Int, hypercallCacheFlush: W.Condition, coherent: W.Condition,
+  forceBounce: W.Condition, pfnToBfn: (W) -> W
 ) -> W.Condition {
   let devAddr = xenPhysToBus(phys, pfnToBfn: pfnToBfn)
   return dmaCapable(devAddr, size: size, mask: mask)
     && !rangeStraddlesPageBoundary(phys, size: size, maximumPages: maximumPages, pfnToBfn: pfnToBfn)
     && !xenArchNeedSwiotlb(phys: phys, devAddr: devAddr, hypercallCacheFlush: hypercallCacheFlush, coherent: coherent)
-    && phys.condition(!forceBounce)
+    && !forceBounce
 }
 
 /// What dom0 knows about the platform when it maps for DMA (§3.5).

@@ -43,10 +43,17 @@ public struct Device: Hashable, Sendable, CustomStringConvertible {
 
   /// `DMA_BIT_MASK(dmaMaskBits)` (include/linux/dma-mapping.h).
   public var dmaMask: UInt64 {
-    dmaMaskBits >= 64 ? .max : (UInt64(1) << UInt64(max(dmaMaskBits, 0))) - 1
+    dmaBitMask(bits: UInt64(clamping: max(dmaMaskBits, 0)))
   }
 
   public var description: String {
     "\(name) (\(coherent ? "coherent" : "non-coherent"), \(dmaMaskBits)-bit mask, \(attachment))"
   }
+}
+
+/// `DMA_BIT_MASK(n)` (include/linux/dma-mapping.h): `n == 64 ? ~0ULL :
+/// (1ULL << n) - 1`. Over ``Word`` a shift by 64 gives 0, so `(1 << n) - 1`
+/// is the whole macro, for any `n` from 0 to 64.
+public func dmaBitMask<W: Word>(bits: W) -> W {
+  (bits.constant(1).shiftedLeft(by: bits)) &- 1
 }

@@ -68,7 +68,7 @@ public struct ColouredAllocator: Hashable, Sendable {
   public func colour(of mfn: MFN) -> Int { Self.colour(of: mfn, colourCount: colourCount) }
 
   static func colour(of mfn: MFN, colourCount: Int) -> Int {
-    Int(truncatingIfNeeded: mfn.rawValue & UInt64(colourCount - 1))
+    Int(truncatingIfNeeded: llcColour(of: mfn.rawValue, colourCount: colourCount))
   }
 
   /// `free_colored_pages[colour]`.
@@ -129,4 +129,14 @@ public struct ColouredAllocator: Hashable, Sendable {
       throw .invalidColours(colours, reason: "colour \(bad) does not exist with \(colourCount) colours")
     }
   }
+}
+
+/// `mfn_to_color(mfn)` (xen/common/llc-coloring.c, Xen 4.20): the low
+/// bits of the frame number, `mfn & (max_nr_colors - 1)` (§5). Written
+/// over ``Word`` so that the allocator, the proofs and the platform
+/// checks share it.
+/// - Precondition: `colourCount` is a power of two (the allocator refuses
+///   anything else).
+public func llcColour<W: Word>(of frame: W, colourCount: Int) -> W {
+  frame & UInt64(colourCount - 1)
 }
