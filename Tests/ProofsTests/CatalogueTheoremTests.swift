@@ -113,22 +113,14 @@ struct CatalogueTheoremTests {
     #expect(broken.allSatisfy { $0.reason.hasSuffix("\(P2MType.iommuMapRO)") }, "\(broken)")
   }
 
-  /// The spec's `map_grant_ref()` (``XenState/mapGrant(from:gfn:into:at:writable:)``)
-  /// with a `mapkind()` mistake put back: the 1:1 IOMMU entry is made only
-  /// when dom0 has no map of the frame yet, so a writable map after a
-  /// read-only one leaves it read-only and DMA into the page faults. The
-  /// failure path (`undo_out`) is left out: the theorem's maps succeed.
+  /// The spec's `map_grant_ref()` with a `mapkind()` mistake put back
+  /// (``XenMutants/mapKindNeverUpgrades``): the 1:1 IOMMU entry is made
+  /// only when dom0 has no map of the frame yet, so a writable map after a
+  /// read-only one leaves it read-only and DMA into the page faults.
   static let mapGrantWithoutUpgrade: GrantPermissionTheorem.MapGrant = { xen, granter, gfn, hostGFN, writable in
-    let mfn = try xen.grantableFrame(of: try xen.domain(granter), gfn: gfn)
-    let needIOMMU = granter != .dom0 && xen.needsGrantIOMMUMapping(.dom0)
-    return try xen.modifyDomain(.dom0) { ld throws(XenError) in
-      try ld.physmapAdd(hostGFN, to: mfn, type: writable ? .grantMapRW : .grantMapRO)
-      if needIOMMU && ld.mapKind(granter: granter, mfn: mfn) == .none { try ld.iommuMapPage(mfn, writable: writable) }
-      let handle = GrantHandle(ld.nextHandle)
-      ld.nextHandle += 1
-      ld.maptrack[handle] = GrantMapping(granter: granter, grantedGFN: gfn, mfn: mfn, hostGFN: hostGFN, writable: writable)
-      return GrantMapResult(handle: handle, devBusAddr: mfn.address)
-    }
+    xen.xenMutants = .mapKindNeverUpgrades
+    defer { xen.xenMutants = [] }
+    return try xen.mapGrant(from: granter, gfn: gfn, at: hostGFN, writable: writable)
   }
 
   @Test("smmu.regression: proved with Xen's flushes; without them (before 9ed527dc95) refuted, and the stale entry replays")

@@ -97,7 +97,7 @@ public struct ReferenceP2M: Hashable, Sendable {
     try checkUpdate(gfn, count: count)
     for page in 0..<count {
       let at = gfn.advanced(by: page)
-      if let entry = entries[at], entry.type.isAnyRAM, entry.mfn != mfn.advanced(by: page) {
+      if let entry = entries[at], removalMismatch(P2MSlot(entry.type, mfn: entry.mfn.rawValue), expecting: mfn.advanced(by: page).rawValue) {
         throw .mfnMismatch(at, expected: mfn.advanced(by: page), found: entry.mfn)
       }
     }
@@ -120,9 +120,21 @@ public struct ReferenceP2M: Hashable, Sendable {
   func checkUpdate(_ gfn: GFN, count: UInt64) throws(P2MError) {
     if isDying { throw .domainDying }
     let last = gfn.rawValue.addingReportingOverflow(count == 0 ? 0 : count - 1)
-    if last.overflow || last.partialValue >= gfnLimit {
+    if last.overflow || refusesUpdate(last.partialValue) {
       throw .gfnOutOfRange(last.overflow ? gfn : GFN(last.partialValue), ipaBits: ipaBits)
     }
+  }
+
+  /// Whether `p2m_set_entry` refuses to update the one page `gfn`: the
+  /// domain is dying (XSA-410) or the GFN has no root entry (XSA-301).
+  public func refusesUpdate<W: Word>(_ gfn: W) -> W.Condition {
+    gfn.condition(isDying) || gfn >= gfnLimit
+  }
+
+  /// Why an update of the page `gfn` is refused, if it is.
+  public func updateRefusal(_ gfn: GFN) -> P2MError? {
+    do { try checkUpdate(gfn, count: 1) } catch { return error }
+    return nil
   }
 
   mutating func noteMapped(_ gfn: GFN, count: UInt64) {

@@ -29,19 +29,12 @@ extension XenState {
     guard caller == .dom0 else {
       throw .permissionDenied("\(caller) may not map pages of \(foreign) (xsm_map_gmfn_foreign)")
     }
-    guard let entry = od.p2m.lookup(gfn) else {
-      throw .foreignMapRefused("\(foreign) has nothing mapped at \(gfn)")
-    }
-    guard entry.type.isRAM else {
-      throw .foreignMapRefused("\(foreign)'s \(gfn) is \(entry.type), not RAM")
-    }
-    guard host.owner(of: entry.mfn) == .domain(foreign) else {
-      throw .foreignMapRefused("\(entry.mfn) at \(foreign)'s \(gfn) is not \(foreign)'s page")
-    }
-    let type: P2MType = entry.type == .ramRW ? .mapForeignRW : .mapForeignRO
-    try modifyDomain(caller) { d throws(XenError) in
-      try d.physmapAdd(target, to: entry.mfn, type: type)
-    }
+    let outcome = foreignMapOperation(&self, caller: caller, foreign: foreign, gfn: gfn.rawValue, at: target.rawValue)
+    if outcome.noEntry { throw .foreignMapRefused("\(foreign) has nothing mapped at \(gfn)") }
+    if outcome.notRAM { throw .foreignMapRefused("\(foreign)'s \(gfn) is \(od.p2m.lookup(gfn)?.type ?? .invalid), not RAM") }
+    if outcome.notOwned { throw .foreignMapRefused("\(MFN(outcome.mfn)) at \(foreign)'s \(gfn) is not \(foreign)'s page") }
+    guard let local = domains[caller] else { throw .noSuchDomain(caller) }
+    if outcome.refused { throw .p2m(caller, local.p2m.updateRefusal(target) ?? .domainDying) }
   }
 
   /// `XENMEM_remove_from_physmap` (common/memory.c): `get_page_from_gfn(d,

@@ -44,24 +44,13 @@ public struct GrantMapResult: Hashable, Sendable {
   public let devBusAddr: UInt64
 }
 
-/// `mapkind()` (common/grant_table.c): whether the local domain has host or
-/// device maps of a frame from a granting domain, and whether any is
-/// writable.
-enum MapKind: Equatable {
-  case none
-  case readOnly
-  case writable
-}
-
 extension XenState {
   /// Arm's `gnttab_need_iommu_mapping(ld)` for this release (asm/grant_table.h;
   /// §2.1, §8): never before `04085ec1ac`; after it,
   /// `is_domain_direct_mapped(ld) && is_iommu_enabled(ld)`. A coloured dom0
   /// is not direct-mapped, so it never gets 1:1 grant entries (§2.2).
   public func needsGrantIOMMUMapping(_ domain: DomainID) -> Bool {
-    guard let state = domains[domain] else { return false }
-    return version.grantIOMMUMapping.needsIOMMUMapping(
-      directMapped: state.isDirectMapped, iommuEnabled: state.iommuEnabled)
+    Spec.needsGrantIOMMUMapping(self, domain)
   }
 
   /// `GNTTABOP_map_grant_ref` with `GNTMAP_host_map` (common/grant_table.c
@@ -94,30 +83,26 @@ extension XenState {
   public mutating func mapGrant(
     from granter: DomainID, gfn: GFN, into local: DomainID = .dom0, at hostGFN: GFN, writable: Bool
   ) throws(XenError) -> GrantMapResult {
-    let mfn = try grantableFrame(of: try domain(granter), gfn: gfn)
-    let needIOMMU = local != granter && needsGrantIOMMUMapping(local)
-    return try modifyDomain(local) { ld throws(XenError) in
-      let hostType: P2MType = writable ? .grantMapRW : .grantMapRO
-      try ld.physmapAdd(hostGFN, to: mfn, type: hostType)
-      if needIOMMU {
-        do throws(XenError) {
-          switch (writable, ld.mapKind(granter: granter, mfn: mfn)) {
-          case (true, .none), (true, .readOnly): try ld.iommuMapPage(mfn, writable: true)
-          case (false, .none): try ld.iommuMapPage(mfn, writable: false)
-          default: break
-          }
-        } catch {
-          if case .xenBug = error { throw error }
-          // `undo_out`: `replace_grant_host_mapping()`, result ignored.
-          try? ld.physmapRemove(hostGFN, expecting: mfn)
-          throw .grantIOMMUUpdateFailed(mfn, reason: error.description)
-        }
-      }
-      let handle = GrantHandle(ld.nextHandle)
-      ld.nextHandle += 1
-      ld.maptrack[handle] = GrantMapping(granter: granter, grantedGFN: gfn, mfn: mfn, hostGFN: hostGFN, writable: writable)
-      return GrantMapResult(handle: handle, devBusAddr: mfn.address)
+    let rd = try domain(granter)
+    let handle = try domain(local).nextHandle
+    let outcome = grantMapOperation(
+      &self, granter: granter, gfn: gfn.rawValue, local: local, hostGFN: hostGFN.rawValue, writable: writable, handle: handle)
+    let mfn = MFN(outcome.mfn)
+    if outcome.noEntry { throw .grantBadPage(granter: granter, gfn, reason: "nothing is mapped there") }
+    if outcome.notRAM {
+      throw .grantBadPage(granter: granter, gfn, reason: "its p2m type is \(rd.p2m.lookup(gfn)?.type ?? .invalid), not RAM")
     }
+    if outcome.notOwned {
+      let owner = host.owner(of: mfn)
+      throw .grantBadPage(granter: granter, gfn, reason: "\(mfn) belongs to \(owner.map { "\($0)" } ?? "no one (not RAM)")")
+    }
+    if outcome.hostRefused { throw .p2m(local, domains[local]?.p2m.updateRefusal(hostGFN) ?? .domainDying) }
+    if outcome.iommuBug { throw .xenBug("BUG_ON(!is_domain_direct_mapped(d)) in arm_iommu_map_page for \(local)") }
+    if outcome.iommuRefused {
+      let refusal = domains[local]?.p2m.updateRefusal(GFN(mfn.rawValue)) ?? .domainDying
+      throw .grantIOMMUUpdateFailed(mfn, reason: XenError.p2m(local, refusal).description)
+    }
+    return GrantMapResult(handle: GrantHandle(handle), devBusAddr: mfn.address)
   }
 
   /// `GNTTABOP_unmap_grant_ref` of a host mapping, at the address it was
@@ -140,78 +125,28 @@ extension XenState {
   ///   (the unmap stands, the 1:1 entry was not updated);
   ///   ``XenError/xenBug(_:)``.
   public mutating func unmapGrant(_ handle: GrantHandle, of local: DomainID = .dom0) throws(XenError) {
-    let needIOMMU = needsGrantIOMMUMapping(local)
-    try modifyDomain(local) { ld throws(XenError) in
-      guard let mapping = ld.maptrack[handle] else { throw .grantBadHandle(local: local, handle) }
-      try ld.physmapRemove(mapping.hostGFN, expecting: mapping.mfn)
-      ld.maptrack[handle] = nil
-      guard needIOMMU, local != mapping.granter else { return }
-      do throws(XenError) {
-        switch ld.mapKind(granter: mapping.granter, mfn: mapping.mfn) {
-        case .none: try ld.iommuUnmapPage(mapping.mfn)
-        case .readOnly: try ld.iommuMapPage(mapping.mfn, writable: false)
-        case .writable: break
-        }
-      } catch {
-        if case .xenBug = error { throw error }
-        throw .grantIOMMUUpdateFailed(mapping.mfn, reason: error.description)
+    guard let mapping = try domain(local).maptrack[handle] else { throw .grantBadHandle(local: local, handle) }
+    let outcome = grantUnmapOperation(&self, local: local, handle: handle.rawValue, context: mapping.mfn.rawValue)
+    let p2m = domains[local]!.p2m
+    if outcome.hostRefused { throw .p2m(local, p2m.updateRefusal(mapping.hostGFN) ?? .domainDying) }
+    if outcome.hostMismatch {
+      let found = p2m.lookup(mapping.hostGFN)?.mfn ?? mapping.mfn
+      throw .p2m(local, .mfnMismatch(mapping.hostGFN, expected: mapping.mfn, found: found))
+    }
+    if outcome.iommuBug { throw .xenBug("BUG_ON(!is_domain_direct_mapped(d)) in arm_iommu_map_page for \(local)") }
+    if outcome.iommuRefused {
+      let oneToOne = GFN(mapping.mfn.rawValue)
+      let reason: XenError
+      if !isDirectMapped(local) {
+        reason = .iommuHookRefused(local, "arm_iommu_unmap_page")
+      } else if let refusal = p2m.updateRefusal(oneToOne) {
+        reason = .p2m(local, refusal)
+      } else {
+        reason = .p2m(local, .mfnMismatch(oneToOne, expected: mapping.mfn, found: p2m.lookup(oneToOne)?.mfn ?? mapping.mfn))
       }
+      throw .grantIOMMUUpdateFailed(mapping.mfn, reason: reason.description)
     }
   }
 
-  /// `get_paged_frame(gfn, …, rd)` on Arm (`check_get_page_from_gfn()` →
-  /// `p2m_get_page_from_gfn()`): the frame behind an `any_ram`, non-foreign
-  /// entry that belongs to `rd`.
-  func grantableFrame(of rd: DomainState, gfn: GFN) throws(XenError) -> MFN {
-    guard let entry = rd.p2m.lookup(gfn) else {
-      throw .grantBadPage(granter: rd.id, gfn, reason: "nothing is mapped there")
-    }
-    guard entry.type.isAnyRAM, !entry.type.isForeign else {
-      throw .grantBadPage(granter: rd.id, gfn, reason: "its p2m type is \(entry.type), not RAM")
-    }
-    let owner = host.owner(of: entry.mfn)
-    guard owner == .domain(rd.id) else {
-      throw .grantBadPage(
-        granter: rd.id, gfn, reason: "\(entry.mfn) belongs to \(owner.map { "\($0)" } ?? "no one (not RAM)")")
-    }
-    return entry.mfn
-  }
-}
 
-extension DomainState {
-  /// `mapkind(lgt, rd, mfn)`: over this domain's maptrack, the maps of
-  /// `mfn` granted by `granter`.
-  func mapKind(granter: DomainID, mfn: MFN) -> MapKind {
-    var kind = MapKind.none
-    for mapping in maptrack.values where mapping.granter == granter && mapping.mfn == mfn {
-      if mapping.writable { return .writable }
-      kind = .readOnly
-    }
-    return kind
-  }
-
-  /// `iommu_legacy_map(d, dfn = mfn, mfn, 0, flags)` → Arm's
-  /// `arm_iommu_map_page()` (drivers/passthrough/arm/iommu_helpers.c, 4.15
-  /// to 4.20; §2.2): `BUG_ON(!is_domain_direct_mapped(d))`, then
-  /// `guest_physmap_add_entry(d, gfn = mfn, mfn, 0, p2m_iommu_map_rw|ro)`,
-  /// which replaces whatever is at that GFN. 4.21 relaxed the BUG_ON
-  /// (`53d60d759d`, `4cde4a552e`), but the grant path only calls this for
-  /// direct-mapped domains.
-  mutating func iommuMapPage(_ mfn: MFN, writable: Bool) throws(XenError) {
-    guard isDirectMapped else {
-      throw .xenBug("BUG_ON(!is_domain_direct_mapped(d)) in arm_iommu_map_page for \(id)")
-    }
-    try physmapAdd(GFN(mfn.rawValue), to: mfn, type: writable ? .iommuMapRW : .iommuMapRO)
-  }
-
-  /// `iommu_legacy_unmap(d, dfn = mfn)` → `arm_iommu_unmap_page()`: −EINVAL
-  /// unless direct-mapped, else `guest_physmap_remove_page(d, gfn = mfn,
-  /// mfn)` (refused with −EILSEQ if another frame's `any_ram` entry is there
-  /// now).
-  mutating func iommuUnmapPage(_ mfn: MFN) throws(XenError) {
-    guard isDirectMapped else {
-      throw .iommuHookRefused(id, "arm_iommu_unmap_page")
-    }
-    try physmapRemove(GFN(mfn.rawValue), expecting: mfn)
-  }
 }
