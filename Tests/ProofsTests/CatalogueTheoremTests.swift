@@ -138,7 +138,7 @@ struct CatalogueTheoremTests {
     let refuted = findings.filter { $0.verdict == .refuted }.map(\.claim)
     #expect(refuted.sorted() == ["dma.flag-equals-swiotlb[coloured,grant,one-page].swiotlb-xen", "dma.flag-equals-swiotlb[coloured,grant,straddling].swiotlb-xen"])
     #expect(findings.filter { $0.verdict == .refuted }.allSatisfy { $0.replayed == true })
-    let broken = try run(FlagEqualsSwiotlbTheorem.theorem(mutation: .noOneToOneGrantEntry))
+    let broken = try run(FlagEqualsSwiotlbTheorem.theorem(xenMutants: .oneToOneAtGFN))
     #expect(broken.first { $0.claim == "dma.flag-equals-swiotlb[direct-mapped,grant,one-page]" }?.verdict == .refuted)
   }
 

@@ -8,11 +8,11 @@ import Testing
 struct DMAMatrixTests {
   static let platform = Result { try MatrixPlatform() }
 
-  func decide(_ name: String, mutants: DMAMutants = [], mutation: SymbolicDMAState.Mutation? = nil) throws -> [DMAProperty: Finding] {
+  func decide(_ name: String, mutants: DMAMutants = [], xenMutants: XenMutants = []) throws -> [DMAProperty: Finding] {
     let cell = try #require(MatrixCell(name: name))
     let session = try ProofSession(timeout: .seconds(10), seed: 1, dumpDirectory: nil)
     let findings = try DMAMatrixTheorem.decide(
-      cell, session: session, platform: try Self.platform.get(), mutants: mutants, mutation: mutation)
+      cell, session: session, platform: try Self.platform.get(), mutants: mutants, xenMutants: xenMutants)
     var byProperty: [DMAProperty: Finding] = [:]
     for (property, finding) in zip(DMAProperty.allCases, findings) { byProperty[property] = finding }
     return byProperty
@@ -67,14 +67,21 @@ struct DMAMatrixTests {
     #expect(refuted.allSatisfy { $0.replayed == true }, "\(broken)")
   }
 
-  /// A dom0 p2m without the 1:1 grant entry (`04085ec1ac`'s bug on a release
-  /// that has the fix).
-  @Test("a dom0 p2m without the 1:1 grant entry refutes a proved cell")
-  func p2mMutant() throws {
-    let cell = "legacy/direct-mapped/attached/grant/one-page/after-fix"
+  /// Xen's own grant operations build dom0's p2m in the proof: a bug there
+  /// (the 1:1 entry made at the granter's GFN instead of the MFN, so
+  /// swiotlb-xen's MFN address has no entry) is refuted by Z3, and the
+  /// counterexample replays on the same broken Xen.
+  @Test(
+    "a deliberately broken Xen grant operation is refuted by Z3, and the refutation replays",
+    arguments: [
+      (XenMutants.oneToOneAtGFN, "legacy/direct-mapped/attached/grant/one-page/after-fix")
+    ])
+  func xenMutants(mutants: XenMutants, cell: String) throws {
     #expect(try decide(cell).values.allSatisfy { $0.verdict == .proved })
-    let broken = try decide(cell, mutation: .noOneToOneGrantEntry)
-    #expect(broken.values.contains { $0.verdict == .refuted })
+    let broken = try decide(cell, xenMutants: mutants)
+    let refuted = broken.values.filter { $0.verdict == .refuted }
+    #expect(!refuted.isEmpty, "\(mutants) was not caught in \(cell)")
+    #expect(refuted.allSatisfy { $0.replayed == true }, "\(broken)")
   }
 
   @Test("every cell name parses back")

@@ -43,10 +43,11 @@ enum DMAMatrixTheorem {
   /// - Parameters:
   ///   - mutants: a deliberately broken spec DMA path, which the proof
   ///     runs (and the replay too).
-  ///   - mutation: a deliberately broken dom0 p2m.
+  ///   - xenMutants: deliberately broken Xen grant operations, which build
+  ///     dom0's p2m in the proof (and in the replay too).
   static func decide(
     _ cell: MatrixCell, session: ProofSession, platform: MatrixPlatform, mutants: DMAMutants = [],
-    mutation: SymbolicDMAState.Mutation? = nil
+    xenMutants: XenMutants = []
   ) throws -> [Finding] {
     if cell.layout == .coloured && cell.xen == .before {
       // Upstream colouring arrived in 4.20 (fact sheet §5), after the fix.
@@ -55,7 +56,7 @@ enum DMAMatrixTheorem {
       }
     }
     let state = try SymbolicDMAState(
-      session: session, platform: platform, layout: cell.layout, page: cell.page, shape: cell.shape, xen: cell.xen, mutation: mutation)
+      session: session, platform: platform, layout: cell.layout, page: cell.page, shape: cell.shape, xen: cell.xen, xenMutants: xenMutants)
     let run = try MatrixRun(state: state, policy: cell.policy, device: cell.device, xen: cell.xen, mutants: mutants)
     let hypotheses = try state.hypotheses()
     return try DMAProperty.allCases.map { property in
@@ -78,7 +79,7 @@ enum DMAMatrixTheorem {
         let small = try session.minimize(model, variables: minimizationOrder(state))
         let values = try modelValues(state, small)
         let scenario = try counterexampleScenario(cell, property: property, state: state, model: small)
-        let replay = try replayScenario(scenario, property: property, mutants: mutants)
+        let replay = try replayScenario(scenario, property: property, mutants: mutants, xenMutants: xenMutants)
         return (replay.reason, scenario, replay.reproduced, values)
       }
     }
@@ -164,8 +165,10 @@ enum DMAMatrixTheorem {
 
   /// Runs the scenario on the concrete specification and says whether the
   /// DMA fails `property` there too.
-  static func replayScenario(_ text: String, property: DMAProperty, mutants: DMAMutants = []) throws -> (reproduced: Bool, reason: String) {
-    let report = try ScenarioRunner.run(try ScenarioParser.parse(text), dmaMutants: mutants)
+  static func replayScenario(
+    _ text: String, property: DMAProperty, mutants: DMAMutants = [], xenMutants: XenMutants = []
+  ) throws -> (reproduced: Bool, reason: String) {
+    let report = try ScenarioRunner.run(try ScenarioParser.parse(text), dmaMutants: mutants, xenMutants: xenMutants)
     guard let dma = report.steps.last?.dma else {
       return (false, "replay: the DMA was refused: \(report.steps.last?.result ?? "no step")")
     }

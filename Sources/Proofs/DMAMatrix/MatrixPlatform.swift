@@ -35,6 +35,8 @@ struct MatrixPlatform {
   static let extendedPages: UInt64 = 0x100
   static let stream: UInt64 = 0x10
   static let ipaBits = 40
+  /// The guest that grants and lends its pages to dom0.
+  static let guest = DomainID(1)
 
   var dom0Range: ClosedRange<UInt64> { Self.ramStart...(Self.ramStart + Self.dom0Pages - 1) }
 

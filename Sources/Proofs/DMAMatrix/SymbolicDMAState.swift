@@ -9,20 +9,19 @@ import SymbolicWord
 /// a coloured dom0 — where dom0's pages lie, all as Z3 terms constrained by
 /// the platform's invariants (``MatrixPlatform``).
 ///
-/// dom0's p2m is read through ``lookup(_:)``: the p2m map of the spec
-/// (`ReferenceP2M`, fact sheet §1.4), built from the layout and the
-/// cell's grant or foreign mappings. The theorems `walk.regression` and
-/// `p2m.regression` connect this map to the descriptor tables the SMMU
-/// walks; replaying each counterexample through the runner, which does
-/// walk them, checks the connection on every refutation.
+/// dom0's p2m is what Xen's own operations make of dom0's boot layout:
+/// the cell's grant or foreign maps of the buffer's pages are run by the
+/// spec's ``grantMapOperation(_:granter:gfn:local:hostGFN:writable:handle:)``
+/// and ``foreignMapOperation(_:caller:foreign:gfn:at:)`` over a
+/// ``SymbolicXenWorld`` (host entries, 1:1 IOMMU entries, maptrack), and
+/// read through ``entry(_:)``. The boot layout itself (``bootEntry(_:)``:
+/// 1:1, or the coloured allocator's placement) is a hypothesis checked
+/// against concrete boots (``MatrixPlatform``). The theorems
+/// `walk.regression` and `p2m.step.*` connect this map to the descriptor
+/// tables the SMMU walks; replaying each counterexample through the
+/// runner, which does walk them, checks the connection on every
+/// refutation.
 final class SymbolicDMAState {
-  /// Deliberately broken variants, for the tests that show the theorem
-  /// can fail (each re-creates a bug pattern of the fact sheet's §8).
-  enum Mutation {
-    /// The 1:1 `iommu_map` grant entry is never made (`04085ec1ac`'s bug
-    /// on a release that has the fix).
-    case noOneToOneGrantEntry
-  }
 
   let session: ProofSession
   let platform: MatrixPlatform
@@ -30,14 +29,24 @@ final class SymbolicDMAState {
   let page: MatrixCell.PageKind
   let shape: MatrixCell.Shape
   let xen: MatrixCell.XenFix
-  let mutation: Mutation?
+  let xenMutants: XenMutants
 
   /// dom0 pfn of the buffer's first page, its offset and size.
   let bufferPage: SymbolicWord
   let offset: SymbolicWord
   let size: SymbolicWord
-  /// The guest frames granted or lent (one per buffer page).
+  /// The guest frames granted or lent (one per buffer page), and the
+  /// guest GFNs that hold them.
   let guestFrames: [SymbolicWord]
+  let guestGFNs: [SymbolicWord]
+  /// Xen after the cell's maps of the buffer pages, and whether each
+  /// succeeded (a hypothesis: the DMA runs on a buffer dom0 could map).
+  private(set) var xenWorld: SymbolicXenWorld!
+  private(set) var mapsSucceeded: [SymbolicBool] = []
+  /// What Linux's grant tree holds (§3.3): `set_foreign_p2m_mapping()`
+  /// records each successful grant map, host pfn → the `dev_bus_addr`
+  /// frame Xen returned; foreign maps are not in it.
+  private(set) var grantTreeEntries: [(pfn: SymbolicWord, mfn: SymbolicWord)] = []
   /// The device and what Linux knows of Xen, left open: 1 if the device is
   /// DMA-coherent, its DMA mask width (32 to 64 bits), 1 if Xen has
   /// GNTTABOP_cache_flush.
@@ -57,9 +66,9 @@ final class SymbolicDMAState {
 
   init(
     session: ProofSession, platform: MatrixPlatform, layout: MatrixCell.Layout, page: MatrixCell.PageKind, shape: MatrixCell.Shape,
-    xen: MatrixCell.XenFix, mutation: Mutation? = nil, pages: Int? = nil
+    xen: MatrixCell.XenFix, xenMutants: XenMutants = [], pages: Int? = nil
   ) throws {
-    self.mutation = mutation
+    self.xenMutants = xenMutants
     pageCount = pages ?? (shape == .onePage ? 1 : 2)
     self.session = session
     self.platform = platform
@@ -71,6 +80,7 @@ final class SymbolicDMAState {
     offset = try session.word("offset")
     size = try session.word("size")
     guestFrames = page == .local ? [] : try (0..<pageCount).map { try session.word("guest_mfn\($0)") }
+    guestGFNs = page == .local ? [] : try (0..<pageCount).map { try session.word("guest_gfn\($0)") }
     coherent = try session.word("coherent")
     maskBits = try session.word("dma_mask_bits")
     hypercallCacheFlush = try session.word("hypercall_cflush")
@@ -80,88 +90,61 @@ final class SymbolicDMAState {
     } else {
       colouredMap = nil
     }
-  }
-
-  /// dom0's p2m at `gfn`: whether something is mapped, and its MFN. Every
-  /// mapping in the cells is writable (`ram_rw`, `grant_map_rw`,
-  /// `map_foreign_rw`, `iommu_map_rw`), so permissions never fault.
-  func lookup(_ gfn: SymbolicWord) throws(SolverError) -> (mapped: SymbolicBool, mfn: SymbolicWord) {
-    let dom0 = platform.dom0Range
-    let inDom0 = gfn >= dom0.lowerBound && gfn <= dom0.upperBound
-    var mapped = inDom0
-    var mfn: SymbolicWord
-    switch layout {
-    case .direct:
-      mfn = gfn  // direct-mapped: GFN = MFN for dom0's RAM (§2.3)
-    case .coloured:
-      mfn = try SymbolicWord(colouredMap!.select(gfn.term))
-      colouredPoints.append(gfn)
-    }
-    // Grant and foreign entries at the GFNs dom0 chose (§2.1, §2.4); they
-    // replace what was there.
-    for (k, frame) in guestFrames.enumerated() {
-      let at = gfn == bufferPage &+ UInt64(k)
-      mapped = SymbolicBool.select(at, at, mapped)
-      mfn = SymbolicWord.select(at, frame, mfn)
-    }
-    // The 1:1 iommu_map entry for each grant: only a direct-mapped dom0
-    // with the IOMMU on, and only after 04085ec1ac (§2.1, §8).
-    if page == .grant && Self.specMakesOneToOneGrantEntries(layout: layout, xen: xen) && mutation != .noOneToOneGrantEntry {
-      for frame in guestFrames {
-        let at = gfn == frame
-        mapped = SymbolicBool.select(at, at, mapped)
-        mfn = SymbolicWord.select(at, frame, mfn)
+    // dom0 maps the buffer's pages, as Linux asks Xen to.
+    var world = SymbolicXenWorld(state: self)
+    for (k, gfn) in guestGFNs.enumerated() {
+      let host = bufferPage &+ UInt64(k)
+      switch page {
+      case .grant:
+        let outcome = grantMapOperation(
+          &world, granter: MatrixPlatform.guest, gfn: gfn, local: .dom0, hostGFN: host, writable: gfn.condition(true), handle: k)
+        mapsSucceeded.append(outcome.succeeded)
+        grantTreeEntries.append((host, outcome.mfn))
+      case .foreign:
+        mapsSucceeded.append(foreignMapOperation(&world, caller: .dom0, foreign: MatrixPlatform.guest, gfn: gfn, at: host).succeeded)
+      case .local:
+        break
       }
     }
-    return (mapped, mfn)
+    xenWorld = world
   }
 
-  /// Whether dom0 gets 1:1 IOMMU entries for its grant maps, asked of the
-  /// spec itself (`XenState.needsGrantIOMMUMapping`, Arm's
-  /// `gnttab_need_iommu_mapping`) on a dom0 of this layout with the IOMMU
-  /// on, under the release on this side of `04085ec1ac` (4.14 / 4.20), so
-  /// that a wrong predicate in the spec shows in the matrix (issue 9: the
-  /// mutant re-creating `04085ec1ac` escaped a hand-written copy of it).
-  static func specMakesOneToOneGrantEntries(layout: MatrixCell.Layout, xen: MatrixCell.XenFix) -> Bool {
-    let key = "\(layout.rawValue)/\(xen.rawValue)"
-    oneToOneLock.lock()
-    defer { oneToOneLock.unlock() }
-    if let known = oneToOneCache[key] { return known }
-    let answer: Bool
-    do {
-      let ram = MemoryBank(start: MFN(MatrixPlatform.ramStart), pages: MatrixPlatform.ramPages)
-      let dom0Bank = MemoryBank(start: MFN(MatrixPlatform.ramStart), pages: MatrixPlatform.dom0Pages)
-      var state = try XenState(
-        version: xen == .after ? .v4_20 : .v4_14, ipaBits: 40, ram: [ram],
-        colouring: layout == .coloured ? LLCColouring(colourCount: Int(MatrixPlatform.colourCount)) : nil)
-      try state.createDomain(
-        .dom0,
-        memory: layout == .coloured
-          ? .colouredHostLayout(colours: MatrixPlatform.dom0Colours, banks: [dom0Bank]) : .directMapped(banks: [dom0Bank]),
-        iommuEnabled: true)
-      answer = state.needsGrantIOMMUMapping(.dom0)
-    } catch {
-      preconditionFailure("the matrix's minimal dom0 (\(key)) cannot be built: \(error)")
+  /// dom0's p2m at `gfn` after boot, before any map: its own RAM, 1:1 on
+  /// a direct-mapped dom0 (§2.3), placed by the coloured allocator on a
+  /// coloured one (§5).
+  func bootEntry(_ gfn: SymbolicWord) -> P2MSlot<SymbolicWord> {
+    let dom0 = platform.dom0Range
+    let inDom0 = gfn >= dom0.lowerBound && gfn <= dom0.upperBound
+    let mfn: SymbolicWord
+    switch layout {
+    case .direct:
+      mfn = gfn
+    case .coloured:
+      mfn = z3 { () throws(SolverError) in try SymbolicWord(colouredMap!.select(gfn.term)) }
+      colouredPoints.append(gfn)
     }
-    oneToOneCache[key] = answer
-    return answer
+    return .select(inDom0, P2MSlot(.ramRW, mfn: mfn), .invalid(gfn))
   }
 
-  nonisolated(unsafe) static var oneToOneCache: [String: Bool] = [:]
-  static let oneToOneLock = NSLock()
-
-  /// What Linux's grant tree holds (§3.3): exactly the cell's grant maps,
-  /// buffer page k → the k-th guest frame; foreign pages are not in it.
-  var grantTreeEntries: [(pfn: SymbolicWord, mfn: SymbolicWord)] {
-    guard page == .grant else { return [] }
-    return guestFrames.enumerated().map { (bufferPage &+ UInt64($0.offset), $0.element) }
+  /// Whether a frame is one of the guest's (what `get_page(page, rd)`
+  /// checks of a granted or lent page).
+  func guestOwns(_ mfn: SymbolicWord) -> SymbolicBool {
+    switch layout {
+    case .direct:
+      return mfn >= MatrixPlatform.guestStart && mfn < MatrixPlatform.guestStart + MatrixPlatform.guestPages
+    case .coloured:
+      return framesOf(platform.colouredGuest, mfn).reduce(mfn.condition(true)) { $0 && $1 }
+    }
   }
 
-  /// ``lookup(_:)`` as the spec's stage 2 reads an entry: every mapping
-  /// of the cells is writable and hardware-valid.
+  /// dom0's p2m at `gfn` as the spec's stage 2 reads it: after the maps,
+  /// with the type's permissions (`p2m_set_permission()`); every entry
+  /// Xen writes is hardware-valid.
   func entry(_ gfn: SymbolicWord) -> P2MEntryWord<SymbolicWord> {
-    let found = z3 { () throws(SolverError) in try lookup(gfn) }
-    return P2MEntryWord(mapped: found.mapped, hardwareValid: found.mapped, readable: found.mapped, writable: found.mapped, mfn: found.mfn)
+    let slot = xenWorld.p2mEntry(of: .dom0, at: gfn)
+    return P2MEntryWord(
+      mapped: slot.isValid, hardwareValid: slot.isValid, readable: slot.typeIs(\.permissions.read),
+      writable: slot.typeIs(\.permissions.write), mfn: slot.mfn)
   }
 
   /// The constraints that make a state one this platform can be in.
@@ -185,17 +168,14 @@ final class SymbolicDMAState {
     case .grant, .foreign:
       facts += [bufferPage >= MatrixPlatform.extendedRegion, bufferPage < MatrixPlatform.extendedRegion + MatrixPlatform.extendedPages - extra]
     }
-    for frame in guestFrames {
-      switch layout {
-      case .direct:
-        facts += [frame >= MatrixPlatform.guestStart, frame < MatrixPlatform.guestStart + MatrixPlatform.guestPages]
-      case .coloured:
-        facts += framesOf(platform.colouredGuest, frame)
+    // The guest's p2m: its GFNs hold distinct frames of its own (checked
+    // by the maps themselves, which must succeed).
+    for i in guestFrames.indices {
+      for j in guestFrames.indices where j > i {
+        facts += [guestFrames[i] != guestFrames[j], guestGFNs[i] != guestGFNs[j]]
       }
     }
-    for i in guestFrames.indices {
-      for j in guestFrames.indices where j > i { facts.append(guestFrames[i] != guestFrames[j]) }
-    }
+    facts += mapsSucceeded
     // dom0's coloured pages: each read point holds one of dom0's frames,
     // and distinct GFNs hold distinct frames.
     if let colouredMap {

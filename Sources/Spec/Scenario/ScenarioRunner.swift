@@ -19,9 +19,12 @@ public enum ScenarioRunner {
 
   /// ``run(_:file:)`` on a deliberately broken DMA path, so that a proof
   /// refuting the broken path replays on it.
-  package static func run(_ scenario: Scenario, file: String? = nil, dmaMutants: DMAMutants) throws(ScenarioError) -> ScenarioReport {
+  package static func run(
+    _ scenario: Scenario, file: String? = nil, dmaMutants: DMAMutants, xenMutants: XenMutants = []
+  ) throws(ScenarioError) -> ScenarioReport {
     var machine = ScenarioMachine()
     machine.dmaMutants = dmaMutants
+    machine.xenMutants = xenMutants
     var steps: [StepReport] = []
     for statement in scenario.statements {
       do throws(ScenarioError) {
@@ -55,6 +58,8 @@ struct ScenarioMachine {
   var describesSteps = true
   /// A deliberately broken DMA path (empty in every real run).
   var dmaMutants: DMAMutants = []
+  /// Deliberately broken Xen grant operations (empty in every real run).
+  var xenMutants: XenMutants = []
 
   // MARK: The running system
   var system: RunningSystem?
@@ -169,6 +174,7 @@ struct ScenarioMachine {
     }
     var xen: XenState
     do { xen = try XenState(version: version, ipaBits: ipaBits, ram: ram, colouring: colouring) } catch { throw fail("\(error)") }
+    xen.xenMutants = xenMutants
 
     let banks = try dom0Banks(size: size)
     let iommuEnabled = iommu ?? !smmus.isEmpty
