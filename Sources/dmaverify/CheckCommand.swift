@@ -49,7 +49,11 @@ extension DMAVerify {
     @Flag(help: "Print a JSON report instead of text.")
     var json = false
 
+    @Option(parsing: .unconditional, help: ArgumentHelp("How long dtc may take to compile a .dts before it is killed.", valueName: "seconds"))
+    var dtcTimeout: Double = DeviceTreeSource.defaultTimeout
+
     func validate() throws {
+      try BoardInput.validateDTCTimeout(dtcTimeout)
       _ = try choices()
     }
 
@@ -77,7 +81,7 @@ extension DMAVerify {
       let (policies, layouts, version, colours) = try choices()
       let board: Platform
       do {
-        board = try BoardInput.load(platform).platform.assumingNoDMA(assumeNoDMA)
+        board = try BoardInput.load(platform, dtcTimeout: dtcTimeout).platform.assumingNoDMA(assumeNoDMA)
       } catch let error as DeviceTreeError {
         throw ValidationError(error.message)
       }
@@ -174,7 +178,9 @@ extension DMAVerify {
         }
         for claim in verdict.unknown { lines.append("        unknown: \(claim)") }
       }
-      return lines.joined(separator: "\n")
+      // Names and strings come from the tree: each line is printed on
+      // its own, with control characters escaped.
+      return lines.map(Printable.escaped).joined(separator: "\n")
     }
   }
 }

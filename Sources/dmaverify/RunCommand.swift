@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Spec
+import SystemIO
 
 extension DMAVerify {
   /// `dmaverify run FILE…`: executes scenarios on the specification.
@@ -20,6 +21,9 @@ extension DMAVerify {
         accepted.
         """)
 
+    /// The largest scenario read, in bytes: about two million DMA lines.
+    static let sizeLimit = 64 << 20
+
     @Argument(help: "Scenario files to run.", completion: .file())
     var files: [String]
 
@@ -33,23 +37,17 @@ extension DMAVerify {
     func run() throws {
       var reports: [(file: String, report: ScenarioReport)] = []
       for file in files {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory), isDirectory.boolValue {
-          FileHandle.standardError.write(Data("\(file): error: cannot read the file: it is a directory, not a scenario\n".utf8))
-          throw ExitCode(66)
-        }
-        let data: Data
+        let data: [UInt8]
         do {
-          // Read as a stream, so /dev/null and pipes are read, not refused.
-          let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: file))
-          defer { try? handle.close() }
-          data = try handle.readToEnd() ?? Data()
+          // Checked as it is opened: a FIFO without a writer reads as
+          // empty instead of blocking; a directory is refused.
+          data = try InputFile.read(file, limit: Self.sizeLimit)
         } catch {
-          FileHandle.standardError.write(Data("\(file): error: cannot read the file: \(error.localizedDescription)\n".utf8))
+          FileHandle.standardError.write(Data("\(file): error: cannot read the file: \(error.isDirectory ? "it is a directory, not a scenario" : error.reason)\n".utf8))
           throw ExitCode(66)
         }
         do {
-          let scenario = try ScenarioParser.parse(try ScenarioParser.text([UInt8](data), file: file), file: file)
+          let scenario = try ScenarioParser.parse(try ScenarioParser.text(data, file: file), file: file)
           // A scenario with no statement checks nothing: passing it would
           // say that something was verified.
           guard !scenario.statements.isEmpty else {
