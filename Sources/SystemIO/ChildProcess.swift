@@ -7,9 +7,10 @@
 /// A program run by dmaverify (dtc, the fuzzing build, libFuzzer), bounded
 /// and contained: it starts in a process group of its own, so that a
 /// timeout kills it with everything it started (`swift build`'s compilers, a
-/// shell's background jobs); while it runs, SIGINT, SIGTERM and SIGHUP sent
-/// to dmaverify are passed on to that group before dmaverify dies of them,
-/// so that an interrupted dmaverify leaves no child behind. (SIGKILL cannot
+/// shell's background jobs); while it runs, SIGINT, SIGTERM or SIGHUP sent
+/// to dmaverify kills that group (SIGKILL: a shell's background jobs
+/// ignore SIGINT) before dmaverify dies of the signal, so that an
+/// interrupted dmaverify leaves no child behind. (SIGKILL cannot
 /// be caught: a child outlives a `kill -9` of dmaverify.) Its standard input
 /// is /dev/null, so a child in a background group never stops on a read
 /// from the terminal.
@@ -245,7 +246,7 @@ package enum ChildProcess {
 
   // MARK: - Passing dmaverify's interrupts on
 
-  /// The signals passed on to the children's groups.
+  /// The signals that kill the children's groups before dmaverify.
   static let forwarded: [Int32] = [SIGINT, SIGTERM, SIGHUP]
 
   /// Process groups of running children, 0 for a free slot; written with
@@ -281,16 +282,26 @@ package enum ChildProcess {
     pthread_sigmask(SIG_SETMASK, &previous, nil)
   }
 
-  /// Installed once, on the first spawn: each forwarded signal goes to
+  /// Installed once, on the first spawn: each forwarded signal kills
   /// every registered group, then dmaverify takes the signal's default
-  /// action (it dies of it, as it would have without children).
+  /// action (it dies of it, as it would have without children). A signal
+  /// dmaverify was started ignoring (a background job's SIGINT, `nohup`'s
+  /// SIGHUP) stays ignored; one it inherited blocked (Foundation's
+  /// `Process` passes its own mask on) is unblocked in this thread, or an
+  /// interrupt would wait until the child ended.
   private static let handlers: Void = {
+    var unblock = sigset_t()
+    sigemptyset(&unblock)
     for signal in forwarded {
+      var current = sigaction()
+      sigaction(signal, nil, &current)
+      if unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self) { continue }
+      sigaddset(&unblock, signal)
       var action = sigaction()
       action.__sigaction_handler.sa_handler = { received in
         for index in 0..<ChildProcess.slotCount {
           let group = ChildProcess.groups[index]
-          if group > 0 { kill(-group, received) }
+          if group > 0 { kill(-group, SIGKILL) }
         }
         Glibc.signal(received, SIG_DFL)
         raise(received)
@@ -299,6 +310,7 @@ package enum ChildProcess {
       action.sa_flags = 0
       sigaction(signal, &action, nil)
     }
+    pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
   }()
 
   private static func installHandlers() { _ = handlers }

@@ -29,8 +29,10 @@ extension DMAVerify {
 
         The build and libFuzzer each run in a process group of their own: the
         build is killed with its compilers after --build-timeout seconds, and
-        an interrupt (SIGINT, SIGTERM, SIGHUP) sent to dmaverify is passed on
-        to the group before dmaverify stops, so neither outlives it.
+        an interrupt (SIGINT, SIGTERM, SIGHUP) sent to dmaverify kills the
+        group before dmaverify stops, so neither outlives it (libFuzzer's
+        crash files are written when it finds them; SIGKILL to dmaverify
+        itself cannot be caught).
 
         Run from the package root. Exit status: libFuzzer's (0 when no input
         failed; 1 or a signal status on a crash), 64 for bad arguments, 65/66
