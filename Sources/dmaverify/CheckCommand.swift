@@ -73,6 +73,12 @@ extension DMAVerify {
       case .coloured(let chosen)?:
         colours = chosen ?? colours
         layouts = [.coloured]
+        // The board's scenario has the default LLC colour count; a colour
+        // past it is a mistake to say now, not after the proofs.
+        let count = ScenarioOptions().llcColours
+        if let wrong = colours.first(where: { $0 >= count }) {
+          throw ValidationError("expected --dom0 colours below \(count), the board's number of LLC colours, found \(wrong) in '\(dom0 ?? "")'")
+        }
       }
       return (policies.isEmpty ? DMAPolicy.allCases : policies, layouts, version, colours)
     }

@@ -14,7 +14,10 @@ extension DMAVerify {
         fault, corruption) compared with the scenario's 'expect'. The format is
         described in docs/SCENARIOS.md.
 
-        Exit status: 0 when every expectation is met, 1 when one is not, 65 when
+        Exit status: 0 when every expectation is met, every step succeeded and
+        every DMA without an 'expect' was ok; 1 when an expectation is not met,
+        a step was refused (e.g. domU memory that does not fit) or a DMA
+        faulted or corrupted memory without an 'expect' saying so; 65 when
         a scenario is malformed (the message names file:line:column): not
         UTF-8 text, or with no statement at all (it would check nothing); 66
         when a file cannot be read (or is a directory). CRLF line ends are
@@ -68,12 +71,26 @@ extension DMAVerify {
         for (file, report) in reports { print(Self.text(file: file, report: report)) }
       }
       let unmet = reports.flatMap(\.report.unmetExpectations).count
+      let refused = reports.flatMap(\.report.refusedSteps).count
+      let unexpected = reports.flatMap(\.report.unexpectedOutcomes).count
       let dmas = reports.map(\.report.dmaCount).reduce(0, +)
       let expectations = reports.flatMap(\.report.steps).filter { $0.expectationMet != nil }.count
       if !json {
-        print("Summary: \(reports.count) scenario\(reports.count == 1 ? "" : "s"), \(dmas) DMA\(dmas == 1 ? "" : "s"), \(expectations - unmet) expectation\(expectations - unmet == 1 ? "" : "s") met, \(unmet) not met")
+        var summary = "Summary: \(reports.count) scenario\(reports.count == 1 ? "" : "s"), \(dmas) DMA\(dmas == 1 ? "" : "s"), \(expectations - unmet) expectation\(expectations - unmet == 1 ? "" : "s") met, \(unmet) not met"
+        if refused > 0 { summary += ", \(refused) step\(refused == 1 ? "" : "s") refused" }
+        if unexpected > 0 { summary += ", \(unexpected) DMA\(unexpected == 1 ? "" : "s") not ok without an expect" }
+        print(summary)
       }
-      if unmet > 0 { throw ExitCode.failure }
+      // Said on stderr too, so that a failure in a --json run has a reason.
+      for (file, report) in reports {
+        for step in report.refusedSteps {
+          FileHandle.standardError.write(Data("\(file):\(step.line.map(String.init) ?? "-"): error: \(step.statement) → \(step.result)\n".utf8))
+        }
+        for step in report.unexpectedOutcomes {
+          FileHandle.standardError.write(Data("\(file):\(step.line.map(String.init) ?? "-"): error: \(step.dma?.outcome.rawValue ?? "?") without an expect: \(step.statement)\n".utf8))
+        }
+      }
+      if unmet > 0 || refused > 0 || unexpected > 0 { throw ExitCode.failure }
     }
 
     struct FileReport: Encodable {
