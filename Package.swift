@@ -60,7 +60,12 @@ let package = Package(
     .target(name: "Proofs", dependencies: ["Spec", "Claims", "Solver", "SymbolicWord", "P2MImpl", "SMMUImpl"]),
     /// Flattened device trees (DTB) read in Swift; the SMMUs, RAM and DMA
     /// masters of a board, and the scenario they make (issue 8).
-    .target(name: "DeviceTree", dependencies: ["Spec"]),
+    .target(name: "DeviceTree", dependencies: ["Spec", "SystemIO"]),
+    /// dmaverify's contact with the operating system: programs it runs
+    /// (dtc, the fuzzing build, libFuzzer) with a timeout, in their own
+    /// process group killed with them; input files' types checked before
+    /// a read that could block; output files written by create-and-rename.
+    .target(name: "SystemIO"),
     /// Fuzz input decoding and encoding, the differential and DMA oracles,
     /// the minimizer: everything of the fuzzer that tests can reach without
     /// a fuzzing toolchain (DESIGN.md §5).
@@ -73,7 +78,7 @@ let package = Package(
     .executableTarget(
       name: "dmaverify",
       dependencies: [
-        "Spec", "Solver", "SymbolicWord", "Claims", "Proofs", "DeviceTree", "FuzzCore",
+        "Spec", "Solver", "SymbolicWord", "Claims", "Proofs", "DeviceTree", "FuzzCore", "SystemIO",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -88,6 +93,7 @@ let package = Package(
     .testTarget(name: "ProofsTests", dependencies: ["Proofs", "Claims", "Spec", "Solver", "SymbolicWord", "P2MImpl", "SMMUImpl"]),
     .testTarget(name: "FuzzCoreTests", dependencies: ["FuzzCore", "Spec", "P2MImpl", "SMMUImpl", "Claims"]),
     .testTarget(name: "dmaverifyTests", dependencies: ["dmaverify"]),
+    .testTarget(name: "SystemIOTests", dependencies: ["SystemIO"]),
     .testTarget(
       name: "DeviceTreeTests", dependencies: ["DeviceTree", "Spec"],
       // Fixtures are read through #filePath, by these tests and by

@@ -20,8 +20,10 @@ public struct DeviceTreeError: Error, Hashable, Sendable, CustomStringConvertibl
     self.message = message
   }
 
+  /// One line, with control characters escaped: messages quote names and
+  /// strings from the tree, and dtc's messages quote the source.
   public var description: String {
-    (file.map { "\($0): error: " } ?? "") + (offset.map { "offset 0x\(String($0, radix: 16)): " } ?? "") + message
+    Printable.escaped((file.map { "\($0): error: " } ?? "") + (offset.map { "offset 0x\(String($0, radix: 16)): " } ?? "") + message)
   }
 
   /// The same error, naming `file`.

@@ -1,3 +1,4 @@
+import SystemIO
 import Foundation
 
 /// Device tree *source* (DTS) is compiled by the Device Tree Compiler, not
@@ -11,45 +12,43 @@ public enum DeviceTreeSource {
     return directories.map { "\($0)/dtc" }.first { FileManager.default.isExecutableFile(atPath: $0) }
   }
 
-  /// Runs `dtc -I dts -O dtb -o - FILE` and returns the blob.
+  /// How long dtc may run by default: a real board's source compiles in
+  /// well under a second, but a hostile one can make dtc spin.
+  public static let defaultTimeout: Double = 30
+
+  /// Runs `dtc -I dts -O dtb -o - -- FILE` and returns the blob.
+  ///
+  /// `--` ends dtc's options, so a file whose name starts with `-` is read
+  /// as a file, never taken as an option (`-o/elsewhere` would make dtc
+  /// write there). dtc runs in its own process group, at most `timeout`
+  /// seconds, with at most 64 MiB of output (`/incbin/("/dev/zero")` would
+  /// have no end); then it is killed with its group (``ChildProcess``).
   /// - Throws: ``DeviceTreeError`` naming the file when dtc is not installed
-  ///   (saying how to install it, or to pass a DTB) or rejects the source
-  ///   (with dtc's own message, which names line and column).
+  ///   (saying how to install it, or to pass a DTB), rejects the source
+  ///   (with dtc's own message, which names line and column), or runs too
+  ///   long or too large.
   public static func compile(
-    file: String, environment: [String: String] = ProcessInfo.processInfo.environment
+    file: String, environment: [String: String] = ProcessInfo.processInfo.environment, timeout: Double = defaultTimeout
   ) throws(DeviceTreeError) -> [UInt8] {
     guard let dtc = compilerPath(environment: environment) else {
       throw DeviceTreeError(
         file: file, offset: nil,
         message: "reading device tree source needs dtc, which is not installed; install it (Debian/Ubuntu: apt-get install device-tree-compiler) or pass a compiled .dtb")
     }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: dtc)
     // -q: no warnings on stderr for the binding checks dtc does by default;
     // the platform extraction reports what matters to DMA itself.
-    process.arguments = ["-q", "-I", "dts", "-O", "dtb", "-o", "-", file]
-    let output = Pipe()
-    // dtc's messages go to a file, so that neither pipe can fill and block
-    // it while the other is read.
-    let errorURL = FileManager.default.temporaryDirectory.appendingPathComponent("dtc-\(UUID().uuidString).err")
-    defer { try? FileManager.default.removeItem(at: errorURL) }
-    let errorData: Data
+    let captured: ChildProcess.Captured
     do {
-      _ = FileManager.default.createFile(atPath: errorURL.path, contents: nil)
-      let errors = try FileHandle(forWritingTo: errorURL)
-      process.standardOutput = output
-      process.standardError = errors
-      try process.run()
-      let blob = output.fileHandleForReading.readDataToEndOfFile()
-      process.waitUntilExit()
-      try errors.close()
-      errorData = (try? Data(contentsOf: errorURL)) ?? Data()
-      if process.terminationStatus == 0 { return [UInt8](blob) }
+      captured = try ChildProcess.run(dtc, ["-q", "-I", "dts", "-O", "dtb", "-o", "-", "--", file], timeout: timeout, outputLimit: 64 << 20)
     } catch {
-      throw DeviceTreeError(file: file, offset: nil, message: "cannot run \(dtc): \(error.localizedDescription)")
+      throw DeviceTreeError(file: file, offset: nil, message: "dtc could not compile the source: \(error)")
     }
-    let message = String(decoding: errorData, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    throw DeviceTreeError(file: file, offset: nil, message: "dtc could not compile the source: \(message.isEmpty ? "exit status \(process.terminationStatus)" : message)")
+    if captured.termination == .exited(0) { return captured.output }
+    // dtc's message, one line per line it wrote.
+    let message = ChildProcess.text(captured.errorOutput).split(whereSeparator: \.isNewline).joined(separator: "; ")
+    throw DeviceTreeError(
+      file: file, offset: nil,
+      message: "dtc could not compile the source: " + (message.isEmpty ? "\(captured.termination)" : "\(message) (\(captured.termination))"))
   }
 
   /// Whether `file` should be compiled first: by extension (`.dts`,
@@ -65,15 +64,17 @@ extension FlattenedDeviceTree {
   /// Reads a DTB, or a DTS through dtc, from `file`; errors name the file.
   /// - Throws: ``DeviceTreeLoadError/unreadable(file:reason:)`` when the
   ///   file cannot be read, ``DeviceTreeLoadError/malformed(_:)`` otherwise.
-  public static func load(file: String) throws(DeviceTreeLoadError) -> FlattenedDeviceTree {
+  public static func load(file: String, dtcTimeout: Double = DeviceTreeSource.defaultTimeout) throws(DeviceTreeLoadError) -> FlattenedDeviceTree {
     let bytes: [UInt8]
     do {
-      bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+      // A DTB's size is a 32-bit field, but real ones are kilobytes; a
+      // FIFO without a writer reads as empty instead of blocking.
+      bytes = try InputFile.read(file, limit: 64 << 20)
     } catch {
-      throw .unreadable(file: file, reason: error.localizedDescription)
+      throw .unreadable(file: file, reason: error.reason)
     }
     do throws(DeviceTreeError) {
-      let blob = DeviceTreeSource.isSource(file: file, bytes: bytes) ? try DeviceTreeSource.compile(file: file) : bytes
+      let blob = DeviceTreeSource.isSource(file: file, bytes: bytes) ? try DeviceTreeSource.compile(file: file, timeout: dtcTimeout) : bytes
       return try FlattenedDeviceTree(bytes: blob)
     } catch {
       throw .malformed(error.file == nil ? error.inFile(file) : error)

@@ -406,6 +406,14 @@ struct BlobReader {
         guard let terminator = bytes[offset..<structEnd].firstIndex(of: 0) else {
           throw DeviceTreeError(offset: offset, message: "expected a NUL-terminated node name, found the end of the structure block at \(hex(structEnd))")
         }
+        // Node names are printable ASCII (spec v0.4 §2.2.1 allows less;
+        // dtc's lexer enforces it): a control byte in one would reach a
+        // terminal or, through a path, a scenario file.
+        if let odd = bytes[offset..<terminator].firstIndex(where: { !(0x21...0x7e).contains($0) }) {
+          throw DeviceTreeError(
+            offset: odd,
+            message: "expected a node name of printable ASCII characters, found byte \(hex(UInt64(bytes[odd]))) in '\(Printable.escaped(String(decoding: bytes[offset..<terminator], as: UTF8.self)))'")
+        }
         let name = String(decoding: bytes[offset..<terminator], as: UTF8.self)
         if open.isEmpty {
           guard name.isEmpty else {

@@ -48,7 +48,7 @@ public struct PlatformScenario: Hashable, Sendable {
 
   /// The scenario file: notes as `#` comments, then the statements.
   public var text: String {
-    notes.map { "# \($0)\n" }.joined() + ScenarioPrinter.print(scenario)
+    notes.map { "# \(Printable.escaped($0))\n" }.joined() + ScenarioPrinter.print(scenario)
   }
 }
 
@@ -202,8 +202,14 @@ extension Platform {
     }
     statements.append(.dom0(options.dom0, size: size))
     return PlatformScenario(
-      scenario: Scenario(name: name, statements: statements.map { Statement($0) }),
+      scenario: Scenario(name: name.map(Self.scenarioName), statements: statements.map { Statement($0) }),
       deviceNames: deviceNames, smmuNames: smmuNames, notes: notes)
+  }
+
+  /// A name from the tree (its `model`) as a scenario's quoted name: on
+  /// one line, control characters escaped, `"` as `'`.
+  static func scenarioName(_ name: String) -> String {
+    String(Printable.escaped(name).map { $0 == "\"" ? "'" : $0 })
   }
 
   /// Whether Xen `version` reads stream IDs given by `binding` for an SMMU

@@ -16,10 +16,10 @@ enum BoardInput {
 
   /// The tree and its platform. A file that cannot be read exits 66, a
   /// malformed tree 65, each with the reader's message.
-  static func load(_ file: String) throws -> (tree: FlattenedDeviceTree, platform: Platform) {
+  static func load(_ file: String, dtcTimeout: Double) throws -> (tree: FlattenedDeviceTree, platform: Platform) {
     let tree: FlattenedDeviceTree
     do {
-      tree = try FlattenedDeviceTree.load(file: file)
+      tree = try FlattenedDeviceTree.load(file: file, dtcTimeout: dtcTimeout)
     } catch {
       FileHandle.standardError.write(Data("\(error)\n".utf8))
       switch error {
@@ -32,6 +32,13 @@ enum BoardInput {
     } catch {
       FileHandle.standardError.write(Data("\(error.inFile(file))\n".utf8))
       throw ExitCode(65)
+    }
+  }
+
+  /// `--dtc-timeout`: finite, positive, at most a day.
+  static func validateDTCTimeout(_ seconds: Double) throws {
+    guard seconds.isFinite, seconds > 0, seconds <= 86_400 else {
+      throw ValidationError("expected --dtc-timeout to be a number of seconds above 0 and at most 86400, found \(seconds)")
     }
   }
 

@@ -49,7 +49,11 @@ extension DMAVerify {
     @Flag(help: "Print a JSON report instead of text.")
     var json = false
 
+    @Option(parsing: .unconditional, help: ArgumentHelp("How long dtc may take to compile a .dts before it is killed.", valueName: "seconds"))
+    var dtcTimeout: Double = DeviceTreeSource.defaultTimeout
+
     func validate() throws {
+      try BoardInput.validateDTCTimeout(dtcTimeout)
       _ = try choices()
     }
 
@@ -69,6 +73,12 @@ extension DMAVerify {
       case .coloured(let chosen)?:
         colours = chosen ?? colours
         layouts = [.coloured]
+        // The board's scenario has the default LLC colour count; a colour
+        // past it is a mistake to say now, not after the proofs.
+        let count = ScenarioOptions().llcColours
+        if let wrong = colours.first(where: { $0 >= count }) {
+          throw ValidationError("expected --dom0 colours below \(count), the board's number of LLC colours, found \(wrong) in '\(dom0 ?? "")'")
+        }
       }
       return (policies.isEmpty ? DMAPolicy.allCases : policies, layouts, version, colours)
     }
@@ -77,7 +87,7 @@ extension DMAVerify {
       let (policies, layouts, version, colours) = try choices()
       let board: Platform
       do {
-        board = try BoardInput.load(platform).platform.assumingNoDMA(assumeNoDMA)
+        board = try BoardInput.load(platform, dtcTimeout: dtcTimeout).platform.assumingNoDMA(assumeNoDMA)
       } catch let error as DeviceTreeError {
         throw ValidationError(error.message)
       }
@@ -174,7 +184,9 @@ extension DMAVerify {
         }
         for claim in verdict.unknown { lines.append("        unknown: \(claim)") }
       }
-      return lines.joined(separator: "\n")
+      // Names and strings come from the tree: each line is printed on
+      // its own, with control characters escaped.
+      return lines.map(Printable.escaped).joined(separator: "\n")
     }
   }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import FuzzCore
 import Spec
+import SystemIO
 
 extension DMAVerify {
   /// `dmaverify convert FILE`: scenario text ↔ fuzz input bytes.
@@ -50,8 +51,9 @@ extension DMAVerify {
           FileHandle.standardError.write(Data("\(located)\n".utf8))
           throw ExitCode(65)
         }
-        guard let output, FileManager.default.createFile(atPath: output, contents: Data(bytes)) else {
-          FileHandle.standardError.write(Data("\(output ?? "-"): error: cannot write the bytes\n".utf8))
+        guard let output else { throw ValidationError("encoding a scenario needs --output FILE for the bytes") }
+        do { try OutputFile.write(bytes, to: output) } catch {
+          FileHandle.standardError.write(Data("\(error)\n".utf8))
           throw ExitCode(66)
         }
         print("\(output): \(bytes.count) bytes, \((bytes.count - 2) / FuzzDecoder.recordSize) operations")

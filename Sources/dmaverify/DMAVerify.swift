@@ -16,9 +16,20 @@ struct DMAVerify: ParsableCommand {
       tree), and libFuzzer compares the implementation with it ('fuzz',
       'replay', 'minimize').
       """,
-    version: DMAVerify.version,
     subcommands: [Run.self, Prove.self, Check.self, PlatformCommand.self, Replay.self, Minimize.self, Convert.self, Fuzz.self, Search.self]
   )
 
-  static let version = "0.1.0"
+  @Flag(help: "Print the release, the git commit built and the Z3 version, and exit.")
+  var version = false
+
+  /// `dmaverify --version`; with no subcommand and no flag, the help.
+  /// (ArgumentParser's own `version:` is a constant string, and finding
+  /// the commit runs git, which only `--version` should pay for.)
+  func run() throws {
+    if version {
+      print(Version.text())
+    } else {
+      print(Self.helpMessage())
+    }
+  }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FuzzCore
+import SystemIO
 
 extension DMAVerify {
   /// `dmaverify fuzz [-- LIBFUZZER-FLAGS…]`: builds the libFuzzer target and
@@ -26,10 +27,17 @@ extension DMAVerify {
         libFuzzer's comparison feedback to solve, and the hooks cost a third of
         the run time at equal coverage (BENCHMARKS.md, Fuzzing).
 
+        The build and libFuzzer each run in a process group of their own: the
+        build is killed with its compilers after --build-timeout seconds, and
+        an interrupt (SIGINT, SIGTERM, SIGHUP) sent to dmaverify kills the
+        group before dmaverify stops, so neither outlives it (libFuzzer's
+        crash files are written when it finds them; SIGKILL to dmaverify
+        itself cannot be caught).
+
         Run from the package root. Exit status: libFuzzer's (0 when no input
         failed; 1 or a signal status on a crash), 64 for bad arguments, 65/66
         for a malformed or unreadable expectations file, 70 when the build
-        fails.
+        fails or times out (the build's own messages are on stderr).
         """)
 
     @Option(help: "The scratch path of the fuzzing build (default: .build-fuzz, or .build-fuzz-cmp with --trace-comparisons).", completion: .directory)
@@ -50,12 +58,18 @@ extension DMAVerify {
     @Flag(help: "Do not build; run the binary already in the scratch path.")
     var skipBuild = false
 
+    @Option(parsing: .unconditional, help: ArgumentHelp("How long the fuzzing build may take before it is killed.", valueName: "seconds"))
+    var buildTimeout: Double = 3600
+
     @OptionGroup var claims: ClaimsOption
 
     @Argument(parsing: .postTerminator, help: "Flags passed to libFuzzer (after --).")
     var libFuzzerFlags: [String] = []
 
     func validate() throws {
+      guard buildTimeout.isFinite, buildTimeout > 0, buildTimeout <= 86_400 else {
+        throw ValidationError("expected --build-timeout to be a number of seconds above 0 and at most 86400, found \(buildTimeout)")
+      }
       guard FileManager.default.fileExists(atPath: "Package.swift") else {
         throw ValidationError("run 'dmaverify fuzz' from the package root (no Package.swift here)")
       }
@@ -72,13 +86,13 @@ extension DMAVerify {
       setenv(DMAClaims.environmentVariable, URL(fileURLWithPath: claims.expectations).path, 1)
       let scratchPath = scratchPath ?? (traceComparisons ? ".build-fuzz-cmp" : ".build-fuzz")
       if !skipBuild {
-        let status = try Self.spawn("/usr/bin/env", [
+        let status = try Self.spawn(timeout: buildTimeout, "/usr/bin/env", [
           "swift", "build", "-c", "release", "--scratch-path", scratchPath, "--product", "fuzz",
           "-Xswiftc", "-sanitize=fuzzer", "-Xswiftc", "-sanitize-coverage=\(Self.coverage(traceComparisons: traceComparisons))",
           "-Xswiftc", "-DFUZZING",
         ])
-        guard status == 0 else {
-          FileHandle.standardError.write(Data("dmaverify fuzz: the fuzzing build failed (exit \(status))\n".utf8))
+        guard status == .exited(0) else {
+          FileHandle.standardError.write(Data("dmaverify fuzz: the fuzzing build failed (\(status)); its messages are above\n".utf8))
           throw ExitCode(70)
         }
       }
@@ -96,8 +110,8 @@ extension DMAVerify {
       arguments += [working, seeds]
       // On stderr, unbuffered, before libFuzzer's own lines.
       FileHandle.standardError.write(Data("dmaverify fuzz: \(binary) \(arguments.joined(separator: " "))\n".utf8))
-      let status = try Self.spawn(binary, arguments)
-      if status != 0 { throw ExitCode(status) }
+      let status = try Self.spawn(timeout: nil, binary, arguments)
+      if status != .exited(0) { throw ExitCode(status.status) }
     }
 
     /// SanitizerCoverage's instrumentation: what `-sanitize=fuzzer` selects
@@ -109,14 +123,16 @@ extension DMAVerify {
     }
 
     /// Runs a program with this process's standard streams (libFuzzer's
-    /// progress goes straight to the terminal) and returns its status.
-    static func spawn(_ executable: String, _ arguments: [String]) throws -> Int32 {
-      let process = Process()
-      process.executableURL = URL(fileURLWithPath: executable)
-      process.arguments = arguments
-      try process.run()
-      process.waitUntilExit()
-      return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+    /// progress goes straight to the terminal) in its own process group
+    /// (``ChildProcess``) and returns how it ended; a timeout or a failure
+    /// to start is exit 70 with the reason.
+    static func spawn(timeout: Double?, _ executable: String, _ arguments: [String]) throws -> ChildProcess.Termination {
+      do {
+        return try ChildProcess.runInheritingOutput(executable, arguments, timeout: timeout)
+      } catch {
+        FileHandle.standardError.write(Data("dmaverify fuzz: \(error)\n".utf8))
+        throw ExitCode(70)
+      }
     }
   }
 }

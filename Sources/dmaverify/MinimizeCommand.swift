@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import FuzzCore
 import Spec
+import SystemIO
 
 extension DMAVerify {
   /// `dmaverify minimize FILE`: shrinks a failing input to a regression
@@ -104,9 +105,9 @@ extension DMAVerify {
         suffix += 1
       }
       do {
-        try text.write(to: path, atomically: true, encoding: .utf8)
+        try OutputFile.write(text, to: path.path)
       } catch {
-        FileHandle.standardError.write(Data("\(path.path): error: cannot write the scenario: \(error.localizedDescription)\n".utf8))
+        FileHandle.standardError.write(Data("\(error.description(writing: "the scenario"))\n".utf8))
         throw ExitCode(66)
       }
       print("\(failure.signature): \(operations) operation\(operations == 1 ? "" : "s") after \(result.tests) runs")

@@ -2,6 +2,7 @@ import ArgumentParser
 import DeviceTree
 import Foundation
 import Spec
+import SystemIO
 
 extension DMAVerify {
   /// `dmaverify platform FILE`: what a board's device tree says about DMA.
@@ -25,7 +26,15 @@ extension DMAVerify {
         Exit status: 0 when the tree was read, 64 on a usage error, 65 when the
         tree is malformed or cannot be modelled (the message names the file and
         the byte offset), 66 when the file cannot be read, 73 when the scenario
-        file cannot be written.
+        file cannot be written (checked before the tree is read).
+
+        The tree is untrusted input: dtc gets the file after '--' and runs at
+        most --dtc-timeout seconds in its own process group; names and
+        strings from the tree are printed with control characters escaped and
+        written into scenarios only as sanitised names or escaped comments.
+        The scenario file is written to a new file and renamed over the path;
+        a device node, FIFO, directory or symbolic link at the path is
+        refused (symbolic links are not followed).
         """)
 
     @Argument(help: "A device tree blob (.dtb), or device tree source (.dts) compiled with dtc.", completion: .file())
@@ -63,7 +72,11 @@ extension DMAVerify {
     @Flag(help: "Xen attaches PCI endpoints' iommu-map streams to dom0 (PCI passthrough support on).")
     var pciStreamsAttached = false
 
+    @Option(parsing: .unconditional, help: ArgumentHelp("How long dtc may take to compile a .dts before it is killed.", valueName: "seconds"))
+    var dtcTimeout: Double = DeviceTreeSource.defaultTimeout
+
     func validate() throws {
+      try BoardInput.validateDTCTimeout(dtcTimeout)
       _ = try options()
     }
 
@@ -101,7 +114,15 @@ extension DMAVerify {
 
     func run() throws {
       let options = try options()
-      let (tree, loaded) = try BoardInput.load(file)
+      // Before the tree is read: a path that cannot be written is found
+      // before any work.
+      if let scenarioFile {
+        do { try OutputFile.check(scenarioFile) } catch {
+          FileHandle.standardError.write(Data("\(error.description(writing: "the scenario"))\n".utf8))
+          throw ExitCode(73)
+        }
+      }
+      let (tree, loaded) = try BoardInput.load(file, dtcTimeout: dtcTimeout)
       var platform = loaded
       do {
         platform = try platform.assumingNoDMA(assumeNoDMA)
@@ -117,9 +138,9 @@ extension DMAVerify {
           throw ExitCode(65)
         }
         do {
-          try written?.text.write(toFile: scenarioFile, atomically: true, encoding: .utf8)
+          try OutputFile.write(written?.text ?? "", to: scenarioFile)
         } catch {
-          FileHandle.standardError.write(Data("\(scenarioFile): error: cannot write the scenario: \(error.localizedDescription)\n".utf8))
+          FileHandle.standardError.write(Data("\(error.description(writing: "the scenario"))\n".utf8))
           throw ExitCode(73)
         }
       }
@@ -187,7 +208,9 @@ extension DMAVerify {
         unsafe.isEmpty
           ? "Every enabled DMA master is behind an SMMU."
           : "Untranslated DMA (unsafe for dma-direct with guest-physical addresses): \(unsafe.joined(separator: ", "))")
-      return lines.joined(separator: "\n")
+      // Names and strings come from the tree: each line is printed on
+      // its own, with control characters escaped.
+      return lines.map(Printable.escaped).joined(separator: "\n")
     }
 
     static func deviceLines(_ device: PlatformDevice) -> [String] {

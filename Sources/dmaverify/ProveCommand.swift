@@ -2,6 +2,7 @@ import ArgumentParser
 import Claims
 import Foundation
 import Proofs
+import SystemIO
 
 extension DMAVerify {
   /// `dmaverify prove`: runs the theorem catalogue.
@@ -18,7 +19,13 @@ extension DMAVerify {
         Exit status: 0 when every result matches the expectations, 1 when one
         does not (or a refutation did not replay, or hypotheses were vacuous),
         2 when nothing mismatched but some claim is unknown, 64 for bad
-        arguments, 65 for a malformed expectations file.
+        arguments, 65 for a malformed expectations file, 66 when it cannot be
+        read, 73 when --junit, --write-expectations or --smt-dump-dir cannot
+        be written (checked before the first proof runs).
+
+        Output files are written to a new file and renamed over the path; a
+        device node, FIFO, directory or symbolic link at the path is refused
+        (symbolic links are not followed).
         """)
 
     @Option(name: .customLong("filter"), help: "Run only theorems whose name contains this (repeatable).")
@@ -77,6 +84,15 @@ extension DMAVerify {
         print(GrowthReport.render(try GrowthReport.measure()))
         return
       }
+      // Every output path is checked before the first proof: a report that
+      // cannot be written is found now, not after minutes of Z3.
+      do {
+        for path in [writeExpectations, junit].compactMap({ $0 }) { try OutputFile.check(path) }
+        if let smtDumpDir { try Self.prepareDumpDirectory(smtDumpDir) }
+      } catch {
+        FileHandle.standardError.write(Data("\(error)\n".utf8))
+        throw ExitCode(73)
+      }
       var expected = Expectations(refuted: [])
       if writeExpectations == nil {
         do {
@@ -99,7 +115,10 @@ extension DMAVerify {
       let reports = Catalogue.run(options)
 
       if let writeExpectations {
-        try Expectations.render(reports).write(toFile: writeExpectations, atomically: true, encoding: .utf8)
+        do { try OutputFile.write(Expectations.render(reports), to: writeExpectations) } catch {
+          FileHandle.standardError.write(Data("\(error)\n".utf8))
+          throw ExitCode(73)
+        }
         print("wrote \(writeExpectations)")
         return
       }
@@ -113,10 +132,24 @@ extension DMAVerify {
         print(ProveText.render(reports, expectations: expected, problems: problems))
       }
       if let junit {
-        try JUnitReport.render(reports, expectations: expected).write(toFile: junit, atomically: true, encoding: .utf8)
+        do { try OutputFile.write(JUnitReport.render(reports, expectations: expected), to: junit) } catch {
+          FileHandle.standardError.write(Data("\(error)\n".utf8))
+          throw ExitCode(73)
+        }
       }
       if !problems.isEmpty { throw ExitCode(1) }
       if !unknowns.isEmpty { throw ExitCode(2) }
+    }
+
+    /// Makes the SMT-LIB dump directory and checks that a file can be
+    /// created in it.
+    static func prepareDumpDirectory(_ path: String) throws(OutputFile.Failure) {
+      do {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+      } catch {
+        throw OutputFile.Failure(path: path, reason: "cannot make the directory: \(error.localizedDescription)")
+      }
+      try OutputFile.check((path as NSString).appendingPathComponent("probe.smt2"))
     }
   }
 

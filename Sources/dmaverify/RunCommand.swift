@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Spec
+import SystemIO
 
 extension DMAVerify {
   /// `dmaverify run FILE…`: executes scenarios on the specification.
@@ -13,12 +14,18 @@ extension DMAVerify {
         fault, corruption) compared with the scenario's 'expect'. The format is
         described in docs/SCENARIOS.md.
 
-        Exit status: 0 when every expectation is met, 1 when one is not, 65 when
+        Exit status: 0 when every expectation is met, every step succeeded and
+        every DMA without an 'expect' was ok; 1 when an expectation is not met,
+        a step was refused (e.g. domU memory that does not fit) or a DMA
+        faulted or corrupted memory without an 'expect' saying so; 65 when
         a scenario is malformed (the message names file:line:column): not
         UTF-8 text, or with no statement at all (it would check nothing); 66
         when a file cannot be read (or is a directory). CRLF line ends are
         accepted.
         """)
+
+    /// The largest scenario read, in bytes: about two million DMA lines.
+    static let sizeLimit = 64 << 20
 
     @Argument(help: "Scenario files to run.", completion: .file())
     var files: [String]
@@ -33,23 +40,17 @@ extension DMAVerify {
     func run() throws {
       var reports: [(file: String, report: ScenarioReport)] = []
       for file in files {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory), isDirectory.boolValue {
-          FileHandle.standardError.write(Data("\(file): error: cannot read the file: it is a directory, not a scenario\n".utf8))
-          throw ExitCode(66)
-        }
-        let data: Data
+        let data: [UInt8]
         do {
-          // Read as a stream, so /dev/null and pipes are read, not refused.
-          let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: file))
-          defer { try? handle.close() }
-          data = try handle.readToEnd() ?? Data()
+          // Checked as it is opened: a FIFO without a writer reads as
+          // empty instead of blocking; a directory is refused.
+          data = try InputFile.read(file, limit: Self.sizeLimit)
         } catch {
-          FileHandle.standardError.write(Data("\(file): error: cannot read the file: \(error.localizedDescription)\n".utf8))
+          FileHandle.standardError.write(Data("\(file): error: cannot read the file: \(error.isDirectory ? "it is a directory, not a scenario" : error.reason)\n".utf8))
           throw ExitCode(66)
         }
         do {
-          let scenario = try ScenarioParser.parse(try ScenarioParser.text([UInt8](data), file: file), file: file)
+          let scenario = try ScenarioParser.parse(try ScenarioParser.text(data, file: file), file: file)
           // A scenario with no statement checks nothing: passing it would
           // say that something was verified.
           guard !scenario.statements.isEmpty else {
@@ -70,12 +71,26 @@ extension DMAVerify {
         for (file, report) in reports { print(Self.text(file: file, report: report)) }
       }
       let unmet = reports.flatMap(\.report.unmetExpectations).count
+      let refused = reports.flatMap(\.report.refusedSteps).count
+      let unexpected = reports.flatMap(\.report.unexpectedOutcomes).count
       let dmas = reports.map(\.report.dmaCount).reduce(0, +)
       let expectations = reports.flatMap(\.report.steps).filter { $0.expectationMet != nil }.count
       if !json {
-        print("Summary: \(reports.count) scenario\(reports.count == 1 ? "" : "s"), \(dmas) DMA\(dmas == 1 ? "" : "s"), \(expectations - unmet) expectation\(expectations - unmet == 1 ? "" : "s") met, \(unmet) not met")
+        var summary = "Summary: \(reports.count) scenario\(reports.count == 1 ? "" : "s"), \(dmas) DMA\(dmas == 1 ? "" : "s"), \(expectations - unmet) expectation\(expectations - unmet == 1 ? "" : "s") met, \(unmet) not met"
+        if refused > 0 { summary += ", \(refused) step\(refused == 1 ? "" : "s") refused" }
+        if unexpected > 0 { summary += ", \(unexpected) DMA\(unexpected == 1 ? "" : "s") not ok without an expect" }
+        print(summary)
       }
-      if unmet > 0 { throw ExitCode.failure }
+      // Said on stderr too, so that a failure in a --json run has a reason.
+      for (file, report) in reports {
+        for step in report.refusedSteps {
+          FileHandle.standardError.write(Data("\(file):\(step.line.map(String.init) ?? "-"): error: \(step.statement) → \(step.result)\n".utf8))
+        }
+        for step in report.unexpectedOutcomes {
+          FileHandle.standardError.write(Data("\(file):\(step.line.map(String.init) ?? "-"): error: \(step.dma?.outcome.rawValue ?? "?") without an expect: \(step.statement)\n".utf8))
+        }
+      }
+      if unmet > 0 || refused > 0 || unexpected > 0 { throw ExitCode.failure }
     }
 
     struct FileReport: Encodable {

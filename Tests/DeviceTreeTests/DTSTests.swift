@@ -47,6 +47,63 @@ struct DTSTests {
     }
   }
 
+  /// A directory holding a fake `dtc` (a shell script), for PATH.
+  static func fakeCompiler(_ body: String) throws -> URL {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fake-dtc-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let script = directory.appendingPathComponent("dtc")
+    try ("#!/bin/sh\n" + body).write(to: script, atomically: true, encoding: .utf8)
+    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script.path)
+    return directory
+  }
+
+  @Test("the file reaches dtc after '--', so a name starting with '-' is never an option")
+  func endOfOptions() throws {
+    let directory = try Self.fakeCompiler("for a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$(dirname \"$0\")/arguments\"; exit 1\n")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    #expect(throws: DeviceTreeError.self) {
+      _ = try DeviceTreeSource.compile(file: "-o/tmp/owned.dts", environment: ["PATH": directory.path])
+    }
+    let arguments = try String(contentsOf: directory.appendingPathComponent("arguments"), encoding: .utf8).split(separator: "\n")
+    #expect(arguments.suffix(2) == ["--", "-o/tmp/owned.dts"])
+  }
+
+  @Test("a dtc that spins is killed after the timeout, with its process group, and the error says so")
+  func timeout() throws {
+    let directory = try Self.fakeCompiler("echo 'spinning on #iommu-cells' >&2; sleep 300 & echo $! > \"$(dirname \"$0\")/grandchild\"; sleep 300\n")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let start = Date()
+    #expect {
+      _ = try DeviceTreeSource.compile(file: "board.dts", environment: ["PATH": directory.path], timeout: 1)
+    } throws: { error in
+      guard let error = error as? DeviceTreeError else { return false }
+      return error.file == "board.dts" && error.message.contains("did not finish within 1 s")
+        && error.message.contains("killed with its process group") && error.message.contains("spinning on #iommu-cells")
+    }
+    #expect(Date().timeIntervalSince(start) < 10)
+    let grandchild = Int32(try String(contentsOf: directory.appendingPathComponent("grandchild"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    #expect(grandchild > 0)
+    var gone = false
+    for _ in 0..<100 where !gone {
+      gone = kill(grandchild, 0) != 0
+        || (try? String(contentsOfFile: "/proc/\(grandchild)/stat", encoding: .utf8))?.contains(") Z ") == true
+      if !gone { usleep(50_000) }
+    }
+    #expect(gone)
+  }
+
+  @Test("dtc's multi-line message comes back on one line, control characters escaped")
+  func messageOnOneLine() throws {
+    let directory = try Self.fakeCompiler("printf 'Error: board.dts:3.1-5 syntax error\\nFATAL ERROR: \\033[2J unable to parse\\n' >&2; exit 1\n")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    #expect {
+      _ = try DeviceTreeSource.compile(file: "board.dts", environment: ["PATH": directory.path])
+    } throws: { error in
+      let text = "\(error)"
+      return text == "board.dts: error: dtc could not compile the source: Error: board.dts:3.1-5 syntax error; FATAL ERROR: \\x1b[2J unable to parse (exit status 1)"
+    }
+  }
+
   @Test("files are told apart by extension, else by the DTB magic")
   func detection() throws {
     let blob = try Fixtures.blob("quarry")

@@ -52,7 +52,14 @@ struct FuzzTests {
         parsed += 1
         // A tree that reads must also extract and bridge without trapping.
         if let platform = try? Platform(tree: tree) {
-          _ = try? platform.scenario(ScenarioOptions(dom0: .coloured(colours: [0, 1]), xen: .v4_20))
+          // A board that bridges writes a scenario that reads back to the
+          // same statements, whatever bytes its names and strings hold.
+          let model = tree.root.property("model").flatMap { try? $0.string() }
+          if let written = try? platform.scenario(ScenarioOptions(dom0: .coloured(colours: [0, 1]), xen: .v4_20), name: model ?? "mutant") {
+            let parsed = try? ScenarioParser.parse(written.text)
+            #expect(parsed?.statements.map(\.kind) == written.scenario.statements.map(\.kind), "mutant \(iteration)")
+            #expect(parsed?.name == written.scenario.name, "mutant \(iteration)")
+          }
           _ = platform.unsafeDevices
         }
       } catch {

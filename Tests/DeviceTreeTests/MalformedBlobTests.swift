@@ -9,6 +9,19 @@ struct MalformedBlobTests {
   /// quarry.dtb (807 bytes): header fields at 0x0–0x27.
   func quarry() throws -> [UInt8] { try Fixtures.blob("quarry") }
 
+  @Test("a node name with a newline, an escape or a non-ASCII byte is rejected at that byte, the name shown escaped")
+  func unprintableNodeNames() throws {
+    for (name, byte) in [("dma@0\ndma evil from-device 0x0 4K", 0x0a), ("x\u{1b}[2J", 0x1b), ("caf\u{e9}", 0xc3), ("sp ace", 0x20)] {
+      let blob = BlobBuilder(tokens: [.begin(""), .begin(name), .end, .end]).build()
+      let nameOffset = Int(blob.word(at: 0x8)) + 12
+      let error = readError(blob)
+      let at = Array(name.utf8).firstIndex(of: UInt8(byte)).map { nameOffset + $0 }
+      #expect(error?.offset == at, "\(name)")
+      #expect(error?.message.hasPrefix("expected a node name of printable ASCII characters, found byte 0x\(String(byte, radix: 16))") == true)
+      #expect(error.map { !$0.description.contains("\n") && !$0.description.contains("\u{1b}") } == true)
+    }
+  }
+
   @Test("a bad magic is rejected at offset 0")
   func magic() throws {
     var blob = try quarry()

@@ -154,6 +154,32 @@ struct PlatformScenarioTests {
     #expect(Platform.isRead(.iommuMap, by: .latest, on: .smmuV3, options: ScenarioOptions(pciStreamsAttached: true)))
   }
 
+  @Test("strings from the tree cannot add a statement to the scenario: the model and notes stay on their lines, escaped")
+  func noInjection() throws {
+    let injected = "x\ndma dev from-device 0x80000000 4K\n\u{1b}]0;owned\u{7}"
+    let blob = BlobBuilder(tokens: [
+      .begin(""), .property("model", BlobBuilder.string("Board \"\(injected)\"")),
+      .property("#address-cells", BlobBuilder.cells(1)), .property("#size-cells", BlobBuilder.cells(1)),
+      .begin("memory@80000000"), .property("device_type", BlobBuilder.string("memory")), .property("reg", BlobBuilder.cells(0x8000_0000, 0x100_0000)), .end,
+      // An IOMMU of a kind the scenarios lack, with no masters: a note
+      // quotes its compatible.
+      .begin("iommu@1000"), .property("compatible", BlobBuilder.string("acme,iommu\(injected)")), .property("#iommu-cells", BlobBuilder.cells(1)), .end,
+      .begin("dev@2000"), .property("compatible", BlobBuilder.string("acme,dev\(injected)")), .property("#dma-cells", BlobBuilder.cells(1)), .end,
+      .end,
+    ]).build()
+    let tree = try FlattenedDeviceTree(bytes: blob)
+    let platform = try Platform(tree: tree)
+    let model = try tree.root.property("model")?.string()
+    let written = try platform.scenario(ScenarioOptions(), name: model)
+    let parsed = try ScenarioParser.parse(written.text)
+    // The statements read back are the ones written: no DMA was injected.
+    #expect(parsed.statements.map(\.kind) == written.scenario.statements.map(\.kind))
+    #expect(!parsed.statements.contains { if case .dma = $0.kind { true } else { false } })
+    #expect(parsed.name == "Board 'x\\ndma dev from-device 0x80000000 4K\\n\\x1b]0;owned\\x07'")
+    #expect(written.text.contains("# IOMMU /iommu@1000 (acme,iommux\\ndma dev from-device 0x80000000 4K\\n\\x1b]0;owned\\x07) has no masters and is left out\n"))
+    #expect(!written.text.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" })
+  }
+
   @Test("scenario names are sanitised and unique")
   func names() {
     var names = UniqueNames()

@@ -39,6 +39,15 @@ struct CheckCommandTests {
     #expect(verdicts.first?["safe"] as? Bool == false)
   }
 
+  @Test("dom0 colours past the board's 16 LLC colours are a usage error naming the count, before any proof")
+  func colours() throws {
+    let start = Date()
+    let output = try CommandRunner.run(["check", "--platform", quarry, "--dom0", "coloured:99-100"])
+    #expect(output.status == 64)
+    #expect(output.standardError.contains("expected --dom0 colours below 16, the board's number of LLC colours, found 99 in 'coloured:99-100'"))
+    #expect(Date().timeIntervalSince(start) < 20)
+  }
+
   @Test("bad input: a bad policy is a usage error, a truncated blob exits 65, a missing file 66")
   func badInput() throws {
     #expect(try CommandRunner.run(["check", "--platform", quarry, "--policy", "bounce"]).status == 64)

@@ -14,10 +14,14 @@ struct CommandRunner {
       .deletingLastPathComponent().appendingPathComponent("dmaverify")
   }
 
-  static func run(_ arguments: [String], in directory: URL? = nil) throws -> Output {
+  /// `environment` entries are added to this process's environment.
+  static func run(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> Output {
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
+    if !environment.isEmpty {
+      process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
     if let directory { process.currentDirectoryURL = directory }
     let out = Pipe()
     let err = Pipe()

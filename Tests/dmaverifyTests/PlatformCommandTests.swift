@@ -148,6 +148,134 @@ struct PlatformCommandTests {
     #expect(output.standardError.hasPrefix("/nonexistent/dir/out.scn: error: cannot write the scenario"))
   }
 
+  @Test("the scenario path is checked before the tree is read: a device node, a symbolic link or a missing directory exits 73 and nothing is written")
+  func unwritableBeforeWork() throws {
+    let device = try CommandRunner.run(["platform", "/nonexistent/board.dtb", "--scenario", "/dev/null"])
+    #expect(device.status == 73)
+    #expect(device.standardError == "/dev/null: error: cannot write the scenario: it is a character device, which dmaverify does not write to or replace\n")
+    var status = stat()
+    #expect(stat("/dev/null", &status) == 0 && status.st_mode & S_IFMT == S_IFCHR)
+
+    let target = temporaryPath("target")
+    try "precious\n".write(toFile: target, atomically: true, encoding: .utf8)
+    let link = temporaryPath("scn")
+    try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: target)
+    defer { for path in [target, link] { try? FileManager.default.removeItem(atPath: path) } }
+    let linked = try CommandRunner.run(["platform", Self.fixture("quarry.dtb"), "--scenario", link])
+    #expect(linked.status == 73)
+    #expect(linked.standardError.contains("it is a symbolic link, which dmaverify does not follow or replace"))
+    #expect(linked.standardOutput.isEmpty)
+    #expect(try String(contentsOfFile: target, encoding: .utf8) == "precious\n")
+  }
+
+  @Test("an existing scenario file is replaced whole")
+  func replaces() throws {
+    let path = temporaryPath("scn")
+    try String(repeating: "# old\n", count: 10_000).write(toFile: path, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let output = try CommandRunner.run(["platform", Self.fixture("quarry.dtb"), "--scenario", path])
+    #expect(output.status == 0, "\(output.standardError)")
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    #expect(!text.contains("# old") && text.contains("device sata untranslated"))
+  }
+
+  @Test("names and strings from the tree are printed with control characters escaped, one line each")
+  func escapedOutput() throws {
+    // quarry with the AHCI's compatible ("generic-ahci", 12 bytes) replaced
+    // by as many bytes holding a newline and a terminal escape.
+    var blob = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Self.fixture("quarry.dtb"))))
+    let original = Array("generic-ahci".utf8)
+    let hostile: [UInt8] = Array("ah".utf8) + [0x0a, 0x1b] + Array("[31mci!!".utf8)
+    #expect(hostile.count == original.count)
+    let start = try #require((0...(blob.count - original.count)).first { Array(blob[$0..<($0 + original.count)]) == original })
+    blob.replaceSubrange(start..<(start + original.count), with: hostile)
+    let path = temporaryPath("dtb")
+    try Data(blob).write(to: URL(fileURLWithPath: path))
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let output = try CommandRunner.run(["platform", path])
+    #expect(output.status == 0, "\(output.standardError)")
+    #expect(output.standardOutput.contains("/sata@2d000000 (ah\\n\\x1b[31mci!!)"))
+    #expect(!output.standardOutput.unicodeScalars.contains { $0.value == 0x1b })
+    #expect(!output.standardOutput.split(separator: "\n").contains { $0.hasPrefix("[31m") })
+  }
+
+  /// A directory with a fake `dtc` for PATH, and a `board.dts` for it.
+  func fakeCompiler(_ body: String) throws -> URL {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fake-dtc-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let script = directory.appendingPathComponent("dtc")
+    try ("#!/bin/sh\n" + body).write(to: script, atomically: true, encoding: .utf8)
+    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script.path)
+    try "/dts-v1/;\n/ { };\n".write(to: directory.appendingPathComponent("board.dts"), atomically: true, encoding: .utf8)
+    return directory
+  }
+
+  static func isGone(_ pid: Int32) -> Bool {
+    kill(pid, 0) != 0 || (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z ") == true
+  }
+
+  @Test("a dtc that spins is killed after --dtc-timeout: exit 65 naming the file, the timeout and what dtc said")
+  func dtcTimeout() throws {
+    let directory = try fakeCompiler("echo 'still thinking' >&2; sleep 300\n")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let start = Date()
+    let output = try CommandRunner.run(
+      ["platform", "board.dts", "--dtc-timeout", "1"], in: directory, environment: ["PATH": directory.path + ":/usr/bin:/bin"])
+    #expect(output.status == 65)
+    #expect(output.standardError.hasPrefix("board.dts: error: dtc could not compile the source: \(directory.path)/dtc did not finish within 1 s; it was killed with its process group (it had said: still thinking)"))
+    #expect(Date().timeIntervalSince(start) < 20)
+    #expect(try CommandRunner.run(["platform", "board.dts", "--dtc-timeout", "nan"]).status == 64)
+    #expect(try CommandRunner.run(["check", "--platform", "board.dts", "--dtc-timeout", "0"]).status == 64)
+  }
+
+  @Test("dmaverify interrupted while dtc runs: dtc's whole process group goes with it")
+  func interrupted() throws {
+    let directory = try fakeCompiler("sleep 300 & echo $! > \"$(dirname \"$0\")/grandchild\"; echo $$ > \"$(dirname \"$0\")/child\"; sleep 300\n")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    for signal in [SIGTERM, SIGINT] {
+      for file in ["child", "grandchild"] { try? FileManager.default.removeItem(at: directory.appendingPathComponent(file)) }
+      let process = Process()
+      process.executableURL = CommandRunner.executable
+      process.arguments = ["platform", "board.dts"]
+      process.currentDirectoryURL = directory
+      process.environment = ProcessInfo.processInfo.environment.merging(["PATH": directory.path + ":/usr/bin:/bin"]) { $1 }
+      process.standardOutput = FileHandle.nullDevice
+      process.standardError = FileHandle.nullDevice
+      try process.run()
+      var pids: [Int32] = []
+      for _ in 0..<200 where pids.count < 2 {
+        usleep(50_000)
+        pids = ["child", "grandchild"].compactMap {
+          (try? String(contentsOf: directory.appendingPathComponent($0), encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        }
+      }
+      #expect(pids.count == 2, "the fake dtc did not start")
+      kill(process.processIdentifier, signal)
+      process.waitUntilExit()
+      #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == signal)
+      var gone = false
+      for _ in 0..<100 where !gone {
+        gone = pids.allSatisfy(Self.isGone)
+        if !gone { usleep(50_000) }
+      }
+      #expect(gone, "signal \(signal): dtc's group outlived dmaverify")
+      for pid in pids where !Self.isGone(pid) { kill(pid, SIGKILL) }
+    }
+  }
+
+  @Test("a source named like a dtc option is compiled as a file: dtc writes nothing", .enabled(if: PlatformCommandTests.dtcInstalled, "dtc (device-tree-compiler) is not installed"))
+  func optionLikeName() throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dash-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let source = try String(contentsOfFile: Self.fixture("quarry.dts"), encoding: .utf8)
+    try source.write(to: directory.appendingPathComponent("-owritten.dts"), atomically: true, encoding: .utf8)
+    let output = try CommandRunner.run(["platform", "--", "-owritten.dts"], in: directory)
+    #expect(output.status == 0, "\(output.standardError)")
+    #expect(output.standardOutput.contains("/sata@2d000000"))
+    #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["-owritten.dts"])
+  }
+
   @Test("a DTS goes through dtc", .enabled(if: PlatformCommandTests.dtcInstalled, "dtc (device-tree-compiler) is not installed"))
   func source() throws {
     let output = try CommandRunner.run(["platform", Self.fixture("harbour.dts")])

@@ -32,6 +32,23 @@ struct ProveCommandTests {
     #expect(xml.contains("<testsuite name=\"descriptor.roundtrip\" tests=\"72\" failures=\"0\""))
   }
 
+  @Test(
+    "an output that cannot be written is found before any proof runs: exit 73 naming the path",
+    arguments: [
+      (["--junit", "/nonexistent/dir/report.xml"], "/nonexistent/dir/report.xml: error: cannot write the file: No such file or directory"),
+      (["--write-expectations", "/dev/null"], "/dev/null: error: cannot write the file: it is a character device"),
+      (["--smt-dump-dir", "/dev/null/queries"], "/dev/null/queries: error: cannot write the file: cannot make the directory"),
+    ])
+  func unwritableOutputs(options: [String], message: String) throws {
+    let start = Date()
+    // The DMA matrix would take minutes: a quick exit shows nothing ran.
+    let output = try CommandRunner.run(["prove", "--filter", "dma.matrix", "--expectations", expectations] + options)
+    #expect(output.status == 73)
+    #expect(output.standardError.hasPrefix(message), "\(output.standardError)")
+    #expect(output.standardOutput.isEmpty)
+    #expect(Date().timeIntervalSince(start) < 20)
+  }
+
   @Test("a result that differs from the expectations exits 1 and says which")
   func mismatch() throws {
     let wrong = try temporaryFile("descriptor.roundtrip[ram_rw,L3,valid] refuted\n")

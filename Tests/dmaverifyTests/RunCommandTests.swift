@@ -53,6 +53,53 @@ struct RunCommandTests {
     #expect(output.standardError == "\(file): error: the scenario has no statements, so it checks nothing\n")
   }
 
+  @Test("a refused setup step is not a pass: exit 1, the step named on stderr and in the summary")
+  func refusedSetup() throws {
+    let file = try temporaryFile(Self.passing + "\ndomu guest id 1 memory 0xfffffffffff00000 1M base 0x40000000\n")
+    let output = try CommandRunner.run(["run", file])
+    #expect(output.status == 1)
+    #expect(output.standardOutput.contains("1 expectation met, 0 not met, 1 step refused"))
+    #expect(output.standardError.hasPrefix("\(file):6: error: domu guest id 1 memory 0xfffffffffff00000 1M base 0x40000000 → refused: "))
+    // --json fails the same way, with the reason on stderr.
+    let json = try CommandRunner.run(["run", "--json", file])
+    #expect(json.status == 1)
+    #expect(json.standardError.contains("→ refused: "))
+  }
+
+  @Test("a DMA that corrupts memory without an expect is not a pass: exit 1, saying so")
+  func unexpectedCorruption() throws {
+    let file = try temporaryFile("""
+      xen 4.20
+      llc-colours 16
+      ram 0x40000000 256M
+      iommu on
+      linux global-flag
+      device mmc untranslated
+      dom0 coloured 0-7 memory 32M
+      dma mmc from-device 0x41000000 4K
+
+      """)
+    let output = try CommandRunner.run(["run", file])
+    #expect(output.status == 1)
+    #expect(output.standardOutput.contains("0 not met, 1 DMA not ok without an expect"))
+    #expect(output.standardError == "\(file):8: error: corruption without an expect: dma mmc from-device 0x41000000 4K\n")
+    // With the expect that says so, it passes.
+    let expected = try temporaryFile(try String(contentsOfFile: file, encoding: .utf8).replacingOccurrences(of: "4K\n", with: "4K expect corruption\n"))
+    #expect(try CommandRunner.run(["run", expected]).status == 0)
+  }
+
+  @Test("a FIFO with no writer does not block: it reads as empty and checks nothing (65)")
+  func fifo() throws {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("fifo-\(UUID().uuidString).scn").path
+    #expect(mkfifo(path, 0o600) == 0)
+    defer { unlink(path) }
+    let start = Date()
+    let output = try CommandRunner.run(["run", path])
+    #expect(output.status == 65)
+    #expect(output.standardError.contains("checks nothing"))
+    #expect(Date().timeIntervalSince(start) < 20)
+  }
+
   @Test("/dev/null is read, and checks nothing (65)")
   func devNull() throws {
     let output = try CommandRunner.run(["run", "/dev/null"])

@@ -381,3 +381,16 @@ extension SolverError.Kind {
     }
   }
 }
+
+extension Context {
+  /// The version of the libz3 this program runs with (not the headers it
+  /// was built against): `4.8.12.0`.
+  package static var z3Version: String {
+    var major: UInt32 = 0
+    var minor: UInt32 = 0
+    var build: UInt32 = 0
+    var revision: UInt32 = 0
+    Z3_get_version(&major, &minor, &build, &revision)
+    return "\(major).\(minor).\(build).\(revision)"
+  }
+}

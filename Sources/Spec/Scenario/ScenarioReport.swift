@@ -11,6 +11,18 @@ public struct ScenarioReport: Hashable, Sendable, Codable {
   /// Steps whose outcome differs from the `expect` the scenario wrote.
   public var unmetExpectations: [StepReport] { steps.filter { $0.expectationMet == false } }
   public var dmaCount: Int { steps.filter { $0.dma != nil }.count }
+
+  /// Steps the specification refused (Xen returned an error, memory could
+  /// not be placed, a DMA could not run), other than those an unmet
+  /// `expect` already counts: a story whose setup failed checked less than
+  /// it says.
+  public var refusedSteps: [StepReport] { steps.filter { !$0.succeeded && $0.expectationMet == nil } }
+
+  /// DMAs that faulted or corrupted memory with no `expect` saying so: a
+  /// corruption nobody asked about is still one.
+  public var unexpectedOutcomes: [StepReport] {
+    steps.filter { step in step.expected == nil && step.dma.map { $0.outcome != .ok } == true }
+  }
 }
 
 /// One executed statement.
