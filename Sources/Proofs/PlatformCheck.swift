@@ -45,7 +45,7 @@ public enum PlatformCheck {
   }
 
   public static func run(
-    devices: [BoardDevice], policies: [DMAPolicy], layouts: [MatrixCell.Layout], xen: XenVersion, timeout: Duration = .seconds(10)
+    devices: [BoardDevice], policies: [DMAPolicy], layouts: [MatrixCell.Layout], xen: XenVersion, timeout: Duration = .seconds(40)
   ) throws -> [Verdict] {
     let session = try ProofSession(timeout: timeout, seed: 1, dumpDirectory: nil)
     let platform = try MatrixPlatform()

@@ -74,7 +74,10 @@ struct DMAMatrixTests {
   @Test(
     "a deliberately broken Xen grant operation is refuted by Z3, and the refutation replays",
     arguments: [
-      (XenMutants.oneToOneAtGFN, "legacy/direct-mapped/attached/grant/one-page/after-fix")
+      (XenMutants.oneToOneAtGFN, "legacy/direct-mapped/attached/grant/one-page/after-fix"),
+      // Only a history shows this one: a read-only map of the frame before
+      // the buffer's writable one leaves the 1:1 entry read-only.
+      (.mapKindNeverUpgrades, "legacy/direct-mapped/attached/grant/one-page/after-fix"),
     ])
   func xenMutants(mutants: XenMutants, cell: String) throws {
     #expect(try decide(cell).values.allSatisfy { $0.verdict == .proved })
@@ -82,6 +85,15 @@ struct DMAMatrixTests {
     let refuted = broken.values.filter { $0.verdict == .refuted }
     #expect(!refuted.isEmpty, "\(mutants) was not caught in \(cell)")
     #expect(refuted.allSatisfy { $0.replayed == true }, "\(broken)")
+  }
+
+  @Test("a refutation that needs a history shows it in the replayed scenario")
+  func historyInCounterexample() throws {
+    let broken = try decide("legacy/direct-mapped/attached/grant/one-page/after-fix", xenMutants: .mapKindNeverUpgrades)
+    let refuted = try #require(broken.values.first { $0.verdict == .refuted })
+    let scenario = try #require(refuted.counterexample)
+    #expect(scenario.contains(" ro as op"), "\(scenario)")
+    #expect(refuted.replayed == true)
   }
 
   @Test("every cell name parses back")

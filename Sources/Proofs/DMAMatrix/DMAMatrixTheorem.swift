@@ -27,11 +27,14 @@ enum DMAMatrixTheorem {
     Theorem(
       name: name,
       summary: "integrity, isolation and liveness of dom0 DMA per layout, device, page kind, shape and Xen. "
-        + "For all: buffer page, offset and size of the shape; guest frames the allocator can give; a coloured dom0's "
-        + "frame placement; device coherent or not, DMA mask 32-64 bits; cache-flush hypercall present or not. "
-        + "Not over: platforms (one, MatrixPlatform), histories (one grant or foreign map per buffer page, no unmap), "
-        + "Xen releases other than 4.14 and 4.20. The DMA is the spec's page-level DMA; dom0's p2m is built by the proof",
-      timeout: .seconds(10)
+        + "For all: buffer page, offset and size of the shape; guest frames and GFNs; a coloured dom0's frame placement; "
+        + "device coherent or not, DMA mask 32-64 bits; cache-flush hypercall present or not; a history of 3 Xen "
+        + "operations (2 before the buffer's maps, 1 after: none, grant map ro/rw, grant unmap, foreign map) run by the "
+        + "spec's own grant code. Not over: platforms (one, MatrixPlatform), Xen releases other than 4.14 and 4.20, "
+        + "dom0 GFNs reused by the history. Integrity is over addresses; the replay checks the data",
+      // Each claim takes up to ~8 s alone on a 2-core machine (BENCHMARKS.md);
+      // the cap leaves room for a loaded one, where a timeout is `unknown`.
+      timeout: .seconds(40)
     ) { session in
       let platform = try MatrixPlatform()
       var findings: [Finding] = []
@@ -89,7 +92,8 @@ enum DMAMatrixTheorem {
   /// offset 0, a whole page, the lowest pages.
   static func minimizationOrder(_ state: SymbolicDMAState) -> [(SymbolicWord, [UInt64])] {
     let pageBase = state.page == .local ? MatrixPlatform.ramStart : MatrixPlatform.extendedRegion
-    var order: [(SymbolicWord, [UInt64])] = [
+    // No history operation unless the failure needs one.
+    var order: [(SymbolicWord, [UInt64])] = state.steps.map { ($0.operation, [0]) } + [
       (state.offset, [0, 0x800, 0x100]),
       (state.size, state.shape == .onePage ? [0x1000, 0x800, 0x100, 1] : [0x2000, 0x1800, 0x1001]),
       (state.bufferPage, [pageBase, pageBase + 1, pageBase + 0x10]),
@@ -136,27 +140,65 @@ enum DMAMatrixTheorem {
       }
     }
     let bufferPage = try model.value(of: state.bufferPage.term)
-    for (k, frame) in state.guestFrames.enumerated() {
+    // The guest page of a frame: the model's GFN for it. On the coloured
+    // platform the allocator put the frame at some GFN of its own; when the
+    // model chose another, a raw p2m line gives the guest that mapping too.
+    var pinned = Set<UInt64>()
+    func guestGFN(_ gfnTerm: SymbolicWord, frame: SymbolicWord) throws -> UInt64 {
       let mfn = try model.value(of: frame.term)
-      let guestGFN: UInt64
+      let gfn = try model.value(of: gfnTerm.term)
       switch cell.layout {
       case .direct:
         guard (MatrixPlatform.guestStart..<(MatrixPlatform.guestStart + MatrixPlatform.guestPages)).contains(mfn) else {
           throw MatrixError.platform("\(cell): the model's guest frame \(hex(mfn)) is outside the guest's memory")
         }
-        guestGFN = MatrixPlatform.guestBase + (mfn - MatrixPlatform.guestStart)
+        return MatrixPlatform.guestBase + (mfn - MatrixPlatform.guestStart)
       case .coloured:
-        guard let gfn = state.platform.colouredGuest.gfnOfFrame[mfn] else {
+        guard let allocated = state.platform.colouredGuest.gfnOfFrame[mfn] else {
           throw MatrixError.platform("the model's guest frame \(hex(mfn)) is not one the allocator gave the guest")
         }
-        guestGFN = gfn
+        if allocated != gfn, pinned.insert(gfn).inserted {
+          lines.append("p2m guest map \(hex(gfn << 12)) \(hex(mfn << 12)) ram_rw")
+        }
+        return allocated == gfn ? allocated : gfn
       }
+    }
+    // The history's operations, as the model chose them: grant maps that
+    // an unmap names, and only those, are live when it runs.
+    var liveGrants = Set<Int>()
+    func historyLines(_ range: Range<Int>) throws -> [String] {
+      var lines: [String] = []
+      for i in range {
+        let step = state.steps[i]
+        let host = hex(try model.value(of: step.hostGFN.term) << 12)
+        switch try model.value(of: step.operation.term) {
+        case 1:
+          let access = try model.value(of: step.writable.term) == 1 ? "rw" : "ro"
+          let gfn = try guestGFN(step.guestGFN, frame: step.guestFrame)
+          lines.append("grant guest \(hex(gfn << 12)) to dom0 at \(host) \(access) as op\(i)")
+          liveGrants.insert(i)
+        case 2:
+          let target = Int(try model.value(of: step.unmapTarget.term))
+          if target < i, liveGrants.remove(target) != nil { lines.append("ungrant op\(target)") }
+        case 3:
+          let gfn = try guestGFN(step.guestGFN, frame: step.guestFrame)
+          lines.append("foreign guest \(hex(gfn << 12)) into dom0 at \(host) as op\(i)")
+        default:
+          break
+        }
+      }
+      return lines
+    }
+    lines += try historyLines(0..<state.history.before)
+    for (k, frame) in state.guestFrames.enumerated() {
       let host = hex((bufferPage + UInt64(k)) << 12)
+      let gfn = hex(try guestGFN(state.guestGFNs[k], frame: frame) << 12)
       lines.append(
         cell.page == .grant
-          ? "grant guest \(hex(guestGFN << 12)) to dom0 at \(host) rw as page\(k)"
-          : "foreign guest \(hex(guestGFN << 12)) into dom0 at \(host) as page\(k)")
+          ? "grant guest \(gfn) to dom0 at \(host) rw as page\(k)"
+          : "foreign guest \(gfn) into dom0 at \(host) as page\(k)")
     }
+    lines += try historyLines(state.history.before..<state.history.length)
     let address = try model.value(of: state.bufferAddress.term)
     let size = try model.value(of: state.size.term)
     lines.append("dma dev from-device \(hex(address)) \(ScenarioPrinter.sizeText(size))")

@@ -21,7 +21,12 @@ enum FlagEqualsSwiotlbTheorem {
   static var theorem: Theorem { theorem(xenMutants: []) }
 
   static func theorem(xenMutants: XenMutants) -> Theorem {
-    Theorem(name: "dma.flag-equals-swiotlb", summary: "the RFC's flag equals swiotlb-xen on a direct-mapped dom0, and gives the ideal DMA on a coloured one where swiotlb-xen does not") { session in
+    Theorem(
+      name: "dma.flag-equals-swiotlb",
+      summary: "the RFC's flag equals swiotlb-xen on a direct-mapped dom0, and gives the ideal DMA on a coloured one where swiotlb-xen does not "
+        + "(the matrix's scope: MatrixPlatform, any device coherence, mask and cache-flush hypercall, a history of 3 Xen operations, Xen 4.20)",
+      timeout: .seconds(40)
+    ) { session in
       let platform = try MatrixPlatform()
       var findings: [Finding] = []
       for page in MatrixCell.PageKind.allCases {

@@ -39,8 +39,36 @@ final class SymbolicDMAState {
   /// guest GFNs that hold them.
   let guestFrames: [SymbolicWord]
   let guestGFNs: [SymbolicWord]
-  /// Xen after the cell's maps of the buffer pages, and whether each
-  /// succeeded (a hypothesis: the DMA runs on a buffer dom0 could map).
+  /// How many symbolic Xen operations come before and after the buffer's
+  /// own maps.
+  struct History: Sendable {
+    var before: Int
+    var after: Int
+    var length: Int { before + after }
+    /// Two operations before the buffer is mapped and one after.
+    static let matrix = History(before: 2, after: 1)
+    static let none = History(before: 0, after: 0)
+  }
+
+  /// One symbolic operation of the history: which (0 none, 1 grant map,
+  /// 2 grant unmap, 3 foreign map), of which guest page (its GFN and
+  /// frame), at which dom0 GFN, read-only or writable, and for an unmap
+  /// which earlier map of the history.
+  struct Step {
+    var operation: SymbolicWord
+    var guestGFN: SymbolicWord
+    var guestFrame: SymbolicWord
+    var hostGFN: SymbolicWord
+    var writable: SymbolicWord
+    var unmapTarget: SymbolicWord
+  }
+
+  let history: History
+  private(set) var steps: [Step] = []
+
+  /// Xen after the history and the cell's maps of the buffer pages, and
+  /// whether each buffer map succeeded (a hypothesis: the DMA runs on a
+  /// buffer dom0 could map).
   private(set) var xenWorld: SymbolicXenWorld!
   private(set) var mapsSucceeded: [SymbolicBool] = []
   /// What Linux's grant tree holds (§3.3): `set_foreign_p2m_mapping()`
@@ -66,8 +94,9 @@ final class SymbolicDMAState {
 
   init(
     session: ProofSession, platform: MatrixPlatform, layout: MatrixCell.Layout, page: MatrixCell.PageKind, shape: MatrixCell.Shape,
-    xen: MatrixCell.XenFix, xenMutants: XenMutants = [], pages: Int? = nil
+    xen: MatrixCell.XenFix, xenMutants: XenMutants = [], pages: Int? = nil, history: History = .matrix
   ) throws {
+    self.history = history
     self.xenMutants = xenMutants
     pageCount = pages ?? (shape == .onePage ? 1 : 2)
     self.session = session
@@ -90,8 +119,17 @@ final class SymbolicDMAState {
     } else {
       colouredMap = nil
     }
-    // dom0 maps the buffer's pages, as Linux asks Xen to.
+    for i in 0..<history.length {
+      steps.append(
+        Step(
+          operation: try session.word("op\(i)"), guestGFN: try session.word("op\(i)_guest_gfn"),
+          guestFrame: try session.word("op\(i)_guest_mfn"), hostGFN: try session.word("op\(i)_dom0_gfn"),
+          writable: try session.word("op\(i)_writable"), unmapTarget: try session.word("op\(i)_unmaps")))
+    }
+    // The history before, dom0 mapping the buffer's pages as Linux asks
+    // Xen to, and the history after.
     var world = SymbolicXenWorld(state: self)
+    for i in 0..<history.before { runStep(i, in: &world) }
     for (k, gfn) in guestGFNs.enumerated() {
       let host = bufferPage &+ UInt64(k)
       switch page {
@@ -106,7 +144,28 @@ final class SymbolicDMAState {
         break
       }
     }
+    for i in history.before..<history.length { runStep(i, in: &world) }
     xenWorld = world
+  }
+
+  /// The maptrack handle of history step `i`'s grant map (after the
+  /// buffer's own, which take 0 and 1).
+  static func handle(ofStep i: Int) -> Int { 16 + i }
+
+  /// Runs history step `i` through the spec's operations: each possible
+  /// operation is issued under the condition that the step is it.
+  private func runStep(_ i: Int, in world: inout SymbolicXenWorld) {
+    let step = steps[i]
+    let guest = MatrixPlatform.guest
+    _ = grantMapOperation(
+      &world, granter: guest, gfn: step.guestGFN, local: .dom0, hostGFN: step.hostGFN, writable: step.writable == 1,
+      handle: Self.handle(ofStep: i), issued: step.operation == 1)
+    for earlier in 0..<i {
+      _ = grantUnmapOperation(
+        &world, local: .dom0, handle: Self.handle(ofStep: earlier), context: step.hostGFN,
+        issued: step.operation == 2 && step.unmapTarget == UInt64(earlier))
+    }
+    _ = foreignMapOperation(&world, caller: .dom0, foreign: guest, gfn: step.guestGFN, at: step.hostGFN, issued: step.operation == 3)
   }
 
   /// dom0's p2m at `gfn` after boot, before any map: its own RAM, 1:1 on
@@ -168,14 +227,44 @@ final class SymbolicDMAState {
     case .grant, .foreign:
       facts += [bufferPage >= MatrixPlatform.extendedRegion, bufferPage < MatrixPlatform.extendedRegion + MatrixPlatform.extendedPages - extra]
     }
-    // The guest's p2m: its GFNs hold distinct frames of its own (checked
-    // by the maps themselves, which must succeed).
+    // The guest's p2m: the buffer's GFNs hold distinct frames of its own
+    // (checked by the maps themselves, which must succeed).
     for i in guestFrames.indices {
       for j in guestFrames.indices where j > i {
         facts += [guestFrames[i] != guestFrames[j], guestGFNs[i] != guestGFNs[j]]
       }
     }
     facts += mapsSucceeded
+    // The history: any operation, on any guest page (a page of the buffer
+    // again, or another of the guest's), at any dom0 GFN of the extended
+    // region but the buffer's own (Linux maps into pages it owns, and the
+    // buffer's are in use); the guest's p2m stays a p2m (one frame per
+    // GFN and one GFN per frame).
+    let pairs = zip(guestGFNs, guestFrames).map { ($0, $1) } + steps.map { ($0.guestGFN, $0.guestFrame) }
+    for (i, step) in steps.enumerated() {
+      facts += [
+        step.operation <= 3, step.writable <= 1, step.unmapTarget < UInt64(max(i, 1)), guestOwns(step.guestFrame),
+        step.hostGFN >= MatrixPlatform.extendedRegion, step.hostGFN < MatrixPlatform.extendedRegion + MatrixPlatform.extendedPages,
+      ]
+      for k in 0..<pageCount where page != .local { facts.append(step.hostGFN != bufferPage &+ UInt64(k)) }
+      // Linux maps into pages it owns and does not use: one host page per
+      // operation.
+      for other in steps[..<i] { facts.append(step.hostGFN != other.hostGFN) }
+    }
+    for a in pairs.indices {
+      for b in pairs.indices where b > a { facts.append((pairs[a].0 == pairs[b].0).isEqual(to: pairs[a].1 == pairs[b].1)) }
+    }
+    // On the direct-mapped platform the guest's memory is one bank at a
+    // fixed guest address: its p2m is that linear map. (The coloured
+    // guest's is the allocator's; a counterexample pins the pairs it uses.)
+    switch layout {
+    case .direct:
+      for (gfn, frame) in pairs { facts.append(gfn == frame &- MatrixPlatform.guestStart &+ MatrixPlatform.guestBase) }
+    case .coloured:
+      for (gfn, _) in pairs {
+        facts += [gfn >= MatrixPlatform.guestBase, gfn < MatrixPlatform.guestBase + MatrixPlatform.colouredGuestPages]
+      }
+    }
     // dom0's coloured pages: each read point holds one of dom0's frames,
     // and distinct GFNs hold distinct frames.
     if let colouredMap {

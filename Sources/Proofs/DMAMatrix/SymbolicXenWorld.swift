@@ -29,7 +29,8 @@ struct SymbolicXenWorld: XenMappingWorld {
   func p2mEntry(of domain: DomainID, at gfn: SymbolicWord) -> P2MSlot<SymbolicWord> {
     guard domain == .dom0 else {
       var slot = P2MSlot<SymbolicWord>.invalid(gfn)
-      for (guestGFN, frame) in zip(state.guestGFNs, state.guestFrames).reversed() {
+      let pages = zip(state.guestGFNs, state.guestFrames).map { ($0, $1) } + state.steps.map { ($0.guestGFN, $0.guestFrame) }
+      for (guestGFN, frame) in pages.reversed() {
         slot = .select(gfn == guestGFN, P2MSlot(.ramRW, mfn: frame), slot)
       }
       return slot

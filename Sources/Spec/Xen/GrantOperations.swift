@@ -67,19 +67,23 @@ public struct GrantMapOutcome<W: Word> {
 /// `GNTTABOP_map_grant_ref` with `GNTMAP_host_map` (common/grant_table.c
 /// `map_grant_ref()`, arch/arm/mm.c `create_grant_host_mapping()`; §2.1).
 /// See ``XenState/mapGrant(from:gfn:into:at:writable:)`` for the steps.
-/// A successful map is added to the local maptrack with `handle`.
+/// A successful map is added to the local maptrack with `handle`. The
+/// operation happens only when `issued` holds (a proof's history chooses
+/// its operations symbolically); otherwise nothing changes and no outcome
+/// condition holds.
 public func grantMapOperation<World: XenMappingWorld>(
   _ world: inout World, granter: DomainID, gfn: World.Address, local: DomainID, hostGFN: World.Address,
-  writable: World.Address.Condition, handle: Int
+  writable: World.Address.Condition, handle: Int, issued: World.Address.Condition? = nil
 ) -> GrantMapOutcome<World.Address> {
   typealias W = World.Address
   let no = gfn.condition(false)
+  let issued = issued ?? gfn.condition(true)
   // 1. get_paged_frame(): any_ram but not foreign, owned by the granter.
   let entry = world.p2mEntry(of: granter, at: gfn)
-  let noEntry = !entry.isValid
-  let notRAM = entry.isValid && !entry.typeIs { $0.isAnyRAM && !$0.isForeign }
-  let notOwned = entry.isValid && !notRAM && !world.owns(granter, entry.mfn)
-  let grantable = !noEntry && !notRAM && !notOwned
+  let noEntry = issued && !entry.isValid
+  let notRAM = issued && entry.isValid && !entry.typeIs { $0.isAnyRAM && !$0.isForeign }
+  let notOwned = issued && entry.isValid && !notRAM && !world.owns(granter, entry.mfn)
+  let grantable = issued && !noEntry && !notRAM && !notOwned
   let mfn = entry.mfn
   // 2. The host mapping, replacing whatever was at hostGFN.
   let hostRefused = grantable && world.p2mRefusesUpdate(of: local, at: hostGFN)
@@ -137,15 +141,16 @@ public struct GrantUnmapOutcome<W: Word> {
 /// `replace_grant_host_mapping()`; §2.1 step 4). See
 /// ``XenState/unmapGrant(_:of:)`` for the steps.
 public func grantUnmapOperation<World: XenMappingWorld>(
-  _ world: inout World, local: DomainID, handle: Int, context: World.Address
+  _ world: inout World, local: DomainID, handle: Int, context: World.Address, issued: World.Address.Condition? = nil
 ) -> GrantUnmapOutcome<World.Address> {
   let no = context.condition(false)
+  let issued = issued ?? context.condition(true)
   guard let mapping = world.maptrack(of: local).first(where: { $0.handle == handle }) else {
     return GrantUnmapOutcome(
       badHandle: context.condition(true), hostRefused: no, hostMismatch: no, iommuRefused: no, iommuBug: no, succeeded: no)
   }
   let needIOMMU = needsGrantIOMMUMapping(world, local)
-  let live = mapping.live
+  let live = issued && mapping.live
   let host = physmapRemoveOperation(&world, local, at: mapping.hostGFN, expecting: mapping.mfn, when: live)
   let removed = live && !host.refused && !host.mismatch
   let maptrackBefore = world.maptrack(of: local)
@@ -169,7 +174,7 @@ public func grantUnmapOperation<World: XenMappingWorld>(
     }
   }
   return GrantUnmapOutcome(
-    badHandle: !live, hostRefused: host.refused, hostMismatch: host.mismatch, iommuRefused: iommuRefused, iommuBug: iommuBug,
+    badHandle: issued && !mapping.live, hostRefused: host.refused, hostMismatch: host.mismatch, iommuRefused: iommuRefused, iommuBug: iommuBug,
     succeeded: removed && !iommuBug)
 }
 
@@ -188,13 +193,15 @@ public struct ForeignMapOutcome<W: Word> {
 /// `xenmem_add_to_physmap_one()` with `XENMAPSPACE_gmfn_foreign` (arch/arm/mm.c;
 /// §2.4), from step 3: see ``XenState/addToPhysmapForeign(caller:foreign:gfn:at:)``.
 public func foreignMapOperation<World: XenMappingWorld>(
-  _ world: inout World, caller: DomainID, foreign: DomainID, gfn: World.Address, at target: World.Address
+  _ world: inout World, caller: DomainID, foreign: DomainID, gfn: World.Address, at target: World.Address,
+  issued: World.Address.Condition? = nil
 ) -> ForeignMapOutcome<World.Address> {
+  let issued = issued ?? gfn.condition(true)
   let entry = world.p2mEntry(of: foreign, at: gfn)
-  let noEntry = !entry.isValid
-  let notRAM = entry.isValid && !entry.typeIs(\.isRAM)
-  let notOwned = entry.isValid && !notRAM && !world.owns(foreign, entry.mfn)
-  let mappable = !noEntry && !notRAM && !notOwned
+  let noEntry = issued && !entry.isValid
+  let notRAM = issued && entry.isValid && !entry.typeIs(\.isRAM)
+  let notOwned = issued && entry.isValid && !notRAM && !world.owns(foreign, entry.mfn)
+  let mappable = issued && !noEntry && !notRAM && !notOwned
   let refused = mappable && world.p2mRefusesUpdate(of: caller, at: target)
   let succeeded = mappable && !refused
   let type = World.Address.select(
