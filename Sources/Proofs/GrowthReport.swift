@@ -2,9 +2,9 @@ import Claims
 import Foundation
 import Spec
 
-/// How the proofs' time grows with the buffer size and the IPA size
-/// (issue 6, BENCHMARKS.md): the same claims at 1–16 pages and at 40, 44
-/// and 48 bits, each timed once.
+/// How the proofs' time grows with the buffer size, the history length
+/// and the IPA size (BENCHMARKS.md): the same claims at 1–16 pages, with
+/// 0–3 history operations and at 40, 44 and 48 bits, each timed once.
 public enum GrowthReport {
   public struct Row: Sendable, Codable {
     public var claim: String
@@ -26,7 +26,7 @@ public enum GrowthReport {
         let start = ContinuousClock.now
         let state = try SymbolicDMAState(
           session: session, platform: platform, layout: cell.layout, page: cell.page, shape: count == 1 ? .onePage : .straddling,
-          xen: cell.xen, pages: count)
+          xen: cell.xen, pages: count, history: .none)
         let run = try MatrixRun(state: state, policy: cell.policy, device: cell.device, xen: cell.xen)
         let hypotheses = try state.hypotheses()
         var verdicts: [String] = []
@@ -35,6 +35,25 @@ public enum GrowthReport {
         }
         rows.append(Row(claim: "dma.matrix[\(cell)]", parameter: "\(count) page\(count == 1 ? "" : "s")", seconds: seconds(since: start), verdicts: verdicts))
       }
+    }
+    // The history before and after the buffer's maps, 0 to 3 operations.
+    let historyCell = MatrixCell(policy: .legacy, layout: .direct, device: .attached, page: .grant, shape: .onePage, xen: .after)
+    for history in [SymbolicDMAState.History.none, .init(before: 1, after: 0), .init(before: 1, after: 1), .matrix] {
+      let session = try ProofSession(timeout: .seconds(60), seed: 1, dumpDirectory: nil)
+      let start = ContinuousClock.now
+      let state = try SymbolicDMAState(
+        session: session, platform: platform, layout: historyCell.layout, page: historyCell.page, shape: historyCell.shape,
+        xen: historyCell.xen, history: history)
+      let run = try MatrixRun(state: state, policy: historyCell.policy, device: historyCell.device, xen: historyCell.xen)
+      let hypotheses = try state.hypotheses()
+      var verdicts: [String] = []
+      for property in DMAProperty.allCases {
+        verdicts.append(try session.decide("growth", claim: run.property(property), hypotheses: hypotheses).verdict.rawValue)
+      }
+      rows.append(
+        Row(
+          claim: "dma.matrix[\(historyCell)]", parameter: "history \(history.before)+\(history.after)", seconds: seconds(since: start),
+          verdicts: verdicts))
     }
     for bits in ipaBits {
       let session = try ProofSession(timeout: .seconds(60), seed: 1, dumpDirectory: nil)
