@@ -115,7 +115,11 @@ public struct DMAHistory: Hashable, Sendable {
 extension DMAClaims {
   /// The matrix cell of `request` in the spec's current state, or why it
   /// has none. Each condition is a hypothesis of the matrix
-  /// (``MatrixPlatform``, `SymbolicDMAState.hypotheses()`, `SymbolicDMARun`):
+  /// (``MatrixPlatform``, `SymbolicDMAState.hypotheses()`, `MatrixRun`), or
+  /// narrower than one (the matrix also covers any device coherence, masks of
+  /// 32–64 bits, Xen without the cache-flush hypercall and a history of three
+  /// grant and foreign operations; the fuzzer keeps the narrower conditions,
+  /// which are sound):
   ///
   /// - dom0 has the IOMMU on and Xen offers `GNTTABOP_cache_flush`, as on
   ///   the matrix platform (with it `xen_arch_need_swiotlb` never bounces
@@ -140,8 +144,8 @@ extension DMAClaims {
   ///
   /// **[derived]** The matrix's device writes (`DMA_FROM_DEVICE`); its
   /// properties are about which machine frames the device reaches, which
-  /// for rw mappings do not depend on the direction (`SymbolicDMARun`
-  /// never reads it). The fuzzer therefore applies each cell to reads as
+  /// for rw mappings do not depend on the direction (`MatrixRun` runs
+  /// a device write). The fuzzer therefore applies each cell to reads as
   /// well, where the spec copies buffer → slot before the device runs
   /// rather than slot → buffer after; the concrete runs test that
   /// argument on every to-device DMA.
