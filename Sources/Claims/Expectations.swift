@@ -3,8 +3,9 @@ import Foundation
 /// Which claims are expected to be refuted: data, reviewed against the
 /// fact sheet's §3.6, so that a changed result fails CI.
 ///
-/// The file lists one refuted claim per line (`dma.matrix[…].liveness`),
-/// `#` starts a comment. Every claim not listed is expected proved, except
+/// The file lists one refuted claim per line (`dma.matrix[…].liveness
+/// refuted`), `#` starts a comment; a claim name may contain spaces but
+/// never `#` or a line break. Every claim not listed is expected proved, except
 /// matrix cells that do not exist (`n/a`, e.g. colouring before Xen 4.20),
 /// which are expected `n/a`.
 public struct Expectations: Sendable {
@@ -22,12 +23,15 @@ public struct Expectations: Sendable {
       let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)?
         .trimmingCharacters(in: .whitespaces) ?? ""
       guard !line.isEmpty else { continue }
-      let words = line.split(separator: " ")
-      guard words.count == 2, words[1] == "refuted", !words[0].isEmpty else {
+      // A claim name may contain spaces (`colour.allocation[16 colours].…`),
+      // so the verdict is the last word and the name everything before it.
+      let suffix = " refuted"
+      let claim = line.hasSuffix(suffix) ? String(line.dropLast(suffix.count)).trimmingCharacters(in: .whitespaces) : ""
+      guard !claim.isEmpty else {
         throw ExpectationsError(file: file, line: index + 1, message: "expected '<claim> refuted', found '\(line)'")
       }
-      guard refuted.insert(String(words[0])).inserted else {
-        throw ExpectationsError(file: file, line: index + 1, message: "\(words[0]) is listed twice")
+      guard refuted.insert(claim).inserted else {
+        throw ExpectationsError(file: file, line: index + 1, message: "\(claim) is listed twice")
       }
     }
     return Expectations(refuted: refuted)

@@ -49,6 +49,18 @@ struct ExpectationsTests {
     #expect(try Expectations.parse(text, file: "x").refuted == ["a"])
   }
 
+  @Test("every claim name the catalogue produces can be listed: names with spaces parse back, none holds '#' or a line break")
+  func catalogueNames() throws {
+    let names = [
+      "colour.allocation[16 colours].allocated", "dma.matrix[legacy/coloured/attached/grant/one-page/after-fix].integrity",
+      "p2m.step[insert,order 9,40-bit].invariant",
+    ]
+    let text = Expectations.render([Self.report(names.map { Finding(claim: $0, verdict: .refuted, seconds: 0) })])
+    #expect(try Expectations.parse(text, file: "x").refuted == Set(names))
+    let catalogue = Catalogue.theorems.map(\.name) + MatrixCell.all.flatMap { cell in DMAProperty.allCases.map { cell.claimName($0) } }
+    #expect(catalogue.allSatisfy { !$0.contains("#") && !$0.contains("\n") })
+  }
+
   @Test("matrix symbols: ✓, F, C, F/C, n/a, ?")
   func symbols() {
     func cell(_ verdicts: [DMAProperty: Verdict], integrityReason: String = "") -> String {
