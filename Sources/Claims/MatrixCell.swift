@@ -29,12 +29,22 @@ public struct MatrixCell: Hashable, Sendable, CustomStringConvertible, Codable {
     case straddling
   }
   /// The `04085ec1ac` grant fix (Xen 4.15): before it no 1:1 entry is
-  /// made for grants. The cells model Xen 4.14 and Xen 4.20.
+  /// made for grants. A cell covers every release on its side
+  /// (``releases``); ``version`` is the one named when a single release is
+  /// wanted.
   public enum XenFix: String, CaseIterable, Sendable, Codable {
     case before = "before-fix"
     case after = "after-fix"
 
     public var version: XenVersion { self == .before ? .v4_14 : .v4_20 }
+
+    /// Every release the spec models on this side of the fix: 4.12–4.14
+    /// before it, 4.15 onwards after. A cell holds for all of them.
+    public var releases: [XenVersion] {
+      XenVersion.supportedMinors.compactMap { XenVersion(name: "4.\($0)") }.filter {
+        ($0.grantIOMMUMapping == .after04085ec1ac) == (self == .after)
+      }
+    }
   }
 
   public var policy: DMAPolicy

@@ -124,10 +124,8 @@ extension DMAClaims {
   /// - dom0 has the IOMMU on and Xen offers `GNTTABOP_cache_flush`, as on
   ///   the matrix platform (with it `xen_arch_need_swiotlb` never bounces
   ///   for coherency, so device coherency does not matter);
-  /// - the Xen release behaves as the cell's: the same side of
-  ///   `04085ec1ac` and the same feature flags for this dom0 as the
-  ///   release the cell models (4.14 or 4.20) — Xen 4.15, with the fix but
-  ///   before `XENFEAT_direct_mapped`, is in no cell;
+  /// - the Xen release is one of the cell's: every release on its side of
+  ///   `04085ec1ac` (``MatrixCell/XenFix/releases``);
   /// - the device is attached to dom0's context, not behind any SMMU, or
   ///   behind one that Xen's device tree does not describe; with a full
   ///   64-bit DMA mask (a device attached to a domU or detached is in no
@@ -161,10 +159,7 @@ extension DMAClaims {
     guard linux.options.hypercallCacheFlush else { return .outside("Xen does not offer GNTTABOP_cache_flush") }
 
     let fix: MatrixCell.XenFix = xen.version.grantIOMMUMapping == .after04085ec1ac ? .after : .before
-    let features = XenFeatures(version: xen.version, dom0DirectMapped: dom0.isDirectMapped, iommuEnabled: true)
-    guard fix.version.grantIOMMUMapping == xen.version.grantIOMMUMapping,
-      features == XenFeatures(version: fix.version, dom0DirectMapped: dom0.isDirectMapped, iommuEnabled: true)
-    else { return .outside("\(xen.version) behaves as neither release the matrix models (4.14, 4.20)") }
+    guard fix.releases.contains(xen.version) else { return .outside("\(xen.version) is in no cell's releases") }
     let layout: MatrixCell.Layout = dom0.isDirectMapped ? .direct : .coloured
 
     guard let device = spec.devices.first(where: { $0.name == request.device }) else { return .outside("unknown device") }

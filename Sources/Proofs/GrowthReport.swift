@@ -26,8 +26,8 @@ public enum GrowthReport {
         let start = ContinuousClock.now
         let state = try SymbolicDMAState(
           session: session, platform: platform, layout: cell.layout, page: cell.page, shape: count == 1 ? .onePage : .straddling,
-          xen: cell.xen, pages: count, history: .none)
-        let run = try MatrixRun(state: state, policy: cell.policy, device: cell.device, xen: cell.xen)
+          version: cell.xen.version, pages: count, history: .none)
+        let run = try MatrixRun(state: state, policy: cell.policy, device: cell.device)
         let hypotheses = try state.hypotheses()
         var verdicts: [String] = []
         for property in DMAProperty.allCases {
@@ -43,8 +43,8 @@ public enum GrowthReport {
       let start = ContinuousClock.now
       let state = try SymbolicDMAState(
         session: session, platform: platform, layout: historyCell.layout, page: historyCell.page, shape: historyCell.shape,
-        xen: historyCell.xen, history: history)
-      let run = try MatrixRun(state: state, policy: historyCell.policy, device: historyCell.device, xen: historyCell.xen)
+        version: historyCell.xen.version, history: history)
+      let run = try MatrixRun(state: state, policy: historyCell.policy, device: historyCell.device)
       let hypotheses = try state.hypotheses()
       var verdicts: [String] = []
       for property in DMAProperty.allCases {

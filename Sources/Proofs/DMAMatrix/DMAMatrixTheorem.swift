@@ -30,8 +30,9 @@ enum DMAMatrixTheorem {
         + "For all: buffer page, offset and size of the shape; guest frames and GFNs; a coloured dom0's frame placement; "
         + "device coherent or not, DMA mask 32-64 bits; cache-flush hypercall present or not; a history of 3 Xen "
         + "operations (2 before the buffer's maps, 1 after: none, grant map ro/rw, grant unmap, foreign map) run by the "
-        + "spec's own grant code. Not over: platforms (one, MatrixPlatform), Xen releases other than 4.14 and 4.20, "
-        + "dom0 GFNs reused by the history. Integrity is over addresses; the replay checks the data",
+        + "spec's own grant code; every Xen release on the cell's side of 04085ec1ac (4.12-4.14, 4.15-4.21; coloured "
+        + "4.20-4.21), decided once per distinct behaviour. Not over: platforms (one, MatrixPlatform), dom0 GFNs "
+        + "reused by the history. Integrity is over addresses; the replay checks the data",
       // Each claim takes up to ~8 s alone on a 2-core machine (BENCHMARKS.md);
       // the cap leaves room for a loaded one, where a timeout is `unknown`.
       timeout: .seconds(40)
@@ -43,6 +44,15 @@ enum DMAMatrixTheorem {
     }
   }
 
+  /// Decides a cell for every Xen release on its side of the fix
+  /// (``MatrixCell/XenFix/releases``, or just `releases` when given): the
+  /// releases are grouped by what the DMA sees of them — the DMA ops the
+  /// policy picks with that release's feature flags, and its
+  /// `gnttab_need_iommu_mapping()` — and each group is decided once on its
+  /// latest release, since the formulas are then the same. A property is
+  /// refuted when it is for some group (the counterexample names that
+  /// release), unknown when undecided for one, and proved only for all.
+  ///
   /// - Parameters:
   ///   - mutants: a deliberately broken spec DMA path, which the proof
   ///     runs (and the replay too).
@@ -50,20 +60,48 @@ enum DMAMatrixTheorem {
   ///     dom0's p2m in the proof (and in the replay too).
   static func decide(
     _ cell: MatrixCell, session: ProofSession, platform: MatrixPlatform, mutants: DMAMutants = [],
-    xenMutants: XenMutants = []
+    xenMutants: XenMutants = [], releases: [XenVersion]? = nil
   ) throws -> [Finding] {
-    if cell.layout == .coloured && cell.xen == .before {
-      // Upstream colouring arrived in 4.20 (fact sheet §5), after the fix.
+    // Upstream colouring arrived in 4.20 (fact sheet §5), after the fix.
+    let versions = (releases ?? cell.xen.releases).filter { cell.layout == .direct || $0.hasLLCColouring }
+    guard !versions.isEmpty else {
       return DMAProperty.allCases.map {
         Finding(claim: cell.claimName($0), verdict: .inapplicable, reason: "LLC colouring needs Xen 4.20, which has the fix", seconds: 0)
       }
     }
+    var groups: [(key: String, versions: [XenVersion])] = []
+    for version in versions {
+      let path = try MatrixRun.path(policy: cell.policy, device: cell.device, layout: cell.layout, version: version)
+      let key = "\(path.rawValue)/\(version.grantIOMMUMapping.rawValue)"
+      if let index = groups.firstIndex(where: { $0.key == key }) { groups[index].versions.append(version) } else { groups.append((key, [version])) }
+    }
+    let covered = versions.count == 1 ? "Xen \(versions[0].name)" : "Xen \(versions.first!.name)–\(versions.last!.name)"
+    var byProperty: [[Finding]] = DMAProperty.allCases.map { _ in [] }
+    for group in groups {
+      let findings = try decide(cell, version: group.versions.last!, session: session, platform: platform, mutants: mutants, xenMutants: xenMutants)
+      for (index, finding) in findings.enumerated() { byProperty[index].append(finding) }
+    }
+    return byProperty.map { findings in
+      let seconds = findings.map(\.seconds).reduce(0, +)
+      var chosen = findings.first { $0.verdict == .refuted } ?? findings.first { $0.verdict != .proved } ?? findings[0]
+      chosen.seconds = seconds
+      if chosen.verdict == .proved { chosen.reason = "for \(covered) (\(groups.count) distinct behaviour\(groups.count == 1 ? "" : "s"))" }
+      return chosen
+    }
+  }
+
+  /// One cell on one release.
+  static func decide(
+    _ cell: MatrixCell, version: XenVersion, session: ProofSession, platform: MatrixPlatform, mutants: DMAMutants,
+    xenMutants: XenMutants
+  ) throws -> [Finding] {
     let state = try SymbolicDMAState(
-      session: session, platform: platform, layout: cell.layout, page: cell.page, shape: cell.shape, xen: cell.xen, xenMutants: xenMutants)
-    let run = try MatrixRun(state: state, policy: cell.policy, device: cell.device, xen: cell.xen, mutants: mutants)
+      session: session, platform: platform, layout: cell.layout, page: cell.page, shape: cell.shape, version: version,
+      xenMutants: xenMutants)
+    let run = try MatrixRun(state: state, policy: cell.policy, device: cell.device, mutants: mutants)
     let hypotheses = try state.hypotheses()
     return try DMAProperty.allCases.map { property in
-      try session.decide(cell.claimName(property), claim: run.property(property), hypotheses: hypotheses) { model in
+      var finding = try session.decide(cell.claimName(property), claim: run.property(property), hypotheses: hypotheses) { model in
         // An integrity failure may be a fault or a silent wrong page; show
         // the silent one when it exists, since that is the dangerous case.
         var model = model
@@ -85,6 +123,8 @@ enum DMAMatrixTheorem {
         let replay = try replayScenario(scenario, property: property, mutants: mutants, xenMutants: xenMutants)
         return (replay.reason, scenario, replay.reproduced, values)
       }
+      if finding.verdict == .refuted { finding.reason += " (Xen \(version.name))" }
+      return finding
     }
   }
 
@@ -126,7 +166,7 @@ enum DMAMatrixTheorem {
     var lines = ["scenario \"dma.matrix \(cell): \(property.rawValue) refuted\""]
     lines.append(
       MatrixPlatform.prefix(
-        policy: cell.policy, layout: cell.layout, device: cell.device, xen: cell.xen,
+        policy: cell.policy, layout: cell.layout, device: cell.device, version: state.version,
         coherent: try model.value(of: state.coherent.term) == 1, maskBits: Int(try model.value(of: state.maskBits.term)),
         hypercallCacheFlush: try model.value(of: state.hypercallCacheFlush.term) == 1
       ).trimmingTrailingNewline)

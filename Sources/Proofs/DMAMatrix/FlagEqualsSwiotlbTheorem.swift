@@ -33,9 +33,9 @@ enum FlagEqualsSwiotlbTheorem {
         for shape in MatrixCell.Shape.allCases {
           let where_ = "\(page.rawValue),\(shape.rawValue)"
           // (a)
-          let direct = try SymbolicDMAState(session: session, platform: platform, layout: .direct, page: page, shape: shape, xen: .after, xenMutants: xenMutants)
-          let flag = try MatrixRun(state: direct, policy: .globalFlag, device: .attached, xen: .after)
-          let swiotlb = try MatrixRun(state: direct, policy: .legacy, device: .attached, xen: .after)
+          let direct = try SymbolicDMAState(session: session, platform: platform, layout: .direct, page: page, shape: shape, version: .v4_20, xenMutants: xenMutants)
+          let flag = try MatrixRun(state: direct, policy: .globalFlag, device: .attached)
+          let swiotlb = try MatrixRun(state: direct, policy: .legacy, device: .attached)
           var sameFrames = direct.offset.condition(true)
           for (flagPage, swiotlbPage) in zip(flag.run.device, swiotlb.run.device) {
             sameFrames = sameFrames && flagPage.page.active.implies(flagPage.page.address == swiotlbPage.page.address)
@@ -47,9 +47,9 @@ enum FlagEqualsSwiotlbTheorem {
               hypotheses: try direct.hypotheses()))
 
           // (b)
-          let coloured = try SymbolicDMAState(session: session, platform: platform, layout: .coloured, page: page, shape: shape, xen: .after, xenMutants: xenMutants)
-          let twin = try SymbolicDMAState(session: session, platform: platform, layout: .direct, page: page, shape: shape, xen: .after, xenMutants: xenMutants)
-          let flagColoured = try MatrixRun(state: coloured, policy: .globalFlag, device: .attached, xen: .after)
+          let coloured = try SymbolicDMAState(session: session, platform: platform, layout: .coloured, page: page, shape: shape, version: .v4_20, xenMutants: xenMutants)
+          let twin = try SymbolicDMAState(session: session, platform: platform, layout: .direct, page: page, shape: shape, version: .v4_20, xenMutants: xenMutants)
+          let flagColoured = try MatrixRun(state: coloured, policy: .globalFlag, device: .attached)
           // The twin is built from the very variables of (a)'s direct state,
           // so (a) already proves swiotlb-xen ideal on it; this claim proves
           // the other half, and the two together are the statement.
@@ -57,7 +57,7 @@ enum FlagEqualsSwiotlbTheorem {
             try session.decide(
               "dma.flag-equals-swiotlb[coloured,\(where_)].flag-as-direct-twin", claim: ideal(flagColoured),
               hypotheses: try coloured.hypotheses() + twin.hypotheses()))
-          let swiotlbColoured = try MatrixRun(state: coloured, policy: .legacy, device: .attached, xen: .after)
+          let swiotlbColoured = try MatrixRun(state: coloured, policy: .legacy, device: .attached)
           let cell = MatrixCell(policy: .legacy, layout: .coloured, device: .attached, page: page, shape: shape, xen: .after)
           findings.append(
             try session.decide(

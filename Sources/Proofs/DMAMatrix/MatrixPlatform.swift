@@ -86,7 +86,7 @@ struct MatrixPlatform {
 
   /// The scenario lines that build the platform of a cell.
   static func prefix(
-    policy: DMAPolicy, layout: MatrixCell.Layout, device: MatrixCell.DeviceClass, xen: MatrixCell.XenFix,
+    policy: DMAPolicy, layout: MatrixCell.Layout, device: MatrixCell.DeviceClass, version: XenVersion,
     coherent: Bool = false, maskBits: Int = 64, hypercallCacheFlush: Bool = true
   ) -> String {
     let properties = "\(coherent ? "coherent" : "non-coherent") dma-mask \(maskBits)"
@@ -97,7 +97,7 @@ struct MatrixPlatform {
     case .untranslated: deviceLine = "device dev untranslated \(properties)"
     }
     var lines = [
-      "xen \(xen.version.name)", "ipa-bits \(ipaBits)", "ram \(hex(ramStart << 12)) 64M",
+      "xen \(version.name)", "ipa-bits \(ipaBits)", "ram \(hex(ramStart << 12)) 64M",
     ]
     if layout == .coloured { lines.append("llc-colours \(colourCount)") }
     lines += [

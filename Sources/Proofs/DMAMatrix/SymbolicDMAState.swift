@@ -28,7 +28,8 @@ final class SymbolicDMAState {
   let layout: MatrixCell.Layout
   let page: MatrixCell.PageKind
   let shape: MatrixCell.Shape
-  let xen: MatrixCell.XenFix
+  /// The Xen release the operations behave as.
+  let version: XenVersion
   let xenMutants: XenMutants
 
   /// dom0 pfn of the buffer's first page, its offset and size.
@@ -94,7 +95,7 @@ final class SymbolicDMAState {
 
   init(
     session: ProofSession, platform: MatrixPlatform, layout: MatrixCell.Layout, page: MatrixCell.PageKind, shape: MatrixCell.Shape,
-    xen: MatrixCell.XenFix, xenMutants: XenMutants = [], pages: Int? = nil, history: History = .matrix
+    version: XenVersion, xenMutants: XenMutants = [], pages: Int? = nil, history: History = .matrix
   ) throws {
     self.history = history
     self.xenMutants = xenMutants
@@ -104,7 +105,7 @@ final class SymbolicDMAState {
     self.layout = layout
     self.page = page
     self.shape = shape
-    self.xen = xen
+    self.version = version
     bufferPage = try session.word("buffer_pfn")
     offset = try session.word("offset")
     size = try session.word("size")

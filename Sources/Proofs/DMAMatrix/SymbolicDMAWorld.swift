@@ -59,22 +59,14 @@ struct MatrixRun {
   var bounced: SymbolicBool { run.bounced }
 
   init(
-    state: SymbolicDMAState, policy: DMAPolicy, device deviceClass: MatrixCell.DeviceClass, xen: MatrixCell.XenFix,
-    mutants: DMAMutants = []
+    state: SymbolicDMAState, policy: DMAPolicy, device deviceClass: MatrixCell.DeviceClass, mutants: DMAMutants = []
   ) throws {
     // The cell's device on the platform Xen builds (described devices
     // assigned to dom0), asked the spec which DMA ops it gets and what the
     // SMMU does with its stream; its coherence and DMA mask, and whether
     // Xen has the cache-flush hypercall, are the state's open variables.
-    let device = Device(
-      name: "dev", coherent: false,
-      attachment: deviceClass == .untranslated
-        ? .notBehindSMMU
-        : .behindSMMU(smmu: "smmu0", streamIDs: [StreamID(MatrixPlatform.stream)], described: deviceClass == .attached))
-    var platform = try SMMUPlatform(smmus: [.v2(name: "smmu0")], devices: [device])
-    try platform.assignDescribedDevicesToDom0()
-    let features = XenFeatures(version: xen.version, dom0DirectMapped: state.layout == .direct, iommuEnabled: true)
-    path = try policy.path(for: device, features: features, platform: platform)
+    let (device, platform) = try Self.platform(deviceClass)
+    path = try Self.path(policy: policy, device: deviceClass, layout: state.layout, version: state.version)
     var world = SymbolicDMAWorld(
       state: state, stream: try platform.resolve(device),
       pool: SwiotlbPool(start: GFN(MatrixPlatform.poolStart), pages: MatrixPlatform.poolPages), ipaBits: MatrixPlatform.ipaBits,
@@ -86,6 +78,27 @@ struct MatrixRun {
       options: DMALinuxSettings(hypercallCacheFlush: state.hypercallCacheFlush == 1, forceBounce: state.coherent.condition(false)),
       access: .write, ideal: ideal, maximumPages: state.pageCount,
       maximumSlotPages: state.pageCount)
+  }
+
+  /// The cell's device on the platform Xen builds: described devices are
+  /// assigned to dom0.
+  static func platform(_ deviceClass: MatrixCell.DeviceClass) throws -> (Device, SMMUPlatform) {
+    let device = Device(
+      name: "dev", coherent: false,
+      attachment: deviceClass == .untranslated
+        ? .notBehindSMMU
+        : .behindSMMU(smmu: "smmu0", streamIDs: [StreamID(MatrixPlatform.stream)], described: deviceClass == .attached))
+    var platform = try SMMUPlatform(smmus: [.v2(name: "smmu0")], devices: [device])
+    try platform.assignDescribedDevicesToDom0()
+    return (device, platform)
+  }
+
+  /// The DMA ops the policy gives the device under this release: asked of
+  /// the spec (`DMAPolicy.path`, with the release's feature flags).
+  static func path(policy: DMAPolicy, device deviceClass: MatrixCell.DeviceClass, layout: MatrixCell.Layout, version: XenVersion) throws -> DMAPath {
+    let (device, platform) = try Self.platform(deviceClass)
+    let features = XenFeatures(version: version, dom0DirectMapped: layout == .direct, iommuEnabled: true)
+    return try policy.path(for: device, features: features, platform: platform)
   }
 
   func property(_ property: DMAProperty) -> SymbolicBool {

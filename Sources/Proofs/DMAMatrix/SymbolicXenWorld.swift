@@ -17,7 +17,7 @@ struct SymbolicXenWorld: XenMappingWorld {
 
   init(state: SymbolicDMAState) { self.state = state }
 
-  var version: XenVersion { state.xen.version }
+  var version: XenVersion { state.version }
   var xenMutants: XenMutants { state.xenMutants }
 
   func domainExists(_ domain: DomainID) -> Bool { domain == .dom0 || domain == MatrixPlatform.guest }
