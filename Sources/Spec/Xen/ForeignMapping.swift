@@ -46,12 +46,9 @@ extension XenState {
   /// - Throws: ``XenError/nothingToRemove(_:_:)``, ``XenError/p2m(_:_:)``;
   ///   nothing changes on a throw.
   public mutating func removeFromPhysmap(_ id: DomainID, gfn: GFN) throws(XenError) {
-    let d = try domain(id)
-    guard let entry = d.p2m.lookup(gfn), entry.type.isAnyRAM,
-      entry.type.isForeign || host.owner(of: entry.mfn) == .domain(id)
-    else { throw .nothingToRemove(id, gfn) }
-    try modifyDomain(id) { d throws(XenError) in
-      try d.physmapRemove(gfn, expecting: entry.mfn)
-    }
+    _ = try domain(id)
+    let outcome = removeFromPhysmapOperation(&self, id, gfn: gfn.rawValue)
+    if outcome.nothing { throw .nothingToRemove(id, gfn) }
+    if outcome.refused { throw .p2m(id, domains[id]?.p2m.updateRefusal(gfn) ?? .domainDying) }
   }
 }

@@ -210,3 +210,18 @@ public func foreignMapOperation<World: XenMappingWorld>(
   world.writeP2M(of: caller, at: target, P2MSlot(type: type, mfn: entry.mfn), when: succeeded)
   return ForeignMapOutcome(noEntry: noEntry, notRAM: notRAM, notOwned: notOwned, refused: refused, mfn: entry.mfn, succeeded: succeeded)
 }
+
+/// `XENMEM_remove_from_physmap` (common/memory.c): `get_page_from_gfn(d,
+/// gfn)` must yield a page — the domain's own RAM or a foreign mapping;
+/// grant and iommu entries and holes give −ENOENT (`nothing`) — and then
+/// `guest_physmap_remove_page(d, gfn, mfn)` clears the entry (`refused`
+/// when the p2m refuses). See ``XenState/removeFromPhysmap(_:gfn:)``.
+public func removeFromPhysmapOperation<World: XenMappingWorld>(
+  _ world: inout World, _ domain: DomainID, gfn: World.Address, issued: World.Address.Condition? = nil
+) -> (nothing: World.Address.Condition, refused: World.Address.Condition) {
+  let issued = issued ?? gfn.condition(true)
+  let entry = world.p2mEntry(of: domain, at: gfn)
+  let page = entry.typeIs(\.isAnyRAM) && (entry.typeIs(\.isForeign) || world.owns(domain, entry.mfn))
+  let removal = physmapRemoveOperation(&world, domain, at: gfn, expecting: entry.mfn, when: issued && page)
+  return (issued && !page, removal.refused || removal.mismatch)
+}

@@ -156,10 +156,4 @@ extension DomainState {
   mutating func physmapAdd(_ gfn: GFN, count: UInt64 = 1, to mfn: MFN, type: P2MType) throws(XenError) {
     do { try p2m.map(gfn, count: count, to: mfn, type: type) } catch { throw .p2m(id, error) }
   }
-
-  /// `guest_physmap_remove_page()` → `p2m_remove_mapping()`, with its MFN
-  /// check.
-  mutating func physmapRemove(_ gfn: GFN, expecting mfn: MFN) throws(XenError) {
-    do { try p2m.remove(gfn, expecting: mfn) } catch { throw .p2m(id, error) }
-  }
 }
