@@ -48,6 +48,14 @@ extension DMAVerify {
       help: ArgumentHelp("A node (path or node name) that never masters the bus; repeat for several.", valueName: "node"))
     var assumeNoDMA: [String] = []
 
+    @Option(
+      name: .customLong("assume-dma"),
+      help: ArgumentHelp("A node (path or node name) that masters the bus although nothing says so; repeat for several.", valueName: "node"))
+    var assumeDMA: [String] = []
+
+    @Option(help: ArgumentHelp("A DMA bindings file (the format of dma-bindings.txt), read before the bundled one.", valueName: "file"))
+    var bindings: String?
+
     @Flag(help: "Print a JSON report instead of text.")
     var json = false
 
@@ -122,13 +130,8 @@ extension DMAVerify {
           throw ExitCode(73)
         }
       }
-      let (tree, loaded) = try BoardInput.load(file, dtcTimeout: dtcTimeout)
-      var platform = loaded
-      do {
-        platform = try platform.assumingNoDMA(assumeNoDMA)
-      } catch {
-        throw ValidationError(error.message)
-      }
+      let (tree, platform) = try BoardInput.load(
+        file, dtcTimeout: dtcTimeout, bindings: try BoardInput.bindings(bindings), assumeDMA: assumeDMA, assumeNoDMA: assumeNoDMA)
       var written: PlatformScenario?
       if let scenarioFile {
         do {
@@ -227,6 +230,9 @@ extension DMAVerify {
         if case .streams(let assignment) = evidence { line += "  [\(bindingNote(assignment.binding))]" }
         lines.append(line)
       }
+      if let binding = device.binding {
+        lines.append("               bindings rule \(binding)")
+      }
       if device.classification == .unknown {
         lines.append("               no DMA evidence either way: counted as an untranslated master")
       }
@@ -282,6 +288,8 @@ struct PlatformReport: Encodable {
     var classification: String
     var reason: String?
     var evidence: [String]
+    /// The bindings-file rule that decided the class (`file:line (source)`).
+    var binding: String?
     var streams: [Streams]
     var coherent: Bool
     var assumedNoDMA: Bool
@@ -310,7 +318,7 @@ struct PlatformReport: Encodable {
       if case .notAMaster(let why) = device.classification { reason = why }
       return Device(
         path: device.path, compatible: device.compatible, classification: device.classification.label, reason: reason,
-        evidence: device.evidence.map(\.description),
+        evidence: device.evidence.map(\.description), binding: device.binding,
         streams: device.streams.map {
           Streams(iommu: $0.iommu, binding: $0.binding.rawValue, streamIDs: $0.streamIDs, requesterIDBase: $0.requesterIDBase, length: $0.length)
         },
