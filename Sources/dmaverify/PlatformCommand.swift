@@ -14,9 +14,12 @@ extension DMAVerify {
         Reads a device tree blob (.dtb), or source (.dts) through dtc, and
         classifies every enabled device: protected (stream IDs on an SMMU, by
         iommus, mmu-masters or iommu-map), unprotected DMA master (evidence
-        such as #dma-cells, dma-coherent, dma-ranges or a known bus-master
-        compatible, but no stream IDs), or unknown (no evidence either way;
-        counted as unsafe unless --assume-no-dma names it). Xen 4.15 reads
+        such as #dma-cells, dma-coherent or a master rule of the bindings
+        file, but no stream IDs), not a master (with the reason: an I2C/SPI/
+        MDIO bus, a not-master rule, no reg…), or unknown (no evidence either
+        way; counted as unsafe unless --assume-no-dma names it; --assume-dma
+        makes a node a master). --bindings FILE adds rules before the
+        bundled dma-bindings.txt. Xen 4.15 reads
         only the legacy mmu-masters binding for SMMUv1/v2; iommus from 4.16.
 
         With --scenario, writes the board as a scenario file (docs/SCENARIOS.md)
