@@ -60,7 +60,11 @@ let package = Package(
     .target(name: "Proofs", dependencies: ["Spec", "Claims", "Solver", "SymbolicWord", "P2MImpl", "SMMUImpl"]),
     /// Flattened device trees (DTB) read in Swift; the SMMUs, RAM and DMA
     /// masters of a board, and the scenario they make (issue 8).
-    .target(name: "DeviceTree", dependencies: ["Spec", "SystemIO"]),
+    .target(
+      name: "DeviceTree", dependencies: ["Spec", "SystemIO"],
+      // Which compatibles master the bus: a data file a reader can check,
+      // embedded so that the binary needs no resource bundle beside it.
+      resources: [.embedInCode("dma-bindings.txt")]),
     /// dmaverify's contact with the operating system: programs it runs
     /// (dtc, the fuzzing build, libFuzzer) with a timeout, in their own
     /// process group killed with them; input files' types checked before

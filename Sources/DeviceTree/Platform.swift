@@ -120,13 +120,20 @@ public enum DMAEvidence: Hashable, Sendable, CustomStringConvertible {
   /// `dma-coherent` (a devicetree standard property; Linux
   /// `of_dma_is_coherent()`): only a bus master's coherency matters.
   case dmaCoherent
+  /// `dma-coherent` on an ancestor bus: Linux's `of_dma_is_coherent()`
+  /// walks up the DMA parents, so the node is coherent *if* it masters the
+  /// bus, but the bus's property does not say that it does.
+  case dmaCoherentInherited(from: String)
   /// `dma-ranges` (devicetree spec "dma-ranges"): how DMA addresses of the
-  /// node's bus map to its parent's.
+  /// node's bus map to its parent's. A property of a bus, not evidence that
+  /// the node itself masters it (Tegra's memory controller has one).
   case dmaRanges
   /// `device_type = "pci"`: a PCI host bridge, whose endpoints master the bus.
   case pciHostBridge
-  /// A compatible in ``KnownDevices/busMasters``.
+  /// A `master` rule of the bindings file (``DMABindings``) selects the node.
   case knownBusMaster(compatible: String, family: String)
+  /// `--assume-dma`: the user says it masters the bus.
+  case assumedByUser
 
   public var description: String {
     switch self {
@@ -139,6 +146,8 @@ public enum DMAEvidence: Hashable, Sendable, CustomStringConvertible {
     case .dmaProvider: "#dma-cells (a DMA controller)"
     case .dmaConsumer(let providers): "dmas → \(providers.joined(separator: ", "))"
     case .dmaCoherent: "dma-coherent"
+    case .dmaCoherentInherited(let from): "dma-coherent inherited from \(from)"
+    case .assumedByUser: "--assume-dma: the user says it masters the bus"
     case .dmaRanges: "dma-ranges"
     case .pciHostBridge: "device_type = \"pci\" (a PCI host bridge)"
     case .knownBusMaster(let compatible, let family): "compatible \"\(compatible)\" is a known bus master (\(family))"
@@ -148,8 +157,8 @@ public enum DMAEvidence: Hashable, Sendable, CustomStringConvertible {
   /// Whether this shows that the node itself masters the bus.
   var showsBusMaster: Bool {
     switch self {
-    case .streams, .dmaProvider, .dmaCoherent, .dmaRanges, .pciHostBridge, .knownBusMaster: true
-    case .dmaConsumer: false
+    case .streams, .dmaProvider, .dmaCoherent, .pciHostBridge, .knownBusMaster, .assumedByUser: true
+    case .dmaConsumer, .dmaRanges, .dmaCoherentInherited: false
     }
   }
 }
@@ -185,8 +194,12 @@ public struct PlatformDevice: Hashable, Sendable {
   public var disabledBy: String?
   public var classification: DMAClassification
   public var evidence: [DMAEvidence]
-  /// `dma-coherent`: Linux treats the device as snooping CPU caches.
+  /// `dma-coherent` on the node or an ancestor (`of_dma_is_coherent()`):
+  /// Linux treats the device as snooping CPU caches.
   public var coherent: Bool
+  /// The bindings-file rule that decided the class (`file:line` and the
+  /// Linux binding or driver it cites), when one did.
+  package var binding: String?
   /// Set by ``Platform/assumingNoDMA(_:)``: the user vouches that dom0
   /// never makes it master the bus.
   public var assumedNoDMA = false

@@ -9,6 +9,12 @@ extension Platform {
   /// - Throws: ``DeviceTreeError`` at the offending property when a
   ///   reference dangles or a cell list has the wrong length.
   public init(tree: FlattenedDeviceTree) throws(DeviceTreeError) {
+    try self.init(tree: tree, bindings: .bundled)
+  }
+
+  /// Extracts the platform with `bindings` deciding which compatibles
+  /// master the bus (the bundled file, or the user's before it).
+  package init(tree: FlattenedDeviceTree, bindings: DMABindings) throws(DeviceTreeError) {
     var iommus: [PlatformIOMMU] = []
     for node in tree.nodes.dropFirst() {
       let hasCells = node.property("#iommu-cells") != nil
@@ -75,7 +81,8 @@ extension Platform {
     var devices: [PlatformDevice] = []
     for node in tree.nodes.dropFirst() {
       devices.append(
-        try Self.classify(node, in: tree, streams: streams[node.path] ?? [], iommuPaths: iommuPaths, availableIOMMUs: availableIOMMUs))
+        try Self.classify(
+          node, in: tree, streams: streams[node.path] ?? [], iommuPaths: iommuPaths, availableIOMMUs: availableIOMMUs, bindings: bindings))
     }
     self.init(iommus: iommus, ram: ram, reservations: tree.reservations, devices: devices)
   }
@@ -90,8 +97,13 @@ extension Platform {
   }
 
   /// Container and infrastructure nodes that are not devices dom0 drives:
-  /// the reason, or nil.
-  static func structuralReason(_ node: DeviceTreeNode, in tree: FlattenedDeviceTree, iommuPaths: Set<String>) -> String? {
+  /// the reason, or nil. A PCIe host bridge is often an MSI controller too
+  /// (`msi-controller` on Xilinx's nwl-pcie and Broadcom's brcmstb PCIe);
+  /// that does not make it Xen's interrupt controller, so `masters` skips
+  /// the interrupt-controller rule.
+  static func structuralReason(
+    _ node: DeviceTreeNode, in tree: FlattenedDeviceTree, iommuPaths: Set<String>, masters: Bool
+  ) -> String? {
     if iommuPaths.contains(node.path) {
       return "an IOMMU: Xen drives it and hides it from dom0 (fact sheet §6.3)"
     }
@@ -112,18 +124,34 @@ extension Platform {
     }
     if node.deviceType == "memory" { return "a memory node: host RAM" }
     if node.deviceType == "cpu" { return "a CPU" }
-    if node.property("interrupt-controller") != nil || node.property("msi-controller") != nil {
+    if !masters, node.property("interrupt-controller") != nil || node.property("msi-controller") != nil {
       return "an interrupt controller: Xen owns the GIC and emulates it for dom0"
     }
-    if node.compatible.contains(where: { ["simple-bus", "simple-pm-bus", "arm,amba-bus"].contains($0) }) {
+    if isBusContainer(node) {
       return "a bus container (\(node.compatible.first ?? "simple-bus")): its children are judged one by one"
     }
     return nil
   }
 
+  static func isBusContainer(_ node: DeviceTreeNode) -> Bool {
+    node.compatible.contains(where: { ["simple-bus", "simple-pm-bus", "arm,amba-bus"].contains($0) })
+  }
+
+  /// Properties that make a node a provider of a resource other than DMA
+  /// (clocks, resets, power domains, PWMs, PHYs, GPIOs, thermal sensors,
+  /// mailboxes, IIO channels: the `#…-cells` of their bindings under
+  /// Documentation/devicetree/bindings/{clock,reset,power,pwm,phy,gpio,
+  /// thermal,mailbox,iio}). With no DMA evidence, such a node is that
+  /// provider and not a master.
+  static let providerProperties = [
+    "#clock-cells": "a clock provider", "#reset-cells": "a reset controller", "#power-domain-cells": "a power-domain provider",
+    "#pwm-cells": "a PWM controller", "#phy-cells": "a PHY", "gpio-controller": "a GPIO controller",
+    "#thermal-sensor-cells": "a thermal sensor", "#mbox-cells": "a mailbox", "#io-channel-cells": "an ADC (IIO provider)",
+  ]
+
   static func classify(
     _ node: DeviceTreeNode, in tree: FlattenedDeviceTree, streams: [StreamAssignment], iommuPaths: Set<String>,
-    availableIOMMUs: Set<String>
+    availableIOMMUs: Set<String>, bindings: DMABindings
   ) throws(DeviceTreeError) -> PlatformDevice {
     var evidence: [DMAEvidence] = streams.map { .streams($0) }
     if node.property("#dma-cells") != nil { evidence.append(.dmaProvider) }
@@ -134,41 +162,104 @@ extension Platform {
       }
       evidence.append(.dmaConsumer(providers: providers))
     }
-    if node.property("dma-coherent") != nil { evidence.append(.dmaCoherent) }
+    var coherentFrom: String?
+    if node.property("dma-coherent") != nil {
+      evidence.append(.dmaCoherent)
+      coherentFrom = node.path
+    } else {
+      var ancestor = tree.parent(of: node)
+      while let current = ancestor, coherentFrom == nil {
+        if current.property("dma-coherent") != nil { coherentFrom = current.path }
+        ancestor = tree.parent(of: current)
+      }
+      if let coherentFrom { evidence.append(.dmaCoherentInherited(from: coherentFrom)) }
+    }
     if node.property("dma-ranges") != nil { evidence.append(.dmaRanges) }
     if node.deviceType == "pci" { evidence.append(.pciHostBridge) }
-    if let known = KnownDevices.match(node.compatible, in: KnownDevices.busMasters) {
-      evidence.append(.knownBusMaster(compatible: known.compatible, family: known.entry.family))
+    let decision = bindings.decide(node, in: tree)
+    if let decision, decision.rule.verdict == .master {
+      evidence.append(.knownBusMaster(compatible: decision.compatible.isEmpty ? node.name : decision.compatible, family: decision.rule.family))
     }
 
+    let showsMaster = evidence.contains(where: \.showsBusMaster)
     let classification: DMAClassification
-    if let reason = structuralReason(node, in: tree, iommuPaths: iommuPaths) {
+    var decidingRule = decision
+    if let reason = structuralReason(node, in: tree, iommuPaths: iommuPaths, masters: showsMaster) {
       classification = .notAMaster(reason: reason)
+      decidingRule = nil
     } else if streams.contains(where: { availableIOMMUs.contains($0.iommu) }) {
       classification = .protected
-    } else if evidence.contains(where: \.showsBusMaster) {
+      if decision?.rule.verdict != .master { decidingRule = nil }
+    } else if showsMaster {
       // Stream IDs only on a disabled IOMMU also land here: Xen does not
       // probe that IOMMU, so nothing translates the device's DMA [derived].
+      // The node's own properties outrank a not-master or bus rule.
       classification = .unprotected
+      if decision?.rule.verdict != .master { decidingRule = nil }
     } else if !providers.isEmpty {
       // dmaengine maps a client's buffers for the controller's device
       // (`dmaengine_get_dma_device()`): the controller masters the bus and
       // is judged on its own.
       let names = providers.joined(separator: ", ")
       classification = .notAMaster(reason: "its DMA is done by \(names) (dmas), judged on its own")
-    } else if let known = KnownDevices.match(node.compatible, in: KnownDevices.nonMasters) {
-      classification = .notAMaster(reason: "\(known.entry.family): \(known.entry.reason)")
-    } else if node.property("#clock-cells") != nil {
-      classification = .notAMaster(reason: "a clock provider (#clock-cells) without DMA properties")
+      decidingRule = nil
+    } else if let decision {
+      if let bus = decision.bus {
+        classification = .notAMaster(reason: "\(decision.rule.family) \(bus): \(decision.rule.reason)")
+      } else {
+        classification = .notAMaster(reason: "\(decision.rule.family): \(decision.rule.reason)")
+      }
+    } else if let provider = providerProperties.keys.sorted().first(where: { node.property($0) != nil }) {
+      classification = .notAMaster(reason: "\(providerProperties[provider] ?? provider) (\(provider)) without DMA properties")
     } else if node.compatible.isEmpty {
       classification = .notAMaster(reason: "no compatible: no driver binds to it")
+    } else if node.property("reg") == nil, let parent = tree.parent(of: node),
+      parent.parent == nil || parent.property("ranges") != nil || isBusContainer(parent)
+    {
+      // On a memory-mapped bus a device's registers are its `reg`; with
+      // none there is nothing for a driver to program to start a DMA
+      // (virtual nodes: sound cards, display subsystems, connectors).
+      classification = .notAMaster(reason: "no reg on a memory-mapped bus: no registers for a driver to program")
     } else {
       classification = .unknown
     }
     return PlatformDevice(
       path: node.path, name: node.name, compatible: node.compatible, disabledBy: tree.disablingNode(of: node)?.path,
-      classification: classification, evidence: evidence, coherent: node.property("dma-coherent") != nil,
-      offset: node.offset)
+      classification: classification, evidence: evidence, coherent: coherentFrom != nil,
+      binding: decidingRule.map { "\($0.rule.location) (\($0.rule.source))" }, offset: node.offset)
+  }
+
+  /// The platform with `nodes` said to master the bus (`--assume-dma`): an
+  /// unknown node or one judged not a master becomes an unprotected master.
+  /// A node is named by its full path or, when unique, its node name.
+  /// - Throws: when a name matches no node, or several, or a master
+  ///   (where the assumption means nothing).
+  package func assumingDMA(_ nodes: [String]) throws(DeviceTreeError) -> Platform {
+    var copy = self
+    for name in nodes {
+      let index = try deviceIndex(name, option: "--assume-dma")
+      switch devices[index].classification {
+      case .unknown, .notAMaster:
+        copy.devices[index].classification = .unprotected
+        copy.devices[index].evidence.append(.assumedByUser)
+      case .protected, .unprotected:
+        throw DeviceTreeError(
+          offset: nil, message: "expected --assume-dma to name an unknown device or one that is not a DMA master, but \(devices[index].path) is \(devices[index].classification.label)")
+      }
+    }
+    return copy
+  }
+
+  /// The one device `name` names: its path, or its node name when unique.
+  func deviceIndex(_ name: String, option: String) throws(DeviceTreeError) -> Int {
+    let matches = devices.indices.filter { devices[$0].path == name || devices[$0].name == name }
+    guard let index = matches.first else {
+      throw DeviceTreeError(offset: nil, message: "expected \(option) to name a node (a path or a node name), found '\(name)', which no node has")
+    }
+    guard matches.count == 1 || devices[index].path == name else {
+      throw DeviceTreeError(offset: nil, message: "expected \(option) '\(name)' to name one node, but \(matches.map { devices[$0].path }.joined(separator: ", ")) have that name; give the path")
+    }
+    return index
   }
 
   /// The platform with `nodes` vouched DMA-free (`--assume-no-dma`). A node
@@ -178,12 +269,9 @@ extension Platform {
   public func assumingNoDMA(_ nodes: [String]) throws(DeviceTreeError) -> Platform {
     var copy = self
     for name in nodes {
-      let matches = devices.indices.filter { devices[$0].path == name || devices[$0].name == name }
-      guard let index = matches.first else {
-        throw DeviceTreeError(offset: nil, message: "expected --assume-no-dma to name a node (a path or a node name), found '\(name)', which no node has")
-      }
-      guard matches.count == 1 || devices[index].path == name else {
-        throw DeviceTreeError(offset: nil, message: "expected --assume-no-dma '\(name)' to name one node, but \(matches.map { devices[$0].path }.joined(separator: ", ")) have that name; give the path")
+      let index = try deviceIndex(name, option: "--assume-no-dma")
+      if devices[index].evidence.contains(.assumedByUser) {
+        throw DeviceTreeError(offset: nil, message: "expected a node in --assume-no-dma or --assume-dma, not both, found \(devices[index].path) in both")
       }
       switch devices[index].classification {
       case .unknown, .unprotected:

@@ -2,6 +2,7 @@ import ArgumentParser
 import DeviceTree
 import Foundation
 import Spec
+import SystemIO
 
 /// What `platform` and `check` both read from the command line: a board's
 /// device tree, a Xen release and dom0's layout, with the same messages and
@@ -14,9 +15,48 @@ enum BoardInput {
     case coloured([Int]?)
   }
 
-  /// The tree and its platform. A file that cannot be read exits 66, a
-  /// malformed tree 65, each with the reader's message.
-  static func load(_ file: String, dtcTimeout: Double) throws -> (tree: FlattenedDeviceTree, platform: Platform) {
+  /// The bundled DMA bindings, preceded by the user's file if one is given.
+  /// A file that cannot be read exits 66; a malformed one 65 with
+  /// `file:line: error: …`.
+  static func bindings(_ file: String?) throws -> DMABindings {
+    guard let file else { return .bundled }
+    let bytes: [UInt8]
+    do {
+      bytes = try InputFile.read(file, limit: 16 << 20)
+    } catch {
+      FileHandle.standardError.write(Data("\(file): error: cannot read the file: \(error.isDirectory ? "it is a directory, not a bindings file" : error.reason)\n".utf8))
+      throw ExitCode(66)
+    }
+    guard let text = String(validating: bytes, as: UTF8.self) else {
+      let offset = (0..<bytes.count).first { String(validating: bytes[..<($0 + 1)], as: UTF8.self) == nil && String(validating: bytes[..<$0], as: UTF8.self) != nil } ?? 0
+      let line = bytes[..<offset].filter { $0 == 0x0a }.count + 1
+      FileHandle.standardError.write(Data("\(file):\(line): error: offset 0x\(String(offset, radix: 16)): expected UTF-8 text\n".utf8))
+      throw ExitCode(65)
+    }
+    do {
+      return DMABindings.bundled.preceded(by: try DMABindings.parse(text, file: file))
+    } catch {
+      FileHandle.standardError.write(Data("\(error)\n".utf8))
+      throw ExitCode(65)
+    }
+  }
+
+  /// The tree and its platform, with the user's DMA assumptions. A file that
+  /// cannot be read exits 66, a malformed tree 65, each with the reader's
+  /// message; an assumption naming no node, or the wrong one, is a usage
+  /// error.
+  static func load(
+    _ file: String, dtcTimeout: Double, bindings: DMABindings = .bundled, assumeDMA: [String] = [], assumeNoDMA: [String] = []
+  ) throws -> (tree: FlattenedDeviceTree, platform: Platform) {
+    let (tree, platform) = try load(file, dtcTimeout: dtcTimeout, bindings: bindings)
+    do {
+      return (tree, try platform.assumingDMA(assumeDMA).assumingNoDMA(assumeNoDMA))
+    } catch {
+      throw ValidationError(error.message)
+    }
+  }
+
+  static func load(_ file: String, dtcTimeout: Double, bindings: DMABindings) throws -> (tree: FlattenedDeviceTree, platform: Platform) {
     let tree: FlattenedDeviceTree
     do {
       tree = try FlattenedDeviceTree.load(file: file, dtcTimeout: dtcTimeout)
@@ -28,7 +68,7 @@ enum BoardInput {
       }
     }
     do {
-      return (tree, try Platform(tree: tree))
+      return (tree, try Platform(tree: tree, bindings: bindings))
     } catch {
       FileHandle.standardError.write(Data("\(error.inFile(file))\n".utf8))
       throw ExitCode(65)

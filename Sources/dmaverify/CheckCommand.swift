@@ -43,6 +43,12 @@ extension DMAVerify {
     @Option(name: .customLong("assume-no-dma"), help: ArgumentHelp("A node that never masters the bus; repeat for several.", valueName: "node"))
     var assumeNoDMA: [String] = []
 
+    @Option(name: .customLong("assume-dma"), help: ArgumentHelp("A node that masters the bus although nothing says so; repeat for several.", valueName: "node"))
+    var assumeDMA: [String] = []
+
+    @Option(help: ArgumentHelp("A DMA bindings file (the format of dma-bindings.txt), read before the bundled one.", valueName: "file"))
+    var bindings: String?
+
     @Flag(help: "Treat PCI streams from iommu-map as attached to dom0 (Xen's PCI passthrough on).")
     var pciStreamsAttached = false
 
@@ -85,12 +91,9 @@ extension DMAVerify {
 
     func run() throws {
       let (policies, layouts, version, colours) = try choices()
-      let board: Platform
-      do {
-        board = try BoardInput.load(platform, dtcTimeout: dtcTimeout).platform.assumingNoDMA(assumeNoDMA)
-      } catch let error as DeviceTreeError {
-        throw ValidationError(error.message)
-      }
+      let board = try BoardInput.load(
+        platform, dtcTimeout: dtcTimeout, bindings: try BoardInput.bindings(bindings), assumeDMA: assumeDMA, assumeNoDMA: assumeNoDMA
+      ).platform
       let boardScenario: PlatformScenario
       do {
         boardScenario = try board.scenario(ScenarioOptions(dom0: .directMapped, xen: version, pciStreamsAttached: pciStreamsAttached))

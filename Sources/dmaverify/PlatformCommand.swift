@@ -14,9 +14,12 @@ extension DMAVerify {
         Reads a device tree blob (.dtb), or source (.dts) through dtc, and
         classifies every enabled device: protected (stream IDs on an SMMU, by
         iommus, mmu-masters or iommu-map), unprotected DMA master (evidence
-        such as #dma-cells, dma-coherent, dma-ranges or a known bus-master
-        compatible, but no stream IDs), or unknown (no evidence either way;
-        counted as unsafe unless --assume-no-dma names it). Xen 4.15 reads
+        such as #dma-cells, dma-coherent or a master rule of the bindings
+        file, but no stream IDs), not a master (with the reason: an I2C/SPI/
+        MDIO bus, a not-master rule, no reg…), or unknown (no evidence either
+        way; counted as unsafe unless --assume-no-dma names it; --assume-dma
+        makes a node a master). --bindings FILE adds rules before the
+        bundled dma-bindings.txt. Xen 4.15 reads
         only the legacy mmu-masters binding for SMMUv1/v2; iommus from 4.16.
 
         With --scenario, writes the board as a scenario file (docs/SCENARIOS.md)
@@ -47,6 +50,14 @@ extension DMAVerify {
       name: .customLong("assume-no-dma"),
       help: ArgumentHelp("A node (path or node name) that never masters the bus; repeat for several.", valueName: "node"))
     var assumeNoDMA: [String] = []
+
+    @Option(
+      name: .customLong("assume-dma"),
+      help: ArgumentHelp("A node (path or node name) that masters the bus although nothing says so; repeat for several.", valueName: "node"))
+    var assumeDMA: [String] = []
+
+    @Option(help: ArgumentHelp("A DMA bindings file (the format of dma-bindings.txt), read before the bundled one.", valueName: "file"))
+    var bindings: String?
 
     @Flag(help: "Print a JSON report instead of text.")
     var json = false
@@ -122,13 +133,8 @@ extension DMAVerify {
           throw ExitCode(73)
         }
       }
-      let (tree, loaded) = try BoardInput.load(file, dtcTimeout: dtcTimeout)
-      var platform = loaded
-      do {
-        platform = try platform.assumingNoDMA(assumeNoDMA)
-      } catch {
-        throw ValidationError(error.message)
-      }
+      let (tree, platform) = try BoardInput.load(
+        file, dtcTimeout: dtcTimeout, bindings: try BoardInput.bindings(bindings), assumeDMA: assumeDMA, assumeNoDMA: assumeNoDMA)
       var written: PlatformScenario?
       if let scenarioFile {
         do {
@@ -227,6 +233,9 @@ extension DMAVerify {
         if case .streams(let assignment) = evidence { line += "  [\(bindingNote(assignment.binding))]" }
         lines.append(line)
       }
+      if let binding = device.binding {
+        lines.append("               bindings rule \(binding)")
+      }
       if device.classification == .unknown {
         lines.append("               no DMA evidence either way: counted as an untranslated master")
       }
@@ -282,6 +291,8 @@ struct PlatformReport: Encodable {
     var classification: String
     var reason: String?
     var evidence: [String]
+    /// The bindings-file rule that decided the class (`file:line (source)`).
+    var binding: String?
     var streams: [Streams]
     var coherent: Bool
     var assumedNoDMA: Bool
@@ -310,7 +321,7 @@ struct PlatformReport: Encodable {
       if case .notAMaster(let why) = device.classification { reason = why }
       return Device(
         path: device.path, compatible: device.compatible, classification: device.classification.label, reason: reason,
-        evidence: device.evidence.map(\.description),
+        evidence: device.evidence.map(\.description), binding: device.binding,
         streams: device.streams.map {
           Streams(iommu: $0.iommu, binding: $0.binding.rawValue, streamIDs: $0.streamIDs, requesterIDBase: $0.requesterIDBase, length: $0.length)
         },

@@ -97,12 +97,11 @@ struct ClassificationTests {
     #expect(platform.unsafeDevices.map(\.path) == ["/display@9200000"])
   }
 
-  @Test("each kind of evidence alone makes an unprotected master; stream IDs on a disabled SMMU do not protect")
+  @Test("each kind of evidence alone makes an unprotected master, dma-ranges (a bus property) does not; stream IDs on a disabled SMMU do not protect")
   func evidenceKinds() throws {
     let cases: [(BlobBuilder.Token, DMAEvidence)] = [
       (.property("#dma-cells", BlobBuilder.cells(1)), .dmaProvider),
       (.property("dma-coherent", []), .dmaCoherent),
-      (.property("dma-ranges", []), .dmaRanges),
       (.property("device_type", BlobBuilder.string("pci")), .pciHostBridge),
     ]
     for (property, evidence) in cases {
@@ -113,6 +112,13 @@ struct ClassificationTests {
       #expect(platform.devices.first?.classification == .unprotected, "\(evidence)")
       #expect(platform.devices.first?.evidence == [evidence])
     }
+    let ranges = BlobBuilder(tokens: [
+      .begin(""), .begin("thing@0"), .property("compatible", BlobBuilder.string("acme,thing")), .property("reg", BlobBuilder.cells(0, 0, 0)),
+      .property("dma-ranges", []), .end, .end,
+    ]).build()
+    let rangesOnly = try Platform(tree: try FlattenedDeviceTree(bytes: ranges))
+    #expect(rangesOnly.devices.first?.classification == .unknown)
+    #expect(rangesOnly.devices.first?.evidence == [.dmaRanges])
     let offSMMU = BlobBuilder(tokens: [
       .begin(""),
       .begin("iommu@0"), .property("compatible", BlobBuilder.string("arm,smmu-v3")), .property("#iommu-cells", BlobBuilder.cells(1)),
@@ -125,17 +131,73 @@ struct ClassificationTests {
     #expect(platform.iommus.first?.available == false)
   }
 
-  @Test("the known-device table: globs, most specific compatible first")
-  func table() {
-    #expect(KnownDevices.glob("*sdhci*", matches: "rockchip,rk3399-sdhci-5.1"))
-    #expect(KnownDevices.glob("cdns,*-gem", matches: "cdns,zynqmp-gem"))
-    #expect(!KnownDevices.glob("cdns,*-gem", matches: "cdns,gem"))
-    #expect(KnownDevices.glob("generic-ahci", matches: "generic-ahci"))
-    #expect(!KnownDevices.glob("generic-ahci", matches: "generic-ahci2"))
-    #expect(KnownDevices.glob("a*b*c", matches: "aXbYc"))
-    #expect(!KnownDevices.glob("a*b*c", matches: "aXcYb"))
-    #expect(KnownDevices.match(["vendor,board-uart", "snps,dwmac-4.20a"], in: KnownDevices.busMasters)?.compatible == "snps,dwmac-4.20a")
-    #expect(KnownDevices.match(["acme,frobnicator-2"], in: KnownDevices.busMasters) == nil)
+  @Test("grove: each node's class and the reason for it, from bus rules, bindings entries and properties")
+  func grove() throws {
+    let platform = try Fixtures.platform("grove")
+    let classes = classes(platform)
+    let reasons: [String: String] = [
+      "/opp-table": "OPP table: operating points of a CPU or device",
+      "/opp-table/opp-1200000000": "OPP table /opp-table: operating points of a CPU or device",
+      "/firmware": "no compatible: no driver binds to it",
+      "/firmware/platform-firmware": "firmware interface /firmware: reached through firmware calls, not by bus mastering",
+      "/firmware/platform-firmware/clock-controller": "firmware interface /firmware: reached through firmware calls, not by bus mastering",
+      "/thermal-zones": "no compatible: no driver binds to it",
+      "/thermal-zones/cpu-thermal": "thermal zone /thermal-zones: a description of sensors and trip points",
+      "/soc/pinctrl@ff180000": "pinctrl: pin multiplexing registers",
+      "/soc/pinctrl@ff180000/uart0-default": "pinctrl /soc/pinctrl@ff180000: pin multiplexing and configuration states",
+      "/soc/thermal-sensor@ffa50000": "thermal sensor: analog monitoring registers",
+      "/soc/serial@ff000000": "UART: registers and FIFOs only; DMA, if any, through dmas",
+      "/soc/i2c@ff030000": "I2C controller: registers and FIFOs only",
+      "/soc/i2c@ff030000/mux@75": "I2C bus /soc/i2c@ff030000: an I2C device only exchanges bytes with its controller",
+      "/soc/i2c@ff030000/mux@75/i2c@0": "I2C bus /soc/i2c@ff030000: an I2C device only exchanges bytes with its controller",
+      "/soc/i2c@ff030000/mux@75/i2c@0/power-monitor@40":
+        "I2C bus /soc/i2c@ff030000/mux@75/i2c@0: an I2C device only exchanges bytes with its controller",
+      "/soc/interrupt-controller@f9010000": "an interrupt controller: Xen owns the GIC and emulates it for dom0",
+      "/soc/axi": "a bus container (simple-bus): its children are judged one by one",
+    ]
+    for (path, reason) in reasons {
+      #expect(classes[path] == .notAMaster(reason: reason), "\(path)")
+    }
+    // The exact master list: the PCIe bridge is its own MSI controller but
+    // a master behind the SMMU through iommu-map; the MAC is a master by
+    // its bindings entry and coherent through its bus; the widget unknown.
+    let masters = platform.enabledDevices.filter { if case .notAMaster = $0.classification { false } else { true } }
+    #expect(masters.map(\.path) == ["/soc/pcie@fd0e0000", "/soc/axi/ethernet@ff0e0000", "/soc/accelerator@fe100000"])
+    #expect(classes["/soc/pcie@fd0e0000"] == .protected)
+    let pcie = try device(platform, "/soc/pcie@fd0e0000")
+    #expect(pcie.streams.map(\.iommu) == ["/soc/iommu@fd800000"])
+    #expect(pcie.streams.first?.streamIDs == [0x4d0])
+    #expect(pcie.evidence.contains(.pciHostBridge))
+    let mac = try device(platform, "/soc/axi/ethernet@ff0e0000")
+    #expect(mac.classification == .unprotected)
+    #expect(mac.coherent)
+    #expect(mac.evidence == [.dmaCoherentInherited(from: "/soc/axi"), .knownBusMaster(compatible: "cdns,gem", family: "Cadence GEM/macb Ethernet")])
+    #expect(mac.binding?.hasPrefix("dma-bindings.txt:") == true)
+    #expect(mac.binding?.contains("net/cdns,macb.yaml") == true)
+    #expect(classes["/soc/accelerator@fe100000"] == .unknown)
+    #expect(platform.unsafeDevices.map(\.path) == ["/soc/axi/ethernet@ff0e0000", "/soc/accelerator@fe100000"])
+  }
+
+  @Test("a user's bindings rule comes before the bundled ones")
+  func userBindings() throws {
+    let user = try DMABindings.parse("master acme,widget-* widget: DMAs into a ring | acme's driver\n", file: "mine.txt")
+    let platform = try Platform(tree: try Fixtures.tree("grove"), bindings: DMABindings.bundled.preceded(by: user))
+    let widget = try device(platform, "/soc/accelerator@fe100000")
+    #expect(widget.classification == .unprotected)
+    #expect(widget.binding == "mine.txt:1 (acme's driver)")
+  }
+
+  @Test("--assume-dma makes an unknown node or a non-master an unprotected master; a master, or the same node in both lists, is refused")
+  func assumeDMA() throws {
+    let platform = try Fixtures.platform("grove")
+    let assumed = try platform.assumingDMA(["accelerator@fe100000", "/soc/serial@ff000000"])
+    #expect(try device(assumed, "/soc/accelerator@fe100000").classification == .unprotected)
+    #expect(try device(assumed, "/soc/serial@ff000000").evidence.contains(.assumedByUser))
+    #expect(assumed.unsafeDevices.map(\.path) == ["/soc/serial@ff000000", "/soc/axi/ethernet@ff0e0000", "/soc/accelerator@fe100000"])
+    #expect(throws: DeviceTreeError(offset: nil, message: "expected --assume-dma to name an unknown device or one that is not a DMA master, but /soc/pcie@fd0e0000 is protected")) {
+      try platform.assumingDMA(["pcie@fd0e0000"])
+    }
+    #expect(throws: DeviceTreeError.self) { try assumed.assumingNoDMA(["accelerator@fe100000"]) }
   }
 
   @Test("--assume-no-dma by node name or path; unknown names, ambiguous names and protected devices are refused")

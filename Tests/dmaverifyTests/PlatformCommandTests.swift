@@ -17,6 +17,47 @@ struct PlatformCommandTests {
     FileManager.default.temporaryDirectory.appendingPathComponent("dmaverify-\(UUID().uuidString).\(suffix)").path
   }
 
+  @Test("grove: the bindings rule behind a master is shown; --assume-dma adds a master; --bindings adds the user's rules first")
+  func bindingsAndAssumptions() throws {
+    let plain = try CommandRunner.run(["platform", Self.fixture("grove.dtb")])
+    #expect(plain.status == 0, "\(plain.standardError)")
+    #expect(plain.standardOutput.contains("  UNPROTECTED  /soc/axi/ethernet@ff0e0000 (cdns,gem)"))
+    #expect(plain.standardOutput.contains("               dma-coherent inherited from /soc/axi"))
+    #expect(plain.standardOutput.contains("               bindings rule dma-bindings.txt:"))
+    #expect(plain.standardOutput.contains("Untranslated DMA (unsafe for dma-direct with guest-physical addresses): /soc/axi/ethernet@ff0e0000, /soc/accelerator@fe100000"))
+
+    let assumed = try CommandRunner.run(["platform", Self.fixture("grove.dtb"), "--assume-dma", "serial@ff000000"])
+    #expect(assumed.status == 0, "\(assumed.standardError)")
+    #expect(assumed.standardOutput.contains("               --assume-dma: the user says it masters the bus"))
+    #expect(assumed.standardOutput.contains("): /soc/serial@ff000000, /soc/axi/ethernet@ff0e0000, /soc/accelerator@fe100000"))
+    let refused = try CommandRunner.run(["platform", Self.fixture("grove.dtb"), "--assume-dma", "pcie@fd0e0000"])
+    #expect(refused.status == 64)
+    #expect(refused.standardError.contains("expected --assume-dma to name an unknown device or one that is not a DMA master"))
+
+    let file = temporaryPath("txt")
+    defer { try? FileManager.default.removeItem(atPath: file) }
+    try "# mine\nnot-master acme,widget-* widget: a register block | acme's datasheet\n".write(toFile: file, atomically: true, encoding: .utf8)
+    let user = try CommandRunner.run(["platform", Self.fixture("grove.dtb"), "--bindings", file, "--json"])
+    #expect(user.status == 0, "\(user.standardError)")
+    let report = try #require(try JSONSerialization.jsonObject(with: Data(user.standardOutput.utf8)) as? [String: Any])
+    #expect(report["unsafe"] as? [String] == ["/soc/axi/ethernet@ff0e0000"])
+  }
+
+  @Test("a malformed --bindings file is exit 65 with file:line; an unreadable one 66")
+  func malformedBindings() throws {
+    let file = temporaryPath("txt")
+    defer { try? FileManager.default.removeItem(atPath: file) }
+    try "# mine\n\nmaster acme,widget-* widget DMAs | x\n".write(toFile: file, atomically: true, encoding: .utf8)
+    for command in [["platform", Self.fixture("grove.dtb")], ["check", "--platform", Self.fixture("grove.dtb")]] {
+      let output = try CommandRunner.run(command + ["--bindings", file])
+      #expect(output.status == 65)
+      #expect(output.standardError.contains("\(file):3: error: expected 'FAMILY: REASON', found 'widget DMAs'"))
+    }
+    let missing = try CommandRunner.run(["platform", Self.fixture("grove.dtb"), "--bindings", file + ".none"])
+    #expect(missing.status == 66)
+    #expect(missing.standardError.contains("\(file).none: error: cannot read the file:"))
+  }
+
   @Test("a DTB: SMMUs, RAM, each device with its class and evidence, and the unsafe ones (exit 0)")
   func orchard() throws {
     let output = try CommandRunner.run(["platform", Self.fixture("orchard.dtb")])
