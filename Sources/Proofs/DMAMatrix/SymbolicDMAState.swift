@@ -11,8 +11,8 @@ import SymbolicWord
 ///
 /// dom0's p2m is what Xen's own operations make of dom0's boot layout:
 /// the cell's grant or foreign maps of the buffer's pages are run by the
-/// spec's ``grantMapOperation(_:granter:gfn:local:hostGFN:writable:handle:)``
-/// and ``foreignMapOperation(_:caller:foreign:gfn:at:)`` over a
+/// spec's ``grantMapOperation(_:granter:gfn:local:hostGFN:writable:handle:issued:)``
+/// and ``foreignMapOperation(_:caller:foreign:gfn:at:issued:)`` over a
 /// ``SymbolicXenWorld`` (host entries, 1:1 IOMMU entries, maptrack), and
 /// read through ``entry(_:)``. The boot layout itself (``bootEntry(_:)``:
 /// 1:1, or the coloured allocator's placement) is a hypothesis checked

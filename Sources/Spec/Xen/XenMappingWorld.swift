@@ -58,7 +58,7 @@ public struct GrantMappingWord<W: Word> {
 /// each domain's p2m, who owns a frame, and a local domain's maptrack.
 ///
 /// ``XenState`` is the concrete world; the matrix proofs run the same
-/// operations (``grantMapOperation(_:granter:gfn:local:hostGFN:writable:)``
+/// operations (``grantMapOperation(_:granter:gfn:local:hostGFN:writable:handle:issued:)``
 /// and its siblings) over a symbolic one, so the dom0 p2m a proof DMAs
 /// through is the one Xen's own code built (DESIGN.md §3).
 public protocol XenMappingWorld {
