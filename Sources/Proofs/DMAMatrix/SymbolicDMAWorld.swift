@@ -66,7 +66,7 @@ struct MatrixRun {
     // SMMU does with its stream; its coherence and DMA mask, and whether
     // Xen has the cache-flush hypercall, are the state's open variables.
     let (device, platform) = try Self.platform(deviceClass)
-    path = try Self.path(policy: policy, device: deviceClass, layout: state.layout, version: state.version)
+    path = try Self.path(policy: policy, device: device, platform: platform, layout: state.layout, version: state.version)
     var world = SymbolicDMAWorld(
       state: state, stream: try platform.resolve(device),
       pool: SwiotlbPool(start: GFN(MatrixPlatform.poolStart), pages: MatrixPlatform.poolPages), ipaBits: MatrixPlatform.ipaBits,
@@ -97,6 +97,10 @@ struct MatrixRun {
   /// the spec (`DMAPolicy.path`, with the release's feature flags).
   static func path(policy: DMAPolicy, device deviceClass: MatrixCell.DeviceClass, layout: MatrixCell.Layout, version: XenVersion) throws -> DMAPath {
     let (device, platform) = try Self.platform(deviceClass)
+    return try path(policy: policy, device: device, platform: platform, layout: layout, version: version)
+  }
+
+  static func path(policy: DMAPolicy, device: Device, platform: SMMUPlatform, layout: MatrixCell.Layout, version: XenVersion) throws -> DMAPath {
     let features = XenFeatures(version: version, dom0DirectMapped: layout == .direct, iommuEnabled: true)
     return try policy.path(for: device, features: features, platform: platform)
   }

@@ -132,14 +132,22 @@ public func idealBuffer<World: DMAWorld>(
   var pages: [DMAPage<World.Address>] = []
   var mapped: [World.Address.Condition] = []
   for page in pagesOf(start: phys, size: size, maximumPages: maximumPages) {
-    let gfn = (phys &+ page.firstByte) >> pageShift
-    let frame = branch(page.active, then: { world.dom0Frame(gfn) }, else: { .absent(gfn) })
+    let frame = dom0Frame(of: page, from: phys, in: world)
     var located = page
     located.frame = frame.value
     pages.append(located)
     mapped.append(frame.present)
   }
   return DMAIdealBuffer(pages: pages, mapped: mapped)
+}
+
+/// The dom0 frame of a page of the range that starts at dom0 physical
+/// address `start`, looked up only when the page is active.
+func dom0Frame<World: DMAWorld>(
+  of page: DMAPage<World.Address>, from start: World.Address, in world: World
+) -> GuardedWord<World.Address> {
+  let gfn = (start &+ page.firstByte) >> pageShift
+  return branch(page.active, then: { world.dom0Frame(gfn) }, else: { .absent(gfn) })
 }
 
 /// One DMA at the level of pages and addresses: Linux maps the buffer
@@ -212,9 +220,7 @@ public func runDMAPages<World: DMAWorld>(
         bounced,
         then: {
           var page = slotPage
-          let gfn = (slot &+ page.firstByte) >> pageShift
-          let frame = branch(page.active, then: { world.dom0Frame(gfn) }, else: { .absent(gfn) })
-          page.frame = frame.value
+          page.frame = dom0Frame(of: slotPage, from: slot, in: world).value
           return page
         }, else: { bufferPage }))
   }

@@ -244,8 +244,7 @@ struct SpecDMAWorld: DMAWorld {
       return GuardedWord(present: true, value: busAddress)
     case (.fault, _), (.abort, _):
       fault = "stream: \(transaction.stream)"
-    case (.context(let domain, let vmid), .translated(let pa)?):
-      _ = (domain, vmid)
+    case (.context, .translated(let pa)?):
       return GuardedWord(present: true, value: pa)
     case (.context(let domain, let vmid), .fault(let stageTwoFault)?):
       fault = "SMMU context fault (\(domain), vmid \(vmid)): \(stageTwoFault.kind) fault at level \(stageTwoFault.level), iova \(hex(busAddress))"

@@ -70,11 +70,8 @@ public struct SwiotlbPool: Hashable, Sendable {
     var candidates: [Int] = []
     for first in 0..<slotCount where freeRun[first] > 0 && (first == 0 || freeRun[first - 1] == 0) {
       candidates.append(first)
-      if let aligned = stride(from: first, to: first + freeRun[first], by: 1).first(where: { $0 % slotsPerPage == 0 }),
-        aligned != first
-      {
-        candidates.append(aligned)
-      }
+      let aligned = (first + slotsPerPage - 1) / slotsPerPage * slotsPerPage
+      if aligned != first && aligned < first + freeRun[first] { candidates.append(aligned) }
     }
     var found = GuardedWord<W>.absent(size)
     for first in candidates.reversed() {

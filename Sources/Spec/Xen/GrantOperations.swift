@@ -153,12 +153,13 @@ public func grantUnmapOperation<World: XenMappingWorld>(
   let live = issued && mapping.live
   let host = physmapRemoveOperation(&world, local, at: mapping.hostGFN, expecting: mapping.mfn, when: live)
   let removed = live && !host.refused && !host.mismatch
-  let maptrackBefore = world.maptrack(of: local)
+  let countsRemovedMap = world.xenMutants.contains(.unmapCountsRemovedMap)
+  let maptrackBefore = countsRemovedMap ? world.maptrack(of: local) : []
   world.releaseMapping(of: local, handle: handle, when: removed)
   var iommuRefused = no
   var iommuBug = no
   if needIOMMU && local != mapping.granter {
-    let remaining = world.xenMutants.contains(.unmapCountsRemovedMap) ? maptrackBefore : world.maptrack(of: local)
+    let remaining = countsRemovedMap ? maptrackBefore : world.maptrack(of: local)
     let kind = grantMapKind(remaining, granter: mapping.granter, mfn: mapping.mfn)
     let unmapOneToOne = removed && !kind.any
     let downgrade = removed && kind.any && !kind.writable

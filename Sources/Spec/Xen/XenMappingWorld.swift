@@ -133,7 +133,7 @@ extension XenState: XenMappingWorld {
   public mutating func writeP2M(of domain: DomainID, at gfn: UInt64, _ slot: P2MSlot<UInt64>, when condition: Bool) {
     guard condition, domains[domain] != nil else { return }
     do {
-      if let type = P2MType(rawValue: UInt8(truncatingIfNeeded: slot.type)), type != .invalid, slot.type <= UInt64(UInt8.max) {
+      if let raw = UInt8(exactly: slot.type), let type = P2MType(rawValue: raw), type != .invalid {
         try domains[domain]!.p2m.map(GFN(gfn), to: MFN(slot.mfn), type: type)
       } else {
         try domains[domain]!.p2m.unmap(GFN(gfn))
