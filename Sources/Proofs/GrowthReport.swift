@@ -14,7 +14,6 @@ public enum GrowthReport {
   }
 
   public static func measure(pages: [Int] = [1, 2, 4, 8, 16], ipaBits: [Int] = [40, 44, 48]) throws -> [Row] {
-    let platform = try MatrixPlatform()
     var rows: [Row] = []
     let cells = [
       MatrixCell(policy: .legacy, layout: .coloured, device: .attached, page: .grant, shape: .straddling, xen: .after),
@@ -25,7 +24,7 @@ public enum GrowthReport {
         let session = try ProofSession(timeout: .seconds(60), seed: 1, dumpDirectory: nil)
         let start = ContinuousClock.now
         let state = try SymbolicDMAState(
-          session: session, platform: platform, layout: cell.layout, page: cell.page, shape: count == 1 ? .onePage : .straddling,
+          session: session, layout: cell.layout, page: cell.page, shape: count == 1 ? .onePage : .straddling,
           version: cell.xen.version, pages: count, history: .none)
         let run = try MatrixRun(state: state, policy: cell.policy, device: cell.device)
         let hypotheses = try state.hypotheses()
@@ -42,7 +41,7 @@ public enum GrowthReport {
       let session = try ProofSession(timeout: .seconds(60), seed: 1, dumpDirectory: nil)
       let start = ContinuousClock.now
       let state = try SymbolicDMAState(
-        session: session, platform: platform, layout: historyCell.layout, page: historyCell.page, shape: historyCell.shape,
+        session: session, layout: historyCell.layout, page: historyCell.page, shape: historyCell.shape,
         version: historyCell.xen.version, history: history)
       let run = try MatrixRun(state: state, policy: historyCell.policy, device: historyCell.device)
       let hypotheses = try state.hypotheses()

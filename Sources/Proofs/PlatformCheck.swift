@@ -48,7 +48,6 @@ public enum PlatformCheck {
     devices: [BoardDevice], policies: [DMAPolicy], layouts: [MatrixCell.Layout], xen: XenVersion, timeout: Duration = .seconds(40)
   ) throws -> [Verdict] {
     let session = try ProofSession(timeout: timeout, seed: 1, dumpDirectory: nil)
-    let platform = try MatrixPlatform()
     let fix: MatrixCell.XenFix = xen.grantIOMMUMapping == .after04085ec1ac ? .after : .before
     let classes = Dictionary(grouping: devices, by: \.deviceClass)
     var verdicts: [Verdict] = []
@@ -66,7 +65,7 @@ public enum PlatformCheck {
           for page in MatrixCell.PageKind.allCases {
             for shape in MatrixCell.Shape.allCases {
               let cell = MatrixCell(policy: policy, layout: layout, device: deviceClass, page: page, shape: shape, xen: fix)
-              for finding in try DMAMatrixTheorem.decide(cell, session: session, platform: platform, releases: [xen]) {
+              for finding in try DMAMatrixTheorem.decide(cell, session: session, releases: [xen]) {
                 switch finding.verdict {
                 case .refuted: refuted.append((page, finding))
                 case .unknown, .vacuous: unknown.append(finding.claim)

@@ -161,6 +161,32 @@ public final class ProofSession {
     return false
   }
 
+  /// A model of the claim's query (as ``minimize(_:variables:)`` asks it)
+  /// that also satisfies `extra`: a counterexample narrowed to what a
+  /// concrete replay can build. Nil when there is none, or none within
+  /// `timeout`, or the solver's model breaks the claim's conditions.
+  public func refine(with extra: [SymbolicBool], timeout: Duration = .seconds(10)) throws -> Model? {
+    let solver = obligation?.query ?? solver
+    try solver.push()
+    defer { try? solver.pop() }
+    for fact in extra { try solver.assert(fact.term) }
+    guard case .sat(let refined) = try solver.check(timeout: timeout) else { return nil }
+    if let obligation, try Self.flaw(in: refined, conditions: obligation.conditions) != nil { return nil }
+    // A model outlives the scope it was found in.
+    return refined
+  }
+
+  /// Runs `body` with `facts` added to the claim's query (as
+  /// ``minimize(_:variables:)`` asks it), so that what it minimizes keeps
+  /// them.
+  public func assuming<T>(_ facts: [SymbolicBool], _ body: () throws -> T) throws -> T {
+    let solver = obligation?.query ?? solver
+    try solver.push()
+    defer { try? solver.pop() }
+    for fact in facts { try solver.assert(fact.term) }
+    return try body()
+  }
+
   /// Alive2-style minimization: each variable in turn is pinned to the
   /// first candidate that keeps the (already asserted) counterexample
   /// satisfiable, so the values shown are small and round. Returns the

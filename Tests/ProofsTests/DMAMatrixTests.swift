@@ -6,13 +6,11 @@ import Testing
 @testable import Proofs
 @Suite("DMA matrix")
 struct DMAMatrixTests {
-  static let platform = Result { try MatrixPlatform() }
-
   func decide(_ name: String, mutants: DMAMutants = [], xenMutants: XenMutants = []) throws -> [DMAProperty: Finding] {
     let cell = try #require(MatrixCell(name: name))
     let session = try ProofSession(timeout: .seconds(10), seed: 1, dumpDirectory: nil)
     let findings = try DMAMatrixTheorem.decide(
-      cell, session: session, platform: try Self.platform.get(), mutants: mutants, xenMutants: xenMutants)
+      cell, session: session, mutants: mutants, xenMutants: xenMutants)
     var byProperty: [DMAProperty: Finding] = [:]
     for (property, finding) in zip(DMAProperty.allCases, findings) { byProperty[property] = finding }
     return byProperty
@@ -101,14 +99,5 @@ struct DMAMatrixTests {
     #expect(MatrixCell.all.count == 288)
     #expect(MatrixCell.all.allSatisfy { MatrixCell(name: $0.description) == $0 })
     #expect(MatrixCell(name: "legacy/direct-mapped/attached/grant/one-page") == nil)
-  }
-
-  @Test("the matrix platform's coloured frames are what the allocator gives")
-  func platformFrames() throws {
-    let platform = try Self.platform.get()
-    #expect(platform.colouredGuest.gfnOfFrame.count == Int(MatrixPlatform.colouredGuestPages))
-    #expect(platform.colouredDom0.gfnOfFrame.count == Int(MatrixPlatform.dom0Pages))
-    // Some guest frames lie inside dom0's GFN range: story (b2) is reachable.
-    #expect(platform.colouredGuest.lowest < platform.dom0Range.upperBound)
   }
 }

@@ -6,9 +6,9 @@ import SymbolicWord
 /// `dma.matrix`: every cell of policy × dom0 layout × device × page kind ×
 /// buffer shape × Xen, each property proved or refuted. A refutation
 /// comes with the smallest values Z3 can find, written as a scenario on
-/// ``MatrixPlatform`` and replayed on the concrete runner (which walks the
-/// real descriptor tables): the finding says whether the failure
-/// reproduced.
+/// the platform the model chose (``MatrixPlatform``) and replayed on the
+/// concrete runner (which walks the real descriptor tables): the finding
+/// says whether the failure reproduced and on which platform.
 enum DMAMatrixTheorem {
   /// One theorem per policy and dom0 layout, so that `--jobs` runs them
   /// side by side and none takes long; the claims keep their
@@ -27,22 +27,30 @@ enum DMAMatrixTheorem {
     Theorem(
       name: name,
       summary: "integrity, isolation and liveness of dom0 DMA per layout, device, page kind, shape and Xen. "
-        + "For all: buffer page, offset and size of the shape; guest frames and GFNs; a coloured dom0's frame placement; "
-        + "device coherent or not, DMA mask 32-64 bits; cache-flush hypercall present or not; a history of 3 Xen "
-        + "operations (2 before the buffer's maps, 1 after: none, grant map ro/rw, grant unmap, foreign map) run by the "
-        + "spec's own grant code; every Xen release on the cell's side of 04085ec1ac (4.12-4.14, 4.15-4.21; coloured "
-        + "4.20-4.21), decided once per distinct behaviour. Not over: platforms (one, MatrixPlatform), dom0 GFNs "
-        + "reused by the history. Integrity is over addresses; the replay checks the data",
+        + "On the reference platform (64 MiB RAM at 0x40000000, dom0 32 MiB, IPA 40 bits, 16 colours 0-7/8-15; "
+        + "dma.class.* decides chosen cells for every platform of the class). For all: buffer page, offset and size of the shape; guest "
+        + "frames and GFNs; a coloured dom0's frame placement; device coherent or not, DMA mask 32-64 bits reaching the "
+        + "swiotlb pool; cache-flush hypercall present or not; a history of 3 Xen operations (2 before the buffer's "
+        + "maps, 1 after: none, grant map ro/rw, grant unmap, foreign map) run by the spec's own grant code; every Xen "
+        + "release on the cell's side of 04085ec1ac (4.12-4.14, 4.15-4.21; coloured 4.20-4.21), decided once per "
+        + "distinct behaviour. Not over: other platforms, p2m removals in the history, dom0 GFNs reused by the "
+        + "history. Integrity is over addresses; the replay checks the data",
       // Each claim takes up to ~8 s alone on a 2-core machine (BENCHMARKS.md);
       // the cap leaves room for a loaded one, where a timeout is `unknown`.
       timeout: .seconds(40)
     ) { session in
-      let platform = try MatrixPlatform()
       var findings: [Finding] = []
-      for cell in cells { findings += try decide(cell, session: session, platform: platform) }
+      for cell in cells { findings += try decide(cell, session: session) }
       return findings
     }
   }
+
+  /// The platform class in words, for the claims' summaries.
+  static let scope =
+    "IPA 32-48 bits; RAM in one or two banks anywhere below 2^IPA; dom0 the first 1 page to all of RAM; "
+    + "a 256 KiB swiotlb pool anywhere in a dom0 bank; an extended region in any hole below 2^IPA; "
+    + "the guest a host range outside dom0 (direct) or pages of its colours (coloured: 2-64 colours, any "
+    + "disjoint non-empty sets)"
 
   /// Decides a cell for every Xen release on its side of the fix
   /// (``MatrixCell/XenFix/releases``, or just `releases` when given): the
@@ -59,8 +67,9 @@ enum DMAMatrixTheorem {
   ///   - xenMutants: deliberately broken Xen grant operations, which build
   ///     dom0's p2m in the proof (and in the replay too).
   static func decide(
-    _ cell: MatrixCell, session: ProofSession, platform: MatrixPlatform, mutants: DMAMutants = [],
-    xenMutants: XenMutants = [], releases: [XenVersion]? = nil
+    _ cell: MatrixCell, session: ProofSession, mutants: DMAMutants = [],
+    xenMutants: XenMutants = [], releases: [XenVersion]? = nil, scope: PlatformScope = .reference,
+    history: SymbolicDMAState.History = .matrix
   ) throws -> [Finding] {
     // Upstream colouring arrived in 4.20 (fact sheet §5), after the fix.
     let versions = (releases ?? cell.xen.releases).filter { cell.layout == .direct || $0.hasLLCColouring }
@@ -78,7 +87,8 @@ enum DMAMatrixTheorem {
     let covered = versions.count == 1 ? "Xen \(versions[0].name)" : "Xen \(versions.first!.name)–\(versions.last!.name)"
     var byProperty: [[Finding]] = DMAProperty.allCases.map { _ in [] }
     for group in groups {
-      let findings = try decide(cell, version: group.versions.last!, session: session, platform: platform, mutants: mutants, xenMutants: xenMutants)
+      let findings = try decide(
+        cell, version: group.versions.last!, session: session, mutants: mutants, xenMutants: xenMutants, scope: scope, history: history)
       for (index, finding) in findings.enumerated() { byProperty[index].append(finding) }
     }
     return byProperty.map { findings in
@@ -92,57 +102,157 @@ enum DMAMatrixTheorem {
 
   /// One cell on one release.
   static func decide(
-    _ cell: MatrixCell, version: XenVersion, session: ProofSession, platform: MatrixPlatform, mutants: DMAMutants,
-    xenMutants: XenMutants
+    _ cell: MatrixCell, version: XenVersion, session: ProofSession, mutants: DMAMutants,
+    xenMutants: XenMutants, scope: PlatformScope, history: SymbolicDMAState.History
   ) throws -> [Finding] {
     let state = try SymbolicDMAState(
-      session: session, platform: platform, layout: cell.layout, page: cell.page, shape: cell.shape, version: version,
-      xenMutants: xenMutants)
+      session: session, layout: cell.layout, page: cell.page, shape: cell.shape, version: version,
+      xenMutants: xenMutants, history: history, scope: scope)
     let run = try MatrixRun(state: state, policy: cell.policy, device: cell.device, mutants: mutants)
     let hypotheses = try state.hypotheses()
     return try DMAProperty.allCases.map { property in
-      var finding = try session.decide(cell.claimName(property), claim: run.property(property), hypotheses: hypotheses) { model in
+      var finding = try session.decide(cell.claimName(property), claim: run.property(property), hypotheses: hypotheses, freshSolvers: true) { model in
         // An integrity failure may be a fault or a silent wrong page; show
         // the silent one when it exists, since that is the dangerous case.
-        var model = model
-        var silent = false
-        if property == .integrity {
-          try session.solver.push()
-          try session.solver.assert(run.liveness.term)
-          if case .sat(let corrupting) = try session.solver.check() {
-            model = corrupting
-            silent = true
-          } else {
-            try session.solver.pop()
+        if property == .integrity, let corrupting = try session.refine(with: [run.liveness]) {
+          return try session.assuming([run.liveness]) {
+            try explain(corrupting, cell: cell, property: property, state: state, session: session, mutants: mutants, xenMutants: xenMutants)
           }
         }
-        defer { if silent { try? session.solver.pop() } }
-        let small = try session.minimize(model, variables: minimizationOrder(state))
-        let values = try modelValues(state, small)
-        let scenario = try counterexampleScenario(cell, property: property, state: state, model: small)
-        let replay = try replayScenario(scenario, property: property, mutants: mutants, xenMutants: xenMutants)
-        return (replay.reason, scenario, replay.reproduced, values)
+        return try explain(model, cell: cell, property: property, state: state, session: session, mutants: mutants, xenMutants: xenMutants)
       }
       if finding.verdict == .refuted { finding.reason += " (Xen \(version.name))" }
       return finding
     }
   }
 
-  /// Small, round values first (Alive2's counterexample minimization):
+  /// A counterexample explained: minimized, placed on a platform the spec
+  /// can boot, written as a scenario and replayed there. The property it
+  /// breaks is `property`, or asked of the final model by `failing`.
+  static func explain(
+    _ model: Model, cell: MatrixCell, property: DMAProperty? = nil, state: SymbolicDMAState, session: ProofSession,
+    mutants: DMAMutants = [], xenMutants: XenMutants = [], failing: (Model) throws -> DMAProperty = { _ in .integrity }
+  ) throws -> (reason: String, scenario: String?, replayed: Bool?, values: [String: UInt64]) {
+    let order = minimizationOrder(state)
+    // The reference platform first, all of it at once, when the failure
+    // happens there too: its values are small and boot quickly. Else a
+    // small platform with the reference's colours and IPA size, else any
+    // small platform, so that the replay boots quickly.
+    let reference = MatrixPlatform<UInt64>.reference(state.layout)
+    let platform = state.platform
+    let pinReference = zip(platform.words, reference.words).map { $0.word == $1.word }
+    let smallSizes = [platform.ram[0].pages <= 0x2000, platform.ram[1].pages <= 0x2000, platform.guestGFNs.pages <= 0x1000]
+    let referenceColours = [
+      platform.ipaBits == reference.ipaBits, platform.colourBits == reference.colourBits,
+      platform.dom0Colours == reference.dom0Colours, platform.guestColours == reference.guestColours,
+    ]
+    var start = model
+    let twoColours = [platform.colourBits == 1, platform.dom0Colours == 1, platform.guestColours == 2]
+    for (facts, seconds) in [
+      (pinReference, 5), (smallSizes + referenceColours, 20), (smallSizes + (state.layout == .coloured ? twoColours : []), 20),
+      (smallSizes, 20),
+    ] {
+      if let found = try session.refine(with: facts, timeout: .seconds(seconds)) {
+        start = found
+        break
+      }
+    }
+    let small = try session.minimize(start, variables: order)
+    let chosen = try state.platform.map { try small.value(of: $0.term) }
+    if chosen.ramPages > MatrixConstants.replayRAMPages {
+      return (
+        "not replayed: the model's platform (\(chosen.summary)) has more RAM than a replay boots "
+          + "(\(MatrixConstants.replayRAMPages >> 8) MiB)", nil, false, try modelValues(state, small))
+    }
+    guard let (placed, platform) = try realize(small, state: state, session: session, pinned: order.map(\.0)) else {
+      let concrete = try state.platform.map { try small.value(of: $0.term) }
+      return (
+        "the counterexample needs frames the coloured allocator does not give on its platform (\(concrete.summary)); not replayed",
+        nil, false, try modelValues(state, small))
+    }
+    let property = try property ?? failing(placed)
+    let scenario = try counterexampleScenario(cell, property: property, state: state, model: placed, platform: platform)
+    let replay = try replayScenario(scenario, property: property, mutants: mutants, xenMutants: xenMutants)
+    return ("\(replay.reason) [platform: \(platform.concrete.summary)]", scenario, replay.reproduced, try modelValues(state, placed))
+  }
+
+  /// A counterexample's platform as the spec boots it: the model's
+  /// platform words and, when coloured, the frames the boot gave each
+  /// domain (GFN of each frame).
+  struct RealizedPlatform {
+    var concrete: MatrixPlatform<UInt64>
+    var dom0Frames: [UInt64: UInt64] = [:]
+    var guestFrames: [UInt64: UInt64] = [:]
+  }
+
+  /// The model with its platform booted: on a coloured platform the
+  /// proof's placement is any frame of the domain's colours, so the model
+  /// is narrowed to the frames the spec's allocator really gives on that
+  /// platform — first keeping every minimized value, then only the
+  /// platform. Nil when no such model exists.
+  static func realize(
+    _ model: Model, state: SymbolicDMAState, session: ProofSession, pinned: [SymbolicWord]
+  ) throws -> (Model, RealizedPlatform)? {
+    let concrete = try state.platform.map { try model.value(of: $0.term) }
+    var platform = RealizedPlatform(concrete: concrete)
+    guard state.layout == .coloured else { return (model, platform) }
+    (platform.dom0Frames, platform.guestFrames) = try concrete.boot()
+    let count = UInt64(1) << concrete.colourBits
+    func oneOf(_ runs: ColourRuns, _ frame: SymbolicWord) -> SymbolicBool {
+      runs.runs.reduce(frame.condition(false)) { any, run in
+        any || (frame >= run.first && frame <= run.last && frame & (count - 1) == run.first & (count - 1))
+      }
+    }
+    let dom0Runs = ColourRuns(platform.dom0Frames.keys, colourCount: count)
+    let guestRuns = ColourRuns(platform.guestFrames.keys, colourCount: count)
+    var placement: [SymbolicBool] = []
+    for read in state.colouredReads { placement.append(state.platform.inDom0(read.gfn).implies(oneOf(dom0Runs, read.mfn))) }
+    for frame in state.guestFrames + state.steps.map(\.guestFrame) { placement.append(oneOf(guestRuns, frame)) }
+    let platformPins = try state.platform.words.map { $0.word == (try model.value(of: $0.word.term)) }
+    let allPins = try pinned.map { $0 == (try model.value(of: $0.term)) }
+    for pins in [allPins, platformPins] {
+      if let placed = try session.refine(with: pins + platformPins + placement) { return (placed, platform) }
+    }
+    return nil
+  }
+
+  /// Small, round values first (Alive2's counterexample minimization): the
+  /// reference platform's values (small enough to boot quickly), then
   /// offset 0, a whole page, the lowest pages.
   static func minimizationOrder(_ state: SymbolicDMAState) -> [(SymbolicWord, [UInt64])] {
-    let pageBase = state.page == .local ? MatrixPlatform.ramStart : MatrixPlatform.extendedRegion
+    let reference = MatrixPlatform<UInt64>.reference(state.layout)
+    let platform = state.platform
+    // The reference platform's bounds first (whichever of them the failure
+    // allows), then small sizes, so that the platform stays quick to boot.
+    var order: [(SymbolicWord, [UInt64])] = [
+      (platform.ipaBits, [reference.ipaBits, 48, 32]),
+      (platform.ram[0].start, [reference.ram[0].start, 0x80000, 0x100000]),
+      (platform.ram[0].end, [reference.ram[0].end, reference.ram[0].start + 0x1000]),
+      (platform.ram[1].start, [0, 0x100000, 0x800000]),
+      (platform.ram[1].end, [0, 0x101000, 0x801000]),
+      (platform.dom0Ends[0], [reference.dom0Ends[0], reference.ram[0].end]),
+      (platform.dom0Ends[1], [0]),
+      (platform.poolStart, [reference.poolStart]),
+      (platform.extendedRegion.start, [reference.extendedRegion.start, 0x100000, 0x200000]),
+      (platform.extendedRegion.end, [reference.extendedRegion.end]),
+      (platform.guestHostFrames.start, [reference.guestHostFrames.start]),
+      (platform.guestHostFrames.end, [reference.guestHostFrames.end]),
+      (platform.guestGFNs.start, [reference.guestGFNs.start, 0x100]),
+      (platform.guestGFNs.end, [reference.guestGFNs.end, 0x200]),
+      (platform.colourBits, [reference.colourBits, 1, 2, 3]),
+      (platform.dom0Colours, [reference.dom0Colours, 1, 0xF]),
+      (platform.guestColours, [reference.guestColours, 2, 0xF0]),
+    ]
+    let pageBase = state.page == .local ? reference.ram[0].start : reference.extendedRegion.start
     // No history operation unless the failure needs one.
-    var order: [(SymbolicWord, [UInt64])] = state.steps.map { ($0.operation, [0]) } + [
+    order += state.steps.map { ($0.operation, [0]) } + [
       (state.offset, [0, 0x800, 0x100]),
       (state.size, state.shape == .onePage ? [0x1000, 0x800, 0x100, 1] : [0x2000, 0x1800, 0x1001]),
       (state.bufferPage, [pageBase, pageBase + 1, pageBase + 0x10]),
       (state.coherent, [0]), (state.hypercallCacheFlush, [1]), (state.maskBits, [64, 32, 40]),
     ]
-    for frame in state.guestFrames {
-      let low = state.layout == .direct ? MatrixPlatform.guestStart : state.platform.colouredGuest.lowest
-      let high = state.layout == .direct ? MatrixPlatform.guestStart + MatrixPlatform.guestPages - 1 : state.platform.colouredGuest.highest
-      order.append((frame, [low, low + 8, high, high - 8]))
+    for (frame, gfn) in zip(state.guestFrames, state.guestGFNs) where state.layout == .direct {
+      order += [(frame, [reference.guestHost, reference.guestHost + 8]), (gfn, [reference.guestBase, reference.guestBase + 8])]
     }
     return order
   }
@@ -156,26 +266,30 @@ enum DMAMatrixTheorem {
       "hypercall_cflush": try model.value(of: state.hypercallCacheFlush.term),
     ]
     for (k, frame) in state.guestFrames.enumerated() { values["guest_mfn\(k)"] = try model.value(of: frame.term) }
+    for (name, word) in state.platform.words { values["platform_\(name)"] = try model.value(of: word.term) }
     return values
   }
 
-  /// The counterexample as a scenario on the matrix platform: the cell's
-  /// platform, the coloured dom0 pages the model fixed (as raw p2m entries
-  /// with the model's frames), the grant or foreign mappings, and the DMA.
-  static func counterexampleScenario(_ cell: MatrixCell, property: DMAProperty, state: SymbolicDMAState, model: Model) throws -> String {
+  /// The counterexample as a scenario on the platform the model chose:
+  /// that platform, the coloured dom0 pages the model fixed (as raw p2m
+  /// entries with the model's frames), the grant or foreign mappings, and
+  /// the DMA.
+  static func counterexampleScenario(
+    _ cell: MatrixCell, property: DMAProperty, state: SymbolicDMAState, model: Model, platform: RealizedPlatform
+  ) throws -> String {
     var lines = ["scenario \"dma.matrix \(cell): \(property.rawValue) refuted\""]
     lines.append(
-      MatrixPlatform.prefix(
-        policy: cell.policy, layout: cell.layout, device: cell.device, version: state.version,
+      platform.concrete.prefix(
+        policy: cell.policy, device: cell.device, version: state.version,
         coherent: try model.value(of: state.coherent.term) == 1, maskBits: Int(try model.value(of: state.maskBits.term)),
         hypercallCacheFlush: try model.value(of: state.hypercallCacheFlush.term) == 1
       ).trimmingTrailingNewline)
-    if let map = state.colouredMap {
+    if state.layout == .coloured {
       var pinned = Set<UInt64>()
-      for point in state.colouredPoints {
-        let gfn = try model.value(of: point.term)
-        guard state.platform.dom0Range.contains(gfn), pinned.insert(gfn).inserted else { continue }
-        let mfn = try model.value(of: try map.select(point.term))
+      for read in state.colouredReads {
+        let gfn = try model.value(of: read.gfn.term)
+        guard platform.concrete.inDom0(gfn), pinned.insert(gfn).inserted else { continue }
+        let mfn = try model.value(of: read.mfn.term)
         lines.append("p2m dom0 map \(hex(gfn << 12)) \(hex(mfn << 12)) ram_rw")
       }
     }
@@ -187,21 +301,26 @@ enum DMAMatrixTheorem {
     func guestGFN(_ gfnTerm: SymbolicWord, frame: SymbolicWord) throws -> UInt64 {
       let mfn = try model.value(of: frame.term)
       let gfn = try model.value(of: gfnTerm.term)
+      let allocated: UInt64
       switch cell.layout {
       case .direct:
-        guard (MatrixPlatform.guestStart..<(MatrixPlatform.guestStart + MatrixPlatform.guestPages)).contains(mfn) else {
+        let guest = platform.concrete
+        guard guest.guestHostFrames.contains(mfn) else {
           throw MatrixError.platform("\(cell): the model's guest frame \(hex(mfn)) is outside the guest's memory")
         }
-        return MatrixPlatform.guestBase + (mfn - MatrixPlatform.guestStart)
+        allocated = guest.guestBase + (mfn - guest.guestHost)
       case .coloured:
-        guard let allocated = state.platform.colouredGuest.gfnOfFrame[mfn] else {
+        guard let frame = platform.guestFrames[mfn] else {
           throw MatrixError.platform("the model's guest frame \(hex(mfn)) is not one the allocator gave the guest")
         }
-        if allocated != gfn, pinned.insert(gfn).inserted {
-          lines.append("p2m guest map \(hex(gfn << 12)) \(hex(mfn << 12)) ram_rw")
-        }
-        return allocated == gfn ? allocated : gfn
+        allocated = frame
       }
+      // The model may have the guest hold the frame at another GFN: a raw
+      // p2m line gives the guest that mapping too.
+      if allocated != gfn, pinned.insert(gfn).inserted {
+        lines.append("p2m guest map \(hex(gfn << 12)) \(hex(mfn << 12)) ram_rw")
+      }
+      return gfn
     }
     // The history's operations, as the model chose them: grant maps that
     // an unmap names, and only those, are live when it runs.

@@ -24,16 +24,15 @@ enum FlagEqualsSwiotlbTheorem {
     Theorem(
       name: "dma.flag-equals-swiotlb",
       summary: "the RFC's flag equals swiotlb-xen on a direct-mapped dom0, and gives the ideal DMA on a coloured one where swiotlb-xen does not "
-        + "(the matrix's scope: MatrixPlatform, any device coherence, mask and cache-flush hypercall, a history of 3 Xen operations, Xen 4.20)",
+        + "(the matrix's scope: the reference platform, any device coherence, mask and cache-flush hypercall, a history of 3 Xen operations, Xen 4.20)",
       timeout: .seconds(40)
     ) { session in
-      let platform = try MatrixPlatform()
       var findings: [Finding] = []
       for page in MatrixCell.PageKind.allCases {
         for shape in MatrixCell.Shape.allCases {
           let where_ = "\(page.rawValue),\(shape.rawValue)"
           // (a)
-          let direct = try SymbolicDMAState(session: session, platform: platform, layout: .direct, page: page, shape: shape, version: .v4_20, xenMutants: xenMutants)
+          let direct = try SymbolicDMAState(session: session, layout: .direct, page: page, shape: shape, version: .v4_20, xenMutants: xenMutants)
           let flag = try MatrixRun(state: direct, policy: .globalFlag, device: .attached)
           let swiotlb = try MatrixRun(state: direct, policy: .legacy, device: .attached)
           var sameFrames = direct.offset.condition(true)
@@ -44,11 +43,11 @@ enum FlagEqualsSwiotlbTheorem {
           findings.append(
             try session.decide(
               "dma.flag-equals-swiotlb[direct-mapped,\(where_)]", claim: ideal(flag) && ideal(swiotlb) && sameFrames,
-              hypotheses: try direct.hypotheses()))
+              hypotheses: try direct.hypotheses(), freshSolvers: true))
 
           // (b)
-          let coloured = try SymbolicDMAState(session: session, platform: platform, layout: .coloured, page: page, shape: shape, version: .v4_20, xenMutants: xenMutants)
-          let twin = try SymbolicDMAState(session: session, platform: platform, layout: .direct, page: page, shape: shape, version: .v4_20, xenMutants: xenMutants)
+          let coloured = try SymbolicDMAState(session: session, layout: .coloured, page: page, shape: shape, version: .v4_20, xenMutants: xenMutants)
+          let twin = try SymbolicDMAState(session: session, layout: .direct, page: page, shape: shape, version: .v4_20, xenMutants: xenMutants)
           let flagColoured = try MatrixRun(state: coloured, policy: .globalFlag, device: .attached)
           // The twin is built from the very variables of (a)'s direct state,
           // so (a) already proves swiotlb-xen ideal on it; this claim proves
@@ -56,18 +55,16 @@ enum FlagEqualsSwiotlbTheorem {
           findings.append(
             try session.decide(
               "dma.flag-equals-swiotlb[coloured,\(where_)].flag-as-direct-twin", claim: ideal(flagColoured),
-              hypotheses: try coloured.hypotheses() + twin.hypotheses()))
+              hypotheses: try coloured.hypotheses() + twin.hypotheses(), freshSolvers: true))
           let swiotlbColoured = try MatrixRun(state: coloured, policy: .legacy, device: .attached)
           let cell = MatrixCell(policy: .legacy, layout: .coloured, device: .attached, page: page, shape: shape, xen: .after)
           findings.append(
             try session.decide(
-              "dma.flag-equals-swiotlb[coloured,\(where_)].swiotlb-xen", claim: ideal(swiotlbColoured), hypotheses: try coloured.hypotheses()
+              "dma.flag-equals-swiotlb[coloured,\(where_)].swiotlb-xen", claim: ideal(swiotlbColoured), hypotheses: try coloured.hypotheses(), freshSolvers: true
             ) { model in
-              let small = try session.minimize(model, variables: DMAMatrixTheorem.minimizationOrder(coloured))
-              let property: DMAProperty = try small.bool(of: swiotlbColoured.liveness.term) ? .isolation : .liveness
-              let scenario = try DMAMatrixTheorem.counterexampleScenario(cell, property: property, state: coloured, model: small)
-              let replay = try DMAMatrixTheorem.replayScenario(scenario, property: property, xenMutants: xenMutants)
-              return (replay.reason, scenario, replay.reproduced, try DMAMatrixTheorem.modelValues(coloured, small))
+              try DMAMatrixTheorem.explain(model, cell: cell, state: coloured, session: session, xenMutants: xenMutants) { placed in
+                try placed.bool(of: swiotlbColoured.liveness.term) ? .isolation : .liveness
+              }
             })
         }
       }

@@ -7,7 +7,8 @@ import SymbolicWord
 /// The symbolic state of one DMA cell: which buffer (page, offset, size),
 /// which guest frames back it when it is a grant or foreign page, and — on
 /// a coloured dom0 — where dom0's pages lie, all as Z3 terms constrained by
-/// the platform's invariants (``MatrixPlatform``).
+/// the platform class's ranges and boot invariants (``MatrixPlatform``,
+/// itself symbolic: every platform of the class).
 ///
 /// dom0's p2m is what Xen's own operations make of dom0's boot layout:
 /// the cell's grant or foreign maps of the buffer's pages are run by the
@@ -15,8 +16,9 @@ import SymbolicWord
 /// and ``foreignMapOperation(_:caller:foreign:gfn:at:issued:)`` over a
 /// ``SymbolicXenWorld`` (host entries, 1:1 IOMMU entries, maptrack), and
 /// read through ``entry(_:)``. The boot layout itself (``bootEntry(_:)``:
-/// 1:1, or the coloured allocator's placement) is a hypothesis checked
-/// against concrete boots (``MatrixPlatform``). The theorems
+/// 1:1, or any frames of dom0's colours) is a hypothesis checked against
+/// concrete boots of random platforms (`MatrixPlatformTests`); a coloured
+/// counterexample is pinned to the frames its platform's boot gives. The theorems
 /// `walk.regression` and `p2m.step.*` connect this map to the descriptor
 /// tables the SMMU walks; replaying each counterexample through the
 /// runner, which does walk them, checks the connection on every
@@ -24,7 +26,7 @@ import SymbolicWord
 final class SymbolicDMAState {
 
   let session: ProofSession
-  let platform: MatrixPlatform
+  let platform: MatrixPlatform<SymbolicWord>
   let layout: MatrixCell.Layout
   let page: MatrixCell.PageKind
   let shape: MatrixCell.Shape
@@ -82,11 +84,12 @@ final class SymbolicDMAState {
   let coherent: SymbolicWord
   let maskBits: SymbolicWord
   let hypercallCacheFlush: SymbolicWord
-  /// dom0's GFN → MFN on a coloured layout: an uninterpreted array,
-  /// constrained at every point it is read.
-  let colouredMap: Term?
-  /// Every point at which the coloured map was read, for the constraints.
-  private(set) var colouredPoints: [SymbolicWord] = []
+  /// dom0's GFN → MFN on a coloured layout, as the points it was read at
+  /// and the frame read there: a fresh word per read, equal to an earlier
+  /// read's frame when the GFNs are equal (Ackermann's reduction of an
+  /// uninterpreted function, which keeps the query pure bit-vectors and
+  /// far cheaper to solve than an array).
+  private(set) var colouredReads: [(gfn: SymbolicWord, mfn: SymbolicWord)] = []
 
   /// Pages the buffer spans: 1 or 2 in the matrix; up to 16 when timing
   /// how the proofs grow (BENCHMARKS.md).
@@ -94,14 +97,15 @@ final class SymbolicDMAState {
   var bufferAddress: SymbolicWord { bufferPage.shiftedLeft(by: session.constant(12)) | offset }
 
   init(
-    session: ProofSession, platform: MatrixPlatform, layout: MatrixCell.Layout, page: MatrixCell.PageKind, shape: MatrixCell.Shape,
-    version: XenVersion, xenMutants: XenMutants = [], pages: Int? = nil, history: History = .matrix
+    session: ProofSession, layout: MatrixCell.Layout, page: MatrixCell.PageKind, shape: MatrixCell.Shape,
+    version: XenVersion, xenMutants: XenMutants = [], pages: Int? = nil, history: History = .matrix,
+    scope: PlatformScope = .reference
   ) throws {
     self.history = history
     self.xenMutants = xenMutants
     pageCount = pages ?? (shape == .onePage ? 1 : 2)
     self.session = session
-    self.platform = platform
+    platform = try Self.platform(session, layout: layout, scope: scope)
     self.layout = layout
     self.page = page
     self.shape = shape
@@ -114,13 +118,7 @@ final class SymbolicDMAState {
     coherent = try session.word("coherent")
     maskBits = try session.word("dma_mask_bits")
     hypercallCacheFlush = try session.word("hypercall_cflush")
-    if layout == .coloured {
-      let bv64 = try session.context.bitVectorSort(width: 64)
-      colouredMap = try session.context.constant("dom0_p2m", sort: session.context.arraySort(domain: bv64, range: bv64))
-    } else {
-      colouredMap = nil
-    }
-    for i in 0..<history.length {
+    for i in 0..<self.history.length {
       steps.append(
         Step(
           operation: try session.word("op\(i)"), guestGFN: try session.word("op\(i)_guest_gfn"),
@@ -130,22 +128,22 @@ final class SymbolicDMAState {
     // The history before, dom0 mapping the buffer's pages as Linux asks
     // Xen to, and the history after.
     var world = SymbolicXenWorld(state: self)
-    for i in 0..<history.before { runStep(i, in: &world) }
+    for i in 0..<self.history.before { runStep(i, in: &world) }
     for (k, gfn) in guestGFNs.enumerated() {
       let host = bufferPage &+ UInt64(k)
       switch page {
       case .grant:
         let outcome = grantMapOperation(
-          &world, granter: MatrixPlatform.guest, gfn: gfn, local: .dom0, hostGFN: host, writable: gfn.condition(true), handle: k)
+          &world, granter: MatrixConstants.guest, gfn: gfn, local: .dom0, hostGFN: host, writable: gfn.condition(true), handle: k)
         mapsSucceeded.append(outcome.succeeded)
         grantTreeEntries.append((host, outcome.mfn))
       case .foreign:
-        mapsSucceeded.append(foreignMapOperation(&world, caller: .dom0, foreign: MatrixPlatform.guest, gfn: gfn, at: host).succeeded)
+        mapsSucceeded.append(foreignMapOperation(&world, caller: .dom0, foreign: MatrixConstants.guest, gfn: gfn, at: host).succeeded)
       case .local:
         break
       }
     }
-    for i in history.before..<history.length { runStep(i, in: &world) }
+    for i in self.history.before..<self.history.length { runStep(i, in: &world) }
     xenWorld = world
   }
 
@@ -157,7 +155,7 @@ final class SymbolicDMAState {
   /// operation is issued under the condition that the step is it.
   private func runStep(_ i: Int, in world: inout SymbolicXenWorld) {
     let step = steps[i]
-    let guest = MatrixPlatform.guest
+    let guest = MatrixConstants.guest
     _ = grantMapOperation(
       &world, granter: guest, gfn: step.guestGFN, local: .dom0, hostGFN: step.hostGFN, writable: step.writable == 1,
       handle: Self.handle(ofStep: i), issued: step.operation == 1)
@@ -169,33 +167,37 @@ final class SymbolicDMAState {
     _ = foreignMapOperation(&world, caller: .dom0, foreign: guest, gfn: step.guestGFN, at: step.hostGFN, issued: step.operation == 3)
   }
 
+  /// The platform's words: the reference platform's values, or one Z3
+  /// variable each for every platform of the class (shared by every state
+  /// of a session, so a twin state sees the same platform).
+  static func platform(_ session: ProofSession, layout: MatrixCell.Layout, scope: PlatformScope) throws -> MatrixPlatform<SymbolicWord> {
+    try MatrixPlatform<UInt64>.reference(layout).named { name, value in
+      switch scope {
+      case .reference: session.constant(value)
+      case .everyPlatform: try session.word("platform_\(name)")
+      }
+    }
+  }
+
   /// dom0's p2m at `gfn` after boot, before any map: its own RAM, 1:1 on
   /// a direct-mapped dom0 (§2.3), placed by the coloured allocator on a
   /// coloured one (§5).
   func bootEntry(_ gfn: SymbolicWord) -> P2MSlot<SymbolicWord> {
-    let dom0 = platform.dom0Range
-    let inDom0 = gfn >= dom0.lowerBound && gfn <= dom0.upperBound
     let mfn: SymbolicWord
     switch layout {
     case .direct:
       mfn = gfn
     case .coloured:
-      mfn = z3 { () throws(SolverError) in try SymbolicWord(colouredMap!.select(gfn.term)) }
-      colouredPoints.append(gfn)
+      let fresh = z3 { () throws(SolverError) in try session.word("dom0_mfn_read\(colouredReads.count)") }
+      mfn = colouredReads.reversed().reduce(fresh) { later, read in .select(gfn == read.gfn, read.mfn, later) }
+      colouredReads.append((gfn, mfn))
     }
-    return .select(inDom0, P2MSlot(.ramRW, mfn: mfn), .invalid(gfn))
+    return .select(platform.inDom0(gfn), P2MSlot(.ramRW, mfn: mfn), .invalid(gfn))
   }
 
   /// Whether a frame is one of the guest's (what `get_page(page, rd)`
   /// checks of a granted or lent page).
-  func guestOwns(_ mfn: SymbolicWord) -> SymbolicBool {
-    switch layout {
-    case .direct:
-      return mfn >= MatrixPlatform.guestStart && mfn < MatrixPlatform.guestStart + MatrixPlatform.guestPages
-    case .coloured:
-      return framesOf(platform.colouredGuest, mfn).reduce(mfn.condition(true)) { $0 && $1 }
-    }
-  }
+  func guestOwns(_ mfn: SymbolicWord) -> SymbolicBool { platform.guestOwns(mfn) }
 
   /// dom0's p2m at `gfn` as the spec's stage 2 reads it: after the maps,
   /// with the type's permissions (`p2m_set_permission()`); every entry
@@ -207,87 +209,76 @@ final class SymbolicDMAState {
       writable: slot.typeIs(\.permissions.write), mfn: slot.mfn)
   }
 
-  /// The constraints that make a state one this platform can be in.
-  func hypotheses() throws -> [SymbolicBool] {
-    var facts: [SymbolicBool] = [
-      offset < 4096, size >= 1, size <= UInt64(pageCount) * 4096,
-      coherent <= 1, hypercallCacheFlush <= 1, maskBits >= 32, maskBits <= 64,
-    ]
-    let end = offset &+ size
-    if pageCount == 1 {
-      facts.append(end <= 4096)
-    } else {
-      facts += [end > UInt64(pageCount - 1) * 4096, end <= UInt64(pageCount) * 4096]
+  /// The constraints that make a state one a platform of the class can
+  /// be in, by name: the platform's (``MatrixPlatform/hypotheses``), then
+  /// the buffer's, the device's, the guest's p2m and the history's.
+  func namedHypotheses() throws -> [NamedHypothesis<SymbolicBool>] {
+    var named = platform.hypotheses
+    func add(_ name: String, _ facts: [SymbolicBool]) {
+      named.append(NamedHypothesis(name: name, holds: facts.reduce(offset.condition(true)) { $0 && $1 }))
     }
-    // Bounds on the first page itself, so that no page number wraps.
-    let extra = UInt64(pageCount - 1)
+    let end = offset &+ size
+    add(
+      "buffer-shape (\(pageCount) page\(pageCount == 1 ? "" : "s"), any offset and size of the shape)",
+      [offset < 4096, size >= 1, size <= UInt64(pageCount) * 4096]
+        + (pageCount == 1 ? [end <= 4096] : [end > UInt64(pageCount - 1) * 4096, end <= UInt64(pageCount) * 4096]))
+    let bufferPages = (0..<pageCount).map { bufferPage &+ UInt64($0) }
+    let extended = platform.extendedRegion
     switch page {
     case .local:
-      // dom0's own RAM, outside the swiotlb pool.
-      facts += [bufferPage >= platform.dom0Range.lowerBound, bufferPage < MatrixPlatform.poolStart - extra]
+      add("buffer-place (dom0's own RAM, outside the swiotlb pool)", bufferPages.map { platform.inDom0($0) && !platform.pool.contains($0) })
     case .grant, .foreign:
-      facts += [bufferPage >= MatrixPlatform.extendedRegion, bufferPage < MatrixPlatform.extendedRegion + MatrixPlatform.extendedPages - extra]
+      add("buffer-place (the extended region)", [bufferPage >= extended.start, bufferPage &+ UInt64(pageCount) <= extended.end])
     }
+    // `xen_swiotlb_dma_supported()`: Linux refuses a mask that cannot
+    // reach the end of the pool, so no DMA of such a device is attempted.
+    let poolLast = platform.pool.end.shiftedLeft(by: offset.constant(12)) &- 1
+    add(
+      "device (coherent or not; DMA mask 32-64 bits reaching the swiotlb pool; cache-flush hypercall or not)",
+      [coherent <= 1, hypercallCacheFlush <= 1, maskBits >= 32, maskBits <= 64, poolLast <= dmaBitMask(bits: maskBits)])
     // The guest's p2m: the buffer's GFNs hold distinct frames of its own
-    // (checked by the maps themselves, which must succeed).
-    for i in guestFrames.indices {
-      for j in guestFrames.indices where j > i {
-        facts += [guestFrames[i] != guestFrames[j], guestGFNs[i] != guestGFNs[j]]
-      }
+    // (checked by the maps themselves, which must succeed), and it stays a
+    // p2m (one frame per GFN and one GFN per frame).
+    let pairs = zip(guestGFNs, guestFrames).map { ($0, $1) } + steps.map { ($0.guestGFN, $0.guestFrame) }
+    var guest: [SymbolicBool] = []
+    for a in pairs.indices {
+      for b in pairs.indices where b > a { guest.append((pairs[a].0 == pairs[b].0).isEqual(to: pairs[a].1 == pairs[b].1)) }
     }
-    facts += mapsSucceeded
+    // Where the boot put each frame is the boot's; the guest may have moved
+    // pages since (a counterexample pins the pairs it uses).
+    for (gfn, _) in pairs { guest.append(platform.guestGFNs.contains(gfn)) }
+    add("guest-p2m (injective, inside the guest's GFNs)", guest)
+    add("buffer-maps-succeed (the grant or foreign maps of the buffer's pages)", mapsSucceeded)
     // The history: any operation, on any guest page (a page of the buffer
     // again, or another of the guest's), at any dom0 GFN of the extended
     // region but the buffer's own (Linux maps into pages it owns, and the
-    // buffer's are in use); the guest's p2m stays a p2m (one frame per
-    // GFN and one GFN per frame).
-    let pairs = zip(guestGFNs, guestFrames).map { ($0, $1) } + steps.map { ($0.guestGFN, $0.guestFrame) }
+    // buffer's are in use), one host page per operation.
+    var history: [SymbolicBool] = []
     for (i, step) in steps.enumerated() {
-      facts += [
+      history += [
         step.operation <= 3, step.writable <= 1, step.unmapTarget < UInt64(max(i, 1)), guestOwns(step.guestFrame),
-        step.hostGFN >= MatrixPlatform.extendedRegion, step.hostGFN < MatrixPlatform.extendedRegion + MatrixPlatform.extendedPages,
+        extended.contains(step.hostGFN),
       ]
-      for k in 0..<pageCount where page != .local { facts.append(step.hostGFN != bufferPage &+ UInt64(k)) }
-      // Linux maps into pages it owns and does not use: one host page per
-      // operation.
-      for other in steps[..<i] { facts.append(step.hostGFN != other.hostGFN) }
+      for k in 0..<pageCount where page != .local { history.append(step.hostGFN != bufferPage &+ UInt64(k)) }
+      for other in steps[..<i] { history.append(step.hostGFN != other.hostGFN) }
     }
-    for a in pairs.indices {
-      for b in pairs.indices where b > a { facts.append((pairs[a].0 == pairs[b].0).isEqual(to: pairs[a].1 == pairs[b].1)) }
-    }
-    // On the direct-mapped platform the guest's memory is one bank at a
-    // fixed guest address: its p2m is that linear map. (The coloured
-    // guest's is the allocator's; a counterexample pins the pairs it uses.)
-    switch layout {
-    case .direct:
-      for (gfn, frame) in pairs { facts.append(gfn == frame &- MatrixPlatform.guestStart &+ MatrixPlatform.guestBase) }
-    case .coloured:
-      for (gfn, _) in pairs {
-        facts += [gfn >= MatrixPlatform.guestBase, gfn < MatrixPlatform.guestBase + MatrixPlatform.colouredGuestPages]
+    if !steps.isEmpty { add("history (operations 0-3 on guest pages at distinct extended-region GFNs)", history) }
+    // dom0's coloured pages: each read point holds a frame of dom0's
+    // colours, and distinct GFNs hold distinct frames.
+    if layout == .coloured {
+      var placement: [SymbolicBool] = []
+      for read in colouredReads {
+        placement.append(platform.inDom0(read.gfn).implies(platform.mayBeDom0Frame(read.mfn)))
       }
-    }
-    // dom0's coloured pages: each read point holds one of dom0's frames,
-    // and distinct GFNs hold distinct frames.
-    if let colouredMap {
-      let values = try colouredPoints.map { try SymbolicWord(colouredMap.select($0.term)) }
-      let dom0 = platform.dom0Range
-      for (point, value) in zip(colouredPoints, values) {
-        let inDom0 = point >= dom0.lowerBound && point <= dom0.upperBound
-        for fact in framesOf(platform.colouredDom0, value) { facts.append(inDom0.implies(fact)) }
-      }
-      for i in colouredPoints.indices {
-        for j in colouredPoints.indices where j > i {
-          facts.append((colouredPoints[i] != colouredPoints[j]).implies(values[i] != values[j]))
+      for i in colouredReads.indices {
+        for j in colouredReads.indices where j > i {
+          placement.append((colouredReads[i].gfn != colouredReads[j].gfn).implies(colouredReads[i].mfn != colouredReads[j].mfn))
         }
       }
+      add("coloured-dom0-placement (injective into RAM frames of dom0's colours)", placement)
     }
-    return facts
+    return named
   }
 
-  func framesOf(_ frames: MatrixPlatform.ColouredFrames, _ frame: SymbolicWord) -> [SymbolicBool] {
-    let colour = llcColour(of: frame, colourCount: Int(MatrixPlatform.colourCount))
-    var allowed = frame.condition(false)
-    for allowedColour in frames.colours { allowed = allowed || colour == UInt64(allowedColour) }
-    return [frame >= frames.lowest, frame <= frames.highest, allowed]
-  }
+  func hypotheses() throws -> [SymbolicBool] { try namedHypotheses().map(\.holds) }
 }

@@ -8,13 +8,13 @@ import SymbolicWord
 /// dom0's p2m and grant tree from ``SymbolicDMAState``, the SMMU's stream
 /// outcome for the device from the spec's own stream resolution
 /// (`SMMUPlatform.resolve`, §6.4) on the cell's concrete platform, stage 2
-/// by the spec's ``referenceStageTwo(ipa:ipaBits:entry:access:)``, and the
-/// bounce slot by the pool's own slot search on a fresh pool.
+/// by the spec's ``referenceStageTwo(ipa:gfnLimit:entry:access:)`` at the
+/// platform's IPA size, and the bounce slot by the pool's own slot search
+/// on a fresh pool at the platform's pool place.
 struct SymbolicDMAWorld: DMAWorld {
   let state: SymbolicDMAState
   let stream: StreamOutcome
   let pool: SwiotlbPool
-  let ipaBits: Int
   let mutants: DMAMutants
 
   func dom0Frame(_ gfn: SymbolicWord) -> GuardedWord<SymbolicWord> {
@@ -36,12 +36,14 @@ struct SymbolicDMAWorld: DMAWorld {
       // The cells attach devices to dom0's context only; another domain's
       // p2m is not part of the symbolic state.
       guard domain == .dom0 else { return .absent(busAddress) }
-      let outcome = referenceStageTwo(ipa: busAddress, ipaBits: ipaBits, entry: state.entry, access: access)
+      let outcome = referenceStageTwo(ipa: busAddress, gfnLimit: state.platform.gfnLimit, entry: state.entry, access: access)
       return GuardedWord(present: outcome.translated, value: outcome.pa)
     }
   }
 
-  func mapBounceSlot(size: SymbolicWord) -> GuardedWord<SymbolicWord> { pool.firstFreeSlot(size: size) }
+  func mapBounceSlot(size: SymbolicWord) -> GuardedWord<SymbolicWord> {
+    pool.firstFreeSlot(size: size, poolAddress: state.platform.poolStart.shiftedLeft(by: size.constant(12)))
+  }
 }
 
 /// One DMA of a matrix cell, run by the spec's page-level DMA over
@@ -69,8 +71,7 @@ struct MatrixRun {
     path = try Self.path(policy: policy, device: device, platform: platform, layout: state.layout, version: state.version)
     var world = SymbolicDMAWorld(
       state: state, stream: try platform.resolve(device),
-      pool: SwiotlbPool(start: GFN(MatrixPlatform.poolStart), pages: MatrixPlatform.poolPages), ipaBits: MatrixPlatform.ipaBits,
-      mutants: mutants)
+      pool: SwiotlbPool(start: GFN(0), pages: MatrixConstants.poolPages), mutants: mutants)
     let ideal = idealBuffer(world, buffer: state.bufferAddress, size: state.size, maximumPages: state.pageCount)
     run = try runDMAPages(
       &world, buffer: state.bufferAddress, size: state.size, path: path,
@@ -87,7 +88,7 @@ struct MatrixRun {
       name: "dev", coherent: false,
       attachment: deviceClass == .untranslated
         ? .notBehindSMMU
-        : .behindSMMU(smmu: "smmu0", streamIDs: [StreamID(MatrixPlatform.stream)], described: deviceClass == .attached))
+        : .behindSMMU(smmu: "smmu0", streamIDs: [StreamID(MatrixConstants.stream)], described: deviceClass == .attached))
     var platform = try SMMUPlatform(smmus: [.v2(name: "smmu0")], devices: [device])
     try platform.assignDescribedDevicesToDom0()
     return (device, platform)

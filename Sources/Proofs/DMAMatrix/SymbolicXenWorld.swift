@@ -11,16 +11,13 @@ struct SymbolicXenWorld: XenMappingWorld {
   unowned let state: SymbolicDMAState
   var writes: [(when: SymbolicBool, gfn: SymbolicWord, slot: P2MSlot<SymbolicWord>)] = []
   var dom0Maptrack: [GrantMappingWord<SymbolicWord>] = []
-  /// The refusal rule of `p2m_set_entry` for the platform's IPA size, asked
-  /// of the spec's reference p2m.
-  let rules = ReferenceP2M(ipaBits: MatrixPlatform.ipaBits)
 
   init(state: SymbolicDMAState) { self.state = state }
 
   var version: XenVersion { state.version }
   var xenMutants: XenMutants { state.xenMutants }
 
-  func domainExists(_ domain: DomainID) -> Bool { domain == .dom0 || domain == MatrixPlatform.guest }
+  func domainExists(_ domain: DomainID) -> Bool { domain == .dom0 || domain == MatrixConstants.guest }
   func isDirectMapped(_ domain: DomainID) -> Bool { domain == .dom0 && state.layout == .direct }
   /// dom0 has the IOMMU on (every cell); the guest's devices are not in
   /// the matrix.
@@ -40,7 +37,11 @@ struct SymbolicXenWorld: XenMappingWorld {
     return slot
   }
 
-  func p2mRefusesUpdate(of domain: DomainID, at gfn: SymbolicWord) -> SymbolicBool { rules.refusesUpdate(gfn) }
+  /// The refusal rule of `p2m_set_entry` at the platform's IPA size, asked
+  /// of the spec's reference p2m (no domain here is dying).
+  func p2mRefusesUpdate(of domain: DomainID, at gfn: SymbolicWord) -> SymbolicBool {
+    ReferenceP2M.beyondRoot(gfn, gfnLimit: state.platform.gfnLimit)
+  }
 
   mutating func writeP2M(of domain: DomainID, at gfn: SymbolicWord, _ slot: P2MSlot<SymbolicWord>, when condition: SymbolicBool) {
     precondition(domain == .dom0, "the matrix changes only dom0's p2m")
@@ -49,7 +50,7 @@ struct SymbolicXenWorld: XenMappingWorld {
   }
 
   func owns(_ domain: DomainID, _ mfn: SymbolicWord) -> SymbolicBool {
-    domain == MatrixPlatform.guest ? state.guestOwns(mfn) : mfn.condition(false)
+    domain == MatrixConstants.guest ? state.guestOwns(mfn) : mfn.condition(false)
   }
 
   func maptrack(of domain: DomainID) -> [GrantMappingWord<SymbolicWord>] { domain == .dom0 ? dom0Maptrack : [] }

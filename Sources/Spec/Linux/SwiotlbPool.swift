@@ -53,6 +53,15 @@ public struct SwiotlbPool: Hashable, Sendable {
   /// concrete): the lowest slot, at the stride, that starts a run of free
   /// slots long enough.
   public func firstFreeSlot<W: Word>(size: W) -> GuardedWord<W> {
+    firstFreeSlot(size: size, poolAddress: size.constant(start.address))
+  }
+
+  /// ``firstFreeSlot(size:)`` for a pool of this one's slots and
+  /// allocations placed at `poolAddress` (page aligned), so that a proof
+  /// can leave the pool's place open: the search depends only on slot
+  /// indices, and page alignment of a slot is the same relative to any
+  /// page-aligned start.
+  public func firstFreeSlot<W: Word>(size: W, poolAddress: W) -> GuardedWord<W> {
     let fits = size > 0 && size <= Self.maximumMappingSize
     let needed = (size &+ (Self.slotSize - 1)) >> 11
     let pageStride = size >= pageSize
@@ -77,7 +86,7 @@ public struct SwiotlbPool: Hashable, Sendable {
     for first in candidates.reversed() {
       let aligned = first % slotsPerPage == 0 ? size.condition(true) : !pageStride
       let candidate = fits && aligned && needed <= UInt64(freeRun[first])
-      found = .select(candidate, GuardedWord(present: candidate, value: size.constant(start.address + UInt64(first) * Self.slotSize)), found)
+      found = .select(candidate, GuardedWord(present: candidate, value: poolAddress &+ UInt64(first) * Self.slotSize), found)
     }
     return found
   }

@@ -128,7 +128,15 @@ public struct ReferenceP2M: Hashable, Sendable {
   /// Whether `p2m_set_entry` refuses to update the one page `gfn`: the
   /// domain is dying (XSA-410) or the GFN has no root entry (XSA-301).
   public func refusesUpdate<W: Word>(_ gfn: W) -> W.Condition {
-    gfn.condition(isDying) || gfn >= gfnLimit
+    gfn.condition(isDying) || Self.beyondRoot(gfn, gfnLimit: gfn.constant(gfnLimit))
+  }
+
+  /// Whether the page `gfn` lies at or above `gfnLimit` (2^(ipaBits − 12)),
+  /// where the p2m has no root entry (`p2m_get_root_pointer()` returns
+  /// NULL; XSA-301), with the limit a word so that a proof can leave the
+  /// IPA size open.
+  public static func beyondRoot<W: Word>(_ gfn: W, gfnLimit: W) -> W.Condition {
+    gfn >= gfnLimit
   }
 
   /// Why an update of the page `gfn` is refused, if it is.

@@ -19,7 +19,7 @@ public enum StageTwoTranslation: Hashable, Sendable, CustomStringConvertible {
 /// Arm (`iommu_use_hap_pt`, §1.6), so the domain names the tables.
 public typealias StageTwoTranslator = (DomainID, _ ipa: UInt64, Access) -> StageTwoTranslation
 
-/// A p2m entry as words: what ``referenceStageTwo(ipa:ipaBits:entry:access:)``
+/// A p2m entry as words: what ``referenceStageTwo(ipa:gfnLimit:entry:access:)``
 /// reads, concretely from a ``ReferenceP2M`` and symbolically from a p2m
 /// whose entries are terms.
 public struct P2MEntryWord<W: Word>: Mergeable {
@@ -79,10 +79,14 @@ public struct StageTwoOutcome<W: Word> {
   public var pa: W
 }
 
+///
+/// The root's reach is `gfnLimit`, 2^(ipaBits − 12) pages
+/// (``ReferenceP2M/gfnLimit``), a word so that a proof can leave the
+/// platform's IPA size open (32 to 48 bits, `p2m_restrict_ipa_bits()`).
 public func referenceStageTwo<W: Word>(
-  ipa: W, ipaBits: Int, entry: (W) -> P2MEntryWord<W>, access: Access
+  ipa: W, gfnLimit: W, entry: (W) -> P2MEntryWord<W>, access: Access
 ) -> StageTwoOutcome<W> {
-  let inRange = (ipa >> ipaBits) == 0
+  let inRange = ipa >> pageShift < gfnLimit
   let found = entry(ipa >> pageShift)
   let valid = inRange && found.mapped && found.hardwareValid
   let permitted = access == .read ? found.readable : found.writable
@@ -109,7 +113,7 @@ public func referenceStageTwo<W: Word>(
 public func referenceStageTwoTranslator(p2ms: [DomainID: ReferenceP2M]) -> StageTwoTranslator {
   { domain, ipa, access in
     guard let p2m = p2ms[domain] else { return .fault(StageTwoFault(kind: .translation, level: 0)) }
-    let outcome = referenceStageTwo(ipa: ipa, ipaBits: p2m.ipaBits, entry: { p2m.entryWord(at: $0) }, access: access)
+    let outcome = referenceStageTwo(ipa: ipa, gfnLimit: p2m.gfnLimit, entry: { p2m.entryWord(at: $0) }, access: access)
     guard outcome.inRange else { return .fault(StageTwoFault(kind: .translation, level: 0)) }
     guard outcome.entryValid else { return .fault(StageTwoFault(kind: .translation, level: 3)) }
     guard outcome.translated else { return .fault(StageTwoFault(kind: .permission, level: 3)) }

@@ -138,5 +138,11 @@ public struct ColouredAllocator: Hashable, Sendable {
 /// - Precondition: `colourCount` is a power of two (the allocator refuses
 ///   anything else).
 public func llcColour<W: Word>(of frame: W, colourCount: Int) -> W {
-  frame & UInt64(colourCount - 1)
+  llcColour(of: frame, colourCount: frame.constant(UInt64(colourCount)))
+}
+
+/// ``llcColour(of:colourCount:)`` with the number of colours a word, for
+/// proofs over every colour count.
+public func llcColour<W: Word>(of frame: W, colourCount: W) -> W {
+  frame & (colourCount &- 1)
 }
