@@ -11,7 +11,7 @@ struct PlatformClassTheoremTests {
     let cell = try #require(MatrixCell(name: name))
     let session = try ProofSession(timeout: .seconds(60), seed: 1, dumpDirectory: nil)
     let findings = try DMAMatrixTheorem.decide(
-      cell, session: session, mutants: mutants, releases: [.v4_21], scope: .everyPlatform, history: .none)
+      cell, session: session, mutants: mutants, releases: [.latest], scope: .everyPlatform, history: .none)
     return Dictionary(uniqueKeysWithValues: zip(DMAProperty.allCases, findings).map { ($0, $1) })
   }
 
@@ -49,7 +49,7 @@ struct PlatformClassTheoremTests {
   func satisfiable(_ layout: MatrixCell.Layout) throws {
     let session = try ProofSession(timeout: .seconds(60), seed: 1, dumpDirectory: nil)
     let state = try SymbolicDMAState(
-      session: session, layout: layout, page: .grant, shape: .straddling, version: .v4_21, scope: .everyPlatform)
+      session: session, layout: layout, page: .grant, shape: .straddling, version: .latest, scope: .everyPlatform)
     let named = try state.namedHypotheses()
     #expect(named.count >= 10)
     #expect(try session.isSatisfiable(named.map(\.holds)))

@@ -31,7 +31,8 @@ enum PlatformClassTheorem {
         summary: "integrity, isolation and liveness of chosen cells for every platform of the class: \(DMAMatrixTheorem.scope); "
           + "device coherent or not, DMA mask 32-64 bits reaching the swiotlb pool, cache-flush hypercall or not; any buffer "
           + "of the shape; guest p2m any injective map of its frames. Not over: Xen operations before or after the buffer's "
-          + "maps (history length 0), Xen releases other than the latest of the cell's side of the fix",
+          + "maps (history length 0), Xen releases other than the latest of the cell's side of the fix. Named platform "
+          + "hypotheses: " + MatrixPlatform<UInt64>.reference(layout).hypotheses.map(\.name).joined(separator: "; "),
         timeout: .seconds(120)
       ) { session in
         var findings: [Finding] = []
