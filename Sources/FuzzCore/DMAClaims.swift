@@ -147,11 +147,13 @@ extension DMAClaims {
   /// well, where the spec copies buffer → slot before the device runs
   /// rather than slot → buffer after; the concrete runs test that
   /// argument on every to-device DMA.
-  /// **[derived]** The matrix runs on one platform (``MatrixPlatform``:
-  /// SMMUv2, 40-bit IPA, its own RAM map and colours); the fuzzer applies
-  /// the cells on every platform it generates, so a failure may also mean
-  /// a conclusion that does not carry over to another platform. Its
-  /// message names the cell, so it can be told apart.
+  /// **[derived]** `dma.matrix.*` runs on the reference platform
+  /// (`MatrixPlatform.reference`: SMMUv2, 40-bit IPA, its own RAM map and
+  /// colours; `dma.class.*` takes chosen cells to every platform of a
+  /// class, without a history); the fuzzer applies the cells on every
+  /// platform it generates, so a failure may also mean a conclusion that
+  /// does not carry over to another platform. Its message names the cell,
+  /// so it can be told apart.
   public static func cell(of request: DMARequest, in spec: ScenarioExecution, history: DMAHistory) -> CellMatch {
     guard let xen = spec.xen, let dom0 = xen.domains[.dom0] else { return .outside("no dom0") }
     guard dom0.iommuEnabled else { return .outside("dom0's IOMMU is off") }

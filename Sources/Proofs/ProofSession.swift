@@ -38,6 +38,9 @@ public final class ProofSession {
     var flaw: String?
   }
   private var obligation: Obligation?
+  /// Facts ``assuming(_:_:)`` added to the claim's query, for a fresh
+  /// ``refine(with:timeout:fresh:)``.
+  private var assumed: [Term] = []
   /// Set when the session's solver gave a model that breaks its own
   /// assertions: it is replaced as after an unknown.
   private var solverMisbehaved = false
@@ -165,7 +168,18 @@ public final class ProofSession {
   /// that also satisfies `extra`: a counterexample narrowed to what a
   /// concrete replay can build. Nil when there is none, or none within
   /// `timeout`, or the solver's model breaks the claim's conditions.
-  public func refine(with extra: [SymbolicBool], timeout: Duration = .seconds(10)) throws -> Model? {
+  ///
+  /// With `fresh`, the claim's conditions and `extra` go to a new solver
+  /// checked once: Z3's non-incremental path, far faster on a hard query
+  /// than adding to the claim's solver after its check.
+  public func refine(with extra: [SymbolicBool], timeout: Duration = .seconds(10), fresh: Bool = false) throws -> Model? {
+    if fresh, let obligation {
+      let solver = try Solver(context: context, timeout: timeout, randomSeed: seed)
+      for condition in obligation.conditions + assumed { try solver.assert(condition) }
+      for fact in extra { try solver.assert(fact.term) }
+      guard case .sat(let refined) = try solver.check() else { return nil }
+      return try Self.flaw(in: refined, conditions: obligation.conditions) == nil ? refined : nil
+    }
     let solver = obligation?.query ?? solver
     try solver.push()
     defer { try? solver.pop() }
@@ -182,7 +196,12 @@ public final class ProofSession {
   public func assuming<T>(_ facts: [SymbolicBool], _ body: () throws -> T) throws -> T {
     let solver = obligation?.query ?? solver
     try solver.push()
-    defer { try? solver.pop() }
+    let outer = assumed
+    assumed += facts.map(\.term)
+    defer {
+      try? solver.pop()
+      assumed = outer
+    }
     for fact in facts { try solver.assert(fact.term) }
     return try body()
   }

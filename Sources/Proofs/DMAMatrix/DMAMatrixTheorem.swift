@@ -136,8 +136,9 @@ enum DMAMatrixTheorem {
     let order = minimizationOrder(state)
     // The reference platform first, all of it at once, when the failure
     // happens there too: its values are small and boot quickly. Else a
-    // small platform with the reference's colours and IPA size, else any
-    // small platform, so that the replay boots quickly.
+    // small platform with the reference's colours and IPA size, then with
+    // two colours, then any small platform, so that the replay boots
+    // quickly.
     let reference = MatrixPlatform<UInt64>.reference(state.layout)
     let platform = state.platform
     let pinReference = zip(platform.words, reference.words).map { $0.word == $1.word }
@@ -148,13 +149,16 @@ enum DMAMatrixTheorem {
     ]
     var start = model
     let twoColours = [platform.colourBits == 1, platform.dom0Colours == 1, platform.guestColours == 2]
-    for (facts, seconds) in [
-      (pinReference, 5), (smallSizes + referenceColours, 20), (smallSizes + (state.layout == .coloured ? twoColours : []), 20),
-      (smallSizes, 20),
-    ] {
-      if let found = try session.refine(with: facts, timeout: .seconds(seconds)) {
-        start = found
-        break
+    // Each stage on a fresh solver (one check, as the claim's own).
+    if platform.ipaBits.knownValue == nil {
+      for (facts, seconds) in [
+        (pinReference, 20), (smallSizes + referenceColours, 30), (smallSizes + (state.layout == .coloured ? twoColours : []), 30),
+        (smallSizes, 30),
+      ] {
+        if let found = try session.refine(with: facts, timeout: .seconds(seconds), fresh: true) {
+          start = found
+          break
+        }
       }
     }
     let small = try session.minimize(start, variables: order)
@@ -165,9 +169,8 @@ enum DMAMatrixTheorem {
           + "(\(MatrixConstants.replayRAMPages >> 8) MiB)", nil, false, try modelValues(state, small))
     }
     guard let (placed, platform) = try realize(small, state: state, session: session, pinned: order.map(\.0)) else {
-      let concrete = try state.platform.map { try small.value(of: $0.term) }
       return (
-        "the counterexample needs frames the coloured allocator does not give on its platform (\(concrete.summary)); not replayed",
+        "the counterexample needs frames the coloured allocator does not give on its platform (\(chosen.summary)); not replayed",
         nil, false, try modelValues(state, small))
     }
     let property = try property ?? failing(placed)
