@@ -13,7 +13,7 @@ public enum Catalogue {
     ] + P2MStepTheorem.theorems + [
       SMMURefinementTheorem.theorem(), SMMUFastPathTheorem.theorem(), ColourAllocationTheorem.theorem(), StraddleTheorem.theorem(),
       GrantPermissionTheorem.theorem(),
-    ] + DMAMatrixTheorem.theorems + [FlagEqualsSwiotlbTheorem.theorem] + PlatformClassTheorem.theorems
+    ] + DMAMatrixTheorem.theorems + [FlagEqualsSwiotlbTheorem.theorem]
   }
 
   /// Options of a catalogue run.
