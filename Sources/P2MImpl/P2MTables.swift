@@ -71,18 +71,6 @@ package protocol P2MTables: Mergeable where Condition == W.Condition {
 extension P2MTables {
   package mutating func when(_ condition: Condition, _ body: (inout Self) -> Void) { merging(condition, body) }
 
-  /// Runs `body` on this world when `condition` holds. Concretely in place
-  /// (no copy of the tables); symbolically on a copy, merged with `ite`.
-  package mutating func merging(_ condition: Condition, _ body: (inout Self) -> Void) {
-    if let known = condition.knownValue {
-      if known { body(&self) }
-      return
-    }
-    var taken = self
-    body(&taken)
-    self = Self.select(condition, taken, self)
-  }
-
   /// The storage index of `gfn`'s entry at `level` in the table `descriptor` points to.
   package func childIndex(of descriptor: W, gfn: W, level: Int) -> W {
     (slot(ofTable: descriptor) << 9) | ((gfn >> (9 * (3 - level))) & 511)

@@ -81,14 +81,17 @@ public struct IOTLB: Sendable {
   /// another's entries (see ``lookupIOTLB(candidates:vmid:ipa:access:comparesVMID:walk:)``).
   @usableFromInline package var ignoresVMID = false
 
+  /// Test-only: a freed VMID handed out again is never invalidated
+  /// (``SMMUMutants/recyclesVMIDWithoutInvalidation``).
+  package var recyclesVMIDs = false
+
   /// Test-only: bugs put back in the fast path's probe (``hit(vmid:ipa:access:)``),
   /// which the full path does not share.
   @usableFromInline package var probeMutants: IOTLBProbeMutants = []
 
   @inlinable
   func slot(vmid: Int, page: UInt64) -> Int {
-    let tag = ignoresVMID ? 0 : UInt64(truncatingIfNeeded: vmid)
-    return Int(truncatingIfNeeded: page ^ (tag &* 0x9E37)) & mask
+    Int(truncatingIfNeeded: iotlbSlotIndex(vmid: UInt64(truncatingIfNeeded: vmid), page: page, mask: UInt64(mask), ignoresVMID: ignoresVMID))
   }
 
   /// The three words of slot `index`.
@@ -149,15 +152,9 @@ public struct IOTLB: Sendable {
   /// not cached (§7.3), nor are IPAs above 48 bits or VMIDs beyond the
   /// tag width, which always walk.
   public mutating func fill(vmid: Int, ipa: UInt64, outputAddress: UInt64, read: Bool, write: Bool, level: Int) {
+    // The generic fill checks the same bounds; these keep the counter honest.
     guard vmid >= 0, vmid < generations.count, ipa >> 48 == 0, (1...3).contains(level) else { return }
-    let slot = slot(vmid: vmid, page: ipa >> 12)
-    let words = IOTLBSlot.fill(
-      vmid: UInt64(vmid), ipa: ipa, outputAddress: outputAddress, read: read, write: write, level: UInt64(level),
-      generation: UInt64(generations[vmid]))
-    keys[slot] = words.key
-    values[slot] = words.value
-    // Generations are 32-bit; `fill` only copies this one.
-    stamps[slot] = UInt32(truncatingIfNeeded: words.stamp)
+    iotlbFill(&self, vmid: UInt64(vmid), ipa: ipa, outputAddress: outputAddress, read: read, write: write, level: UInt64(level))
     counters.fills += 1
   }
 
@@ -181,15 +178,7 @@ public struct IOTLB: Sendable {
   public mutating func invalidate(vmid: Int) {
     guard vmid >= 0, vmid < generations.count else { return }
     counters.vmidInvalidations += 1
-    let (next, wrapped) = generations[vmid].addingReportingOverflow(1)
-    generations[vmid] = next
-    // After 2^32 invalidations an old stamp could match again; clear the
-    // VMID's slots outright instead.
-    if wrapped {
-      for slot in keys.indices where keys[slot] != Self.emptyKey && keys[slot] >> 48 == UInt64(vmid) {
-        keys[slot] = Self.emptyKey
-      }
-    }
+    iotlbInvalidate(&self, vmid: UInt64(vmid))
   }
 
   /// Drops the entries of `vmid` for the pages of `ipas` (SMMUv3

@@ -350,10 +350,8 @@ struct SMMUInstance {
         claimed[index] = StreamMatchRegister(id: stream)
         entries.append(index)
       }
-      if contexts[bank] == nil {
-        // A bank (re)allocated: its VMID may have served another domain.
-        iotlb.invalidate(vmid: SMMUv2Registers.vmid(ofContextBank: bank))
-      }
+      // A bank (re)allocated: its VMID may have served another domain.
+      iotlbClaimVMID(&iotlb, vmid: UInt64(SMMUv2Registers.vmid(ofContextBank: bank)), newlyAllocated: contexts[bank] == nil)
       contexts[bank] = TranslationContext(domain: domain, vmid: SMMUv2Registers.vmid(ofContextBank: bank), registers: registers)
       for index in claimed.indices where claimed[index] != v2.streamMatch.smrs[index] {
         v2.streamMatch.set(claimed[index], at: index)
@@ -370,8 +368,8 @@ struct SMMUInstance {
           throw .smmu(.outOfVMIDs(smmu: name))
         }
         vmid = free
-        iotlb.invalidate(vmid: vmid)
       }
+      iotlbClaimVMID(&iotlb, vmid: UInt64(vmid), newlyAllocated: v3.vmids[domain] == nil)
       v3.vmids[domain] = vmid
       let index = Self.intern(&v3, &contexts, vmid: vmid, domain: domain, registers: registers)
       contexts[index]?.registers = registers
@@ -405,7 +403,7 @@ struct SMMUInstance {
       }
       if lastDevice, let bank = contexts.firstIndex(where: { $0?.domain == domain }) {
         contexts[bank] = nil
-        iotlb.invalidate(vmid: SMMUv2Registers.vmid(ofContextBank: bank))
+        iotlbReleaseVMID(&iotlb, vmid: UInt64(SMMUv2Registers.vmid(ofContextBank: bank)), lastDevice: true)
       }
       variant = .v2(v2)
     case .v3(var v3):
@@ -413,7 +411,7 @@ struct SMMUInstance {
       for stream in streams { v3.write(V3.abort, for: stream, linearBits: linearBits) }
       if lastDevice, let vmid = v3.vmids[domain] {
         v3.vmids[domain] = nil
-        iotlb.invalidate(vmid: vmid)
+        iotlbReleaseVMID(&iotlb, vmid: UInt64(vmid), lastDevice: true)
       }
       variant = .v3(v3)
     }
@@ -428,10 +426,18 @@ struct SMMUInstance {
     return contexts.lazy.compactMap { $0 }.first { $0.vmid == vmid }?.domain
   }
 
-  /// The SMMU-local VMIDs of the contexts walking `domain`'s p2m: what
-  /// `arm_smmu_iotlb_flush_all()` invalidates for the domain.
-  func vmids(of domain: DomainID) -> [Int] {
-    contexts.compactMap { $0?.domain == domain ? $0?.vmid : nil }
+  /// This SMMU's contexts as the generic IOTLB maintenance reads them.
+  /// An SMMUv3's interned context of a freed S2VMID stays listed, so a
+  /// flush of its old domain invalidates the VMID again: harmless.
+  var contextWords: some Sequence<ContextWords<UInt64>> {
+    contexts.lazy.map { context in
+      ContextWords(live: context != nil, domain: UInt64(context?.domain.rawValue ?? 0), vmid: UInt64(context?.vmid ?? 0))
+    }
+  }
+
+  /// `arm_smmu_iotlb_flush_all(d)` on this SMMU.
+  mutating func flushIOTLB(of domain: DomainID) {
+    iotlbFlushDomain(&iotlb, domain: UInt64(domain.rawValue), contexts: contextWords)
   }
 }
 

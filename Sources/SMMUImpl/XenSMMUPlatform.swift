@@ -50,6 +50,7 @@ public final class XenSMMUPlatform {
       for index in instances.indices {
         instances[index].value.iotlb.ignoresVMID = mutants.contains(.iotlbIgnoresVMID)
         instances[index].value.iotlb.probeMutants = probe
+        instances[index].value.iotlb.recyclesVMIDs = mutants.contains(.recyclesVMIDWithoutInvalidation)
       }
     }
   }
@@ -128,19 +129,15 @@ public final class XenSMMUPlatform {
     do { return try body(&p2ms.values[index]) } catch { throw .p2m(error) }
   }
 
-  /// A registered p2m's `iommu_iotlb_flush()`.
+  /// A registered p2m's `iommu_iotlb_flush()` → `arm_smmu_iotlb_flush(d,
+  /// dfn, count, flags)` → `arm_smmu_iotlb_flush_all(d)`: on each SMMU the
+  /// callback reaches (``flushedSMMUs(count:mutants:)``), TLBIVMID (v2) or
+  /// TLBI_S12_VMALL (v3) for each of the domain's contexts
+  /// (``iotlbFlushDomain(_:domain:contexts:)``) — the generic code
+  /// `smmu.coherence` proves; the range is ignored (§6.1).
   func p2mFlushedIOTLB(_ domain: DomainID) {
-    guard mutants.contains(.flushesFirstSMMUOnly) else { return iotlbFlush(domain) }
-    for vmid in instances.first?.value.vmids(of: domain) ?? [] { instances[0].value.iotlb.invalidate(vmid: vmid) }
-  }
-
-  /// `arm_smmu_iotlb_flush(d, dfn, count, flags)` →
-  /// `arm_smmu_iotlb_flush_all(d)`: TLBIVMID (v2) or TLBI_S12_VMALL (v3)
-  /// for each of the domain's contexts; the range is ignored (§6.1).
-  func iotlbFlush(_ domain: DomainID) {
-    if mutants.contains(.ignoresIOTLBFlush) { return }
-    for index in instances.indices {
-      for vmid in instances[index].value.vmids(of: domain) { instances[index].value.iotlb.invalidate(vmid: vmid) }
+    for index in flushedSMMUs(count: instances.count, mutants: mutants) {
+      instances[index].value.flushIOTLB(of: domain)
     }
   }
 
@@ -343,6 +340,11 @@ package struct SMMUMutants: OptionSet, Sendable {
   /// The fast path adds a level-2 block's offset (IPA bits 20:0) to every
   /// cached page (``IOTLBProbeMutants/blockOffset``).
   package static let fastPathBlockOffset = SMMUMutants(rawValue: 1 << 4)
+  /// A context given back with its domain's last device, and handed to
+  /// another domain, is never invalidated (neither at release nor at
+  /// allocation): the SMMUv3 S2VMID (or SMMUv2 bank) recycled with the old
+  /// domain's translations still tagged by it.
+  package static let recyclesVMIDWithoutInvalidation = SMMUMutants(rawValue: 1 << 5)
 }
 
 /// One SMMU, boxed so the platform's array of them never copies on write.

@@ -12,6 +12,23 @@ public protocol Mergeable {
   static func select(_ condition: Condition, _ whenTrue: Self, _ whenFalse: Self) -> Self
 }
 
+extension Mergeable {
+  /// Runs `body` on this value when `condition` holds: concretely in
+  /// place (no copy), symbolically on a copy merged back with `ite`. The
+  /// default `when` of the generic worlds (``branch(_:then:else:)`` for a
+  /// value changed in place).
+  @inlinable
+  package mutating func merging(_ condition: Condition, _ body: (inout Self) -> Void) {
+    if let known = condition.knownValue {
+      if known { body(&self) }
+      return
+    }
+    var taken = self
+    body(&taken)
+    self = Self.select(condition, taken, self)
+  }
+}
+
 /// Runs `then` or `else` as `condition` says; when the condition is
 /// symbolic, runs both and merges the results.
 ///
