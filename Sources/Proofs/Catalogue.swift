@@ -11,7 +11,8 @@ public enum Catalogue {
       SetWayTheorem.theorem(), OutOfRangeTheorem.theorem(), RemovalOrderTheorem.theorem(),
       FlushOrderTheorem.theorem(), RemovalAfterSetWayTheorem.theorem(),
     ] + P2MStepTheorem.theorems + [
-      SMMURefinementTheorem.theorem(), SMMUFastPathTheorem.theorem(), ColourAllocationTheorem.theorem(), StraddleTheorem.theorem(),
+      SMMURefinementTheorem.theorem(), SMMUFastPathTheorem.theorem(), SMMUCoherenceTheorem.theorem(), ColourAllocationTheorem.theorem(),
+      StraddleTheorem.theorem(),
       GrantPermissionTheorem.theorem(),
     ] + DMAMatrixTheorem.theorems + [FlagEqualsSwiotlbTheorem.theorem]
   }

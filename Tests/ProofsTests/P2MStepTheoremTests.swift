@@ -46,4 +46,15 @@ struct P2MStepTheoremTests {
     let findings = step(try CatalogueTheoremTests().run(P2MStepTheorem.theorem(mutants: .gfnTopBitsAliased, orders: [18], operations: [.insert])))
     #expect(findings.count == 1 && findings.allSatisfy { $0.verdict == .refuted }, "\(findings)")
   }
+
+  /// Xen before `9ed527dc95` decided the IOTLB flush with
+  /// `need_iommu_pt_sync()`, false when the SMMU shares the p2m: an
+  /// update that changes a cached translation owes no flush, and the
+  /// SMMU's entry goes stale (`smmu.coherence`'s `p2m update` hypothesis).
+  @Test("an update that never flushes the IOTLB breaks the IOTLB part")
+  func noIOTLBFlush() throws {
+    let findings = step(try CatalogueTheoremTests().run(P2MStepTheorem.theorem(orders: [18], operations: [.insert], iommuEnabled: false, parts: ["IOTLB"])))
+    #expect(findings.count == 1 && findings.allSatisfy { $0.verdict == .refuted }, "\(findings)")
+    #expect(findings.allSatisfy { $0.reason.contains("IOTLB") }, "\(findings.map(\.reason))")
+  }
 }

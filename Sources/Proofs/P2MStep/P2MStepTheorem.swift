@@ -19,7 +19,11 @@ import SymbolicWord
 ///   (`6718787797`);
 /// - **TLB**: a CPU TLB entry coherent before (or covered by a pending
 ///   `need_flush`) is, after `p2m_write_unlock()`'s deferred flush,
-///   flushed or still equal to the walk.
+///   flushed or still equal to the walk;
+/// - **IOTLB**: an SMMU IOTLB entry for the probe's page that matched the
+///   walk before (output page, S2AP, level) still matches it, or the step
+///   issued `iommu_iotlb_flush()` — the hypothesis `smmu.coherence`'s
+///   `p2m update` step builds on (the SMMU ignores CPU TLB flushes, §6.1).
 ///
 /// `p2m.abstraction` closes the loop to the hardware: in every state that
 /// satisfies the invariant, the architectural walk of every IPA agrees
@@ -46,7 +50,7 @@ enum P2MStepTheorem {
 
   static func theorem(
     mutants: Mutants = [], ipaSizes: [Int] = [32], orders: [Int] = orders, operations: [Operation] = Operation.allCases,
-    name: String = "p2m.step"
+    name: String = "p2m.step", iommuEnabled: Bool = true, parts: Set<String>? = nil
   ) -> Theorem {
     return Theorem(name: name, summary: "inductive: for every state satisfying the representation invariant, one __p2m_set_entry chunk (insert/remove, order 0/9/18, any allocation outcome) keeps the invariant, updates the map as the spec does, releases nothing before the IOTLB flush and leaves the CPU TLB coherent; plus p2m.init and p2m.abstraction (IPA \(ipaSizes.map(String.init).joined(separator: "/")) bits). Scope: \(scope)", timeout: .seconds(60)) { session in
       var findings: [Finding] = []
@@ -55,7 +59,7 @@ enum P2MStepTheorem {
         findings.append(try abstraction(session: session, ipaBits: ipaBits))
         for order in orders where 3 - order / 9 >= 1 {
           for operation in operations {
-            findings.append(try step(session: session, ipaBits: ipaBits, order: order, operation: operation, mutants: mutants))
+            findings.append(try step(session: session, ipaBits: ipaBits, order: order, operation: operation, mutants: mutants, iommuEnabled: iommuEnabled, parts: parts))
           }
         }
       }
@@ -75,6 +79,29 @@ enum P2MStepTheorem {
     var ranges: [SymbolicBool] { [(gfn >> 52) == 0, offset < 4096] }
   }
 
+  /// An SMMU IOTLB entry for the probe's page: what ``IOTLBSlot`` caches
+  /// of a translated walk.
+  struct IOTLBProbe {
+    var cached: SymbolicBool
+    var outputPage: SymbolicWord
+    var read: SymbolicBool
+    var write: SymbolicBool
+    var level: SymbolicWord
+    init(_ session: ProofSession) throws {
+      cached = try SymbolicBool.variable("iotlb.cached", in: session.context)
+      outputPage = try session.word("iotlb.output")
+      read = try SymbolicBool.variable("iotlb.read", in: session.context)
+      write = try SymbolicBool.variable("iotlb.write", in: session.context)
+      level = try session.word("iotlb.level")
+    }
+
+    /// The walk translates the page as the entry says.
+    func matches(_ walk: WalkOutcome<SymbolicWord>) -> SymbolicBool {
+      !walk.faulted && (walk.outputAddress & bitMask(high: 47, low: 12)) == outputPage && walk.read.isEqual(to: read)
+        && walk.write.isEqual(to: write) && walk.level == level
+    }
+  }
+
   static func walk(_ tables: SymbolicP2MTables, _ probe: Probe) -> WalkOutcome<SymbolicWord> {
     stageTwoWalk(
       memory: SymbolicP2MMemory(tables: tables), geometry: tables.geometry,
@@ -83,7 +110,16 @@ enum P2MStepTheorem {
 
   // MARK: p2m.step[…]
 
-  static func step(session: ProofSession, ipaBits: Int, order: Int, operation: Operation, mutants: Mutants) throws -> Finding {
+  /// - Parameters:
+  ///   - iommuEnabled: false is the broken variant of the IOTLB
+  ///   part: a domain whose updates never call `iommu_iotlb_flush()`, as
+  ///   Xen before `9ed527dc95` behaved for tables shared with the SMMU.
+  ///   - parts: the parts of the claim to decide (all when nil), so a
+  ///     broken variant can be shown to break the part it is about.
+  static func step(
+    session: ProofSession, ipaBits: Int, order: Int, operation: Operation, mutants: Mutants, iommuEnabled: Bool = true,
+    parts selected: Set<String>? = nil
+  ) throws -> Finding {
     let name = "p2m.step[\(operation.rawValue),order \(order),\(ipaBits)-bit]"
     let context = session.context
     let probe = try Probe(session)
@@ -93,6 +129,7 @@ enum P2MStepTheorem {
     let cached = try SymbolicBool.variable("tlb.cached", in: context)
     let cachedOutput = try session.word("tlb.output")
     let cachedWrite = try SymbolicBool.variable("tlb.write", in: context)
+    let iotlb = try IOTLBProbe(session)
     let aligned = (UInt64(1) << UInt64(order)) - 1
     let inserting = operation == .insert
 
@@ -101,7 +138,7 @@ enum P2MStepTheorem {
     var request: [SymbolicBool] = [(gfn & aligned) == 0]
     if inserting { request += [(mfn & aligned) == 0, (mfn >> 36) == 0] }
     let explorer = try PathExplorer(context: context, base: request, seed: 1)
-    let pre = try SymbolicP2MTables(prefix: "pre", ipaBits: ipaBits, baseFrame: baseFrame, iommuEnabled: true, mutants: mutants, explorer: explorer, context: context)
+    let pre = try SymbolicP2MTables(prefix: "pre", ipaBits: ipaBits, baseFrame: baseFrame, iommuEnabled: iommuEnabled, mutants: mutants, explorer: explorer, context: context)
     var facts = request + [P2MRepresentation.global(pre, slot: probe.slot), P2MRepresentation.path(pre, gfn: gfn).invariant]
     if inserting { facts.append(pre.leafTemplate(type: type) != 0) }
     explorer.add(facts)
@@ -111,6 +148,7 @@ enum P2MStepTheorem {
     let hypotheses = facts + probe.ranges + [
       before.invariant,
       cached.implies(pre.flushOwed || (!walkBefore.faulted && walkBefore.outputAddress == cachedOutput && walkBefore.write.isEqual(to: cachedWrite))),
+      iotlb.cached.implies(iotlb.matches(walkBefore)),
     ]
     let yes = gfn.condition(true)
     let no = gfn.condition(false)
@@ -137,7 +175,10 @@ enum P2MStepTheorem {
       let walkAfter = walk(post, probe)
       let survives = cached && !post.tlbFlushed && !post.flushOwed
       let tlb = survives.implies(!walkAfter.faulted && walkAfter.outputAddress == cachedOutput && walkAfter.write.isEqual(to: cachedWrite))
-      let parts: [(String, SymbolicBool)] = [("invariant", invariant), ("abstraction", abstraction), ("flush order", flushOrder), ("TLB", tlb)]
+      let iotlbKept = (iotlb.cached && !post.iotlbFlushed).implies(iotlb.matches(walkAfter))
+      let parts: [(String, SymbolicBool)] = [
+        ("invariant", invariant), ("abstraction", abstraction), ("flush order", flushOrder), ("TLB", tlb), ("IOTLB", iotlbKept),
+      ].filter { selected?.contains($0.0) ?? true }
       let claim = parts.reduce(yes) { $0 && $1.1 }
 
       let finding = try session.decide(name, claim: claim, hypotheses: path, freshSolvers: true) { model in
