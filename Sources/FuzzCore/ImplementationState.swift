@@ -70,6 +70,9 @@ public final class ImplementationState {
     if platform == nil {
       let made = try XenSMMUPlatform(smmus: spec.declaredSMMUs, devices: spec.devices, iotlbCapacity: Self.iotlbCapacity)
       made.mutants = smmuMutants
+      // The spec has no IOTLB: without the fix, every recycled S2VMID is
+      // a divergence (smmu.coherence[v3,detach]) that masks other bugs.
+      made.invalidatesReleasedS2VMIDs = true
       platform = made
     }
     try platform!.addDomain(domain, p2m: tables)

@@ -22,8 +22,8 @@ package protocol IOTLBWords {
   mutating func storeGeneration(_ generation: W, of vmid: W)
   /// Empties every slot whose key names `vmid`.
   mutating func clearSlots(taggedWith vmid: W)
-  /// Test-only: a VMID freed and handed out again is never invalidated
-  /// (``SMMUMutants/recyclesVMIDWithoutInvalidation``).
+  /// Test-only: a VMID given back is not invalidated even by the driver
+  /// that does so (``SMMUMutants/recyclesVMIDWithoutInvalidation``).
   var recyclesVMIDs: Bool { get }
   /// Runs `body` when `condition` holds: concretely in place, on the
   /// proof's words merged with `ite` (``Mergeable/merging(_:_:)``).
@@ -108,21 +108,42 @@ package func flushedSMMUs(count: Int, mutants: SMMUMutants) -> Range<Int> {
   return 0..<count
 }
 
-/// A context handed to a domain (`arm_smmu_init_domain_context()`'s
-/// bank, `arm_smmu_domain_finalise_s2()`'s S2VMID): when it was free, its
-/// VMID may still tag entries of the domain that held it before, so the
-/// VMID is invalidated before the new owner's streams use it.
-package func iotlbClaimVMID<T: IOTLBWords>(_ iotlb: inout T, vmid: T.W, newlyAllocated: T.W.Condition) {
-  if iotlb.recyclesVMIDs { return }
-  iotlb.when(newlyAllocated) { iotlb in iotlbInvalidate(&iotlb, vmid: vmid) }
+/// Xen's two SMMU drivers, as far as a context's VMID changing hands is
+/// concerned.
+package enum XenSMMUDriver: String, CaseIterable, Sendable {
+  /// `xen/drivers/passthrough/arm/smmu.c` (SMMUv1/v2, MMU-500).
+  case v2
+  /// `xen/drivers/passthrough/arm/smmu-v3.c` (Xen 4.15 and later).
+  case v3
+
+  /// Whether the driver invalidates a context's VMID when the context is
+  /// given back with its domain's last master:
+  ///
+  /// - smmu.c `arm_smmu_destroy_domain_context()`: "Disable the context
+  ///   bank and nuke the TLB before freeing it" — SCTLR 0, then
+  ///   `arm_smmu_tlb_inv_context()` (Xen 4.12 … 4.21);
+  /// - smmu-v3.c `arm_smmu_domain_free()`: only `arm_smmu_bitmap_free()`
+  ///   of the S2VMID (Xen 4.15 … 4.21). The invalidation Linux's driver
+  ///   gets from `free_io_pgtable_ops()` → `io_pgtable_tlb_flush_all()`
+  ///   did not survive the port, which has no io-pgtable; in smmu-v3.c
+  ///   `arm_smmu_tlb_inv_context()` is called from
+  ///   `arm_smmu_iotlb_flush_all()` only, and `CMDQ_OP_TLBI_NSNH_ALL` at
+  ///   `arm_smmu_device_reset()` only.
+  ///
+  /// Neither driver invalidates when it hands a VMID out
+  /// (`arm_smmu_init_domain_context()`, `arm_smmu_domain_finalise_s2()`):
+  /// on an SMMUv3 a recycled S2VMID still tags its previous owner's
+  /// entries until the new owner's first p2m update flushes it
+  /// (`smmu.coherence[v3,detach]`).
+  package var invalidatesReleasedVMID: Bool { self == .v2 }
 }
 
-/// A context given back with the domain's last device
-/// (`arm_smmu_destroy_domain_context()`, the S2VMID returned to the
-/// bitmap): its VMID is invalidated, so no later owner can hit this
-/// domain's entries. [uncertain, as in ``SMMUInstance``'s detach: Xen's
-/// smmu.c inherits this invalidation from the Linux 3.x driver it ports.]
-package func iotlbReleaseVMID<T: IOTLBWords>(_ iotlb: inout T, vmid: T.W, lastDevice: T.W.Condition) {
-  if iotlb.recyclesVMIDs { return }
+/// A context given back with its domain's last master: its VMID is
+/// invalidated when `invalidates` — where the driver does so
+/// (``XenSMMUDriver/invalidatesReleasedVMID``), or with the SMMUv3 fix
+/// applied — so that no later owner of the bank or S2VMID can hit this
+/// domain's entries.
+package func iotlbReleaseVMID<T: IOTLBWords>(_ iotlb: inout T, vmid: T.W, lastDevice: T.W.Condition, invalidates: Bool) {
+  if iotlb.recyclesVMIDs || !invalidates { return }
   iotlb.when(lastDevice) { iotlb in iotlbInvalidate(&iotlb, vmid: vmid) }
 }

@@ -58,6 +58,8 @@ struct SMMUInstance {
   /// VMID here instead of ``contexts``, whose elements are not trivially
   /// copyable, so a hit copies no context.
   @usableFromInline var streamTable = StreamContextTable(streams: 0)
+  /// ``XenSMMUPlatform/invalidatesReleasedS2VMIDs``.
+  var invalidatesReleasedS2VMIDs = false
 
   enum Variant {
     case v2(V2)
@@ -326,7 +328,9 @@ struct SMMUInstance {
   /// `arm_smmu_domain_add_master()` writes each S2CR = TRANS | cbndx.
   ///
   /// SMMUv3: `arm_smmu_domain_finalise_s2()` takes the lowest free S2VMID
-  /// from 1 [uncertain, as in the spec] and each STE becomes S2_TRANS with
+  /// from 1 (`arm_smmu_bitmap_alloc()`: `find_first_zero_bit()`, bit 0 set
+  /// at init; smmu-v3.c, 4.15 … 4.21), with no TLB invalidation, and each
+  /// STE becomes S2_TRANS with
   /// S2TTB = the p2m root (`arm_smmu_write_strtab_ent()`).
   ///
   /// All checks come before any write, so a refusal changes nothing.
@@ -350,8 +354,6 @@ struct SMMUInstance {
         claimed[index] = StreamMatchRegister(id: stream)
         entries.append(index)
       }
-      // A bank (re)allocated: its VMID may have served another domain.
-      iotlbClaimVMID(&iotlb, vmid: UInt64(SMMUv2Registers.vmid(ofContextBank: bank)), newlyAllocated: contexts[bank] == nil)
       contexts[bank] = TranslationContext(domain: domain, vmid: SMMUv2Registers.vmid(ofContextBank: bank), registers: registers)
       for index in claimed.indices where claimed[index] != v2.streamMatch.smrs[index] {
         v2.streamMatch.set(claimed[index], at: index)
@@ -369,7 +371,6 @@ struct SMMUInstance {
         }
         vmid = free
       }
-      iotlbClaimVMID(&iotlb, vmid: UInt64(vmid), newlyAllocated: v3.vmids[domain] == nil)
       v3.vmids[domain] = vmid
       let index = Self.intern(&v3, &contexts, vmid: vmid, domain: domain, registers: registers)
       contexts[index]?.registers = registers
@@ -383,14 +384,12 @@ struct SMMUInstance {
   /// `arm_smmu_deassign_dev()`. SMMUv2: every SME `{stream, mask 0}` of the
   /// device's streams gets S2CR = FAULT and keeps its SMR (`fc151829ba`).
   /// SMMUv3: the STEs become ABORT (`disable_bypass`). With the domain's
-  /// last device the context is freed (`arm_smmu_destroy_domain_context()`
-  /// / the S2VMID returned to the bitmap) and its VMID invalidated in the
-  /// IOTLB, so a later owner of the bank or VMID cannot hit this domain's
-  /// entries. [uncertain: Xen's smmu.c inherits the TLB invalidation on
-  /// context destruction from the Linux 3.x driver it ports
-  /// (`arm_smmu_destroy_domain_context()` → `arm_smmu_tlb_inv_context()`);
-  /// the spec has no IOTLB, so a model without it would diverge from the
-  /// spec on reuse.]
+  /// last device the context is freed: on an SMMUv2 with its VMID
+  /// invalidated (`arm_smmu_destroy_domain_context()` "nukes the TLB"), on
+  /// an SMMUv3 the S2VMID only returned to the bitmap
+  /// (`arm_smmu_domain_free()`), its entries left in the IOTLB for the
+  /// VMID's next owner to hit (``XenSMMUDriver/invalidatesReleasedVMID``,
+  /// Xen 4.15 … 4.21). The spec has no IOTLB, so there the two diverge.
   mutating func detach(device: String, streams: [StreamID], from domain: DomainID) {
     defer { rebuildStreamTable() }
     attachedDevices[domain]?.remove(device)
@@ -403,7 +402,7 @@ struct SMMUInstance {
       }
       if lastDevice, let bank = contexts.firstIndex(where: { $0?.domain == domain }) {
         contexts[bank] = nil
-        iotlbReleaseVMID(&iotlb, vmid: UInt64(SMMUv2Registers.vmid(ofContextBank: bank)), lastDevice: true)
+        iotlbReleaseVMID(&iotlb, vmid: UInt64(SMMUv2Registers.vmid(ofContextBank: bank)), lastDevice: true, invalidates: XenSMMUDriver.v2.invalidatesReleasedVMID)
       }
       variant = .v2(v2)
     case .v3(var v3):
@@ -411,7 +410,8 @@ struct SMMUInstance {
       for stream in streams { v3.write(V3.abort, for: stream, linearBits: linearBits) }
       if lastDevice, let vmid = v3.vmids[domain] {
         v3.vmids[domain] = nil
-        iotlbReleaseVMID(&iotlb, vmid: UInt64(vmid), lastDevice: true)
+        iotlbReleaseVMID(&iotlb, vmid: UInt64(vmid), lastDevice: true,
+          invalidates: XenSMMUDriver.v3.invalidatesReleasedVMID || invalidatesReleasedS2VMIDs)
       }
       variant = .v3(v3)
     }

@@ -41,6 +41,16 @@ public final class XenSMMUPlatform {
   public private(set) var assignments: [String: DomainID] = [:]
   /// Per domain: its p2m, the SMMU's stage-2 tables.
   var p2ms: [DomainID: XenP2M] = [:]
+  /// Runs Xen's SMMUv3 driver with the fix `smmu.coherence[v3,detach]`
+  /// asks for: the S2VMID invalidated when `arm_smmu_domain_free()` gives
+  /// it back, as Linux's driver does (``XenSMMUDriver/invalidatesReleasedVMID``).
+  /// False — Xen as released — everywhere but the differential harnesses
+  /// (the fuzzer's and SMMUImplTests'), which compare with the spec, where
+  /// there is no IOTLB: there this known finding would mask every other.
+  package var invalidatesReleasedS2VMIDs = false {
+    didSet { for box in instances { box.value.invalidatesReleasedS2VMIDs = invalidatesReleasedS2VMIDs } }
+  }
+
   /// Bugs put back for mutation tests; empty in every real use.
   package var mutants: SMMUMutants = [] {
     didSet {
@@ -92,9 +102,10 @@ public final class XenSMMUPlatform {
     devices = other.devices
     deviceIndex = other.deviceIndex
     assignments = other.assignments
-    // Set before `p2ms`, without its `didSet` (the IOTLBs copied above
-    // already carry the VMID mutant's setting).
+    // Set before `p2ms`, without their `didSet` (the instances copied
+    // above already carry both settings).
     mutants = other.mutants
+    invalidatesReleasedS2VMIDs = other.invalidatesReleasedS2VMIDs
     for (domain, p2m) in other.p2ms {
       var p2m = p2m
       p2m.iotlbFlushHandler = { [weak self] _ in self?.p2mFlushedIOTLB(domain) }

@@ -34,14 +34,23 @@ import SymbolicWord
 ///   runs); here it is the hypothesis, instantiated at the probed entry;
 /// - `attach`: a domain's existing context, or a free one (any, not only
 ///   the first the concrete allocator takes) with, on an SMMUv3, any free
-///   S2VMID, and ``iotlbClaimVMID(_:vmid:newlyAllocated:)``;
+///   S2VMID; neither driver invalidates a VMID it hands out;
 /// - `detach`: a device of a live context leaves; with the domain's last
-///   one the context is freed with ``iotlbReleaseVMID(_:vmid:lastDevice:)``.
+///   one the context is freed with ``iotlbReleaseVMID(_:vmid:lastDevice:driver:)``.
+///
+/// **Refuted on SMMUv3, `detach`** — a finding about Xen, expected in
+/// `proofs/expectations.txt`: smmu-v3.c frees the S2VMID without
+/// invalidating it (``XenSMMUDriver/invalidatesReleasedVMID``), so its
+/// entries stay live with no owner, and the next domain given the VMID
+/// hits them until its own first p2m update flushes the VMID. The
+/// counterexample replays on the concrete platform: dom0's master
+/// translates a page and leaves, a guest's master gets the S2VMID and
+/// translates the same IPA to dom0's frame.
 ///
 /// Broken variants, refuted in `swift test` and replayed on the concrete
 /// ``XenSMMUPlatform``: no IOTLB flush after a p2m update (Xen before
-/// `9ed527dc95`), a flush that reaches only the first SMMU, and a VMID
-/// recycled without invalidation.
+/// `9ed527dc95`), a flush that reaches only the first SMMU, and an SMMUv2
+/// bank freed without the TLB nuke.
 enum SMMUCoherenceTheorem {
   typealias Version = SymbolicSMMU.Version
 
@@ -51,19 +60,27 @@ enum SMMUCoherenceTheorem {
     case attach, detach
   }
 
-  static let scope = "every IOTLB state (any slot contents, generations, capacity 2^k ≤ 2^24, 8- or 16-bit VMIDs) coherent with any per-domain translations, two SMMUs of one version (v2 and v3), three contexts each (any live set, domains < 2^16, v3 VMIDs any free S2VMID); steps: reset, fill, any p2m update of one domain followed by the flush it owes, attach to an existing or any free context, detach (last device or not); not: the walk itself (p2m.abstraction), the slot index's choice of victim (any slot may be overwritten), stream matching (smmu.regression, fuzzing), that a coherent hit answers as the walk (smmu.fast-path + smmu.regression)"
+  static let scope = "SMMUv3 detach refuted: smmu-v3.c frees an S2VMID without invalidating it (4.15–4.21); every IOTLB state (any slot contents, generations, capacity 2^k ≤ 2^24, 8- or 16-bit VMIDs) coherent with any per-domain translations, two SMMUs of one version (v2 and v3), three contexts each (any live set, domains < 2^16, v3 VMIDs any free S2VMID); steps: reset, fill, any p2m update of one domain followed by the flush it owes, attach to an existing or any free context, detach (last device or not); not: the walk itself (p2m.abstraction), the slot index's choice of victim (any slot may be overwritten), stream matching (smmu.regression, fuzzing), that a coherent hit answers as the walk (smmu.fast-path + smmu.regression)"
 
-  static func theorem(mutants: SMMUMutants = [], versions: [Version] = Version.allCases, steps: [Step] = Step.allCases) -> Theorem {
+  /// - Parameter fixes: drivers run with the VMID invalidation on release
+  ///   they lack (``XenSMMUPlatform/invalidatesReleasedS2VMIDs``), to show
+  ///   the fix proved.
+  static func theorem(
+    mutants: SMMUMutants = [], versions: [Version] = Version.allCases, steps: [Step] = Step.allCases, fixes: Set<Version> = []
+  ) -> Theorem {
     Theorem(name: "smmu.coherence", summary: "inductive: for every IOTLB state coherent with the domains' tables, on two SMMUs (v2, v3), a fill, any p2m update followed by Xen's flush callback, an attach (VMID claimed) and a detach (VMID released) keep it coherent; reset establishes it. Scope: \(scope)", timeout: .seconds(30)) { session in
       var findings: [Finding] = []
       for version in versions {
-        for step in steps { findings.append(try decide(session: session, version: version, step: step, mutants: mutants)) }
+        for step in steps {
+          findings.append(try decide(session: session, version: version, step: step, mutants: mutants, fixed: fixes.contains(version)))
+        }
       }
       return findings
     }
   }
 
-  static func decide(session: ProofSession, version: Version, step: Step, mutants: SMMUMutants) throws -> Finding {
+  static func decide(session: ProofSession, version: Version, step: Step, mutants: SMMUMutants, fixed: Bool = false) throws -> Finding {
+    let fixes: Set<Version> = fixed ? [version] : []
     let name = "smmu.coherence[\(version.rawValue),\(step.rawValue)]"
     let recycles = mutants.contains(.recyclesVMIDWithoutInvalidation)
     var smmus = try (0..<2).map { try SymbolicSMMU(prefix: "smmu\($0)", version: version, session: session, recyclesVMIDs: recycles) }
@@ -148,7 +165,7 @@ enum SMMUCoherenceTheorem {
           smmus[0].iotlb.generations(vmid) >> 32 == 0,
         ]
       }
-      iotlbClaimVMID(&smmus[0].iotlb, vmid: vmid, newlyAllocated: !chosen.context.live)
+      // Neither driver invalidates a VMID it hands out (XenSMMUDriver).
       smmus[0].contexts = contexts.enumerated().map { index, context in
         let here = chosen.index == UInt64(index)
         return ContextWords(
@@ -161,7 +178,7 @@ enum SMMUCoherenceTheorem {
       let chosen = try choose(session: session, "detach", in: smmus[0])
       let last = try SymbolicBool.variable("detach.last", in: session.context)
       hypotheses += chosen.hypotheses + [chosen.context.live]
-      iotlbReleaseVMID(&smmus[0].iotlb, vmid: chosen.context.vmid, lastDevice: last)
+      iotlbReleaseVMID(&smmus[0].iotlb, vmid: chosen.context.vmid, lastDevice: last, invalidates: version.invalidatesReleasedVMID || fixes.contains(version))
       smmus[0].contexts = smmus[0].contexts.enumerated().map { index, context in
         ContextWords(live: context.live && !(last && chosen.index == UInt64(index)), domain: context.domain, vmid: context.vmid)
       }

@@ -141,7 +141,7 @@ struct SymbolicTranslations {
 /// SMMUv2's context banks, whose VMID is `cbndx + 1`; an SMMUv3's S2
 /// configurations, whose S2VMID comes from the SMMU's bitmap).
 struct SymbolicSMMU {
-  enum Version: String, CaseIterable { case v2, v3 }
+  typealias Version = XenSMMUDriver
 
   var iotlb: SymbolicIOTLB
   var contexts: [ContextWords<SymbolicWord>]
