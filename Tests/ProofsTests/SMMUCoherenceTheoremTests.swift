@@ -28,6 +28,14 @@ struct SMMUCoherenceTheoremTests {
     #expect(refuted?.replayed == true, "\(String(describing: refuted))")
   }
 
+  /// The fix: smmu-v3.c invalidating the S2VMID it frees, as Linux's
+  /// driver does through `free_io_pgtable_ops()`.
+  @Test("proved: SMMUv3 detach with the S2VMID invalidated on release")
+  func fixedSMMUv3() throws {
+    let findings = try run(SMMUCoherenceTheorem.theorem(versions: [.v3], steps: [.detach], fixes: [.v3]))
+    #expect(findings.count == 1 && findings.allSatisfy { $0.verdict == .proved }, "\(findings)")
+  }
+
   /// Xen before `9ed527dc95` never flushed the IOTLB after a p2m change
   /// of a domain whose tables the SMMU shares.
   @Test("refuted: no IOTLB flush after a p2m update; replayed", arguments: SymbolicSMMU.Version.allCases)
