@@ -26,23 +26,16 @@ extension XenP2M {
       guard !last.overflow, last.partialValue >> 36 == 0 else { throw .frameOutOfRange(mfn) }
     }
     defer { flushTLBIfNeeded() }
-    var gfn = gfn.rawValue
-    var mfn = mfn?.rawValue
-    var remaining = count
+    var cursor = P2MChunkCursor(gfn: gfn.rawValue, mfn: mfn?.rawValue, remaining: count)
     var done: UInt64 = 0
-    while remaining > 0 {
-      let removalMask: UInt64 = mutants.contains(.removalOrderFromInvalidMFN) ? .max : 0
-      let mask = (mfn ?? removalMask) | gfn | remaining
-      let order = mask & (1 << 18 - 1) == 0 ? 18 : mask & (1 << 9 - 1) == 0 ? 9 : 0
-      let status = setEntryChunk(&self, gfn: gfn, order: order, mfn: mfn, type: UInt64(type.rawValue))
-      if status.outOfRange { throw .gfnOutOfRange(GFN(gfn), ipaBits: geometry.ipaBits, completedPages: done) }
-      if status.tableAllocation { throw .tableAllocationFailed(GFN(gfn), completedPages: done) }
-      if status.splitAllocation { throw .splitAllocationFailed(GFN(gfn), completedPages: done) }
-      let pages: UInt64 = 1 << UInt64(order)
-      gfn &+= pages
-      mfn = mfn.map { $0 + pages }
-      remaining -= pages
-      done += pages
+    while cursor.remaining > 0 {
+      let order = cursor.order(mutants: mutants)
+      let status = setEntryChunk(&self, gfn: cursor.gfn, order: Int(order), mfn: cursor.mfn, type: UInt64(type.rawValue))
+      if status.outOfRange { throw .gfnOutOfRange(GFN(cursor.gfn), ipaBits: geometry.ipaBits, completedPages: done) }
+      if status.tableAllocation { throw .tableAllocationFailed(GFN(cursor.gfn), completedPages: done) }
+      if status.splitAllocation { throw .splitAllocationFailed(GFN(cursor.gfn), completedPages: done) }
+      cursor = cursor.advanced(byOrder: order)
+      done += 1 << order
     }
   }
 

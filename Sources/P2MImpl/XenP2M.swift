@@ -229,4 +229,9 @@ package struct Mutants: OptionSet, Sendable {
   /// so an out-of-range GFN wraps onto a low root entry and updates the
   /// aliased GFN instead of failing with -EINVAL.
   package static let gfnTopBitsAliased = Mutants(rawValue: 1 << 5)
+  /// A chunk order chosen from the GFN and MFN alone, without the pages
+  /// left: a 1 GiB chunk for a 4-page request at an aligned GFN maps (or
+  /// removes) pages the caller never named (`p2m.chunk-order`'s broken
+  /// variant).
+  package static let chunkOrderIgnoresCount = Mutants(rawValue: 1 << 6)
 }

@@ -11,6 +11,7 @@ public enum Catalogue {
       SetWayTheorem.theorem(), OutOfRangeTheorem.theorem(), RemovalOrderTheorem.theorem(),
       FlushOrderTheorem.theorem(), RemovalAfterSetWayTheorem.theorem(),
     ] + P2MStepTheorem.theorems + [
+      P2MChunkOrderTheorem.theorem(),
       SMMURefinementTheorem.theorem(), SMMUFastPathTheorem.theorem(), SMMUCoherenceTheorem.theorem(), ColourAllocationTheorem.theorem(),
       StraddleTheorem.theorem(),
       GrantPermissionTheorem.theorem(),
