@@ -69,10 +69,11 @@ public struct MatrixCell: Hashable, Sendable, CustomStringConvertible, Codable {
     [policy.rawValue, layout.rawValue, device.rawValue, page.rawValue, shape.rawValue, xen.rawValue].joined(separator: "/")
   }
 
-  /// The claim `dma.matrix[cell].property`, as the theorem reports it and
-  /// the expectations file lists it.
-  public func claimName(_ property: DMAProperty) -> String {
-    "dma.matrix[\(self)].\(property.rawValue)"
+  /// The claim `theorem[cell].property` (`dma.matrix` unless another
+  /// theorem decides the cell), as the theorem reports it and the
+  /// expectations file lists it.
+  public func claimName(_ property: DMAProperty, theorem: String = "dma.matrix") -> String {
+    "\(theorem)[\(self)].\(property.rawValue)"
   }
 
   public init?(name: String) {

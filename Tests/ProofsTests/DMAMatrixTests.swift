@@ -94,6 +94,21 @@ struct DMAMatrixTests {
     #expect(refuted.replayed == true)
   }
 
+  /// The history's foreign unmap is the spec's `XENMEM_remove_from_physmap`:
+  /// after a foreign map and its unmap the dom0 page is empty in every
+  /// model, and the hypotheses admit that history.
+  @Test("a history's foreign unmap removes the earlier foreign map, and the hypotheses admit it")
+  func foreignUnmapInHistory() throws {
+    let session = try ProofSession(timeout: .seconds(10), seed: 1, dumpDirectory: nil)
+    let state = try SymbolicDMAState(
+      session: session, layout: .direct, page: .foreign, shape: .onePage, version: try #require(XenVersion(name: "4.20")))
+    let history = [state.steps[0].operation == 3, state.steps[1].operation == 4, state.steps[1].unmapTarget == 0]
+    let entry = state.xenWorld.p2mEntry(of: .dom0, at: state.steps[0].hostGFN)
+    let hypotheses = try state.hypotheses()
+    #expect(try session.isSatisfiable(hypotheses + history))
+    #expect(try !session.isSatisfiable(hypotheses + history + [entry.isValid]))
+  }
+
   @Test("every cell name parses back")
   func cellNames() {
     #expect(MatrixCell.all.count == 288)

@@ -31,7 +31,7 @@ enum DMAMatrixTheorem {
         + "dma.class.* decides chosen cells for every platform of the class). For all: buffer page, offset and size of the shape; guest "
         + "frames and GFNs; a coloured dom0's frame placement; device coherent or not, DMA mask 32-64 bits reaching the "
         + "swiotlb pool; cache-flush hypercall present or not; a history of 3 Xen operations (2 before the buffer's "
-        + "maps, 1 after: none, grant map ro/rw, grant unmap, foreign map) run by the spec's own grant code; every Xen "
+        + "maps, 1 after: none, grant map ro/rw, grant unmap, foreign map, foreign unmap) run by the spec's own grant code; every Xen "
         + "release on the cell's side of 04085ec1ac (4.12-4.14, 4.15-4.21; coloured 4.20-4.21), decided once per "
         + "distinct behaviour. Not over: other platforms, p2m removals in the history, dom0 GFNs reused by the "
         + "history. Integrity is over addresses; the replay checks the data",
@@ -69,13 +69,13 @@ enum DMAMatrixTheorem {
   static func decide(
     _ cell: MatrixCell, session: ProofSession, mutants: DMAMutants = [],
     xenMutants: XenMutants = [], releases: [XenVersion]? = nil, scope: PlatformScope = .reference,
-    history: SymbolicDMAState.History = .matrix
+    history: SymbolicDMAState.History = .matrix, theorem: String = "dma.matrix"
   ) throws -> [Finding] {
     // Upstream colouring arrived in 4.20 (fact sheet §5), after the fix.
     let versions = (releases ?? cell.xen.releases).filter { cell.layout == .direct || $0.hasLLCColouring }
     guard !versions.isEmpty else {
       return DMAProperty.allCases.map {
-        Finding(claim: cell.claimName($0), verdict: .inapplicable, reason: "LLC colouring needs Xen 4.20, which has the fix", seconds: 0)
+        Finding(claim: cell.claimName($0, theorem: theorem), verdict: .inapplicable, reason: "LLC colouring needs Xen 4.20, which has the fix", seconds: 0)
       }
     }
     var groups: [(key: String, versions: [XenVersion])] = []
@@ -88,7 +88,8 @@ enum DMAMatrixTheorem {
     var byProperty: [[Finding]] = DMAProperty.allCases.map { _ in [] }
     for group in groups {
       let findings = try decide(
-        cell, version: group.versions.last!, session: session, mutants: mutants, xenMutants: xenMutants, scope: scope, history: history)
+        cell, version: group.versions.last!, session: session, mutants: mutants, xenMutants: xenMutants, scope: scope, history: history,
+        theorem: theorem)
       for (index, finding) in findings.enumerated() { byProperty[index].append(finding) }
     }
     return byProperty.map { findings in
@@ -103,7 +104,7 @@ enum DMAMatrixTheorem {
   /// One cell on one release.
   static func decide(
     _ cell: MatrixCell, version: XenVersion, session: ProofSession, mutants: DMAMutants,
-    xenMutants: XenMutants, scope: PlatformScope, history: SymbolicDMAState.History
+    xenMutants: XenMutants, scope: PlatformScope, history: SymbolicDMAState.History, theorem: String
   ) throws -> [Finding] {
     let state = try SymbolicDMAState(
       session: session, layout: cell.layout, page: cell.page, shape: cell.shape, version: version,
@@ -111,15 +112,19 @@ enum DMAMatrixTheorem {
     let run = try MatrixRun(state: state, policy: cell.policy, device: cell.device, mutants: mutants)
     let hypotheses = try state.hypotheses()
     return try DMAProperty.allCases.map { property in
-      var finding = try session.decide(cell.claimName(property), claim: run.property(property), hypotheses: hypotheses, freshSolvers: true) { model in
+      var finding = try session.decide(cell.claimName(property, theorem: theorem), claim: run.property(property), hypotheses: hypotheses, freshSolvers: true) { model in
         // An integrity failure may be a fault or a silent wrong page; show
         // the silent one when it exists, since that is the dangerous case.
         if property == .integrity, let corrupting = try session.refine(with: [run.liveness]) {
           return try session.assuming([run.liveness]) {
-            try explain(corrupting, cell: cell, property: property, state: state, session: session, mutants: mutants, xenMutants: xenMutants)
+            try explain(
+              corrupting, cell: cell, property: property, state: state, session: session, mutants: mutants, xenMutants: xenMutants,
+              theorem: theorem)
           }
         }
-        return try explain(model, cell: cell, property: property, state: state, session: session, mutants: mutants, xenMutants: xenMutants)
+        return try explain(
+          model, cell: cell, property: property, state: state, session: session, mutants: mutants, xenMutants: xenMutants,
+          theorem: theorem)
       }
       if finding.verdict == .refuted { finding.reason += " (Xen \(version.name))" }
       return finding
@@ -131,7 +136,8 @@ enum DMAMatrixTheorem {
   /// breaks is `property`, or asked of the final model by `failing`.
   static func explain(
     _ model: Model, cell: MatrixCell, property: DMAProperty? = nil, state: SymbolicDMAState, session: ProofSession,
-    mutants: DMAMutants = [], xenMutants: XenMutants = [], failing: (Model) throws -> DMAProperty = { _ in .integrity }
+    mutants: DMAMutants = [], xenMutants: XenMutants = [], theorem: String = "dma.matrix",
+    failing: (Model) throws -> DMAProperty = { _ in .integrity }
   ) throws -> (reason: String, scenario: String?, replayed: Bool?, values: [String: UInt64]) {
     let order = minimizationOrder(state)
     // The reference platform first, all of it at once, when the failure
@@ -168,13 +174,13 @@ enum DMAMatrixTheorem {
         "not replayed: the model's platform (\(chosen.summary)) has more RAM than a replay boots "
           + "(\(MatrixConstants.replayRAMPages >> 8) MiB)", nil, false, try modelValues(state, small))
     }
-    guard let (placed, platform) = try realize(small, state: state, session: session, pinned: order.map(\.0)) else {
+    guard let (placed, platform) = try realize(small, platform: chosen, state: state, session: session, pinned: order.map(\.0)) else {
       return (
         "the counterexample needs frames the coloured allocator does not give on its platform (\(chosen.summary)); not replayed",
         nil, false, try modelValues(state, small))
     }
     let property = try property ?? failing(placed)
-    let scenario = try counterexampleScenario(cell, property: property, state: state, model: placed, platform: platform)
+    let scenario = try counterexampleScenario(cell, property: property, state: state, model: placed, platform: platform, theorem: theorem)
     let replay = try replayScenario(scenario, property: property, mutants: mutants, xenMutants: xenMutants)
     return ("\(replay.reason) [platform: \(platform.concrete.summary)]", scenario, replay.reproduced, try modelValues(state, placed))
   }
@@ -192,11 +198,11 @@ enum DMAMatrixTheorem {
   /// proof's placement is any frame of the domain's colours, so the model
   /// is narrowed to the frames the spec's allocator really gives on that
   /// platform — first keeping every minimized value, then only the
-  /// platform. Nil when no such model exists.
+  /// platform. `concrete` is the model's platform, already read off it.
+  /// Nil when no such model exists.
   static func realize(
-    _ model: Model, state: SymbolicDMAState, session: ProofSession, pinned: [SymbolicWord]
+    _ model: Model, platform concrete: MatrixPlatform<UInt64>, state: SymbolicDMAState, session: ProofSession, pinned: [SymbolicWord]
   ) throws -> (Model, RealizedPlatform)? {
-    let concrete = try state.platform.map { try model.value(of: $0.term) }
     var platform = RealizedPlatform(concrete: concrete)
     guard state.layout == .coloured else { return (model, platform) }
     (platform.dom0Frames, platform.guestFrames) = try concrete.boot()
@@ -278,9 +284,10 @@ enum DMAMatrixTheorem {
   /// entries with the model's frames), the grant or foreign mappings, and
   /// the DMA.
   static func counterexampleScenario(
-    _ cell: MatrixCell, property: DMAProperty, state: SymbolicDMAState, model: Model, platform: RealizedPlatform
+    _ cell: MatrixCell, property: DMAProperty, state: SymbolicDMAState, model: Model, platform: RealizedPlatform,
+    theorem: String = "dma.matrix"
   ) throws -> String {
-    var lines = ["scenario \"dma.matrix \(cell): \(property.rawValue) refuted\""]
+    var lines = ["scenario \"\(theorem) \(cell): \(property.rawValue) refuted\""]
     lines.append(
       platform.concrete.prefix(
         policy: cell.policy, device: cell.device, version: state.version,
@@ -325,9 +332,11 @@ enum DMAMatrixTheorem {
       }
       return gfn
     }
-    // The history's operations, as the model chose them: grant maps that
-    // an unmap names, and only those, are live when it runs.
+    // The history's operations, as the model chose them: grant maps and
+    // foreign maps that an unmap names, and only those, are live when it
+    // runs (an unmap of anything else changes nothing in the model).
     var liveGrants = Set<Int>()
+    var liveForeign = Set<Int>()
     func historyLines(_ range: Range<Int>) throws -> [String] {
       var lines: [String] = []
       for i in range {
@@ -345,6 +354,10 @@ enum DMAMatrixTheorem {
         case 3:
           let gfn = try guestGFN(step.guestGFN, frame: step.guestFrame)
           lines.append("foreign guest \(hex(gfn << 12)) into dom0 at \(host) as op\(i)")
+          liveForeign.insert(i)
+        case 4:
+          let target = Int(try model.value(of: step.unmapTarget.term))
+          if target < i, liveForeign.remove(target) != nil { lines.append("unforeign op\(target)") }
         default:
           break
         }

@@ -38,12 +38,8 @@ enum PlatformClassTheorem {
         var findings: [Finding] = []
         for cell in cells where cell.layout == layout {
           findings += try DMAMatrixTheorem.decide(
-            cell, session: session, releases: [cell.xen.releases.last!], scope: .everyPlatform, history: .none
-          ).map { finding in
-            var renamed = finding
-            renamed.claim = finding.claim.replacingOccurrences(of: "dma.matrix[", with: "dma.class[")
-            return renamed
-          }
+            cell, session: session, releases: [cell.xen.releases.last!], scope: .everyPlatform, history: .none,
+            theorem: "dma.class")
         }
         return findings
       }

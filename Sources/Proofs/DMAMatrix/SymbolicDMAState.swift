@@ -54,9 +54,10 @@ final class SymbolicDMAState {
   }
 
   /// One symbolic operation of the history: which (0 none, 1 grant map,
-  /// 2 grant unmap, 3 foreign map), of which guest page (its GFN and
-  /// frame), at which dom0 GFN, read-only or writable, and for an unmap
-  /// which earlier map of the history.
+  /// 2 grant unmap, 3 foreign map, 4 foreign unmap —
+  /// `XENMEM_remove_from_physmap` of an earlier step's dom0 page), of which
+  /// guest page (its GFN and frame), at which dom0 GFN, read-only or
+  /// writable, and for an unmap which earlier step it undoes.
   struct Step {
     var operation: SymbolicWord
     var guestGFN: SymbolicWord
@@ -165,6 +166,10 @@ final class SymbolicDMAState {
         issued: step.operation == 2 && step.unmapTarget == UInt64(earlier))
     }
     _ = foreignMapOperation(&world, caller: .dom0, foreign: guest, gfn: step.guestGFN, at: step.hostGFN, issued: step.operation == 3)
+    for earlier in 0..<i {
+      _ = removeFromPhysmapOperation(
+        &world, .dom0, gfn: steps[earlier].hostGFN, issued: step.operation == 4 && step.unmapTarget == UInt64(earlier))
+    }
   }
 
   /// The platform's words: the reference platform's values, or one Z3
@@ -256,13 +261,13 @@ final class SymbolicDMAState {
     var history: [SymbolicBool] = []
     for (i, step) in steps.enumerated() {
       history += [
-        step.operation <= 3, step.writable <= 1, step.unmapTarget < UInt64(max(i, 1)), guestOwns(step.guestFrame),
+        step.operation <= 4, step.writable <= 1, step.unmapTarget < UInt64(max(i, 1)), guestOwns(step.guestFrame),
         extended.contains(step.hostGFN),
       ]
       for k in 0..<pageCount where page != .local { history.append(step.hostGFN != bufferPage &+ UInt64(k)) }
       for other in steps[..<i] { history.append(step.hostGFN != other.hostGFN) }
     }
-    if !steps.isEmpty { add("history (operations 0-3 on guest pages at distinct extended-region GFNs)", history) }
+    if !steps.isEmpty { add("history (operations 0-4 on guest pages at distinct extended-region GFNs)", history) }
     // dom0's coloured pages: each read point holds a frame of dom0's
     // colours, and distinct GFNs hold distinct frames.
     if layout == .coloured {
