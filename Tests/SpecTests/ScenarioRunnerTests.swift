@@ -95,6 +95,31 @@ struct ScenarioRunnerTests {
     #expect(report.steps.last?.expectationMet == false)
   }
 
+  /// `xen_swiotlb_dma_supported()`: `dma_set_mask()` refuses a mask below
+  /// the pool's last bus address, so swiotlb-xen never maps for a 32-bit
+  /// device whose dom0 (and pool) lies above 4 GiB; a 64-bit one is fine.
+  @Test("swiotlb-xen refuses a DMA mask that cannot reach the bounce pool")
+  func maskBelowPool() throws {
+    let report = try run("""
+      xen 4.15
+      ipa-bits 40
+      ram 0x100000000 512M
+      linux legacy
+      smmu smmu0 v2
+      device narrow smmu smmu0 streams 0x10 dma-mask 32
+      device wide smmu smmu0 streams 0x20
+      swiotlb 0x108000000 256K
+      dom0 direct-mapped memory 256M
+      dma narrow to-device 0x101000000 4K
+      dma wide to-device 0x101000000 4K expect ok
+      """)
+    let narrow = report.steps[report.steps.count - 2]
+    #expect(narrow.succeeded == false)
+    #expect(narrow.result.contains("xen_swiotlb_dma_supported"), "\(narrow.result)")
+    #expect(narrow.result.contains("0x10803ffff"), "\(narrow.result)")
+    #expect(report.steps.last?.dma?.outcome == .ok)
+  }
+
   @Test(
     "scenario errors name the line",
     arguments: [

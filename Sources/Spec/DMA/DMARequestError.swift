@@ -7,12 +7,18 @@ public enum DMARequestError: Error, Hashable, Sendable, CustomStringConvertible 
   /// filled or used such a buffer, so the ideal DMA is undefined.
   case bufferNotMapped(GFN)
   case unknownDevice(String)
+  /// `dma_set_mask()` refused the device's mask: under swiotlb-xen,
+  /// `xen_swiotlb_dma_supported()` wants the bus address of the pool's
+  /// last byte within the mask, so the driver never maps a buffer.
+  case maskBelowPool(device: String, maskBits: Int, poolLast: UInt64)
 
   public var description: String {
     switch self {
     case .sizeOutOfRange(let phys, let size): "a DMA of \(size) bytes at \(hex(phys)) is outside the model"
     case .bufferNotMapped(let gfn): "the buffer's \(gfn) is not mapped in dom0's p2m"
     case .unknownDevice(let name): "no device called \(name)"
+    case .maskBelowPool(let device, let bits, let last):
+      "dma_set_mask() refuses \(device)'s \(bits)-bit DMA mask: the swiotlb-xen pool ends at bus address \(hex(last)) (xen_swiotlb_dma_supported)"
     }
   }
 }

@@ -148,6 +148,17 @@ package func performDMA(
   do { path = try policy.path(for: device, features: dom0.features, platform: platform) } catch {
     throw .unknownDevice(request.device)
   }
+  // `xen_swiotlb_dma_supported()` (drivers/xen/swiotlb-xen.c, v5.10 …
+  // current: `xen_phys_to_dma(hwdev, <pool end> - 1) <= mask`), asked by
+  // `dma_set_mask()` at probe: a device whose mask cannot reach the pool's
+  // last byte gets no DMA at all. The pool is dom0's own RAM, never in the
+  // grant tree, so its bus address is its physical one (pfn_to_bfn = pfn).
+  if path == .swiotlbXen {
+    let poolLast = ((dom0.pool.start.rawValue + dom0.pool.pages) << UInt64(pageShift)) &- 1
+    guard poolLast <= device.dmaMask else {
+      throw .maskBelowPool(device: device.name, maskBits: device.dmaMaskBits, poolLast: poolLast)
+    }
+  }
 
   // Linux maps the buffer and the device moves it: the page-level DMA,
   // the code the matrix proofs run symbolically.
