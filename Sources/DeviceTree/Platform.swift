@@ -14,6 +14,9 @@ public struct Platform: Hashable, Sendable {
   public var reservations: [FlattenedDeviceTree.Reservation]
   /// Every node except the root, in blob order, each classified.
   public var devices: [PlatformDevice]
+  /// What the tree leaves for the bootloader to fill in (a size-0 memory
+  /// node, a zero-length `iommu-map` entry): read past, and said.
+  public var warnings: [PlatformWarning] = []
 
   /// The devices that dom0 gets: available, with their ancestors.
   public var enabledDevices: [PlatformDevice] { devices.filter { $0.disabledBy == nil } }
@@ -66,6 +69,17 @@ public struct PlatformIOMMU: Hashable, Sendable {
   public var iommuCells: UInt32?
   /// Whether its status lets Xen probe it.
   public var available: Bool
+}
+
+/// Something the tree leaves to the bootloader, at a byte offset of the
+/// blob when one applies.
+public struct PlatformWarning: Hashable, Sendable, CustomStringConvertible {
+  public var offset: Int?
+  public var message: String
+
+  public var description: String {
+    Printable.escaped("warning: " + (offset.map { "offset 0x\(String($0, radix: 16)): " } ?? "") + message)
+  }
 }
 
 /// A bank of host RAM: one (address, size) pair of a memory node's `reg`
@@ -205,6 +219,12 @@ public struct PlatformDevice: Hashable, Sendable {
   public var assumedNoDMA = false
   /// Offset of the node's FDT_BEGIN_NODE token.
   public var offset: Int
+  /// The node has `xen,passthrough`: Xen keeps it for a guest. It does
+  /// not add it to the IOMMU for dom0 and gives dom0 `status = "disabled"`
+  /// (`handle_device()` and `write_properties()`,
+  /// `xen/arch/arm/domain_build.c`, RELEASE-4.15.0), so it and the nodes
+  /// below it have ``disabledBy`` set to it.
+  public var xenPassthrough = false
 
   /// Stream assignments on SMMUs, from any binding.
   public var streams: [StreamAssignment] {

@@ -13,19 +13,35 @@ extension DMAVerify {
       abstract: "Decide, with Z3, which dom0 DMA policies are safe on a board's device tree.",
       discussion: """
         Reads the board's device tree (as 'dmaverify platform' does), puts each
-        DMA master in its class for the chosen Xen — attached to dom0's context,
-        behind an SMMU but undescribed (Xen cannot read its binding), or not
-        behind any SMMU (unprotected or unknown masters) — and runs the
-        dma.matrix theorems for those classes. A policy is SAFE on a dom0 layout
-        only when integrity, isolation and liveness are proved for every page
-        kind and buffer shape of every class the board has; otherwise it is
-        UNSAFE, with the devices, the outcome (fault or corruption), a
-        counterexample scenario replayable with 'dmaverify run', and the same
-        DMA replayed on the board itself.
+        of dom0's DMA masters in its class for the chosen Xen release and build
+        (--xen-config) — attached to dom0's context, behind an SMMU of Xen's but
+        undescribed (Xen cannot read its binding), behind an IOMMU Xen does not
+        drive (iommu-not-xens: an SMMUv3 without CONFIG_ARM_SMMU_V3, which is
+        off by default; iommu=off; vendor IOMMUs), or not behind any IOMMU
+        (unprotected or unknown masters) — and runs the dma.matrix theorems for
+        those classes (iommu-not-xens masters are untranslated, so the
+        not-behind-smmu cells decide them). Disabled nodes are not dom0's
+        masters, but Xen still adds them to the IOMMU; xen,passthrough nodes
+        are a guest's. A policy is SAFE on a dom0 layout only when integrity,
+        isolation and liveness are proved for every page kind and buffer shape
+        of every class the board has; otherwise it is UNSAFE, with the devices,
+        the outcome (fault or corruption), a counterexample scenario replayable
+        with 'dmaverify run', and the same DMA replayed on the board itself.
+        When Xen drives no IOMMU, global-flag and per-device are decided as
+        legacy (Xen sets no flag and protects no device).
+
+        Xen 4.13-4.15 panics building dom0 when a node has 'iommus' but is
+        not in an SMMUv1/v2's 'mmu-masters' (smmu.c reads the generic binding
+        from 4.16): check then says so instead of any verdict.
+
+        Bootloader placeholders (a memory node of size 0, a zero-length
+        iommu-map entry) are warnings on stderr; --ram BASE:SIZE gives the RAM,
+        or read the tree the firmware fixed up (/sys/firmware/fdt).
 
         Exit status: 0 when every policy and layout checked is SAFE, 1 when one
-        is UNSAFE, 2 when the solver left a claim unknown, 64 on a usage error,
-        65 for a malformed device tree, 66 when it cannot be read.
+        is UNSAFE or Xen panics at dom0 build, 2 when the solver left a claim
+        unknown, 64 on a usage error, 65 for a malformed device tree, 66 when
+        it cannot be read.
         """)
 
     @Option(help: "The board's device tree (.dtb, or .dts through dtc).", completion: .file())
@@ -49,8 +65,20 @@ extension DMAVerify {
     @Option(help: ArgumentHelp("A DMA bindings file (the format of dma-bindings.txt), read before the bundled one.", valueName: "file"))
     var bindings: String?
 
-    @Flag(help: "Treat PCI streams from iommu-map as attached to dom0 (Xen's PCI passthrough on).")
+    @Flag(help: "Treat PCI streams from iommu-map as attached to dom0 (Xen's PCI passthrough on; read from Xen 4.21).")
     var pciStreamsAttached = false
+
+    @Option(
+      name: .customLong("xen-config"),
+      help: ArgumentHelp(
+        "How Xen was built and booted: smmuv3=on|off (CONFIG_ARM_SMMU_V3, default off as in Xen's Kconfig), iommu=on|off (Xen's iommu= option, default on); comma-separated, repeatable.",
+        valueName: "settings"))
+    var xenConfig: [String] = []
+
+    @Option(
+      name: .customLong("ram"),
+      help: ArgumentHelp("Host RAM the tree leaves to the bootloader (e.g. 0x80000000:2G), replacing the memory nodes'; repeatable.", valueName: "base:size"))
+    var ram: [String] = []
 
     @Flag(help: "Print a JSON report instead of text.")
     var json = false
@@ -61,6 +89,8 @@ extension DMAVerify {
     func validate() throws {
       try BoardInput.validateDTCTimeout(dtcTimeout)
       _ = try choices()
+      _ = try BoardInput.xenConfig(xenConfig)
+      _ = try BoardInput.ram(ram)
     }
 
     func choices() throws -> (policies: [DMAPolicy], layouts: [MatrixCell.Layout], version: XenVersion, colours: [Int]) {
@@ -91,41 +121,57 @@ extension DMAVerify {
 
     func run() throws {
       let (policies, layouts, version, colours) = try choices()
-      let board = try BoardInput.load(
+      let config = try BoardInput.xenConfig(xenConfig)
+      let banks = try BoardInput.ram(ram)
+      var board = try BoardInput.load(
         platform, dtcTimeout: dtcTimeout, bindings: try BoardInput.bindings(bindings), assumeDMA: assumeDMA, assumeNoDMA: assumeNoDMA
       ).platform
-      let boardScenario: PlatformScenario
-      do {
-        boardScenario = try board.scenario(ScenarioOptions(dom0: .directMapped, xen: version, pciStreamsAttached: pciStreamsAttached))
-      } catch {
-        FileHandle.standardError.write(Data("\(error.inFile(platform))\n".utf8))
-        throw ExitCode(65)
-      }
-      // Each device's class, from how the board scenario declares it.
-      let paths = Dictionary(uniqueKeysWithValues: boardScenario.deviceNames.map { ($0.value, $0.key) })
+      if !banks.isEmpty { board = board.withRAM(banks) }
+      for warning in board.warnings { FileHandle.standardError.write(Data("\(platform): \(warning)\n".utf8)) }
+      let options = ScenarioOptions(dom0: .directMapped, xen: version, pciStreamsAttached: pciStreamsAttached, xenConfig: config)
+      let view = board.xenView(options)
+      // Each dom0 master's class, from where Xen puts it.
       var devices: [PlatformCheck.BoardDevice] = []
-      for case .device(let declaration) in boardScenario.scenario.statements.map(\.kind) {
+      for device in board.enabledDevices {
+        guard let placement = view.placements[device.path] else { continue }
         let deviceClass: MatrixCell.DeviceClass
-        switch declaration.placement {
-        case .untranslated: deviceClass = .untranslated
-        case .smmu(_, _, let described): deviceClass = described ? .attached : .undescribed
+        switch placement {
+        case .attached: deviceClass = .attached
+        case .undescribed: deviceClass = .undescribed
+        case .untranslated, .iommuNotXens: deviceClass = .untranslated
         }
-        devices.append(PlatformCheck.BoardDevice(name: paths[declaration.name] ?? declaration.name, deviceClass: deviceClass))
+        devices.append(PlatformCheck.BoardDevice(name: device.path, deviceClass: deviceClass, label: placement.label))
       }
-      let verdicts = try PlatformCheck.run(devices: devices, policies: policies, layouts: layouts, xen: version)
+      if !view.panics.isEmpty {
+        if json {
+          let encoder = JSONEncoder()
+          encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+          let report = CheckReport(
+            file: platform, xen: version.name, xenConfig: config.description, devices: devices.map { [$0.name: $0.label] }, verdicts: [],
+            boardReplays: [:], xenPanics: view.panics.map { [$0.node: $0.reason] }, notes: view.notes)
+          print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+          print(Self.text(file: platform, version: version, config: config, view: view, devices: devices, verdicts: [], replays: [:]))
+        }
+        throw ExitCode(1)
+      }
+      let verdicts = try PlatformCheck.run(devices: devices, policies: policies, layouts: layouts, xen: version, iommuEnabled: view.iommuEnabled)
       var replays: [String: String] = [:]
       for verdict in verdicts {
         for culprit in verdict.culprits where culprit.pageKinds.contains("local") {
           let key = "\(verdict.policy.rawValue)/\(verdict.layout.rawValue)/\(culprit.devices[0])"
-          replays[key] = boardReplay(board: board, version: version, policy: verdict.policy, layout: verdict.layout, colours: colours, device: culprit.devices[0])
+          replays[key] = boardReplay(board: board, options: options, policy: verdict.policy, layout: verdict.layout, colours: colours, device: culprit.devices[0])
         }
       }
       if json {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        print(String(decoding: try encoder.encode(CheckReport(file: platform, xen: version.name, devices: devices.map { [$0.name: $0.deviceClass.rawValue] }, verdicts: verdicts, boardReplays: replays)), as: UTF8.self))
+        let report = CheckReport(
+          file: platform, xen: version.name, xenConfig: config.description, devices: devices.map { [$0.name: $0.label] }, verdicts: verdicts,
+          boardReplays: replays, xenPanics: [], notes: view.notes)
+        print(String(decoding: try encoder.encode(report), as: UTF8.self))
       } else {
-        print(Self.text(file: platform, version: version, devices: devices, verdicts: verdicts, replays: replays))
+        print(Self.text(file: platform, version: version, config: config, view: view, devices: devices, verdicts: verdicts, replays: replays))
       }
       if verdicts.contains(where: { !$0.unknown.isEmpty }) { throw ExitCode(2) }
       if verdicts.contains(where: { !$0.safe && !$0.inapplicable }) { throw ExitCode(1) }
@@ -133,10 +179,12 @@ extension DMAVerify {
 
     /// The failing DMA on the board itself: its own scenario, plus a DMA
     /// of one dom0 page by the device, run on the specification.
-    func boardReplay(board: Platform, version: XenVersion, policy: DMAPolicy, layout: MatrixCell.Layout, colours: [Int], device path: String) -> String {
+    func boardReplay(board: Platform, options: ScenarioOptions, policy: DMAPolicy, layout: MatrixCell.Layout, colours: [Int], device path: String) -> String {
       do {
-        let options = ScenarioOptions(
-          dom0: layout == .direct ? .directMapped : .coloured(colours: colours), policy: policy, xen: version, pciStreamsAttached: pciStreamsAttached)
+        var options = options
+        options.dom0 = layout == .direct ? .directMapped : .coloured(colours: colours)
+        options.policy = policy
+        guard !board.ram.isEmpty else { return "not replayed: the tree gives no RAM (give --ram BASE:SIZE)" }
         let generated = try board.scenario(options)
         guard let name = generated.deviceNames[path],
           let ram = generated.scenario.statements.lazy.compactMap({ if case .ram(let address, _) = $0.kind { address } else { nil } }).first
@@ -153,17 +201,32 @@ extension DMAVerify {
     struct CheckReport: Encodable {
       var file: String
       var xen: String
+      var xenConfig: String
       var devices: [[String: String]]
       var verdicts: [PlatformCheck.Verdict]
       var boardReplays: [String: String]
+      /// Node → why Xen panics building dom0; no verdicts then.
+      var xenPanics: [[String: String]]
+      var notes: [String]
     }
 
-    static func text(file: String, version: XenVersion, devices: [PlatformCheck.BoardDevice], verdicts: [PlatformCheck.Verdict], replays: [String: String]) -> String {
-      var lines = ["== \(file) (Xen \(version.name))", "DMA masters:"]
-      for device in devices { lines.append("  \(device.deviceClass.rawValue.padding(toLength: 17, withPad: " ", startingAt: 0)) \(device.name)") }
+    static func text(
+      file: String, version: XenVersion, config: XenConfig, view: XenView, devices: [PlatformCheck.BoardDevice], verdicts: [PlatformCheck.Verdict],
+      replays: [String: String]
+    ) -> String {
+      var lines = ["== \(file) (Xen \(version.name), \(config.description))"]
+      if !view.panics.isEmpty {
+        lines.append("XEN PANICS at dom0 build, before any DMA policy matters:")
+        for panic in view.panics { lines.append("  \(panic.reason)") }
+        lines.append("  remedy: describe these masters in the SMMU's mmu-masters (the binding Xen before 4.16 reads), or use Xen 4.16 or later")
+        lines.append("")
+      }
+      lines.append("DMA masters:")
+      for device in devices { lines.append("  \(device.label.padding(toLength: 17, withPad: " ", startingAt: 0)) \(device.name)") }
+      for note in view.notes { lines.append("  note: \(note)") }
       lines.append("")
       for verdict in verdicts {
-        let title = "\(verdict.policy.rawValue) on a \(verdict.layout.rawValue) dom0"
+        let title = "\(verdict.policy.rawValue) on a \(verdict.layout.rawValue) dom0" + (verdict.decidedAs.map { " (Xen's IOMMU is off: Linux acts as \($0.rawValue))" } ?? "")
         if verdict.inapplicable {
           lines.append("n/a     \(title): LLC colouring needs Xen 4.20")
           continue
@@ -174,7 +237,10 @@ extension DMAVerify {
         }
         lines.append("UNSAFE  \(title)")
         for culprit in verdict.culprits {
-          lines.append("        \(culprit.outcome) for \(culprit.pageKinds.joined(separator: ", ")) pages: \(culprit.devices.joined(separator: ", ")) (\(culprit.deviceClass.rawValue))")
+          let shown = Set(culprit.labels) == [culprit.deviceClass.rawValue]
+            ? "\(culprit.devices.joined(separator: ", ")) (\(culprit.deviceClass.rawValue))"
+            : zip(culprit.devices, culprit.labels).map { "\($0) (\($1))" }.joined(separator: ", ")
+          lines.append("        \(culprit.outcome) for \(culprit.pageKinds.joined(separator: ", ")) pages: \(shown)")
           if let replay = replays["\(verdict.policy.rawValue)/\(verdict.layout.rawValue)/\(culprit.devices[0])"] {
             lines.append("          on this board: \(replay)")
           }

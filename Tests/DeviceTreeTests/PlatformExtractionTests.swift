@@ -1,3 +1,4 @@
+import Spec
 import Testing
 
 @testable import DeviceTree
@@ -119,11 +120,17 @@ struct PlatformExtractionTests {
     }
   }
 
-  @Test("any node with #iommu-cells is an IOMMU, of a kind the scenario does not model")
+  @Test("any node with #iommu-cells is an IOMMU; one Xen does not drive leaves its masters untranslated, the Renesas IPMMU Xen drives is not modelled")
   func otherIOMMU() throws {
+    try otherIOMMU("acme,iommu", modelled: true)
+    try otherIOMMU("rockchip,iommu", modelled: true)
+    try otherIOMMU("renesas,ipmmu-r8a7795", modelled: false)
+  }
+
+  func otherIOMMU(_ compatible: String, modelled: Bool) throws {
     let blob = BlobBuilder(tokens: [
       .begin(""),
-      .begin("iommu@0"), .property("compatible", BlobBuilder.string("acme,iommu")), .property("#iommu-cells", BlobBuilder.cells(1)),
+      .begin("iommu@0"), .property("compatible", BlobBuilder.string(compatible)), .property("#iommu-cells", BlobBuilder.cells(1)),
       .property("phandle", BlobBuilder.cells(1)), .end,
       .begin("memory@0"), .property("device_type", BlobBuilder.string("memory")), .property("reg", BlobBuilder.cells(0, 0x1000_0000, 0x1000_0000)), .end,
       .begin("dev@1"), .property("compatible", BlobBuilder.string("acme,dev")), .property("iommus", BlobBuilder.cells(1, 4)), .end,
@@ -133,6 +140,13 @@ struct PlatformExtractionTests {
     #expect(platform.iommus.map(\.kind) == [.other])
     #expect(platform.ram == [RAMBank(address: 0x1000_0000, size: 0x1000_0000, node: "/memory@0")])
     #expect(platform.devices.last?.classification == .protected)
-    #expect(throws: DeviceTreeError.self) { try platform.scenario(ScenarioOptions()) }
+    if modelled {
+      let bridged = try platform.scenario(ScenarioOptions())
+      #expect(bridged.scenario.statements.map(\.kind).contains(.device(DeviceDeclaration(name: "dev", placement: .untranslated, coherent: false))))
+      #expect(bridged.scenario.statements.map(\.kind).contains(.iommu(false)))
+      #expect(platform.xenView(ScenarioOptions()).placements["/dev@1"] == .iommuNotXens(iommu: "/iommu@0"))
+    } else {
+      #expect(throws: DeviceTreeError.self) { try platform.scenario(ScenarioOptions()) }
+    }
   }
 }
