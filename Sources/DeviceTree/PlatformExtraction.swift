@@ -151,7 +151,7 @@ extension Platform {
     _ node: DeviceTreeNode, in tree: FlattenedDeviceTree, iommuPaths: Set<String>, masters: Bool
   ) -> String? {
     if iommuPaths.contains(node.path) {
-      return "an IOMMU: Xen drives it and hides it from dom0 (fact sheet §6.3)"
+      return "an IOMMU: it translates other masters' DMA; whether Xen drives it is in Xen's view"
     }
     var ancestor: DeviceTreeNode? = node
     while let current = ancestor {
