@@ -25,6 +25,11 @@ public struct ScenarioOptions: Hashable, Sendable {
   public var pciStreamsAttached: Bool
   /// How Xen was built and booted (its SMMUv3 driver, `iommu=`).
   public var xenConfig: XenConfig
+  /// Stream-map entries (SMRs) of each SMMUv1/v2; nil for the default,
+  /// ``Platform/defaultStreamMapEntries``. The tree does not say it: Xen
+  /// reads it from the hardware (`SMMU_IDR0.NUMSMRG`,
+  /// `arm_smmu_device_cfg_probe()` in smmu.c, RELEASE-4.15.0).
+  public var smmuStreamMapEntries: Int?
 
   public init(
     dom0: Dom0Memory = .directMapped, llcColours: Int = 16, dom0MemorySize: UInt64? = nil,
@@ -37,6 +42,7 @@ public struct ScenarioOptions: Hashable, Sendable {
     self.xen = xen
     self.pciStreamsAttached = pciStreamsAttached
     self.xenConfig = xenConfig
+    smmuStreamMapEntries = nil
   }
 }
 
@@ -143,6 +149,7 @@ extension Platform {
 
     // Devices.
     var deviceNames: [String: String] = [:]
+    var attachedStreams: [String: Set<UInt32>] = [:]
     let smmuKinds = Dictionary(iommus.map { ($0.path, $0.kind) }, uniquingKeysWith: { first, _ in first })
     for device in enabledDevices {
       let placement: DeviceDeclaration.Placement
@@ -192,10 +199,18 @@ extension Platform {
           notes.append("\(device.path): each iommu-map entry is modelled by its first stream (the endpoint at rid-base)")
         }
         placement = .smmu(name: smmu, streams: streams, described: described)
+        if described, kind != .smmuV3 { attachedStreams[smmu, default: []].formUnion(streams) }
       }
       let name = names.make(for: device.name)
       deviceNames[device.path] = name
       statements.append(.device(DeviceDeclaration(name: name, placement: placement, coherent: device.coherent)))
+    }
+
+    // The scenario language's SMMUv2 has the spec's 16 stream-map entries
+    // (`SMMU.v2(name:streamMapEntries:…)` default, which `smmu NAME v2`
+    // takes): a board that attaches more cannot boot in `dmaverify run`.
+    for (smmu, streams) in attachedStreams.sorted(by: { $0.key < $1.key }) where streams.count > 16 {
+      notes.append("SMMU \(smmu) gets \(streams.count) attached streams, more than the 16 stream-map entries of the scenario language's SMMUv2: 'dmaverify run' cannot boot this scenario")
     }
 
     // dom0.

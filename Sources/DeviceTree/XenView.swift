@@ -90,6 +90,9 @@ public struct XenView: Hashable, Sendable {
   public var iommuEnabled: Bool
   /// Non-empty when Xen panics building dom0: no policy matters then.
   public var panics: [XenPanic]
+  /// Per SMMUv1/v2 Xen drives: the stream-map entries Xen allocates for
+  /// the streams it adds, disabled nodes included.
+  public var streamMapUse: [String: Int]
   /// One sentence per thing worth telling the user about Xen's view.
   public var notes: [String]
 }
@@ -174,6 +177,42 @@ extension Platform {
       }
     }
 
+    // Stream-map entries. Xen allocates one per stream ID it adds: 4.15
+    // per master (`arm_smmu_master_configure_smrs()` takes a free SMR from
+    // a bitmap for each of `cfg->num_streamids`; "We don't currently share
+    // SMRs"), from 4.16 shared when an entry already covers the ID
+    // (`arm_smmu_find_sme()`, called by `arm_smmu_master_alloc_smes()`
+    // from `add_device`). Out of entries both return −ENOSPC, which
+    // `handle_device()` returns, so Xen panics building dom0 (smmu.c and
+    // `xen/arch/arm/domain_build.c`, RELEASE-4.15.0 and RELEASE-4.16.0).
+    // With 2-cell specifiers (an SMR mask) one entry may cover several
+    // IDs, so no count is claimed there.
+    var streamMapUse: [String: Int] = [:]
+    if iommuEnabled {
+      let entries = options.smmuStreamMapEntries ?? Self.defaultStreamMapEntries
+      for iommu in xenDriven where (iommu.kind == .smmuV1 || iommu.kind == .smmuV2) && owners[iommu.path] == .xen {
+        var perMaster = 0
+        var distinct: Set<UInt32> = []
+        for device in devices where !device.xenPassthrough {
+          let read = device.streams.filter { $0.iommu == iommu.path && Self.isRead($0.binding, by: options.xen, on: iommu.kind, options: options) }
+          var ids: Set<UInt32> = []
+          for assignment in read where assignment.binding != .iommuMap { ids.formUnion(assignment.streamIDs) }
+          perMaster += ids.count
+          distinct.formUnion(ids)
+        }
+        let use = options.xen.minor >= 16 ? distinct.count : perMaster
+        streamMapUse[iommu.path] = use
+        if (iommu.iommuCells ?? 1) > 1 {
+          notes.append("\(iommu.path) has 2-cell specifiers (SMR masks): its stream-map use is not counted")
+        } else if use > entries {
+          panics.append(
+            XenPanic(
+              node: iommu.path,
+              reason: "Xen \(options.xen.name) panics building dom0: \(iommu.path) needs \(use) stream-map entries for the streams Xen adds (disabled nodes included) but has \(entries)\(options.smmuStreamMapEntries == nil ? " (the default; --smmu-stream-map-entries N gives the hardware's SMMU_IDR0.NUMSMRG)" : ""); allocating an SMR returns -ENOSPC and construct_dom0() fails"))
+        }
+      }
+    }
+
     var placements: [String: XenPlacement] = [:]
     for device in enabledDevices where !device.assumedNoDMA {
       switch device.classification {
@@ -200,6 +239,11 @@ extension Platform {
         }
       }
     }
-    return XenView(owners: owners, placements: placements, iommuEnabled: iommuEnabled, panics: panics, notes: notes)
+    return XenView(owners: owners, placements: placements, iommuEnabled: iommuEnabled, panics: panics, streamMapUse: streamMapUse, notes: notes)
   }
+
+  /// Stream-map entries assumed for an SMMUv1/v2 when the user gives none:
+  /// 128, the most `SMMU_IDR0.NUMSMRG` allows (ARM IHI 0062, SMMUv2
+  /// architecture) and what an MMU-500 may be configured with.
+  public static let defaultStreamMapEntries = 128
 }

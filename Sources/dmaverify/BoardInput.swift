@@ -130,6 +130,16 @@ enum BoardInput {
     return value << shift
   }
 
+  /// `--smmu-stream-map-entries`: 1–128, the range of `SMMU_IDR0.NUMSMRG`
+  /// for a stream-matching SMMUv1/v2 (ARM IHI 0062).
+  static func streamMapEntries(_ value: Int?) throws -> Int? {
+    guard let value else { return nil }
+    guard (1...128).contains(value) else {
+      throw ValidationError("expected --smmu-stream-map-entries to be 1-128 (SMMU_IDR0.NUMSMRG), found \(value)")
+    }
+    return value
+  }
+
   /// `--dtc-timeout`: finite, positive, at most a day.
   static func validateDTCTimeout(_ seconds: Double) throws {
     guard seconds.isFinite, seconds > 0, seconds <= 86_400 else {

@@ -101,6 +101,13 @@ extension DMAVerify {
     var xenConfig: [String] = []
 
     @Option(
+      name: .customLong("smmu-stream-map-entries"),
+      help: ArgumentHelp(
+        "Stream-map entries (SMMU_IDR0.NUMSMRG, 1-128) of each SMMUv1/v2; the tree does not say it. Default 128, the most an MMU-500 has.",
+        valueName: "n"))
+    var smmuStreamMapEntries: Int?
+
+    @Option(
       name: .customLong("ram"),
       help: ArgumentHelp("Host RAM the tree leaves to the bootloader (e.g. 0x80000000:2G), replacing the memory nodes'; repeatable.", valueName: "base:size"))
     var ram: [String] = []
@@ -124,6 +131,7 @@ extension DMAVerify {
       }
       var options = ScenarioOptions(policy: policy, xen: version, pciStreamsAttached: pciStreamsAttached, xenConfig: try BoardInput.xenConfig(xenConfig))
       _ = try BoardInput.ram(ram)
+      options.smmuStreamMapEntries = try BoardInput.streamMapEntries(smmuStreamMapEntries)
       options.llcColours = llcColours
       switch try BoardInput.layout(dom0) {
       case .direct: options.dom0 = .directMapped
@@ -257,6 +265,9 @@ extension DMAVerify {
       for device in masters {
         if let placement = view.placements[device.path] { lines.append("  \(placement.label.padding(toLength: 17, withPad: " ", startingAt: 0)) \(device.path)") }
       }
+      for (iommu, use) in view.streamMapUse.sorted(by: { $0.key < $1.key }) {
+        lines.append("  \(iommu): \(use) stream-map entr\(use == 1 ? "y" : "ies") used of \(options.smmuStreamMapEntries ?? Platform.defaultStreamMapEntries)")
+      }
       if !view.iommuEnabled { lines.append("  iommu_enabled is false: no 1:1 grant entries, no XENFEAT_ARM_dom0_iommu") }
       for panic in view.panics { lines.append("  XEN PANICS: \(panic.reason)") }
       // Names and strings come from the tree: each line is printed on
@@ -352,6 +363,7 @@ struct PlatformReport: Encodable {
     /// Path → attached, undescribed, iommu-not-xens or not-behind-smmu.
     var placements: [String: String]
     var panics: [String]
+    var streamMapUse: [String: Int]
     var notes: [String]
   }
   var file: String
@@ -369,7 +381,7 @@ struct PlatformReport: Encodable {
     warnings = platform.warnings.map(\.message)
     xen = Xen(
       version: options.xen.name, config: options.xenConfig.description, iommuEnabled: view.iommuEnabled,
-      placements: view.placements.mapValues(\.label), panics: view.panics.map(\.reason), notes: view.notes)
+      placements: view.placements.mapValues(\.label), panics: view.panics.map(\.reason), streamMapUse: view.streamMapUse, notes: view.notes)
     iommus = platform.iommus.map { IOMMU(path: $0.path, compatible: $0.compatible, kind: $0.kind.rawValue, iommuCells: $0.iommuCells, available: $0.available) }
     ram = platform.ram.map { Bank(address: $0.address, size: $0.size, node: $0.node) }
     devices = platform.devices.filter { device in

@@ -112,4 +112,46 @@ struct XenViewTests {
     #expect(platform.warnings.last?.message.hasPrefix("no memory node") == true)
     #expect(platform.devices.first { $0.path == "/pcie@1" }?.streams.isEmpty == true)
   }
+
+  @Test("stream-map entries: Xen allocates one per stream it adds, a disabled node's too; more than the SMMU has panics at dom0 build")
+  func streamMap() throws {
+    let ridge = try Fixtures.platform("ridge")
+    // 8 + 6 DMA channels, the GEM, the SDHCI, and the disabled SATA; the
+    // passthrough USB is not added.
+    #expect(ridge.xenView(ScenarioOptions()).streamMapUse == ["/soc/iommu@fd800000": 17])
+    #expect(ridge.xenView(ScenarioOptions()).panics.isEmpty)
+    var small = ScenarioOptions()
+    small.smmuStreamMapEntries = 16
+    let view = ridge.xenView(small)
+    #expect(view.panics.map(\.node) == ["/soc/iommu@fd800000"])
+    #expect(view.panics.first?.reason.contains("needs 17 stream-map entries for the streams Xen adds (disabled nodes included) but has 16") == true)
+    small.smmuStreamMapEntries = 17
+    #expect(ridge.xenView(small).panics.isEmpty)
+
+    // Two masters sharing a stream: one entry from 4.16, one each in 4.15.
+    let blob = BlobBuilder(tokens: [
+      .begin(""),
+      .begin("iommu@0"), .property("compatible", BlobBuilder.string("arm,mmu-500")), .property("#global-interrupts", BlobBuilder.cells(1)),
+      .property("mmu-masters", BlobBuilder.cells(2, 0x10, 3, 0x10)), .end,
+      .begin("a@1"), .property("compatible", BlobBuilder.string("acme,dma")), .property("#dma-cells", BlobBuilder.cells(1)),
+      .property("#stream-id-cells", BlobBuilder.cells(1)), .property("phandle", BlobBuilder.cells(2)), .end,
+      .begin("b@2"), .property("compatible", BlobBuilder.string("acme,dma")), .property("#dma-cells", BlobBuilder.cells(1)),
+      .property("#stream-id-cells", BlobBuilder.cells(1)), .property("phandle", BlobBuilder.cells(3)), .end,
+      .end,
+    ]).build()
+    let shared = try Platform(tree: try FlattenedDeviceTree(bytes: blob))
+    #expect(shared.xenView(ScenarioOptions(xen: .v4_15)).streamMapUse == ["/iommu@0": 2])
+    #expect(shared.xenView(ScenarioOptions(xen: XenVersion(name: "4.16")!)).streamMapUse == ["/iommu@0": 1])
+  }
+
+  @Test("more attached streams than the scenario language's 16-entry SMMUv2 are said in the scenario's notes")
+  func scenarioStreamMap() throws {
+    var ridge = try Fixtures.platform("ridge").withRAM([(0, 0x8000_0000)])
+    #expect(!(try ridge.scenario(ScenarioOptions())).notes.contains { $0.contains("stream-map entries of the scenario language") })
+    let index = try #require(ridge.devices.firstIndex { $0.path == "/soc/ethernet@ff0e0000" })
+    let stream = try #require(ridge.devices[index].streams.first)
+    ridge.devices[index].evidence.append(.streams(StreamAssignment(iommu: stream.iommu, binding: .iommus, streamIDs: [0x878], offset: stream.offset)))
+    let notes = try ridge.scenario(ScenarioOptions()).notes
+    #expect(notes.contains("SMMU iommu gets 17 attached streams, more than the 16 stream-map entries of the scenario language's SMMUv2: 'dmaverify run' cannot boot this scenario"))
+  }
 }

@@ -109,4 +109,16 @@ struct CheckCommandTests {
     #expect(bad.status == 64)
     #expect(bad.standardError.contains("expected --xen-config to be smmuv3=on|off or iommu=on|off (comma-separated), found 'smmuv4=on'"))
   }
+
+  @Test("--smmu-stream-map-entries: fewer entries than the streams Xen adds is Xen's panic (exit 1); out of 1-128 a usage error")
+  func streamMapEntries() throws {
+    let output = try CommandRunner.run(["check", "--platform", ridge, "--smmu-stream-map-entries", "16"])
+    #expect(output.status == 1)
+    #expect(output.standardOutput.contains("/soc/iommu@fd800000 needs 17 stream-map entries for the streams Xen adds (disabled nodes included) but has 16"))
+    let bad = try CommandRunner.run(["check", "--platform", ridge, "--smmu-stream-map-entries", "129"])
+    #expect(bad.status == 64)
+    #expect(bad.standardError.contains("expected --smmu-stream-map-entries to be 1-128 (SMMU_IDR0.NUMSMRG), found 129"))
+    let platform = try CommandRunner.run(["platform", ridge])
+    #expect(platform.standardOutput.contains("  /soc/iommu@fd800000: 17 stream-map entries used of 128"))
+  }
 }
