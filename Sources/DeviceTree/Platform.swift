@@ -118,6 +118,11 @@ public struct StreamAssignment: Hashable, Sendable {
   /// `iommu-map` only: the first requester ID and how many are mapped.
   public var requesterIDBase: UInt32?
   public var length: UInt32?
+  /// A PCI function below a host bridge: its requester ID (bus, device,
+  /// function from its `reg`), which the host's `iommu-map` and
+  /// `iommu-map-mask` turned into ``streamIDs``; and the host bridge.
+  public var requesterID: UInt32?
+  public var hostBridge: String?
   /// Offset of the property that says it.
   public var offset: Int
 }
@@ -152,7 +157,9 @@ public enum DMAEvidence: Hashable, Sendable, CustomStringConvertible {
   public var description: String {
     switch self {
     case .streams(let assignment):
-      if let base = assignment.requesterIDBase, let length = assignment.length {
+      if let rid = assignment.requesterID, let host = assignment.hostBridge {
+        "iommu-map of \(host): RID \(hex(rid)) → stream \(hex(assignment.streamIDs.first ?? 0)) on \(assignment.iommu)"
+      } else if let base = assignment.requesterIDBase, let length = assignment.length {
         "iommu-map: RIDs \(hex(base))–\(hex(UInt64(base) + UInt64(length) - 1)) → streams \(hex(assignment.streamIDs.first ?? 0))… on \(assignment.iommu)"
       } else {
         "\(assignment.binding.rawValue): stream\(assignment.streamIDs.count == 1 ? "" : "s") \(assignment.streamIDs.map { hex($0) }.joined(separator: ",")) on \(assignment.iommu)"

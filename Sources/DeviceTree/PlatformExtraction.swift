@@ -77,6 +77,8 @@ extension Platform {
       }
     }
 
+    try Self.linkPCIFunctions(in: tree, streams: &streams)
+
     var ram: [RAMBank] = []
     var memoryNodes = 0
     for node in tree.nodes.dropFirst() where node.deviceType == "memory" && tree.disablingNode(of: node) == nil {
@@ -131,6 +133,44 @@ extension Platform {
     copy.ram = banks.map { RAMBank(address: $0.address, size: $0.size, node: "--ram") }
     copy.warnings.removeAll { $0.message.contains("--ram BASE:SIZE") }
     return copy
+  }
+
+  /// Stream IDs of the PCI functions described below a host bridge
+  /// (endpoints, root ports): pci/pci-iommu.txt maps a requester ID r
+  /// through the host's `iommu-map` after masking it with `iommu-map-mask`
+  /// (default all ones): the entry with rid-base ≤ r & mask < rid-base +
+  /// length emits iommu-base + (r & mask − rid-base). Linux's `of_map_id()`
+  /// and Xen's `dt_map_id()` (4.21, `iommu_add_dt_pci_sideband_ids()`) do
+  /// the same. A function's RID is bits 23:8 of the first cell of its `reg`
+  /// (phys.hi: bus, device, function; PCI bus binding, IEEE 1275), read
+  /// when its parent has `#address-cells = <3>`. A mask of 0 sends every
+  /// RID to one stream. The nearest ancestor with `iommu-map` is the host.
+  static func linkPCIFunctions(in tree: FlattenedDeviceTree, streams: inout [String: [StreamAssignment]]) throws(DeviceTreeError) {
+    for node in tree.nodes.dropFirst() {
+      guard let parent = tree.parent(of: node), try tree.cellCount("#address-cells", of: parent, default: nil) == 3,
+        let reg = node.property("reg"), let physHigh = try reg.cells().first
+      else { continue }
+      var ancestor: DeviceTreeNode? = parent
+      while let current = ancestor, current.property("iommu-map") == nil { ancestor = tree.parent(of: current) }
+      guard let host = ancestor, let map = host.property("iommu-map") else { continue }
+      let mask = try host.property("iommu-map-mask")?.cell() ?? 0xffff_ffff
+      let rid = (physHigh >> 8) & 0xffff
+      let masked = rid & mask
+      let cells = try map.cells()
+      for start in stride(from: 0, to: cells.count - cells.count % 4, by: 4) {
+        let (base, length) = (cells[start], cells[start + 3])
+        guard masked >= base, UInt64(masked) < UInt64(base) + UInt64(length) else { continue }
+        let target = try tree.node(phandle: cells[start + 1], referencedBy: map, of: host)
+        let (stream, overflow) = cells[start + 2].addingReportingOverflow(masked - base)
+        guard !overflow else {
+          throw DeviceTreeError(offset: map.offset, message: "expected 'iommu-map' of \(host.path) to map RID \(hex(rid)) of \(node.path) to a stream below 2^32, found an overflow")
+        }
+        streams[node.path, default: []].append(
+          StreamAssignment(
+            iommu: target.path, binding: .iommuMap, streamIDs: [stream], requesterID: rid, hostBridge: host.path, offset: map.offset))
+        break
+      }
+    }
   }
 
   /// iommu/arm,smmu.yaml, legacy binding: `mmu-masters` is a list of

@@ -195,7 +195,7 @@ extension Platform {
           let bindings = Set(here.map(\.binding.rawValue)).sorted().joined(separator: ", ")
           notes.append("\(device.path): Xen \(options.xen.name) does not read its \(bindings) streams on \(first.iommu), so they are undescribed and fault")
         }
-        if here.contains(where: { $0.binding == .iommuMap }) {
+        if here.contains(where: { $0.binding == .iommuMap && $0.requesterID == nil }) {
           notes.append("\(device.path): each iommu-map entry is modelled by its first stream (the endpoint at rid-base)")
         }
         placement = .smmu(name: smmu, streams: streams, described: described)

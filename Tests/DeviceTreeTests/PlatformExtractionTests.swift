@@ -149,4 +149,43 @@ struct PlatformExtractionTests {
       #expect(throws: DeviceTreeError.self) { try platform.scenario(ScenarioOptions()) }
     }
   }
+
+  @Test("ledge: PCI functions below a host bridge get streams through its iommu-map and iommu-map-mask (mask 0: one stream); a zero-length map is a warning")
+  func pciFunctions() throws {
+    let ledge = try Fixtures.platform("ledge")
+    let masters = ledge.enabledDevices.filter { if case .notAMaster = $0.classification { false } else { true } }
+    #expect(masters.map(\.path) == ["/pcie@14100000", "/pcie@14100000/pcie@0,0", "/pcie@14100000/pcie@0,0/ethernet@0,0", "/pcie@3600000"])
+    let endpoint = try #require(ledge.devices.first { $0.path == "/pcie@14100000/pcie@0,0/ethernet@0,0" })
+    #expect(endpoint.classification == .protected)
+    #expect(endpoint.streams.map(\.streamIDs) == [[0x5a]])
+    #expect(endpoint.streams.first?.requesterID == 0x100)
+    #expect(endpoint.streams.first?.hostBridge == "/pcie@14100000")
+    #expect(endpoint.evidence.first?.description == "iommu-map of /pcie@14100000: RID 0x100 → stream 0x5a on /iommu@5000000")
+    let rootPort = try #require(ledge.devices.first { $0.path == "/pcie@14100000/pcie@0,0" })
+    #expect(rootPort.streams.map(\.streamIDs) == [[0x5a]])
+    // The placeholder host: no streams, a warning, not a refusal.
+    #expect(ledge.devices.first { $0.path == "/pcie@3600000" }?.classification == .unprotected)
+    #expect(ledge.warnings.map(\.message).first?.hasPrefix("'iommu-map' of /pcie@3600000 has an entry of length 0") == true)
+    // Xen reads iommu-map from 4.21, with its PCI support on.
+    #expect(ledge.xenView(ScenarioOptions(xen: .v4_20, pciStreamsAttached: true)).placements[endpoint.path] == .undescribed(iommu: "/iommu@5000000"))
+    #expect(ledge.xenView(ScenarioOptions(pciStreamsAttached: true)).placements[endpoint.path] == .attached(iommu: "/iommu@5000000"))
+  }
+
+  @Test("without a mask, a RID maps into its entry's range; a RID outside every entry gets no stream")
+  func pciMask() throws {
+    let blob = BlobBuilder(tokens: [
+      .begin(""),
+      .begin("iommu@0"), .property("compatible", BlobBuilder.string("arm,mmu-500")), .property("#iommu-cells", BlobBuilder.cells(1)),
+      .property("phandle", BlobBuilder.cells(1)), .end,
+      .begin("pcie@1"), .property("device_type", BlobBuilder.string("pci")), .property("#address-cells", BlobBuilder.cells(3)),
+      .property("#size-cells", BlobBuilder.cells(2)), .property("iommu-map", BlobBuilder.cells(0x100, 1, 0x2000, 0x100)),
+      .begin("dev@1,2"), .property("reg", BlobBuilder.cells(0x1_0a00, 0, 0, 0, 0)), .end,
+      .begin("dev@2,0"), .property("reg", BlobBuilder.cells(0x2_0000, 0, 0, 0, 0)), .end,
+      .end,
+      .end,
+    ]).build()
+    let platform = try Platform(tree: try FlattenedDeviceTree(bytes: blob))
+    #expect(platform.devices.first { $0.path == "/pcie@1/dev@1,2" }?.streams.map(\.streamIDs) == [[0x200a]])
+    #expect(platform.devices.first { $0.path == "/pcie@1/dev@2,0" }?.streams.isEmpty == true)
+  }
 }
