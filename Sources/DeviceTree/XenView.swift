@@ -218,13 +218,9 @@ extension Platform {
       switch device.classification {
       case .notAMaster: continue
       case .unknown, .unprotected:
-        // Streams only on IOMMUs Xen does not drive make a device
-        // "unprotected" in the tree's terms already.
-        if let other = device.streams.first(where: { if case .notXen? = owners[$0.iommu] { true } else { false } }) {
-          placements[device.path] = .iommuNotXens(iommu: other.iommu)
-        } else {
-          placements[device.path] = .untranslated
-        }
+        // No streams on an available IOMMU (streams only on a disabled one
+        // leave a master unprotected: nothing translates it).
+        placements[device.path] = .untranslated
       case .protected:
         let onXens = device.streams.filter { owners[$0.iommu] == .xen || owners[$0.iommu] == .xenUnmodelled }
         if let first = onXens.first {

@@ -47,6 +47,8 @@ public enum PlatformCheck {
     public var deviceClass: MatrixCell.DeviceClass
     public var outcome: String
     public var pageKinds: [String]
+    /// Per page kind refuted, its worst outcome (`corruption`, `fault`).
+    public var pageOutcomes: [String: String]
     /// A refuted claim's counterexample on the matrix platform, replayable
     /// with `dmaverify run`.
     public var counterexample: String?
@@ -98,9 +100,14 @@ public enum PlatformCheck {
           guard let first = refuted.first(where: { $0.finding.reason.hasPrefix("corruption") }) ?? refuted.first else { continue }
           let corruption = refuted.contains { $0.finding.reason.hasPrefix("corruption") }
           let pages = MatrixCell.PageKind.allCases.filter { page in refuted.contains { $0.page == page } }.map(\.rawValue)
+          var pageOutcomes: [String: String] = [:]
+          for (page, finding) in refuted {
+            let outcome = finding.reason.hasPrefix("corruption") ? "corruption" : "fault"
+            if pageOutcomes[page.rawValue] != "corruption" { pageOutcomes[page.rawValue] = outcome }
+          }
           culprits.append(
             Culprit(
-              devices: members.map(\.name), labels: members.map(\.label), deviceClass: deviceClass, outcome: corruption ? "corruption" : "fault", pageKinds: pages,
+              devices: members.map(\.name), labels: members.map(\.label), deviceClass: deviceClass, outcome: corruption ? "corruption" : "fault", pageKinds: pages, pageOutcomes: pageOutcomes,
               counterexample: first.finding.counterexample, claim: first.finding.claim, replayed: first.finding.replayed))
         }
         verdicts.append(

@@ -207,6 +207,71 @@ extension DMAVerify {
       }
     }
 
+    /// The answer first: one line per policy and dom0 layout with each page
+    /// kind's outcome and the devices that decide it, then what would make
+    /// the unsafe ones safe.
+    static func verdictLines(_ verdicts: [PlatformCheck.Verdict], version: XenVersion) -> [String] {
+      var lines = ["Verdicts (per page kind: local, grant, foreign):"]
+      let width = verdicts.map { "\($0.policy.rawValue) on a \($0.layout.rawValue) dom0".count }.max() ?? 0
+      for verdict in verdicts {
+        let title = "\(verdict.policy.rawValue) on a \(verdict.layout.rawValue) dom0".padding(toLength: width, withPad: " ", startingAt: 0)
+        if verdict.inapplicable {
+          lines.append("  n/a     \(title)  LLC colouring needs Xen 4.20")
+          continue
+        }
+        let pages = MatrixCell.PageKind.allCases.map { page -> String in
+          let outcomes = verdict.culprits.compactMap { $0.pageOutcomes[page.rawValue] }
+          if outcomes.contains("corruption") { return "\(page.rawValue) CORRUPTION" }
+          if outcomes.contains("fault") { return "\(page.rawValue) FAULT" }
+          if verdict.unknown.contains(where: { $0.contains("/\(page.rawValue)/") }) { return "\(page.rawValue) unknown" }
+          return "\(page.rawValue) ok"
+        }
+        let status = verdict.safe ? "SAFE" : verdict.culprits.isEmpty ? "UNKNOWN" : "UNSAFE"
+        var devices: [String] = []
+        for culprit in verdict.culprits {
+          for device in culprit.devices where !devices.contains(device) { devices.append(device) }
+        }
+        let shown = devices.count > 3 ? devices.prefix(3).joined(separator: ", ") + " and \(devices.count - 3) more" : devices.joined(separator: ", ")
+        lines.append(
+          "  \(status.padding(toLength: 7, withPad: " ", startingAt: 0)) \(title)  \(pages.joined(separator: ", "))"
+            + (shown.isEmpty ? "" : ": \(shown)") + (verdict.decidedAs.map { " (IOMMU off: as \($0.rawValue))" } ?? ""))
+      }
+      // Remedies: per class of the deciding devices, then the policies
+      // that are safe on each layout.
+      var remedies: [String] = []
+      var seen: Set<String> = []
+      for verdict in verdicts {
+        for culprit in verdict.culprits {
+          for (device, label) in zip(culprit.devices, culprit.labels) where seen.insert(device).inserted {
+            let remedy: String
+            let name = device.split(separator: "/").last.map(String.init) ?? device
+            switch label {
+            case "iommu-not-xens":
+              remedy = "make its IOMMU Xen's (an SMMUv3: Xen built with CONFIG_EXPERT and CONFIG_ARM_SMMU_V3, then --xen-config smmuv3=on; Xen's iommu=on)"
+            case MatrixCell.DeviceClass.undescribed.rawValue:
+              remedy = "describe its streams in a binding Xen \(version.name) reads (SMMUv1/v2: mmu-masters, iommus from 4.16; PCI: Xen 4.21 with PCI passthrough)"
+            case MatrixCell.DeviceClass.attached.rawValue:
+              remedy = "attached to dom0's context: the policy fails it (Details has the counterexample); use a policy SAFE below"
+            default:
+              remedy = "put it behind an SMMU Xen drives (give the node iommus), or --assume-no-dma \(name) if it never does DMA"
+            }
+            remedies.append("  \(device) (\(label)): \(remedy)")
+          }
+        }
+      }
+      if !remedies.isEmpty {
+        lines.append("To make it safe:")
+        lines += remedies.count > 8 ? Array(remedies.prefix(8)) + ["  … and \(remedies.count - 8) more devices (see Details)"] : remedies
+        for layout in MatrixCell.Layout.allCases {
+          let here = verdicts.filter { $0.layout == layout && !$0.inapplicable }
+          guard !here.isEmpty else { continue }
+          let safe = here.filter(\.safe).map(\.policy.rawValue)
+          lines.append("  policies SAFE on a \(layout.rawValue) dom0 as the board is: \(safe.isEmpty ? "none of those checked" : safe.joined(separator: ", "))")
+        }
+      }
+      return lines
+    }
+
     struct CheckReport: Encodable {
       var file: String
       var xen: String
@@ -232,10 +297,15 @@ extension DMAVerify {
         }
         lines.append("")
       }
+      if !verdicts.isEmpty {
+        lines += verdictLines(verdicts, version: version)
+        lines.append("")
+      }
       lines.append("DMA masters:")
       for device in devices { lines.append("  \(device.label.padding(toLength: 17, withPad: " ", startingAt: 0)) \(device.name)") }
       for note in view.notes { lines.append("  note: \(note)") }
       lines.append("")
+      if !verdicts.isEmpty { lines.append("Details:") }
       for verdict in verdicts {
         let title = "\(verdict.policy.rawValue) on a \(verdict.layout.rawValue) dom0" + (verdict.decidedAs.map { " (Xen's IOMMU is off: Linux acts as \($0.rawValue))" } ?? "")
         if verdict.inapplicable {

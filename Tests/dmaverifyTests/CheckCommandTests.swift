@@ -121,4 +121,18 @@ struct CheckCommandTests {
     let platform = try CommandRunner.run(["platform", ridge])
     #expect(platform.standardOutput.contains("  /soc/iommu@fd800000: 17 stream-map entries used of 128"))
   }
+
+  @Test("the verdict comes first: one line per policy and layout with each page kind's outcome and the deciding devices, then the remedy")
+  func verdictFirst() throws {
+    let output = try CommandRunner.run(["check", "--platform", quarry, "--policy", "per-device", "--dom0", "direct"])
+    let lines = output.standardOutput.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    #expect(lines.count > 4)
+    #expect(lines[1] == "Verdicts (per page kind: local, grant, foreign):")
+    #expect(lines[2] == "  UNSAFE  per-device on a direct-mapped dom0  local ok, grant ok, foreign CORRUPTION: /sata@2d000000, /mailbox@2e000000")
+    #expect(lines[3] == "To make it safe:")
+    #expect(lines[4] == "  /sata@2d000000 (not-behind-smmu): put it behind an SMMU Xen drives (give the node iommus), or --assume-no-dma sata@2d000000 if it never does DMA")
+    #expect(output.standardOutput.contains("  policies SAFE on a direct-mapped dom0 as the board is: none of those checked"))
+    #expect(output.standardOutput.contains("\nDetails:\nUNSAFE  per-device on a direct-mapped dom0\n"))
+    #expect(lines.allSatisfy { $0.count < 400 })
+  }
 }
