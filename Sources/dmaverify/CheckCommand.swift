@@ -30,6 +30,11 @@ extension DMAVerify {
         When Xen drives no IOMMU, global-flag and per-device are decided as
         legacy (Xen sets no flag and protects no device).
 
+        The output opens with one line per policy and dom0 layout (SAFE, UNSAFE
+        or UNKNOWN, and each page kind's outcome: local, grant, foreign) with
+        the devices that decide it, then what would make it safe, then the
+        masters and the details.
+
         Xen 4.13-4.15 panics building dom0 when a node has 'iommus' but is
         not in an SMMUv1/v2's 'mmu-masters' (smmu.c reads the generic binding
         from 4.16): check then says so instead of any verdict.
