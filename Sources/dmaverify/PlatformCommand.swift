@@ -269,6 +269,16 @@ extension DMAVerify {
         lines.append("  \(iommu): \(use) stream-map entr\(use == 1 ? "y" : "ies") used of \(options.smmuStreamMapEntries ?? Platform.defaultStreamMapEntries)")
       }
       if !view.iommuEnabled { lines.append("  iommu_enabled is false: no 1:1 grant entries, no XENFEAT_ARM_dom0_iommu") }
+      let untranslated = masters.filter { device in
+        switch view.placements[device.path] {
+        case .untranslated?, .iommuNotXens?: true
+        default: false
+        }
+      }.map(\.path)
+      lines.append(
+        untranslated.isEmpty
+          ? "  Every DMA master of dom0's goes through an SMMU Xen drives."
+          : "  Untranslated by Xen (unsafe for dma-direct with guest-physical addresses): \(untranslated.joined(separator: ", "))")
       for panic in view.panics { lines.append("  XEN PANICS: \(panic.reason)") }
       // Names and strings come from the tree: each line is printed on
       // its own, with control characters escaped.

@@ -341,6 +341,7 @@ struct PlatformCommandTests {
     #expect(output.standardOutput.contains("  /soc/iommu@ff200000: not Xen's: no Xen driver matches rockchip,iommu"))
     #expect(output.standardOutput.contains("  XEN PANICS: Xen 4.15 panics building dom0: /soc/sata@fd0c0000 (disabled, but Xen handles it too)"))
     #expect(output.standardOutput.contains("  /soc/usb@fe300000: xen,passthrough (a guest's); would be protected"))
+    #expect(output.standardOutput.contains("  Untranslated by Xen (unsafe for dma-direct with guest-physical addresses): /soc/gpu@fd4b0000, /soc/video@ff210000"))
     #expect(output.standardError.contains("warning: offset 0xd0: memory node /memory@0 has no bank of non-zero size"))
 
     let scenario = temporaryPath("scn")
