@@ -134,7 +134,9 @@ extension Platform {
   ///   handles them: `handle_node()` never looks at `status`, and
   ///   `handle_device()` calls `iommu_add_dt_device()` and
   ///   `iommu_assign_dt_device()` for them (`xen/arch/arm/domain_build.c`,
-  ///   RELEASE-4.15.0). They count for the panic below, not as masters.
+  ///   RELEASE-4.15.0; `handle_device()` is in `xen/arch/arm/device.c`
+  ///   from 4.18, unchanged in this at RELEASE-4.21.0). They count for the
+  ///   panic and the stream-map entries below, not as masters.
   /// - `xen,passthrough` nodes: `handle_device()` skips the IOMMU for them
   ///   (`need_mapping = !dt_device_for_passthrough(dev)`) and
   ///   `write_properties()` gives dom0 `status = "disabled"`: not dom0's.
