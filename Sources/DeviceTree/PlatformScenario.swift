@@ -98,7 +98,7 @@ extension Platform {
       banks.append((start, pageEnd - start))
     }
     guard let highest = banks.map({ $0.address + $0.size }).max() else {
-      throw DeviceTreeError(offset: nil, message: "expected at least one memory node (device_type = \"memory\") with RAM, found none")
+      throw DeviceTreeError(offset: nil, message: "expected at least one memory node (device_type = \"memory\") with RAM, found none; give it with --ram BASE:SIZE, or read the tree the firmware fixed up (/sys/firmware/fdt on the running board)")
     }
     // The smallest IPA size Xen's p2m supports that covers all RAM: dom0's
     // GFNs are host addresses when direct-mapped (§2.3).

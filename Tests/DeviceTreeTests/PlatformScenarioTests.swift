@@ -137,7 +137,7 @@ struct PlatformScenarioTests {
     #expect(throws: DeviceTreeError.self) { try harbour.scenario(ScenarioOptions(dom0: .coloured(colours: [16]), xen: .v4_20)) }
     var noRAM = harbour
     noRAM.ram = []
-    #expect(throws: DeviceTreeError(offset: nil, message: "expected at least one memory node (device_type = \"memory\") with RAM, found none")) {
+    #expect(throws: DeviceTreeError(offset: nil, message: "expected at least one memory node (device_type = \"memory\") with RAM, found none; give it with --ram BASE:SIZE, or read the tree the firmware fixed up (/sys/firmware/fdt on the running board)")) {
       try noRAM.scenario(ScenarioOptions())
     }
     var wide = try Fixtures.platform("quarry")
