@@ -68,6 +68,12 @@ struct XenViewTests {
     #expect(usb.xenPassthrough)
     #expect(usb.disabledBy == "/soc/usb@fe300000")
     let latest = ridge.xenView(ScenarioOptions())
+    // dom0's masters, exactly: not the UART, the IOMMUs, the disabled SATA
+    // or the passthrough USB.
+    #expect(Set(latest.placements.keys) == [
+      "/soc/dma-controller@fd500000", "/soc/dma-controller@ffa80000", "/soc/ethernet@ff0e0000", "/soc/mmc@ff170000", "/soc/gpu@fd4b0000",
+      "/soc/video@ff210000",
+    ])
     #expect(latest.placements["/soc/usb@fe300000"] == nil)
     #expect(latest.placements["/soc/sata@fd0c0000"] == nil)
     #expect(latest.placements["/soc/video@ff210000"] == .iommuNotXens(iommu: "/soc/iommu@ff200000"))
