@@ -14,14 +14,23 @@ public struct XenConfig: Hashable, Sendable {
   /// `xen/drivers/passthrough/iommu.c`, RELEASE-4.15.0). Off, `iommu_setup()`
   /// probes no IOMMU and `iommu_enabled` stays false.
   public var iommu: Bool
+  /// Whether Xen was built with its Renesas IPMMU-VMSA driver
+  /// (`CONFIG_IPMMU_VMSA`): `bool … depends on ARM_64` with no `default`
+  /// in `xen/drivers/passthrough/Kconfig` (RELEASE-4.15.0, RELEASE-4.21.0),
+  /// so off unless chosen.
+  public var ipmmuDriver: Bool
 
-  public init(smmuV3Driver: Bool = false, iommu: Bool = true) {
+  public init(smmuV3Driver: Bool = false, iommu: Bool = true, ipmmuDriver: Bool = false) {
     self.smmuV3Driver = smmuV3Driver
     self.iommu = iommu
+    self.ipmmuDriver = ipmmuDriver
   }
 
-  /// `smmuv3=on,iommu=off` as `--xen-config` spells it.
-  public var description: String { "smmuv3=\(smmuV3Driver ? "on" : "off"),iommu=\(iommu ? "on" : "off")" }
+  /// `smmuv3=on,iommu=off` as `--xen-config` spells it (`ipmmu=on` only
+  /// when set).
+  public var description: String {
+    "smmuv3=\(smmuV3Driver ? "on" : "off"),iommu=\(iommu ? "on" : "off")" + (ipmmuDriver ? ",ipmmu=on" : "")
+  }
 }
 
 /// Who drives an IOMMU of the board for a given Xen build and boot.
@@ -104,7 +113,8 @@ extension Platform {
   /// `smmu.c`, `arm_smmu_of_match` in `smmu-v3.c`, `ipmmu_dt_match` in
   /// `ipmmu-vmsa.c`, `xen/drivers/passthrough/arm/`, RELEASE-4.15.0 and
   /// RELEASE-4.21.0): `arm,smmu-v1`, `arm,smmu-v2`, `arm,mmu-400`,
-  /// `arm,mmu-401`, `arm,mmu-500`; `arm,smmu-v3`; `renesas,ipmmu-r8a77…`.
+  /// `arm,mmu-401`, `arm,mmu-500`; `arm,smmu-v3`; some R-Car Gen3/Gen4
+  /// IPMMUs (``ipmmuCompatibles(_:)``).
   /// `cavium,smmu-v2`, Rockchip's and NVIDIA Tegra's own IOMMUs are not
   /// among them.
   public static func owner(of iommu: PlatformIOMMU, config: XenConfig, version: XenVersion) -> IOMMUOwner {
@@ -123,9 +133,27 @@ extension Platform {
       }
       return .xen
     case .other:
-      if iommu.compatible.contains(where: { $0.hasPrefix("renesas,ipmmu-") }) { return .xenUnmodelled }
-      return .notXen(reason: "no Xen driver matches \(iommu.compatible.first ?? "it") (Xen drives Arm SMMUs and the Renesas IPMMU only)")
+      let ipmmus = ipmmuCompatibles(version)
+      if iommu.compatible.contains(where: ipmmus.contains) {
+        guard config.ipmmuDriver else {
+          return .notXen(reason: "Xen is built without CONFIG_IPMMU_VMSA (off unless chosen; --xen-config ipmmu=on if yours has it)")
+        }
+        return .xenUnmodelled
+      }
+      return .notXen(reason: "no Xen \(version.name) driver matches \(iommu.compatible.first ?? "it") (Xen drives Arm SMMUs and some R-Car IPMMUs only)")
     }
+  }
+
+  /// The compatibles `ipmmu_dt_match` of Xen's `ipmmu-vmsa.c` lists, per
+  /// release (read at RELEASE-4.13.0, 4.15.0, 4.16.0, 4.17.0, 4.19.0,
+  /// 4.20.0 and 4.21.0; the driver arrived in 4.13).
+  static func ipmmuCompatibles(_ version: XenVersion) -> Set<String> {
+    var compatibles: Set<String> = []
+    if version.minor >= 13 { compatibles.formUnion(["renesas,ipmmu-r8a7795", "renesas,ipmmu-r8a77965", "renesas,ipmmu-r8a7796"]) }
+    if version.minor >= 16 { compatibles.insert("renesas,ipmmu-r8a77961") }
+    if version.minor >= 17 { compatibles.insert("renesas,ipmmu-r8a779f0") }
+    if version.minor >= 20 { compatibles.insert("renesas,ipmmu-r8a779g0") }
+    return compatibles
   }
 
   /// Xen's view of the board (see ``XenView``).

@@ -76,8 +76,9 @@ enum BoardInput {
   }
 
   /// `--xen-config KEY=VALUE[,KEY=VALUE…]` (repeatable): `smmuv3=on|off`
-  /// (Xen built with `CONFIG_ARM_SMMU_V3`), `iommu=on|off` (Xen's `iommu=`
-  /// boot option). Later settings win.
+  /// (Xen built with `CONFIG_ARM_SMMU_V3`), `ipmmu=on|off`
+  /// (`CONFIG_IPMMU_VMSA`), `iommu=on|off` (Xen's `iommu=` boot option).
+  /// Later settings win.
   static func xenConfig(_ options: [String]) throws -> XenConfig {
     var config = XenConfig()
     for option in options {
@@ -89,10 +90,14 @@ enum BoardInput {
         case "off", "no", "false", "0": value = false
         default: value = nil
         }
-        guard let value, ["smmuv3", "iommu"].contains(parts[0]) else {
-          throw ValidationError("expected --xen-config to be smmuv3=on|off or iommu=on|off (comma-separated), found '\(setting)' in '\(option)'")
+        guard let value, ["smmuv3", "iommu", "ipmmu"].contains(parts[0]) else {
+          throw ValidationError("expected --xen-config to be smmuv3=on|off, ipmmu=on|off or iommu=on|off (comma-separated), found '\(setting)' in '\(option)'")
         }
-        if parts[0] == "smmuv3" { config.smmuV3Driver = value } else { config.iommu = value }
+        switch parts[0] {
+        case "smmuv3": config.smmuV3Driver = value
+        case "ipmmu": config.ipmmuDriver = value
+        default: config.iommu = value
+        }
       }
     }
     return config

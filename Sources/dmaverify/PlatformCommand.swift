@@ -96,7 +96,7 @@ extension DMAVerify {
     @Option(
       name: .customLong("xen-config"),
       help: ArgumentHelp(
-        "How Xen was built and booted: smmuv3=on|off (CONFIG_ARM_SMMU_V3, default off as in Xen's Kconfig), iommu=on|off (Xen's iommu= option, default on); comma-separated, repeatable.",
+        "How Xen was built and booted: smmuv3=on|off (CONFIG_ARM_SMMU_V3), ipmmu=on|off (CONFIG_IPMMU_VMSA), both off by default as in Xen's Kconfig; iommu=on|off (Xen's iommu= option, default on); comma-separated, repeatable.",
         valueName: "settings"))
     var xenConfig: [String] = []
 

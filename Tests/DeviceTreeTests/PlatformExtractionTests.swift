@@ -120,14 +120,18 @@ struct PlatformExtractionTests {
     }
   }
 
-  @Test("any node with #iommu-cells is an IOMMU; one Xen does not drive leaves its masters untranslated, the Renesas IPMMU Xen drives is not modelled")
+  @Test("any node with #iommu-cells is an IOMMU; one Xen does not drive leaves its masters untranslated, an R-Car IPMMU Xen drives (CONFIG_IPMMU_VMSA) is not modelled")
   func otherIOMMU() throws {
     try otherIOMMU("acme,iommu", modelled: true)
     try otherIOMMU("rockchip,iommu", modelled: true)
-    try otherIOMMU("renesas,ipmmu-r8a7795", modelled: false)
+    // Not built by default: not Xen's.
+    try otherIOMMU("renesas,ipmmu-r8a7795", modelled: true)
+    try otherIOMMU("renesas,ipmmu-r8a7795", modelled: false, config: XenConfig(ipmmuDriver: true))
+    // Gen2 IPMMUs: no Xen driver matches them.
+    try otherIOMMU("renesas,ipmmu-r8a7790", modelled: true, config: XenConfig(ipmmuDriver: true))
   }
 
-  func otherIOMMU(_ compatible: String, modelled: Bool) throws {
+  func otherIOMMU(_ compatible: String, modelled: Bool, config: XenConfig = XenConfig()) throws {
     let blob = BlobBuilder(tokens: [
       .begin(""),
       .begin("iommu@0"), .property("compatible", BlobBuilder.string(compatible)), .property("#iommu-cells", BlobBuilder.cells(1)),
@@ -140,13 +144,14 @@ struct PlatformExtractionTests {
     #expect(platform.iommus.map(\.kind) == [.other])
     #expect(platform.ram == [RAMBank(address: 0x1000_0000, size: 0x1000_0000, node: "/memory@0")])
     #expect(platform.devices.last?.classification == .protected)
+    let options = ScenarioOptions(xenConfig: config)
     if modelled {
-      let bridged = try platform.scenario(ScenarioOptions())
+      let bridged = try platform.scenario(options)
       #expect(bridged.scenario.statements.map(\.kind).contains(.device(DeviceDeclaration(name: "dev", placement: .untranslated, coherent: false))))
       #expect(bridged.scenario.statements.map(\.kind).contains(.iommu(false)))
-      #expect(platform.xenView(ScenarioOptions()).placements["/dev@1"] == .iommuNotXens(iommu: "/iommu@0"))
+      #expect(platform.xenView(options).placements["/dev@1"] == .iommuNotXens(iommu: "/iommu@0"))
     } else {
-      #expect(throws: DeviceTreeError.self) { try platform.scenario(ScenarioOptions()) }
+      #expect(throws: DeviceTreeError.self) { try platform.scenario(options) }
     }
   }
 

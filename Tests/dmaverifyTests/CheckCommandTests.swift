@@ -107,7 +107,7 @@ struct CheckCommandTests {
     #expect(v3.standardOutput.contains("smmuv3=on,iommu=on"))
     let bad = try CommandRunner.run(["check", "--platform", quarry, "--xen-config", "smmuv4=on"])
     #expect(bad.status == 64)
-    #expect(bad.standardError.contains("expected --xen-config to be smmuv3=on|off or iommu=on|off (comma-separated), found 'smmuv4=on'"))
+    #expect(bad.standardError.contains("expected --xen-config to be smmuv3=on|off, ipmmu=on|off or iommu=on|off (comma-separated), found 'smmuv4=on'"))
   }
 
   @Test("--smmu-stream-map-entries: fewer entries than the streams Xen adds is Xen's panic (exit 1); out of 1-128 a usage error")

@@ -338,7 +338,7 @@ struct PlatformCommandTests {
     let output = try CommandRunner.run(["platform", Self.fixture("ridge.dtb"), "--xen", "4.15", "--all"])
     #expect(output.status == 0, "\(output.standardError)")
     #expect(output.standardOutput.contains("Xen 4.15 (smmuv3=off,iommu=on)"))
-    #expect(output.standardOutput.contains("  /soc/iommu@ff200000: not Xen's: no Xen driver matches rockchip,iommu"))
+    #expect(output.standardOutput.contains("  /soc/iommu@ff200000: not Xen's: no Xen 4.15 driver matches rockchip,iommu"))
     #expect(output.standardOutput.contains("  XEN PANICS: Xen 4.15 panics building dom0: /soc/sata@fd0c0000 (disabled, but Xen handles it too)"))
     #expect(output.standardOutput.contains("  /soc/usb@fe300000: xen,passthrough (a guest's); would be protected"))
     #expect(output.standardOutput.contains("  Untranslated by Xen (unsafe for dma-direct with guest-physical addresses): /soc/gpu@fd4b0000, /soc/video@ff210000"))
