@@ -14,6 +14,9 @@ public struct Platform: Hashable, Sendable {
   public var reservations: [FlattenedDeviceTree.Reservation]
   /// Every node except the root, in blob order, each classified.
   public var devices: [PlatformDevice]
+  /// What the tree leaves for the bootloader to fill in (a size-0 memory
+  /// node, a zero-length `iommu-map` entry): read past, and said.
+  public var warnings: [PlatformWarning] = []
 
   /// The devices that dom0 gets: available, with their ancestors.
   public var enabledDevices: [PlatformDevice] { devices.filter { $0.disabledBy == nil } }
@@ -68,6 +71,17 @@ public struct PlatformIOMMU: Hashable, Sendable {
   public var available: Bool
 }
 
+/// Something the tree leaves to the bootloader, at a byte offset of the
+/// blob when one applies.
+public struct PlatformWarning: Hashable, Sendable, CustomStringConvertible {
+  public var offset: Int?
+  public var message: String
+
+  public var description: String {
+    Printable.escaped("warning: " + (offset.map { "offset 0x\(String($0, radix: 16)): " } ?? "") + message)
+  }
+}
+
 /// A bank of host RAM: one (address, size) pair of a memory node's `reg`
 /// (§3.4 "/memory node").
 public struct RAMBank: Hashable, Sendable {
@@ -104,6 +118,11 @@ public struct StreamAssignment: Hashable, Sendable {
   /// `iommu-map` only: the first requester ID and how many are mapped.
   public var requesterIDBase: UInt32?
   public var length: UInt32?
+  /// A PCI function below a host bridge: its requester ID (bus, device,
+  /// function from its `reg`), which the host's `iommu-map` and
+  /// `iommu-map-mask` turned into ``streamIDs``; and the host bridge.
+  public var requesterID: UInt32?
+  public var hostBridge: String?
   /// Offset of the property that says it.
   public var offset: Int
 }
@@ -138,7 +157,9 @@ public enum DMAEvidence: Hashable, Sendable, CustomStringConvertible {
   public var description: String {
     switch self {
     case .streams(let assignment):
-      if let base = assignment.requesterIDBase, let length = assignment.length {
+      if let rid = assignment.requesterID, let host = assignment.hostBridge {
+        "iommu-map of \(host): RID \(hex(rid)) → stream \(hex(assignment.streamIDs.first ?? 0)) on \(assignment.iommu)"
+      } else if let base = assignment.requesterIDBase, let length = assignment.length {
         "iommu-map: RIDs \(hex(base))–\(hex(UInt64(base) + UInt64(length) - 1)) → streams \(hex(assignment.streamIDs.first ?? 0))… on \(assignment.iommu)"
       } else {
         "\(assignment.binding.rawValue): stream\(assignment.streamIDs.count == 1 ? "" : "s") \(assignment.streamIDs.map { hex($0) }.joined(separator: ",")) on \(assignment.iommu)"
@@ -205,6 +226,12 @@ public struct PlatformDevice: Hashable, Sendable {
   public var assumedNoDMA = false
   /// Offset of the node's FDT_BEGIN_NODE token.
   public var offset: Int
+  /// The node has `xen,passthrough`: Xen keeps it for a guest. It does
+  /// not add it to the IOMMU for dom0 and gives dom0 `status = "disabled"`
+  /// (`handle_device()` and `write_properties()`,
+  /// `xen/arch/arm/domain_build.c`, RELEASE-4.15.0), so it and the nodes
+  /// below it have ``disabledBy`` set to it.
+  public var xenPassthrough = false
 
   /// Stream assignments on SMMUs, from any binding.
   public var streams: [StreamAssignment] {

@@ -28,6 +28,7 @@ extension Platform {
     let iommuPaths = Set(iommus.map(\.path))
 
     var streams: [String: [StreamAssignment]] = [:]
+    var warnings: [PlatformWarning] = []
     for node in tree.nodes.dropFirst() {
       if let property = node.property("iommus") {
         for entry in try tree.phandleList(property, of: node, cellsName: "#iommu-cells") {
@@ -60,7 +61,13 @@ extension Platform {
             throw DeviceTreeError(offset: property.offset, message: "expected 'iommu-map' of \(node.path) to reference an IOMMU, found \(target.path)")
           }
           guard cells[start + 3] > 0 else {
-            throw DeviceTreeError(offset: property.offset, message: "expected a non-zero length in 'iommu-map' of \(node.path), found 0")
+            // A placeholder the bootloader fills in (U-Boot's
+            // fdt_fixup_pcie() on Layerscape writes the map at boot).
+            warnings.append(
+              PlatformWarning(
+                offset: property.offset,
+                message: "'iommu-map' of \(node.path) has an entry of length 0, a placeholder the bootloader fills in; its PCI devices are judged without those streams. Read the tree the firmware fixed up (/sys/firmware/fdt on the running board)"))
+            continue
           }
           streams[node.path, default: []].append(
             StreamAssignment(
@@ -70,11 +77,28 @@ extension Platform {
       }
     }
 
+    try Self.linkPCIFunctions(in: tree, streams: &streams)
+
     var ram: [RAMBank] = []
+    var memoryNodes = 0
     for node in tree.nodes.dropFirst() where node.deviceType == "memory" && tree.disablingNode(of: node) == nil {
-      for (address, size) in try tree.reg(of: node) where size > 0 {
+      memoryNodes += 1
+      let banks = try tree.reg(of: node).filter { $0.size > 0 }
+      if banks.isEmpty {
+        warnings.append(
+          PlatformWarning(
+            offset: node.offset,
+            message: "memory node \(node.path) has no bank of non-zero size, a placeholder the bootloader fills in; give the RAM with --ram BASE:SIZE, or read the tree the firmware fixed up (/sys/firmware/fdt on the running board)"))
+      }
+      for (address, size) in banks {
         ram.append(RAMBank(address: address, size: size, node: node.path))
       }
+    }
+    if memoryNodes == 0 {
+      warnings.append(
+        PlatformWarning(
+          offset: nil,
+          message: "no memory node (device_type = \"memory\"): the bootloader adds it; give the RAM with --ram BASE:SIZE, or read the tree the firmware fixed up (/sys/firmware/fdt on the running board)"))
     }
 
     let availableIOMMUs = Set(iommus.filter(\.available).map(\.path))
@@ -84,7 +108,69 @@ extension Platform {
         try Self.classify(
           node, in: tree, streams: streams[node.path] ?? [], iommuPaths: iommuPaths, availableIOMMUs: availableIOMMUs, bindings: bindings))
     }
-    self.init(iommus: iommus, ram: ram, reservations: tree.reservations, devices: devices)
+    self.init(iommus: iommus, ram: ram, reservations: tree.reservations, devices: devices, warnings: warnings)
+  }
+
+  /// The node that keeps `node` from dom0: a disabled one (itself or an
+  /// ancestor), else the nearest with `xen,passthrough` (Xen writes
+  /// `status = "disabled"` into dom0's copy of it, `write_properties()`,
+  /// `xen/arch/arm/domain_build.c`, RELEASE-4.15.0).
+  static func dom0DisablingNode(of node: DeviceTreeNode, in tree: FlattenedDeviceTree) -> DeviceTreeNode? {
+    if let disabled = tree.disablingNode(of: node) { return disabled }
+    var current: DeviceTreeNode? = node
+    while let candidate = current {
+      if candidate.property("xen,passthrough") != nil { return candidate }
+      current = tree.parent(of: candidate)
+    }
+    return nil
+  }
+
+  /// The platform with host RAM given by the user (`--ram`), replacing
+  /// the memory nodes' (a bootloader fills those in, so a tree read before
+  /// boot may have none).
+  package func withRAM(_ banks: [(address: UInt64, size: UInt64)]) -> Platform {
+    var copy = self
+    copy.ram = banks.map { RAMBank(address: $0.address, size: $0.size, node: "--ram") }
+    copy.warnings.removeAll { $0.message.contains("--ram BASE:SIZE") }
+    return copy
+  }
+
+  /// Stream IDs of the PCI functions described below a host bridge
+  /// (endpoints, root ports): pci/pci-iommu.txt maps a requester ID r
+  /// through the host's `iommu-map` after masking it with `iommu-map-mask`
+  /// (default all ones): the entry with rid-base ≤ r & mask < rid-base +
+  /// length emits iommu-base + (r & mask − rid-base). Linux's `of_map_id()`
+  /// and Xen's `dt_map_id()` (4.21, `iommu_add_dt_pci_sideband_ids()`) do
+  /// the same. A function's RID is bits 23:8 of the first cell of its `reg`
+  /// (phys.hi: bus, device, function; PCI bus binding, IEEE 1275), read
+  /// when its parent has `#address-cells = <3>`. A mask of 0 sends every
+  /// RID to one stream. The nearest ancestor with `iommu-map` is the host.
+  static func linkPCIFunctions(in tree: FlattenedDeviceTree, streams: inout [String: [StreamAssignment]]) throws(DeviceTreeError) {
+    for node in tree.nodes.dropFirst() {
+      guard let parent = tree.parent(of: node), try tree.cellCount("#address-cells", of: parent, default: nil) == 3,
+        let reg = node.property("reg"), let physHigh = try reg.cells().first
+      else { continue }
+      var ancestor: DeviceTreeNode? = parent
+      while let current = ancestor, current.property("iommu-map") == nil { ancestor = tree.parent(of: current) }
+      guard let host = ancestor, let map = host.property("iommu-map") else { continue }
+      let mask = try host.property("iommu-map-mask")?.cell() ?? 0xffff_ffff
+      let rid = (physHigh >> 8) & 0xffff
+      let masked = rid & mask
+      let cells = try map.cells()
+      for start in stride(from: 0, to: cells.count - cells.count % 4, by: 4) {
+        let (base, length) = (cells[start], cells[start + 3])
+        guard masked >= base, UInt64(masked) < UInt64(base) + UInt64(length) else { continue }
+        let target = try tree.node(phandle: cells[start + 1], referencedBy: map, of: host)
+        let (stream, overflow) = cells[start + 2].addingReportingOverflow(masked - base)
+        guard !overflow else {
+          throw DeviceTreeError(offset: map.offset, message: "expected 'iommu-map' of \(host.path) to map RID \(hex(rid)) of \(node.path) to a stream below 2^32, found an overflow")
+        }
+        streams[node.path, default: []].append(
+          StreamAssignment(
+            iommu: target.path, binding: .iommuMap, streamIDs: [stream], requesterID: rid, hostBridge: host.path, offset: map.offset))
+        break
+      }
+    }
   }
 
   /// iommu/arm,smmu.yaml, legacy binding: `mmu-masters` is a list of
@@ -105,7 +191,7 @@ extension Platform {
     _ node: DeviceTreeNode, in tree: FlattenedDeviceTree, iommuPaths: Set<String>, masters: Bool
   ) -> String? {
     if iommuPaths.contains(node.path) {
-      return "an IOMMU: Xen drives it and hides it from dom0 (fact sheet §6.3)"
+      return "an IOMMU: it translates other masters' DMA; whether Xen drives it is in Xen's view"
     }
     var ancestor: DeviceTreeNode? = node
     while let current = ancestor {
@@ -224,9 +310,10 @@ extension Platform {
       classification = .unknown
     }
     return PlatformDevice(
-      path: node.path, name: node.name, compatible: node.compatible, disabledBy: tree.disablingNode(of: node)?.path,
+      path: node.path, name: node.name, compatible: node.compatible, disabledBy: dom0DisablingNode(of: node, in: tree)?.path,
       classification: classification, evidence: evidence, coherent: coherentFrom != nil,
-      binding: decidingRule.map { "\($0.rule.location) (\($0.rule.source))" }, offset: node.offset)
+      binding: decidingRule.map { "\($0.rule.location) (\($0.rule.source))" }, offset: node.offset,
+      xenPassthrough: node.property("xen,passthrough") != nil)
   }
 
   /// The platform with `nodes` said to master the bus (`--assume-dma`): an

@@ -16,14 +16,24 @@ public struct ScenarioOptions: Hashable, Sendable {
   /// dom0's context. It does so only with its PCI passthrough support on
   /// (`pci-passthrough=on`, tech preview) and dom0 reporting the devices
   /// with PHYSDEVOP_pci_device_add; otherwise Xen never programs their
-  /// streams, so they fault like undescribed masters (§6.4). [uncertain:
-  /// which release first translated RIDs through `iommu-map` for dom0 is
-  /// not in the fact sheet, so this is a switch, not a version test]
+  /// streams, so they fault like undescribed masters (§6.4). Only from
+  /// Xen 4.21: `iommu_add_dt_pci_sideband_ids()` (`7f661b7b40`,
+  /// `xen/drivers/passthrough/device_tree.c`) maps a RID through
+  /// `iommu-map`/`iommu-map-mask`, and smmu.c (`ca8f6ffeb6`) and smmu-v3.c
+  /// (`63919fc4d1`) call it for PCI devices; RELEASE-4.20.0 has no reader
+  /// of `iommu-map` but `write_properties()` hiding it from dom0.
   public var pciStreamsAttached: Bool
+  /// How Xen was built and booted (its SMMUv3 driver, `iommu=`).
+  public var xenConfig: XenConfig
+  /// Stream-map entries (SMRs) of each SMMUv1/v2; nil for the default,
+  /// ``Platform/defaultStreamMapEntries``. The tree does not say it: Xen
+  /// reads it from the hardware (`SMMU_IDR0.NUMSMRG`,
+  /// `arm_smmu_device_cfg_probe()` in smmu.c, RELEASE-4.15.0).
+  public var smmuStreamMapEntries: Int?
 
   public init(
     dom0: Dom0Memory = .directMapped, llcColours: Int = 16, dom0MemorySize: UInt64? = nil,
-    policy: DMAPolicy = .mergedFlags, xen: XenVersion = .latest, pciStreamsAttached: Bool = false
+    policy: DMAPolicy = .mergedFlags, xen: XenVersion = .latest, pciStreamsAttached: Bool = false, xenConfig: XenConfig = XenConfig()
   ) {
     self.dom0 = dom0
     self.llcColours = llcColours
@@ -31,6 +41,8 @@ public struct ScenarioOptions: Hashable, Sendable {
     self.policy = policy
     self.xen = xen
     self.pciStreamsAttached = pciStreamsAttached
+    self.xenConfig = xenConfig
+    smmuStreamMapEntries = nil
   }
 }
 
@@ -86,7 +98,7 @@ extension Platform {
       banks.append((start, pageEnd - start))
     }
     guard let highest = banks.map({ $0.address + $0.size }).max() else {
-      throw DeviceTreeError(offset: nil, message: "expected at least one memory node (device_type = \"memory\") with RAM, found none")
+      throw DeviceTreeError(offset: nil, message: "expected at least one memory node (device_type = \"memory\") with RAM, found none; give it with --ram BASE:SIZE, or read the tree the firmware fixed up (/sys/firmware/fdt on the running board)")
     }
     // The smallest IPA size Xen's p2m supports that covers all RAM: dom0's
     // GFNs are host addresses when direct-mapped (§2.3).
@@ -109,48 +121,54 @@ extension Platform {
     }
     statements += banks.map { .ram(address: $0.address, size: $0.size) }
 
-    // SMMUs the scenario can model.
+    // SMMUs the scenario can model: those Xen drives.
+    let view = xenView(options)
+    notes += view.panics.map { "\($0.reason); the scenario models the board as if Xen booted" }
+    notes += view.notes
     var smmuNames: [String: String] = [:]
     var names = UniqueNames()
     let used = Set(enabledDevices.flatMap { $0.streams.map(\.iommu) })
     for iommu in iommus where iommu.available {
-      switch iommu.kind {
-      case .smmuV1, .smmuV2, .smmuV3:
-        if iommu.kind == .smmuV3 && options.xen < .v4_15 {
-          throw DeviceTreeError(offset: nil, message: "expected Xen 4.15 or later for the SMMUv3 \(iommu.path): earlier Xen has no SMMUv3 driver (smmu-v3.c came with 813b3fb5fe, fact sheet §6.2)")
-        }
+      switch view.owners[iommu.path] {
+      case .xen?:
         let name = names.make(for: iommu.name)
         smmuNames[iommu.path] = name
         statements.append(.smmu(name: name, version: iommu.kind == .smmuV3 ? .v3 : .v2))
         if iommu.kind == .smmuV1 { notes.append("\(iommu.path) is an SMMUv1, modelled as v2: Xen drives both with smmu.c (fact sheet §6.1)") }
-      case .other:
+      case .xenUnmodelled?:
         guard !used.contains(iommu.path) else {
-          throw DeviceTreeError(offset: nil, message: "expected an Arm SMMU (v1, v2, v3), found IOMMU \(iommu.path) (\(iommu.compatible.first ?? "no compatible")), which the scenario language does not model")
+          throw DeviceTreeError(offset: nil, message: "expected an Arm SMMU (v1, v2, v3), found IOMMU \(iommu.path) (\(iommu.compatible.first ?? "no compatible")), which Xen drives but the scenario language does not model")
         }
         notes.append("IOMMU \(iommu.path) (\(iommu.compatible.first ?? "?")) has no masters and is left out")
+      case .notXen?, nil:
+        if !used.contains(iommu.path) { notes.append("IOMMU \(iommu.path) (\(iommu.compatible.first ?? "?")) has no masters and is left out") }
       }
     }
-    statements.append(.iommu(!smmuNames.isEmpty))
+    statements.append(.iommu(view.iommuEnabled && !smmuNames.isEmpty))
     statements.append(.linuxPolicy(options.policy))
 
     // Devices.
     var deviceNames: [String: String] = [:]
+    var attachedStreams: [String: Set<UInt32>] = [:]
     let smmuKinds = Dictionary(iommus.map { ($0.path, $0.kind) }, uniquingKeysWith: { first, _ in first })
     for device in enabledDevices {
       let placement: DeviceDeclaration.Placement
-      switch device.classification {
-      case .notAMaster:
+      if device.assumedNoDMA {
+        notes.append("\(device.path) (\(device.classification.label)) left out: assumed DMA-free (--assume-no-dma)")
         continue
-      case .unprotected, .unknown:
-        if device.assumedNoDMA {
-          notes.append("\(device.path) (\(device.classification.label)) left out: assumed DMA-free (--assume-no-dma)")
-          continue
-        }
+      }
+      switch view.placements[device.path] {
+      case nil:
+        continue
+      case .untranslated?, .iommuNotXens?:
         if case .unknown = device.classification {
           notes.append("\(device.path) has no DMA evidence either way; counted as an untranslated master (unsafe) unless assumed DMA-free")
         }
+        if case .iommuNotXens(let iommu)? = view.placements[device.path] {
+          notes.append("\(device.path): its streams are on \(iommu), which Xen does not drive; modelled as untranslated")
+        }
         placement = .untranslated
-      case .protected:
+      case .attached?, .undescribed?:
         let onSMMUs = device.streams.filter { smmuNames[$0.iommu] != nil }
         guard let first = onSMMUs.first, let smmu = smmuNames[first.iommu], let kind = smmuKinds[first.iommu] else { continue }
         let here = onSMMUs.filter { $0.iommu == first.iommu }
@@ -171,19 +189,28 @@ extension Platform {
         if let wide = streams.first(where: { UInt64($0) >= UInt64(1) << UInt64(bits) }), let assignment = here.first(where: { $0.streamIDs.contains(wide) }) {
           throw DeviceTreeError(offset: assignment.offset, message: "expected stream IDs of \(device.path) below 2^\(bits) (the model's SMMU\(kind == .smmuV3 ? "v3" : "v2")), found \(hex(wide))")
         }
-        let described = here.contains { Self.isRead($0.binding, by: options.xen, on: kind, options: options) }
+        let described: Bool
+        if case .attached? = view.placements[device.path] { described = true } else { described = false }
         if !described {
           let bindings = Set(here.map(\.binding.rawValue)).sorted().joined(separator: ", ")
           notes.append("\(device.path): Xen \(options.xen.name) does not read its \(bindings) streams on \(first.iommu), so they are undescribed and fault")
         }
-        if here.contains(where: { $0.binding == .iommuMap }) {
+        if here.contains(where: { $0.binding == .iommuMap && $0.requesterID == nil }) {
           notes.append("\(device.path): each iommu-map entry is modelled by its first stream (the endpoint at rid-base)")
         }
         placement = .smmu(name: smmu, streams: streams, described: described)
+        if described, kind != .smmuV3 { attachedStreams[smmu, default: []].formUnion(streams) }
       }
       let name = names.make(for: device.name)
       deviceNames[device.path] = name
       statements.append(.device(DeviceDeclaration(name: name, placement: placement, coherent: device.coherent)))
+    }
+
+    // The scenario language's SMMUv2 has the spec's 16 stream-map entries
+    // (`SMMU.v2(name:streamMapEntries:…)` default, which `smmu NAME v2`
+    // takes): a board that attaches more cannot boot in `dmaverify run`.
+    for (smmu, streams) in attachedStreams.sorted(by: { $0.key < $1.key }) where streams.count > 16 {
+      notes.append("SMMU \(smmu) gets \(streams.count) attached streams, more than the 16 stream-map entries of the scenario language's SMMUv2: 'dmaverify run' cannot boot this scenario")
     }
 
     // dom0.
@@ -219,7 +246,8 @@ extension Platform {
   ///   release; the SMMUv3 driver never.
   /// - `iommus`: the SMMUv3 driver from its import (4.15); the SMMUv1/v2
   ///   driver from `2278d2cbb0` (4.16).
-  /// - `iommu-map`: only when ``ScenarioOptions/pciStreamsAttached``.
+  /// - `iommu-map`: only from 4.21, and when
+  ///   ``ScenarioOptions/pciStreamsAttached``.
   ///
   /// [uncertain] Linux refuses to probe an SMMU whose tree mixes both
   /// bindings; whether Xen's port does too is not in the fact sheet, so a
@@ -231,7 +259,7 @@ extension Platform {
     case (.iommus, .smmuV3): version.minor >= 15
     case (.iommus, .smmuV1), (.iommus, .smmuV2): version.minor >= 16
     case (.iommus, .other): false
-    case (.iommuMap, _): options.pciStreamsAttached
+    case (.iommuMap, _): options.pciStreamsAttached && version.minor >= 21
     }
   }
 }

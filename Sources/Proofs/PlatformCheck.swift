@@ -2,18 +2,23 @@ import Claims
 import Spec
 
 /// The DMA matrix restricted to one board's devices: for each policy and
-/// dom0 layout, is every DMA of every device safe? (issue 8, `dmaverify
-/// check`). A device's situation on the board decides its class —
+/// dom0 layout, is every DMA of every device safe? (`dmaverify check`). A device's situation on the board decides its class —
 /// attached to dom0's context, not behind any SMMU, or behind one but
 /// undescribed — and the board is as safe as its worst class.
 public enum PlatformCheck {
   /// One device of the board, in matrix terms.
   public struct BoardDevice: Sendable {
     public var name: String
+    /// The matrix class whose cells decide its DMA.
     public var deviceClass: MatrixCell.DeviceClass
-    public init(name: String, deviceClass: MatrixCell.DeviceClass) {
+    /// The class as shown, when the board's reason differs from the
+    /// matrix class's name (`iommu-not-xens`: behind an IOMMU Xen does not
+    /// drive, decided by the not-behind-smmu cells).
+    public var label: String
+    public init(name: String, deviceClass: MatrixCell.DeviceClass, label: String? = nil) {
       self.name = name
       self.deviceClass = deviceClass
+      self.label = label ?? deviceClass.rawValue
     }
   }
 
@@ -30,13 +35,20 @@ public enum PlatformCheck {
     public var unknown: [String]
     /// Not a configuration that exists (colouring before Xen 4.20).
     public var inapplicable: Bool
+    /// The policy whose cells decided it, when not ``policy`` itself:
+    /// with Xen's IOMMU off, `legacy`.
+    public var decidedAs: DMAPolicy?
   }
 
   public struct Culprit: Sendable, Codable {
     public var devices: [String]
+    /// Each device's class as shown (``BoardDevice/label``).
+    public var labels: [String]
     public var deviceClass: MatrixCell.DeviceClass
     public var outcome: String
     public var pageKinds: [String]
+    /// Per page kind refuted, its worst outcome (`corruption`, `fault`).
+    public var pageOutcomes: [String: String]
     /// A refuted claim's counterexample on the matrix platform, replayable
     /// with `dmaverify run`.
     public var counterexample: String?
@@ -44,8 +56,18 @@ public enum PlatformCheck {
     public var replayed: Bool?
   }
 
+  /// - Parameter iommuEnabled: Xen's `iommu_enabled` on the board. The
+  ///   matrix's cells have dom0's IOMMU on; off (no IOMMU Xen drives, or
+  ///   `iommu=off`), Xen never sets the RFC's flag and no device is
+  ///   protected, so Linux takes swiotlb-xen under `global-flag` and
+  ///   `per-device` exactly as under `legacy` (`DMAPolicy.path(for:…)`:
+  ///   `!features.dom0IOMMU`, `!platform.isProtected`). Every master is then
+  ///   untranslated, and an untranslated DMA never goes through the 1:1
+  ///   grant entries that an IOMMU-off Xen omits, so the `legacy` cells
+  ///   decide those policies [derived].
   public static func run(
-    devices: [BoardDevice], policies: [DMAPolicy], layouts: [MatrixCell.Layout], xen: XenVersion, timeout: Duration = .seconds(40)
+    devices: [BoardDevice], policies: [DMAPolicy], layouts: [MatrixCell.Layout], xen: XenVersion, iommuEnabled: Bool = true,
+    timeout: Duration = .seconds(40)
   ) throws -> [Verdict] {
     let session = try ProofSession(timeout: timeout, seed: 1, dumpDirectory: nil)
     let fix: MatrixCell.XenFix = xen.grantIOMMUMapping == .after04085ec1ac ? .after : .before
@@ -57,6 +79,7 @@ public enum PlatformCheck {
           verdicts.append(Verdict(policy: policy, layout: layout, safe: false, culprits: [], unknown: [], inapplicable: true))
           continue
         }
+        let decidedAs: DMAPolicy? = !iommuEnabled && (policy == .globalFlag || policy == .perDevice) ? .legacy : nil
         var culprits: [Culprit] = []
         var unknown: [String] = []
         for deviceClass in MatrixCell.DeviceClass.allCases {
@@ -64,7 +87,7 @@ public enum PlatformCheck {
           var refuted: [(page: MatrixCell.PageKind, finding: Finding)] = []
           for page in MatrixCell.PageKind.allCases {
             for shape in MatrixCell.Shape.allCases {
-              let cell = MatrixCell(policy: policy, layout: layout, device: deviceClass, page: page, shape: shape, xen: fix)
+              let cell = MatrixCell(policy: decidedAs ?? policy, layout: layout, device: deviceClass, page: page, shape: shape, xen: fix)
               for finding in try DMAMatrixTheorem.decide(cell, session: session, releases: [xen]) {
                 switch finding.verdict {
                 case .refuted: refuted.append((page, finding))
@@ -77,12 +100,20 @@ public enum PlatformCheck {
           guard let first = refuted.first(where: { $0.finding.reason.hasPrefix("corruption") }) ?? refuted.first else { continue }
           let corruption = refuted.contains { $0.finding.reason.hasPrefix("corruption") }
           let pages = MatrixCell.PageKind.allCases.filter { page in refuted.contains { $0.page == page } }.map(\.rawValue)
+          var pageOutcomes: [String: String] = [:]
+          for (page, finding) in refuted {
+            let outcome = finding.reason.hasPrefix("corruption") ? "corruption" : "fault"
+            if pageOutcomes[page.rawValue] != "corruption" { pageOutcomes[page.rawValue] = outcome }
+          }
           culprits.append(
             Culprit(
-              devices: members.map(\.name), deviceClass: deviceClass, outcome: corruption ? "corruption" : "fault", pageKinds: pages,
+              devices: members.map(\.name), labels: members.map(\.label), deviceClass: deviceClass, outcome: corruption ? "corruption" : "fault", pageKinds: pages, pageOutcomes: pageOutcomes,
               counterexample: first.finding.counterexample, claim: first.finding.claim, replayed: first.finding.replayed))
         }
-        verdicts.append(Verdict(policy: policy, layout: layout, safe: culprits.isEmpty && unknown.isEmpty, culprits: culprits, unknown: unknown, inapplicable: false))
+        verdicts.append(
+          Verdict(
+            policy: policy, layout: layout, safe: culprits.isEmpty && unknown.isEmpty, culprits: culprits, unknown: unknown, inapplicable: false,
+            decidedAs: decidedAs))
       }
     }
     return verdicts

@@ -75,6 +75,76 @@ enum BoardInput {
     }
   }
 
+  /// `--xen-config KEY=VALUE[,KEY=VALUE…]` (repeatable): `smmuv3=on|off`
+  /// (Xen built with `CONFIG_ARM_SMMU_V3`), `ipmmu=on|off`
+  /// (`CONFIG_IPMMU_VMSA`), `iommu=on|off` (Xen's `iommu=` boot option).
+  /// Later settings win.
+  static func xenConfig(_ options: [String]) throws -> XenConfig {
+    var config = XenConfig()
+    for option in options {
+      for setting in option.split(separator: ",", omittingEmptySubsequences: false) {
+        let parts = setting.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        let value: Bool?
+        switch parts.count == 2 ? parts[1] : "" {
+        case "on", "yes", "true", "1": value = true
+        case "off", "no", "false", "0": value = false
+        default: value = nil
+        }
+        guard let value, ["smmuv3", "iommu", "ipmmu"].contains(parts[0]) else {
+          throw ValidationError("expected --xen-config to be smmuv3=on|off, ipmmu=on|off or iommu=on|off (comma-separated), found '\(setting)' in '\(option)'")
+        }
+        switch parts[0] {
+        case "smmuv3": config.smmuV3Driver = value
+        case "ipmmu": config.ipmmuDriver = value
+        default: config.iommu = value
+        }
+      }
+    }
+    return config
+  }
+
+  /// `--ram BASE:SIZE` (repeatable): BASE a number (0x… for hex), SIZE a
+  /// number or one with a K, M or G suffix; both page-aligned, not empty,
+  /// ending at or below 2^64, banks not overlapping.
+  static func ram(_ options: [String]) throws -> [(address: UInt64, size: UInt64)] {
+    var banks: [(address: UInt64, size: UInt64)] = []
+    for option in options {
+      let parts = option.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+      guard parts.count == 2, let address = number(parts[0]), let size = size(parts[1]), size > 0,
+        address % 4096 == 0, size % 4096 == 0, address.addingReportingOverflow(size - 1).overflow == false
+      else {
+        throw ValidationError("expected --ram BASE:SIZE with a page-aligned base and a non-zero page-multiple size such as 0x80000000:2G, found '\(option)'")
+      }
+      let last = address + (size - 1)
+      if let other = banks.first(where: { $0.address <= last && address <= $0.address + ($0.size - 1) }) {
+        throw ValidationError("expected --ram banks not to overlap, found '\(option)' overlapping \(hex(other.address)):\(hex(other.size))")
+      }
+      banks.append((address, size))
+    }
+    return banks.sorted { $0.address < $1.address }
+  }
+
+  static func number(_ text: String) -> UInt64? {
+    text.hasPrefix("0x") || text.hasPrefix("0X") ? UInt64(text.dropFirst(2), radix: 16) : UInt64(text)
+  }
+
+  static func size(_ text: String) -> UInt64? {
+    let shifts: [Character: UInt64] = ["K": 10, "M": 20, "G": 30, "k": 10, "m": 20, "g": 30]
+    guard let last = text.last, let shift = shifts[last] else { return number(text) }
+    guard let value = number(String(text.dropLast())), value <= UInt64.max >> shift else { return nil }
+    return value << shift
+  }
+
+  /// `--smmu-stream-map-entries`: 1–128, the range of `SMMU_IDR0.NUMSMRG`
+  /// for a stream-matching SMMUv1/v2 (ARM IHI 0062).
+  static func streamMapEntries(_ value: Int?) throws -> Int? {
+    guard let value else { return nil }
+    guard (1...128).contains(value) else {
+      throw ValidationError("expected --smmu-stream-map-entries to be 1-128 (SMMU_IDR0.NUMSMRG), found \(value)")
+    }
+    return value
+  }
+
   /// `--dtc-timeout`: finite, positive, at most a day.
   static func validateDTCTimeout(_ seconds: Double) throws {
     guard seconds.isFinite, seconds > 0, seconds <= 86_400 else {

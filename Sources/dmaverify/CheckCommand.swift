@@ -13,19 +13,40 @@ extension DMAVerify {
       abstract: "Decide, with Z3, which dom0 DMA policies are safe on a board's device tree.",
       discussion: """
         Reads the board's device tree (as 'dmaverify platform' does), puts each
-        DMA master in its class for the chosen Xen — attached to dom0's context,
-        behind an SMMU but undescribed (Xen cannot read its binding), or not
-        behind any SMMU (unprotected or unknown masters) — and runs the
-        dma.matrix theorems for those classes. A policy is SAFE on a dom0 layout
-        only when integrity, isolation and liveness are proved for every page
-        kind and buffer shape of every class the board has; otherwise it is
-        UNSAFE, with the devices, the outcome (fault or corruption), a
-        counterexample scenario replayable with 'dmaverify run', and the same
-        DMA replayed on the board itself.
+        of dom0's DMA masters in its class for the chosen Xen release and build
+        (--xen-config) — attached to dom0's context, behind an SMMU of Xen's but
+        undescribed (Xen cannot read its binding), behind an IOMMU Xen does not
+        drive (iommu-not-xens: an SMMUv3 without CONFIG_ARM_SMMU_V3, which is
+        off by default; iommu=off; vendor IOMMUs), or not behind any IOMMU
+        (unprotected or unknown masters) — and runs the dma.matrix theorems for
+        those classes (iommu-not-xens masters are untranslated, so the
+        not-behind-smmu cells decide them). Disabled nodes are not dom0's
+        masters, but Xen still adds them to the IOMMU; xen,passthrough nodes
+        are a guest's. A policy is SAFE on a dom0 layout only when integrity,
+        isolation and liveness are proved for every page kind and buffer shape
+        of every class the board has; otherwise it is UNSAFE, with the devices,
+        the outcome (fault or corruption), a counterexample scenario replayable
+        with 'dmaverify run', and the same DMA replayed on the board itself.
+        When Xen drives no IOMMU, global-flag and per-device are decided as
+        legacy (Xen sets no flag and protects no device).
+
+        The output opens with one line per policy and dom0 layout (SAFE, UNSAFE
+        or UNKNOWN, and each page kind's outcome: local, grant, foreign) with
+        the devices that decide it, then what would make it safe, then the
+        masters and the details.
+
+        Xen 4.13-4.15 panics building dom0 when a node has 'iommus' but is
+        not in an SMMUv1/v2's 'mmu-masters' (smmu.c reads the generic binding
+        from 4.16): check then says so instead of any verdict.
+
+        Bootloader placeholders (a memory node of size 0, a zero-length
+        iommu-map entry) are warnings on stderr; --ram BASE:SIZE gives the RAM,
+        or read the tree the firmware fixed up (/sys/firmware/fdt).
 
         Exit status: 0 when every policy and layout checked is SAFE, 1 when one
-        is UNSAFE, 2 when the solver left a claim unknown, 64 on a usage error,
-        65 for a malformed device tree, 66 when it cannot be read.
+        is UNSAFE or Xen panics at dom0 build, 2 when the solver left a claim
+        unknown, 64 on a usage error, 65 for a malformed device tree, 66 when
+        it cannot be read.
         """)
 
     @Option(help: "The board's device tree (.dtb, or .dts through dtc).", completion: .file())
@@ -49,8 +70,27 @@ extension DMAVerify {
     @Option(help: ArgumentHelp("A DMA bindings file (the format of dma-bindings.txt), read before the bundled one.", valueName: "file"))
     var bindings: String?
 
-    @Flag(help: "Treat PCI streams from iommu-map as attached to dom0 (Xen's PCI passthrough on).")
+    @Flag(help: "Treat PCI streams from iommu-map as attached to dom0 (Xen's PCI passthrough on; read from Xen 4.21).")
     var pciStreamsAttached = false
+
+    @Option(
+      name: .customLong("xen-config"),
+      help: ArgumentHelp(
+        "How Xen was built and booted: smmuv3=on|off (CONFIG_ARM_SMMU_V3), ipmmu=on|off (CONFIG_IPMMU_VMSA), both off by default as in Xen's Kconfig; iommu=on|off (Xen's iommu= option, default on); comma-separated, repeatable.",
+        valueName: "settings"))
+    var xenConfig: [String] = []
+
+    @Option(
+      name: .customLong("smmu-stream-map-entries"),
+      help: ArgumentHelp(
+        "Stream-map entries (SMMU_IDR0.NUMSMRG, 1-128) of each SMMUv1/v2; the tree does not say it. Default 128, the most an MMU-500 has.",
+        valueName: "n"))
+    var smmuStreamMapEntries: Int?
+
+    @Option(
+      name: .customLong("ram"),
+      help: ArgumentHelp("Host RAM the tree leaves to the bootloader (e.g. 0x80000000:2G), replacing the memory nodes'; repeatable.", valueName: "base:size"))
+    var ram: [String] = []
 
     @Flag(help: "Print a JSON report instead of text.")
     var json = false
@@ -61,6 +101,9 @@ extension DMAVerify {
     func validate() throws {
       try BoardInput.validateDTCTimeout(dtcTimeout)
       _ = try choices()
+      _ = try BoardInput.xenConfig(xenConfig)
+      _ = try BoardInput.ram(ram)
+      _ = try BoardInput.streamMapEntries(smmuStreamMapEntries)
     }
 
     func choices() throws -> (policies: [DMAPolicy], layouts: [MatrixCell.Layout], version: XenVersion, colours: [Int]) {
@@ -91,41 +134,58 @@ extension DMAVerify {
 
     func run() throws {
       let (policies, layouts, version, colours) = try choices()
-      let board = try BoardInput.load(
+      let config = try BoardInput.xenConfig(xenConfig)
+      let banks = try BoardInput.ram(ram)
+      var board = try BoardInput.load(
         platform, dtcTimeout: dtcTimeout, bindings: try BoardInput.bindings(bindings), assumeDMA: assumeDMA, assumeNoDMA: assumeNoDMA
       ).platform
-      let boardScenario: PlatformScenario
-      do {
-        boardScenario = try board.scenario(ScenarioOptions(dom0: .directMapped, xen: version, pciStreamsAttached: pciStreamsAttached))
-      } catch {
-        FileHandle.standardError.write(Data("\(error.inFile(platform))\n".utf8))
-        throw ExitCode(65)
-      }
-      // Each device's class, from how the board scenario declares it.
-      let paths = Dictionary(uniqueKeysWithValues: boardScenario.deviceNames.map { ($0.value, $0.key) })
+      if !banks.isEmpty { board = board.withRAM(banks) }
+      for warning in board.warnings { FileHandle.standardError.write(Data("\(platform): \(warning)\n".utf8)) }
+      var options = ScenarioOptions(dom0: .directMapped, xen: version, pciStreamsAttached: pciStreamsAttached, xenConfig: config)
+      options.smmuStreamMapEntries = try BoardInput.streamMapEntries(smmuStreamMapEntries)
+      let view = board.xenView(options)
+      // Each dom0 master's class, from where Xen puts it.
       var devices: [PlatformCheck.BoardDevice] = []
-      for case .device(let declaration) in boardScenario.scenario.statements.map(\.kind) {
+      for device in board.enabledDevices {
+        guard let placement = view.placements[device.path] else { continue }
         let deviceClass: MatrixCell.DeviceClass
-        switch declaration.placement {
-        case .untranslated: deviceClass = .untranslated
-        case .smmu(_, _, let described): deviceClass = described ? .attached : .undescribed
+        switch placement {
+        case .attached: deviceClass = .attached
+        case .undescribed: deviceClass = .undescribed
+        case .untranslated, .iommuNotXens: deviceClass = .untranslated
         }
-        devices.append(PlatformCheck.BoardDevice(name: paths[declaration.name] ?? declaration.name, deviceClass: deviceClass))
+        devices.append(PlatformCheck.BoardDevice(name: device.path, deviceClass: deviceClass, label: placement.label))
       }
-      let verdicts = try PlatformCheck.run(devices: devices, policies: policies, layouts: layouts, xen: version)
+      if !view.panics.isEmpty {
+        if json {
+          let encoder = JSONEncoder()
+          encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+          let report = CheckReport(
+            file: platform, xen: version.name, xenConfig: config.description, devices: devices.map { [$0.name: $0.label] }, verdicts: [],
+            boardReplays: [:], xenPanics: view.panics.map { [$0.node: $0.reason] }, notes: view.notes)
+          print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+          print(Self.text(file: platform, version: version, config: config, view: view, devices: devices, verdicts: [], replays: [:]))
+        }
+        throw ExitCode(1)
+      }
+      let verdicts = try PlatformCheck.run(devices: devices, policies: policies, layouts: layouts, xen: version, iommuEnabled: view.iommuEnabled)
       var replays: [String: String] = [:]
       for verdict in verdicts {
         for culprit in verdict.culprits where culprit.pageKinds.contains("local") {
           let key = "\(verdict.policy.rawValue)/\(verdict.layout.rawValue)/\(culprit.devices[0])"
-          replays[key] = boardReplay(board: board, version: version, policy: verdict.policy, layout: verdict.layout, colours: colours, device: culprit.devices[0])
+          replays[key] = boardReplay(board: board, options: options, policy: verdict.policy, layout: verdict.layout, colours: colours, device: culprit.devices[0])
         }
       }
       if json {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        print(String(decoding: try encoder.encode(CheckReport(file: platform, xen: version.name, devices: devices.map { [$0.name: $0.deviceClass.rawValue] }, verdicts: verdicts, boardReplays: replays)), as: UTF8.self))
+        let report = CheckReport(
+          file: platform, xen: version.name, xenConfig: config.description, devices: devices.map { [$0.name: $0.label] }, verdicts: verdicts,
+          boardReplays: replays, xenPanics: [], notes: view.notes)
+        print(String(decoding: try encoder.encode(report), as: UTF8.self))
       } else {
-        print(Self.text(file: platform, version: version, devices: devices, verdicts: verdicts, replays: replays))
+        print(Self.text(file: platform, version: version, config: config, view: view, devices: devices, verdicts: verdicts, replays: replays))
       }
       if verdicts.contains(where: { !$0.unknown.isEmpty }) { throw ExitCode(2) }
       if verdicts.contains(where: { !$0.safe && !$0.inapplicable }) { throw ExitCode(1) }
@@ -133,37 +193,137 @@ extension DMAVerify {
 
     /// The failing DMA on the board itself: its own scenario, plus a DMA
     /// of one dom0 page by the device, run on the specification.
-    func boardReplay(board: Platform, version: XenVersion, policy: DMAPolicy, layout: MatrixCell.Layout, colours: [Int], device path: String) -> String {
+    func boardReplay(board: Platform, options: ScenarioOptions, policy: DMAPolicy, layout: MatrixCell.Layout, colours: [Int], device path: String) -> String {
       do {
-        let options = ScenarioOptions(
-          dom0: layout == .direct ? .directMapped : .coloured(colours: colours), policy: policy, xen: version, pciStreamsAttached: pciStreamsAttached)
-        let generated = try board.scenario(options)
+        var options = options
+        options.dom0 = layout == .direct ? .directMapped : .coloured(colours: colours)
+        options.policy = policy
+        guard !board.ram.isEmpty else { return "not replayed: the tree gives no RAM (give --ram BASE:SIZE)" }
+        var generated = try board.scenario(options)
+        // The scenario language's SMMUv2 has 16 stream-map entries; a board
+        // that attaches more cannot boot there. The device's own DMA does
+        // not depend on the other masters, so it is replayed with them left
+        // out, and the line says so.
+        var prefix = ""
+        if generated.notes.contains(where: { $0.contains("stream-map entries of the scenario language") }) {
+          var alone = board
+          for index in alone.devices.indices where alone.devices[index].path != path { alone.devices[index].assumedNoDMA = true }
+          generated = try alone.scenario(options)
+          prefix = "(with the other masters left out: their streams exceed the scenario language's 16 stream-map entries) "
+        }
         guard let name = generated.deviceNames[path],
           let ram = generated.scenario.statements.lazy.compactMap({ if case .ram(let address, _) = $0.kind { address } else { nil } }).first
         else { return "not replayed: the device or RAM is missing from the board's scenario" }
         let dma = "dma \(name) from-device \(hex(ram + 0x10_0000)) 4K"
         let report = try ScenarioRunner.run(try ScenarioParser.parse(generated.text + dma + "\n"))
-        guard let outcome = report.steps.last?.dma else { return "\(dma) → \(report.steps.last?.result ?? "nothing")" }
-        return "\(dma) → \(outcome.outcome.rawValue.uppercased()) via \(outcome.path.rawValue)"
+        guard let outcome = report.steps.last?.dma else { return "\(prefix)\(dma) → \(report.steps.last?.result ?? "nothing")" }
+        return "\(prefix)\(dma) → \(outcome.outcome.rawValue.uppercased()) via \(outcome.path.rawValue)"
       } catch {
         return "not replayed: \(error)"
       }
     }
 
+    /// The answer first: one line per policy and dom0 layout with each page
+    /// kind's outcome and the devices that decide it, then what would make
+    /// the unsafe ones safe.
+    static func verdictLines(_ verdicts: [PlatformCheck.Verdict], version: XenVersion) -> [String] {
+      var lines = ["Verdicts (per page kind: local, grant, foreign):"]
+      let width = verdicts.map { "\($0.policy.rawValue) on a \($0.layout.rawValue) dom0".count }.max() ?? 0
+      for verdict in verdicts {
+        let title = "\(verdict.policy.rawValue) on a \(verdict.layout.rawValue) dom0".padding(toLength: width, withPad: " ", startingAt: 0)
+        if verdict.inapplicable {
+          lines.append("  n/a     \(title)  LLC colouring needs Xen 4.20")
+          continue
+        }
+        let pages = MatrixCell.PageKind.allCases.map { page -> String in
+          let outcomes = verdict.culprits.compactMap { $0.pageOutcomes[page.rawValue] }
+          if outcomes.contains("corruption") { return "\(page.rawValue) CORRUPTION" }
+          if outcomes.contains("fault") { return "\(page.rawValue) FAULT" }
+          if verdict.unknown.contains(where: { $0.contains("/\(page.rawValue)/") }) { return "\(page.rawValue) unknown" }
+          return "\(page.rawValue) ok"
+        }
+        let status = verdict.safe ? "SAFE" : verdict.culprits.isEmpty ? "UNKNOWN" : "UNSAFE"
+        var devices: [String] = []
+        for culprit in verdict.culprits {
+          for device in culprit.devices where !devices.contains(device) { devices.append(device) }
+        }
+        let shown = devices.count > 3 ? devices.prefix(3).joined(separator: ", ") + " and \(devices.count - 3) more" : devices.joined(separator: ", ")
+        lines.append(
+          "  \(status.padding(toLength: 7, withPad: " ", startingAt: 0)) \(title)  \(pages.joined(separator: ", "))"
+            + (shown.isEmpty ? "" : ": \(shown)") + (verdict.decidedAs.map { " (IOMMU off: as \($0.rawValue))" } ?? ""))
+      }
+      // Remedies: per class of the deciding devices, then the policies
+      // that are safe on each layout.
+      var remedies: [String] = []
+      var seen: Set<String> = []
+      for verdict in verdicts {
+        for culprit in verdict.culprits {
+          for (device, label) in zip(culprit.devices, culprit.labels) where seen.insert(device).inserted {
+            let remedy: String
+            let name = device.split(separator: "/").last.map(String.init) ?? device
+            switch label {
+            case "iommu-not-xens":
+              remedy = "make its IOMMU Xen's (an SMMUv3: Xen built with CONFIG_EXPERT and CONFIG_ARM_SMMU_V3, then --xen-config smmuv3=on; Xen's iommu=on)"
+            case MatrixCell.DeviceClass.undescribed.rawValue:
+              remedy = "describe its streams in a binding Xen \(version.name) reads (SMMUv1/v2: mmu-masters, iommus from 4.16; PCI: Xen 4.21 with PCI passthrough)"
+            case MatrixCell.DeviceClass.attached.rawValue:
+              remedy = "attached to dom0's context: the policy fails it (Details has the counterexample); use a policy SAFE below"
+            default:
+              remedy = "put it behind an SMMU Xen drives (give the node iommus), or --assume-no-dma \(name) if it never does DMA"
+            }
+            remedies.append("  \(device) (\(label)): \(remedy)")
+          }
+        }
+      }
+      if !remedies.isEmpty {
+        lines.append("To make it safe:")
+        lines += remedies.count > 8 ? Array(remedies.prefix(8)) + ["  … and \(remedies.count - 8) more devices (see Details)"] : remedies
+        for layout in MatrixCell.Layout.allCases {
+          let here = verdicts.filter { $0.layout == layout && !$0.inapplicable }
+          guard !here.isEmpty else { continue }
+          let safe = here.filter(\.safe).map(\.policy.rawValue)
+          lines.append("  policies SAFE on a \(layout.rawValue) dom0 as the board is: \(safe.isEmpty ? "none of those checked" : safe.joined(separator: ", "))")
+        }
+      }
+      return lines
+    }
+
     struct CheckReport: Encodable {
       var file: String
       var xen: String
+      var xenConfig: String
       var devices: [[String: String]]
       var verdicts: [PlatformCheck.Verdict]
       var boardReplays: [String: String]
+      /// Node → why Xen panics building dom0; no verdicts then.
+      var xenPanics: [[String: String]]
+      var notes: [String]
     }
 
-    static func text(file: String, version: XenVersion, devices: [PlatformCheck.BoardDevice], verdicts: [PlatformCheck.Verdict], replays: [String: String]) -> String {
-      var lines = ["== \(file) (Xen \(version.name))", "DMA masters:"]
-      for device in devices { lines.append("  \(device.deviceClass.rawValue.padding(toLength: 17, withPad: " ", startingAt: 0)) \(device.name)") }
+    static func text(
+      file: String, version: XenVersion, config: XenConfig, view: XenView, devices: [PlatformCheck.BoardDevice], verdicts: [PlatformCheck.Verdict],
+      replays: [String: String]
+    ) -> String {
+      var lines = ["== \(file) (Xen \(version.name), \(config.description))"]
+      if !view.panics.isEmpty {
+        lines.append("XEN PANICS at dom0 build, before any DMA policy matters:")
+        for panic in view.panics { lines.append("  \(panic.reason)") }
+        if view.panics.contains(where: { $0.reason.contains("'iommus'") }) {
+          lines.append("  remedy: describe these masters in the SMMU's mmu-masters (the binding Xen before 4.16 reads), or use Xen 4.16 or later")
+        }
+        lines.append("")
+      }
+      if !verdicts.isEmpty {
+        lines += verdictLines(verdicts, version: version)
+        lines.append("")
+      }
+      lines.append("DMA masters:")
+      for device in devices { lines.append("  \(device.label.padding(toLength: 17, withPad: " ", startingAt: 0)) \(device.name)") }
+      for note in view.notes { lines.append("  note: \(note)") }
       lines.append("")
+      if !verdicts.isEmpty { lines.append("Details:") }
       for verdict in verdicts {
-        let title = "\(verdict.policy.rawValue) on a \(verdict.layout.rawValue) dom0"
+        let title = "\(verdict.policy.rawValue) on a \(verdict.layout.rawValue) dom0" + (verdict.decidedAs.map { " (Xen's IOMMU is off: Linux acts as \($0.rawValue))" } ?? "")
         if verdict.inapplicable {
           lines.append("n/a     \(title): LLC colouring needs Xen 4.20")
           continue
@@ -174,7 +334,10 @@ extension DMAVerify {
         }
         lines.append("UNSAFE  \(title)")
         for culprit in verdict.culprits {
-          lines.append("        \(culprit.outcome) for \(culprit.pageKinds.joined(separator: ", ")) pages: \(culprit.devices.joined(separator: ", ")) (\(culprit.deviceClass.rawValue))")
+          let shown = Set(culprit.labels) == [culprit.deviceClass.rawValue]
+            ? "\(culprit.devices.joined(separator: ", ")) (\(culprit.deviceClass.rawValue))"
+            : zip(culprit.devices, culprit.labels).map { "\($0) (\($1))" }.joined(separator: ", ")
+          lines.append("        \(culprit.outcome) for \(culprit.pageKinds.joined(separator: ", ")) pages: \(shown)")
           if let replay = replays["\(verdict.policy.rawValue)/\(verdict.layout.rawValue)/\(culprit.devices[0])"] {
             lines.append("          on this board: \(replay)")
           }

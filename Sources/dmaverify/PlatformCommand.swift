@@ -12,7 +12,8 @@ extension DMAVerify {
       abstract: "Show a board's SMMUs, RAM and DMA masters from its device tree.",
       discussion: """
         Reads a device tree blob (.dtb), or source (.dts) through dtc, and
-        classifies every enabled device: protected (stream IDs on an SMMU, by
+        classifies every enabled device (xen,passthrough nodes are a guest's,
+        like disabled ones): protected (stream IDs on an SMMU, by
         iommus, mmu-masters or iommu-map), unprotected DMA master (evidence
         such as #dma-cells, dma-coherent or a master rule of the bindings
         file, but no stream IDs), not a master (with the reason: an I2C/SPI/
@@ -21,6 +22,15 @@ extension DMAVerify {
         makes a node a master). --bindings FILE adds rules before the
         bundled dma-bindings.txt. Xen 4.15 reads
         only the legacy mmu-masters binding for SMMUv1/v2; iommus from 4.16.
+
+        Then shows the board as Xen --xen sees it with --xen-config (its
+        SMMUv3 driver, default off as in Xen's Kconfig; iommu=on|off): which
+        IOMMUs Xen drives, each master's class (attached, undescribed,
+        iommu-not-xens, not-behind-smmu), and whether Xen panics at dom0
+        build (4.13-4.15 on an iommus-only SMMUv1/v2 master, disabled nodes
+        included). Bootloader placeholders (a memory node of size 0, a
+        zero-length iommu-map entry) are warnings on stderr; --ram BASE:SIZE
+        gives the RAM.
 
         With --scenario, writes the board as a scenario file (docs/SCENARIOS.md)
         for 'dmaverify run': the SMMUs, RAM, devices and dom0, with the chosen
@@ -77,11 +87,30 @@ extension DMAVerify {
     @Option(help: "dom0 Linux's DMA policy for --scenario: legacy, merged-flags, global-flag, per-device.")
     var policy = DMAPolicy.mergedFlags.rawValue
 
-    @Option(help: "The Xen release to model for --scenario (4.12–4.21).")
+    @Option(help: "The Xen release whose view of the board is shown and modelled for --scenario (4.12–4.21).")
     var xen = XenVersion.latest.name
 
-    @Flag(help: "Xen attaches PCI endpoints' iommu-map streams to dom0 (PCI passthrough support on).")
+    @Flag(help: "Xen attaches PCI endpoints' iommu-map streams to dom0 (PCI passthrough support on; read from Xen 4.21).")
     var pciStreamsAttached = false
+
+    @Option(
+      name: .customLong("xen-config"),
+      help: ArgumentHelp(
+        "How Xen was built and booted: smmuv3=on|off (CONFIG_ARM_SMMU_V3), ipmmu=on|off (CONFIG_IPMMU_VMSA), both off by default as in Xen's Kconfig; iommu=on|off (Xen's iommu= option, default on); comma-separated, repeatable.",
+        valueName: "settings"))
+    var xenConfig: [String] = []
+
+    @Option(
+      name: .customLong("smmu-stream-map-entries"),
+      help: ArgumentHelp(
+        "Stream-map entries (SMMU_IDR0.NUMSMRG, 1-128) of each SMMUv1/v2; the tree does not say it. Default 128, the most an MMU-500 has.",
+        valueName: "n"))
+    var smmuStreamMapEntries: Int?
+
+    @Option(
+      name: .customLong("ram"),
+      help: ArgumentHelp("Host RAM the tree leaves to the bootloader (e.g. 0x80000000:2G), replacing the memory nodes'; repeatable.", valueName: "base:size"))
+    var ram: [String] = []
 
     @Option(parsing: .unconditional, help: ArgumentHelp("How long dtc may take to compile a .dts before it is killed.", valueName: "seconds"))
     var dtcTimeout: Double = DeviceTreeSource.defaultTimeout
@@ -100,7 +129,9 @@ extension DMAVerify {
       guard llcColours >= 2, llcColours & (llcColours - 1) == 0, llcColours <= 1 << 16 else {
         throw ValidationError("expected --llc-colours to be a power of two ≥ 2, found \(llcColours)")
       }
-      var options = ScenarioOptions(policy: policy, xen: version, pciStreamsAttached: pciStreamsAttached)
+      var options = ScenarioOptions(policy: policy, xen: version, pciStreamsAttached: pciStreamsAttached, xenConfig: try BoardInput.xenConfig(xenConfig))
+      _ = try BoardInput.ram(ram)
+      options.smmuStreamMapEntries = try BoardInput.streamMapEntries(smmuStreamMapEntries)
       options.llcColours = llcColours
       switch try BoardInput.layout(dom0) {
       case .direct: options.dom0 = .directMapped
@@ -133,8 +164,12 @@ extension DMAVerify {
           throw ExitCode(73)
         }
       }
-      let (tree, platform) = try BoardInput.load(
+      var (tree, platform) = try BoardInput.load(
         file, dtcTimeout: dtcTimeout, bindings: try BoardInput.bindings(bindings), assumeDMA: assumeDMA, assumeNoDMA: assumeNoDMA)
+      let banks = try BoardInput.ram(ram)
+      if !banks.isEmpty { platform = platform.withRAM(banks) }
+      for warning in platform.warnings { FileHandle.standardError.write(Data("\(file): \(warning)\n".utf8)) }
+      let view = platform.xenView(options)
       var written: PlatformScenario?
       if let scenarioFile {
         do {
@@ -153,17 +188,17 @@ extension DMAVerify {
       if json {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let report = PlatformReport(file: file, platform: platform, all: all, scenario: written, scenarioFile: scenarioFile)
+        let report = PlatformReport(file: file, platform: platform, all: all, scenario: written, scenarioFile: scenarioFile, view: view, options: options)
         print(String(decoding: try encoder.encode(report), as: UTF8.self))
       } else {
-        print(Self.text(file: file, tree: tree, platform: platform, all: all))
+        print(Self.text(file: file, tree: tree, platform: platform, all: all, view: view, options: options))
         if let written, let scenarioFile {
           print("Scenario: wrote \(scenarioFile) (\(written.deviceNames.count) device\(written.deviceNames.count == 1 ? "" : "s"), \(written.smmuNames.count) SMMU\(written.smmuNames.count == 1 ? "" : "s"); \(written.notes.count) note\(written.notes.count == 1 ? "" : "s") as comments)")
         }
       }
     }
 
-    static func text(file: String, tree: FlattenedDeviceTree, platform: Platform, all: Bool) -> String {
+    static func text(file: String, tree: FlattenedDeviceTree, platform: Platform, all: Bool, view: XenView, options: ScenarioOptions) -> String {
       var lines = ["== \(file)" + (tree.root.compatible.first.map { ": \($0)" } ?? "")]
       lines.append("IOMMUs")
       if platform.iommus.isEmpty { lines.append("  none") }
@@ -198,7 +233,11 @@ extension DMAVerify {
         lines.append("Disabled")
         if !platform.devices.contains(where: { $0.disabledBy != nil }) { lines.append("  none") }
         for device in platform.devices where device.disabledBy != nil {
-          let by = device.disabledBy == device.path ? "status \"\(tree.node(at: device.path)?.status ?? "disabled")\"" : "under disabled \(device.disabledBy ?? "")"
+          let passthrough = platform.devices.first { $0.path == device.disabledBy }?.xenPassthrough == true && tree.node(at: device.disabledBy ?? "")?.isAvailable == true
+          let by =
+            passthrough
+            ? (device.disabledBy == device.path ? "xen,passthrough (a guest's)" : "under xen,passthrough \(device.disabledBy ?? "")")
+            : device.disabledBy == device.path ? "status \"\(tree.node(at: device.path)?.status ?? "disabled")\"" : "under disabled \(device.disabledBy ?? "")"
           lines.append("  \(device.path): \(by); would be \(device.classification.label)")
         }
       }
@@ -214,6 +253,33 @@ extension DMAVerify {
         unsafe.isEmpty
           ? "Every enabled DMA master is behind an SMMU."
           : "Untranslated DMA (unsafe for dma-direct with guest-physical addresses): \(unsafe.joined(separator: ", "))")
+      lines.append("Xen \(options.xen.name) (\(options.xenConfig.description))")
+      for iommu in platform.iommus where iommu.available {
+        switch view.owners[iommu.path] {
+        case .xen?: lines.append("  \(iommu.path): driven by Xen")
+        case .xenUnmodelled?: lines.append("  \(iommu.path): driven by Xen, not modelled")
+        case .notXen(let reason)?: lines.append("  \(iommu.path): not Xen's: \(reason)")
+        case nil: break
+        }
+      }
+      for device in masters {
+        if let placement = view.placements[device.path] { lines.append("  \(placement.label.padding(toLength: 17, withPad: " ", startingAt: 0)) \(device.path)") }
+      }
+      for (iommu, use) in view.streamMapUse.sorted(by: { $0.key < $1.key }) {
+        lines.append("  \(iommu): \(use) stream-map entr\(use == 1 ? "y" : "ies") used of \(options.smmuStreamMapEntries ?? Platform.defaultStreamMapEntries)")
+      }
+      if !view.iommuEnabled { lines.append("  iommu_enabled is false: no 1:1 grant entries, no XENFEAT_ARM_dom0_iommu") }
+      let untranslated = masters.filter { device in
+        switch view.placements[device.path] {
+        case .untranslated?, .iommuNotXens?: true
+        default: false
+        }
+      }.map(\.path)
+      lines.append(
+        untranslated.isEmpty
+          ? "  Every DMA master of dom0's goes through an SMMU Xen drives."
+          : "  Untranslated by Xen (unsafe for dma-direct with guest-physical addresses): \(untranslated.joined(separator: ", "))")
+      for panic in view.panics { lines.append("  XEN PANICS: \(panic.reason)") }
       // Names and strings come from the tree: each line is printed on
       // its own, with control characters escaped.
       return lines.map(Printable.escaped).joined(separator: "\n")
@@ -299,16 +365,33 @@ struct PlatformReport: Encodable {
     var disabledBy: String?
     var scenarioName: String?
   }
+  /// Xen's view for the release and build given.
+  struct Xen: Encodable {
+    var version: String
+    var config: String
+    var iommuEnabled: Bool
+    /// Path → attached, undescribed, iommu-not-xens or not-behind-smmu.
+    var placements: [String: String]
+    var panics: [String]
+    var streamMapUse: [String: Int]
+    var notes: [String]
+  }
   var file: String
   var iommus: [IOMMU]
   var ram: [Bank]
   var devices: [Device]
   var unsafe: [String]
+  var warnings: [String]
+  var xen: Xen
   var scenarioFile: String?
   var scenarioNotes: [String]?
 
-  init(file: String, platform: Platform, all: Bool, scenario: PlatformScenario?, scenarioFile: String?) {
+  init(file: String, platform: Platform, all: Bool, scenario: PlatformScenario?, scenarioFile: String?, view: XenView, options: ScenarioOptions) {
     self.file = file
+    warnings = platform.warnings.map(\.message)
+    xen = Xen(
+      version: options.xen.name, config: options.xenConfig.description, iommuEnabled: view.iommuEnabled,
+      placements: view.placements.mapValues(\.label), panics: view.panics.map(\.reason), streamMapUse: view.streamMapUse, notes: view.notes)
     iommus = platform.iommus.map { IOMMU(path: $0.path, compatible: $0.compatible, kind: $0.kind.rawValue, iommuCells: $0.iommuCells, available: $0.available) }
     ram = platform.ram.map { Bank(address: $0.address, size: $0.size, node: $0.node) }
     devices = platform.devices.filter { device in

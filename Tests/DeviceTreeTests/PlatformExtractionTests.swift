@@ -1,3 +1,4 @@
+import Spec
 import Testing
 
 @testable import DeviceTree
@@ -119,11 +120,21 @@ struct PlatformExtractionTests {
     }
   }
 
-  @Test("any node with #iommu-cells is an IOMMU, of a kind the scenario does not model")
+  @Test("any node with #iommu-cells is an IOMMU; one Xen does not drive leaves its masters untranslated, an R-Car IPMMU Xen drives (CONFIG_IPMMU_VMSA) is not modelled")
   func otherIOMMU() throws {
+    try otherIOMMU("acme,iommu", modelled: true)
+    try otherIOMMU("rockchip,iommu", modelled: true)
+    // Not built by default: not Xen's.
+    try otherIOMMU("renesas,ipmmu-r8a7795", modelled: true)
+    try otherIOMMU("renesas,ipmmu-r8a7795", modelled: false, config: XenConfig(ipmmuDriver: true))
+    // Gen2 IPMMUs: no Xen driver matches them.
+    try otherIOMMU("renesas,ipmmu-r8a7790", modelled: true, config: XenConfig(ipmmuDriver: true))
+  }
+
+  func otherIOMMU(_ compatible: String, modelled: Bool, config: XenConfig = XenConfig()) throws {
     let blob = BlobBuilder(tokens: [
       .begin(""),
-      .begin("iommu@0"), .property("compatible", BlobBuilder.string("acme,iommu")), .property("#iommu-cells", BlobBuilder.cells(1)),
+      .begin("iommu@0"), .property("compatible", BlobBuilder.string(compatible)), .property("#iommu-cells", BlobBuilder.cells(1)),
       .property("phandle", BlobBuilder.cells(1)), .end,
       .begin("memory@0"), .property("device_type", BlobBuilder.string("memory")), .property("reg", BlobBuilder.cells(0, 0x1000_0000, 0x1000_0000)), .end,
       .begin("dev@1"), .property("compatible", BlobBuilder.string("acme,dev")), .property("iommus", BlobBuilder.cells(1, 4)), .end,
@@ -133,6 +144,53 @@ struct PlatformExtractionTests {
     #expect(platform.iommus.map(\.kind) == [.other])
     #expect(platform.ram == [RAMBank(address: 0x1000_0000, size: 0x1000_0000, node: "/memory@0")])
     #expect(platform.devices.last?.classification == .protected)
-    #expect(throws: DeviceTreeError.self) { try platform.scenario(ScenarioOptions()) }
+    let options = ScenarioOptions(xenConfig: config)
+    if modelled {
+      let bridged = try platform.scenario(options)
+      #expect(bridged.scenario.statements.map(\.kind).contains(.device(DeviceDeclaration(name: "dev", placement: .untranslated, coherent: false))))
+      #expect(bridged.scenario.statements.map(\.kind).contains(.iommu(false)))
+      #expect(platform.xenView(options).placements["/dev@1"] == .iommuNotXens(iommu: "/iommu@0"))
+    } else {
+      #expect(throws: DeviceTreeError.self) { try platform.scenario(options) }
+    }
+  }
+
+  @Test("ledge: PCI functions below a host bridge get streams through its iommu-map and iommu-map-mask (mask 0: one stream); a zero-length map is a warning")
+  func pciFunctions() throws {
+    let ledge = try Fixtures.platform("ledge")
+    let masters = ledge.enabledDevices.filter { if case .notAMaster = $0.classification { false } else { true } }
+    #expect(masters.map(\.path) == ["/pcie@14100000", "/pcie@14100000/pcie@0,0", "/pcie@14100000/pcie@0,0/ethernet@0,0", "/pcie@3600000"])
+    let endpoint = try #require(ledge.devices.first { $0.path == "/pcie@14100000/pcie@0,0/ethernet@0,0" })
+    #expect(endpoint.classification == .protected)
+    #expect(endpoint.streams.map(\.streamIDs) == [[0x5a]])
+    #expect(endpoint.streams.first?.requesterID == 0x100)
+    #expect(endpoint.streams.first?.hostBridge == "/pcie@14100000")
+    #expect(endpoint.evidence.first?.description == "iommu-map of /pcie@14100000: RID 0x100 → stream 0x5a on /iommu@5000000")
+    let rootPort = try #require(ledge.devices.first { $0.path == "/pcie@14100000/pcie@0,0" })
+    #expect(rootPort.streams.map(\.streamIDs) == [[0x5a]])
+    // The placeholder host: no streams, a warning, not a refusal.
+    #expect(ledge.devices.first { $0.path == "/pcie@3600000" }?.classification == .unprotected)
+    #expect(ledge.warnings.map(\.message).first?.hasPrefix("'iommu-map' of /pcie@3600000 has an entry of length 0") == true)
+    // Xen reads iommu-map from 4.21, with its PCI support on.
+    #expect(ledge.xenView(ScenarioOptions(xen: .v4_20, pciStreamsAttached: true)).placements[endpoint.path] == .undescribed(iommu: "/iommu@5000000"))
+    #expect(ledge.xenView(ScenarioOptions(pciStreamsAttached: true)).placements[endpoint.path] == .attached(iommu: "/iommu@5000000"))
+  }
+
+  @Test("without a mask, a RID maps into its entry's range; a RID outside every entry gets no stream")
+  func pciMask() throws {
+    let blob = BlobBuilder(tokens: [
+      .begin(""),
+      .begin("iommu@0"), .property("compatible", BlobBuilder.string("arm,mmu-500")), .property("#iommu-cells", BlobBuilder.cells(1)),
+      .property("phandle", BlobBuilder.cells(1)), .end,
+      .begin("pcie@1"), .property("device_type", BlobBuilder.string("pci")), .property("#address-cells", BlobBuilder.cells(3)),
+      .property("#size-cells", BlobBuilder.cells(2)), .property("iommu-map", BlobBuilder.cells(0x100, 1, 0x2000, 0x100)),
+      .begin("dev@1,2"), .property("reg", BlobBuilder.cells(0x1_0a00, 0, 0, 0, 0)), .end,
+      .begin("dev@2,0"), .property("reg", BlobBuilder.cells(0x2_0000, 0, 0, 0, 0)), .end,
+      .end,
+      .end,
+    ]).build()
+    let platform = try Platform(tree: try FlattenedDeviceTree(bytes: blob))
+    #expect(platform.devices.first { $0.path == "/pcie@1/dev@1,2" }?.streams.map(\.streamIDs) == [[0x200a]])
+    #expect(platform.devices.first { $0.path == "/pcie@1/dev@2,0" }?.streams.isEmpty == true)
   }
 }

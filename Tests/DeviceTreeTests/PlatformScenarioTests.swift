@@ -87,29 +87,41 @@ struct PlatformScenarioTests {
     #expect(outcomes(report) == [.ok, .ok])
   }
 
-  @Test("harbour: PCIe streams from iommu-map are undescribed (fault) unless Xen attaches PCI devices")
+  @Test("harbour, Xen built with its SMMUv3 driver: PCIe streams from iommu-map are undescribed (fault) unless Xen 4.21 attaches PCI devices")
   func harbourPCI() throws {
     let platform = try Fixtures.platform("harbour")
-    let plain = try platform.scenario(ScenarioOptions(policy: .globalFlag))
+    let smmuV3 = XenConfig(smmuV3Driver: true)
+    let plain = try platform.scenario(ScenarioOptions(policy: .globalFlag, xenConfig: smmuV3))
     #expect(plain.scenario.statements.map(\.kind).contains(
       .device(DeviceDeclaration(name: "pcie", placement: .smmu(name: "iommu", streams: [0x1000, 0x2000], described: false), coherent: true))))
     #expect(plain.scenario.statements.map(\.kind).contains(.smmu(name: "iommu", version: .v3)))
     #expect(!plain.deviceNames.keys.contains("/pcie@40000000"))
     #expect(outcomes(try run(plain, dmas: ["dma pcie to-device 0x80100000 4K", "dma ethernet to-device 0x80100000 4K"])) == [.fault, .ok])
 
-    let attached = try platform.scenario(ScenarioOptions(policy: .globalFlag, pciStreamsAttached: true))
+    let attached = try platform.scenario(ScenarioOptions(policy: .globalFlag, pciStreamsAttached: true, xenConfig: smmuV3))
     #expect(outcomes(try run(attached, dmas: ["dma pcie to-device 0x80100000 4K"])) == [.ok])
+    // 4.20 reads no iommu-map: the switch changes nothing there.
+    let old = try platform.scenario(ScenarioOptions(policy: .globalFlag, xen: .v4_20, pciStreamsAttached: true, xenConfig: smmuV3))
+    #expect(outcomes(try run(old, dmas: ["dma pcie to-device 0x80100000 4K"])) == [.fault])
   }
 
   @Test("every fixture bridges and boots for every layout, policy and a range of releases")
   func allCombinations() throws {
     for board in Fixtures.boards {
-      let platform = try Fixtures.platform(board)
+      var platform = try Fixtures.platform(board)
+      // ridge's memory node is a bootloader placeholder: --ram's part.
+      if platform.ram.isEmpty { platform = platform.withRAM([(0, 0x8000_0000)]) }
       for policy in DMAPolicy.allCases {
         for (layout, xen) in [(Dom0Memory.directMapped, XenVersion.v4_15), (.directMapped, .latest), (.coloured(colours: [0, 1]), .v4_20)] {
           let bridged = try platform.scenario(ScenarioOptions(dom0: layout, policy: policy, xen: xen))
           let reparsed = try ScenarioParser.parse(bridged.text)
           #expect(reparsed == bridged.scenario, "\(board) \(policy) \(xen)")
+          // crest attaches 18 streams: more than the scenario language's
+          // SMMUv2 holds, which the notes say and the boot refuses.
+          if bridged.notes.contains(where: { $0.contains("stream-map entries of the scenario language") }) {
+            #expect(throws: ScenarioError.self) { try ScenarioRunner.run(reparsed) }
+            continue
+          }
           let report = try ScenarioRunner.run(reparsed)
           #expect(report.steps.allSatisfy { $0.succeeded }, "\(board) \(policy) \(xen)")
         }
@@ -117,18 +129,21 @@ struct PlatformScenarioTests {
     }
   }
 
-  @Test("the options the board cannot meet are errors: colouring before 4.20, SMMUv3 before 4.15, bad colours, no RAM")
+  @Test("the options the board cannot meet are errors: colouring before 4.20, bad colours, no RAM")
   func errors() throws {
     let harbour = try Fixtures.platform("harbour")
     #expect(throws: DeviceTreeError(offset: nil, message: "expected Xen 4.20 or later for a coloured dom0 (LLC colouring, fact sheet §5), found 4.17")) {
       try harbour.scenario(ScenarioOptions(dom0: .coloured(colours: [0]), xen: .v4_17))
     }
-    #expect(throws: DeviceTreeError.self) { try harbour.scenario(ScenarioOptions(xen: .v4_14)) }
+    // Before 4.15 Xen has no SMMUv3 driver: the SMMU is not Xen's.
+    let old = try harbour.scenario(ScenarioOptions(xen: .v4_14, xenConfig: XenConfig(smmuV3Driver: true)))
+    #expect(old.smmuNames.isEmpty)
+    #expect(old.notes.contains { $0.contains("Xen 4.14 has no SMMUv3 driver") })
     #expect(throws: DeviceTreeError.self) { try harbour.scenario(ScenarioOptions(dom0: .coloured(colours: [3, 1]), xen: .v4_20)) }
     #expect(throws: DeviceTreeError.self) { try harbour.scenario(ScenarioOptions(dom0: .coloured(colours: [16]), xen: .v4_20)) }
     var noRAM = harbour
     noRAM.ram = []
-    #expect(throws: DeviceTreeError(offset: nil, message: "expected at least one memory node (device_type = \"memory\") with RAM, found none")) {
+    #expect(throws: DeviceTreeError(offset: nil, message: "expected at least one memory node (device_type = \"memory\") with RAM, found none; give it with --ram BASE:SIZE, or read the tree the firmware fixed up (/sys/firmware/fdt on the running board)")) {
       try noRAM.scenario(ScenarioOptions())
     }
     var wide = try Fixtures.platform("quarry")
@@ -152,6 +167,7 @@ struct PlatformScenarioTests {
     #expect(!Platform.isRead(.mmuMasters, by: .latest, on: .smmuV3, options: options))
     #expect(!Platform.isRead(.iommuMap, by: .latest, on: .smmuV3, options: options))
     #expect(Platform.isRead(.iommuMap, by: .latest, on: .smmuV3, options: ScenarioOptions(pciStreamsAttached: true)))
+    #expect(!Platform.isRead(.iommuMap, by: .v4_20, on: .smmuV2, options: ScenarioOptions(pciStreamsAttached: true)))
   }
 
   @Test("strings from the tree cannot add a statement to the scenario: the model and notes stay on their lines, escaped")

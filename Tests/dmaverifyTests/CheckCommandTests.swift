@@ -62,4 +62,89 @@ struct CheckCommandTests {
     #expect(output.standardError.contains("error: offset"))
     #expect(try CommandRunner.run(["check", "--platform", "/nonexistent/board.dtb"]).status == 66)
   }
+
+  var ridge: String { Self.fixtures.appendingPathComponent("ridge.dtb").path }
+
+  @Test("Xen 4.15 with iommus-only masters on an MMU-500: the verdict is Xen's panic at dom0 build, not a fault (exit 1)")
+  func panics() throws {
+    let output = try CommandRunner.run(["check", "--platform", Self.fixtures.appendingPathComponent("orchard.dtb").path, "--xen", "4.15"])
+    #expect(output.status == 1, "\(output.standardError)")
+    #expect(output.standardOutput.contains("XEN PANICS at dom0 build, before any DMA policy matters:"))
+    #expect(output.standardOutput.contains("/soc/sata@fd0c0000 (disabled, but Xen handles it too) has 'iommus'"))
+    #expect(!output.standardOutput.contains("SAFE"))
+    let json = try CommandRunner.run(["check", "--platform", Self.fixtures.appendingPathComponent("orchard.dtb").path, "--xen", "4.15", "--json"])
+    let document = try #require(try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any])
+    #expect((document["xenPanics"] as? [[String: String]])?.count == 4)
+    #expect((document["verdicts"] as? [Any])?.isEmpty == true)
+  }
+
+  @Test("ridge: the Rockchip IOMMU's master is iommu-not-xens, the size-0 memory node a warning; --ram replays on the board")
+  func ridgeBoard() throws {
+    let output = try CommandRunner.run(["check", "--platform", ridge, "--policy", "global-flag", "--dom0", "direct"])
+    #expect(output.status == 1, "\(output.standardError)")
+    #expect(output.standardOutput.contains("  iommu-not-xens    /soc/video@ff210000"))
+    #expect(output.standardOutput.contains("  attached          /soc/ethernet@ff0e0000"))
+    #expect(!output.standardOutput.contains("/soc/usb@fe300000"))
+    #expect(output.standardOutput.contains("/soc/gpu@fd4b0000 (not-behind-smmu), /soc/video@ff210000 (iommu-not-xens)"))
+    #expect(output.standardError.contains("ridge.dtb: warning: offset 0xd0: memory node /memory@0 has no bank of non-zero size"))
+    #expect(output.standardError.contains("/sys/firmware/fdt"))
+    let bad = try CommandRunner.run(["check", "--platform", ridge, "--ram", "0x1000:0"])
+    #expect(bad.status == 64)
+    #expect(bad.standardError.contains("expected --ram BASE:SIZE"))
+    let overlap = try CommandRunner.run(["check", "--platform", ridge, "--ram", "0:2G", "--ram", "0x40000000:4K"])
+    #expect(overlap.status == 64)
+    #expect(overlap.standardError.contains("expected --ram banks not to overlap"))
+  }
+
+  @Test("--xen-config: iommu=off decides global-flag as legacy; smmuv3=on makes an SMMUv3 Xen's; a bad setting is a usage error")
+  func xenConfig() throws {
+    let off = try CommandRunner.run(["check", "--platform", quarry, "--policy", "global-flag", "--dom0", "direct", "--xen-config", "iommu=off"])
+    #expect(off.standardOutput.contains("global-flag on a direct-mapped dom0 (Xen's IOMMU is off: Linux acts as legacy)"), "\(off.standardOutput)")
+    #expect(off.standardOutput.contains("iommu-not-xens    /ethernet@2b000000"))
+    let harbour = Self.fixtures.appendingPathComponent("harbour.dtb").path
+    let v3 = try CommandRunner.run(["check", "--platform", harbour, "--policy", "legacy", "--dom0", "direct", "--xen-config", "smmuv3=on"])
+    #expect(v3.standardOutput.contains("attached          /ethernet@9100000"), "\(v3.standardOutput)")
+    #expect(v3.standardOutput.contains("smmuv3=on,iommu=on"))
+    let bad = try CommandRunner.run(["check", "--platform", quarry, "--xen-config", "smmuv4=on"])
+    #expect(bad.status == 64)
+    #expect(bad.standardError.contains("expected --xen-config to be smmuv3=on|off, ipmmu=on|off or iommu=on|off (comma-separated), found 'smmuv4=on'"))
+  }
+
+  @Test("--smmu-stream-map-entries: fewer entries than the streams Xen adds is Xen's panic (exit 1); out of 1-128 a usage error")
+  func streamMapEntries() throws {
+    let output = try CommandRunner.run(["check", "--platform", ridge, "--smmu-stream-map-entries", "16"])
+    #expect(output.status == 1)
+    #expect(output.standardOutput.contains("/soc/iommu@fd800000 needs 17 stream-map entries for the streams Xen adds (disabled nodes included) but has 16"))
+    let bad = try CommandRunner.run(["check", "--platform", ridge, "--smmu-stream-map-entries", "129"])
+    #expect(bad.status == 64)
+    #expect(bad.standardError.contains("expected --smmu-stream-map-entries to be 1-128 (SMMU_IDR0.NUMSMRG), found 129"))
+    let platform = try CommandRunner.run(["platform", ridge])
+    #expect(platform.standardOutput.contains("  /soc/iommu@fd800000: 17 stream-map entries used of 128"))
+  }
+
+  @Test("the verdict comes first: one line per policy and layout with each page kind's outcome and the deciding devices, then the remedy")
+  func verdictFirst() throws {
+    let output = try CommandRunner.run(["check", "--platform", quarry, "--policy", "per-device", "--dom0", "direct"])
+    let lines = output.standardOutput.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    #expect(lines.count > 4)
+    #expect(lines[1] == "Verdicts (per page kind: local, grant, foreign):")
+    #expect(lines[2] == "  UNSAFE  per-device on a direct-mapped dom0  local ok, grant ok, foreign CORRUPTION: /sata@2d000000, /mailbox@2e000000")
+    #expect(lines[3] == "To make it safe:")
+    #expect(lines[4] == "  /sata@2d000000 (not-behind-smmu): put it behind an SMMU Xen drives (give the node iommus), or --assume-no-dma sata@2d000000 if it never does DMA")
+    #expect(output.standardOutput.contains("  policies SAFE on a direct-mapped dom0 as the board is: none of those checked"))
+    #expect(output.standardOutput.contains("\nDetails:\nUNSAFE  per-device on a direct-mapped dom0\n"))
+    #expect(lines.allSatisfy { $0.count < 400 })
+  }
+
+  @Test("crest: 18 attached streams, as a ZCU102's: Xen's MMU-500 has room, and the GPU's DMA is replayed on the board with the other masters left out")
+  func eighteenStreams() throws {
+    let crest = Self.fixtures.appendingPathComponent("crest.dtb").path
+    let output = try CommandRunner.run(["check", "--platform", crest, "--policy", "global-flag", "--dom0", "coloured"])
+    #expect(output.status == 1, "\(output.standardError)")
+    #expect(!output.standardOutput.contains("XEN PANICS"))
+    #expect(output.standardOutput.contains(
+      "on this board: (with the other masters left out: their streams exceed the scenario language's 16 stream-map entries) dma gpu from-device 0x100000 4K → CORRUPTION via dma-direct"))
+    let platform = try CommandRunner.run(["platform", crest])
+    #expect(platform.standardOutput.contains("  /iommu@fd800000: 18 stream-map entries used of 128"))
+  }
 }

@@ -80,7 +80,7 @@ struct PlatformCommandTests {
     let output = try CommandRunner.run(["platform", "--all", Self.fixture("harbour.dtb")])
     #expect(output.status == 0)
     #expect(output.standardOutput.contains("  /cpus") == false)
-    #expect(output.standardOutput.contains("  /iommu@9050000: an IOMMU: Xen drives it and hides it from dom0"))
+    #expect(output.standardOutput.contains("  /iommu@9050000: an IOMMU: it translates other masters' DMA; whether Xen drives it is in Xen's view"))
     #expect(output.standardOutput.contains("  /pcie@40000000: status \"disabled\"; would be protected"))
     #expect(output.standardOutput.contains("  /offbus/sata@9300000: under disabled /offbus; would be unprotected DMA master"))
     #expect(output.standardOutput.contains("iommu-map: RIDs 0x0–0xff → streams 0x1000… on /iommu@9050000"))
@@ -331,5 +331,32 @@ struct PlatformCommandTests {
     #expect(output.standardOutput.contains("Exit status: 0 when the tree was read, 64 on a usage error, 65 when the"))
     #expect(output.standardOutput.contains("--assume-no-dma <node>"))
     #expect(output.standardOutput.contains("Xen 4.15 reads"))
+  }
+
+  @Test("ridge: Xen's view per release and build; placeholders warned on stderr; --ram replaces the RAM; --json carries it")
+  func xenView() throws {
+    let output = try CommandRunner.run(["platform", Self.fixture("ridge.dtb"), "--xen", "4.15", "--all"])
+    #expect(output.status == 0, "\(output.standardError)")
+    #expect(output.standardOutput.contains("Xen 4.15 (smmuv3=off,iommu=on)"))
+    #expect(output.standardOutput.contains("  /soc/iommu@ff200000: not Xen's: no Xen 4.15 driver matches rockchip,iommu"))
+    #expect(output.standardOutput.contains("  XEN PANICS: Xen 4.15 panics building dom0: /soc/sata@fd0c0000 (disabled, but Xen handles it too)"))
+    #expect(output.standardOutput.contains("  /soc/usb@fe300000: xen,passthrough (a guest's); would be protected"))
+    #expect(output.standardOutput.contains("  Untranslated by Xen (unsafe for dma-direct with guest-physical addresses): /soc/gpu@fd4b0000, /soc/video@ff210000"))
+    #expect(output.standardError.contains("warning: offset 0xd0: memory node /memory@0 has no bank of non-zero size"))
+
+    let scenario = temporaryPath("scn")
+    defer { try? FileManager.default.removeItem(atPath: scenario) }
+    let noRAM = try CommandRunner.run(["platform", Self.fixture("ridge.dtb"), "--scenario", scenario])
+    #expect(noRAM.status == 65)
+    #expect(noRAM.standardError.contains("expected at least one memory node"))
+    let json = try CommandRunner.run(["platform", Self.fixture("ridge.dtb"), "--ram", "0:2G", "--json", "--scenario", scenario])
+    #expect(json.status == 0, "\(json.standardError)")
+    #expect(!json.standardError.contains("warning"))
+    let report = try #require(try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any])
+    let xen = try #require(report["xen"] as? [String: Any])
+    #expect((xen["placements"] as? [String: String])?["/soc/video@ff210000"] == "iommu-not-xens")
+    #expect(xen["iommuEnabled"] as? Bool == true)
+    #expect((report["ram"] as? [[String: Any]])?.first?["node"] as? String == "--ram")
+    #expect(try String(contentsOfFile: scenario, encoding: .utf8).contains("ram 0x0 2G"))
   }
 }
