@@ -143,7 +143,7 @@ public struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
       case .iommu(let on): iommu = on
       case .hypercallCacheFlush(let on): hypercallCacheFlush = on
       case .linuxPolicy(let chosen): policy = chosen
-      case .smmu(let name, let version):
+      case .smmu(let name, let version, _):
         smmuVersion = version
         if name == "smmu1" { gpuBehindSecondSMMU = true }
       case .device(let device):

@@ -95,6 +95,30 @@ struct ScenarioRunnerTests {
     #expect(report.steps.last?.expectationMet == false)
   }
 
+  /// An SMMUv2's stream-match groups come from `SMMU_IDR0.NUMSMRG` (up to
+  /// 128 on an MMU-500): 17 described masters fit an SMMU with 17 entries
+  /// and not the model's default 16, where Xen's dom0 build fails.
+  @Test("smmu v2 entries N: the stream-match table's size", arguments: [(17, true), (16, false)])
+  func streamMatchEntries(entries: Int, fits: Bool) throws {
+    var text = "xen 4.16\nipa-bits 40\nram 0x40000000 512M\nlinux legacy\nsmmu s v2 entries \(entries)\n"
+    for k in 0..<17 { text += "device d\(k) smmu s streams \(hex(UInt64(0x100 + k)))\n" }
+    text += "dom0 direct-mapped memory 256M\ndma d16 to-device 0x41000000 4K\n"
+    if fits {
+      let report = try run(text)
+      #expect(report.steps.last?.dma?.outcome == .ok, "\(report.steps.map(\.result))")
+    } else {
+      let error = #expect(throws: ScenarioError.self) { try run(text) }
+      #expect(error?.message.contains("no free stream map entry") == true, "\(String(describing: error))")
+    }
+    let parsed = try ScenarioParser.parse(text, file: "t.scn")
+    #expect(ScenarioPrinter.print(parsed).contains("smmu s v2 entries \(entries)"))
+  }
+
+  @Test("smmu entries: 1 to 128, and only for an SMMUv2", arguments: ["smmu s v2 entries 0", "smmu s v2 entries 129", "smmu s v3 entries 4"])
+  func streamMatchEntriesRefused(line: String) {
+    #expect(throws: ScenarioError.self) { try ScenarioParser.parse("xen 4.16\n" + line, file: "t.scn") }
+  }
+
   /// `xen_swiotlb_dma_supported()`: `dma_set_mask()` refuses a mask below
   /// the pool's last bus address, so swiotlb-xen never maps for a 32-bit
   /// device whose dom0 (and pool) lies above 4 GiB; a 64-bit one is fine.

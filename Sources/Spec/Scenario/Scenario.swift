@@ -58,8 +58,10 @@ public enum StatementKind: Hashable, Sendable {
   case hypercallCacheFlush(Bool)
   /// `linux <policy>`: how dom0 Linux picks its DMA ops.
   case linuxPolicy(DMAPolicy)
-  /// `smmu <name> v2|v3`.
-  case smmu(name: String, version: SMMUVersion)
+  /// `smmu <name> v2|v3 [entries <n>]`: an SMMUv2's stream-match register
+  /// groups (`SMMU_IDR0.NUMSMRG`, up to 128 on an MMU-500; the model's
+  /// default 16 when absent).
+  case smmu(name: String, version: SMMUVersion, streamMapEntries: Int? = nil)
   /// `device <name> …`: a DMA master.
   case device(DeviceDeclaration)
 

@@ -98,7 +98,13 @@ public enum ScenarioParser {
       kind = .linuxPolicy(DMAPolicy(rawValue: try reader.oneOf(DMAPolicy.allCases.map(\.rawValue), what: "a DMA policy"))!)
     case "smmu":
       let name = try reader.name("the SMMU's name")
-      kind = .smmu(name: name, version: SMMUVersion(rawValue: try reader.oneOf(["v2", "v3"], what: "an SMMU version"))!)
+      let version = SMMUVersion(rawValue: try reader.oneOf(["v2", "v3"], what: "an SMMU version"))!
+      var entries: Int?
+      // SMMU_IDR0.NUMSMRG: an SMMUv2 has at most 128 stream-match groups.
+      if version == .v2, reader.consume("entries") {
+        entries = Int(try reader.integer("the number of stream-match entries", in: 1...128))
+      }
+      kind = .smmu(name: name, version: version, streamMapEntries: entries)
     case "device":
       kind = .device(try device(&reader))
     case "dom0":

@@ -17,7 +17,7 @@ public enum ScenarioPrinter {
     case .iommu(let on): "iommu \(on ? "on" : "off")"
     case .hypercallCacheFlush(let on): "hypercall-cflush \(on ? "on" : "off")"
     case .linuxPolicy(let policy): "linux \(policy.rawValue)"
-    case .smmu(let name, let version): "smmu \(name) \(version.rawValue)"
+    case .smmu(let name, let version, let entries): "smmu \(name) \(version.rawValue)" + (entries.map { " entries \($0)" } ?? "")
     case .device(let device): deviceLine(device)
     case .dom0(.directMapped, let size): "dom0 direct-mapped memory \(sizeText(size))"
     case .dom0(.coloured(let colours), let size): "dom0 coloured \(colourText(colours)) memory \(sizeText(size))"

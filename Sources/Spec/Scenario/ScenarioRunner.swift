@@ -119,10 +119,10 @@ struct ScenarioMachine {
       try requirePlatformPhase()
       policy = chosen
       return step("dom0 Linux DMA policy \(chosen.rawValue)")
-    case .smmu(let name, let smmuVersion):
+    case .smmu(let name, let smmuVersion, let entries):
       try requirePlatformPhase()
       guard !smmus.contains(where: { $0.name == name }) else { throw fail("SMMU \(name) is already declared") }
-      smmus.append(smmuVersion == .v2 ? .v2(name: name) : .v3(name: name))
+      smmus.append(smmuVersion == .v2 ? .v2(name: name, streamMapEntries: entries ?? 16) : .v3(name: name))
       return step("SMMU\(smmuVersion.rawValue) \(name)")
     case .device(let declaration):
       try requirePlatformPhase()
