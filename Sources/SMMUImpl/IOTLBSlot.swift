@@ -40,7 +40,7 @@ package struct IOTLBSlot<W: Word> {
   }
 
   /// IPA bits 47:12 of the key.
-  @inlinable static var pageMask: UInt64 { bitMask(high: 35, low: 0) }
+  @inlinable package static var pageMask: UInt64 { bitMask(high: 35, low: 0) }
 
   /// What the key of an empty slot holds: no VMID below 2^16 and page
   /// below 2^36 packs to it.

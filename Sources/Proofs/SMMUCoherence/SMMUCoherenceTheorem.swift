@@ -199,7 +199,7 @@ enum SMMUCoherenceTheorem {
         broken.append("smmu\(index)")
         values["smmu\(index).key"] = try model.value(of: probed[index].key.term)
       }
-      let page = (values["smmu\(checked.last { broken.contains("smmu\($0)") } ?? 0).key"] ?? 0) & iotlbKeyPageMask
+      let page = (values["smmu\(checked.last { broken.contains("smmu\($0)") } ?? 0).key"] ?? 0) & IOTLBSlot<UInt64>.pageMask
       var reason = "\(broken.isEmpty ? "a context invariant" : broken.joined(separator: ", ") + "'s IOTLB") incoherent after \(step.rawValue) at slot \(hex(values["slot"]!))"
       guard let replay else { return (reason, nil, nil, values) }
       let (story, reproduced) = try replay(page)
@@ -288,6 +288,3 @@ enum SMMUCoherenceTheorem {
     return ("on a \(version.rawValue) SMMU, dom0's master translated GFN \(hex(gfn)) and left; the guest's master, given the freed context, gets \(seen.stageTwo.map { "\($0)" } ?? "no translation") where the guest's walk gives \(walk)", reproduced)
   }
 }
-
-/// IPA bits 47:12 as an IOTLB key holds them.
-let iotlbKeyPageMask: UInt64 = bitMask(high: 35, low: 0)

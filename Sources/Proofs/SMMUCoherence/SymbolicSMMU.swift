@@ -13,7 +13,7 @@ import SymbolicWord
 ///
 /// The capacity is symbolic too (any power of two up to 2^24, through the
 /// slot mask), and so is the number of VMIDs the IOTLB can tag.
-struct SymbolicIOTLB: IOTLBWords {
+struct SymbolicIOTLB: IOTLBWords, Mergeable {
   typealias W = SymbolicWord
 
   var keys: (SymbolicWord) -> SymbolicWord
@@ -86,18 +86,15 @@ struct SymbolicIOTLB: IOTLBWords {
     }
   }
 
-  mutating func when(_ condition: SymbolicBool, _ body: (inout SymbolicIOTLB) -> Void) {
-    if let known = condition.knownValue {
-      if known { body(&self) }
-      return
-    }
-    var taken = self
-    body(&taken)
-    let other = self
-    keys = { at in .select(condition, taken.keys(at), other.keys(at)) }
-    values = { at in .select(condition, taken.values(at), other.values(at)) }
-    stamps = { at in .select(condition, taken.stamps(at), other.stamps(at)) }
-    generations = { at in .select(condition, taken.generations(at), other.generations(at)) }
+  mutating func when(_ condition: SymbolicBool, _ body: (inout SymbolicIOTLB) -> Void) { merging(condition, body) }
+
+  static func select(_ condition: SymbolicBool, _ whenTrue: SymbolicIOTLB, _ whenFalse: SymbolicIOTLB) -> SymbolicIOTLB {
+    var merged = whenFalse
+    merged.keys = { at in .select(condition, whenTrue.keys(at), whenFalse.keys(at)) }
+    merged.values = { at in .select(condition, whenTrue.values(at), whenFalse.values(at)) }
+    merged.stamps = { at in .select(condition, whenTrue.stamps(at), whenFalse.stamps(at)) }
+    merged.generations = { at in .select(condition, whenTrue.generations(at), whenFalse.generations(at)) }
+    return merged
   }
 }
 
