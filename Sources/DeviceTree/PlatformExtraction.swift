@@ -108,7 +108,23 @@ extension Platform {
         try Self.classify(
           node, in: tree, streams: streams[node.path] ?? [], iommuPaths: iommuPaths, availableIOMMUs: availableIOMMUs, bindings: bindings))
     }
-    self.init(iommus: iommus, ram: ram, reservations: tree.reservations, devices: devices, warnings: warnings)
+    self.init(iommus: iommus, ram: ram, reservations: tree.reservations, devices: devices, warnings: warnings, labels: Self.labels(in: tree))
+  }
+
+  /// The source's labels, node path → labels, from `/__symbols__`: dtc
+  /// writes one string property per label, named by the label, holding the
+  /// labelled node's full path, when run with `-@` (`--symbols`, dtc's
+  /// Documentation/dt-object-internal.txt). A value that is
+  /// not one string, or names no node, is left out: the labels are shown,
+  /// never relied on.
+  static func labels(in tree: FlattenedDeviceTree) -> [String: [String]] {
+    guard let symbols = tree.node(at: "/__symbols__") else { return [:] }
+    var labels: [String: [String]] = [:]
+    for property in symbols.properties {
+      guard let path = try? property.string(), tree.node(at: path) != nil else { continue }
+      labels[path, default: []].append(property.name)
+    }
+    return labels
   }
 
   /// The node that keeps `node` from dom0: a disabled one (itself or an

@@ -49,7 +49,7 @@ extension DMAVerify {
         it cannot be read.
         """)
 
-    @Option(help: "The board's device tree (.dtb, or .dts through dtc).", completion: .file())
+    @Option(help: "The board's device tree (.dtb, or .dts through dtc; through cpp first when it has #include or #define lines).", completion: .file())
     var platform: String
 
     @Option(help: ArgumentHelp("dom0's layout: direct, coloured or coloured:COLOURS; both layouts when omitted.", valueName: "layout"))
@@ -95,11 +95,21 @@ extension DMAVerify {
     @Flag(help: "Print a JSON report instead of text.")
     var json = false
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("How long dtc may take to compile a .dts before it is killed.", valueName: "seconds"))
+    @Option(
+      parsing: .unconditional,
+      help: ArgumentHelp("How long dtc (and cpp before it) may each take on a .dts before it is killed.", valueName: "seconds"))
     var dtcTimeout: Double = DeviceTreeSource.defaultTimeout
+
+    @Option(
+      name: [.customShort("I", allowingJoined: true), .customLong("include-dir")],
+      help: ArgumentHelp(
+        "A directory for a .dts's #include (cpp -I) and /include/ (dtc -i); repeatable. A .dts with #include or #define lines goes through cpp first, as the Linux kernel's dtbs rule runs it.",
+        valueName: "dir"))
+    var includeDir: [String] = []
 
     func validate() throws {
       try BoardInput.validateDTCTimeout(dtcTimeout)
+      try BoardInput.validateIncludeDirectories(includeDir)
       _ = try choices()
       _ = try BoardInput.xenConfig(xenConfig)
       _ = try BoardInput.ram(ram)
@@ -137,7 +147,7 @@ extension DMAVerify {
       let config = try BoardInput.xenConfig(xenConfig)
       let banks = try BoardInput.ram(ram)
       var board = try BoardInput.load(
-        platform, dtcTimeout: dtcTimeout, bindings: try BoardInput.bindings(bindings), assumeDMA: assumeDMA, assumeNoDMA: assumeNoDMA
+        platform, dtcTimeout: dtcTimeout, includeDirectories: includeDir, bindings: try BoardInput.bindings(bindings), assumeDMA: assumeDMA, assumeNoDMA: assumeNoDMA
       ).platform
       if !banks.isEmpty { board = board.withRAM(banks) }
       for warning in board.warnings { FileHandle.standardError.write(Data("\(platform): \(warning)\n".utf8)) }
