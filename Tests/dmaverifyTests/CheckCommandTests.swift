@@ -39,6 +39,49 @@ struct CheckCommandTests {
     #expect(verdicts.first?["safe"] as? Bool == false)
   }
 
+  @Test("--json carries the remedies, the policies SAFE per layout and the source's labels")
+  func jsonRemedies() throws {
+    let output = try CommandRunner.run(["check", "--platform", Self.fixtures.appendingPathComponent("quarry.dts").path, "--policy", "per-device", "--dom0", "direct", "--json"])
+    #expect(output.status == 1, "\(output.standardError)")
+    let document = try #require(try JSONSerialization.jsonObject(with: Data(output.standardOutput.utf8)) as? [String: Any])
+    let remedies = try #require(document["remedies"] as? [[String: String]])
+    #expect(remedies.first == [
+      "device": "/sata@2d000000", "class": "not-behind-smmu",
+      "remedy": "put it behind an SMMU Xen drives (give the node iommus), or --assume-no-dma sata@2d000000 if it never does DMA",
+    ])
+    #expect(remedies.count == 2)
+    #expect(document["safePolicies"] as? [String: [String]] == ["direct-mapped": []])
+    #expect((document["labels"] as? [String: [String]])?["/sata@2d000000"] == ["ahci"])
+  }
+
+  @Test("--format markdown: the same report as a document, verdicts in a table first, then remedies, masters and details")
+  func markdown() throws {
+    let output = try CommandRunner.run(["check", "--platform", quarry, "--policy", "per-device", "--dom0", "direct", "--format", "markdown"])
+    #expect(output.status == 1, "\(output.standardError)")
+    let lines = output.standardOutput.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    #expect(lines.first == "# dmaverify check: `\(quarry)`")
+    let table = try #require(lines.firstIndex(of: "| Verdict | Policy | dom0 | local | grant | foreign | Deciding devices |"))
+    #expect(lines[table + 1] == "|---|---|---|---|---|---|---|")
+    #expect(lines[table + 2] == "| **UNSAFE** | `per-device` | direct-mapped | ok | ok | **CORRUPTION** | `/sata@2d000000`, `/mailbox@2e000000` |")
+    let remedies = try #require(lines.firstIndex(of: "## To make it safe"))
+    #expect(lines[remedies + 2] == "- `/sata@2d000000` (not-behind-smmu): put it behind an SMMU Xen drives (give the node iommus), or `--assume-no-dma sata@2d000000` if it never does DMA")
+    #expect(lines.contains("- Policies SAFE on a direct-mapped dom0 as the board is: none of those checked"))
+    let masters = try #require(lines.firstIndex(of: "## DMA masters"))
+    #expect(lines.contains("| not-behind-smmu | `/sata@2d000000` |"))
+    let details = try #require(lines.firstIndex(of: "## Details"))
+    #expect(table < remedies && remedies < masters && masters < details)
+    #expect(lines.contains("### UNSAFE: per-device on a direct-mapped dom0"))
+    #expect(lines.contains { $0.hasPrefix("  - Counterexample (`dma.matrix[per-device/direct-mapped/not-behind-smmu/foreign/") })
+    #expect(lines.contains("    ```"))
+    // No two blank lines in a row, none at the end.
+    #expect(!output.standardOutput.contains("\n\n\n"))
+    #expect(lines.dropLast().last != "")
+
+    let both = try CommandRunner.run(["check", "--platform", quarry, "--json", "--format", "markdown"])
+    #expect(both.status == 64)
+    #expect(both.standardError.contains("expected --json or --format markdown, not both (--json is --format json)"))
+  }
+
   @Test("dom0 colours past the board's 16 LLC colours are a usage error naming the count, before any proof")
   func colours() throws {
     let start = Date()
