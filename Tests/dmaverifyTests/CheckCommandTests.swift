@@ -82,6 +82,67 @@ struct CheckCommandTests {
     #expect(both.standardError.contains("expected --json or --format markdown, not both (--json is --format json)"))
   }
 
+  @Test(
+    "fallow.dts through cpp and dtc: the masters carry the source's labels in text and Markdown",
+    .enabled(if: PlatformCommandTests.toolsInstalled, "cpp or dtc is not installed"))
+  func labels() throws {
+    let source = Self.fixtures.appendingPathComponent("cpp/fallow.dts").path
+    let include = Self.fixtures.appendingPathComponent("cpp/include").path
+    let text = try CommandRunner.run(["check", "--platform", source, "-I", include, "--policy", "legacy", "--dom0", "direct"])
+    #expect(text.status == 1, "\(text.standardError)")
+    #expect(text.standardOutput.contains("\n  attached          /usb@2c000000  &usb0\n  not-behind-smmu   /sata@2d000000  &sata0\n"))
+    let markdown = try CommandRunner.run(["check", "--platform", source, "-I", include, "--policy", "legacy", "--dom0", "direct", "--format", "markdown"])
+    #expect(markdown.standardOutput.contains("| Class | Device | Labels |\n|---|---|---|\n| attached | `/usb@2c000000` | `&usb0` |\n| not-behind-smmu | `/sata@2d000000` | `&sata0` |\n"))
+  }
+
+  /// A DTB by hand (devicetree spec v0.4 chapter 5): dtc would refuse the
+  /// node name, but a blob from elsewhere can have any printable one.
+  static func blob(masterName: String) -> Data {
+    var structure: [UInt8] = []
+    var strings: [UInt8] = []
+    var offsets: [String: Int] = [:]
+    func word(_ value: Int, _ bytes: inout [UInt8]) { bytes += [24, 16, 8, 0].map { UInt8((value >> $0) & 0xff) } }
+    func pad() { while structure.count % 4 != 0 { structure.append(0) } }
+    func begin(_ name: String) { word(1, &structure); structure += Array(name.utf8) + [0]; pad() }
+    func end() { word(2, &structure) }
+    func property(_ name: String, _ value: [UInt8]) {
+      if offsets[name] == nil { offsets[name] = strings.count; strings += Array(name.utf8) + [0] }
+      word(3, &structure); word(value.count, &structure); word(offsets[name]!, &structure); structure += value; pad()
+    }
+    func cells(_ values: [Int]) -> [UInt8] { var bytes: [UInt8] = []; for value in values { word(value, &bytes) }; return bytes }
+    begin("")
+    property("#address-cells", cells([1]))
+    property("#size-cells", cells([1]))
+    begin("memory@80000000")
+    property("device_type", Array("memory".utf8) + [0])
+    property("reg", cells([0x8000_0000, 0x1000_0000]))
+    end()
+    begin(masterName)
+    property("compatible", Array("generic-ahci".utf8) + [0])
+    property("reg", cells([0x2d00_0000, 0x1000]))
+    end()
+    end()
+    word(9, &structure)
+    var header: [UInt8] = []
+    let reservations = [UInt8](repeating: 0, count: 16)
+    let structureOffset = 40 + reservations.count
+    let stringsOffset = structureOffset + structure.count
+    for value in [0xd00d_feed, stringsOffset + strings.count, structureOffset, stringsOffset, 40, 17, 16, 0, strings.count, structure.count] {
+      word(value, &header)
+    }
+    return Data(header + reservations + structure + strings)
+  }
+
+  @Test("Markdown escapes what the tree says: a node name with | and ` stays in its table cell and code span")
+  func markdownEscaping() throws {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("markup-\(UUID().uuidString).dtb")
+    try Self.blob(masterName: "sata|x`y@2d000000").write(to: url)
+    defer { try? FileManager.default.removeItem(at: url) }
+    let output = try CommandRunner.run(["check", "--platform", url.path, "--policy", "legacy", "--dom0", "direct", "--format", "markdown"])
+    #expect(output.status == 1, "\(output.standardError)")
+    #expect(output.standardOutput.contains("| not-behind-smmu | ``/sata\\|x`y@2d000000`` |\n"), "\(output.standardOutput)")
+  }
+
   @Test("dom0 colours past the board's 16 LLC colours are a usage error naming the count, before any proof")
   func colours() throws {
     let start = Date()
