@@ -34,14 +34,14 @@ import SystemIO
 /// dtc's errors name the original file and line; a location that still
 /// names the intermediate file (before the first marker) is mapped back by
 /// ``LineMap``.
-public enum DeviceTreePreprocessor {
+package enum DeviceTreePreprocessor {
   /// The directive names that make a source need cpp. `#address-cells`,
   /// `#iommu-cells` and the like are properties, not directives.
   static let directives: Set<String> = ["include", "define", "undef", "if", "ifdef", "ifndef", "elif", "else", "endif", "error", "line", "pragma"]
 
   /// Whether `source` has a line whose first non-blank character is `#`
   /// followed (after blanks) by a directive name that ends there.
-  public static func needsPreprocessor(_ source: [UInt8]) -> Bool {
+  package static func needsPreprocessor(_ source: [UInt8]) -> Bool {
     var index = 0
     while index < source.count {
       // Start of a line: skip blanks.
@@ -67,7 +67,7 @@ public enum DeviceTreePreprocessor {
   }
 
   /// The first executable named `cpp` on `PATH`, if any.
-  public static func preprocessorPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+  package static func preprocessorPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
     DeviceTreeSource.executable(named: "cpp", environment: environment)
   }
 
@@ -85,7 +85,7 @@ public enum DeviceTreePreprocessor {
   /// - Throws: ``DeviceTreeError`` naming the file when cpp is not installed,
   ///   fails (with its diagnostics, which name file and line, on one line),
   ///   or runs too long or too large.
-  public static func preprocess(
+  package static func preprocess(
     file: String, includeDirectories: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
     timeout: Double = DeviceTreeSource.defaultTimeout
   ) throws(DeviceTreeError) -> [UInt8] {
@@ -123,12 +123,12 @@ public enum DeviceTreePreprocessor {
 
   /// Where each line of cpp's output came from, read from its line markers
   /// (`# LINE "FILE" FLAGS…`, and `#line LINE "FILE"`).
-  public struct LineMap: Sendable {
+  package struct LineMap: Sendable {
     /// For line n of the output (index n − 1), its file and line; nil for
     /// the marker lines themselves and lines before the first marker.
-    public var origins: [(file: String, line: Int)?]
+    package var origins: [(file: String, line: Int)?]
 
-    public init(_ output: [UInt8]) {
+    package init(_ output: [UInt8]) {
       var origins: [(file: String, line: Int)?] = []
       var current: (file: String, line: Int)?
       for raw in output.split(separator: 0x0a, omittingEmptySubsequences: false) {
@@ -173,14 +173,14 @@ public enum DeviceTreePreprocessor {
     }
 
     /// Output line `line` (1-based), as file and line of the source.
-    public func origin(ofLine line: Int) -> (file: String, line: Int)? {
+    package func origin(ofLine line: Int) -> (file: String, line: Int)? {
       line >= 1 && line <= origins.count ? origins[line - 1] : nil
     }
 
     /// `message` with every `INTERMEDIATE:LINE` (dtc's `file:line.column`
     /// form too) replaced by the source's file and line, and any other
     /// mention of the intermediate file by `original`.
-    public func restoring(_ message: String, intermediate: String, original: String) -> String {
+    package func restoring(_ message: String, intermediate: String, original: String) -> String {
       guard !intermediate.isEmpty else { return message }
       var result = ""
       var rest = Substring(message)

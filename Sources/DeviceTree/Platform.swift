@@ -19,7 +19,7 @@ public struct Platform: Hashable, Sendable {
   public var warnings: [PlatformWarning] = []
   /// Node path → the source's labels for it (`&uart0`), when the tree has
   /// `/__symbols__` (a DTS compiled here always does: dtc runs with `-@`).
-  public var labels: [String: [String]] = [:]
+  package var labels: [String: [String]] = [:]
 
   /// The devices that dom0 gets: available, with their ancestors.
   public var enabledDevices: [PlatformDevice] { devices.filter { $0.disabledBy == nil } }
