@@ -40,7 +40,9 @@ extension DMAVerify {
 
         Exit status: 0 when the tree was read, 64 on a usage error, 65 when the
         tree is malformed or cannot be modelled (the message names the file and
-        the byte offset), 66 when the file cannot be read, 73 when the scenario
+        the byte offset; for a source, the file and line cpp or dtc reports;
+        also when dtc, or cpp for a source with directives, is not installed),
+        66 when the file cannot be read, 73 when the scenario
         file cannot be written (checked before the tree is read).
 
         The source's labels (/__symbols__, which dtc writes with -@) are shown
