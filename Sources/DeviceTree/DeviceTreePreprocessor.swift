@@ -30,9 +30,11 @@ import SystemIO
 /// preprocessed; the kernel's rule would preprocess it.)
 ///
 /// cpp writes line markers (`# 12 "board.dts" 2`, GCC's "Preprocessor
-/// Output" manual) and dtc reads them back (its lexer's line-marker rule), so
-/// dtc's errors name the original file and line; a location that still
-/// names the intermediate file (before the first marker) is mapped back by
+/// Output" manual) and dtc reads them back (`dtc-lexer.l`, the rule for
+/// `^"#"(line)?[ \t]+[0-9]+[ \t]+{STRING}` calling `srcpos_set_line()`,
+/// dgibson/dtc read at 17119ab0a5; Debian's dtc 1.6.1 does), so dtc's
+/// errors name the original file and line; a location that still names the
+/// intermediate file (before the first marker) is mapped back by
 /// ``LineMap``.
 package enum DeviceTreePreprocessor {
   /// The directive names that make a source need cpp. `#address-cells`,
