@@ -353,8 +353,19 @@ extension Platform {
     return copy
   }
 
-  /// The one device `name` names: its path, or its node name when unique.
+  /// The one device `name` names: its path, its node name when unique, or
+  /// `&LABEL`, a label of the source (``labels``), as a DTS refers to it.
   func deviceIndex(_ name: String, option: String) throws(DeviceTreeError) -> Int {
+    if name.hasPrefix("&") {
+      let label = String(name.dropFirst())
+      guard let path = labels.first(where: { $0.value.contains(label) })?.key, let index = devices.firstIndex(where: { $0.path == path }) else {
+        throw DeviceTreeError(
+          offset: nil,
+          message: "expected \(option) '\(name)' to be a label of the source, found none called '\(label)'"
+            + (labels.isEmpty ? " (the tree has no /__symbols__: a .dts has them, a .dtb only when compiled with dtc -@)" : ""))
+      }
+      return index
+    }
     let matches = devices.indices.filter { devices[$0].path == name || devices[$0].name == name }
     guard let index = matches.first else {
       throw DeviceTreeError(offset: nil, message: "expected \(option) to name a node (a path or a node name), found '\(name)', which no node has")
@@ -366,7 +377,7 @@ extension Platform {
   }
 
   /// The platform with `nodes` vouched DMA-free (`--assume-no-dma`). A node
-  /// is named by its full path or, when unique, its node name.
+  /// is named by its full path, when unique its node name, or `&LABEL`.
   /// - Throws: when a name matches no node, or several, or a protected
   ///   device or a non-master (where the assumption means nothing).
   public func assumingNoDMA(_ nodes: [String]) throws(DeviceTreeError) -> Platform {

@@ -69,10 +69,10 @@ extension DMAVerify {
     @Option(help: "The Xen release (4.12–4.21).")
     var xen = XenVersion.v4_20.name
 
-    @Option(name: .customLong("assume-no-dma"), help: ArgumentHelp("A node that never masters the bus; repeat for several.", valueName: "node"))
+    @Option(name: .customLong("assume-no-dma"), help: ArgumentHelp("A node (path, node name or &label) that never masters the bus; repeat for several.", valueName: "node"))
     var assumeNoDMA: [String] = []
 
-    @Option(name: .customLong("assume-dma"), help: ArgumentHelp("A node that masters the bus although nothing says so; repeat for several.", valueName: "node"))
+    @Option(name: .customLong("assume-dma"), help: ArgumentHelp("A node (path, node name or &label) that masters the bus although nothing says so; repeat for several.", valueName: "node"))
     var assumeDMA: [String] = []
 
     @Option(help: ArgumentHelp("A DMA bindings file (the format of dma-bindings.txt), read before the bundled one.", valueName: "file"))

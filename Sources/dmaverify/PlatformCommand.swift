@@ -66,12 +66,12 @@ extension DMAVerify {
 
     @Option(
       name: .customLong("assume-no-dma"),
-      help: ArgumentHelp("A node (path or node name) that never masters the bus; repeat for several.", valueName: "node"))
+      help: ArgumentHelp("A node (path, node name or &label) that never masters the bus; repeat for several.", valueName: "node"))
     var assumeNoDMA: [String] = []
 
     @Option(
       name: .customLong("assume-dma"),
-      help: ArgumentHelp("A node (path or node name) that masters the bus although nothing says so; repeat for several.", valueName: "node"))
+      help: ArgumentHelp("A node (path, node name or &label) that masters the bus although nothing says so; repeat for several.", valueName: "node"))
     var assumeDMA: [String] = []
 
     @Option(help: ArgumentHelp("A DMA bindings file (the format of dma-bindings.txt), read before the bundled one.", valueName: "file"))

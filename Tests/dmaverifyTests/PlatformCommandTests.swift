@@ -347,6 +347,16 @@ struct PlatformCommandTests {
       #expect(output.standardOutput.contains("  /iommu@2b400000  arm,mmu-500  smmu-v2  #iommu-cells 1  &smmu\n"))
       #expect(output.standardOutput.contains("  attached          /usb@2c000000  &usb0\n"))
     }
+    // A label names the node for --assume-no-dma, as the source refers to it.
+    let assumed = try CommandRunner.run(["platform", Self.cppFixture("fallow.dts"), "-I", include, "--assume-no-dma", "&sata0"])
+    #expect(assumed.status == 0, "\(assumed.standardError)")
+    #expect(assumed.standardOutput.contains("               assumed DMA-free (--assume-no-dma): left out of scenarios"))
+    let unknown = try CommandRunner.run(["platform", Self.cppFixture("fallow.dts"), "-I", include, "--assume-no-dma", "&nothing"])
+    #expect(unknown.status == 64)
+    #expect(unknown.standardError.contains("expected --assume-no-dma '&nothing' to be a label of the source, found none called 'nothing'"))
+    let dtb = try CommandRunner.run(["platform", Self.fixture("quarry.dtb"), "--assume-dma", "&ahci"])
+    #expect(dtb.status == 64)
+    #expect(dtb.standardError.contains("(the tree has no /__symbols__: a .dts has them, a .dtb only when compiled with dtc -@)"))
     let json = try CommandRunner.run(["platform", Self.cppFixture("fallow.dts"), "-I", include, "--json"])
     let document = try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any]
     let devices = try #require(document?["devices"] as? [[String: Any]])
