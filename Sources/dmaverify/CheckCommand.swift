@@ -489,7 +489,7 @@ extension DMAVerify {
           }
           let status = status(verdict)
           let pages = pageOutcomes(verdict).map { $0.outcome == "ok" ? "ok" : "**\($0.outcome)**" }
-          let devices = decidingDevices(verdict).map(Markdown.code).joined(separator: ", ")
+          let devices = decidingDevices(verdict).map { Markdown.code($0, inTable: true) }.joined(separator: ", ")
           lines.append(
             "| \(status == "SAFE" ? status : "**\(status)**") | \(policy) | \(verdict.layout.rawValue) | \(pages.joined(separator: " | ")) | \(devices.isEmpty ? "—" : devices) |")
         }
@@ -509,7 +509,7 @@ extension DMAVerify {
           }
           for (layout, safe) in safePolicies(verdicts) {
             lines.append(
-              "- Policies SAFE on a \(layout.rawValue) dom0 as the board is: \(safe.isEmpty ? "none of those checked" : safe.map(Markdown.code).joined(separator: ", "))")
+              "- Policies SAFE on a \(layout.rawValue) dom0 as the board is: \(safe.isEmpty ? "none of those checked" : safe.map { Markdown.code($0) }.joined(separator: ", "))")
           }
           lines.append("")
         }
@@ -522,8 +522,8 @@ extension DMAVerify {
         // compiled with dtc -@).
         lines += labels.isEmpty ? ["| Class | Device |", "|---|---|"] : ["| Class | Device | Labels |", "|---|---|---|"]
         for device in devices {
-          let shown = (labels[device.name] ?? []).map { Markdown.code("&" + $0) }.joined(separator: " ")
-          lines.append("| \(device.label) | \(Markdown.code(device.name)) |" + (labels.isEmpty ? "" : " \(shown.isEmpty ? "—" : shown) |"))
+          let shown = (labels[device.name] ?? []).map { Markdown.code("&" + $0, inTable: true) }.joined(separator: " ")
+          lines.append("| \(device.label) | \(Markdown.code(device.name, inTable: true)) |" + (labels.isEmpty ? "" : " \(shown.isEmpty ? "—" : shown) |"))
         }
       }
       if !view.notes.isEmpty {
@@ -569,9 +569,10 @@ extension DMAVerify {
 enum Markdown {
   /// A code span: control characters escaped as in the text output, a
   /// fence longer than any run of backticks inside (CommonMark 0.31 §6.1),
-  /// and `|` escaped, which GitHub's tables read even inside code spans.
-  static func code(_ string: String) -> String {
-    let escaped = Printable.escaped(string).replacingOccurrences(of: "|", with: "\\|")
+  /// and in a table `|` escaped, which GitHub's tables read even inside
+  /// code spans (elsewhere the backslash would show).
+  static func code(_ string: String, inTable: Bool = false) -> String {
+    let escaped = inTable ? Printable.escaped(string).replacingOccurrences(of: "|", with: "\\|") : Printable.escaped(string)
     var longest = 0
     var run = 0
     for character in escaped {

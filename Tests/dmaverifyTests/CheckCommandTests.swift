@@ -141,6 +141,8 @@ struct CheckCommandTests {
     let output = try CommandRunner.run(["check", "--platform", url.path, "--policy", "legacy", "--dom0", "direct", "--format", "markdown"])
     #expect(output.status == 1, "\(output.standardError)")
     #expect(output.standardOutput.contains("| not-behind-smmu | ``/sata\\|x`y@2d000000`` |\n"), "\(output.standardOutput)")
+    // Outside the tables, no backslash: it would show.
+    #expect(output.standardOutput.contains("\n- ``/sata|x`y@2d000000`` (not-behind-smmu): "), "\(output.standardOutput)")
   }
 
   @Test("dom0 colours past the board's 16 LLC colours are a usage error naming the count, before any proof")
