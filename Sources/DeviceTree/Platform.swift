@@ -17,6 +17,9 @@ public struct Platform: Hashable, Sendable {
   /// What the tree leaves for the bootloader to fill in (a size-0 memory
   /// node, a zero-length `iommu-map` entry): read past, and said.
   public var warnings: [PlatformWarning] = []
+  /// Node path → the source's labels for it (`&uart0`), when the tree has
+  /// `/__symbols__` (a DTS compiled here always does: dtc runs with `-@`).
+  package var labels: [String: [String]] = [:]
 
   /// The devices that dom0 gets: available, with their ancestors.
   public var enabledDevices: [PlatformDevice] { devices.filter { $0.disabledBy == nil } }

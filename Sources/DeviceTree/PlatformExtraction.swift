@@ -108,7 +108,23 @@ extension Platform {
         try Self.classify(
           node, in: tree, streams: streams[node.path] ?? [], iommuPaths: iommuPaths, availableIOMMUs: availableIOMMUs, bindings: bindings))
     }
-    self.init(iommus: iommus, ram: ram, reservations: tree.reservations, devices: devices, warnings: warnings)
+    self.init(iommus: iommus, ram: ram, reservations: tree.reservations, devices: devices, warnings: warnings, labels: Self.labels(in: tree))
+  }
+
+  /// The source's labels, node path → labels, from `/__symbols__`: dtc
+  /// writes one string property per label, named by the label, holding the
+  /// labelled node's full path, when run with `-@` (`--symbols`, dtc's
+  /// Documentation/dt-object-internal.txt). A value that is
+  /// not one string, or names no node, is left out: the labels are shown,
+  /// never relied on.
+  static func labels(in tree: FlattenedDeviceTree) -> [String: [String]] {
+    guard let symbols = tree.node(at: "/__symbols__") else { return [:] }
+    var labels: [String: [String]] = [:]
+    for property in symbols.properties {
+      guard let path = try? property.string(), tree.node(at: path) != nil else { continue }
+      labels[path, default: []].append(property.name)
+    }
+    return labels
   }
 
   /// The node that keeps `node` from dom0: a disabled one (itself or an
@@ -337,8 +353,19 @@ extension Platform {
     return copy
   }
 
-  /// The one device `name` names: its path, or its node name when unique.
+  /// The one device `name` names: its path, its node name when unique, or
+  /// `&LABEL`, a label of the source (``labels``), as a DTS refers to it.
   func deviceIndex(_ name: String, option: String) throws(DeviceTreeError) -> Int {
+    if name.hasPrefix("&") {
+      let label = String(name.dropFirst())
+      guard let path = labels.first(where: { $0.value.contains(label) })?.key, let index = devices.firstIndex(where: { $0.path == path }) else {
+        throw DeviceTreeError(
+          offset: nil,
+          message: "expected \(option) '\(name)' to be a label of the source, found none called '\(label)'"
+            + (labels.isEmpty ? " (the tree has no /__symbols__: a .dts has them, a .dtb only when compiled with dtc -@)" : ""))
+      }
+      return index
+    }
     let matches = devices.indices.filter { devices[$0].path == name || devices[$0].name == name }
     guard let index = matches.first else {
       throw DeviceTreeError(offset: nil, message: "expected \(option) to name a node (a path or a node name), found '\(name)', which no node has")
@@ -350,7 +377,7 @@ extension Platform {
   }
 
   /// The platform with `nodes` vouched DMA-free (`--assume-no-dma`). A node
-  /// is named by its full path or, when unique, its node name.
+  /// is named by its full path, when unique its node name, or `&LABEL`.
   /// - Throws: when a name matches no node, or several, or a protected
   ///   device or a non-master (where the assumption means nothing).
   public func assumingNoDMA(_ nodes: [String]) throws(DeviceTreeError) -> Platform {

@@ -213,7 +213,15 @@ package enum ChildProcess {
     var pid = pid_t()
     let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
     defer { for pointer in argv { free(pointer) } }
-    let status = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+    // ETXTBSY: another thread's child, between its fork and its exec,
+    // still holds a descriptor that was writing this executable (a script
+    // just written); it goes away within milliseconds (Linux execve(2),
+    // ETXTBSY), so the spawn is tried again a few times.
+    var status = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+    for _ in 0..<20 where status == ETXTBSY {
+      usleep(10_000)
+      status = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+    }
     guard status == 0 else { throw .cannotStart(executable: executable, reason: String(cString: strerror(status))) }
     register(pid)
     return pid

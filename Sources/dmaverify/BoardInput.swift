@@ -46,9 +46,10 @@ enum BoardInput {
   /// message; an assumption naming no node, or the wrong one, is a usage
   /// error.
   static func load(
-    _ file: String, dtcTimeout: Double, bindings: DMABindings = .bundled, assumeDMA: [String] = [], assumeNoDMA: [String] = []
+    _ file: String, dtcTimeout: Double, includeDirectories: [String] = [], bindings: DMABindings = .bundled, assumeDMA: [String] = [],
+    assumeNoDMA: [String] = []
   ) throws -> (tree: FlattenedDeviceTree, platform: Platform) {
-    let (tree, platform) = try load(file, dtcTimeout: dtcTimeout, bindings: bindings)
+    let (tree, platform) = try load(file, dtcTimeout: dtcTimeout, includeDirectories: includeDirectories, bindings: bindings)
     do {
       return (tree, try platform.assumingDMA(assumeDMA).assumingNoDMA(assumeNoDMA))
     } catch {
@@ -56,10 +57,12 @@ enum BoardInput {
     }
   }
 
-  static func load(_ file: String, dtcTimeout: Double, bindings: DMABindings) throws -> (tree: FlattenedDeviceTree, platform: Platform) {
+  static func load(
+    _ file: String, dtcTimeout: Double, includeDirectories: [String], bindings: DMABindings
+  ) throws -> (tree: FlattenedDeviceTree, platform: Platform) {
     let tree: FlattenedDeviceTree
     do {
-      tree = try FlattenedDeviceTree.load(file: file, dtcTimeout: dtcTimeout)
+      tree = try FlattenedDeviceTree.load(file: file, includeDirectories: includeDirectories, dtcTimeout: dtcTimeout)
     } catch {
       FileHandle.standardError.write(Data("\(error)\n".utf8))
       switch error {
@@ -143,6 +146,24 @@ enum BoardInput {
       throw ValidationError("expected --smmu-stream-map-entries to be 1-128 (SMMU_IDR0.NUMSMRG), found \(value)")
     }
     return value
+  }
+
+  /// `-I DIR`/`--include-dir DIR`: each an existing directory. cpp
+  /// skips a directory that does not exist without a word, so a typo would
+  /// surface only as an include "not found" somewhere else.
+  static func validateIncludeDirectories(_ directories: [String]) throws {
+    for directory in directories {
+      var isDirectory: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+        throw ValidationError("expected --include-dir to be a directory of device tree includes, found '\(directory)' (\(FileManager.default.fileExists(atPath: directory) ? "not a directory" : "no such directory"))")
+      }
+    }
+  }
+
+  /// The labels of a node, as a DTS refers to them (`&uart0 &serial0`);
+  /// empty when the tree has none.
+  static func labelText(_ platform: Platform, _ path: String) -> String {
+    (platform.labels[path] ?? []).map { "&" + $0 }.joined(separator: " ")
   }
 
   /// `--dtc-timeout`: finite, positive, at most a day.

@@ -33,7 +33,15 @@ extension DMAVerify {
         The output opens with one line per policy and dom0 layout (SAFE, UNSAFE
         or UNKNOWN, and each page kind's outcome: local, grant, foreign) with
         the devices that decide it, then what would make it safe, then the
-        masters and the details.
+        masters (with the source's labels, &name, when it has them) and the
+        details. --json carries the same (remedies included); --format
+        markdown writes it as a document with a table of verdicts, to attach
+        to a review.
+
+        A .dts with #include or #define lines goes through cpp first, as the
+        Linux kernel's dtbs rule runs it (-nostdinc -undef -D__DTS__ -x
+        assembler-with-cpp), with -I DIR for its includes; errors name the
+        file and line cpp or dtc reports.
 
         Xen 4.13-4.15 panics building dom0 when a node has 'iommus' but is
         not in an SMMUv1/v2's 'mmu-masters' (smmu.c reads the generic binding
@@ -49,7 +57,7 @@ extension DMAVerify {
         it cannot be read.
         """)
 
-    @Option(help: "The board's device tree (.dtb, or .dts through dtc).", completion: .file())
+    @Option(help: "The board's device tree (.dtb, or .dts through dtc; through cpp first when it has #include or #define lines).", completion: .file())
     var platform: String
 
     @Option(help: ArgumentHelp("dom0's layout: direct, coloured or coloured:COLOURS; both layouts when omitted.", valueName: "layout"))
@@ -61,10 +69,10 @@ extension DMAVerify {
     @Option(help: "The Xen release (4.12–4.21).")
     var xen = XenVersion.v4_20.name
 
-    @Option(name: .customLong("assume-no-dma"), help: ArgumentHelp("A node that never masters the bus; repeat for several.", valueName: "node"))
+    @Option(name: .customLong("assume-no-dma"), help: ArgumentHelp("A node (path, node name or &label) that never masters the bus; repeat for several.", valueName: "node"))
     var assumeNoDMA: [String] = []
 
-    @Option(name: .customLong("assume-dma"), help: ArgumentHelp("A node that masters the bus although nothing says so; repeat for several.", valueName: "node"))
+    @Option(name: .customLong("assume-dma"), help: ArgumentHelp("A node (path, node name or &label) that masters the bus although nothing says so; repeat for several.", valueName: "node"))
     var assumeDMA: [String] = []
 
     @Option(help: ArgumentHelp("A DMA bindings file (the format of dma-bindings.txt), read before the bundled one.", valueName: "file"))
@@ -92,14 +100,41 @@ extension DMAVerify {
       help: ArgumentHelp("Host RAM the tree leaves to the bootloader (e.g. 0x80000000:2G), replacing the memory nodes'; repeatable.", valueName: "base:size"))
     var ram: [String] = []
 
-    @Flag(help: "Print a JSON report instead of text.")
+    /// How the report is written.
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+      case text, json, markdown
+    }
+
+    @Option(
+      help: ArgumentHelp(
+        "The report's format: text, json, or markdown (a document with a table of verdicts, to attach to a review); same content in each.",
+        valueName: "format"))
+    var format: Format?
+
+    @Flag(help: "Print a JSON report instead of text (as --format json).")
     var json = false
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("How long dtc may take to compile a .dts before it is killed.", valueName: "seconds"))
+    /// `--json` is `--format json`; the two disagreeing is a usage error.
+    var outputFormat: Format { json ? .json : format ?? .text }
+
+    @Option(
+      parsing: .unconditional,
+      help: ArgumentHelp("How long dtc (and cpp before it) may each take on a .dts before it is killed.", valueName: "seconds"))
     var dtcTimeout: Double = DeviceTreeSource.defaultTimeout
+
+    @Option(
+      name: [.customShort("I", allowingJoined: true), .customLong("include-dir")],
+      help: ArgumentHelp(
+        "A directory for a .dts's #include (cpp -I) and /include/ (dtc -i); repeatable. A .dts with #include or #define lines goes through cpp first, as the Linux kernel's dtbs rule runs it.",
+        valueName: "dir"))
+    var includeDir: [String] = []
 
     func validate() throws {
       try BoardInput.validateDTCTimeout(dtcTimeout)
+      try BoardInput.validateIncludeDirectories(includeDir)
+      if json, let format, format != .json {
+        throw ValidationError("expected --json or --format \(format.rawValue), not both (--json is --format json)")
+      }
       _ = try choices()
       _ = try BoardInput.xenConfig(xenConfig)
       _ = try BoardInput.ram(ram)
@@ -137,7 +172,7 @@ extension DMAVerify {
       let config = try BoardInput.xenConfig(xenConfig)
       let banks = try BoardInput.ram(ram)
       var board = try BoardInput.load(
-        platform, dtcTimeout: dtcTimeout, bindings: try BoardInput.bindings(bindings), assumeDMA: assumeDMA, assumeNoDMA: assumeNoDMA
+        platform, dtcTimeout: dtcTimeout, includeDirectories: includeDir, bindings: try BoardInput.bindings(bindings), assumeDMA: assumeDMA, assumeNoDMA: assumeNoDMA
       ).platform
       if !banks.isEmpty { board = board.withRAM(banks) }
       for warning in board.warnings { FileHandle.standardError.write(Data("\(platform): \(warning)\n".utf8)) }
@@ -157,16 +192,7 @@ extension DMAVerify {
         devices.append(PlatformCheck.BoardDevice(name: device.path, deviceClass: deviceClass, label: placement.label))
       }
       if !view.panics.isEmpty {
-        if json {
-          let encoder = JSONEncoder()
-          encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-          let report = CheckReport(
-            file: platform, xen: version.name, xenConfig: config.description, devices: devices.map { [$0.name: $0.label] }, verdicts: [],
-            boardReplays: [:], xenPanics: view.panics.map { [$0.node: $0.reason] }, notes: view.notes)
-          print(String(decoding: try encoder.encode(report), as: UTF8.self))
-        } else {
-          print(Self.text(file: platform, version: version, config: config, view: view, devices: devices, verdicts: [], replays: [:]))
-        }
+        try report(board: board, version: version, config: config, view: view, devices: devices, verdicts: [], replays: [:])
         throw ExitCode(1)
       }
       let verdicts = try PlatformCheck.run(devices: devices, policies: policies, layouts: layouts, xen: version, iommuEnabled: view.iommuEnabled)
@@ -177,18 +203,34 @@ extension DMAVerify {
           replays[key] = boardReplay(board: board, options: options, policy: verdict.policy, layout: verdict.layout, colours: colours, device: culprit.devices[0])
         }
       }
-      if json {
+      try report(board: board, version: version, config: config, view: view, devices: devices, verdicts: verdicts, replays: replays)
+      if verdicts.contains(where: { !$0.unknown.isEmpty }) { throw ExitCode(2) }
+      if verdicts.contains(where: { !$0.safe && !$0.inapplicable }) { throw ExitCode(1) }
+    }
+
+    /// Prints the report in the chosen format: text, JSON or Markdown, each
+    /// with the verdicts, remedies, masters (with the source's labels) and
+    /// details.
+    func report(
+      board: Platform, version: XenVersion, config: XenConfig, view: XenView, devices: [PlatformCheck.BoardDevice], verdicts: [PlatformCheck.Verdict],
+      replays: [String: String]
+    ) throws {
+      let labels = board.labels.filter { path, _ in devices.contains { $0.name == path } }
+      switch outputFormat {
+      case .json:
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let report = CheckReport(
           file: platform, xen: version.name, xenConfig: config.description, devices: devices.map { [$0.name: $0.label] }, verdicts: verdicts,
-          boardReplays: replays, xenPanics: [], notes: view.notes)
+          boardReplays: replays, xenPanics: view.panics.map { [$0.node: $0.reason] }, notes: view.notes,
+          remedies: Self.remedies(verdicts, version: version),
+          safePolicies: Dictionary(uniqueKeysWithValues: Self.safePolicies(verdicts).map { ($0.layout.rawValue, $0.policies) }), labels: labels)
         print(String(decoding: try encoder.encode(report), as: UTF8.self))
-      } else {
-        print(Self.text(file: platform, version: version, config: config, view: view, devices: devices, verdicts: verdicts, replays: replays))
+      case .markdown:
+        print(Self.markdown(file: platform, version: version, config: config, view: view, devices: devices, verdicts: verdicts, replays: replays, labels: labels))
+      case .text:
+        print(Self.text(file: platform, version: version, config: config, view: view, devices: devices, verdicts: verdicts, replays: replays, labels: labels))
       }
-      if verdicts.contains(where: { !$0.unknown.isEmpty }) { throw ExitCode(2) }
-      if verdicts.contains(where: { !$0.safe && !$0.inapplicable }) { throw ExitCode(1) }
     }
 
     /// The failing DMA on the board itself: its own scenario, plus a DMA
@@ -223,38 +265,49 @@ extension DMAVerify {
       }
     }
 
-    /// The answer first: one line per policy and dom0 layout with each page
-    /// kind's outcome and the devices that decide it, then what would make
-    /// the unsafe ones safe.
-    static func verdictLines(_ verdicts: [PlatformCheck.Verdict], version: XenVersion) -> [String] {
-      var lines = ["Verdicts (per page kind: local, grant, foreign):"]
-      let width = verdicts.map { "\($0.policy.rawValue) on a \($0.layout.rawValue) dom0".count }.max() ?? 0
-      for verdict in verdicts {
-        let title = "\(verdict.policy.rawValue) on a \(verdict.layout.rawValue) dom0".padding(toLength: width, withPad: " ", startingAt: 0)
-        if verdict.inapplicable {
-          lines.append("  n/a     \(title)  LLC colouring needs Xen 4.20")
-          continue
-        }
-        let pages = MatrixCell.PageKind.allCases.map { page -> String in
-          let outcomes = verdict.culprits.compactMap { $0.pageOutcomes[page.rawValue] }
-          if outcomes.contains("corruption") { return "\(page.rawValue) CORRUPTION" }
-          if outcomes.contains("fault") { return "\(page.rawValue) FAULT" }
-          if verdict.unknown.contains(where: { $0.contains("/\(page.rawValue)/") }) { return "\(page.rawValue) unknown" }
-          return "\(page.rawValue) ok"
-        }
-        let status = verdict.safe ? "SAFE" : verdict.culprits.isEmpty ? "UNKNOWN" : "UNSAFE"
-        var devices: [String] = []
-        for culprit in verdict.culprits {
-          for device in culprit.devices where !devices.contains(device) { devices.append(device) }
-        }
-        let shown = devices.count > 3 ? devices.prefix(3).joined(separator: ", ") + " and \(devices.count - 3) more" : devices.joined(separator: ", ")
-        lines.append(
-          "  \(status.padding(toLength: 7, withPad: " ", startingAt: 0)) \(title)  \(pages.joined(separator: ", "))"
-            + (shown.isEmpty ? "" : ": \(shown)") + (verdict.decidedAs.map { " (IOMMU off: as \($0.rawValue))" } ?? ""))
+    // MARK: - What the report says, in every format
+
+    /// One page kind's outcome in a verdict: `CORRUPTION`, `FAULT`,
+    /// `unknown` or `ok` (the worst of the deciding devices').
+    static func pageOutcomes(_ verdict: PlatformCheck.Verdict) -> [(page: String, outcome: String)] {
+      MatrixCell.PageKind.allCases.map { page in
+        let outcomes = verdict.culprits.compactMap { $0.pageOutcomes[page.rawValue] }
+        if outcomes.contains("corruption") { return (page.rawValue, "CORRUPTION") }
+        if outcomes.contains("fault") { return (page.rawValue, "FAULT") }
+        if verdict.unknown.contains(where: { $0.contains("/\(page.rawValue)/") }) { return (page.rawValue, "unknown") }
+        return (page.rawValue, "ok")
       }
-      // Remedies: per class of the deciding devices, then the policies
-      // that are safe on each layout.
-      var remedies: [String] = []
+    }
+
+    static func status(_ verdict: PlatformCheck.Verdict) -> String {
+      verdict.inapplicable ? "n/a" : verdict.safe ? "SAFE" : verdict.culprits.isEmpty ? "UNKNOWN" : "UNSAFE"
+    }
+
+    /// The devices that decide a verdict, each once, in the culprits' order.
+    static func decidingDevices(_ verdict: PlatformCheck.Verdict) -> [String] {
+      var devices: [String] = []
+      for culprit in verdict.culprits {
+        for device in culprit.devices where !devices.contains(device) { devices.append(device) }
+      }
+      return devices
+    }
+
+    /// What would make a deciding device safe, by its class on the board.
+    struct Remedy: Encodable, Equatable {
+      var device: String
+      var deviceClass: String
+      var remedy: String
+
+      enum CodingKeys: String, CodingKey {
+        case device
+        case deviceClass = "class"
+        case remedy
+      }
+    }
+
+    /// Each deciding device of every verdict once, with its remedy.
+    static func remedies(_ verdicts: [PlatformCheck.Verdict], version: XenVersion) -> [Remedy] {
+      var remedies: [Remedy] = []
       var seen: Set<String> = []
       for verdict in verdicts {
         for culprit in verdict.culprits {
@@ -271,17 +324,49 @@ extension DMAVerify {
             default:
               remedy = "put it behind an SMMU Xen drives (give the node iommus), or --assume-no-dma \(name) if it never does DMA"
             }
-            remedies.append("  \(device) (\(label)): \(remedy)")
+            remedies.append(Remedy(device: device, deviceClass: label, remedy: remedy))
           }
         }
       }
+      return remedies
+    }
+
+    /// Per dom0 layout checked (and applicable), the policies SAFE on it.
+    static func safePolicies(_ verdicts: [PlatformCheck.Verdict]) -> [(layout: MatrixCell.Layout, policies: [String])] {
+      MatrixCell.Layout.allCases.compactMap { layout in
+        let here = verdicts.filter { $0.layout == layout && !$0.inapplicable }
+        return here.isEmpty ? nil : (layout, here.filter(\.safe).map(\.policy.rawValue))
+      }
+    }
+
+    // MARK: - Text
+
+    /// The answer first: one line per policy and dom0 layout with each page
+    /// kind's outcome and the devices that decide it, then what would make
+    /// the unsafe ones safe.
+    static func verdictLines(_ verdicts: [PlatformCheck.Verdict], version: XenVersion) -> [String] {
+      var lines = ["Verdicts (per page kind: local, grant, foreign):"]
+      let width = verdicts.map { "\($0.policy.rawValue) on a \($0.layout.rawValue) dom0".count }.max() ?? 0
+      for verdict in verdicts {
+        let title = "\(verdict.policy.rawValue) on a \(verdict.layout.rawValue) dom0".padding(toLength: width, withPad: " ", startingAt: 0)
+        if verdict.inapplicable {
+          lines.append("  n/a     \(title)  LLC colouring needs Xen 4.20")
+          continue
+        }
+        let pages = pageOutcomes(verdict).map { "\($0.page) \($0.outcome)" }
+        let devices = decidingDevices(verdict)
+        let shown = devices.count > 3 ? devices.prefix(3).joined(separator: ", ") + " and \(devices.count - 3) more" : devices.joined(separator: ", ")
+        lines.append(
+          "  \(status(verdict).padding(toLength: 7, withPad: " ", startingAt: 0)) \(title)  \(pages.joined(separator: ", "))"
+            + (shown.isEmpty ? "" : ": \(shown)") + (verdict.decidedAs.map { " (IOMMU off: as \($0.rawValue))" } ?? ""))
+      }
+      // Remedies: per class of the deciding devices, then the policies
+      // that are safe on each layout.
+      let remedies = remedies(verdicts, version: version).map { "  \($0.device) (\($0.deviceClass)): \($0.remedy)" }
       if !remedies.isEmpty {
         lines.append("To make it safe:")
         lines += remedies.count > 8 ? Array(remedies.prefix(8)) + ["  … and \(remedies.count - 8) more devices (see Details)"] : remedies
-        for layout in MatrixCell.Layout.allCases {
-          let here = verdicts.filter { $0.layout == layout && !$0.inapplicable }
-          guard !here.isEmpty else { continue }
-          let safe = here.filter(\.safe).map(\.policy.rawValue)
+        for (layout, safe) in safePolicies(verdicts) {
           lines.append("  policies SAFE on a \(layout.rawValue) dom0 as the board is: \(safe.isEmpty ? "none of those checked" : safe.joined(separator: ", "))")
         }
       }
@@ -298,19 +383,23 @@ extension DMAVerify {
       /// Node → why Xen panics building dom0; no verdicts then.
       var xenPanics: [[String: String]]
       var notes: [String]
+      /// What would make each deciding device safe (the text's "To make it
+      /// safe"), and per dom0 layout the policies SAFE as the board is.
+      var remedies: [Remedy] = []
+      var safePolicies: [String: [String]] = [:]
+      /// Node path → the source's labels (`/__symbols__`), for the masters.
+      var labels: [String: [String]] = [:]
     }
 
     static func text(
       file: String, version: XenVersion, config: XenConfig, view: XenView, devices: [PlatformCheck.BoardDevice], verdicts: [PlatformCheck.Verdict],
-      replays: [String: String]
+      replays: [String: String], labels: [String: [String]] = [:]
     ) -> String {
       var lines = ["== \(file) (Xen \(version.name), \(config.description))"]
       if !view.panics.isEmpty {
         lines.append("XEN PANICS at dom0 build, before any DMA policy matters:")
         for panic in view.panics { lines.append("  \(panic.reason)") }
-        if view.panics.contains(where: { $0.reason.contains("'iommus'") }) {
-          lines.append("  remedy: describe these masters in the SMMU's mmu-masters (the binding Xen before 4.16 reads), or use Xen 4.16 or later")
-        }
+        if let remedy = panicRemedy(view) { lines.append("  remedy: \(remedy)") }
         lines.append("")
       }
       if !verdicts.isEmpty {
@@ -318,7 +407,10 @@ extension DMAVerify {
         lines.append("")
       }
       lines.append("DMA masters:")
-      for device in devices { lines.append("  \(device.label.padding(toLength: 17, withPad: " ", startingAt: 0)) \(device.name)") }
+      for device in devices {
+        let shown = (labels[device.name] ?? []).map { "&" + $0 }.joined(separator: " ")
+        lines.append("  \(device.label.padding(toLength: 17, withPad: " ", startingAt: 0)) \(device.name)" + (shown.isEmpty ? "" : "  \(shown)"))
+      }
       for note in view.notes { lines.append("  note: \(note)") }
       lines.append("")
       if !verdicts.isEmpty { lines.append("Details:") }
@@ -334,18 +426,13 @@ extension DMAVerify {
         }
         lines.append("UNSAFE  \(title)")
         for culprit in verdict.culprits {
-          let shown = Set(culprit.labels) == [culprit.deviceClass.rawValue]
-            ? "\(culprit.devices.joined(separator: ", ")) (\(culprit.deviceClass.rawValue))"
-            : zip(culprit.devices, culprit.labels).map { "\($0) (\($1))" }.joined(separator: ", ")
-          lines.append("        \(culprit.outcome) for \(culprit.pageKinds.joined(separator: ", ")) pages: \(shown)")
+          lines.append("        \(culprit.outcome) for \(culprit.pageKinds.joined(separator: ", ")) pages: \(culpritDevices(culprit))")
           if let replay = replays["\(verdict.policy.rawValue)/\(verdict.layout.rawValue)/\(culprit.devices[0])"] {
             lines.append("          on this board: \(replay)")
           }
           if let scenario = culprit.counterexample {
             lines.append("          counterexample (\(culprit.claim)\(culprit.replayed == true ? ", replayed" : "")):")
-            for line in scenario.split(separator: "\n") where line.hasPrefix("grant ") || line.hasPrefix("foreign ") || line.hasPrefix("dma ") {
-              lines.append("            \(line)")
-            }
+            for line in counterexampleLines(scenario) { lines.append("            \(line)") }
           }
         }
         for claim in verdict.unknown { lines.append("        unknown: \(claim)") }
@@ -354,5 +441,172 @@ extension DMAVerify {
       // its own, with control characters escaped.
       return lines.map(Printable.escaped).joined(separator: "\n")
     }
+
+    static func panicRemedy(_ view: XenView) -> String? {
+      view.panics.contains(where: { $0.reason.contains("'iommus'") })
+        ? "describe these masters in the SMMU's mmu-masters (the binding Xen before 4.16 reads), or use Xen 4.16 or later" : nil
+    }
+
+    /// A culprit's devices with their classes (once when they share one).
+    static func culpritDevices(_ culprit: PlatformCheck.Culprit) -> String {
+      Set(culprit.labels) == [culprit.deviceClass.rawValue]
+        ? "\(culprit.devices.joined(separator: ", ")) (\(culprit.deviceClass.rawValue))"
+        : zip(culprit.devices, culprit.labels).map { "\($0) (\($1))" }.joined(separator: ", ")
+    }
+
+    /// The counterexample's grants, foreign mappings and DMAs: the steps
+    /// that make it (the rest is the matrix platform's setup).
+    static func counterexampleLines(_ scenario: String) -> [String] {
+      scenario.split(separator: "\n").filter { $0.hasPrefix("grant ") || $0.hasPrefix("foreign ") || $0.hasPrefix("dma ") }.map(String.init)
+    }
+
+    // MARK: - Markdown
+
+    /// The same report as ``text(file:version:config:view:devices:verdicts:replays:labels:)``
+    /// as a Markdown document (CommonMark with GitHub's tables) for a review:
+    /// the verdicts as a table, then remedies, masters and details. Strings
+    /// from the tree are escaped as in the text (control characters) and
+    /// for Markdown (in code spans, or with backslashes), so a node name
+    /// cannot add markup or break a table.
+    static func markdown(
+      file: String, version: XenVersion, config: XenConfig, view: XenView, devices: [PlatformCheck.BoardDevice], verdicts: [PlatformCheck.Verdict],
+      replays: [String: String], labels: [String: [String]] = [:]
+    ) -> String {
+      var lines = ["# dmaverify check: \(Markdown.code(file))", "", "Xen \(version.name), \(Markdown.code(config.description)); dmaverify \(Version.release).", ""]
+      if !view.panics.isEmpty {
+        lines += ["## Xen panics at dom0 build", "", "Before any DMA policy matters:", ""]
+        for panic in view.panics { lines.append("- \(Markdown.text(panic.reason))") }
+        if let remedy = panicRemedy(view) { lines.append("- Remedy: \(Markdown.text(remedy))") }
+        lines.append("")
+      }
+      if !verdicts.isEmpty {
+        lines += ["## Verdicts", "", "| Verdict | Policy | dom0 | local | grant | foreign | Deciding devices |", "|---|---|---|---|---|---|---|"]
+        for verdict in verdicts {
+          let policy = Markdown.code(verdict.policy.rawValue) + (verdict.decidedAs.map { " (IOMMU off: as \(Markdown.code($0.rawValue)))" } ?? "")
+          if verdict.inapplicable {
+            lines.append("| n/a | \(policy) | \(verdict.layout.rawValue) | — | — | — | LLC colouring needs Xen 4.20 |")
+            continue
+          }
+          let status = status(verdict)
+          let pages = pageOutcomes(verdict).map { $0.outcome == "ok" ? "ok" : "**\($0.outcome)**" }
+          let devices = decidingDevices(verdict).map { Markdown.code($0, inTable: true) }.joined(separator: ", ")
+          lines.append(
+            "| \(status == "SAFE" ? status : "**\(status)**") | \(policy) | \(verdict.layout.rawValue) | \(pages.joined(separator: " | ")) | \(devices.isEmpty ? "—" : devices) |")
+        }
+        lines.append("")
+        let remedies = remedies(verdicts, version: version)
+        if !remedies.isEmpty {
+          lines += ["## To make it safe", ""]
+          for remedy in remedies {
+            // The option to give is code, the rest prose.
+            let parts = remedy.remedy.components(separatedBy: "--assume-no-dma ")
+            let prose =
+              parts.count == 2
+              ? Markdown.text(parts[0]) + Markdown.code("--assume-no-dma " + (parts[1].split(separator: " ").first.map(String.init) ?? ""))
+                + Markdown.text(String(parts[1].drop { $0 != " " }))
+              : Markdown.text(remedy.remedy)
+            lines.append("- \(Markdown.code(remedy.device)) (\(remedy.deviceClass)): \(prose)")
+          }
+          for (layout, safe) in safePolicies(verdicts) {
+            lines.append(
+              "- Policies SAFE on a \(layout.rawValue) dom0 as the board is: \(safe.isEmpty ? "none of those checked" : safe.map { Markdown.code($0) }.joined(separator: ", "))")
+          }
+          lines.append("")
+        }
+      }
+      lines += ["## DMA masters", ""]
+      if devices.isEmpty {
+        lines.append("None.")
+      } else {
+        // The labels column only when the tree has labels (a DTS, or a DTB
+        // compiled with dtc -@).
+        lines += labels.isEmpty ? ["| Class | Device |", "|---|---|"] : ["| Class | Device | Labels |", "|---|---|---|"]
+        for device in devices {
+          let shown = (labels[device.name] ?? []).map { Markdown.code("&" + $0, inTable: true) }.joined(separator: " ")
+          lines.append("| \(device.label) | \(Markdown.code(device.name, inTable: true)) |" + (labels.isEmpty ? "" : " \(shown.isEmpty ? "—" : shown) |"))
+        }
+      }
+      if !view.notes.isEmpty {
+        lines.append("")
+        for note in view.notes { lines.append("- Note: \(Markdown.text(note))") }
+      }
+      lines.append("")
+      if !verdicts.isEmpty { lines += ["## Details", ""] }
+      for verdict in verdicts {
+        let title = "\(verdict.policy.rawValue) on a \(verdict.layout.rawValue) dom0" + (verdict.decidedAs.map { " (Xen's IOMMU is off: Linux acts as \($0.rawValue))" } ?? "")
+        if verdict.inapplicable {
+          lines += ["### n/a: \(title)", "", "LLC colouring needs Xen 4.20.", ""]
+          continue
+        }
+        if verdict.safe {
+          lines += ["### SAFE: \(title)", "", "Proved for every page kind and buffer shape of every device.", ""]
+          continue
+        }
+        lines += ["### \(status(verdict)): \(title)", ""]
+        for culprit in verdict.culprits {
+          let shown = zip(culprit.devices, culprit.labels).map { "\(Markdown.code($0)) (\($1))" }.joined(separator: ", ")
+          lines.append("- \(culprit.outcome) for \(culprit.pageKinds.joined(separator: ", ")) pages: \(shown)")
+          if let replay = replays["\(verdict.policy.rawValue)/\(verdict.layout.rawValue)/\(culprit.devices[0])"] {
+            lines.append("  - On this board: \(Markdown.code(replay))")
+          }
+          if let scenario = culprit.counterexample {
+            lines += ["  - Counterexample (\(Markdown.code(culprit.claim))\(culprit.replayed == true ? ", replayed" : "")):", ""]
+            lines += Markdown.block(counterexampleLines(scenario), indent: "    ")
+            lines.append("")
+          }
+        }
+        for claim in verdict.unknown { lines.append("- Unknown: \(Markdown.code(claim))") }
+        lines.append("")
+      }
+      // One blank line between blocks, none at the end.
+      let document = lines.enumerated().filter { index, line in !(line.isEmpty && (index == 0 || lines[index - 1].isEmpty)) }.map(\.element)
+      return (document.last == "" ? document.dropLast() : document[...]).joined(separator: "\n")
+    }
+  }
+}
+
+/// Markdown for strings that may come from the tree.
+enum Markdown {
+  /// A code span: control characters escaped as in the text output, a
+  /// fence longer than any run of backticks inside (CommonMark 0.31 §6.1),
+  /// and in a table `|` escaped, which GitHub's tables read even inside
+  /// code spans (elsewhere the backslash would show).
+  static func code(_ string: String, inTable: Bool = false) -> String {
+    let escaped = inTable ? Printable.escaped(string).replacingOccurrences(of: "|", with: "\\|") : Printable.escaped(string)
+    var longest = 0
+    var run = 0
+    for character in escaped {
+      run = character == "`" ? run + 1 : 0
+      longest = max(longest, run)
+    }
+    let fence = String(repeating: "`", count: longest + 1)
+    let padded = escaped.hasPrefix("`") || escaped.hasSuffix("`") ? " \(escaped) " : escaped
+    return fence + padded + fence
+  }
+
+  /// Plain text with every ASCII punctuation character that Markdown could
+  /// read as markup backslash-escaped (CommonMark 0.31 §2.4).
+  static func text(_ string: String) -> String {
+    var result = ""
+    for character in Printable.escaped(string) {
+      if "\\`*_[]<>|#!~".contains(character) { result.append("\\") }
+      result.append(character)
+    }
+    return result
+  }
+
+  /// A fenced code block of `lines`, indented to sit in a list item.
+  static func block(_ lines: [String], indent: String) -> [String] {
+    let escaped = lines.map(Printable.escaped)
+    var longest = 2
+    for line in escaped {
+      var run = 0
+      for character in line {
+        run = character == "`" ? run + 1 : 0
+        longest = max(longest, run)
+      }
+    }
+    let fence = String(repeating: "`", count: longest + 1)
+    return [indent + fence] + escaped.map { indent + $0 } + [indent + fence]
   }
 }

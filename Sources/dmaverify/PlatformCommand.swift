@@ -11,7 +11,9 @@ extension DMAVerify {
       commandName: "platform",
       abstract: "Show a board's SMMUs, RAM and DMA masters from its device tree.",
       discussion: """
-        Reads a device tree blob (.dtb), or source (.dts) through dtc, and
+        Reads a device tree blob (.dtb), or source (.dts) through dtc (first
+        through cpp, as the Linux kernel's dtbs rule runs it, when it has
+        #include or #define lines; -I DIR for its includes), and
         classifies every enabled device (xen,passthrough nodes are a guest's,
         like disabled ones): protected (stream IDs on an SMMU, by
         iommus, mmu-masters or iommu-map), unprotected DMA master (evidence
@@ -38,11 +40,17 @@ extension DMAVerify {
 
         Exit status: 0 when the tree was read, 64 on a usage error, 65 when the
         tree is malformed or cannot be modelled (the message names the file and
-        the byte offset), 66 when the file cannot be read, 73 when the scenario
+        the byte offset; for a source, the file and line cpp or dtc reports;
+        also when dtc, or cpp for a source with directives, is not installed),
+        66 when the file cannot be read, 73 when the scenario
         file cannot be written (checked before the tree is read).
 
-        The tree is untrusted input: dtc gets the file after '--' and runs at
-        most --dtc-timeout seconds in its own process group; names and
+        The source's labels (/__symbols__, which dtc writes with -@) are shown
+        beside their nodes (&uart0).
+
+        The tree is untrusted input: dtc gets the file after '--' (cpp, which
+        has no '--', as ./NAME when it starts with '-'); cpp and dtc run at
+        most --dtc-timeout seconds each, each in its own process group; names and
         strings from the tree are printed with control characters escaped and
         written into scenarios only as sanitised names or escaped comments.
         The scenario file is written to a new file and renamed over the path;
@@ -58,12 +66,12 @@ extension DMAVerify {
 
     @Option(
       name: .customLong("assume-no-dma"),
-      help: ArgumentHelp("A node (path or node name) that never masters the bus; repeat for several.", valueName: "node"))
+      help: ArgumentHelp("A node (path, node name or &label) that never masters the bus; repeat for several.", valueName: "node"))
     var assumeNoDMA: [String] = []
 
     @Option(
       name: .customLong("assume-dma"),
-      help: ArgumentHelp("A node (path or node name) that masters the bus although nothing says so; repeat for several.", valueName: "node"))
+      help: ArgumentHelp("A node (path, node name or &label) that masters the bus although nothing says so; repeat for several.", valueName: "node"))
     var assumeDMA: [String] = []
 
     @Option(help: ArgumentHelp("A DMA bindings file (the format of dma-bindings.txt), read before the bundled one.", valueName: "file"))
@@ -112,11 +120,21 @@ extension DMAVerify {
       help: ArgumentHelp("Host RAM the tree leaves to the bootloader (e.g. 0x80000000:2G), replacing the memory nodes'; repeatable.", valueName: "base:size"))
     var ram: [String] = []
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("How long dtc may take to compile a .dts before it is killed.", valueName: "seconds"))
+    @Option(
+      parsing: .unconditional,
+      help: ArgumentHelp("How long dtc (and cpp before it) may each take on a .dts before it is killed.", valueName: "seconds"))
     var dtcTimeout: Double = DeviceTreeSource.defaultTimeout
+
+    @Option(
+      name: [.customShort("I", allowingJoined: true), .customLong("include-dir")],
+      help: ArgumentHelp(
+        "A directory for a .dts's #include (cpp -I) and /include/ (dtc -i); repeatable. A .dts with #include or #define lines goes through cpp first, as the Linux kernel's dtbs rule runs it.",
+        valueName: "dir"))
+    var includeDir: [String] = []
 
     func validate() throws {
       try BoardInput.validateDTCTimeout(dtcTimeout)
+      try BoardInput.validateIncludeDirectories(includeDir)
       _ = try options()
     }
 
@@ -165,7 +183,7 @@ extension DMAVerify {
         }
       }
       var (tree, platform) = try BoardInput.load(
-        file, dtcTimeout: dtcTimeout, bindings: try BoardInput.bindings(bindings), assumeDMA: assumeDMA, assumeNoDMA: assumeNoDMA)
+        file, dtcTimeout: dtcTimeout, includeDirectories: includeDir, bindings: try BoardInput.bindings(bindings), assumeDMA: assumeDMA, assumeNoDMA: assumeNoDMA)
       let banks = try BoardInput.ram(ram)
       if !banks.isEmpty { platform = platform.withRAM(banks) }
       for warning in platform.warnings { FileHandle.standardError.write(Data("\(file): \(warning)\n".utf8)) }
@@ -206,7 +224,7 @@ extension DMAVerify {
         lines.append(
           "  \(iommu.path)  \(iommu.compatible.first ?? "-")  \(iommu.kind.rawValue)"
             + (iommu.iommuCells.map { "  #iommu-cells \($0)" } ?? "  (no #iommu-cells: legacy mmu-masters only)")
-            + (iommu.available ? "" : "  DISABLED"))
+            + (iommu.available ? "" : "  DISABLED") + (platform.labels[iommu.path].map { "  " + $0.map { "&" + $0 }.joined(separator: " ") } ?? ""))
       }
       lines.append("RAM")
       if platform.ram.isEmpty { lines.append("  none") }
@@ -222,13 +240,16 @@ extension DMAVerify {
       lines.append("Devices")
       if masters.isEmpty { lines.append("  none") }
       for device in masters {
-        lines.append(contentsOf: deviceLines(device))
+        lines.append(contentsOf: deviceLines(device, labels: BoardInput.labelText(platform, device.path)))
       }
       let others = enabled.filter { if case .notAMaster = $0.classification { true } else { false } }
       if all {
         lines.append("Not DMA masters")
         for device in others {
-          if case .notAMaster(let reason) = device.classification { lines.append("  \(device.path): \(reason)") }
+          if case .notAMaster(let reason) = device.classification {
+            let labels = BoardInput.labelText(platform, device.path)
+            lines.append("  \(device.path)\(labels.isEmpty ? "" : " \(labels)"): \(reason)")
+          }
         }
         lines.append("Disabled")
         if !platform.devices.contains(where: { $0.disabledBy != nil }) { lines.append("  none") }
@@ -263,7 +284,10 @@ extension DMAVerify {
         }
       }
       for device in masters {
-        if let placement = view.placements[device.path] { lines.append("  \(placement.label.padding(toLength: 17, withPad: " ", startingAt: 0)) \(device.path)") }
+        if let placement = view.placements[device.path] {
+          let labels = BoardInput.labelText(platform, device.path)
+          lines.append("  \(placement.label.padding(toLength: 17, withPad: " ", startingAt: 0)) \(device.path)" + (labels.isEmpty ? "" : "  \(labels)"))
+        }
       }
       for (iommu, use) in view.streamMapUse.sorted(by: { $0.key < $1.key }) {
         lines.append("  \(iommu): \(use) stream-map entr\(use == 1 ? "y" : "ies") used of \(options.smmuStreamMapEntries ?? Platform.defaultStreamMapEntries)")
@@ -285,7 +309,9 @@ extension DMAVerify {
       return lines.map(Printable.escaped).joined(separator: "\n")
     }
 
-    static func deviceLines(_ device: PlatformDevice) -> [String] {
+    /// - Parameter labels: the node's labels in the source (`&sata0`), shown
+    ///   at the end of its line so that the node can be found in the `.dts`.
+    static func deviceLines(_ device: PlatformDevice, labels: String = "") -> [String] {
       let label: String
       switch device.classification {
       case .protected: label = "protected"
@@ -293,7 +319,10 @@ extension DMAVerify {
       case .unknown: label = "UNKNOWN"
       case .notAMaster: label = "not a master"
       }
-      var lines = ["  " + label.padding(toLength: 12, withPad: " ", startingAt: 0) + " \(device.path)" + (device.compatible.first.map { " (\($0))" } ?? "")]
+      var lines = [
+        "  " + label.padding(toLength: 12, withPad: " ", startingAt: 0) + " \(device.path)" + (device.compatible.first.map { " (\($0))" } ?? "")
+          + (labels.isEmpty ? "" : "  \(labels)")
+      ]
       for evidence in device.evidence {
         var line = "               " + evidence.description
         if case .streams(let assignment) = evidence { line += "  [\(bindingNote(assignment.binding))]" }
@@ -364,6 +393,8 @@ struct PlatformReport: Encodable {
     var assumedNoDMA: Bool
     var disabledBy: String?
     var scenarioName: String?
+    /// The node's labels in the source, from `/__symbols__`.
+    var labels: [String]
   }
   /// Xen's view for the release and build given.
   struct Xen: Encodable {
@@ -409,7 +440,7 @@ struct PlatformReport: Encodable {
           Streams(iommu: $0.iommu, binding: $0.binding.rawValue, streamIDs: $0.streamIDs, requesterIDBase: $0.requesterIDBase, length: $0.length)
         },
         coherent: device.coherent, assumedNoDMA: device.assumedNoDMA, disabledBy: device.disabledBy,
-        scenarioName: scenario?.deviceNames[device.path])
+        scenarioName: scenario?.deviceNames[device.path], labels: platform.labels[device.path] ?? [])
     }
     unsafe = platform.unsafeDevices.map(\.path)
     self.scenarioFile = scenarioFile

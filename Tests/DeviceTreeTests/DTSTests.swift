@@ -3,14 +3,19 @@ import Testing
 
 @testable import DeviceTree
 
-/// DTS goes through dtc. CI installs only libz3-dev, so these tests run
-/// only where dtc is installed; the DTB tests do not need it.
+/// DTS goes through dtc (and cpp when it has directives). CI installs both
+/// (`.ci/run`); elsewhere these tests run only where the tools are
+/// installed; the DTB tests do not need them.
 @Suite("DTS through dtc")
 struct DTSTests {
-  /// The tree without offsets, which depend on dtc's layout choices.
+  /// The tree without offsets, which depend on dtc's layout choices, and
+  /// without what `-@` adds: `/__symbols__` and a `phandle` for every
+  /// labelled node (the committed DTBs were made without it).
   static func shape(_ tree: FlattenedDeviceTree) -> [String] {
-    tree.nodes.map { node in
-      node.path + " {" + node.properties.map { "\($0.name)=\($0.value.map { String($0, radix: 16) }.joined(separator: "."))" }.joined(separator: ";") + "}"
+    tree.nodes.filter { $0.path != "/__symbols__" }.map { node in
+      node.path + " {"
+        + node.properties.filter { $0.name != "phandle" }.map { "\($0.name)=\($0.value.map { String($0, radix: 16) }.joined(separator: "."))" }
+        .joined(separator: ";") + "}"
     }
   }
 
@@ -21,6 +26,96 @@ struct DTSTests {
     let compiled = try FlattenedDeviceTree.load(file: Fixtures.path(board, "dts"))
     #expect(Self.shape(compiled) == Self.shape(try Fixtures.tree(board)))
     #expect(compiled.reservations == (try Fixtures.tree(board)).reservations)
+  }
+
+  @Test("dtc runs with -@: the source's labels are in /__symbols__ and on the platform", .enabled(if: Fixtures.dtcInstalled, "dtc (device-tree-compiler) is not installed"))
+  func labels() throws {
+    let platform = try Platform(tree: try FlattenedDeviceTree.load(file: Fixtures.path("quarry", "dts")))
+    #expect(platform.labels == ["/iommu@2b400000": ["smmu"], "/ethernet@2b000000": ["eth0"], "/usb@2c000000": ["usb0"], "/sata@2d000000": ["ahci"]])
+    // A DTB compiled without -@ has none.
+    #expect(try Fixtures.platform("quarry").labels.isEmpty)
+  }
+
+  static var cppInstalled: Bool { DeviceTreePreprocessor.preprocessorPath() != nil }
+  static var toolsInstalled: Bool { Fixtures.dtcInstalled && cppInstalled }
+
+  @Test(
+    "a DTS with #include of a .dtsi, a header from -I and #define macros compiles through cpp and dtc",
+    .enabled(if: DTSTests.toolsInstalled, "cpp or dtc is not installed"))
+  func preprocessed() throws {
+    let tree = try FlattenedDeviceTree.load(file: Fixtures.cpp("fallow.dts"), includeDirectories: [Fixtures.cpp("include")])
+    let platform = try Platform(tree: tree)
+    // FALLOW_USB_STREAM, defined in the .dts, reached the .dtsi's iommus.
+    #expect(platform.devices.first { $0.path == "/usb@2c000000" }?.streams.map(\.streamIDs) == [[0x860]])
+    #expect(platform.ram.map(\.address) == [0x8000_0000])
+    #expect(platform.unsafeDevices.map(\.path) == ["/sata@2d000000"])
+    #expect(platform.labels["/sata@2d000000"] == ["sata0"])
+    // The header's constants: <FALLOW_SPI 66 FALLOW_LEVEL_HIGH>.
+    #expect(tree.node(at: "/sata@2d000000")?.property("interrupts")?.value == [0, 0, 0, 0, 0, 0, 0, 66, 0, 0, 0, 4])
+  }
+
+  @Test(
+    "without -I, the header is not found: cpp's error names the .dtsi and line that include it",
+    .enabled(if: DTSTests.cppInstalled, "cpp is not installed"))
+  func includeDirectoryMissing() throws {
+    let file = Fixtures.cpp("fallow.dts")
+    #expect {
+      _ = try FlattenedDeviceTree.load(file: file)
+    } throws: { error in
+      let text = "\(error)"
+      return text.hasPrefix("\(file): error: cpp could not preprocess the source: In file included from \(file):9")
+        && text.contains("\(Fixtures.cpp("fallow-soc.dtsi")):4:") && text.contains("fallow-irq.h") && text.hasSuffix("(exit status 1)")
+    }
+  }
+
+  @Test("an #include that is not there: the error names the .dts and the line of the #include", .enabled(if: DTSTests.cppInstalled, "cpp is not installed"))
+  func missingInclude() throws {
+    let file = Fixtures.cpp("missing-include.dts")
+    #expect {
+      _ = try FlattenedDeviceTree.load(file: file)
+    } throws: { error in
+      guard case .malformed(let inner) = error as? DeviceTreeLoadError else { return false }
+      // GCC: "FILE:5:10: fatal error: absent-soc.dtsi: No such file or directory".
+      return inner.file == file && inner.message.hasPrefix("cpp could not preprocess the source: \(file):5:")
+        && inner.message.contains("absent-soc.dtsi") && !inner.message.contains(" | ")
+    }
+  }
+
+  @Test(
+    "a syntax error inside an included .dtsi: dtc's error names that file and line, not the preprocessed file",
+    .enabled(if: DTSTests.toolsInstalled, "cpp or dtc is not installed"))
+  func errorInInclude() throws {
+    let file = Fixtures.cpp("broken-include.dts")
+    #expect {
+      _ = try FlattenedDeviceTree.load(file: file)
+    } throws: { error in
+      guard case .malformed(let inner) = error as? DeviceTreeLoadError else { return false }
+      return inner.file == file && inner.message.hasPrefix("dtc could not compile the source: Error: \(Fixtures.cpp("broken-soc.dtsi")):7.")
+        && inner.message.contains("syntax error") && !inner.message.contains("preprocessed")
+    }
+  }
+
+  @Test("a DTS with a directive and no cpp on PATH says to install cpp or pass a DTB (dtc alone is not enough)")
+  func missingPreprocessor() throws {
+    let directory = try Self.fakeCompiler("exit 0\n")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    #expect(throws: DeviceTreeError(
+      file: "board.dts", offset: nil,
+      message: "the source has #include or #define lines, which need the C preprocessor cpp, which is not installed; install it (Debian/Ubuntu: apt-get install cpp) or pass a compiled .dtb")
+    ) {
+      try DeviceTreeSource.compile(file: "board.dts", preprocess: true, environment: ["PATH": directory.path])
+    }
+  }
+
+  @Test("-I directories reach dtc as -i, and with cpp the source's own directory too, before '--'")
+  func includeDirectoriesReachDTC() throws {
+    let directory = try Self.fakeCompiler("for a in \"$@\"; do printf '%s\\n' \"$a\"; done > \"$(dirname \"$0\")/arguments\"; exit 1\n")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    #expect(throws: DeviceTreeError.self) {
+      _ = try DeviceTreeSource.compile(file: "boards/b.dts", includeDirectories: ["inc", "-odd"], environment: ["PATH": directory.path])
+    }
+    let arguments = try String(contentsOf: directory.appendingPathComponent("arguments"), encoding: .utf8).split(separator: "\n").map(String.init)
+    #expect(arguments == ["-q", "-@", "-I", "dts", "-O", "dtb", "-o", "-", "-i", "inc", "-i", "-odd", "--", "boards/b.dts"])
   }
 
   @Test("a DTS error comes back with dtc's message naming the file", .enabled(if: Fixtures.dtcInstalled, "dtc (device-tree-compiler) is not installed"))

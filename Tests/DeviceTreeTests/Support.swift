@@ -13,6 +13,11 @@ enum Fixtures {
     directory.appendingPathComponent("\(board).\(suffix)").path
   }
 
+  /// A file of `Fixtures/cpp`: sources that need the C preprocessor.
+  static func cpp(_ name: String) -> String {
+    directory.appendingPathComponent("cpp").appendingPathComponent(name).path
+  }
+
   static func blob(_ board: String) throws -> [UInt8] {
     [UInt8](try Data(contentsOf: URL(fileURLWithPath: path(board))))
   }

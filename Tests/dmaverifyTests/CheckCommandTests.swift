@@ -39,6 +39,112 @@ struct CheckCommandTests {
     #expect(verdicts.first?["safe"] as? Bool == false)
   }
 
+  @Test("--json carries the remedies, the policies SAFE per layout and the source's labels")
+  func jsonRemedies() throws {
+    let output = try CommandRunner.run(["check", "--platform", Self.fixtures.appendingPathComponent("quarry.dts").path, "--policy", "per-device", "--dom0", "direct", "--json"])
+    #expect(output.status == 1, "\(output.standardError)")
+    let document = try #require(try JSONSerialization.jsonObject(with: Data(output.standardOutput.utf8)) as? [String: Any])
+    let remedies = try #require(document["remedies"] as? [[String: String]])
+    #expect(remedies.first == [
+      "device": "/sata@2d000000", "class": "not-behind-smmu",
+      "remedy": "put it behind an SMMU Xen drives (give the node iommus), or --assume-no-dma sata@2d000000 if it never does DMA",
+    ])
+    #expect(remedies.count == 2)
+    #expect(document["safePolicies"] as? [String: [String]] == ["direct-mapped": []])
+    #expect((document["labels"] as? [String: [String]])?["/sata@2d000000"] == ["ahci"])
+  }
+
+  @Test("--format markdown: the same report as a document, verdicts in a table first, then remedies, masters and details")
+  func markdown() throws {
+    let output = try CommandRunner.run(["check", "--platform", quarry, "--policy", "per-device", "--dom0", "direct", "--format", "markdown"])
+    #expect(output.status == 1, "\(output.standardError)")
+    let lines = output.standardOutput.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    #expect(lines.first == "# dmaverify check: `\(quarry)`")
+    let table = try #require(lines.firstIndex(of: "| Verdict | Policy | dom0 | local | grant | foreign | Deciding devices |"))
+    #expect(lines[table + 1] == "|---|---|---|---|---|---|---|")
+    #expect(lines[table + 2] == "| **UNSAFE** | `per-device` | direct-mapped | ok | ok | **CORRUPTION** | `/sata@2d000000`, `/mailbox@2e000000` |")
+    let remedies = try #require(lines.firstIndex(of: "## To make it safe"))
+    #expect(lines[remedies + 2] == "- `/sata@2d000000` (not-behind-smmu): put it behind an SMMU Xen drives (give the node iommus), or `--assume-no-dma sata@2d000000` if it never does DMA")
+    #expect(lines.contains("- Policies SAFE on a direct-mapped dom0 as the board is: none of those checked"))
+    let masters = try #require(lines.firstIndex(of: "## DMA masters"))
+    #expect(lines.contains("| not-behind-smmu | `/sata@2d000000` |"))
+    let details = try #require(lines.firstIndex(of: "## Details"))
+    #expect(table < remedies && remedies < masters && masters < details)
+    #expect(lines.contains("### UNSAFE: per-device on a direct-mapped dom0"))
+    #expect(lines.contains { $0.hasPrefix("  - Counterexample (`dma.matrix[per-device/direct-mapped/not-behind-smmu/foreign/") })
+    #expect(lines.contains("    ```"))
+    // No two blank lines in a row, none at the end.
+    #expect(!output.standardOutput.contains("\n\n\n"))
+    #expect(lines.dropLast().last != "")
+
+    let both = try CommandRunner.run(["check", "--platform", quarry, "--json", "--format", "markdown"])
+    #expect(both.status == 64)
+    #expect(both.standardError.contains("expected --json or --format markdown, not both (--json is --format json)"))
+  }
+
+  @Test(
+    "fallow.dts through cpp and dtc: the masters carry the source's labels in text and Markdown",
+    .enabled(if: PlatformCommandTests.toolsInstalled, "cpp or dtc is not installed"))
+  func labels() throws {
+    let source = Self.fixtures.appendingPathComponent("cpp/fallow.dts").path
+    let include = Self.fixtures.appendingPathComponent("cpp/include").path
+    let text = try CommandRunner.run(["check", "--platform", source, "-I", include, "--policy", "legacy", "--dom0", "direct"])
+    #expect(text.status == 1, "\(text.standardError)")
+    #expect(text.standardOutput.contains("\n  attached          /usb@2c000000  &usb0\n  not-behind-smmu   /sata@2d000000  &sata0\n"))
+    let markdown = try CommandRunner.run(["check", "--platform", source, "-I", include, "--policy", "legacy", "--dom0", "direct", "--format", "markdown"])
+    #expect(markdown.standardOutput.contains("| Class | Device | Labels |\n|---|---|---|\n| attached | `/usb@2c000000` | `&usb0` |\n| not-behind-smmu | `/sata@2d000000` | `&sata0` |\n"))
+  }
+
+  /// A DTB by hand (devicetree spec v0.4 chapter 5): dtc would refuse the
+  /// node name, but a blob from elsewhere can have any printable one.
+  static func blob(masterName: String) -> Data {
+    var structure: [UInt8] = []
+    var strings: [UInt8] = []
+    var offsets: [String: Int] = [:]
+    func word(_ value: Int, _ bytes: inout [UInt8]) { bytes += [24, 16, 8, 0].map { UInt8((value >> $0) & 0xff) } }
+    func pad() { while structure.count % 4 != 0 { structure.append(0) } }
+    func begin(_ name: String) { word(1, &structure); structure += Array(name.utf8) + [0]; pad() }
+    func end() { word(2, &structure) }
+    func property(_ name: String, _ value: [UInt8]) {
+      if offsets[name] == nil { offsets[name] = strings.count; strings += Array(name.utf8) + [0] }
+      word(3, &structure); word(value.count, &structure); word(offsets[name]!, &structure); structure += value; pad()
+    }
+    func cells(_ values: [Int]) -> [UInt8] { var bytes: [UInt8] = []; for value in values { word(value, &bytes) }; return bytes }
+    begin("")
+    property("#address-cells", cells([1]))
+    property("#size-cells", cells([1]))
+    begin("memory@80000000")
+    property("device_type", Array("memory".utf8) + [0])
+    property("reg", cells([0x8000_0000, 0x1000_0000]))
+    end()
+    begin(masterName)
+    property("compatible", Array("generic-ahci".utf8) + [0])
+    property("reg", cells([0x2d00_0000, 0x1000]))
+    end()
+    end()
+    word(9, &structure)
+    var header: [UInt8] = []
+    let reservations = [UInt8](repeating: 0, count: 16)
+    let structureOffset = 40 + reservations.count
+    let stringsOffset = structureOffset + structure.count
+    for value in [0xd00d_feed, stringsOffset + strings.count, structureOffset, stringsOffset, 40, 17, 16, 0, strings.count, structure.count] {
+      word(value, &header)
+    }
+    return Data(header + reservations + structure + strings)
+  }
+
+  @Test("Markdown escapes what the tree says: a node name with | and ` stays in its table cell and code span")
+  func markdownEscaping() throws {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("markup-\(UUID().uuidString).dtb")
+    try Self.blob(masterName: "sata|x`y@2d000000").write(to: url)
+    defer { try? FileManager.default.removeItem(at: url) }
+    let output = try CommandRunner.run(["check", "--platform", url.path, "--policy", "legacy", "--dom0", "direct", "--format", "markdown"])
+    #expect(output.status == 1, "\(output.standardError)")
+    #expect(output.standardOutput.contains("| not-behind-smmu | ``/sata\\|x`y@2d000000`` |\n"), "\(output.standardOutput)")
+    // Outside the tables, no backslash: it would show.
+    #expect(output.standardOutput.contains("\n- ``/sata|x`y@2d000000`` (not-behind-smmu): "), "\(output.standardOutput)")
+  }
+
   @Test("dom0 colours past the board's 16 LLC colours are a usage error naming the count, before any proof")
   func colours() throws {
     let start = Date()

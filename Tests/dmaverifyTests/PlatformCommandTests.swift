@@ -13,6 +13,16 @@ struct PlatformCommandTests {
       .contains { FileManager.default.isExecutableFile(atPath: "\($0)/dtc") }
   }
 
+  static var cppInstalled: Bool {
+    (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
+      .contains { FileManager.default.isExecutableFile(atPath: "\($0)/cpp") }
+  }
+
+  static var toolsInstalled: Bool { dtcInstalled && cppInstalled }
+
+  /// A file of `Fixtures/cpp`: sources that need the C preprocessor.
+  static func cppFixture(_ name: String) -> String { fixtures.appendingPathComponent("cpp").appendingPathComponent(name).path }
+
   func temporaryPath(_ suffix: String) -> String {
     FileManager.default.temporaryDirectory.appendingPathComponent("dmaverify-\(UUID().uuidString).\(suffix)").path
   }
@@ -324,6 +334,80 @@ struct PlatformCommandTests {
     #expect(output.standardOutput.contains("  UNPROTECTED  /display@9200000 (arm,hdlcd)"))
   }
 
+  @Test(
+    "fallow: a DTS with #include, a header from -I and #define macros goes through cpp then dtc; the source's labels are shown",
+    .enabled(if: PlatformCommandTests.toolsInstalled, "cpp or dtc is not installed"))
+  func preprocessed() throws {
+    let include = Self.cppFixture("include")
+    for spelling in [["-I", include], ["-I\(include)"], ["--include-dir", include]] {
+      let output = try CommandRunner.run(["platform", Self.cppFixture("fallow.dts")] + spelling)
+      #expect(output.status == 0, "\(spelling): \(output.standardError)")
+      #expect(output.standardOutput.contains("  UNPROTECTED  /sata@2d000000 (generic-ahci)  &sata0\n"))
+      #expect(output.standardOutput.contains("               iommus: stream 0x860 on /iommu@2b400000"))
+      #expect(output.standardOutput.contains("  /iommu@2b400000  arm,mmu-500  smmu-v2  #iommu-cells 1  &smmu\n"))
+      #expect(output.standardOutput.contains("  attached          /usb@2c000000  &usb0\n"))
+    }
+    // A label names the node for --assume-no-dma, as the source refers to it.
+    let assumed = try CommandRunner.run(["platform", Self.cppFixture("fallow.dts"), "-I", include, "--assume-no-dma", "&sata0"])
+    #expect(assumed.status == 0, "\(assumed.standardError)")
+    #expect(assumed.standardOutput.contains("               assumed DMA-free (--assume-no-dma): left out of scenarios"))
+    let unknown = try CommandRunner.run(["platform", Self.cppFixture("fallow.dts"), "-I", include, "--assume-no-dma", "&nothing"])
+    #expect(unknown.status == 64)
+    #expect(unknown.standardError.contains("expected --assume-no-dma '&nothing' to be a label of the source, found none called 'nothing'"))
+    let dtb = try CommandRunner.run(["platform", Self.fixture("quarry.dtb"), "--assume-dma", "&ahci"])
+    #expect(dtb.status == 64)
+    #expect(dtb.standardError.contains("(the tree has no /__symbols__: a .dts has them, a .dtb only when compiled with dtc -@)"))
+    let json = try CommandRunner.run(["platform", Self.cppFixture("fallow.dts"), "-I", include, "--json"])
+    let document = try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any]
+    let devices = try #require(document?["devices"] as? [[String: Any]])
+    #expect(devices.first { $0["path"] as? String == "/sata@2d000000" }?["labels"] as? [String] == ["sata0"])
+  }
+
+  @Test(
+    "cpp and dtc errors name the file and line: a missing #include the .dts's line, a syntax error in a .dtsi that file's line (exit 65)",
+    .enabled(if: PlatformCommandTests.toolsInstalled, "cpp or dtc is not installed"))
+  func preprocessedErrors() throws {
+    let missing = try CommandRunner.run(["platform", "missing-include.dts"], in: Self.fixtures.appendingPathComponent("cpp"))
+    #expect(missing.status == 65)
+    #expect(missing.standardError.hasPrefix("missing-include.dts: error: cpp could not preprocess the source: missing-include.dts:5:"))
+    #expect(missing.standardError.contains("absent-soc.dtsi"))
+    let broken = try CommandRunner.run(["platform", "broken-include.dts"], in: Self.fixtures.appendingPathComponent("cpp"))
+    #expect(broken.status == 65)
+    #expect(broken.standardError.hasPrefix("broken-include.dts: error: dtc could not compile the source: Error: broken-soc.dtsi:7."))
+    #expect(!broken.standardError.contains("preprocessed"))
+    let header = try CommandRunner.run(["check", "--platform", "fallow.dts"], in: Self.fixtures.appendingPathComponent("cpp"))
+    #expect(header.status == 65)
+    #expect(header.standardError.contains("fallow-soc.dtsi:4:"))
+  }
+
+  @Test("-I names a directory that is not one: a usage error before anything runs (exit 64)")
+  func includeDirectoryNotThere() throws {
+    let output = try CommandRunner.run(["platform", Self.fixture("quarry.dtb"), "-I", "/nonexistent/include"])
+    #expect(output.status == 64)
+    #expect(output.standardError.contains("expected --include-dir to be a directory of device tree includes, found '/nonexistent/include' (no such directory)"))
+    let check = try CommandRunner.run(["check", "--platform", Self.fixture("quarry.dtb"), "--include-dir", Self.fixture("quarry.dtb")])
+    #expect(check.status == 64)
+    #expect(check.standardError.contains("(not a directory)"))
+  }
+
+  @Test(
+    "a DTS with #include and no cpp on PATH: the message says to install cpp, exit 65 as for a missing dtc",
+    .enabled(if: PlatformCommandTests.dtcInstalled, "dtc (device-tree-compiler) is not installed"))
+  func missingPreprocessor() throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("only-dtc-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let dtc = try #require(
+      (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map { "\($0)/dtc" }.first { FileManager.default.isExecutableFile(atPath: $0) })
+    try FileManager.default.createSymbolicLink(atPath: directory.appendingPathComponent("dtc").path, withDestinationPath: dtc)
+    let output = try CommandRunner.run(["platform", Self.cppFixture("fallow.dts")], environment: ["PATH": directory.path])
+    #expect(output.status == 65)
+    #expect(output.standardError.contains("need the C preprocessor cpp, which is not installed; install it (Debian/Ubuntu: apt-get install cpp) or pass a compiled .dtb"))
+    // A plain DTS still needs only dtc.
+    let plain = try CommandRunner.run(["platform", Self.fixture("quarry.dts")], environment: ["PATH": directory.path])
+    #expect(plain.status == 0, "\(plain.standardError)")
+  }
+
   @Test("platform --help documents the classes and the exit status")
   func help() throws {
     let output = try CommandRunner.run(["platform", "--help"])
@@ -331,6 +415,8 @@ struct PlatformCommandTests {
     #expect(output.standardOutput.contains("Exit status: 0 when the tree was read, 64 on a usage error, 65 when the"))
     #expect(output.standardOutput.contains("--assume-no-dma <node>"))
     #expect(output.standardOutput.contains("Xen 4.15 reads"))
+    #expect(output.standardOutput.contains("-I, --include-dir <dir>"))
+    #expect(output.standardOutput.contains("#include or #define"))
   }
 
   @Test("ridge: Xen's view per release and build; placeholders warned on stderr; --ram replaces the RAM; --json carries it")
