@@ -126,6 +126,9 @@ extension Platform {
     notes += view.panics.map { "\($0.reason); the scenario models the board as if Xen booted" }
     notes += view.notes
     var smmuNames: [String: String] = [:]
+    // Where each SMMU's statement is, to size its stream-match table once
+    // the devices are known.
+    var smmuStatements: [String: Int] = [:]
     var names = UniqueNames()
     let used = Set(enabledDevices.flatMap { $0.streams.map(\.iommu) })
     for iommu in iommus where iommu.available {
@@ -133,6 +136,7 @@ extension Platform {
       case .xen?:
         let name = names.make(for: iommu.name)
         smmuNames[iommu.path] = name
+        smmuStatements[name] = statements.count
         statements.append(.smmu(name: name, version: iommu.kind == .smmuV3 ? .v3 : .v2))
         if iommu.kind == .smmuV1 { notes.append("\(iommu.path) is an SMMUv1, modelled as v2: Xen drives both with smmu.c (fact sheet §6.1)") }
       case .xenUnmodelled?:
@@ -207,10 +211,16 @@ extension Platform {
     }
 
     // The scenario language's SMMUv2 has the spec's 16 stream-map entries
-    // (`SMMU.v2(name:streamMapEntries:…)` default, which `smmu NAME v2`
-    // takes): a board that attaches more cannot boot in `dmaverify run`.
+    // unless told (`smmu NAME v2 entries N`): a board that attaches more
+    // gets the hardware's count (`--smmu-stream-map-entries`, else
+    // ``Platform/defaultStreamMapEntries``), as Xen reads NUMSMRG.
+    let hardwareEntries = options.smmuStreamMapEntries ?? Platform.defaultStreamMapEntries
     for (smmu, streams) in attachedStreams.sorted(by: { $0.key < $1.key }) where streams.count > 16 {
-      notes.append("SMMU \(smmu) gets \(streams.count) attached streams, more than the 16 stream-map entries of the scenario language's SMMUv2: 'dmaverify run' cannot boot this scenario")
+      guard let index = smmuStatements[smmu], case .smmu(let name, let version, _) = statements[index] else { continue }
+      statements[index] = .smmu(name: name, version: version, streamMapEntries: min(hardwareEntries, 128))
+      if streams.count > hardwareEntries {
+        notes.append("SMMU \(smmu) gets \(streams.count) attached streams, more than its \(hardwareEntries) stream-map entries: 'dmaverify run' cannot boot this scenario")
+      }
     }
 
     // dom0.
