@@ -244,14 +244,13 @@ extension DMAVerify {
         // A board with more masters than 16 gets its SMMUv2's stream-match
         // table sized as the hardware's (`smmu NAME v2 entries N`).
         let generated = try board.scenario(options)
-        let prefix = ""
         guard let name = generated.deviceNames[path],
           let ram = generated.scenario.statements.lazy.compactMap({ if case .ram(let address, _) = $0.kind { address } else { nil } }).first
         else { return "not replayed: the device or RAM is missing from the board's scenario" }
         let dma = "dma \(name) from-device \(hex(ram + 0x10_0000)) 4K"
         let report = try ScenarioRunner.run(try ScenarioParser.parse(generated.text + dma + "\n"))
-        guard let outcome = report.steps.last?.dma else { return "\(prefix)\(dma) → \(report.steps.last?.result ?? "nothing")" }
-        return "\(prefix)\(dma) → \(outcome.outcome.rawValue.uppercased()) via \(outcome.path.rawValue)"
+        guard let outcome = report.steps.last?.dma else { return "\(dma) → \(report.steps.last?.result ?? "nothing")" }
+        return "\(dma) → \(outcome.outcome.rawValue.uppercased()) via \(outcome.path.rawValue)"
       } catch {
         return "not replayed: \(error)"
       }
