@@ -88,7 +88,7 @@ extension XenState {
       }
       try checkHostRanges(banks, of: id)
       for bank in banks {
-        for page in 0..<bank.pages { try host.assign(bank.start.advanced(by: page), to: id) }
+        try host.assign(bank, to: id)
         try domain.physmapAdd(GFN(bank.start.rawValue), count: bank.pages, to: bank.start, type: .ramRW)
       }
 
@@ -116,7 +116,7 @@ extension XenState {
         throw refuse("with LLC colouring every domain's RAM comes from the coloured allocator")
       }
       try checkHostRanges([bank], of: id)
-      for page in 0..<bank.pages { try host.assign(bank.start.advanced(by: page), to: id) }
+      try host.assign(bank, to: id)
       try domain.physmapAdd(base, count: bank.pages, to: bank.start, type: .ramRW)
     }
   }
