@@ -24,6 +24,11 @@ public struct RunMap<Value: RunValue>: Hashable, Sendable {
     public var start: UInt64
     public var count: UInt64
     public var first: Value
+    public init(start: UInt64, count: UInt64, first: Value) {
+      self.start = start
+      self.count = count
+      self.first = first
+    }
     /// One past the last key (keys are frame numbers, far below 2^64).
     public var end: UInt64 { start &+ count }
     public func value(at key: UInt64) -> Value { first.advanced(by: key &- start) }
@@ -63,6 +68,15 @@ public struct RunMap<Value: RunValue>: Hashable, Sendable {
   /// - Precondition: `start + count` does not pass 2^64.
   public mutating func set(_ start: UInt64, count: UInt64, to first: Value?) {
     guard count > 0 else { return }
+    // Past every run: what building memory in ascending order does.
+    if let first, runs.last.map({ $0.end <= start }) ?? true {
+      if let last = runs.last, last.end == start, last.value(at: start) == first {
+        runs[runs.count - 1].count += count
+      } else {
+        runs.append(Run(start: start, count: count, first: first))
+      }
+      return
+    }
     let end = start + count
     let lower = firstRun(endingAfter: start)
     var upper = lower
@@ -78,6 +92,35 @@ public struct RunMap<Value: RunValue>: Hashable, Sendable {
     }
     runs.replaceSubrange(lower..<upper, with: pieces)
     coalesce(from: max(lower - 1, 0), through: lower + pieces.count)
+  }
+
+  /// Adds runs, ascending and disjoint, over keys that are not mapped: one
+  /// merge of two sorted lists, where setting them one by one would shift
+  /// the array once per run.
+  /// - Precondition: no key of `added` is mapped.
+  public mutating func insert(disjoint added: [Run]) {
+    var merged: [Run] = []
+    merged.reserveCapacity(runs.count + added.count)
+    var (i, j) = (0, 0)
+    while i < runs.count || j < added.count {
+      let run: Run
+      if j == added.count || (i < runs.count && runs[i].start < added[j].start) {
+        run = runs[i]
+        i += 1
+      } else {
+        run = added[j]
+        j += 1
+      }
+      if let left = merged.last {
+        precondition(left.end <= run.start, "inserted runs overlap mapped keys")
+        if left.end == run.start, left.value(at: run.start) == run.first {
+          merged[merged.count - 1].count += run.count
+          continue
+        }
+      }
+      merged.append(run)
+    }
+    runs = merged
   }
 
   /// Replaces every value by `transform` of it. The transform must commute

@@ -84,6 +84,21 @@ public struct HostMemory: Hashable, Sendable {
     assigned.set(range.start.rawValue, count: range.pages, to: .domain(domain))
   }
 
+  /// Hands free frames to a domain at once: the frames, distinct and each
+  /// checked free, are sorted into runs and merged with the assigned runs
+  /// in one pass.
+  mutating func assign(allocated frames: [MFN], to domain: DomainID) {
+    var runs: [RunMap<FrameOwner>.Run] = []
+    for frame in frames.sorted() {
+      if let last = runs.last, last.end == frame.rawValue {
+        runs[runs.count - 1].count += 1
+      } else {
+        runs.append(.init(start: frame.rawValue, count: 1, first: .domain(domain)))
+      }
+    }
+    assigned.insert(disjoint: runs)
+  }
+
   /// The lowest frame of `range` that is not free RAM, found from the
   /// banks, Xen's ranges and the assigned runs rather than frame by frame.
   func firstUnavailable(in range: MemoryBank) -> MFN? {
