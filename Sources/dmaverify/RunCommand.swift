@@ -19,12 +19,15 @@ extension DMAVerify {
         a step was refused (e.g. domU memory that does not fit) or a DMA
         faulted or corrupted memory without an 'expect' saying so; 65 when
         a scenario is malformed (the message names file:line:column): not
-        UTF-8 text, or with no statement at all (it would check nothing); 66
+        UTF-8 text, with no statement at all (it would check nothing), or
+        with more than \(ScenarioParser.statementLimit) statements; 66
         when a file cannot be read (or is a directory). CRLF line ends are
         accepted.
         """)
 
-    /// The largest scenario read, in bytes: about two million DMA lines.
+    /// The largest scenario read, in bytes: room for the parser's
+    /// statement bound (``ScenarioParser/statementLimit``) with long lines
+    /// and comments, so that reading stays bounded too.
     static let sizeLimit = 64 << 20
 
     @Argument(help: "Scenario files to run.", completion: .file())

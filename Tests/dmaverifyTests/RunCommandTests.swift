@@ -45,6 +45,21 @@ struct RunCommandTests {
     #expect(output.standardError.contains(file + message), "\(output.standardError)")
   }
 
+  /// Time and memory are linear in statements, so the bound on statements
+  /// is what keeps a run bounded; the first line over it is named.
+  @Test("a scenario over the statement bound is malformed (65) at its first line over it")
+  func statementBound() throws {
+    let header = "# a comment line does not count\n" + Self.passing + "\n"
+    let lines = Self.passing.split(separator: "\n").count
+    let dma = "dma nic to-device 0x40001000 4K expect ok\n"
+    let over = try temporaryFile(header + String(repeating: dma, count: 100_000 - lines + 1))
+    let output = try CommandRunner.run(["run", over])
+    #expect(output.status == 65)
+    #expect(
+      output.standardError == "\(over):\(100_000 + 2):1: error: expected at most 100000 statements in a scenario (a bound on its time and memory), found more: this is statement 100001\n",
+      "\(output.standardError)")
+  }
+
   @Test("an empty or comment-only scenario checks nothing: exit 65, saying so", arguments: ["", "# only a comment\n\n"])
   func checksNothing(text: String) throws {
     let file = try temporaryFile(text)

@@ -96,7 +96,7 @@ extension XenState {
       guard id == .dom0 else { throw refuse("only dom0 keeps the host layout when coloured") }
       try checkColours(colours, of: id)
       try checkHostRanges(banks, of: id)
-      var taken: [MFN] = []
+      var taken: [MemoryBank] = []
       for bank in Self.hostLayoutAllocationOrder(banks) {
         for page in 0..<bank.pages {
           try mapColouredPage(&domain, colours: colours, at: GFN(bank.start.rawValue).advanced(by: page), taking: &taken)
@@ -108,7 +108,7 @@ extension XenState {
       guard id != .dom0 else { throw refuse("a coloured dom0 keeps the host layout (use colouredHostLayout)") }
       try checkColours(colours, of: id)
       guard pages > 0 else { throw refuse("a domain needs at least one page") }
-      var taken: [MFN] = []
+      var taken: [MemoryBank] = []
       for page in 0..<pages {
         try mapColouredPage(&domain, colours: colours, at: base.advanced(by: page), taking: &taken)
       }
@@ -139,14 +139,20 @@ extension XenState {
   /// frames, so checking each against the ownership before this domain's
   /// build decides as assigning them one at a time would, without
   /// inserting one run per page.
-  private mutating func mapColouredPage(_ domain: inout DomainState, colours: [Int], at gfn: GFN, taking taken: inout [MFN]) throws(XenError) {
+  private mutating func mapColouredPage(_ domain: inout DomainState, colours: [Int], at gfn: GFN, taking taken: inout [MemoryBank]) throws(XenError) {
     guard allocator != nil else { throw .invalidDomainMemory(domain.id, reason: "LLC colouring is off") }
     // In place: a local copy would make every allocation copy the whole
     // allocator (copy-on-write with two owners).
     let mfn = try allocator!.allocate(colours: colours)
     let owner = host.owner(of: mfn)
     guard owner == .free else { throw .frameUnavailable(mfn, owner: owner) }
-    taken.append(mfn)
+    // Consecutive allocations are often consecutive frames (one per
+    // colour of the domain), so they are kept as ranges.
+    if let last = taken.last, last.end == mfn {
+      taken[taken.count - 1].pages += 1
+    } else {
+      taken.append(MemoryBank(start: mfn, pages: 1))
+    }
     try domain.physmapAdd(gfn, to: mfn, type: .ramRW)
   }
 

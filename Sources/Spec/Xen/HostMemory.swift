@@ -84,16 +84,16 @@ public struct HostMemory: Hashable, Sendable {
     assigned.set(range.start.rawValue, count: range.pages, to: .domain(domain))
   }
 
-  /// Hands free frames to a domain at once: the frames, distinct and each
-  /// checked free, are sorted into runs and merged with the assigned runs
-  /// in one pass.
-  mutating func assign(allocated frames: [MFN], to domain: DomainID) {
+  /// Hands free frames to a domain at once: the ranges, disjoint and each
+  /// frame checked free, are sorted and merged with the assigned runs in
+  /// one pass.
+  mutating func assign(allocated ranges: [MemoryBank], to domain: DomainID) {
     var runs: [RunMap<FrameOwner>.Run] = []
-    for frame in frames.sorted() {
-      if let last = runs.last, last.end == frame.rawValue {
-        runs[runs.count - 1].count += 1
+    for range in ranges.sorted(by: { $0.start < $1.start }) {
+      if let last = runs.last, last.end == range.start.rawValue {
+        runs[runs.count - 1].count += range.pages
       } else {
-        runs.append(.init(start: frame.rawValue, count: 1, first: .domain(domain)))
+        runs.append(.init(start: range.start.rawValue, count: range.pages, first: .domain(domain)))
       }
     }
     assigned.insert(disjoint: runs)
