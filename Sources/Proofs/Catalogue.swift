@@ -28,6 +28,10 @@ public enum Catalogue {
     public var jobs = 1
     /// Where to write each query as SMT-LIB 2.
     public var dumpDirectory: URL?
+    /// Called as each theorem finishes, with how many have finished, how
+    /// many were selected and the theorem's name, so a long run can show
+    /// where it is; calls do not overlap.
+    public var progress: (@Sendable (_ finished: Int, _ total: Int, _ theorem: String) -> Void)?
 
     public init() {}
   }
@@ -47,7 +51,9 @@ public enum Catalogue {
       limit.wait()
       group.enter()
       DispatchQueue.global().async {
-        results.set(index, run(theorem, options: options))
+        results.set(index, run(theorem, options: options)) { finished in
+          options.progress?(finished, chosen.count, theorem.name)
+        }
         limit.signal()
         group.leave()
       }
@@ -75,8 +81,17 @@ public enum Catalogue {
 /// Results written by concurrent jobs, each to its own slot.
 final class ResultBox: @unchecked Sendable {
   private var slots: [TheoremReport?]
+  private var finished = 0
   private let lock = NSLock()
   init(count: Int) { slots = Array(repeating: nil, count: count) }
-  func set(_ index: Int, _ report: TheoremReport) { lock.withLock { slots[index] = report } }
+  /// Stores a report, then tells `stored` how many are stored, under the
+  /// lock, so that counts are told in order and never at once.
+  func set(_ index: Int, _ report: TheoremReport, stored: (Int) -> Void = { _ in }) {
+    lock.withLock {
+      slots[index] = report
+      finished += 1
+      stored(finished)
+    }
+  }
   var values: [TheoremReport] { lock.withLock { slots.compactMap { $0 } } }
 }

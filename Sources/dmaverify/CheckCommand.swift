@@ -112,7 +112,7 @@ extension DMAVerify {
         }
         devices.append(PlatformCheck.BoardDevice(name: paths[declaration.name] ?? declaration.name, deviceClass: deviceClass))
       }
-      let verdicts = try PlatformCheck.run(devices: devices, policies: policies, layouts: layouts, xen: version)
+      let verdicts = try TerminalProgress.ticking("check") { try PlatformCheck.run(devices: devices, policies: policies, layouts: layouts, xen: version) }
       var replays: [String: String] = [:]
       for verdict in verdicts {
         for culprit in verdict.culprits where culprit.pageKinds.contains("local") {

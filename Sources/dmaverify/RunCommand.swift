@@ -66,10 +66,8 @@ extension DMAVerify {
         }
       }
       if json {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let documents = reports.map { FileReport(file: $0.file, report: $0.report) }
-        print(String(decoding: try encoder.encode(documents), as: UTF8.self))
+        print(try JSONText.encode(documents))
       } else {
         for (file, report) in reports { print(Self.text(file: file, report: report)) }
       }

@@ -60,6 +60,17 @@ struct RunCommandTests {
       "\(output.standardError)")
   }
 
+  /// A scenario's name is the user's text; a raw C1 control in a report
+  /// would be taken by a terminal as a control sequence.
+  @Test("--json writes DEL and C1 controls from a scenario's name as \\u escapes")
+  func jsonEscapesControls() throws {
+    let file = try temporaryFile("scenario \"a\u{7F}b\u{9B}c\u{9F}d\"\n" + Self.passing + "\n")
+    let output = try CommandRunner.run(["run", "--json", file])
+    #expect(output.status == 0, "\(output.standardError)")
+    #expect(output.standardOutput.contains(#""name" : "a\u007fb\u009bc\u009fd""#), "\(output.standardOutput)")
+    #expect(!output.standardOutput.unicodeScalars.contains { $0.value == 0x7F || (0x80...0x9F).contains($0.value) })
+  }
+
   @Test("an empty or comment-only scenario checks nothing: exit 65, saying so", arguments: ["", "# only a comment\n\n"])
   func checksNothing(text: String) throws {
     let file = try temporaryFile(text)
