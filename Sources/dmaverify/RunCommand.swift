@@ -12,7 +12,8 @@ extension DMAVerify {
         Each statement is executed in order and its result printed; every DMA
         is judged for integrity, isolation and liveness, and its outcome (ok,
         fault, corruption) compared with the scenario's 'expect'. The format is
-        described in docs/SCENARIOS.md.
+        described in docs/SCENARIOS.md. A scenario without a 'xen' statement
+        models Xen \(XenVersion.defaultRelease.name), the default of every command.
 
         Exit status: 0 when every expectation is met, every step succeeded and
         every DMA without an 'expect' was ok; 1 when an expectation is not met,

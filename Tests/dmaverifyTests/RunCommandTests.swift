@@ -71,6 +71,13 @@ struct RunCommandTests {
     #expect(!output.standardOutput.unicodeScalars.contains { $0.value == 0x7F || (0x80...0x9F).contains($0.value) })
   }
 
+  @Test("--help says which Xen release a scenario without 'xen' models")
+  func helpNamesDefaultRelease() throws {
+    let output = try CommandRunner.run(["run", "--help"])
+    #expect(output.status == 0)
+    #expect(output.standardOutput.contains("models Xen 4.21, the default of every command"), "\(output.standardOutput)")
+  }
+
   @Test("an empty or comment-only scenario checks nothing: exit 65, saying so", arguments: ["", "# only a comment\n\n"])
   func checksNothing(text: String) throws {
     let file = try temporaryFile(text)

@@ -64,7 +64,7 @@ public struct ReferenceP2M: Hashable, Sendable {
   /// (tests, proofs, the fuzzer); large ones are read through
   /// ``mappings`` or ``lookup(_:)``.
   public var entries: [GFN: P2MEntry] {
-    var entries: [GFN: P2MEntry] = [:]
+    var entries = [GFN: P2MEntry](minimumCapacity: Int(mappings.count))
     for (gfn, entry) in mappings.elements { entries[GFN(gfn)] = entry }
     return entries
   }

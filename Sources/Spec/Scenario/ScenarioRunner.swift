@@ -43,7 +43,7 @@ public enum ScenarioRunner {
 /// system once dom0 exists.
 struct ScenarioMachine {
   // MARK: Platform settings (before the first domain)
-  var version = XenVersion.latest
+  var version = XenVersion.defaultRelease
   var ipaBits = 40
   var llcColours: Int?
   var ram: [MemoryBank] = []
