@@ -43,7 +43,11 @@ public enum Catalogue {
   /// Runs the selected theorems, `jobs` at a time; a theorem that throws
   /// is reported with its error, never dropped.
   public static func run(_ options: Options) -> [TheoremReport] {
-    let chosen = selected(by: options.filters)
+    run(selected(by: options.filters), options: options)
+  }
+
+  /// Runs `chosen` as ``run(_:)`` runs the selected theorems.
+  static func run(_ chosen: [Theorem], options: Options) -> [TheoremReport] {
     let results = ResultBox(count: chosen.count)
     let group = DispatchGroup()
     let limit = DispatchSemaphore(value: max(1, options.jobs))

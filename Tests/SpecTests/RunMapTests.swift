@@ -13,12 +13,12 @@ struct RunMapTests {
   /// Random sets, clears and transforms over a small key space, checked
   /// after each step against a dictionary doing the same page by page; the
   /// runs stay sorted, disjoint and maximal, so equal meanings compare equal.
-  @Test("every operation means what the page-by-page dictionary does (seeded)", arguments: [1, 2, 3, 4, 5, 6, 7, 8] as [UInt64])
+  @Test("every operation means what the page-by-page dictionary does (seeded)", arguments: [1, 2, 3, 4] as [UInt64])
   func agreesWithDictionary(seed: UInt64) {
     var random = SplitMix64(seed: seed)
     var map = RunMap<Tagged>()
     var model: [UInt64: Tagged] = [:]
-    for _ in 0..<400 {
+    for _ in 0..<200 {
       let start = random.next() % 256
       let count = 1 + random.next() % 24
       switch random.next() % 8 {

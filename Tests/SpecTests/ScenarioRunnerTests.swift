@@ -137,7 +137,7 @@ struct ScenarioRunnerTests {
   /// A bank that ends exactly at 2^64 is still one that exists.
   /// Real boards have tens of GiB; the spec keeps a bank as one run and
   /// reads last-level tables from it, so sizes like these run in a test.
-  @Test("a 64 GiB direct-mapped dom0 and a 4 GiB coloured one boot with all their GFNs, and DMA reaches their first and last pages")
+  @Test("a 64 GiB direct-mapped dom0 and a 1 GiB coloured one boot with all their GFNs, and DMA reaches their first and last pages")
   func largeDom0() throws {
     let direct = try run("""
       ipa-bits 40
@@ -158,15 +158,15 @@ struct ScenarioRunnerTests {
       xen 4.20
       ipa-bits 40
       llc-colours 16
-      ram 0x40000000 8G
+      ram 0x40000000 2G
       linux global-flag
       smmu smmu0 v2
       device nic smmu smmu0 streams 0x10
-      dom0 coloured 0-7 memory 4G
+      dom0 coloured 0-7 memory 1G
       dma nic to-device 0x40000000 8K expect ok
-      dma nic from-device 0x13fffe000 8K expect ok
+      dma nic from-device 0x7fffe000 8K expect ok
       """)
-    #expect(coloured.steps.contains { $0.result.contains("banks 0x40000000+0x100000000") })
+    #expect(coloured.steps.contains { $0.result.contains("banks 0x40000000+0x40000000") })
     #expect(outcomes(coloured) == [.ok, .ok])
     #expect(coloured.unmetExpectations.isEmpty && coloured.refusedSteps.isEmpty)
   }
