@@ -30,6 +30,10 @@ public enum Catalogue {
     public var jobs = 1
     /// Where to write each query as SMT-LIB 2.
     public var dumpDirectory: URL?
+    /// Called as each theorem finishes, with how many have finished, how
+    /// many were selected and the theorem's name, so a long run can show
+    /// where it is; calls do not overlap.
+    public var progress: (@Sendable (_ finished: Int, _ total: Int, _ theorem: String) -> Void)?
 
     public init() {}
   }
@@ -41,7 +45,11 @@ public enum Catalogue {
   /// Runs the selected theorems, `jobs` at a time; a theorem that throws
   /// is reported with its error, never dropped.
   public static func run(_ options: Options) -> [TheoremReport] {
-    let chosen = selected(by: options.filters)
+    run(selected(by: options.filters), options: options)
+  }
+
+  /// Runs `chosen` as ``run(_:)`` runs the selected theorems.
+  static func run(_ chosen: [Theorem], options: Options) -> [TheoremReport] {
     let results = ResultBox(count: chosen.count)
     let group = DispatchGroup()
     let limit = DispatchSemaphore(value: max(1, options.jobs))
@@ -49,7 +57,9 @@ public enum Catalogue {
       limit.wait()
       group.enter()
       DispatchQueue.global().async {
-        results.set(index, run(theorem, options: options))
+        results.set(index, run(theorem, options: options)) { finished in
+          options.progress?(finished, chosen.count, theorem.name)
+        }
         limit.signal()
         group.leave()
       }
@@ -77,8 +87,17 @@ public enum Catalogue {
 /// Results written by concurrent jobs, each to its own slot.
 final class ResultBox: @unchecked Sendable {
   private var slots: [TheoremReport?]
+  private var finished = 0
   private let lock = NSLock()
   init(count: Int) { slots = Array(repeating: nil, count: count) }
-  func set(_ index: Int, _ report: TheoremReport) { lock.withLock { slots[index] = report } }
+  /// Stores a report, then tells `stored` how many are stored, under the
+  /// lock, so that counts are told in order and never at once.
+  func set(_ index: Int, _ report: TheoremReport, stored: (Int) -> Void = { _ in }) {
+    lock.withLock {
+      slots[index] = report
+      finished += 1
+      stored(finished)
+    }
+  }
   var values: [TheoremReport] { lock.withLock { slots.compactMap { $0 } } }
 }

@@ -195,7 +195,9 @@ extension DMAVerify {
         try report(board: board, version: version, config: config, view: view, devices: devices, verdicts: [], replays: [:])
         throw ExitCode(1)
       }
-      let verdicts = try PlatformCheck.run(devices: devices, policies: policies, layouts: layouts, xen: version, iommuEnabled: view.iommuEnabled)
+      let verdicts = try TerminalProgress.ticking("check") {
+        try PlatformCheck.run(devices: devices, policies: policies, layouts: layouts, xen: version, iommuEnabled: view.iommuEnabled)
+      }
       var replays: [String: String] = [:]
       for verdict in verdicts {
         for culprit in verdict.culprits where culprit.pageKinds.contains("local") {

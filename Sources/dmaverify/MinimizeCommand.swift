@@ -80,7 +80,7 @@ extension DMAVerify {
       }
       let clock = ContinuousClock()
       let start = clock.now
-      guard let result = Minimizer(checker: checker).minimize(scenario) else {
+      guard let result = TerminalProgress.ticking("minimize", { Minimizer(checker: checker).minimize(scenario) }) else {
         print("\(file): passes every oracle; nothing to minimize")
         throw ExitCode.failure
       }

@@ -112,7 +112,10 @@ extension DMAVerify {
       options.jobs = jobs
       options.seed = seed
       options.dumpDirectory = smtDumpDir.map { URL(fileURLWithPath: $0) }
+      let progress = TerminalProgress()
+      options.progress = { finished, total, theorem in progress.show("[\(finished)/\(total)] \(theorem) done …") }
       let reports = Catalogue.run(options)
+      progress.finish()
 
       if let writeExpectations {
         do { try OutputFile.write(Expectations.render(reports), to: writeExpectations) } catch {
@@ -125,9 +128,7 @@ extension DMAVerify {
       let problems = expected.mismatches(reports, filtered: !filters.isEmpty)
       let unknowns = reports.flatMap(\.findings).filter { $0.verdict == .unknown }
       if json {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        print(String(decoding: try encoder.encode(ProveReport(theorems: reports, mismatches: problems)), as: UTF8.self))
+        print(try JSONText.encode(ProveReport(theorems: reports, mismatches: problems)))
       } else {
         print(ProveText.render(reports, expectations: expected, problems: problems))
       }

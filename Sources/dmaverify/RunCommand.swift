@@ -12,19 +12,23 @@ extension DMAVerify {
         Each statement is executed in order and its result printed; every DMA
         is judged for integrity, isolation and liveness, and its outcome (ok,
         fault, corruption) compared with the scenario's 'expect'. The format is
-        described in docs/SCENARIOS.md.
+        described in docs/SCENARIOS.md. A scenario without a 'xen' statement
+        models Xen \(XenVersion.defaultRelease.name), the default of every command.
 
         Exit status: 0 when every expectation is met, every step succeeded and
         every DMA without an 'expect' was ok; 1 when an expectation is not met,
         a step was refused (e.g. domU memory that does not fit) or a DMA
         faulted or corrupted memory without an 'expect' saying so; 65 when
         a scenario is malformed (the message names file:line:column): not
-        UTF-8 text, or with no statement at all (it would check nothing); 66
+        UTF-8 text, with no statement at all (it would check nothing), or
+        with more than \(ScenarioParser.statementLimit) statements; 66
         when a file cannot be read (or is a directory). CRLF line ends are
         accepted.
         """)
 
-    /// The largest scenario read, in bytes: about two million DMA lines.
+    /// The largest scenario read, in bytes: room for the parser's
+    /// statement bound (``ScenarioParser/statementLimit``) with long lines
+    /// and comments, so that reading stays bounded too.
     static let sizeLimit = 64 << 20
 
     @Argument(help: "Scenario files to run.", completion: .file())
@@ -63,10 +67,8 @@ extension DMAVerify {
         }
       }
       if json {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let documents = reports.map { FileReport(file: $0.file, report: $0.report) }
-        print(String(decoding: try encoder.encode(documents), as: UTF8.self))
+        print(try JSONText.encode(documents))
       } else {
         for (file, report) in reports { print(Self.text(file: file, report: report)) }
       }

@@ -84,11 +84,15 @@ extension DMAVerify {
       var search = MutationSearch(checker: checker, seed: seed)
       var total = 0
       let batch = 200
+      let progress = TerminalProgress()
+      defer { progress.finish() }
       while total < runs && clock.now - start < .seconds(maxSeconds) {
+        progress.show("[search] \(total)/\(runs) runs, \((clock.now - start).components.seconds) s of at most \(Int(maxSeconds)) s …")
         let size = min(batch, runs - total)
         if let finding = search.run(corpus: corpus, maximumRuns: size) {
           total += finding.runs
           guard let failure = finding.result.failure else { break }
+          progress.finish()
           report(finding.result.scenario, failure: failure, source: "search", runs: total, elapsed: clock.now - start, checker: checker)
           throw ExitCode.failure
         }

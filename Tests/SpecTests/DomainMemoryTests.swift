@@ -31,6 +31,37 @@ struct DomainMemoryTests {
     #expect(dom0.ram == [GuestBank(start: GFN(0x80000), pages: 64)])
   }
 
+  /// Memory follows the runs, not the pages: a board-sized dom0 is one run
+  /// in its p2m and one in the frame owners.
+  @Test("a 256 GiB direct-mapped dom0 is one p2m run with GFN = MFN from first to last page")
+  func boardSizedDirectMappedDom0() throws {
+    let ram = MemoryBank(start: MFN(0x80000), pages: 256 << 18)
+    var xen = try XenState(version: .v4_15, ipaBits: 44, ram: [ram])
+    try xen.createDomain(.dom0, memory: .directMapped(banks: [ram]), iommuEnabled: true)
+    let dom0 = try xen.domain(.dom0)
+    #expect(dom0.p2m.mappings.runs.count == 1)
+    #expect(dom0.p2m.mappings.count == 256 << 18)
+    for gfn in [ram.start.rawValue, ram.start.rawValue + 0x12345, ram.end.rawValue - 1] {
+      #expect(dom0.p2m.lookup(GFN(gfn)) == P2MEntry(mfn: MFN(gfn), type: .ramRW))
+      #expect(xen.host.owner(of: MFN(gfn)) == .domain(.dom0))
+    }
+    #expect(dom0.p2m.lookup(GFN(ram.end.rawValue)) == nil)
+    #expect(dom0.p2m.lookup(GFN(ram.start.rawValue - 1)) == nil)
+  }
+
+  /// Ranges are assigned at once; the refusal must still name the first
+  /// frame that assigning page by page would have stopped at.
+  @Test("a domU bank over another domain's frames is refused at the first such frame")
+  func rangeAssignmentNamesFirstTakenFrame() throws {
+    var xen = try Self.host()
+    try xen.createDomain(Self.d1, memory: .fixed(MemoryBank(start: MFN(0x80010), pages: 4), base: GFN(0x1000)), iommuEnabled: true)
+    #expect(throws: XenError.frameUnavailable(MFN(0x80010), owner: .domain(Self.d1))) {
+      try xen.createDomain(DomainID(2), memory: .fixed(MemoryBank(start: MFN(0x80008), pages: 16), base: GFN(0x1000)), iommuEnabled: true)
+    }
+    #expect(xen.domains[DomainID(2)] == nil)
+    #expect(xen.host.frames(of: Self.d1) == (0x80010..<0x80014).map(MFN.init))
+  }
+
   /// N = 4, heap = both host banks, so the low bank's pages head the lists:
   /// colour 0 is 0x8003C, 0x80038, …; colour 1 is 0x8003D, 0x80039, ….
   @Test("§5: a coloured dom0 keeps the host layout; MFNs come round-robin from its colours")

@@ -126,4 +126,56 @@ struct ReferenceP2MTablesTests {
       try p2m.materialize(tableFrames: [MFN(0x100), MFN(0x101), MFN(1 << 28)])
     }
   }
+  /// The scenario runner walks the lazy image; it must be the stored one.
+  @Test("the lazy table image reads what materialize stores, with the frame count predicted (seeded)", arguments: cases)
+  func lazyImageEqualsMaterialized(seed: UInt64, ipaBits: Int) throws {
+    var p2m = try randomP2M(seed: seed, ipaBits: ipaBits)
+    // A long run crossing several last-level tables, as a bank is.
+    try p2m.map(GFN(0x200), count: 3 * 512 + 17, to: MFN(0x1000), type: .ramRW)
+    let (memory, root) = try p2m.materialize(tableFrames: tableSupply(for: p2m))
+    let image = try p2m.tableImage(tableFrames: tableSupply(for: p2m))
+    #expect(image.root == root)
+    // Exactly the frames taken (root tables may stay unwritten, so the
+    // count is checked against the supply rather than the image).
+    let needed = Int(try p2m.tableFrameCount())
+    #expect((try? p2m.materialize(tableFrames: tableSupply(for: p2m).prefix(needed))) != nil, "seed \(seed)")
+    #expect(throws: StageTwoError.tableFramesExhausted(needed: needed)) {
+      try p2m.materialize(tableFrames: tableSupply(for: p2m).prefix(needed - 1))
+    }
+    for frame in memory.frames {
+      for index in 0..<UInt64(FrameStore.entriesPerTable) {
+        let address = frame.address + index * 8
+        #expect(image.loadDescriptor(at: address) == memory.loadDescriptor(at: address), "seed \(seed) \(hex(address))")
+      }
+    }
+    var random = SplitMix64(seed: seed)
+    for _ in 0..<200 {
+      let address = (random.next() % p2m.gfnLimit) << 12 | (random.next() & 0xFF8)
+      #expect(image.loadDescriptor(at: address) == memory.loadDescriptor(at: address))
+    }
+  }
+
+  @Test("the lazy image refuses what materialize refuses, with the same error")
+  func lazyImageRefusesAlike() throws {
+    var p2m = ReferenceP2M(ipaBits: 40)
+    try p2m.map(GFN(0x10), to: MFN(0x5000), type: .ramRW)
+    try p2m.map(GFN(0x400), count: 4, to: MFN((1 << 36) - 2), type: .ramRW)
+    let supplies: [[MFN]] = [
+      (0x100..<0x103).map(MFN.init), (0x101..<0x110).map(MFN.init), [MFN(0x100), MFN(0x101), MFN(0x100)],
+      [MFN(0x100), MFN(0x101), MFN(1 << 28)], (0x100..<0x110).map(MFN.init),
+    ]
+    for supply in supplies {
+      let stored = Result { () throws(StageTwoError) in try p2m.materialize(tableFrames: supply) }
+      let lazy = Result { () throws(StageTwoError) in try p2m.tableImage(tableFrames: supply) }
+      guard case .failure(let expected) = stored else {
+        Issue.record("materialize accepted \(supply)")
+        continue
+      }
+      guard case .failure(let error) = lazy else {
+        Issue.record("the image accepted \(supply)")
+        continue
+      }
+      #expect(error == expected)
+    }
+  }
 }

@@ -104,6 +104,16 @@ struct ScenarioParserTests {
     }
   }
 
+  @Test("a scenario of exactly the statement bound parses; one more statement is an error naming its line")
+  func statementBound() throws {
+    let limit = ScenarioParser.statementLimit
+    let text = "scenario \"bound\"\n# not a statement\n" + String(repeating: "detach nic\n", count: limit)
+    #expect(try ScenarioParser.parse(text, file: "b.scn").statements.count == limit)
+    #expect(throws: ScenarioError(file: "b.scn", location: SourceLocation(line: limit + 3, column: 1), message: "expected at most \(limit) statements in a scenario (a bound on its time and memory), found more: this is statement \(limit + 1)")) {
+      try ScenarioParser.parse(text + "detach nic\n", file: "b.scn")
+    }
+  }
+
   @Test("an error on a later line names that line")
   func laterLine() {
     #expect(throws: ScenarioError(file: "s", location: SourceLocation(line: 3, column: 7), message: "expected a device name, found the end of the line")) {

@@ -28,6 +28,7 @@ struct ProveCommandTests {
     #expect(output.status == 0, "\(output.standardOutput)\(output.standardError)")
     #expect(output.standardOutput.contains("descriptor.roundtrip        72      72"))
     #expect(output.standardOutput.contains("Summary: every result matches the expectations"))
+    #expect(output.standardError.isEmpty, "no progress when stderr is not a terminal: \(output.standardError)")
     let xml = try String(contentsOfFile: junit, encoding: .utf8)
     #expect(xml.contains("<testsuite name=\"descriptor.roundtrip\" tests=\"72\" failures=\"0\""))
   }

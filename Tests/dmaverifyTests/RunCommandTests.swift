@@ -45,6 +45,39 @@ struct RunCommandTests {
     #expect(output.standardError.contains(file + message), "\(output.standardError)")
   }
 
+  /// Time and memory are linear in statements, so the bound on statements
+  /// is what keeps a run bounded; the first line over it is named.
+  @Test("a scenario over the statement bound is malformed (65) at its first line over it")
+  func statementBound() throws {
+    let header = "# a comment line does not count\n" + Self.passing + "\n"
+    let lines = Self.passing.split(separator: "\n").count
+    let dma = "dma nic to-device 0x40001000 4K expect ok\n"
+    let over = try temporaryFile(header + String(repeating: dma, count: 100_000 - lines + 1))
+    let output = try CommandRunner.run(["run", over])
+    #expect(output.status == 65)
+    #expect(
+      output.standardError == "\(over):\(100_000 + 2):1: error: expected at most 100000 statements in a scenario (a bound on its time and memory), found more: this is statement 100001\n",
+      "\(output.standardError)")
+  }
+
+  /// A scenario's name is the user's text; a raw C1 control in a report
+  /// would be taken by a terminal as a control sequence.
+  @Test("--json writes DEL and C1 controls from a scenario's name as \\u escapes")
+  func jsonEscapesControls() throws {
+    let file = try temporaryFile("scenario \"a\u{7F}b\u{9B}c\u{9F}d\"\n" + Self.passing + "\n")
+    let output = try CommandRunner.run(["run", "--json", file])
+    #expect(output.status == 0, "\(output.standardError)")
+    #expect(output.standardOutput.contains(#""name" : "a\u007fb\u009bc\u009fd""#), "\(output.standardOutput)")
+    #expect(!output.standardOutput.unicodeScalars.contains { $0.value == 0x7F || (0x80...0x9F).contains($0.value) })
+  }
+
+  @Test("--help says which Xen release a scenario without 'xen' models")
+  func helpNamesDefaultRelease() throws {
+    let output = try CommandRunner.run(["run", "--help"])
+    #expect(output.status == 0)
+    #expect(output.standardOutput.contains("models Xen 4.21, the default of every command"), "\(output.standardOutput)")
+  }
+
   @Test("an empty or comment-only scenario checks nothing: exit 65, saying so", arguments: ["", "# only a comment\n\n"])
   func checksNothing(text: String) throws {
     let file = try temporaryFile(text)

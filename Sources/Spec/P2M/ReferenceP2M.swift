@@ -21,6 +21,14 @@ public struct P2MEntry: Hashable, Sendable, CustomStringConvertible {
   }
 }
 
+/// Consecutive GFNs mapped by one `p2m_set_entry` of several pages get
+/// consecutive MFNs, so a bank is one run of the p2m's ``RunMap``.
+extension P2MEntry: RunValue {
+  public func advanced(by pages: UInt64) -> P2MEntry {
+    P2MEntry(mfn: mfn.advanced(by: pages), type: type, hardwareValid: hardwareValid)
+  }
+}
+
 /// Why a p2m update was refused.
 public enum P2MError: Error, Hashable, Sendable, CustomStringConvertible {
   /// The GFN is beyond what the root tables cover: `p2m_get_root_pointer()`
@@ -48,7 +56,18 @@ public struct ReferenceP2M: Hashable, Sendable {
   /// The IPA size (`p2m_ipa_bits`, §1.3); GFNs at or above 2^(ipaBits−12)
   /// have no root entry.
   public let ipaBits: Int
-  public private(set) var entries: [GFN: P2MEntry] = [:]
+  /// The map GFN → entry, kept as runs of consecutive GFNs mapping
+  /// consecutive MFNs with one type: memory and time follow the number of
+  /// runs, not of pages, so a direct-mapped dom0 of any size is a few runs.
+  public private(set) var mappings = RunMap<P2MEntry>()
+  /// The map GFN → entry, one element per mapped page: for small p2ms
+  /// (tests, proofs, the fuzzer); large ones are read through
+  /// ``mappings`` or ``lookup(_:)``.
+  public var entries: [GFN: P2MEntry] {
+    var entries = [GFN: P2MEntry](minimumCapacity: Int(mappings.count))
+    for (gfn, entry) in mappings.elements { entries[GFN(gfn)] = entry }
+    return entries
+  }
   /// Highest GFN ever mapped (`max_mapped_gfn`, highest mapped, not +1 since
   /// XSA-301); nil while nothing has been mapped.
   public private(set) var maxMappedGFN: GFN?
@@ -67,7 +86,7 @@ public struct ReferenceP2M: Hashable, Sendable {
   public var gfnLimit: UInt64 { 1 << UInt64(ipaBits - pageShift) }
 
   /// `p2m_lookup()`: the entry at `gfn`, if its type is valid.
-  public func lookup(_ gfn: GFN) -> P2MEntry? { entries[gfn] }
+  public func lookup(_ gfn: GFN) -> P2MEntry? { mappings[gfn.rawValue] }
 
   /// `p2m_set_entry(gfn, nr, mfn, t)` for an insertion or replacement of
   /// `count` pages: each GFN gets the next MFN, replacing whatever was
@@ -76,9 +95,7 @@ public struct ReferenceP2M: Hashable, Sendable {
   public mutating func map(_ gfn: GFN, count: UInt64 = 1, to mfn: MFN, type: P2MType, hardwareValid: Bool = true) throws(P2MError) {
     precondition(type != .invalid, "mapping with type invalid is a removal; call unmap")
     try checkUpdate(gfn, count: count)
-    for page in 0..<count {
-      entries[gfn.advanced(by: page)] = P2MEntry(mfn: mfn.advanced(by: page), type: type, hardwareValid: hardwareValid)
-    }
+    mappings.set(gfn.rawValue, count: count, to: P2MEntry(mfn: mfn, type: type, hardwareValid: hardwareValid))
     noteMapped(gfn, count: count)
   }
 
@@ -87,7 +104,7 @@ public struct ReferenceP2M: Hashable, Sendable {
   /// is 0, so nothing of it survives.
   public mutating func unmap(_ gfn: GFN, count: UInt64 = 1) throws(P2MError) {
     try checkUpdate(gfn, count: count)
-    for page in 0..<count { entries[gfn.advanced(by: page)] = nil }
+    mappings.set(gfn.rawValue, count: count, to: nil)
   }
 
   /// `p2m_remove_mapping(gfn, nr, mfn)` (Xen ≥ 2022): refuses to remove an
@@ -97,24 +114,30 @@ public struct ReferenceP2M: Hashable, Sendable {
     try checkUpdate(gfn, count: count)
     for page in 0..<count {
       let at = gfn.advanced(by: page)
-      if let entry = entries[at], removalMismatch(P2MSlot(entry.type, mfn: entry.mfn.rawValue), expecting: mfn.advanced(by: page).rawValue) {
+      if let entry = lookup(at), removalMismatch(P2MSlot(entry.type, mfn: entry.mfn.rawValue), expecting: mfn.advanced(by: page).rawValue) {
         throw .mfnMismatch(at, expected: mfn.advanced(by: page), found: entry.mfn)
       }
     }
-    for page in 0..<count { entries[gfn.advanced(by: page)] = nil }
+    mappings.set(gfn.rawValue, count: count, to: nil)
   }
 
   /// `p2m_resolve_translation_fault()`: sets the hardware valid bit of a
   /// type-valid entry ("No need to flush").
   public mutating func resolveTranslationFault(_ gfn: GFN) {
-    entries[gfn]?.hardwareValid = true
+    guard var entry = lookup(gfn) else { return }
+    entry.hardwareValid = true
+    mappings.set(gfn.rawValue, count: 1, to: entry)
   }
 
   /// Set/Way tracking (`p2m_invalidate_root`): clears the hardware valid bit
   /// of every entry, keeping the type. Xen refuses this when the p2m is
   /// shared with the IOMMU (`2b45ff6030`); the model keeps it to show why.
   public mutating func invalidateForSetWay() {
-    for gfn in entries.keys { entries[gfn]?.hardwareValid = false }
+    mappings.transformValues { entry in
+      var entry = entry
+      entry.hardwareValid = false
+      return entry
+    }
   }
 
   func checkUpdate(_ gfn: GFN, count: UInt64) throws(P2MError) {

@@ -1,6 +1,13 @@
 /// Reads the scenario text format (see ``Scenario``). Every error names the
 /// line and column and says what was expected; nothing is skipped.
 public enum ScenarioParser {
+  /// The most statements a scenario may hold. Running one costs time and
+  /// memory linear in its statements (a DMA step's report is a few KiB, and
+  /// 100,000 DMAs run in about 5 s in 300 MB; BENCHMARKS.md "Bounded
+  /// resources"), so a bound on statements is a bound on both; real
+  /// scenarios have tens to hundreds.
+  public static let statementLimit = 100_000
+
   public static func parse(_ text: String, file: String? = nil) throws(ScenarioError) -> Scenario {
     var scenario = Scenario()
     // "\r\n" is one Character in Swift, so splitting on "\n" alone would
@@ -19,6 +26,11 @@ public enum ScenarioParser {
           scenario.name = try reader.quoted("the scenario's name in double quotes")
           try reader.expectEnd()
         } else {
+          guard scenario.statements.count < statementLimit else {
+            throw ScenarioError(
+              location: reader.location,
+              message: "expected at most \(statementLimit) statements in a scenario (a bound on its time and memory), found more: this is statement \(statementLimit + 1)")
+          }
           scenario.statements.append(try statement(&reader))
         }
       } catch {

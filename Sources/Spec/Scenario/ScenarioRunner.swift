@@ -43,7 +43,7 @@ public enum ScenarioRunner {
 /// system once dom0 exists.
 struct ScenarioMachine {
   // MARK: Platform settings (before the first domain)
-  var version = XenVersion.latest
+  var version = XenVersion.defaultRelease
   var ipaBits = 40
   var llcColours: Int?
   var ram: [MemoryBank] = []
@@ -76,7 +76,7 @@ struct ScenarioMachine {
     var features: XenFeatures
     /// Each domain's p2m laid out as descriptor tables, with the p2m it was
     /// laid out from: reused by later DMAs while that p2m is unchanged.
-    var tables: [DomainID: (p2m: ReferenceP2M, memory: FrameStore, root: MFN)] = [:]
+    var tables: [DomainID: (p2m: ReferenceP2M, image: P2MTableImage)] = [:]
   }
 
   mutating func execute(_ statement: Statement) throws(ScenarioError) -> StepReport {
@@ -431,28 +431,34 @@ struct ScenarioMachine {
   /// over the context's p2m laid out as descriptor tables (the p2m *is* the
   /// SMMU's table on Arm, §1.6). Table frames come from the top of the
   /// physical address space, away from RAM; they live in their own
-  /// descriptor store, so they cannot alias DMA data.
+  /// descriptor store, so they cannot alias DMA data. The supply is the top
+  /// 16,384 frames, or as many as the p2m's tables need when that is more
+  /// (a direct-mapped 64 GiB dom0 has 32,768 last-level tables), so any p2m
+  /// that fits the IPA space can be laid out.
   func architecturalTranslator(
-    _ xen: XenState, cache: inout [DomainID: (p2m: ReferenceP2M, memory: FrameStore, root: MFN)]
+    _ xen: XenState, cache: inout [DomainID: (p2m: ReferenceP2M, image: P2MTableImage)]
   ) throws(ScenarioError) -> StageTwoTranslator {
     let geometry: StageTwoGeometry
     do { geometry = try StageTwoGeometry(ipaBits: ipaBits) } catch { throw fail("\(error)") }
     let frameLimit = UInt64(1) << UInt64(ipaBits - 12)
-    let tableFrames = (frameLimit - 16_384)..<frameLimit
-    var tables: [DomainID: (memory: FrameStore, root: MFN)] = [:]
+    var tables: [DomainID: P2MTableImage] = [:]
     for (id, domain) in xen.domains {
       if let cached = cache[id], cached.p2m == domain.p2m {
-        tables[id] = (cached.memory, cached.root)
+        tables[id] = cached.image
         continue
       }
-      do { tables[id] = try domain.p2m.materialize(tableFrames: tableFrames.lazy.map(MFN.init)) } catch {
+      do {
+        let needed = max(16_384, try domain.p2m.tableFrameCount())
+        let tableFrames = (frameLimit - min(needed, frameLimit))..<frameLimit
+        tables[id] = try domain.p2m.tableImage(tableFrames: tableFrames.lazy.map(MFN.init))
+      } catch {
         throw fail("cannot lay out \(id)'s p2m as tables: \(error)")
       }
-      cache[id] = (domain.p2m, tables[id]!.memory, tables[id]!.root)
+      cache[id] = (domain.p2m, tables[id]!)
     }
     return { domain, ipa, access in
       guard let table = tables[domain] else { return .fault(StageTwoFault(kind: .translation, level: 0)) }
-      switch stageTwoWalk(memory: table.memory, geometry: geometry, rootAddress: table.root.address, inputAddress: ipa, access: access).result {
+      switch stageTwoWalk(memory: table, geometry: geometry, rootAddress: table.root.address, inputAddress: ipa, access: access).result {
       case .translated(let address, _, _, _): return .translated(pa: address)
       case .fault(let fault): return .fault(fault)
       }

@@ -8,12 +8,18 @@
 public struct ColouredAllocator: Hashable, Sendable {
   /// N, the number of colours (`max_nr_colors = way_size >> PAGE_SHIFT`).
   public let colourCount: Int
-  /// The free list of each colour, stored *tail first*: the list's head is
-  /// the array's last element, so head insertion and removal are appends
-  /// and pops.
-  private var stacks: [[MFN]]
-  /// Frames handed out and not yet freed; only these may be freed.
-  private var allocated: Set<MFN> = []
+  /// The free list of each colour, stored *tail first* as maximal
+  /// segments of frames `colourCount` apart (what freeing a region's pages
+  /// in ascending order leaves): the list's head is the last segment's
+  /// highest frame, so head insertion and removal touch only the end, and
+  /// a region costs one segment per colour instead of one entry per page.
+  private var stacks: [[Segment]]
+  /// The length of each free list (`free_colored_pages`).
+  private var freeCounts: [UInt64]
+  /// The frames of the coloured heap (the regions less the buddy reserve):
+  /// those of them not on a free list are handed out, and only those may
+  /// be freed.
+  private let heapRanges: [MemoryBank]
   /// The pages `init_color_heap_pages()` gave to the buddy allocator
   /// instead (the `buddy-alloc-size` reserve), in the order taken.
   public let buddyRanges: [MemoryBank]
@@ -46,22 +52,68 @@ public struct ColouredAllocator: Hashable, Sendable {
       throw .invalidHostRAM("heap regions \(lower) and \(upper) overlap")
     }
     self.colourCount = colourCount
-    var stacks = [[MFN]](repeating: [], count: colourCount)
+    stacks = [[Segment]](repeating: [], count: colourCount)
+    freeCounts = [UInt64](repeating: 0, count: colourCount)
     var budget = buddyReservePages
     var buddy: [MemoryBank] = []
+    var heap: [MemoryBank] = []
     for region in regions.reversed() where region.pages > 0 {
       let toBuddy = min(budget, region.pages)
       if toBuddy > 0 {
         buddy.append(MemoryBank(start: region.start, pages: toBuddy))
         budget -= toBuddy
       }
-      for page in toBuddy..<region.pages {
-        let mfn = region.start.advanced(by: page)
-        stacks[Self.colour(of: mfn, colourCount: colourCount)].append(mfn)
+      if toBuddy < region.pages { heap.append(MemoryBank(start: region.start.advanced(by: toBuddy), pages: region.pages - toBuddy)) }
+    }
+    buddyRanges = buddy
+    heapRanges = heap
+    // Freeing a region's pages in ascending order pushes each colour's
+    // pages of it onto that list's head in ascending order: one segment.
+    let stride = UInt64(colourCount)
+    for range in heap {
+      let (first, end) = (range.start.rawValue, range.end.rawValue)
+      for colour in 0..<colourCount {
+        let lowest = first + (UInt64(colour) &- first) % stride
+        guard lowest < end else { continue }
+        push(Segment(low: MFN(lowest), count: (end - 1 - lowest) / stride + 1), colour: colour)
       }
     }
-    self.stacks = stacks
-    buddyRanges = buddy
+  }
+
+  /// Frames `low`, `low + colourCount`, …, `count` of them, in list order
+  /// from tail to head.
+  struct Segment: Hashable, Sendable {
+    var low: MFN
+    var count: UInt64
+  }
+
+  /// Puts a segment at the head of a colour's list, joining the head
+  /// segment when it continues it, so that segments stay maximal.
+  private mutating func push(_ segment: Segment, colour: Int) {
+    let stride = UInt64(colourCount)
+    freeCounts[colour] += segment.count
+    if let head = stacks[colour].last, head.low.rawValue &+ head.count &* stride == segment.low.rawValue {
+      stacks[colour][stacks[colour].count - 1].count += segment.count
+    } else {
+      stacks[colour].append(segment)
+    }
+  }
+
+  /// Takes the head of a colour's list.
+  private mutating func pop(colour: Int) -> MFN? {
+    guard let head = stacks[colour].last else { return nil }
+    let mfn = head.low.advanced(by: (head.count - 1) * UInt64(colourCount))
+    if head.count == 1 { stacks[colour].removeLast() } else { stacks[colour][stacks[colour].count - 1].count -= 1 }
+    freeCounts[colour] -= 1
+    return mfn
+  }
+
+  /// Whether the frame is on its colour's free list.
+  private func isFree(_ mfn: MFN) -> Bool {
+    let stride = UInt64(colourCount)
+    return stacks[colour(of: mfn)].contains { segment in
+      mfn >= segment.low && (mfn.rawValue - segment.low.rawValue) / stride < segment.count
+    }
   }
 
   /// `mfn_to_color()`: the low bits of the frame number.
@@ -73,16 +125,22 @@ public struct ColouredAllocator: Hashable, Sendable {
 
   /// `free_colored_pages[colour]`.
   public func freePages(colour: Int) -> Int {
-    stacks.indices.contains(colour) ? stacks[colour].count : 0
+    stacks.indices.contains(colour) ? Int(freeCounts[colour]) : 0
   }
 
-  /// The free list of a colour, head first.
+  /// The free list of a colour, head first (one element per page: for
+  /// small heaps).
   public func freeList(colour: Int) -> [MFN] {
-    stacks.indices.contains(colour) ? stacks[colour].reversed() : []
+    guard stacks.indices.contains(colour) else { return [] }
+    return stacks[colour].reversed().flatMap { segment in
+      (0..<segment.count).reversed().map { segment.low.advanced(by: $0 * UInt64(colourCount)) }
+    }
   }
 
   /// Whether the frame was handed out by this allocator and not freed.
-  public func isAllocated(_ mfn: MFN) -> Bool { allocated.contains(mfn) }
+  public func isAllocated(_ mfn: MFN) -> Bool {
+    heapRanges.contains { $0.contains(mfn.rawValue) } && !isFree(mfn)
+  }
 
   /// `alloc_domheap_pages(d, order, …)` with colouring on →
   /// `alloc_color_heap_page(memflags, d)`: among `colours` (the domain's
@@ -98,15 +156,14 @@ public struct ColouredAllocator: Hashable, Sendable {
     guard order == 0 else { throw .colouredOrderNotZero(order) }
     try validate(colours)
     var chosen: Int?
-    var longest = 0
-    for colour in colours where stacks[colour].count > longest {
+    var longest: UInt64 = 0
+    for colour in colours where freeCounts[colour] > longest {
       chosen = colour
-      longest = stacks[colour].count
+      longest = freeCounts[colour]
     }
-    guard let colour = chosen, let mfn = stacks[colour].popLast() else {
+    guard let colour = chosen, let mfn = pop(colour: colour) else {
       throw .colouredHeapExhausted(colours: colours)
     }
-    allocated.insert(mfn)
     return mfn
   }
 
@@ -116,8 +173,8 @@ public struct ColouredAllocator: Hashable, Sendable {
   /// - Throws: ``XenError/colouredFreeOfUnallocated(_:)`` if this allocator
   ///   did not hand the frame out (a double free, or a buddy page).
   public mutating func free(_ mfn: MFN) throws(XenError) {
-    guard allocated.remove(mfn) != nil else { throw .colouredFreeOfUnallocated(mfn) }
-    stacks[colour(of: mfn)].append(mfn)
+    guard isAllocated(mfn) else { throw .colouredFreeOfUnallocated(mfn) }
+    push(Segment(low: mfn, count: 1), colour: colour(of: mfn))
   }
 
   /// Colours must exist; the order and uniqueness of a domain's list are

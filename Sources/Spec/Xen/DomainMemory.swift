@@ -88,7 +88,7 @@ extension XenState {
       }
       try checkHostRanges(banks, of: id)
       for bank in banks {
-        for page in 0..<bank.pages { try host.assign(bank.start.advanced(by: page), to: id) }
+        try host.assign(bank, to: id)
         try domain.physmapAdd(GFN(bank.start.rawValue), count: bank.pages, to: bank.start, type: .ramRW)
       }
 
@@ -96,19 +96,23 @@ extension XenState {
       guard id == .dom0 else { throw refuse("only dom0 keeps the host layout when coloured") }
       try checkColours(colours, of: id)
       try checkHostRanges(banks, of: id)
+      var taken: [MemoryBank] = []
       for bank in Self.hostLayoutAllocationOrder(banks) {
         for page in 0..<bank.pages {
-          try mapColouredPage(&domain, colours: colours, at: GFN(bank.start.rawValue).advanced(by: page))
+          try mapColouredPage(&domain, colours: colours, at: GFN(bank.start.rawValue).advanced(by: page), taking: &taken)
         }
       }
+      host.assign(allocated: taken, to: id)
 
     case .coloured(let colours, let base, let pages):
       guard id != .dom0 else { throw refuse("a coloured dom0 keeps the host layout (use colouredHostLayout)") }
       try checkColours(colours, of: id)
       guard pages > 0 else { throw refuse("a domain needs at least one page") }
+      var taken: [MemoryBank] = []
       for page in 0..<pages {
-        try mapColouredPage(&domain, colours: colours, at: base.advanced(by: page))
+        try mapColouredPage(&domain, colours: colours, at: base.advanced(by: page), taking: &taken)
       }
+      host.assign(allocated: taken, to: id)
 
     case .fixed(let bank, let base):
       guard id != .dom0 else { throw refuse("dom0's RAM is direct-mapped or coloured") }
@@ -116,7 +120,7 @@ extension XenState {
         throw refuse("with LLC colouring every domain's RAM comes from the coloured allocator")
       }
       try checkHostRanges([bank], of: id)
-      for page in 0..<bank.pages { try host.assign(bank.start.advanced(by: page), to: id) }
+      try host.assign(bank, to: id)
       try domain.physmapAdd(base, count: bank.pages, to: bank.start, type: .ramRW)
     }
   }
@@ -129,12 +133,26 @@ extension XenState {
     banks.sorted { $0.pages != $1.pages ? $0.pages > $1.pages : $0.start < $1.start }
   }
 
-  private mutating func mapColouredPage(_ domain: inout DomainState, colours: [Int], at gfn: GFN) throws(XenError) {
+  /// Allocates a page, checks that it may be assigned, and maps it. The
+  /// frames are handed to the domain together afterwards
+  /// (``HostMemory/assign(allocated:to:)``): the allocator gives distinct
+  /// frames, so checking each against the ownership before this domain's
+  /// build decides as assigning them one at a time would, without
+  /// inserting one run per page.
+  private mutating func mapColouredPage(_ domain: inout DomainState, colours: [Int], at gfn: GFN, taking taken: inout [MemoryBank]) throws(XenError) {
     guard allocator != nil else { throw .invalidDomainMemory(domain.id, reason: "LLC colouring is off") }
     // In place: a local copy would make every allocation copy the whole
     // allocator (copy-on-write with two owners).
     let mfn = try allocator!.allocate(colours: colours)
-    try host.assign(mfn, to: domain.id)
+    let owner = host.owner(of: mfn)
+    guard owner == .free else { throw .frameUnavailable(mfn, owner: owner) }
+    // Consecutive allocations are often consecutive frames (one per
+    // colour of the domain), so they are kept as ranges.
+    if let last = taken.last, last.end == mfn {
+      taken[taken.count - 1].pages += 1
+    } else {
+      taken.append(MemoryBank(start: mfn, pages: 1))
+    }
     try domain.physmapAdd(gfn, to: mfn, type: .ramRW)
   }
 

@@ -19,6 +19,11 @@ public struct XenVersion: Hashable, Comparable, Sendable, CustomStringConvertibl
   public static let v4_17 = XenVersion(checkedMinor: 17)
   public static let v4_20 = XenVersion(checkedMinor: 20)
   public static let latest = XenVersion(checkedMinor: supportedMinors.upperBound)
+  /// The release modelled when none is named: by a scenario without `xen`,
+  /// and by every command's `--xen` default, so that the same board or
+  /// scenario gets the same answer from each command. The latest release
+  /// the spec models, which has every fix and LLC colouring.
+  public static let defaultRelease = latest
 
   private init(checkedMinor: Int) { minor = checkedMinor }
 
