@@ -4,6 +4,7 @@ import DeviceTree
 import Foundation
 import Proofs
 import Spec
+import SystemIO
 
 extension DMAVerify {
   /// `dmaverify check --platform FILE`: which DMA policies are safe for
@@ -66,8 +67,8 @@ extension DMAVerify {
     @Option(help: "A DMA policy to check (repeatable): legacy, merged-flags, global-flag, per-device; all when omitted.")
     var policy: [String] = []
 
-    @Option(help: "The Xen release (4.12–4.21).")
-    var xen = XenVersion.v4_20.name
+    @Option(help: "The Xen release (4.12–4.21; default the latest, as for run and platform).")
+    var xen = XenVersion.defaultRelease.name
 
     @Option(name: .customLong("assume-no-dma"), help: ArgumentHelp("A node (path, node name or &label) that never masters the bus; repeat for several.", valueName: "node"))
     var assumeNoDMA: [String] = []
@@ -220,14 +221,12 @@ extension DMAVerify {
       let labels = board.labels.filter { path, _ in devices.contains { $0.name == path } }
       switch outputFormat {
       case .json:
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let report = CheckReport(
           file: platform, xen: version.name, xenConfig: config.description, devices: devices.map { [$0.name: $0.label] }, verdicts: verdicts,
           boardReplays: replays, xenPanics: view.panics.map { [$0.node: $0.reason] }, notes: view.notes,
           remedies: Self.remedies(verdicts, version: version),
           safePolicies: Dictionary(uniqueKeysWithValues: Self.safePolicies(verdicts).map { ($0.layout.rawValue, $0.policies) }), labels: labels)
-        print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        print(try JSONText.encode(report))
       case .markdown:
         print(Self.markdown(file: platform, version: version, config: config, view: view, devices: devices, verdicts: verdicts, replays: replays, labels: labels))
       case .text:

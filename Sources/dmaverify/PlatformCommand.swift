@@ -96,7 +96,7 @@ extension DMAVerify {
     var policy = DMAPolicy.mergedFlags.rawValue
 
     @Option(help: "The Xen release whose view of the board is shown and modelled for --scenario (4.12–4.21).")
-    var xen = XenVersion.latest.name
+    var xen = XenVersion.defaultRelease.name
 
     @Flag(help: "Xen attaches PCI endpoints' iommu-map streams to dom0 (PCI passthrough support on; read from Xen 4.21).")
     var pciStreamsAttached = false
@@ -204,10 +204,8 @@ extension DMAVerify {
         }
       }
       if json {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let report = PlatformReport(file: file, platform: platform, all: all, scenario: written, scenarioFile: scenarioFile, view: view, options: options)
-        print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        print(try JSONText.encode(report))
       } else {
         print(Self.text(file: file, tree: tree, platform: platform, all: all, view: view, options: options))
         if let written, let scenarioFile {
