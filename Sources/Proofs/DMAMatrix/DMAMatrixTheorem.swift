@@ -172,7 +172,7 @@ enum DMAMatrixTheorem {
     if chosen.ramPages > MatrixConstants.replayRAMPages {
       return (
         "not replayed: the model's platform (\(chosen.summary)) has more RAM than a replay boots "
-          + "(\(MatrixConstants.replayRAMPages >> 8) MiB)", nil, false, try modelValues(state, small))
+          + "(\(MatrixConstants.replayRAMPages >> 18) GiB)", nil, false, try modelValues(state, small))
     }
     guard let (placed, platform) = try realize(small, platform: chosen, state: state, session: session, pinned: order.map(\.0)) else {
       return (
