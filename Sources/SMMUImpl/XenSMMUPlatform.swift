@@ -351,10 +351,11 @@ package struct SMMUMutants: OptionSet, Sendable {
   /// The fast path adds a level-2 block's offset (IPA bits 20:0) to every
   /// cached page (``IOTLBProbeMutants/blockOffset``).
   package static let fastPathBlockOffset = SMMUMutants(rawValue: 1 << 4)
-  /// A context given back with its domain's last device, and handed to
-  /// another domain, is never invalidated (neither at release nor at
-  /// allocation): the SMMUv3 S2VMID (or SMMUv2 bank) recycled with the old
-  /// domain's translations still tagged by it.
+  /// `arm_smmu_destroy_domain_context()` without its TLB nuke: an SMMUv2
+  /// bank given back with its domain's last device keeps its VMID's
+  /// entries for the bank's next owner — what smmu-v3.c's
+  /// `arm_smmu_domain_free()` really does with an S2VMID
+  /// (``XenSMMUDriver/invalidatesReleasedVMID``).
   package static let recyclesVMIDWithoutInvalidation = SMMUMutants(rawValue: 1 << 5)
 }
 
