@@ -24,21 +24,8 @@ extension ReferenceP2M {
   ///   walking it is an address-size fault, as on hardware.
   public func materialize(tableFrames: some Sequence<MFN>) throws(StageTwoError) -> (memory: FrameStore, root: MFN) {
     let geometry = try StageTwoGeometry(ipaBits: ipaBits)
-    var supply = tableFrames.makeIterator()
-    var taken = Set<MFN>()
-
-    func takeFrame() throws(StageTwoError) -> MFN {
-      guard let frame = supply.next() else { throw .tableFramesExhausted(needed: taken.count + 1) }
-      guard frame.address >> UInt64(ipaBits) == 0, frame.rawValue >> 36 == 0 else { throw .frameOutOfRange(frame) }
-      guard taken.insert(frame).inserted else { throw .duplicateTableFrame(frame) }
-      return frame
-    }
-
-    var roots: [MFN] = []
-    for _ in 0..<geometry.concatenatedRootTables { roots.append(try takeFrame()) }
-    let root = roots[0]
-    let consecutive = roots.enumerated().allSatisfy { $1 == root.advanced(by: UInt64($0)) }
-    guard consecutive, root.rawValue % UInt64(roots.count) == 0 else { throw .rootFramesNotConcatenable(roots) }
+    var supply = TableFrameSupply(frames: tableFrames.makeIterator(), ipaBits: ipaBits)
+    let root = try supply.roots(geometry)
 
     // Entries grouped by the L3 table that holds them (GFN bits above 9),
     // tables in ascending order and entries ascending within each: the
@@ -55,7 +42,7 @@ extension ReferenceP2M {
         let address = table | ipa.extract(high: geometry.indexHighBit(level: level), low: StageTwoGeometry.indexShift(level: level)) << 3
         var descriptor = memory.loadDescriptor(at: address)
         if descriptor == 0 {
-          descriptor = try XenDescriptor.table(next: takeFrame())
+          descriptor = try XenDescriptor.table(next: supply.take())
           try memory.write(descriptor, at: address)
         }
         table = XenDescriptor.outputBase(descriptor)
@@ -111,21 +98,8 @@ extension ReferenceP2M {
   /// The same refusals as ``materialize(tableFrames:)``, in the same order.
   public func tableImage(tableFrames: some Sequence<MFN>) throws(StageTwoError) -> P2MTableImage {
     let geometry = try StageTwoGeometry(ipaBits: ipaBits)
-    var supply = tableFrames.makeIterator()
-    var taken = Set<MFN>()
-
-    func takeFrame() throws(StageTwoError) -> MFN {
-      guard let frame = supply.next() else { throw .tableFramesExhausted(needed: taken.count + 1) }
-      guard frame.address >> UInt64(ipaBits) == 0, frame.rawValue >> 36 == 0 else { throw .frameOutOfRange(frame) }
-      guard taken.insert(frame).inserted else { throw .duplicateTableFrame(frame) }
-      return frame
-    }
-
-    var roots: [MFN] = []
-    for _ in 0..<geometry.concatenatedRootTables { roots.append(try takeFrame()) }
-    let root = roots[0]
-    let consecutive = roots.enumerated().allSatisfy { $1 == root.advanced(by: UInt64($0)) }
-    guard consecutive, root.rawValue % UInt64(roots.count) == 0 else { throw .rootFramesNotConcatenable(roots) }
+    var supply = TableFrameSupply(frames: tableFrames.makeIterator(), ipaBits: ipaBits)
+    let root = try supply.roots(geometry)
 
     // The first entry whose frame does not fit a leaf, in ascending GFN
     // order: materialize reports it when it reaches that entry's table.
@@ -152,7 +126,7 @@ extension ReferenceP2M {
           let address = table | ipa.extract(high: geometry.indexHighBit(level: level), low: StageTwoGeometry.indexShift(level: level)) << 3
           var descriptor = memory.loadDescriptor(at: address)
           if descriptor == 0 {
-            descriptor = try XenDescriptor.table(next: takeFrame())
+            descriptor = try XenDescriptor.table(next: supply.take())
             try memory.write(descriptor, at: address)
           }
           table = XenDescriptor.outputBase(descriptor)
@@ -190,5 +164,38 @@ public struct P2MTableImage: DescriptorMemory, Sendable {
     guard let entry = mappings[gfn] else { return 0 }
     // Every frame of the image was checked to fit when it was built.
     return XenDescriptor.leaf(frameAddress: entry.mfn.address, type: entry.type, level: 3, hardwareValid: entry.hardwareValid)
+  }
+}
+
+/// The table frames an image of the p2m takes, in supply order, with the
+/// checks both ``ReferenceP2M/materialize(tableFrames:)`` and
+/// ``ReferenceP2M/tableImage(tableFrames:)`` make: each frame inside the PA
+/// size and the 36-bit base field, none twice, the roots consecutive and
+/// naturally aligned.
+private struct TableFrameSupply<Frames: IteratorProtocol> where Frames.Element == MFN {
+  var frames: Frames
+  let ipaBits: Int
+  var taken = Set<MFN>()
+
+  init(frames: Frames, ipaBits: Int) {
+    self.frames = frames
+    self.ipaBits = ipaBits
+  }
+
+  mutating func take() throws(StageTwoError) -> MFN {
+    guard let frame = frames.next() else { throw .tableFramesExhausted(needed: taken.count + 1) }
+    guard frame.address >> UInt64(ipaBits) == 0, frame.rawValue >> 36 == 0 else { throw .frameOutOfRange(frame) }
+    guard taken.insert(frame).inserted else { throw .duplicateTableFrame(frame) }
+    return frame
+  }
+
+  /// The concatenated root tables, taken first; the first of them.
+  mutating func roots(_ geometry: StageTwoGeometry) throws(StageTwoError) -> MFN {
+    var roots: [MFN] = []
+    for _ in 0..<geometry.concatenatedRootTables { roots.append(try take()) }
+    let root = roots[0]
+    let consecutive = roots.enumerated().allSatisfy { $1 == root.advanced(by: UInt64($0)) }
+    guard consecutive, root.rawValue % UInt64(roots.count) == 0 else { throw .rootFramesNotConcatenable(roots) }
+    return root
   }
 }
