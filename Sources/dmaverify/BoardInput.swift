@@ -200,3 +200,27 @@ enum BoardInput {
     }
   }
 }
+
+/// The options `check` and `platform` share for what the tree does not say
+/// about Xen and the board: its build and boot settings, the SMMUs'
+/// stream-map size, RAM the bootloader fills in.
+struct BoardOptions: ParsableArguments {
+    @Option(
+      name: .customLong("xen-config"),
+      help: ArgumentHelp(
+        "How Xen was built and booted: smmuv3=on|off (CONFIG_ARM_SMMU_V3), ipmmu=on|off (CONFIG_IPMMU_VMSA), both off by default as in Xen's Kconfig; iommu=on|off (Xen's iommu= option, default on); comma-separated, repeatable.",
+        valueName: "settings"))
+    var xenConfig: [String] = []
+
+    @Option(
+      name: .customLong("smmu-stream-map-entries"),
+      help: ArgumentHelp(
+        "Stream-map entries (SMMU_IDR0.NUMSMRG, 1-128) of each SMMUv1/v2; the tree does not say it. Default 128, the most an MMU-500 has.",
+        valueName: "n"))
+    var smmuStreamMapEntries: Int?
+
+    @Option(
+      name: .customLong("ram"),
+      help: ArgumentHelp("Host RAM the tree leaves to the bootloader (e.g. 0x80000000:2G), replacing the memory nodes'; repeatable.", valueName: "base:size"))
+    var ram: [String] = []
+}

@@ -82,24 +82,7 @@ extension DMAVerify {
     @Flag(help: "Treat PCI streams from iommu-map as attached to dom0 (Xen's PCI passthrough on; read from Xen 4.21).")
     var pciStreamsAttached = false
 
-    @Option(
-      name: .customLong("xen-config"),
-      help: ArgumentHelp(
-        "How Xen was built and booted: smmuv3=on|off (CONFIG_ARM_SMMU_V3), ipmmu=on|off (CONFIG_IPMMU_VMSA), both off by default as in Xen's Kconfig; iommu=on|off (Xen's iommu= option, default on); comma-separated, repeatable.",
-        valueName: "settings"))
-    var xenConfig: [String] = []
-
-    @Option(
-      name: .customLong("smmu-stream-map-entries"),
-      help: ArgumentHelp(
-        "Stream-map entries (SMMU_IDR0.NUMSMRG, 1-128) of each SMMUv1/v2; the tree does not say it. Default 128, the most an MMU-500 has.",
-        valueName: "n"))
-    var smmuStreamMapEntries: Int?
-
-    @Option(
-      name: .customLong("ram"),
-      help: ArgumentHelp("Host RAM the tree leaves to the bootloader (e.g. 0x80000000:2G), replacing the memory nodes'; repeatable.", valueName: "base:size"))
-    var ram: [String] = []
+    @OptionGroup var boardOptions: BoardOptions
 
     /// How the report is written.
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -137,9 +120,9 @@ extension DMAVerify {
         throw ValidationError("expected --json or --format \(format.rawValue), not both (--json is --format json)")
       }
       _ = try choices()
-      _ = try BoardInput.xenConfig(xenConfig)
-      _ = try BoardInput.ram(ram)
-      _ = try BoardInput.streamMapEntries(smmuStreamMapEntries)
+      _ = try BoardInput.xenConfig(boardOptions.xenConfig)
+      _ = try BoardInput.ram(boardOptions.ram)
+      _ = try BoardInput.streamMapEntries(boardOptions.smmuStreamMapEntries)
     }
 
     func choices() throws -> (policies: [DMAPolicy], layouts: [MatrixCell.Layout], version: XenVersion, colours: [Int]) {
@@ -170,15 +153,15 @@ extension DMAVerify {
 
     func run() throws {
       let (policies, layouts, version, colours) = try choices()
-      let config = try BoardInput.xenConfig(xenConfig)
-      let banks = try BoardInput.ram(ram)
+      let config = try BoardInput.xenConfig(boardOptions.xenConfig)
+      let banks = try BoardInput.ram(boardOptions.ram)
       var board = try BoardInput.load(
         platform, dtcTimeout: dtcTimeout, includeDirectories: includeDir, bindings: try BoardInput.bindings(bindings), assumeDMA: assumeDMA, assumeNoDMA: assumeNoDMA
       ).platform
       if !banks.isEmpty { board = board.withRAM(banks) }
       for warning in board.warnings { FileHandle.standardError.write(Data("\(platform): \(warning)\n".utf8)) }
       var options = ScenarioOptions(dom0: .directMapped, xen: version, pciStreamsAttached: pciStreamsAttached, xenConfig: config)
-      options.smmuStreamMapEntries = try BoardInput.streamMapEntries(smmuStreamMapEntries)
+      options.smmuStreamMapEntries = try BoardInput.streamMapEntries(boardOptions.smmuStreamMapEntries)
       let view = board.xenView(options)
       // Each dom0 master's class, from where Xen puts it.
       var devices: [PlatformCheck.BoardDevice] = []

@@ -101,24 +101,7 @@ extension DMAVerify {
     @Flag(help: "Xen attaches PCI endpoints' iommu-map streams to dom0 (PCI passthrough support on; read from Xen 4.21).")
     var pciStreamsAttached = false
 
-    @Option(
-      name: .customLong("xen-config"),
-      help: ArgumentHelp(
-        "How Xen was built and booted: smmuv3=on|off (CONFIG_ARM_SMMU_V3), ipmmu=on|off (CONFIG_IPMMU_VMSA), both off by default as in Xen's Kconfig; iommu=on|off (Xen's iommu= option, default on); comma-separated, repeatable.",
-        valueName: "settings"))
-    var xenConfig: [String] = []
-
-    @Option(
-      name: .customLong("smmu-stream-map-entries"),
-      help: ArgumentHelp(
-        "Stream-map entries (SMMU_IDR0.NUMSMRG, 1-128) of each SMMUv1/v2; the tree does not say it. Default 128, the most an MMU-500 has.",
-        valueName: "n"))
-    var smmuStreamMapEntries: Int?
-
-    @Option(
-      name: .customLong("ram"),
-      help: ArgumentHelp("Host RAM the tree leaves to the bootloader (e.g. 0x80000000:2G), replacing the memory nodes'; repeatable.", valueName: "base:size"))
-    var ram: [String] = []
+    @OptionGroup var boardOptions: BoardOptions
 
     @Option(
       parsing: .unconditional,
@@ -147,9 +130,9 @@ extension DMAVerify {
       guard llcColours >= 2, llcColours & (llcColours - 1) == 0, llcColours <= 1 << 16 else {
         throw ValidationError("expected --llc-colours to be a power of two ≥ 2, found \(llcColours)")
       }
-      var options = ScenarioOptions(policy: policy, xen: version, pciStreamsAttached: pciStreamsAttached, xenConfig: try BoardInput.xenConfig(xenConfig))
-      _ = try BoardInput.ram(ram)
-      options.smmuStreamMapEntries = try BoardInput.streamMapEntries(smmuStreamMapEntries)
+      var options = ScenarioOptions(policy: policy, xen: version, pciStreamsAttached: pciStreamsAttached, xenConfig: try BoardInput.xenConfig(boardOptions.xenConfig))
+      _ = try BoardInput.ram(boardOptions.ram)
+      options.smmuStreamMapEntries = try BoardInput.streamMapEntries(boardOptions.smmuStreamMapEntries)
       options.llcColours = llcColours
       switch try BoardInput.layout(dom0) {
       case .direct: options.dom0 = .directMapped
@@ -184,7 +167,7 @@ extension DMAVerify {
       }
       var (tree, platform) = try BoardInput.load(
         file, dtcTimeout: dtcTimeout, includeDirectories: includeDir, bindings: try BoardInput.bindings(bindings), assumeDMA: assumeDMA, assumeNoDMA: assumeNoDMA)
-      let banks = try BoardInput.ram(ram)
+      let banks = try BoardInput.ram(boardOptions.ram)
       if !banks.isEmpty { platform = platform.withRAM(banks) }
       for warning in platform.warnings { FileHandle.standardError.write(Data("\(file): \(warning)\n".utf8)) }
       let view = platform.xenView(options)
