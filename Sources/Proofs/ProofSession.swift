@@ -79,6 +79,15 @@ public final class ProofSession {
 
   public func constant(_ value: UInt64) -> SymbolicWord { SymbolicWord(value, in: context) }
 
+  /// A fresh unconstrained function from words to words (a Z3 array read
+  /// at each argument): a memory, a table, a map a claim quantifies over.
+  func wordArray(_ name: String) throws(SolverError) -> (SymbolicWord) -> SymbolicWord {
+    let bv64 = try context.bitVectorSort(width: 64)
+    let array = try context.constant(name, sort: context.arraySort(domain: bv64, range: bv64))
+    // `select` only fails on a sort mismatch, which these terms cannot have.
+    return { index in z3 { () throws(SolverError) in try SymbolicWord(array.select(index.term)) } }
+  }
+
   /// Decides `claim` under `hypotheses`: hypotheses satisfiable first (a
   /// vacuous claim is reported, never proved), then the negated claim.
   /// A counterexample model is handed to `explain`, still inside the

@@ -57,10 +57,7 @@ enum SMMUFastPathTheorem {
   /// The IOTLB's generations of every VMID, any 64-bit array, read at one
   /// VMID.
   static func generations(_ session: ProofSession) throws -> (SymbolicWord) -> SymbolicWord {
-    let bv64 = try session.context.bitVectorSort(width: 64)
-    let array = try session.context.constant("generation", sort: session.context.arraySort(domain: bv64, range: bv64))
-    // `select` only fails on a sort mismatch, which these terms cannot have.
-    return { vmid in try! SymbolicWord(array.select(vmid.term)) }
+    try session.wordArray("generation")
   }
 
   /// What the IOTLB's representation allows of a slot's key: empty, or a

@@ -27,10 +27,7 @@ enum StraddleTheorem {
     }
   ) -> Theorem {
     Theorem(name: "swiotlb.straddle", summary: "a buffer that does not straddle (range_straddles_page_boundary) is contiguous on the bus, for sizes up to 3 pages and any pfn_to_bfn") { session in
-      let bv64 = try session.context.bitVectorSort(width: 64)
-      let tree = try session.context.constant("pfn_to_bfn", sort: session.context.arraySort(domain: bv64, range: bv64))
-      // `select` only fails on a sort mismatch, which these terms cannot have.
-      let pfnToBfn: (SymbolicWord) -> SymbolicWord = { pfn in try! SymbolicWord(tree.select(pfn.term)) }
+      let pfnToBfn = try session.wordArray("pfn_to_bfn")
       let phys = try session.word("phys")
       let size = try session.word("size")
       let straddling = straddles(phys, size, 4, pfnToBfn)

@@ -25,17 +25,10 @@ struct SymbolicIOTLB: IOTLBWords, Mergeable {
   let recyclesVMIDs: Bool
 
   init(prefix: String, session: ProofSession, recyclesVMIDs: Bool) throws {
-    let context = session.context
-    let bv64 = try context.bitVectorSort(width: 64)
-    let sort = try context.arraySort(domain: bv64, range: bv64)
-    func array(_ name: String) throws -> (SymbolicWord) -> SymbolicWord {
-      let term = try context.constant("\(prefix).\(name)", sort: sort)
-      return { index in z3 { () throws(SolverError) in try SymbolicWord(term.select(index.term)) } }
-    }
-    keys = try array("key")
-    values = try array("value")
-    stamps = try array("stamp")
-    generations = try array("generation")
+    keys = try session.wordArray("\(prefix).key")
+    values = try session.wordArray("\(prefix).value")
+    stamps = try session.wordArray("\(prefix).stamp")
+    generations = try session.wordArray("\(prefix).generation")
     vmidLimitWord = try session.word("\(prefix).vmids")
     mask = try session.word("\(prefix).mask")
     self.recyclesVMIDs = recyclesVMIDs
@@ -110,10 +103,7 @@ struct SymbolicTranslations {
   var lookup: (SymbolicWord) -> SymbolicWord
 
   init(_ name: String, session: ProofSession) throws {
-    let context = session.context
-    let bv64 = try context.bitVectorSort(width: 64)
-    let term = try context.constant(name, sort: try context.arraySort(domain: bv64, range: bv64))
-    lookup = { index in z3 { () throws(SolverError) in try SymbolicWord(term.select(index.term)) } }
+    lookup = try session.wordArray(name)
   }
 
   func of(domain: SymbolicWord, page: SymbolicWord) -> SymbolicWord { lookup(domain << 36 | page) }
