@@ -28,7 +28,9 @@ let package = Package(
     // MARK: - Modules
 
     /// Swift values over the Z3 C API; knows nothing of Xen.
-    .target(name: "Solver", dependencies: ["CZ3"]),
+    /// Also reaches a second solver, Bitwuzla, through a helper script it
+    /// embeds (SMTLibOracle.swift); SystemIO runs the helper.
+    .target(name: "Solver", dependencies: ["CZ3", "SystemIO"], resources: [.embedInCode("bitwuzla-oracle.py")]),
     /// The executable specification and the word protocol it is written in.
     .target(name: "Spec"),
     /// The symbolic instance of the word protocol: Spec's words as Z3 bit-vectors.

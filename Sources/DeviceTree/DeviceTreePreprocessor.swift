@@ -70,7 +70,7 @@ package enum DeviceTreePreprocessor {
 
   /// The first executable named `cpp` on `PATH`, if any.
   package static func preprocessorPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
-    DeviceTreeSource.executable(named: "cpp", environment: environment)
+    ChildProcess.executable(named: "cpp", environment: environment)
   }
 
   /// cpp's arguments: the kernel's flags, `-I DIR` for each directory the

@@ -8,13 +8,7 @@ import Foundation
 public enum DeviceTreeSource {
   /// The first executable named `dtc` on `PATH`, if any.
   public static func compilerPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
-    executable(named: "dtc", environment: environment)
-  }
-
-  /// The first executable called `name` in `PATH`'s directories.
-  static func executable(named name: String, environment: [String: String]) -> String? {
-    let directories = (environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":")
-    return directories.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    ChildProcess.executable(named: "dtc", environment: environment)
   }
 
   /// How long dtc may run by default: a real board's source compiles in

@@ -30,6 +30,8 @@ public enum Catalogue {
     public var jobs = 1
     /// Where to write each query as SMT-LIB 2.
     public var dumpDirectory: URL?
+    /// Whether Bitwuzla answers the fresh-solver checks.
+    public var secondSolver: SecondSolver = .environmentDefault
     /// Called as each theorem finishes, with how many have finished, how
     /// many were selected and the theorem's name, so a long run can show
     /// where it is; calls do not overlap.
@@ -73,7 +75,9 @@ public enum Catalogue {
     let start = clock.now
     var report = TheoremReport(theorem: theorem.name, summary: theorem.summary, findings: [], seconds: 0, error: nil)
     do {
-      let session = try ProofSession(timeout: options.timeout ?? theorem.timeout, seed: options.seed, dumpDirectory: options.dumpDirectory)
+      let session = try ProofSession(
+        timeout: options.timeout ?? theorem.timeout, seed: options.seed, dumpDirectory: options.dumpDirectory, secondSolver: options.secondSolver)
+      defer { report.deciders = session.deciders }
       report.findings = try theorem.body(session)
     } catch {
       report.error = "\(error)"

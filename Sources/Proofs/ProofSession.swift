@@ -20,12 +20,65 @@ public final class ProofSession {
   /// Z3's random seed for every solver of this session.
   let seed: UInt32
 
-  init(timeout: Duration, seed: UInt32, dumpDirectory: URL?) throws(SolverError) {
+  /// Whether Bitwuzla may answer the non-incremental checks.
+  let secondSolver: SecondSolver
+  /// Started on the first check that may use it.
+  private var oracle: SMTLibOracle?
+  private var oracleTried = false
+  private var oracleFailure: SolverError?
+  /// How many claim queries (and `p2m.step` paths) each solver decided:
+  /// an unsat from either, a sat (with the model checked) from Z3.
+  public private(set) var deciders: [String: Int] = [:]
+
+  init(timeout: Duration, seed: UInt32, dumpDirectory: URL?, secondSolver: SecondSolver = .environmentDefault) throws(SolverError) {
     self.seed = seed
     context = Context()
     solver = try Solver(context: context, timeout: timeout, randomSeed: seed)
     self.timeout = timeout
     self.dumpDirectory = dumpDirectory
+    self.secondSolver = secondSolver
+  }
+
+  deinit { oracle?.stop() }
+
+  /// Bitwuzla's answer on `solver`'s assertions (fresh, never pushed),
+  /// nil when it is not to be asked: `off`, tests that script the checks,
+  /// or (under `auto`) a machine without it. Under `on`, a missing
+  /// Bitwuzla is an error.
+  private func secondOpinion(_ solver: Solver, timeout: Duration? = nil) throws(SolverError) -> SMTLibOracle.Answer? {
+    if let secondOpinionOverride { return secondOpinionOverride(solver) }
+    guard secondSolver != .off, checkOverride == nil else { return nil }
+    if !oracleTried {
+      oracleTried = true
+      do { oracle = try SecondSolver.start() } catch { oracleFailure = error }
+    }
+    if secondSolver == .on, let oracleFailure { throw oracleFailure }
+    return oracle?.check(solver, timeout: timeout ?? self.timeout)
+  }
+
+  /// Replaces Bitwuzla's answers, so tests can make the two solvers
+  /// disagree.
+  var secondOpinionOverride: ((Solver) -> SMTLibOracle.Answer)?
+  /// The second solver's name as reports give it.
+  private var secondName: String { oracle?.name ?? "Bitwuzla" }
+
+  private func decided(by name: String) { deciders[name, default: 0] += 1 }
+
+  /// Whether `conditions` can hold together, asked of a new solver:
+  /// Bitwuzla first when it is there, then Z3; unknown when neither knows.
+  func satisfiable(_ conditions: [SymbolicBool], timeout: Duration) throws(SolverError) -> Bool? {
+    let fresh = try Solver(context: context, timeout: timeout, randomSeed: seed)
+    for condition in conditions { try fresh.assert(condition.term) }
+    switch try secondOpinion(fresh, timeout: timeout) {
+    case .sat: return true
+    case .unsat: return false
+    case .unknown, nil: break
+    }
+    switch try fresh.check() {
+    case .sat: return true
+    case .unsat: return false
+    case .unknown: return nil
+    }
   }
 
   /// The claim being explained: the solver its query is asserted in, what
@@ -106,8 +159,13 @@ public final class ProofSession {
   /// need it: an incremental check of a `p2m.step` path times out after
   /// 10 s where a fresh one answers in under a second (Debian's libz3
   /// 4.8.12, BENCHMARKS.md "p2m.step").
+  ///
+  /// With `checkingHypotheses` false the hypotheses are not checked on
+  /// their own: for one path of many (`p2m.step`), where an infeasible
+  /// path is simply not a run and the theorem shows once that its
+  /// hypotheses admit the runs it is about.
   public func decide(
-    _ name: String, claim: SymbolicBool, hypotheses: [SymbolicBool], freshSolvers: Bool = false,
+    _ name: String, claim: SymbolicBool, hypotheses: [SymbolicBool], freshSolvers: Bool = false, checkingHypotheses: Bool = true,
     explain: (Model) throws -> (reason: String, scenario: String?, replayed: Bool?, values: [String: UInt64]) = { _ in ("", nil, nil, [:]) }
   ) throws -> Finding {
     let clock = ContinuousClock()
@@ -120,20 +178,39 @@ public final class ProofSession {
     func judge(premises: Solver, query: Solver) throws -> Finding {
       for hypothesis in hypotheses { try premises.assert(hypothesis.term) }
       if let dumpDirectory { try premises.dumpSMTLib2(named: name + ".hypotheses", into: dumpDirectory) }
-      switch try check(premises) {
-      case .unsat: return Finding(claim: name, verdict: .vacuous, reason: "the hypotheses are unsatisfiable", seconds: seconds())
-      case .unknown(let reason): return Finding(claim: name, verdict: .unknown, reason: "hypotheses: \(reason)", seconds: seconds())
-      case .sat: break
+      // Only a fresh solver holds the whole query for a second solver.
+      let fresh = query !== premises
+      // A satisfiable premise needs no model: Bitwuzla's sat will do.
+      if try checkingHypotheses && (!fresh || secondOpinion(premises) != .sat) {
+        switch try check(premises) {
+        case .unsat: return Finding(claim: name, verdict: .vacuous, reason: "the hypotheses are unsatisfiable", seconds: seconds())
+        case .unknown(let reason): return Finding(claim: name, verdict: .unknown, reason: "hypotheses: \(reason)", seconds: seconds())
+        case .sat: break
+        }
       }
-      if query !== premises { for hypothesis in hypotheses { try query.assert(hypothesis.term) } }
+      if fresh { for hypothesis in hypotheses { try query.assert(hypothesis.term) } }
       try query.assert(claim.negated().term)
       if let dumpDirectory { try query.dumpSMTLib2(named: name, into: dumpDirectory) }
+      let second = fresh ? try secondOpinion(query) : nil
+      if second == .unsat {
+        decided(by: secondName)
+        return Finding(claim: name, verdict: .proved, seconds: seconds())
+      }
       switch try check(query) {
       case .unsat:
+        if second == .sat {
+          // Two solvers contradict each other on one query: neither
+          // answer is a promise.
+          return Finding(
+            claim: name, verdict: .unknown, reason: "the solvers disagree: \(secondName) finds a counterexample, Z3 \(Context.z3Version) proves it",
+            seconds: seconds())
+        }
+        decided(by: "Z3 " + Context.z3Version)
         return Finding(claim: name, verdict: .proved, seconds: seconds())
       case .unknown(let reason):
         return Finding(claim: name, verdict: .unknown, reason: reason, seconds: seconds())
       case .sat(let model):
+        decided(by: "Z3 " + Context.z3Version)
         if let flaw = try Self.flaw(in: model, conditions: conditions) {
           solverMisbehaved = true
           return Finding(claim: name, verdict: .unknown, reason: flaw, seconds: seconds())
@@ -167,10 +244,7 @@ public final class ProofSession {
   /// claim's hypotheses admit the runs it is about, not only degenerate
   /// ones. An unknown answer counts as no witness.
   public func isSatisfiable(_ conditions: [SymbolicBool]) throws -> Bool {
-    let fresh = try newSolver()
-    for condition in conditions { try fresh.assert(condition.term) }
-    if case .sat = try fresh.check() { return true }
-    return false
+    try satisfiable(conditions, timeout: timeout) == true
   }
 
   /// A model of the claim's query (as ``minimize(_:variables:)`` asks it)

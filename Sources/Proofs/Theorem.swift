@@ -74,4 +74,6 @@ public struct TheoremReport: Sendable, Codable {
   public var seconds: Double
   /// A thrown error (a bug in the theorem or the solver), if any.
   public var error: String?
+  /// How many claim queries each solver decided (``ProofSession/deciders``).
+  public var deciders: [String: Int] = [:]
 }

@@ -137,6 +137,10 @@ public final class Solver {
       + context.rawSolverText(pointer) + "(check-sat)\n"
   }
 
+  /// The declarations and assertions as SMT-LIB 2, without `check-sat`:
+  /// what ``SMTLibOracle`` hands a second solver.
+  package func assertionsText() -> String { context.rawSolverText(pointer) }
+
   /// Writes ``smtLib2(named:)`` to `<directory>/<name>.smt2` and returns its URL.
   @discardableResult
   public func dumpSMTLib2(named name: String, into directory: URL) throws -> URL {

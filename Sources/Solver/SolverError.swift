@@ -11,6 +11,8 @@ public struct SolverError: Error, CustomStringConvertible, Equatable {
     case invalidUsage = "invalid usage"
     case exception = "Z3 exception"
     case `internal` = "internal error"
+    /// A second solver (``SMTLibOracle``) cannot be started.
+    case unavailable = "solver unavailable"
   }
 
   public var kind: Kind

@@ -3,6 +3,7 @@
 #elseif canImport(Darwin)
   import Darwin
 #endif
+import Foundation
 
 /// A program run by dmaverify (dtc, the fuzzing build, libFuzzer), bounded
 /// and contained: it starts in a process group of its own, so that a
@@ -170,21 +171,37 @@ package enum ChildProcess {
     }
   }
 
+  /// The first executable called `name` in `PATH`'s directories.
+  package static func executable(named name: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+    let directories = (environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":")
+    return directories.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+  }
+
   // MARK: - Spawning
 
   /// Starts the child in a new process group (its pid), signals at their
-  /// defaults and unblocked, stdin from /dev/null; `output`/`error` nil
-  /// inherit dmaverify's. The interrupt signals are blocked from before the
-  /// spawn until the group is registered, so none can fall in between.
-  private static func spawn(_ executable: String, _ arguments: [String], output: Int32?, error: Int32?, closing: [Int32]) throws(Failure) -> pid_t {
+  /// defaults and unblocked, stdin from `input` (nil: /dev/null);
+  /// `output`/`error` nil inherit dmaverify's. The interrupt signals are
+  /// blocked from before the spawn until the group is registered, so none
+  /// can fall in between.
+  static func spawn(
+    _ executable: String, _ arguments: [String], input: Int32? = nil, output: Int32?, error: Int32?, closing: [Int32]
+  ) throws(Failure) -> pid_t {
     installHandlers()
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    if let input {
+      posix_spawn_file_actions_adddup2(&actions, input, 0)
+    } else {
+      posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    }
     if let output { posix_spawn_file_actions_adddup2(&actions, output, 1) }
     if let error { posix_spawn_file_actions_adddup2(&actions, error, 2) }
-    for fd in closing + [output, error].compactMap({ $0 }) { posix_spawn_file_actions_addclose(&actions, fd) }
+    // A descriptor dup2'ed to two of 0/1/2 is closed once, after both.
+    for fd in Set(closing + [input, output, error].compactMap({ $0 })) where fd > 2 {
+      posix_spawn_file_actions_addclose(&actions, fd)
+    }
     // Nothing else of dmaverify's leaks into the child: an inherited
     // descriptor (a pipe's write end, a file being written) would stay
     // open as long as the child, or a child of it, lives.
@@ -236,7 +253,7 @@ package enum ChildProcess {
   }()
 
   /// The exit of `pid`, once; unregisters its group.
-  private static func reap(_ pid: pid_t, wait: Bool) -> Termination? {
+  static func reap(_ pid: pid_t, wait: Bool) -> Termination? {
     var status: Int32 = 0
     var result: pid_t
     repeat { result = waitpid(pid, &status, wait ? 0 : WNOHANG) } while result < 0 && errno == EINTR
@@ -247,7 +264,7 @@ package enum ChildProcess {
   }
 
   /// Kills the child's group and reaps the child.
-  private static func abandon(_ pid: pid_t) {
+  static func abandon(_ pid: pid_t) {
     kill(-pid, SIGKILL)
     _ = reap(pid, wait: true)
   }

@@ -8,7 +8,7 @@ extension DMAVerify {
   /// `dmaverify prove`: runs the theorem catalogue.
   struct Prove: ParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Prove the theorem catalogue with Z3 and print the DMA matrix.",
+      abstract: "Prove the theorem catalogue with Z3 (and Bitwuzla, when installed) and print the DMA matrix.",
       discussion: """
         Each theorem runs the program's own generic code on Z3 terms. Every
         claim is proved, refuted (with a minimized counterexample scenario,
@@ -20,8 +20,9 @@ extension DMAVerify {
         does not (or a refutation did not replay, or hypotheses were vacuous),
         2 when nothing mismatched but some claim is unknown, 64 for bad
         arguments, 65 for a malformed expectations file, 66 when it cannot be
-        read, 73 when --junit, --write-expectations or --smt-dump-dir cannot
-        be written (checked before the first proof runs).
+        read, 69 when --second-solver on finds no Bitwuzla, 73 when --junit,
+        --write-expectations or --smt-dump-dir cannot be written (checked
+        before the first proof runs).
 
         Output files are written to a new file and renamed over the path; a
         device node, FIFO, directory or symbolic link at the path is refused
@@ -41,6 +42,12 @@ extension DMAVerify {
 
     @Option(parsing: .unconditional, help: "Z3 random seed.")
     var seed: UInt32 = 1
+
+    @Option(
+      help: ArgumentHelp(
+        "Whether Bitwuzla answers the checks Z3 would make on a fresh solver: auto (when python3 can import it), on (required), off.",
+        discussion: "Bitwuzla comes from PyPI: `pip install bitwuzla==0.10.0`. It only answers sat or unsat; counterexamples are Z3's models, checked by Z3. The report says which solver decided how many queries."))
+    var secondSolver: SecondSolver = .environmentDefault
 
     @Option(help: "The expectations file.", completion: .file())
     var expectations = "proofs/expectations.txt"
@@ -93,6 +100,10 @@ extension DMAVerify {
         FileHandle.standardError.write(Data("\(error)\n".utf8))
         throw ExitCode(73)
       }
+      if secondSolver == .on, let reason = SecondSolver.unavailability() {
+        FileHandle.standardError.write(Data("error: --second-solver on: \(reason)\n".utf8))
+        throw ExitCode(69)
+      }
       var expected = Expectations(refuted: [])
       if writeExpectations == nil {
         do {
@@ -112,6 +123,7 @@ extension DMAVerify {
       options.jobs = jobs
       options.seed = seed
       options.dumpDirectory = smtDumpDir.map { URL(fileURLWithPath: $0) }
+      options.secondSolver = secondSolver
       let progress = TerminalProgress()
       options.progress = { finished, total, theorem in progress.show("[\(finished)/\(total)] \(theorem) done …") }
       let reports = Catalogue.run(options)
@@ -159,3 +171,5 @@ extension DMAVerify {
     var mismatches: [String]
   }
 }
+
+extension SecondSolver: ExpressibleByArgument {}

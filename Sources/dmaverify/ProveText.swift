@@ -36,6 +36,13 @@ enum ProveText {
         }
       }
     }
+    var deciders: [String: Int] = [:]
+    for report in reports { deciders.merge(report.deciders, uniquingKeysWith: +) }
+    if !deciders.isEmpty {
+      let counts = deciders.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+      let second = deciders.keys.contains { !$0.hasPrefix("Z3 ") } ? " (the second solver only proves; every counterexample is Z3's model)" : ""
+      lines += ["", "Queries decided by: \(counts)\(second)"]
+    }
     lines.append("")
     if problems.isEmpty {
       lines.append("Summary: every result matches the expectations")

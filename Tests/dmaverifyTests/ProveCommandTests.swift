@@ -50,6 +50,21 @@ struct ProveCommandTests {
     #expect(Date().timeIntervalSince(start) < 20)
   }
 
+  @Test("--second-solver on without a Python that has Bitwuzla exits 69 before any proof, saying why; off runs on Z3 and says so")
+  func secondSolver() throws {
+    let missing = try CommandRunner.run(
+      ["prove", "--filter", "dma.matrix", "--second-solver", "on", "--expectations", expectations], environment: ["PATH": "/nonexistent"])
+    #expect(missing.status == 69)
+    #expect(missing.standardError.contains("--second-solver on: Bitwuzla needs python3 on PATH"), "\(missing.standardError)")
+    let off = try CommandRunner.run(["prove", "--filter", "p2m.chunk-order", "--second-solver", "off", "--expectations", expectations])
+    #expect(off.status == 0)
+    #expect(off.standardOutput.contains("Queries decided by: Z3 "))
+    #expect(!off.standardOutput.contains("Bitwuzla"))
+    let on = try CommandRunner.run(["prove", "--filter", "p2m.chunk-order", "--second-solver", "on", "--expectations", expectations])
+    #expect(on.status == 0)
+    #expect(on.standardOutput.contains("Queries decided by: Bitwuzla 0.10.0 2"), "\(on.standardOutput)")
+  }
+
   @Test("a result that differs from the expectations exits 1 and says which")
   func mismatch() throws {
     let wrong = try temporaryFile("descriptor.roundtrip[ram_rw,L3,valid] refuted\n")

@@ -137,7 +137,7 @@ enum P2MStepTheorem {
     // facts it prunes with are those about the request and its path.
     var request: [SymbolicBool] = [(gfn & aligned) == 0]
     if inserting { request += [(mfn & aligned) == 0, (mfn >> 36) == 0] }
-    let explorer = try PathExplorer(context: context, base: request, seed: 1)
+    let explorer = PathExplorer(session: session, base: request)
     let pre = try SymbolicP2MTables(prefix: "pre", ipaBits: ipaBits, baseFrame: baseFrame, iommuEnabled: iommuEnabled, mutants: mutants, explorer: explorer, context: context)
     var facts = request + [P2MRepresentation.global(pre, slot: probe.slot), P2MRepresentation.path(pre, gfn: gfn).invariant]
     if inserting { facts.append(pre.leafTemplate(type: type) != 0) }
@@ -181,7 +181,9 @@ enum P2MStepTheorem {
       ].filter { selected?.contains($0.0) ?? true }
       let claim = parts.reduce(yes) { $0 && $1.1 }
 
-      let finding = try session.decide(name, claim: claim, hypotheses: path, freshSolvers: true) { model in
+      // A path's own hypotheses are not checked: an infeasible path is no
+      // run, and `witnessed` below shows the runs the claim is about exist.
+      let finding = try session.decide(name, claim: claim, hypotheses: path, freshSolvers: true, checkingHypotheses: false) { model in
         let broken = try parts.filter { try !model.bool(of: $0.1.term) }.map(\.0)
         var values: [String: UInt64] = [:]
         for (label, word) in [("gfn", gfn), ("mfn", mfn), ("type", type), ("g", probe.gfn)] {
@@ -222,7 +224,7 @@ enum P2MStepTheorem {
   /// every pool page free; `max_mapped_gfn` 0, `lowest_mapped_gfn`
   /// `ULONG_MAX`, no flush owed) satisfies the invariant.
   static func initial(session: ProofSession, ipaBits: Int) throws -> Finding {
-    let explorer = try PathExplorer(context: session.context, base: [], seed: 1)
+    let explorer = PathExplorer(session: session, base: [])
     var tables = try SymbolicP2MTables(prefix: "init", ipaBits: ipaBits, baseFrame: baseFrame, iommuEnabled: true, mutants: [], explorer: explorer, context: session.context)
     let pool = tables
     tables.memory = { index in index.constant(0) }
@@ -239,7 +241,7 @@ enum P2MStepTheorem {
 
   /// In every state satisfying the invariant, the walk agrees with the map.
   static func abstraction(session: ProofSession, ipaBits: Int) throws -> Finding {
-    let explorer = try PathExplorer(context: session.context, base: [], seed: 1)
+    let explorer = PathExplorer(session: session, base: [])
     let tables = try SymbolicP2MTables(prefix: "s", ipaBits: ipaBits, baseFrame: baseFrame, iommuEnabled: true, mutants: [], explorer: explorer, context: session.context)
     let probe = try Probe(session)
     let path = P2MRepresentation.path(tables, gfn: probe.gfn)

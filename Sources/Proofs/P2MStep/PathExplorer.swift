@@ -12,25 +12,42 @@ import SymbolicWord
 /// use (the invariant at the updated GFN, the request's ranges) and the
 /// path's choices; an `unknown` counts as feasible, so a path is never
 /// dropped for want of an answer.
+///
+/// A run repeats the decisions of the run before it up to the fork it
+/// flips (the code is deterministic, so it meets the same conditions in
+/// the same order); those are replayed from the record instead of asked
+/// again, so each decision node of the tree costs its feasibility checks
+/// once, not once per path below it.
 final class PathExplorer {
   let context: Context
-  private var script: [Bool] = []
-  private var forks: [Bool] = []
+  /// One decision of a run: what it returned, and whether both sides were
+  /// feasible (a fork, whose condition joins the path condition).
+  private struct Decision {
+    var forked: Bool
+    var value: Bool
+  }
+  /// The decisions the next run repeats: the last run's up to its last
+  /// fork taken `true`, with that fork's `false` side.
+  private var replay: [Decision] = []
+  /// This run's decisions so far.
+  private var decisions: [Decision] = []
   /// The conditions taken at forks in this run, and facts assumed in it.
   private(set) var pathCondition: [SymbolicBool] = []
   private(set) var facts: [SymbolicBool] = []
   private(set) var paths = 0
+  /// Feasibility checks asked of a solver, over all runs.
+  private(set) var checks = 0
   /// Names of this run's fresh choices, numbered from 1 each run so a
   /// replayed decision meets the same constants.
   var freshCount = 0
 
   private(set) var base: [SymbolicBool]
-  let seed: UInt32
+  private let session: ProofSession
 
-  init(context: Context, base: [SymbolicBool], seed: UInt32) throws {
-    self.context = context
+  init(session: ProofSession, base: [SymbolicBool]) {
+    self.session = session
+    context = session.context
     self.base = base
-    self.seed = seed
   }
 
   /// Facts every path may use (the invariant at the updated GFN).
@@ -38,7 +55,7 @@ final class PathExplorer {
 
   /// Starts a run: the next path in depth-first order.
   func begin() {
-    forks = []
+    decisions = []
     pathCondition = []
     facts = []
     freshCount = 0
@@ -47,8 +64,8 @@ final class PathExplorer {
   /// Ends a run; whether another path remains.
   func end() -> Bool {
     paths += 1
-    guard let last = forks.lastIndex(of: true) else { return false }
-    script = Array(forks[..<last]) + [false]
+    guard let last = decisions.lastIndex(where: { $0.forked && $0.value }) else { return false }
+    replay = Array(decisions[..<last]) + [Decision(forked: true, value: false)]
     return true
   }
 
@@ -60,24 +77,28 @@ final class PathExplorer {
   /// Which side of `condition` this run takes.
   func decide(_ condition: SymbolicBool) -> Bool {
     if let known = condition.knownValue { return known }
-    let canHold = feasible(condition)
-    let canFail = feasible(condition.negated())
-    if canHold != canFail { return canHold }
-    let choice = forks.count < script.count ? script[forks.count] : true
-    forks.append(choice)
-    let taken = choice ? condition : condition.negated()
-    pathCondition.append(taken)
-    return choice
+    let decision: Decision
+    if decisions.count < replay.count {
+      decision = replay[decisions.count]
+    } else if !feasible(condition) {
+      // The path so far is feasible, so the other side is.
+      decision = Decision(forked: false, value: false)
+    } else {
+      decision = Decision(forked: feasible(condition.negated()), value: true)
+    }
+    decisions.append(decision)
+    if decision.forked { pathCondition.append(decision.value ? condition : condition.negated()) }
+    return decision.value
   }
 
-  /// Asked of a new solver each time, for the reason of
-  /// ``ProofSession/decide(_:claim:hypotheses:freshSolvers:explain:)``'s fresh solvers.
+  /// Asked of a new solver each time (Bitwuzla first, when the session
+  /// has it), for the reason of
+  /// ``ProofSession/decide(_:claim:hypotheses:freshSolvers:explain:)``'s
+  /// fresh solvers; an unknown answer counts as feasible.
   private func feasible(_ condition: SymbolicBool) -> Bool {
-    z3 { () throws(SolverError) in
-      let fresh = try Solver(context: context, timeout: .seconds(2), randomSeed: seed)
-      for fact in base + facts + pathCondition + [condition] { try fresh.assert(fact.term) }
-      if case .unsat = try fresh.check() { return false }
-      return true
-    }
+    checks += 1
+    // A failure (Bitwuzla required and missing) counts as feasible too;
+    // the claim's own check then reports it.
+    return (try? session.satisfiable(base + facts + pathCondition + [condition], timeout: .seconds(2))) ?? true
   }
 }
