@@ -15,7 +15,7 @@ public enum Catalogue {
       SMMURefinementTheorem.theorem(), SMMUFastPathTheorem.theorem(), SMMUCoherenceTheorem.theorem(), ColourAllocationTheorem.theorem(),
       StraddleTheorem.theorem(),
       GrantPermissionTheorem.theorem(),
-    ] + DMAMatrixTheorem.theorems + [FlagEqualsSwiotlbTheorem.theorem]
+    ] + DMAMatrixTheorem.theorems + [FlagEqualsSwiotlbTheorem.theorem] + PlatformClassTheorem.theorems
   }
 
   /// Options of a catalogue run.

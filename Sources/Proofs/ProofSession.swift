@@ -47,13 +47,19 @@ public final class ProofSession {
   /// Bitwuzla is an error.
   private func secondOpinion(_ solver: Solver, timeout: Duration? = nil) throws(SolverError) -> SMTLibOracle.Answer? {
     if let secondOpinionOverride { return secondOpinionOverride(solver) }
+    return try secondSolverIfAsked()?.check(solver, timeout: timeout ?? self.timeout)
+  }
+
+  /// The session's Bitwuzla helper, started on first use; nil when it is
+  /// not to be asked.
+  private func secondSolverIfAsked() throws(SolverError) -> SMTLibOracle? {
     guard secondSolver != .off, checkOverride == nil else { return nil }
     if !oracleTried {
       oracleTried = true
       do { oracle = try SecondSolver.start() } catch { oracleFailure = error }
     }
     if secondSolver == .on, let oracleFailure { throw oracleFailure }
-    return oracle?.check(solver, timeout: timeout ?? self.timeout)
+    return oracle
   }
 
   /// Replaces Bitwuzla's answers, so tests can make the two solvers
@@ -255,12 +261,31 @@ public final class ProofSession {
   /// With `fresh`, the claim's conditions and `extra` go to a new solver
   /// checked once: Z3's non-incremental path, far faster on a hard query
   /// than adding to the claim's solver after its check.
-  public func refine(with extra: [SymbolicBool], timeout: Duration = .seconds(10), fresh: Bool = false) throws -> Model? {
+  ///
+  /// With `guide` (constants of the query) and Bitwuzla at hand, Bitwuzla
+  /// is asked first for a model and its values of `guide`; Z3 then looks
+  /// for its own model with those values pinned, a far easier query (a
+  /// counterexample platform's sizes found in seconds where Z3 alone can
+  /// run out of time). The model is Z3's, checked as always; when the
+  /// guided search finds none, Z3 searches alone.
+  public func refine(with extra: [SymbolicBool], timeout: Duration = .seconds(10), fresh: Bool = false, guide: [SymbolicWord] = []) throws -> Model? {
     if fresh, let obligation {
-      let solver = try Solver(context: context, timeout: timeout, randomSeed: seed)
-      for condition in obligation.conditions + assumed { try solver.assert(condition) }
-      for fact in extra { try solver.assert(fact.term) }
-      guard case .sat(let refined) = try solver.check() else { return nil }
+      func solver(_ facts: [SymbolicBool]) throws -> Solver {
+        let solver = try Solver(context: context, timeout: timeout, randomSeed: seed)
+        for condition in obligation.conditions + assumed { try solver.assert(condition) }
+        for fact in facts { try solver.assert(fact.term) }
+        return solver
+      }
+      let constants = guide.filter { !$0.term.description.contains("(") }
+      if !constants.isEmpty, let oracle = try secondSolverIfAsked(),
+        let values = oracle.values(try solver(extra), of: constants.map(\.term), timeout: timeout)
+      {
+        let pinned = try solver(extra + zip(constants, values).map { $0 == $1 })
+        if case .sat(let refined) = try pinned.check(), try Self.flaw(in: refined, conditions: obligation.conditions) == nil {
+          return refined
+        }
+      }
+      guard case .sat(let refined) = try solver(extra).check() else { return nil }
       return try Self.flaw(in: refined, conditions: obligation.conditions) == nil ? refined : nil
     }
     let solver = obligation?.query ?? solver

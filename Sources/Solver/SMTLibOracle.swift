@@ -56,17 +56,36 @@ package final class SMTLibOracle {
   /// Decides `solver`'s assertions. The helper gets the timeout; it is
   /// killed when it has not answered a little after it.
   package func check(_ solver: Solver, timeout: Duration) -> Answer {
+    ask(solver, values: [], timeout: timeout).answer
+  }
+
+  /// Decides `solver`'s assertions and, when they are satisfiable, gives
+  /// the value of each of `constants` (bit-vector or Boolean constants of
+  /// the query, at most 64 bits) in Bitwuzla's model: a guide for Z3,
+  /// which then checks the model it finds with these values pinned.
+  package func values(_ solver: Solver, of constants: [Term], timeout: Duration) -> [UInt64]? {
+    let (answer, values) = ask(solver, values: constants, timeout: timeout)
+    guard answer == .sat, values.count == constants.count else { return nil }
+    return values
+  }
+
+  private func ask(_ solver: Solver, values constants: [Term], timeout: Duration) -> (answer: Answer, values: [UInt64]) {
     let text = Array(solver.assertionsText().utf8)
+    let names = constants.map(\.description)
+    // A name is one line of the request.
+    guard !names.contains(where: { $0.contains("\n") }) else { return (.unknown("a constant's name spans lines"), []) }
     let milliseconds = Solver.milliseconds(timeout)
-    guard helper.send(Array("\(milliseconds) \(text.count)\n".utf8) + text) else { return .unknown("the Bitwuzla helper has exited") }
+    let request = Array("\(milliseconds) \(text.count) \(names.count)\n".utf8) + text + names.flatMap { Array(($0 + "\n").utf8) }
+    guard helper.send(request) else { return (.unknown("the Bitwuzla helper has exited"), []) }
     guard let line = helper.readLine(timeout: Double(milliseconds) / 1000 + 30) else {
-      return .unknown("the Bitwuzla helper did not answer")
+      return (.unknown("the Bitwuzla helper did not answer"), [])
     }
-    switch line {
-    case "sat": return .sat
-    case "unsat": return .unsat
-    case "unknown": return .unknown("Bitwuzla gave up (timeout)")
-    default: return .unknown("Bitwuzla: " + (line.hasPrefix("error ") ? String(line.dropFirst(6)) : line))
+    let fields = line.split(separator: " ")
+    switch fields.first {
+    case "sat": return (.sat, fields.dropFirst().compactMap { UInt64($0) })
+    case "unsat": return (.unsat, [])
+    case "unknown": return (.unknown("Bitwuzla gave up (timeout)"), [])
+    default: return (.unknown("Bitwuzla: " + (line.hasPrefix("error ") ? String(line.dropFirst(6)) : line)), [])
     }
   }
 

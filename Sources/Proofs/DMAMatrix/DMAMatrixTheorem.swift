@@ -154,6 +154,7 @@ enum DMAMatrixTheorem {
       platform.dom0Colours == reference.dom0Colours, platform.guestColours == reference.guestColours,
     ]
     var start = model
+    var narrowing: [SymbolicBool] = []
     let twoColours = [platform.colourBits == 1, platform.dom0Colours == 1, platform.guestColours == 2]
     // Each stage on a fresh solver (one check, as the claim's own).
     if platform.ipaBits.knownValue == nil {
@@ -161,13 +162,16 @@ enum DMAMatrixTheorem {
         (pinReference, 20), (smallSizes + referenceColours, 30), (smallSizes + (state.layout == .coloured ? twoColours : []), 30),
         (smallSizes, 30),
       ] {
-        if let found = try session.refine(with: facts, timeout: .seconds(seconds), fresh: true) {
+        if let found = try session.refine(with: facts, timeout: .seconds(seconds), fresh: true, guide: platform.words.map(\.word)) {
           start = found
+          narrowing = facts
           break
         }
       }
     }
-    let small = try session.minimize(start, variables: order)
+    // Minimization keeps the stage's narrowing: pinning one variable
+    // must not let the others leave the small platform found.
+    let small = try session.assuming(narrowing) { try session.minimize(start, variables: order) }
     let chosen = try state.platform.map { try small.value(of: $0.term) }
     if chosen.ramPages > MatrixConstants.replayRAMPages {
       return (
