@@ -52,6 +52,9 @@ public enum PlatformCheck {
     /// A refuted claim's counterexample on the matrix platform, replayable
     /// with `dmaverify run`.
     public var counterexample: String?
+    /// Per page kind refuted, the counterexample of its worst claim (on the
+    /// matrix platform), for rewriting onto the board.
+    public var pageCounterexamples: [String: String] = [:]
     public var claim: String
     public var replayed: Bool?
   }
@@ -101,14 +104,19 @@ public enum PlatformCheck {
           let corruption = refuted.contains { $0.finding.reason.hasPrefix("corruption") }
           let pages = MatrixCell.PageKind.allCases.filter { page in refuted.contains { $0.page == page } }.map(\.rawValue)
           var pageOutcomes: [String: String] = [:]
+          var pageCounterexamples: [String: String] = [:]
           for (page, finding) in refuted {
             let outcome = finding.reason.hasPrefix("corruption") ? "corruption" : "fault"
-            if pageOutcomes[page.rawValue] != "corruption" { pageOutcomes[page.rawValue] = outcome }
+            if pageOutcomes[page.rawValue] != "corruption" {
+              pageOutcomes[page.rawValue] = outcome
+              if let scenario = finding.counterexample { pageCounterexamples[page.rawValue] = scenario }
+            }
           }
           culprits.append(
             Culprit(
               devices: members.map(\.name), labels: members.map(\.label), deviceClass: deviceClass, outcome: corruption ? "corruption" : "fault", pageKinds: pages, pageOutcomes: pageOutcomes,
-              counterexample: first.finding.counterexample, claim: first.finding.claim, replayed: first.finding.replayed))
+              counterexample: first.finding.counterexample, pageCounterexamples: pageCounterexamples, claim: first.finding.claim,
+              replayed: first.finding.replayed))
         }
         verdicts.append(
           Verdict(

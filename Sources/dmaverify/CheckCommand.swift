@@ -27,7 +27,11 @@ extension DMAVerify {
         isolation and liveness are proved for every page kind and buffer shape
         of every class the board has; otherwise it is UNSAFE, with the devices,
         the outcome (fault or corruption), a counterexample scenario replayable
-        with 'dmaverify run', and the same DMA replayed on the board itself.
+        with 'dmaverify run', and, for each page kind, that counterexample
+        moved onto the board itself and run there: the board's RAM, dom0 and
+        device (its own coherence and DMA mask), the guest's memory after
+        dom0's, grants and foreign pages in a hole above the board's RAM. Its
+        outcome is the board's and may differ from the matrix's.
         When Xen drives no IOMMU, global-flag and per-device are decided as
         legacy (Xen sets no flag and protects no device).
 
@@ -184,9 +188,13 @@ extension DMAVerify {
       }
       var replays: [String: String] = [:]
       for verdict in verdicts {
-        for culprit in verdict.culprits where culprit.pageKinds.contains("local") {
-          let key = "\(verdict.policy.rawValue)/\(verdict.layout.rawValue)/\(culprit.devices[0])"
-          replays[key] = boardReplay(board: board, options: options, policy: verdict.policy, layout: verdict.layout, colours: colours, device: culprit.devices[0])
+        for culprit in verdict.culprits {
+          for page in culprit.pageKinds {
+            let key = Self.replayKey(verdict, culprit, page: page)
+            replays[key] = boardReplay(
+              board: board, options: options, policy: verdict.policy, layout: verdict.layout, colours: colours, device: culprit.devices[0],
+              counterexample: culprit.pageCounterexamples[page])
+          }
         }
       }
       try report(board: board, version: version, config: config, view: view, devices: devices, verdicts: verdicts, replays: replays)
@@ -217,14 +225,28 @@ extension DMAVerify {
       }
     }
 
-    /// The failing DMA on the board itself: its own scenario, plus a DMA
-    /// of one dom0 page by the device, run on the specification.
-    func boardReplay(board: Platform, options: ScenarioOptions, policy: DMAPolicy, layout: MatrixCell.Layout, colours: [Int], device path: String) -> String {
+    /// Where a culprit's replay on the board is kept, per page kind.
+    static func replayKey(_ verdict: PlatformCheck.Verdict, _ culprit: PlatformCheck.Culprit, page: String) -> String {
+      "\(verdict.policy.rawValue)/\(verdict.layout.rawValue)/\(culprit.devices[0])/\(page)"
+    }
+
+    /// The failing DMA on the board itself: the matrix's counterexample for
+    /// the page kind rewritten onto the board's addresses and done by the
+    /// board's device (``Platform/counterexample(_:options:device:)``); for a
+    /// local page without one, a DMA of one dom0 page by the device.
+    func boardReplay(
+      board: Platform, options: ScenarioOptions, policy: DMAPolicy, layout: MatrixCell.Layout, colours: [Int], device path: String,
+      counterexample: String?
+    ) -> String {
       do {
         var options = options
         options.dom0 = layout == .direct ? .directMapped : .coloured(colours: colours)
         options.policy = policy
         guard !board.ram.isEmpty else { return "not replayed: the tree gives no RAM (give --ram BASE:SIZE)" }
+        if let counterexample {
+          let moved = try board.counterexample(counterexample, options: options, device: path)
+          return moved.steps.joined(separator: "; ") + " → " + moved.outcome
+        }
         // A board with more masters than 16 gets its SMMUv2's stream-match
         // table sized as the hardware's (`smmu NAME v2 entries N`).
         let generated = try board.scenario(options)
@@ -402,8 +424,8 @@ extension DMAVerify {
         lines.append("UNSAFE  \(title)")
         for culprit in verdict.culprits {
           lines.append("        \(culprit.outcome) for \(culprit.pageKinds.joined(separator: ", ")) pages: \(culpritDevices(culprit))")
-          if let replay = replays["\(verdict.policy.rawValue)/\(verdict.layout.rawValue)/\(culprit.devices[0])"] {
-            lines.append("          on this board: \(replay)")
+          for page in culprit.pageKinds {
+            if let replay = replays[replayKey(verdict, culprit, page: page)] { lines.append("          on this board (\(page)): \(replay)") }
           }
           if let scenario = culprit.counterexample {
             lines.append("          counterexample (\(culprit.claim)\(culprit.replayed == true ? ", replayed" : "")):")
@@ -521,8 +543,8 @@ extension DMAVerify {
         for culprit in verdict.culprits {
           let shown = zip(culprit.devices, culprit.labels).map { "\(Markdown.code($0)) (\($1))" }.joined(separator: ", ")
           lines.append("- \(culprit.outcome) for \(culprit.pageKinds.joined(separator: ", ")) pages: \(shown)")
-          if let replay = replays["\(verdict.policy.rawValue)/\(verdict.layout.rawValue)/\(culprit.devices[0])"] {
-            lines.append("  - On this board: \(Markdown.code(replay))")
+          for page in culprit.pageKinds {
+            if let replay = replays[replayKey(verdict, culprit, page: page)] { lines.append("  - On this board (\(page)): \(Markdown.code(replay))") }
           }
           if let scenario = culprit.counterexample {
             lines += ["  - Counterexample (\(Markdown.code(culprit.claim))\(culprit.replayed == true ? ", replayed" : "")):", ""]
