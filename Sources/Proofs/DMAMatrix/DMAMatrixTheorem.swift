@@ -55,8 +55,9 @@ enum DMAMatrixTheorem {
   /// Decides a cell for every Xen release on its side of the fix
   /// (``MatrixCell/XenFix/releases``, or just `releases` when given): the
   /// releases are grouped by what the DMA sees of them — the DMA ops the
-  /// policy picks with that release's feature flags, and its
-  /// `gnttab_need_iommu_mapping()` — and each group is decided once on its
+  /// policy picks with that release's feature flags, its
+  /// `gnttab_need_iommu_mapping()` and how its grant unmap re-maps the 1:1
+  /// entry read-only — and each group is decided once on its
   /// latest release, since the formulas are then the same. A property is
   /// refuted when it is for some group (the counterexample names that
   /// release), unknown when undecided for one, and proved only for all.
@@ -81,7 +82,9 @@ enum DMAMatrixTheorem {
     var groups: [(key: String, versions: [XenVersion])] = []
     for version in versions {
       let path = try MatrixRun.path(policy: cell.policy, device: cell.device, layout: cell.layout, version: version)
-      let key = "\(path.rawValue)/\(version.grantIOMMUMapping.rawValue)"
+      // The grant unmap's read-only re-map changed in 4.16 (9781b51efd).
+      let remap = version.remapsReadOnlyOnlyAfterLastWritable ? "counts" : "mapkind"
+      let key = "\(path.rawValue)/\(version.grantIOMMUMapping.rawValue)/\(remap)"
       if let index = groups.firstIndex(where: { $0.key == key }) { groups[index].versions.append(version) } else { groups.append((key, [version])) }
     }
     let covered = versions.count == 1 ? "Xen \(versions[0].name)" : "Xen \(versions.first!.name)–\(versions.last!.name)"

@@ -162,7 +162,10 @@ public func grantUnmapOperation<World: XenMappingWorld>(
     let remaining = countsRemovedMap ? maptrackBefore : world.maptrack(of: local)
     let kind = grantMapKind(remaining, granter: mapping.granter, mfn: mapping.mfn)
     let unmapOneToOne = removed && !kind.any
-    let downgrade = removed && kind.any && !kind.writable
+    // From 4.16 only the last writable map's removal re-maps read-only
+    // (``XenVersion/remapsReadOnlyOnlyAfterLastWritable``).
+    let removedWritable = world.version.remapsReadOnlyOnlyAfterLastWritable ? mapping.writable : context.condition(true)
+    let downgrade = removed && kind.any && !kind.writable && removedWritable
     if world.isDirectMapped(local) {
       let removal = physmapRemoveOperation(&world, local, at: mapping.mfn, expecting: mapping.mfn, when: unmapOneToOne)
       let downgradeRefused = downgrade && world.p2mRefusesUpdate(of: local, at: mapping.mfn)

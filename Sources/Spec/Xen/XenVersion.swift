@@ -47,6 +47,17 @@ public struct XenVersion: Hashable, Comparable, Sendable, CustomStringConvertibl
     minor >= 15 ? .after04085ec1ac : .before04085ec1ac
   }
 
+  /// How a grant unmap decides to re-map the 1:1 IOMMU entry read-only.
+  /// Up to 4.15 `unmap_common()` asks `mapkind()` over the maptrack after
+  /// releasing the entry and re-maps read-only whenever only read-only maps
+  /// of the frame remain, whatever the removed map was. From 4.16
+  /// (`9781b51efd`, "gnttab: replace mapkind()") it keeps per-MFN read and
+  /// write counts in `lgt->maptrack_tree` and re-maps read-only only when
+  /// the removed map was writable and it was the last writable one
+  /// (RELEASE-4.16.0 xen/common/grant_table.c, `unmap_common()`). The two
+  /// differ when the 1:1 entry was changed behind the grant code's back.
+  public var remapsReadOnlyOnlyAfterLastWritable: Bool { minor >= 16 }
+
   /// Upstream LLC colouring exists from 4.20 (commits of 19 Dec 2024, §5).
   public var hasLLCColouring: Bool { minor >= 20 }
 
