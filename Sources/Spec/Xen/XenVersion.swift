@@ -51,7 +51,8 @@ public struct XenVersion: Hashable, Comparable, Sendable, CustomStringConvertibl
   /// Up to 4.15 `unmap_common()` asks `mapkind()` over the maptrack after
   /// releasing the entry and re-maps read-only whenever only read-only maps
   /// of the frame remain, whatever the removed map was. From 4.16
-  /// (`9781b51efd`, "gnttab: replace mapkind()") it keeps per-MFN read and
+  /// (`9781b51efd`, "gnttab: replace mapkind()", XSA-380; backported to
+  /// 4.15.2 — the spec's 4.15 is 4.15.0) it keeps per-MFN read and
   /// write counts in `lgt->maptrack_tree` and re-maps read-only only when
   /// the removed map was writable and it was the last writable one
   /// (RELEASE-4.16.0 xen/common/grant_table.c, `unmap_common()`). The two
