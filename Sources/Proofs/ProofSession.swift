@@ -73,7 +73,7 @@ public final class ProofSession {
   /// Whether `conditions` can hold together, asked of a new solver:
   /// Bitwuzla first when it is there, then Z3; unknown when neither knows.
   func satisfiable(_ conditions: [SymbolicBool], timeout: Duration) throws(SolverError) -> Bool? {
-    let fresh = try Solver(context: context, timeout: timeout, randomSeed: seed)
+    let fresh = try newSolver(timeout: timeout)
     for condition in conditions { try fresh.assert(condition.term) }
     switch try secondOpinion(fresh, timeout: timeout) {
     case .sat: return true
@@ -241,9 +241,10 @@ public final class ProofSession {
     return try session.withScope { try judge(premises: session, query: session) }
   }
 
-  /// A solver of this session's context, timeout and seed, never pushed.
-  func newSolver() throws(SolverError) -> Solver {
-    try Solver(context: context, timeout: timeout, randomSeed: seed)
+  /// A solver of this session's context and seed, with its timeout (the
+  /// session's by default), never pushed.
+  func newSolver(timeout: Duration? = nil) throws(SolverError) -> Solver {
+    try Solver(context: context, timeout: timeout ?? self.timeout, randomSeed: seed)
   }
 
   /// Whether `conditions` hold together in some model: a witness that a
@@ -271,7 +272,7 @@ public final class ProofSession {
   public func refine(with extra: [SymbolicBool], timeout: Duration = .seconds(10), fresh: Bool = false, guide: [SymbolicWord] = []) throws -> Model? {
     if fresh, let obligation {
       func solver(_ facts: [SymbolicBool]) throws -> Solver {
-        let solver = try Solver(context: context, timeout: timeout, randomSeed: seed)
+        let solver = try newSolver(timeout: timeout)
         for condition in obligation.conditions + assumed { try solver.assert(condition) }
         for fact in facts { try solver.assert(fact.term) }
         return solver

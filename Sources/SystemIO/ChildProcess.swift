@@ -342,7 +342,7 @@ package enum ChildProcess {
 
   // MARK: - Helpers
 
-  private static func now() -> Double {
+  static func now() -> Double {
     var time = timespec()
     clock_gettime(CLOCK_MONOTONIC, &time)
     return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9

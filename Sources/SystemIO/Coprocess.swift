@@ -15,7 +15,6 @@
 /// write to a helper that died fails with EPIPE (`MSG_NOSIGNAL`) instead of
 /// raising SIGPIPE, which would kill dmaverify.
 package final class Coprocess {
-  package let executable: String
   private let pid: pid_t
   private let socket: Int32
   private var buffered: [UInt8] = []
@@ -38,7 +37,6 @@ package final class Coprocess {
     }
     close(pair[1])
     socket = pair[0]
-    self.executable = executable
   }
 
   deinit {
@@ -64,9 +62,7 @@ package final class Coprocess {
   /// `timeout` seconds; nil when it closed its output, or did not answer in
   /// time (then it is killed: a late answer would be read as the next one).
   package func readLine(timeout: Double) -> String? {
-    var clock = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &clock)
-    let deadline = Double(clock.tv_sec) + Double(clock.tv_nsec) / 1e9 + timeout
+    let deadline = ChildProcess.now() + timeout
     var chunk = [UInt8](repeating: 0, count: 4096)
     while true {
       if let newline = buffered.firstIndex(of: UInt8(ascii: "\n")) {
@@ -75,8 +71,7 @@ package final class Coprocess {
         return line
       }
       if ended { return nil }
-      clock_gettime(CLOCK_MONOTONIC, &clock)
-      let remaining = deadline - (Double(clock.tv_sec) + Double(clock.tv_nsec) / 1e9)
+      let remaining = deadline - ChildProcess.now()
       if remaining <= 0 {
         stop()
         return nil

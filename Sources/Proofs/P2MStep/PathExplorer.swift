@@ -35,8 +35,6 @@ final class PathExplorer {
   private(set) var pathCondition: [SymbolicBool] = []
   private(set) var facts: [SymbolicBool] = []
   private(set) var paths = 0
-  /// Feasibility checks asked of a solver, over all runs.
-  private(set) var checks = 0
   /// Names of this run's fresh choices, numbered from 1 each run so a
   /// replayed decision meets the same constants.
   var freshCount = 0
@@ -96,7 +94,6 @@ final class PathExplorer {
   /// ``ProofSession/decide(_:claim:hypotheses:freshSolvers:explain:)``'s
   /// fresh solvers; an unknown answer counts as feasible.
   private func feasible(_ condition: SymbolicBool) -> Bool {
-    checks += 1
     // A failure (Bitwuzla required and missing) counts as feasible too;
     // the claim's own check then reports it.
     return (try? session.satisfiable(base + facts + pathCondition + [condition], timeout: .seconds(2))) ?? true
