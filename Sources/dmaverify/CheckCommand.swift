@@ -193,7 +193,7 @@ extension DMAVerify {
             let key = Self.replayKey(verdict, culprit, page: page)
             replays[key] = boardReplay(
               board: board, options: options, policy: verdict.policy, layout: verdict.layout, colours: colours, device: culprit.devices[0],
-              counterexample: culprit.pageCounterexamples[page])
+              page: page, counterexample: culprit.pageCounterexamples[page])
           }
         }
       }
@@ -236,7 +236,7 @@ extension DMAVerify {
     /// local page without one, a DMA of one dom0 page by the device.
     func boardReplay(
       board: Platform, options: ScenarioOptions, policy: DMAPolicy, layout: MatrixCell.Layout, colours: [Int], device path: String,
-      counterexample: String?
+      page: String, counterexample: String?
     ) -> String {
       do {
         var options = options
@@ -246,6 +246,12 @@ extension DMAVerify {
         if let counterexample {
           let moved = try board.counterexample(counterexample, options: options, device: path)
           return moved.steps.joined(separator: "; ") + " → " + moved.outcome
+        }
+        // Without the matrix's counterexample only a local page can be
+        // shown: a grant or foreign page needs the guest and the Xen
+        // operations the counterexample would have given.
+        guard page == MatrixCell.PageKind.local.rawValue else {
+          return "not replayed: the matrix gave no counterexample for the \(page) page"
         }
         // A board with more masters than 16 gets its SMMUv2's stream-match
         // table sized as the hardware's (`smmu NAME v2 entries N`).

@@ -84,6 +84,16 @@ struct BoardCounterexampleTests {
     #expect(moved.outcome == "CORRUPTION via dma-direct", "\(moved.outcome)")
   }
 
+  @Test("a board whose memory nodes list a high bank first: the counterexample lands in the lowest bank, where the runner boots dom0")
+  func banksOutOfOrder() throws {
+    var board = try Fixtures.platform("crest")
+    board.ram = [RAMBank(address: 0x8_0000_0000, size: 0x8000_0000, node: "/memory@800000000"), RAMBank(address: 0, size: 0x8000_0000, node: "/memory@0")]
+    let options = ScenarioOptions(dom0: .coloured(colours: Array(0...7)), policy: .mergedFlags)
+    let moved = try board.counterexample(Self.local, options: options, device: "/gpu@fd4b0000")
+    #expect(moved.steps == ["p2m dom0 map 0x1000 0x6000 ram_rw", "dma gpu from-device 0x1800 2K"])
+    #expect(moved.outcome == "CORRUPTION via dma-direct", "\(moved.outcome)")
+  }
+
   @Test("a board that cannot hold the counterexample says why: a device it does not have, an address outside dom0's memory")
   func refusals() throws {
     let board = try Fixtures.platform("crest")

@@ -226,6 +226,28 @@ struct ScenarioRunnerTests {
     #expect(report.steps.first?.result == "host RAM bank 0xfffffffffffff000–0xffffffffffffffff")
   }
 
+  @Test("dom0 starts in the lowest RAM bank whatever order the banks are listed in")
+  func dom0InTheLowestBank() throws {
+    let report = try run("""
+      xen 4.15
+      ipa-bits 40
+      ram 0x80000000 16M
+      ram 0x40000000 8M
+      dom0 direct-mapped memory 12M
+      """)
+    #expect(report.steps.last?.result.contains("banks 0x40000000+0x800000, 0x80000000+0x400000") == true, "\(report.steps.last?.result ?? "")")
+  }
+
+  @Test("dom0's banks: the first pages of RAM in address order, nil when RAM is short")
+  func dom0Banks() {
+    let high = MemoryBank(start: MFN(0x80000), pages: 16)
+    let low = MemoryBank(start: MFN(0x40000), pages: 8)
+    #expect(MemoryBank.dom0Banks(pages: 10, in: [high, low]) == [low, MemoryBank(start: MFN(0x80000), pages: 2)])
+    #expect(MemoryBank.dom0Banks(pages: 8, in: [high, low]) == [low])
+    #expect(MemoryBank.dom0Banks(pages: 24, in: [high, low]) == [low, high])
+    #expect(MemoryBank.dom0Banks(pages: 25, in: [high, low]) == nil)
+  }
+
   /// The corpus stories must keep saying what the seed thread said.
   @Test("the seed stories in corpus/scenarios meet every expectation")
   func seedStories() throws {

@@ -212,18 +212,14 @@ struct ScenarioMachine {
     _ = try? architecturalTranslator(system!.xen, cache: &system!.tables)
   }
 
-  /// dom0's banks: the first `size` bytes of host RAM, bank by bank. A
-  /// direct-mapped dom0 gets them 1:1; a coloured one uses them as its host
-  /// layout (§5 "Coloured dom0 memory") with MFNs from the allocator.
+  /// dom0's banks: the first `size` bytes of host RAM
+  /// (``MemoryBank/dom0Banks(pages:in:)``). A direct-mapped dom0 gets them
+  /// 1:1; a coloured one uses them as its host layout (§5 "Coloured dom0
+  /// memory") with MFNs from the allocator.
   func dom0Banks(size: UInt64) throws(ScenarioError) -> [MemoryBank] {
-    var remaining = size >> 12
-    var banks: [MemoryBank] = []
-    for bank in ram where remaining > 0 {
-      let pages = min(bank.pages, remaining)
-      banks.append(MemoryBank(start: bank.start, pages: pages))
-      remaining -= pages
+    guard let banks = MemoryBank.dom0Banks(pages: size >> 12, in: ram) else {
+      throw fail("dom0 needs \(hex(size)) bytes but host RAM holds less")
     }
-    guard remaining == 0 else { throw fail("dom0 needs \(hex(size)) bytes but host RAM holds less") }
     return banks
   }
 
