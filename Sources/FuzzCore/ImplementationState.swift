@@ -63,6 +63,7 @@ public final class ImplementationState {
     var tables: XenP2M
     do {
       tables = try p2mFactory.makeTables(domain, ipaBits, iommuEnabled, poolPages)
+      if let version = spec.xen?.version { tables.mutants.formUnion(.unfixed(in: version)) }
       try build(&code, &tables)
     } catch {
       throw .p2m(error)

@@ -26,6 +26,19 @@ struct P2MOracleTests {
     #expect(ScenarioChecker().check(try Self.scenario(Self.xsa393)).passed, "the fixed XenP2M passes")
   }
 
+  @Test("on Xen 4.16 (before XSA-393) the spec and the implementation both keep the removed hardware-invalid entry")
+  func xsa393ByRelease() throws {
+    var configuration = FuzzConfiguration()
+    configuration.xen = XenVersion(name: "4.16")!
+    let scenario = try parse((configuration.platform.map(ScenarioPrinter.line(for:)) + Self.xsa393).joined(separator: "\n"))
+    #expect(ScenarioChecker().check(scenario).passed, "the implementation runs 4.16's removal")
+    let report = try ScenarioRunner.run(scenario)
+    #expect(report.refusedSteps.isEmpty)
+    var execution = ScenarioExecution()
+    for statement in scenario.statements { _ = try execution.execute(statement) }
+    #expect(execution.xen?.domains[.dom0]?.p2m.lookup(GFN(0x50000))?.hardwareValid == false)
+  }
+
   @Test("a TLB not invalidated on unmap serves the ungranted page: a TLB mismatch at the ungrant")
   func staleTLB() throws {
     let operations = ["grant guest 0x80001000 to dom0 at 0x50000000 rw as g0", "ungrant g0"]

@@ -32,6 +32,32 @@ struct ReferenceP2MTests {
     #expect(p2m.lookup(GFN(0x10)) == nil)
   }
 
+  @Test("before XSA-393 (4.16.0): a removal keeps the hardware-invalid pages of its range, which fault back in; valid ones go")
+  func removalKeepsHardwareInvalidBeforeXSA393() throws {
+    var p2m = ReferenceP2M(ipaBits: 40)
+    p2m.zeroesHardwareInvalidOnRemoval = false
+    try p2m.map(GFN(0x10), count: 4, to: MFN(0x80010), type: .ramRW)
+    p2m.invalidateForSetWay()
+    p2m.resolveTranslationFault(GFN(0x11))
+    try p2m.map(GFN(0x14), to: MFN(0x80020), type: .ramRO)
+    try p2m.unmap(GFN(0x11), count: 4)
+    #expect(p2m.lookup(GFN(0x10)) == P2MEntry(mfn: MFN(0x80010), type: .ramRW, hardwareValid: false))
+    #expect(p2m.lookup(GFN(0x11)) == nil)
+    #expect(p2m.lookup(GFN(0x12)) == P2MEntry(mfn: MFN(0x80012), type: .ramRW, hardwareValid: false))
+    #expect(p2m.lookup(GFN(0x13)) == P2MEntry(mfn: MFN(0x80013), type: .ramRW, hardwareValid: false))
+    #expect(p2m.lookup(GFN(0x14)) == nil)
+    p2m.resolveTranslationFault(GFN(0x12))
+    #expect(p2m.lookup(GFN(0x12)) == P2MEntry(mfn: MFN(0x80012), type: .ramRW))
+  }
+
+  @Test("XSA-393 by release: a domain's p2m keeps removed hardware-invalid entries up to 4.16, not from 4.17",
+    arguments: [("4.16", false), ("4.17", true), ("4.21", true)])
+  func removalByRelease(release: String, zeroes: Bool) throws {
+    var xen = try XenState(version: XenVersion(name: release)!, ipaBits: 40, ram: [MemoryBank(start: MFN(0x80000), pages: 64)])
+    try xen.createDomain(.dom0, memory: .directMapped(banks: [MemoryBank(start: MFN(0x80000), pages: 16)]), iommuEnabled: true)
+    #expect(xen.domains[.dom0]?.p2m.zeroesHardwareInvalidOnRemoval == zeroes)
+  }
+
   @Test("§1.5 −EILSEQ: removing an any_ram entry of another MFN is refused; iommu_map entries are not checked")
   func removeChecksMFN() throws {
     var p2m = ReferenceP2M(ipaBits: 40)

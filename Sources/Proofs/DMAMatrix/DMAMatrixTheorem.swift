@@ -82,9 +82,11 @@ enum DMAMatrixTheorem {
     var groups: [(key: String, versions: [XenVersion])] = []
     for version in versions {
       let path = try MatrixRun.path(policy: cell.policy, device: cell.device, layout: cell.layout, version: version)
-      // The grant unmap's read-only re-map changed in 4.16 (9781b51efd).
+      // The grant unmap's read-only re-map changed in 4.16 (9781b51efd),
+      // the removal's MFN check came in 4.17 (5a4a2cef08).
       let remap = version.remapsReadOnlyOnlyAfterLastWritable ? "counts" : "mapkind"
-      let key = "\(path.rawValue)/\(version.grantIOMMUMapping.rawValue)/\(remap)"
+      let removal = version.checksMFNOnRemoval ? "checked" : "unchecked"
+      let key = "\(path.rawValue)/\(version.grantIOMMUMapping.rawValue)/\(remap)/\(removal)"
       if let index = groups.firstIndex(where: { $0.key == key }) { groups[index].versions.append(version) } else { groups.append((key, [version])) }
     }
     let covered = versions.count == 1 ? "Xen \(versions[0].name)" : "Xen \(versions.first!.name)–\(versions.last!.name)"

@@ -74,7 +74,14 @@ public struct ReferenceP2M: Hashable, Sendable {
   /// Lowest GFN ever mapped (`lowest_mapped_gfn`).
   public private(set) var lowestMappedGFN: GFN?
   /// Set once the domain starts dying; every later update fails (XSA-410).
+  /// [derived] No statement of the model makes a domain die, so the
+  /// refusal is not keyed on the release (`3ebe773293` is in 4.17.0 and
+  /// the 4.15.4 and 4.16.3 backports).
   public var isDying = false
+  /// Whether a removal clears hardware-invalid entries too
+  /// (``XenVersion/zeroesRemovedHardwareInvalidEntries``, XSA-393); the
+  /// domain's release sets it.
+  public var zeroesHardwareInvalidOnRemoval = true
 
   /// - Precondition: `ipaBits` is one of Xen's `pa_range_info` sizes.
   public init(ipaBits: Int) {
@@ -101,10 +108,23 @@ public struct ReferenceP2M: Hashable, Sendable {
 
   /// `p2m_set_entry(gfn, nr, INVALID_MFN, p2m_invalid)`: removal. Since
   /// XSA-393 a removal clears the entry even when its hardware valid bit
-  /// is 0, so nothing of it survives.
+  /// is 0, so nothing of it survives; before (RELEASE-4.16.0
+  /// `__p2m_set_entry()`: "if ( lpae_is_valid(orig_pte) )
+  /// p2m_remove_pte(…)") such an entry keeps its type and frame.
   public mutating func unmap(_ gfn: GFN, count: UInt64 = 1) throws(P2MError) {
     try checkUpdate(gfn, count: count)
+    var survivors: [RunMap<P2MEntry>.Run] = []
+    if !zeroesHardwareInvalidOnRemoval {
+      let end = gfn.rawValue &+ count
+      for run in mappings.runs[mappings.firstRun(endingAfter: gfn.rawValue)...] {
+        guard run.start < end else { break }
+        guard !run.first.hardwareValid else { continue }
+        let start = Swift.max(run.start, gfn.rawValue)
+        survivors.append(.init(start: start, count: Swift.min(run.end, end) - start, first: run.value(at: start)))
+      }
+    }
     mappings.set(gfn.rawValue, count: count, to: nil)
+    if !survivors.isEmpty { mappings.insert(disjoint: survivors) }
   }
 
   /// `p2m_remove_mapping(gfn, nr, mfn)` (Xen ≥ 2022): refuses to remove an

@@ -70,6 +70,7 @@ extension XenState {
     guard domains[id] == nil else { throw .domainExists(id) }
     var next = self
     var domain = DomainState(id: id, memory: memory, iommuEnabled: iommuEnabled, ipaBits: ipaBits)
+    domain.p2m.zeroesHardwareInvalidOnRemoval = version.zeroesRemovedHardwareInvalidEntries
     try next.buildRAM(of: &domain)
     next.domains[id] = domain
     self = next

@@ -19,20 +19,21 @@ public func grantMapKind<W: Word>(_ maptrack: [GrantMappingWord<W>], granter: Do
   return (any, writable)
 }
 
-/// `p2m_remove_mapping()`'s MFN check (Xen ≥ 2022, `5a4a2cef08`): an
+/// `p2m_remove_mapping()`'s MFN check (`5a4a2cef08`, Xen 4.17): an
 /// `any_ram` entry of another frame is not removed (−EILSEQ).
 public func removalMismatch<W: Word>(_ entry: P2MSlot<W>, expecting mfn: W) -> W.Condition {
   entry.typeIs(\.isAnyRAM) && entry.mfn != mfn
 }
 
 /// `guest_physmap_remove_page(d, gfn, mfn)` → `p2m_remove_mapping()`, when
-/// `condition` holds: refused when the p2m refuses the update or the
-/// entry is another frame's RAM.
+/// `condition` holds: refused when the p2m refuses the update or, from
+/// 4.17 (``XenVersion/checksMFNOnRemoval``), the entry is another frame's
+/// RAM; before 4.17 whatever is mapped at `gfn` goes.
 public func physmapRemoveOperation<World: XenMappingWorld>(
   _ world: inout World, _ domain: DomainID, at gfn: World.Address, expecting mfn: World.Address, when condition: World.Address.Condition
 ) -> (refused: World.Address.Condition, mismatch: World.Address.Condition) {
   let refused = world.p2mRefusesUpdate(of: domain, at: gfn)
-  let mismatch = !refused && removalMismatch(world.p2mEntry(of: domain, at: gfn), expecting: mfn)
+  let mismatch = world.version.checksMFNOnRemoval ? !refused && removalMismatch(world.p2mEntry(of: domain, at: gfn), expecting: mfn) : gfn.condition(false)
   world.writeP2M(of: domain, at: gfn, .invalid(gfn), when: condition && !refused && !mismatch)
   return (condition && refused, condition && mismatch)
 }

@@ -111,9 +111,9 @@ extension XenState {
   ///
   /// 1. An unknown handle is GNTST_bad_handle.
   /// 2. `guest_physmap_remove_page(ld, hostGFN, mfn)`: refused with −EILSEQ
-  ///    if the entry there is now `any_ram` of another frame (Xen ≥ 2022,
-  ///    `5a4a2cef08`; earlier releases removed it unchecked — not modelled);
-  ///    the maptrack entry then stays.
+  ///    if the entry there is now `any_ram` of another frame (Xen 4.17,
+  ///    `5a4a2cef08`; earlier releases remove whatever is there,
+  ///    ``XenVersion/checksMFNOnRemoval``); the maptrack entry then stays.
   /// 3. The maptrack entry is released.
   /// 4. If `ld != rd` and `gnttab_need_iommu_mapping(ld)`: `mapkind()` over
   ///    the remaining maps: none → `iommu_legacy_unmap(ld, dfn = mfn)`; only

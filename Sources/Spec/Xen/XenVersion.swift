@@ -59,6 +59,24 @@ public struct XenVersion: Hashable, Comparable, Sendable, CustomStringConvertibl
   /// differ when the 1:1 entry was changed behind the grant code's back.
   public var remapsReadOnlyOnlyAfterLastWritable: Bool { minor >= 16 }
 
+  /// Whether `p2m_remove_mapping()` checks what it removes: since
+  /// `5a4a2cef08` (first in RELEASE-4.17.0, xen/arch/arm/p2m.c; not in
+  /// 4.15.x or 4.16.x) it refuses with −EILSEQ to remove an `any_ram`
+  /// entry whose MFN is not the one the caller names; before, it set the
+  /// range to INVALID_MFN whatever was mapped there. A grant unmap whose
+  /// host GFN was re-mapped meanwhile removes the new entry on 4.16 and
+  /// fails on 4.17.
+  public var checksMFNOnRemoval: Bool { minor >= 17 }
+
+  /// Whether a removal clears an entry whose hardware valid bit is 0:
+  /// XSA-393 (`a428b913a0`) made `__p2m_set_entry()` zero the entry when
+  /// `lpae_is_valid(orig_pte) || removing_mapping`; RELEASE-4.16.0 (and
+  /// 4.15.0) zero it only when it is valid, so an entry Set/Way tracking
+  /// left hardware-invalid survives its removal with its type and can be
+  /// faulted back in (`p2m_resolve_translation_fault()`). Backported to
+  /// 4.15.2 and 4.16.1; the model's 4.15 and 4.16 are the .0 releases.
+  public var zeroesRemovedHardwareInvalidEntries: Bool { minor >= 17 }
+
   /// Upstream LLC colouring exists from 4.20 (commits of 19 Dec 2024, §5).
   public var hasLLCColouring: Bool { minor >= 20 }
 
