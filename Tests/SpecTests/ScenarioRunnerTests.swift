@@ -226,6 +226,22 @@ struct ScenarioRunnerTests {
     #expect(report.steps.first?.result == "host RAM bank 0xfffffffffffff000–0xffffffffffffffff")
   }
 
+  @Test("XSA-393 by release: 4.16 keeps a removed hardware-invalid entry and says so; 4.17 removes it", arguments: [("4.16", true), ("4.17", false)])
+  func removalOfHardwareInvalidEntry(release: String, kept: Bool) throws {
+    let report = try run("""
+      xen \(release)
+      ipa-bits 40
+      ram 0x40000000 64M
+      iommu off
+      dom0 direct-mapped memory 32M
+      p2m dom0 map 0x50000000 0x43000000 ram_rw hw-invalid
+      p2m dom0 unmap 0x50000000
+      """)
+    let result = try #require(report.steps.last?.result)
+    #expect(result.contains("kept") == kept, "\(result)")
+    #expect(result.hasSuffix("unmapped") == !kept, "\(result)")
+  }
+
   @Test("dom0 starts in the lowest RAM bank whatever order the banks are listed in")
   func dom0InTheLowestBank() throws {
     let report = try run("""

@@ -370,7 +370,14 @@ struct ScenarioMachine {
       } catch {
         return refused(error)
       }
-      return StepReport(line: line, statement: text, result: "\(id) \(GFN(gfnAddress >> 12)) unmapped")
+      let gfn = GFN(gfnAddress >> 12)
+      if let kept = system!.xen.domains[id]?.p2m.lookup(gfn) {
+        // Before XSA-393 a hardware-invalid entry survives its removal.
+        return StepReport(
+          line: line, statement: text,
+          result: "\(id) \(gfn) kept → \(kept.mfn) \(kept.type) (hw-invalid): Xen \(system!.xen.version.name) zeroes only valid entries on removal (before XSA-393)")
+      }
+      return StepReport(line: line, statement: text, result: "\(id) \(gfn) unmapped")
 
     case .setWay(let domain):
       // The p2m's entries do not change: the valid bits Xen clears are set
