@@ -22,7 +22,13 @@ public enum MatrixTable {
         for xen in MatrixCell.XenFix.allCases { columns.append((page, shape, xen)) }
       }
     }
-    let rowTitleWidth = 44
+    // The longest row title and two spaces: a title never runs into the
+    // first cell.
+    let rowTitleWidth = DMAPolicy.allCases.flatMap { policy in
+      MatrixCell.Layout.allCases.flatMap { layout in
+        MatrixCell.DeviceClass.allCases.map { "\(policy.rawValue) / \(layout.rawValue) / \($0.rawValue)".count + 2 }
+      }
+    }.max() ?? 44
     let cellWidth = 5
     var lines: [String] = []
     func pad(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }

@@ -6,13 +6,15 @@ import Proofs
 enum ProveText {
   static func render(_ reports: [TheoremReport], expectations: Expectations, problems: [String]) -> String {
     var lines: [String] = []
-    lines.append("theorem".padding(toLength: 28, withPad: " ", startingAt: 0) + "claims  proved  refuted  unknown  n/a    time")
+    // As wide as the longest name and two spaces: names are never cut.
+    let nameWidth = max(28, (reports.map(\.theorem.count).max() ?? 0) + 2)
+    lines.append("theorem".padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "claims  proved  refuted  unknown  n/a    time")
     for report in reports {
       let count = { (verdict: Verdict) in report.findings.filter { $0.verdict == verdict }.count }
       let columns = [
         report.findings.count, count(.proved), count(.refuted), count(.unknown) + count(.vacuous), count(.inapplicable),
       ].map { String($0) }
-      var line = report.theorem.padding(toLength: 28, withPad: " ", startingAt: 0)
+      var line = report.theorem.padding(toLength: nameWidth, withPad: " ", startingAt: 0)
       for (value, width) in zip(columns, [8, 8, 9, 9, 5]) { line += value.padding(toLength: width, withPad: " ", startingAt: 0) }
       line += String(format: "%6.2fs", report.seconds)
       if let error = report.error { line += "  ERROR: \(error)" }

@@ -33,6 +33,13 @@ struct ProveCommandTests {
     #expect(xml.contains("<testsuite name=\"descriptor.roundtrip\" tests=\"72\" failures=\"0\""))
   }
 
+  @Test("a theorem name of 28 characters or more is not cut and stays apart from its counts")
+  func longTheoremNames() throws {
+    let output = try CommandRunner.run(["prove", "--filter", "grant.one-to-one-permissions", "--expectations", expectations])
+    #expect(output.status == 0, "\(output.standardOutput)\(output.standardError)")
+    #expect(output.standardOutput.contains("\ngrant.one-to-one-permissions  1 "), "\(output.standardOutput)")
+  }
+
   @Test(
     "an output that cannot be written is found before any proof runs: exit 73 naming the path",
     arguments: [
