@@ -59,6 +59,8 @@ public enum PlatformCheck {
     public var replayed: Bool?
   }
 
+  /// - Parameter cache: verdicts this build decided before; cells it
+  ///   holds are read, the others decided and added.
   /// - Parameter iommuEnabled: Xen's `iommu_enabled` on the board. The
   ///   matrix's cells have dom0's IOMMU on; off (no IOMMU Xen drives, or
   ///   `iommu=off`), Xen never sets the RFC's flag and no device is
@@ -68,11 +70,12 @@ public enum PlatformCheck {
   ///   untranslated, and an untranslated DMA never goes through the 1:1
   ///   grant entries that an IOMMU-off Xen omits, so the `legacy` cells
   ///   decide those policies [derived].
-  public static func run(
+  package static func run(
     devices: [BoardDevice], policies: [DMAPolicy], layouts: [MatrixCell.Layout], xen: XenVersion, iommuEnabled: Bool = true,
-    timeout: Duration = .seconds(40)
+    timeout: Duration = .seconds(40), cache: MatrixVerdictCache? = nil
   ) throws -> [Verdict] {
-    let session = try ProofSession(timeout: timeout, seed: 1, dumpDirectory: nil)
+    // Made at the first cell the cache does not hold.
+    var session: ProofSession?
     let fix: MatrixCell.XenFix = xen.grantIOMMUMapping == .after04085ec1ac ? .after : .before
     let classes = Dictionary(grouping: devices, by: \.deviceClass)
     var verdicts: [Verdict] = []
@@ -91,7 +94,12 @@ public enum PlatformCheck {
           for page in MatrixCell.PageKind.allCases {
             for shape in MatrixCell.Shape.allCases {
               let cell = MatrixCell(policy: decidedAs ?? policy, layout: layout, device: deviceClass, page: page, shape: shape, xen: fix)
-              for finding in try DMAMatrixTheorem.decide(cell, session: session, releases: [xen]) {
+              let decide = { () throws -> [Finding] in
+                if session == nil { session = try ProofSession(timeout: timeout, seed: 1, dumpDirectory: nil) }
+                return try DMAMatrixTheorem.decide(cell, session: session!, releases: [xen])
+              }
+              let findings = try cache.map { try $0.findings(cell, release: xen, decide: decide) } ?? decide()
+              for finding in findings {
                 switch finding.verdict {
                 case .refuted: refuted.append((page, finding))
                 case .unknown, .vacuous: unknown.append(finding.claim)

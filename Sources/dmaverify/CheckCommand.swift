@@ -56,6 +56,14 @@ extension DMAVerify {
         iommu-map entry) are warnings on stderr; --ram BASE:SIZE gives the RAM,
         or read the tree the firmware fixed up (/sys/firmware/fdt).
 
+        A cell's verdict does not depend on the board, so each one this build
+        decides is kept in a cache (--cache-dir; by default
+        $XDG_CACHE_HOME/dmaverify or ~/.cache/dmaverify), in a file named
+        after a hash of the executable: another build never reads it. Only
+        proved, refuted and n/a verdicts are kept (an unknown is asked again);
+        the report says how many cells were decided and how many read.
+        --no-cache decides every cell.
+
         Exit status: 0 when every policy and layout checked is SAFE, 1 when one
         is UNSAFE or Xen panics at dom0 build, 2 when the solver left a claim
         unknown, 64 on a usage error, 65 for a malformed device tree, 66 when
@@ -87,6 +95,14 @@ extension DMAVerify {
     var pciStreamsAttached = false
 
     @OptionGroup var boardOptions: BoardOptions
+
+    @Option(
+      help: ArgumentHelp(
+        "Where this build keeps the matrix cells it decided (default: $XDG_CACHE_HOME/dmaverify or ~/.cache/dmaverify).", valueName: "dir"))
+    var cacheDir: String?
+
+    @Flag(help: "Decide every cell with the solvers; read and write no cache.")
+    var noCache = false
 
     /// How the report is written.
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -127,6 +143,31 @@ extension DMAVerify {
       _ = try BoardInput.xenConfig(boardOptions.xenConfig)
       _ = try BoardInput.ram(boardOptions.ram)
       _ = try BoardInput.streamMapEntries(boardOptions.smmuStreamMapEntries)
+      if noCache, cacheDir != nil { throw ValidationError("expected --cache-dir or --no-cache, not both") }
+      if let cacheDir {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: cacheDir, isDirectory: &isDirectory), !isDirectory.boolValue {
+          throw ValidationError("expected --cache-dir to be a directory, found a file: \(cacheDir)")
+        }
+      }
+    }
+
+    /// The verdict cache of this build, or nil with --no-cache, without a
+    /// place for it, or when the executable cannot be hashed.
+    func verdictCache() -> MatrixVerdictCache? {
+      guard !noCache, let build = Version.buildIdentity() else { return nil }
+      let environment = ProcessInfo.processInfo.environment
+      let directory: URL
+      if let cacheDir {
+        directory = URL(fileURLWithPath: cacheDir)
+      } else if let xdg = environment["XDG_CACHE_HOME"], xdg.hasPrefix("/") {
+        directory = URL(fileURLWithPath: xdg).appendingPathComponent("dmaverify")
+      } else if let home = environment["HOME"], home.hasPrefix("/") {
+        directory = URL(fileURLWithPath: home).appendingPathComponent(".cache/dmaverify")
+      } else {
+        return nil
+      }
+      return MatrixVerdictCache(directory: directory, build: build)
     }
 
     func choices() throws -> (policies: [DMAPolicy], layouts: [MatrixCell.Layout], version: XenVersion, colours: [Int]) {
@@ -183,9 +224,13 @@ extension DMAVerify {
         try report(board: board, version: version, config: config, view: view, devices: devices, verdicts: [], replays: [:])
         throw ExitCode(1)
       }
+      let cache = verdictCache()
+      if let problem = cache?.problem { FileHandle.standardError.write(Data("check: warning: \(problem)\n".utf8)) }
       let verdicts = try TerminalProgress.ticking("check") {
-        try PlatformCheck.run(devices: devices, policies: policies, layouts: layouts, xen: version, iommuEnabled: view.iommuEnabled)
+        try PlatformCheck.run(devices: devices, policies: policies, layouts: layouts, xen: version, iommuEnabled: view.iommuEnabled, cache: cache)
       }
+      do { try cache?.save() } catch { FileHandle.standardError.write(Data("check: warning: \(error.localizedDescription)\n".utf8)) }
+      let cells = cache.map { CellSource(decided: $0.misses, cached: $0.hits, cacheFile: $0.file.path) }
       var replays: [String: String] = [:]
       for verdict in verdicts {
         for culprit in verdict.culprits {
@@ -197,7 +242,7 @@ extension DMAVerify {
           }
         }
       }
-      try report(board: board, version: version, config: config, view: view, devices: devices, verdicts: verdicts, replays: replays)
+      try report(board: board, version: version, config: config, view: view, devices: devices, verdicts: verdicts, replays: replays, cells: cells)
       if verdicts.contains(where: { !$0.unknown.isEmpty }) { throw ExitCode(2) }
       if verdicts.contains(where: { !$0.safe && !$0.inapplicable }) { throw ExitCode(1) }
     }
@@ -207,21 +252,26 @@ extension DMAVerify {
     /// details.
     func report(
       board: Platform, version: XenVersion, config: XenConfig, view: XenView, devices: [PlatformCheck.BoardDevice], verdicts: [PlatformCheck.Verdict],
-      replays: [String: String]
+      replays: [String: String], cells: CellSource? = nil
     ) throws {
       let labels = board.labels.filter { path, _ in devices.contains { $0.name == path } }
+      // Where the verdicts came from, when there are any.
+      let source = verdicts.isEmpty ? nil : cells.map(\.description) ?? "every cell decided by the solvers (no verdict cache)"
       switch outputFormat {
       case .json:
         let report = CheckReport(
           file: platform, xen: version.name, xenConfig: config.description, devices: devices.map { [$0.name: $0.label] }, verdicts: verdicts,
           boardReplays: replays, xenPanics: view.panics.map { [$0.node: $0.reason] }, notes: view.notes,
           remedies: Self.remedies(verdicts, version: version),
-          safePolicies: Dictionary(uniqueKeysWithValues: Self.safePolicies(verdicts).map { ($0.layout.rawValue, $0.policies) }), labels: labels)
+          safePolicies: Dictionary(uniqueKeysWithValues: Self.safePolicies(verdicts).map { ($0.layout.rawValue, $0.policies) }), labels: labels,
+          cells: verdicts.isEmpty ? nil : cells)
         print(try JSONText.encode(report))
       case .markdown:
         print(Self.markdown(file: platform, version: version, config: config, view: view, devices: devices, verdicts: verdicts, replays: replays, labels: labels))
+        if let source { print("\n" + Markdown.text("Cells: \(source).")) }
       case .text:
         print(Self.text(file: platform, version: version, config: config, view: view, devices: devices, verdicts: verdicts, replays: replays, labels: labels))
+        if let source { print("Cells: \(source).") }
       }
     }
 
@@ -392,6 +442,19 @@ extension DMAVerify {
       var safePolicies: [String: [String]] = [:]
       /// Node path → the source's labels (`/__symbols__`), for the masters.
       var labels: [String: [String]] = [:]
+      /// How many matrix cells were decided now and how many read from the
+      /// verdict cache (absent with --no-cache or without verdicts).
+      var cells: CellSource?
+    }
+
+    /// Where a run's cell verdicts came from.
+    struct CellSource: Encodable, CustomStringConvertible {
+      var decided: Int
+      var cached: Int
+      var cacheFile: String
+      var description: String {
+        "\(decided) decided by the solvers, \(cached) read from this build's verdict cache (\(cacheFile))"
+      }
     }
 
     static func text(

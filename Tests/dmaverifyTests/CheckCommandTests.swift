@@ -32,6 +32,36 @@ struct CheckCommandTests {
     #expect(foreign?.contains(" into dom0 at 0x9000") == true && foreign?.hasSuffix("→ CORRUPTION via dma-direct") == true, "\(foreign ?? "none")")
   }
 
+  @Test("the verdict cache: a second run reads every cell this build decided and reports the same; a damaged file is decided again")
+  func verdictCache() throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dmaverify-cache-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let arguments = ["check", "--platform", quarry, "--policy", "global-flag", "--dom0", "direct", "--cache-dir", directory.path]
+    let first = try CommandRunner.run(arguments)
+    #expect(first.status == 1, "\(first.standardError)")
+    #expect(Self.line(first.standardOutput, "Cells: ")?.hasPrefix("Cells: 12 decided by the solvers, 0 read from this build's verdict cache (\(directory.path)/matrix-") == true)
+    let second = try CommandRunner.run(arguments)
+    #expect(second.status == 1)
+    #expect(Self.line(second.standardOutput, "Cells: ")?.hasPrefix("Cells: 0 decided by the solvers, 12 read") == true, "\(second.standardOutput)")
+    let verdicts = { (output: String) in output.split(separator: "\n").filter { $0.hasPrefix("UNSAFE") || $0.hasPrefix("SAFE") } }
+    #expect(verdicts(first.standardOutput) == verdicts(second.standardOutput))
+    #expect(!verdicts(second.standardOutput).isEmpty)
+    // A damaged file is never trusted: a warning, and every cell decided.
+    let file = try #require(FileManager.default.contentsOfDirectory(atPath: directory.path).first { $0.hasPrefix("matrix-") })
+    try Data("{\"format\": 1, \"cells\": ".utf8).write(to: directory.appendingPathComponent(file))
+    let third = try CommandRunner.run(arguments)
+    #expect(third.standardError.contains("check: warning: \(directory.path)/\(file): not a verdict cache this build can read"), "\(third.standardError)")
+    #expect(Self.line(third.standardOutput, "Cells: ")?.hasPrefix("Cells: 12 decided") == true)
+    // --no-cache decides everything and says so; with --cache-dir, or a
+    // --cache-dir that is a file, a usage error.
+    let uncached = try CommandRunner.run(["check", "--platform", quarry, "--policy", "global-flag", "--dom0", "direct", "--no-cache"])
+    #expect(Self.line(uncached.standardOutput, "Cells: ") == "Cells: every cell decided by the solvers (no verdict cache).")
+    #expect(try CommandRunner.run(arguments + ["--no-cache"]).status == 64)
+    let notDirectory = try CommandRunner.run(["check", "--platform", quarry, "--cache-dir", quarry])
+    #expect(notDirectory.status == 64)
+    #expect(notDirectory.standardError.contains("expected --cache-dir to be a directory, found a file"), "\(notDirectory.standardError)")
+  }
+
   @Test("with every master behind the SMMU the global flag is SAFE on both layouts (exit 0)")
   func safe() throws {
     let output = try CommandRunner.run([

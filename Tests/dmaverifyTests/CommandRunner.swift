@@ -14,14 +14,17 @@ struct CommandRunner {
       .deletingLastPathComponent().appendingPathComponent("dmaverify")
   }
 
-  /// `environment` entries are added to this process's environment.
+  /// The tests' own cache directory (`check`'s verdict cache), so that a
+  /// test run never reads or fills the user's.
+  static let cacheHome = FileManager.default.temporaryDirectory.appendingPathComponent("dmaverify-tests-\(getpid())").path
+
+  /// `environment` entries are added to this process's environment (with
+  /// XDG_CACHE_HOME set to ``cacheHome`` unless given).
   static func run(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> Output {
     let process = Process()
     process.executableURL = executable
     process.arguments = arguments
-    if !environment.isEmpty {
-      process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    }
+    process.environment = ProcessInfo.processInfo.environment.merging(["XDG_CACHE_HOME": cacheHome]) { $1 }.merging(environment) { $1 }
     if let directory { process.currentDirectoryURL = directory }
     let out = Pipe()
     let err = Pipe()
