@@ -1,3 +1,4 @@
+import Foundation
 import FuzzCore
 import SMMUImpl
 import P2MImpl
@@ -12,6 +13,25 @@ import Testing
 @Suite("Seeded bugs are found from the corpus and minimized")
 struct SeededBugTests {
   static let maximumRuns = 2_000
+
+  /// The patches of mutants/ are the seeded bugs scripts/mutation-score
+  /// puts back; one that no longer applies silently drops out of the score.
+  @Test("every patch in mutants/ applies to the tree as it is (git apply --check)")
+  func mutantPatchesApply() throws {
+    let directory = repository.appendingPathComponent("mutants")
+    let patches = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".patch") }.sorted()
+    #expect(patches.count >= 16)
+    let git = try #require(["/usr/bin/git", "/usr/local/bin/git", "/bin/git"].first(where: FileManager.default.isExecutableFile(atPath:)), "git is needed")
+    for patch in patches {
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: git)
+      process.arguments = ["-C", repository.path, "apply", "--check", "mutants/\(patch)"]
+      process.standardError = FileHandle.nullDevice
+      try process.run()
+      process.waitUntilExit()
+      #expect(process.terminationStatus == 0, "\(patch) does not apply")
+    }
+  }
 
   @Test("a TLB not invalidated on unmap", arguments: [UInt64(0x5EED_B001), 0x5EED_B002])
   func staleTLB(seed: UInt64) throws {
