@@ -139,11 +139,20 @@ extension Platform {
         smmuStatements[name] = statements.count
         statements.append(.smmu(name: name, version: iommu.kind == .smmuV3 ? .v3 : .v2))
         if iommu.kind == .smmuV1 { notes.append("\(iommu.path) is an SMMUv1, modelled as v2: Xen drives both with smmu.c (fact sheet §6.1)") }
-      case .xenUnmodelled?:
-        guard !used.contains(iommu.path) else {
-          throw DeviceTreeError(offset: nil, message: "expected an Arm SMMU (v1, v2, v3), found IOMMU \(iommu.path) (\(iommu.compatible.first ?? "no compatible")), which Xen drives but the scenario language does not model")
+      case .xenIPMMU?:
+        // [derived] An IPMMU context walks the domain's p2m as an SMMUv2
+        // context bank does (IOMMUOwner.xenIPMMU); its micro-TLB IDs
+        // stand for stream IDs. Stream matching, context-bank counts and
+        // the IPMMU's own fault reporting are not modelled.
+        guard used.contains(iommu.path) else {
+          notes.append("IOMMU \(iommu.path) (\(iommu.compatible.first ?? "?")) has no masters and is left out")
+          continue
         }
-        notes.append("IOMMU \(iommu.path) (\(iommu.compatible.first ?? "?")) has no masters and is left out")
+        let name = names.make(for: iommu.name)
+        smmuNames[iommu.path] = name
+        smmuStatements[name] = statements.count
+        statements.append(.smmu(name: name, version: .v2))
+        notes.append("\(iommu.path) is an R-Car IPMMU that Xen drives (ipmmu-vmsa.c): modelled as an SMMUv2 whose contexts share dom0's p2m, its micro-TLB IDs as stream IDs")
       case .notXen?, nil:
         if !used.contains(iommu.path) { notes.append("IOMMU \(iommu.path) (\(iommu.compatible.first ?? "?")) has no masters and is left out") }
       }
@@ -255,7 +264,8 @@ extension Platform {
   /// - `mmu-masters`: Xen's SMMUv1/v2 driver (smmu.c) in every modelled
   ///   release; the SMMUv3 driver never.
   /// - `iommus`: the SMMUv3 driver from its import (4.15); the SMMUv1/v2
-  ///   driver from `2278d2cbb0` (4.16).
+  ///   driver from `2278d2cbb0` (4.16); the R-Car IPMMU driver from its
+  ///   import (4.13).
   /// - `iommu-map`: only from 4.21, and when
   ///   ``ScenarioOptions/pciStreamsAttached``.
   ///
@@ -268,7 +278,9 @@ extension Platform {
     case (.mmuMasters, _): false
     case (.iommus, .smmuV3): version.minor >= 15
     case (.iommus, .smmuV1), (.iommus, .smmuV2): version.minor >= 16
-    case (.iommus, .other): false
+    // `.other` here is an IPMMU Xen drives (only those are asked):
+    // ipmmu-vmsa.c has `.dt_xlate` and `.add_device` since it came (4.13).
+    case (.iommus, .other): version.minor >= 13
     case (.iommuMap, _): options.pciStreamsAttached && version.minor >= 21
     }
   }

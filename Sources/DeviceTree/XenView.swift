@@ -39,9 +39,16 @@ public enum IOMMUOwner: Hashable, Sendable {
   /// `xen/drivers/passthrough/arm/iommu.c`): Xen hides it from dom0 and
   /// attaches the masters it can read to dom0's context.
   case xen
-  /// Xen drives it with a driver the scenario language does not model
-  /// (Renesas IPMMU-VMSA, `ipmmu-vmsa.c`).
-  case xenUnmodelled
+  /// Xen drives it with its Renesas IPMMU-VMSA driver
+  /// (`xen/drivers/passthrough/arm/ipmmu-vmsa.c`, from 4.13): like
+  /// smmu.c it points each context at the domain's p2m root
+  /// (`ipmmu_domain_init_context()`: TTBR0 = `p2m.root`, the whole
+  /// `p2m_ipa_bits` space), reads the generic `iommus` binding
+  /// (`.dt_xlate`, `.add_device`; the specifier is a micro-TLB) and
+  /// flushes its TLB after p2m changes (`.iotlb_flush`). What a master
+  /// behind it reads is dom0's p2m, as behind an SMMU context: the
+  /// scenario models it so (``Platform/scenario(_:)``).
+  case xenIPMMU
   /// Xen does not drive it (the reason says why). Nothing of Xen's
   /// translates its masters' DMA: no stream of theirs is attached to dom0's
   /// p2m. Whether dom0 Linux then drives the IOMMU itself (Xen passes a
@@ -138,7 +145,7 @@ extension Platform {
         guard config.ipmmuDriver else {
           return .notXen(reason: "Xen is built without CONFIG_IPMMU_VMSA (off unless chosen; --xen-config ipmmu=on if yours has it)")
         }
-        return .xenUnmodelled
+        return .xenIPMMU
       }
       return .notXen(reason: "no Xen \(version.name) driver matches \(iommu.compatible.first ?? "it") (Xen drives Arm SMMUs and some R-Car IPMMUs only)")
     }
@@ -182,7 +189,7 @@ extension Platform {
     for iommu in iommus where iommu.available {
       owners[iommu.path] = Self.owner(of: iommu, config: options.xenConfig, version: options.xen)
     }
-    let xenDriven = iommus.filter { owners[$0.path] == .xen || owners[$0.path] == .xenUnmodelled }
+    let xenDriven = iommus.filter { owners[$0.path] == .xen || owners[$0.path] == .xenIPMMU }
     let iommuEnabled = !xenDriven.isEmpty
     var notes: [String] = []
     for iommu in iommus where iommu.available {
@@ -252,7 +259,7 @@ extension Platform {
         // leave a master unprotected: nothing translates it).
         placements[device.path] = .untranslated
       case .protected:
-        let onXens = device.streams.filter { owners[$0.iommu] == .xen || owners[$0.iommu] == .xenUnmodelled }
+        let onXens = device.streams.filter { owners[$0.iommu] == .xen || owners[$0.iommu] == .xenIPMMU }
         if let first = onXens.first {
           let kind = iommus.first { $0.path == first.iommu }?.kind ?? .other
           let here = onXens.filter { $0.iommu == first.iommu }

@@ -259,7 +259,7 @@ extension DMAVerify {
       for iommu in platform.iommus where iommu.available {
         switch view.owners[iommu.path] {
         case .xen?: lines.append("  \(iommu.path): driven by Xen")
-        case .xenUnmodelled?: lines.append("  \(iommu.path): driven by Xen, not modelled")
+        case .xenIPMMU?: lines.append("  \(iommu.path): driven by Xen (ipmmu-vmsa.c; modelled as an SMMUv2 sharing dom0's p2m)")
         case .notXen(let reason)?: lines.append("  \(iommu.path): not Xen's: \(reason)")
         case nil: break
         }

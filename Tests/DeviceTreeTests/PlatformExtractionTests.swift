@@ -120,18 +120,21 @@ struct PlatformExtractionTests {
     }
   }
 
-  @Test("any node with #iommu-cells is an IOMMU; one Xen does not drive leaves its masters untranslated, an R-Car IPMMU Xen drives (CONFIG_IPMMU_VMSA) is not modelled")
+  @Test("any node with #iommu-cells is an IOMMU; one Xen does not drive leaves its masters untranslated; an R-Car IPMMU Xen drives (CONFIG_IPMMU_VMSA) attaches them")
   func otherIOMMU() throws {
-    try otherIOMMU("acme,iommu", modelled: true)
-    try otherIOMMU("rockchip,iommu", modelled: true)
+    try otherIOMMU("acme,iommu", xens: false)
+    try otherIOMMU("rockchip,iommu", xens: false)
     // Not built by default: not Xen's.
-    try otherIOMMU("renesas,ipmmu-r8a7795", modelled: true)
-    try otherIOMMU("renesas,ipmmu-r8a7795", modelled: false, config: XenConfig(ipmmuDriver: true))
+    try otherIOMMU("renesas,ipmmu-r8a7795", xens: false)
+    try otherIOMMU("renesas,ipmmu-r8a7795", xens: true, config: XenConfig(ipmmuDriver: true))
     // Gen2 IPMMUs: no Xen driver matches them.
-    try otherIOMMU("renesas,ipmmu-r8a7790", modelled: true, config: XenConfig(ipmmuDriver: true))
+    try otherIOMMU("renesas,ipmmu-r8a7790", xens: false, config: XenConfig(ipmmuDriver: true))
+    // R-Car S4's IPMMU: in ipmmu_dt_match from 4.17.
+    try otherIOMMU("renesas,ipmmu-r8a779f0", xens: false, config: XenConfig(ipmmuDriver: true), xen: XenVersion(name: "4.16")!)
+    try otherIOMMU("renesas,ipmmu-r8a779f0", xens: true, config: XenConfig(ipmmuDriver: true), xen: .v4_17)
   }
 
-  func otherIOMMU(_ compatible: String, modelled: Bool, config: XenConfig = XenConfig()) throws {
+  func otherIOMMU(_ compatible: String, xens: Bool, config: XenConfig = XenConfig(), xen: XenVersion = .latest) throws {
     let blob = BlobBuilder(tokens: [
       .begin(""),
       .begin("iommu@0"), .property("compatible", BlobBuilder.string(compatible)), .property("#iommu-cells", BlobBuilder.cells(1)),
@@ -144,14 +147,24 @@ struct PlatformExtractionTests {
     #expect(platform.iommus.map(\.kind) == [.other])
     #expect(platform.ram == [RAMBank(address: 0x1000_0000, size: 0x1000_0000, node: "/memory@0")])
     #expect(platform.devices.last?.classification == .protected)
-    let options = ScenarioOptions(xenConfig: config)
-    if modelled {
-      let bridged = try platform.scenario(options)
-      #expect(bridged.scenario.statements.map(\.kind).contains(.device(DeviceDeclaration(name: "dev", placement: .untranslated, coherent: false))))
-      #expect(bridged.scenario.statements.map(\.kind).contains(.iommu(false)))
-      #expect(platform.xenView(options).placements["/dev@1"] == .iommuNotXens(iommu: "/iommu@0"))
+    let options = ScenarioOptions(xen: xen, xenConfig: config)
+    let bridged = try platform.scenario(options)
+    let kinds = bridged.scenario.statements.map(\.kind)
+    if xens {
+      // ipmmu-vmsa.c reads iommus and points the context at dom0's p2m.
+      #expect(platform.xenView(options).placements["/dev@1"] == .attached(iommu: "/iommu@0"))
+      #expect(kinds.contains(.smmu(name: "iommu", version: .v2)))
+      #expect(kinds.contains(.device(DeviceDeclaration(name: "dev", placement: .smmu(name: "iommu", streams: [4], described: true), coherent: false))))
+      #expect(kinds.contains(.iommu(true)))
+      #expect(bridged.notes.contains { $0.hasPrefix("/iommu@0 is an R-Car IPMMU that Xen drives") })
+      // It boots, and the master's DMA goes through dom0's p2m.
+      let text = ScenarioPrinter.print(bridged.scenario) + "dma dev from-device 0x10100000 4K\n"
+      let report = try ScenarioRunner.run(try ScenarioParser.parse(text))
+      #expect(report.steps.last?.dma?.outcome == .ok, "\(report.steps.last?.result ?? "")")
     } else {
-      #expect(throws: DeviceTreeError.self) { try platform.scenario(options) }
+      #expect(kinds.contains(.device(DeviceDeclaration(name: "dev", placement: .untranslated, coherent: false))))
+      #expect(kinds.contains(.iommu(false)))
+      #expect(platform.xenView(options).placements["/dev@1"] == .iommuNotXens(iommu: "/iommu@0"))
     }
   }
 
