@@ -107,6 +107,13 @@ public enum StreamBinding: String, Hashable, Sendable, Codable {
   /// (pci/pci-iommu.txt): requester ID r in [rid-base, rid-base + length)
   /// emits stream iommu-base + (r − rid-base).
   case iommuMap = "iommu-map"
+  /// `iommu-map` on NXP's fsl-mc bus (`fsl,qoriq-mc`, misc/fsl,qoriq-mc.yaml):
+  /// the IDs are ICIDs of DPAA2 objects the Management Complex creates at
+  /// run time, not PCI requester IDs. No Xen release has fsl-mc support
+  /// (nothing under xen/ names it, RELEASE-4.21.0); Xen only strips the
+  /// property from dom0's tree (`write_properties()`, domain_build.c), so
+  /// those streams are never attached: undescribed.
+  case fslMCMap = "fsl-mc iommu-map"
 }
 
 /// Stream IDs a device emits on one IOMMU, and where the DT says so.
@@ -162,6 +169,8 @@ public enum DMAEvidence: Hashable, Sendable, CustomStringConvertible {
     case .streams(let assignment):
       if let rid = assignment.requesterID, let host = assignment.hostBridge {
         "iommu-map of \(host): RID \(hex(rid)) → stream \(hex(assignment.streamIDs.first ?? 0)) on \(assignment.iommu)"
+      } else if let base = assignment.requesterIDBase, let length = assignment.length, assignment.binding == .fslMCMap {
+        "fsl-mc iommu-map: ICIDs \(hex(base))–\(hex(UInt64(base) + UInt64(length) - 1)) of DPAA2 objects → streams \(hex(assignment.streamIDs.first ?? 0))… on \(assignment.iommu)"
       } else if let base = assignment.requesterIDBase, let length = assignment.length {
         "iommu-map: RIDs \(hex(base))–\(hex(UInt64(base) + UInt64(length) - 1)) → streams \(hex(assignment.streamIDs.first ?? 0))… on \(assignment.iommu)"
       } else {

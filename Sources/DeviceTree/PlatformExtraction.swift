@@ -49,6 +49,7 @@ extension Platform {
         }
       }
       if let property = node.property("iommu-map") {
+        let fslMC = node.compatible.contains("fsl,qoriq-mc")
         let cells = try property.cells()
         // pci/pci-iommu.txt: (rid-base, iommu, iommu-base, length), one
         // cell each; Linux's `of_map_id()` reads it as 4-cell entries.
@@ -66,12 +67,12 @@ extension Platform {
             warnings.append(
               PlatformWarning(
                 offset: property.offset,
-                message: "'iommu-map' of \(node.path) has an entry of length 0, a placeholder the bootloader fills in; its PCI devices are judged without those streams. Read the tree the firmware fixed up (/sys/firmware/fdt on the running board)"))
+                message: "'iommu-map' of \(node.path) has an entry of length 0, a placeholder the bootloader fills in; its \(fslMC ? "DPAA2 objects" : "PCI devices") are judged without those streams. Read the tree the firmware fixed up (/sys/firmware/fdt on the running board)"))
             continue
           }
           streams[node.path, default: []].append(
             StreamAssignment(
-              iommu: target.path, binding: .iommuMap, streamIDs: [cells[start + 2]],
+              iommu: target.path, binding: fslMC ? .fslMCMap : .iommuMap, streamIDs: [cells[start + 2]],
               requesterIDBase: cells[start], length: cells[start + 3], offset: property.offset))
         }
       }
@@ -168,7 +169,7 @@ extension Platform {
       else { continue }
       var ancestor: DeviceTreeNode? = parent
       while let current = ancestor, current.property("iommu-map") == nil { ancestor = tree.parent(of: current) }
-      guard let host = ancestor, let map = host.property("iommu-map") else { continue }
+      guard let host = ancestor, let map = host.property("iommu-map"), !host.compatible.contains("fsl,qoriq-mc") else { continue }
       let mask = try host.property("iommu-map-mask")?.cell() ?? 0xffff_ffff
       let rid = (physHigh >> 8) & 0xffff
       let masked = rid & mask

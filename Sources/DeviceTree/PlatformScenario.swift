@@ -208,7 +208,7 @@ extension Platform {
           let bindings = Set(here.map(\.binding.rawValue)).sorted().joined(separator: ", ")
           notes.append("\(device.path): Xen \(options.xen.name) does not read its \(bindings) streams on \(first.iommu), so they are undescribed and fault")
         }
-        if here.contains(where: { $0.binding == .iommuMap && $0.requesterID == nil }) {
+        if here.contains(where: { ($0.binding == .iommuMap || $0.binding == .fslMCMap) && $0.requesterID == nil }) {
           notes.append("\(device.path): each iommu-map entry is modelled by its first stream (the endpoint at rid-base)")
         }
         placement = .smmu(name: smmu, streams: streams, described: described)
@@ -267,7 +267,7 @@ extension Platform {
   ///   driver from `2278d2cbb0` (4.16); the R-Car IPMMU driver from its
   ///   import (4.13).
   /// - `iommu-map`: only from 4.21, and when
-  ///   ``ScenarioOptions/pciStreamsAttached``.
+  ///   ``ScenarioOptions/pciStreamsAttached``; an fsl-mc bus's never.
   ///
   /// [uncertain] Linux refuses to probe an SMMU whose tree mixes both
   /// bindings; whether Xen's port does too is not in the fact sheet, so a
@@ -282,6 +282,7 @@ extension Platform {
     // ipmmu-vmsa.c has `.dt_xlate` and `.add_device` since it came (4.13).
     case (.iommus, .other): version.minor >= 13
     case (.iommuMap, _): options.pciStreamsAttached && version.minor >= 21
+    case (.fslMCMap, _): false
     }
   }
 }

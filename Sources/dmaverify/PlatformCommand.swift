@@ -328,6 +328,7 @@ extension DMAVerify {
       case .iommus: "SMMUv1/v2: read by Xen ≥ 4.16 (2278d2cbb0); SMMUv3: ≥ 4.15"
       case .mmuMasters: "legacy; SMMUv1/v2 only; the one binding Xen 4.15 reads"
       case .iommuMap: "PCI; Xen attaches it only with PCI passthrough support"
+      case .fslMCMap: "NXP fsl-mc (DPAA2); no Xen release reads it: undescribed"
       }
     }
 

@@ -189,6 +189,26 @@ struct PlatformExtractionTests {
     #expect(ledge.xenView(ScenarioOptions(pciStreamsAttached: true)).placements[endpoint.path] == .attached(iommu: "/iommu@5000000"))
   }
 
+  @Test("an fsl-mc bus's iommu-map gives DPAA2 objects' ICIDs, which no Xen release reads: undescribed, even with PCI support on")
+  func fslMC() throws {
+    let blob = BlobBuilder(tokens: [
+      .begin(""),
+      .begin("iommu@0"), .property("compatible", BlobBuilder.string("arm,mmu-500")), .property("#iommu-cells", BlobBuilder.cells(1)),
+      .property("phandle", BlobBuilder.cells(1)), .end,
+      .begin("fsl-mc@80c000000"), .property("compatible", BlobBuilder.string("fsl,qoriq-mc")), .property("iommu-map", BlobBuilder.cells(0, 1, 0, 0x80)),
+      .end,
+      .end,
+    ]).build()
+    let platform = try Platform(tree: try FlattenedDeviceTree(bytes: blob))
+    let mc = try #require(platform.devices.first { $0.path == "/fsl-mc@80c000000" })
+    #expect(mc.classification == .protected)
+    #expect(mc.streams.map(\.binding) == [.fslMCMap])
+    #expect(mc.evidence.first?.description == "fsl-mc iommu-map: ICIDs 0x0–0x7f of DPAA2 objects → streams 0x0… on /iommu@0")
+    for options in [ScenarioOptions(), ScenarioOptions(pciStreamsAttached: true)] {
+      #expect(platform.xenView(options).placements[mc.path] == .undescribed(iommu: "/iommu@0"))
+    }
+  }
+
   @Test("without a mask, a RID maps into its entry's range; a RID outside every entry gets no stream")
   func pciMask() throws {
     let blob = BlobBuilder(tokens: [
