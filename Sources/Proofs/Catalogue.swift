@@ -18,10 +18,16 @@ public enum Catalogue {
     ] + DMAMatrixTheorem.theorems + [FlagEqualsSwiotlbTheorem.theorem] + PlatformClassTheorem.theorems
   }
 
+  /// Theorems outside the default catalogue, run only when asked
+  /// (`prove --every-platform`): too costly for CI.
+  public static var everyPlatformTheorems: [Theorem] { DMAMatrixTheorem.everyPlatformTheorems }
+
   /// Options of a catalogue run.
   public struct Options: Sendable {
     /// Only theorems whose name contains one of these (all when empty).
     public var filters: [String] = []
+    /// Whether ``everyPlatformTheorems`` are selectable too.
+    public var everyPlatform = false
     /// Per-check timeout; nil keeps each theorem's own.
     public var timeout: Duration?
     /// Z3's random seed, fixed so runs repeat.
@@ -40,14 +46,14 @@ public enum Catalogue {
     public init() {}
   }
 
-  public static func selected(by filters: [String]) -> [Theorem] {
-    theorems.filter { theorem in filters.isEmpty || filters.contains { theorem.name.contains($0) } }
+  public static func selected(by filters: [String], everyPlatform: Bool = false) -> [Theorem] {
+    (theorems + (everyPlatform ? everyPlatformTheorems : [])).filter { theorem in filters.isEmpty || filters.contains { theorem.name.contains($0) } }
   }
 
   /// Runs the selected theorems, `jobs` at a time; a theorem that throws
   /// is reported with its error, never dropped.
   public static func run(_ options: Options) -> [TheoremReport] {
-    run(selected(by: options.filters), options: options)
+    run(selected(by: options.filters, everyPlatform: options.everyPlatform), options: options)
   }
 
   /// Runs `chosen` as ``run(_:)`` runs the selected theorems.

@@ -67,6 +67,12 @@ extension DMAVerify {
     @Flag(help: "List the theorems and exit.")
     var list = false
 
+    @Flag(
+      help: ArgumentHelp(
+        "Also run dma.matrix-class.*: every matrix cell for every platform of the class (hours of CPU on 2 cores; not in CI).",
+        discussion: "A dma.matrix-class claim the expectations file does not name is expected as the same dma.matrix cell."))
+    var everyPlatform = false
+
     @Flag(help: "Time how the DMA claims grow with buffer size (1–16 pages) and the walk with IPA size (40/44/48), and exit.")
     var growth = false
 
@@ -76,7 +82,7 @@ extension DMAVerify {
       if let timeout, !(1...Int(UInt32.max)).contains(timeout) {
         throw ValidationError("--timeout must be from 1 to \(UInt32.max) ms, found \(timeout)")
       }
-      let known = Catalogue.theorems.map(\.name)
+      let known = Catalogue.selected(by: [], everyPlatform: everyPlatform).map(\.name)
       for filter in filters where !known.contains(where: { $0.contains(filter) }) {
         throw ValidationError("no theorem matches '\(filter)'; theorems: \(known.joined(separator: ", "))")
       }
@@ -85,6 +91,7 @@ extension DMAVerify {
     func run() throws {
       if list {
         for theorem in Catalogue.theorems { print("\(theorem.name)\t\(theorem.summary)") }
+        for theorem in Catalogue.everyPlatformTheorems { print("\(theorem.name)\t(--every-platform only) \(theorem.summary)") }
         return
       }
       if growth {
@@ -119,6 +126,7 @@ extension DMAVerify {
       }
       var options = Catalogue.Options()
       options.filters = filters
+      options.everyPlatform = everyPlatform
       options.timeout = timeout.map { .milliseconds($0) }
       options.jobs = jobs
       options.seed = seed

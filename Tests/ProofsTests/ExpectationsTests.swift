@@ -61,6 +61,16 @@ struct ExpectationsTests {
     #expect(catalogue.allSatisfy { !$0.contains("#") && !$0.contains("\n") })
   }
 
+  @Test("a dma.matrix-class claim is expected as its dma.matrix cell unless the file names it")
+  func everyPlatformClaims() {
+    let expectations = Expectations(refuted: ["dma.matrix[a].integrity", "dma.matrix-class[b].liveness"])
+    func finding(_ claim: String) -> Finding { Finding(claim: claim, verdict: .proved, reason: "", seconds: 0) }
+    #expect(expectations.expected(for: finding("dma.matrix-class[a].integrity")) == .refuted)
+    #expect(expectations.expected(for: finding("dma.matrix-class[a].isolation")) == .proved)
+    #expect(expectations.expected(for: finding("dma.matrix-class[b].liveness")) == .refuted)
+    #expect(expectations.expected(for: finding("dma.class[a].integrity")) == .proved)
+  }
+
   @Test("matrix symbols: ✓, F, C, F/C, n/a, ?")
   func symbols() {
     func cell(_ verdicts: [DMAProperty: Verdict], integrityReason: String = "") -> String {

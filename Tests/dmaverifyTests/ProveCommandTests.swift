@@ -21,6 +21,15 @@ struct ProveCommandTests {
     }
   }
 
+  @Test("dma.matrix-class.* (every matrix cell, every platform) is listed as --every-platform only, and selectable only with it")
+  func everyPlatformTheorems() throws {
+    let listing = try CommandRunner.run(["prove", "--list"])
+    #expect(listing.standardOutput.contains("dma.matrix-class.global-flag.coloured\t(--every-platform only) every dma.matrix cell"))
+    let without = try CommandRunner.run(["prove", "--filter", "dma.matrix-class", "--expectations", expectations])
+    #expect(without.status == 64)
+    #expect(without.standardError.contains("no theorem matches 'dma.matrix-class'"), "\(without.standardError)")
+  }
+
   @Test("a filtered run matching the expectations exits 0 and writes JUnit")
   func filteredRun() throws {
     let junit = FileManager.default.temporaryDirectory.appendingPathComponent("dmaverify-junit-\(UUID().uuidString).xml").path
