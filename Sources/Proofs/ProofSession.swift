@@ -182,10 +182,13 @@ public final class ProofSession {
     }
     let conditions = hypotheses.map(\.term) + [claim.negated().term]
     func judge(premises: Solver, query: Solver) throws -> Finding {
-      for hypothesis in hypotheses { try premises.assert(hypothesis.term) }
-      if let dumpDirectory { try premises.dumpSMTLib2(named: name + ".hypotheses", into: dumpDirectory) }
       // Only a fresh solver holds the whole query for a second solver.
       let fresh = query !== premises
+      // A fresh premises solver is only for checking the hypotheses.
+      if checkingHypotheses || !fresh {
+        for hypothesis in hypotheses { try premises.assert(hypothesis.term) }
+        if let dumpDirectory { try premises.dumpSMTLib2(named: name + ".hypotheses", into: dumpDirectory) }
+      }
       // A satisfiable premise needs no model: Bitwuzla's sat will do.
       if try checkingHypotheses && (!fresh || secondOpinion(premises) != .sat) {
         switch try check(premises) {
@@ -234,7 +237,10 @@ public final class ProofSession {
       }
     }
     if freshSolvers {
-      return try judge(premises: newSolver(), query: newSolver())
+      let query = try newSolver()
+      // Unused without the hypotheses check: any solver other than the
+      // query's will do, so none is made.
+      return try judge(premises: checkingHypotheses ? try newSolver() : solver, query: query)
     }
     defer { resetSolverIfInterrupted() }
     let session = solver
