@@ -20,6 +20,8 @@ package final class MatrixVerdictCache: @unchecked Sendable {
   package let file: URL
   private var entries: [String: [Finding]] = [:]
   private var dirty = false
+  /// Workers of one check read and add cells at once.
+  private let lock = NSLock()
   /// How many cells were read from the cache and how many decided.
   package private(set) var hits = 0
   package private(set) var misses = 0
@@ -53,31 +55,43 @@ package final class MatrixVerdictCache: @unchecked Sendable {
 
   static func key(_ cell: MatrixCell, release: XenVersion) -> String { "\(cell.description)@\(release.name)" }
 
+  /// The findings of `cell` on `release` when the cache holds them
+  /// (counted as a hit), else nil (counted as a miss).
+  package func cached(_ cell: MatrixCell, release: XenVersion) -> [Finding]? {
+    lock.withLock {
+      let found = entries[Self.key(cell, release: release)]
+      if found == nil { misses += 1 } else { hits += 1 }
+      return found
+    }
+  }
+
+  /// Keeps `findings` of `cell` on `release` when every one is definite.
+  package func store(_ findings: [Finding], for cell: MatrixCell, release: XenVersion) {
+    guard findings.allSatisfy({ [.proved, .refuted, .inapplicable].contains($0.verdict) }) else { return }
+    lock.withLock {
+      entries[Self.key(cell, release: release)] = findings
+      dirty = true
+    }
+  }
+
   /// The findings of `cell` on `release`: from the cache, or from `decide`
   /// (kept when every finding is definite).
   package func findings(_ cell: MatrixCell, release: XenVersion, decide: () throws -> [Finding]) rethrows -> [Finding] {
-    let key = Self.key(cell, release: release)
-    if let cached = entries[key] {
-      hits += 1
-      return cached
-    }
-    misses += 1
+    if let cached = cached(cell, release: release) { return cached }
     let findings = try decide()
-    if findings.allSatisfy({ [.proved, .refuted, .inapplicable].contains($0.verdict) }) {
-      entries[key] = findings
-      dirty = true
-    }
+    store(findings, for: cell, release: release)
     return findings
   }
 
   /// Writes the file when something was added (a new file renamed over
   /// the old one, so a reader never sees half of it).
   package func save() throws {
-    guard dirty else { return }
+    guard lock.withLock({ dirty }) else { return }
     try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
-    let data = try encoder.encode(Stored(format: Self.format, build: file.deletingPathExtension().lastPathComponent.dropFirst("matrix-".count).description, cells: entries))
+    let cells = lock.withLock { entries }
+    let data = try encoder.encode(Stored(format: Self.format, build: file.deletingPathExtension().lastPathComponent.dropFirst("matrix-".count).description, cells: cells))
     let temporary = file.deletingLastPathComponent().appendingPathComponent(".\(file.lastPathComponent).\(getpid()).tmp")
     try data.write(to: temporary)
     if rename(temporary.path, file.path) != 0 {
@@ -85,6 +99,6 @@ package final class MatrixVerdictCache: @unchecked Sendable {
       try? FileManager.default.removeItem(at: temporary)
       throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "\(file.path): cannot write the verdict cache: \(reason)"])
     }
-    dirty = false
+    lock.withLock { dirty = false }
   }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Claims
 import Spec
 
@@ -72,12 +73,30 @@ public enum PlatformCheck {
   ///   decide those policies [derived].
   package static func run(
     devices: [BoardDevice], policies: [DMAPolicy], layouts: [MatrixCell.Layout], xen: XenVersion, iommuEnabled: Bool = true,
-    timeout: Duration = .seconds(40), cache: MatrixVerdictCache? = nil
+    timeout: Duration = .seconds(40), cache: MatrixVerdictCache? = nil, jobs: Int = 1
   ) throws -> [Verdict] {
-    // Made at the first cell the cache does not hold.
-    var session: ProofSession?
     let fix: MatrixCell.XenFix = xen.grantIOMMUMapping == .after04085ec1ac ? .after : .before
     let classes = Dictionary(grouping: devices, by: \.deviceClass)
+    func decidedAs(_ policy: DMAPolicy) -> DMAPolicy? {
+      !iommuEnabled && (policy == .globalFlag || policy == .perDevice) ? .legacy : nil
+    }
+    // The cells the board needs, each decided once (several policies may
+    // be decided as legacy), `jobs` at a time.
+    var needed: [MatrixCell] = []
+    for policy in policies {
+      for layout in layouts where layout == .direct || xen.hasLLCColouring {
+        for deviceClass in MatrixCell.DeviceClass.allCases where !(classes[deviceClass] ?? []).isEmpty {
+          for page in MatrixCell.PageKind.allCases {
+            for shape in MatrixCell.Shape.allCases {
+              let cell = MatrixCell(policy: decidedAs(policy) ?? policy, layout: layout, device: deviceClass, page: page, shape: shape, xen: fix)
+              if !needed.contains(cell) { needed.append(cell) }
+            }
+          }
+        }
+      }
+    }
+    let decided = try decideCells(needed, xen: xen, timeout: timeout, cache: cache, jobs: jobs)
+
     var verdicts: [Verdict] = []
     for policy in policies {
       for layout in layouts {
@@ -85,7 +104,7 @@ public enum PlatformCheck {
           verdicts.append(Verdict(policy: policy, layout: layout, safe: false, culprits: [], unknown: [], inapplicable: true))
           continue
         }
-        let decidedAs: DMAPolicy? = !iommuEnabled && (policy == .globalFlag || policy == .perDevice) ? .legacy : nil
+        let decidedAs = decidedAs(policy)
         var culprits: [Culprit] = []
         var unknown: [String] = []
         for deviceClass in MatrixCell.DeviceClass.allCases {
@@ -94,11 +113,7 @@ public enum PlatformCheck {
           for page in MatrixCell.PageKind.allCases {
             for shape in MatrixCell.Shape.allCases {
               let cell = MatrixCell(policy: decidedAs ?? policy, layout: layout, device: deviceClass, page: page, shape: shape, xen: fix)
-              let decide = { () throws -> [Finding] in
-                if session == nil { session = try ProofSession(timeout: timeout, seed: 1, dumpDirectory: nil) }
-                return try DMAMatrixTheorem.decide(cell, session: session!, releases: [xen])
-              }
-              let findings = try cache.map { try $0.findings(cell, release: xen, decide: decide) } ?? decide()
+              let findings = decided[cell] ?? []
               for finding in findings {
                 switch finding.verdict {
                 case .refuted: refuted.append((page, finding))
@@ -133,5 +148,60 @@ public enum PlatformCheck {
       }
     }
     return verdicts
+  }
+
+  /// The findings of `cells` on `xen`: from the cache where it holds
+  /// them, the others decided by `jobs` workers, each with its own
+  /// session (a Z3 context, and a Bitwuzla process when it runs).
+  static func decideCells(
+    _ cells: [MatrixCell], xen: XenVersion, timeout: Duration, cache: MatrixVerdictCache?, jobs: Int
+  ) throws -> [MatrixCell: [Finding]] {
+    var decided: [MatrixCell: [Finding]] = [:]
+    var missing: [MatrixCell] = []
+    for cell in cells {
+      if let cached = cache?.cached(cell, release: xen) { decided[cell] = cached } else { missing.append(cell) }
+    }
+    let work = CellWork(missing)
+    DispatchQueue.concurrentPerform(iterations: max(1, min(jobs, missing.count))) { _ in
+      var session: ProofSession?
+      while let cell = work.take() {
+        do {
+          if session == nil { session = try ProofSession(timeout: timeout, seed: 1, dumpDirectory: nil) }
+          let findings = try DMAMatrixTheorem.decide(cell, session: session!, releases: [xen])
+          cache?.store(findings, for: cell, release: xen)
+          work.finish(cell, findings)
+        } catch {
+          work.fail(error)
+          return
+        }
+      }
+    }
+    if let failure = work.failure { throw failure }
+    return decided.merging(work.decided) { cached, _ in cached }
+  }
+
+  /// The cells left to decide, handed out one at a time to the workers,
+  /// and what they found.
+  private final class CellWork: @unchecked Sendable {
+    private let lock = NSLock()
+    private let cells: [MatrixCell]
+    private var next = 0
+    private var found: [MatrixCell: [Finding]] = [:]
+    private var error: Error?
+
+    init(_ cells: [MatrixCell]) { self.cells = cells }
+
+    /// The next cell, or nil when none is left or a worker failed.
+    func take() -> MatrixCell? {
+      lock.withLock {
+        guard error == nil, next < cells.count else { return nil }
+        next += 1
+        return cells[next - 1]
+      }
+    }
+    func finish(_ cell: MatrixCell, _ findings: [Finding]) { lock.withLock { found[cell] = findings } }
+    func fail(_ error: Error) { lock.withLock { self.error = self.error ?? error } }
+    var decided: [MatrixCell: [Finding]] { lock.withLock { found } }
+    var failure: Error? { lock.withLock { error } }
   }
 }

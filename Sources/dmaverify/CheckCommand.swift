@@ -104,6 +104,12 @@ extension DMAVerify {
     @Flag(help: "Decide every cell with the solvers; read and write no cache.")
     var noCache = false
 
+    @Option(help: "Matrix cells decided at once, each worker with its own Z3 context (default: the number of cores, at most 4).")
+    var jobs: Int?
+
+    /// The workers: `--jobs`, else the cores (at most 4).
+    var workers: Int { jobs ?? min(4, max(1, ProcessInfo.processInfo.activeProcessorCount)) }
+
     /// How the report is written.
     enum Format: String, ExpressibleByArgument, CaseIterable {
       case text, json, markdown
@@ -144,6 +150,7 @@ extension DMAVerify {
       _ = try BoardInput.ram(boardOptions.ram)
       _ = try BoardInput.streamMapEntries(boardOptions.smmuStreamMapEntries)
       if noCache, cacheDir != nil { throw ValidationError("expected --cache-dir or --no-cache, not both") }
+      if let jobs, !(1...64).contains(jobs) { throw ValidationError("expected --jobs to be from 1 to 64, found \(jobs)") }
       if let cacheDir {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: cacheDir, isDirectory: &isDirectory), !isDirectory.boolValue {
@@ -227,7 +234,7 @@ extension DMAVerify {
       let cache = verdictCache()
       if let problem = cache?.problem { FileHandle.standardError.write(Data("check: warning: \(problem)\n".utf8)) }
       let verdicts = try TerminalProgress.ticking("check") {
-        try PlatformCheck.run(devices: devices, policies: policies, layouts: layouts, xen: version, iommuEnabled: view.iommuEnabled, cache: cache)
+        try PlatformCheck.run(devices: devices, policies: policies, layouts: layouts, xen: version, iommuEnabled: view.iommuEnabled, cache: cache, jobs: workers)
       }
       do { try cache?.save() } catch { FileHandle.standardError.write(Data("check: warning: \(error.localizedDescription)\n".utf8)) }
       let cells = cache.map { CellSource(decided: $0.misses, cached: $0.hits, cacheFile: $0.file.path) }

@@ -36,7 +36,7 @@ struct CheckCommandTests {
   func verdictCache() throws {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dmaverify-cache-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: directory) }
-    let arguments = ["check", "--platform", quarry, "--policy", "global-flag", "--dom0", "direct", "--cache-dir", directory.path]
+    let arguments = ["check", "--platform", quarry, "--policy", "global-flag", "--dom0", "direct", "--cache-dir", directory.path, "--jobs", "2"]
     let first = try CommandRunner.run(arguments)
     #expect(first.status == 1, "\(first.standardError)")
     #expect(Self.line(first.standardOutput, "Cells: ")?.hasPrefix("Cells: 12 decided by the solvers, 0 read from this build's verdict cache (\(directory.path)/matrix-") == true)
@@ -60,6 +60,9 @@ struct CheckCommandTests {
     let notDirectory = try CommandRunner.run(["check", "--platform", quarry, "--cache-dir", quarry])
     #expect(notDirectory.status == 64)
     #expect(notDirectory.standardError.contains("expected --cache-dir to be a directory, found a file"), "\(notDirectory.standardError)")
+    let noWorkers = try CommandRunner.run(["check", "--platform", quarry, "--jobs", "0"])
+    #expect(noWorkers.status == 64)
+    #expect(noWorkers.standardError.contains("expected --jobs to be from 1 to 64, found 0"), "\(noWorkers.standardError)")
   }
 
   @Test("with every master behind the SMMU the global flag is SAFE on both layouts (exit 0)")
