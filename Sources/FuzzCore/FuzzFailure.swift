@@ -16,6 +16,9 @@ public struct FuzzFailure: Hashable, Sendable, CustomStringConvertible {
     case smmu = "smmu"
     /// A DMA property does not hold on the spec.
     case dmaProperty = "dma-property"
+    /// A device can reach a frame its domain has no right to
+    /// (``ReachOracle``).
+    case reach
     /// The scenario runner rejected the scenario: for a decoded input, a
     /// decoder bug (the decoder is total by contract).
     case scenario = "scenario"

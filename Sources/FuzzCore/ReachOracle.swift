@@ -1,0 +1,113 @@
+import Spec
+
+/// Cross-domain reach: after every step that changes a p2m, the grant
+/// state or an attachment, every frame a domain's devices can reach
+/// through its p2m is one the domain has a right to.
+///
+/// On Arm the SMMU walks the domain's own p2m (§1.6), so an attached
+/// device reaches exactly the p2m's entries, with their permissions. A
+/// writable entry needs a right to write: the domain's own RAM
+/// (`ram_rw`), a live writable grant map of the frame at that host GFN
+/// (`grant_map_rw`) or anywhere (the 1:1 `iommu_map_rw` at GFN = MFN
+/// that `gnttab_need_iommu_mapping()` adds), or a foreign mapping
+/// (`map_foreign_rw`, whose frame another domain owns); a read-only entry
+/// needs a live map of either kind. A grant unmap that leaves the 1:1
+/// entry writable, or a `mapkind()` that counts the map being removed,
+/// leaves a device able to write a domU page after the domU took it back
+/// — which no DMA property sees, since those ask whether dom0's own
+/// buffer arrives.
+///
+/// Judged on the spec's state, which ``P2MDifferentialOracle`` keeps the
+/// implementation's tables equal to. Raw `p2m` statements write what they
+/// are told, so the GFNs they wrote are exempt; untranslated devices reach
+/// everything by design (the DMA matrix's subject) and are not judged here.
+public struct ReachOracle: StepOracle {
+  /// GFNs raw `p2m` statements wrote, per domain.
+  var rawlyWritten: [DomainID: Set<UInt64>] = [:]
+
+  public init() {}
+
+  public mutating func prepare(_ step: StepContext) {
+    switch step.statement.kind {
+    case .p2mMap(let domain, let gfnAddress, _, _, _, let pages):
+      guard let id = step.spec.domainID(named: domain) else { return }
+      for page in 0..<pages { rawlyWritten[id, default: []].insert((gfnAddress >> 12) &+ page) }
+    case .p2mUnmap(let domain, let gfnAddress):
+      guard let id = step.spec.domainID(named: domain) else { return }
+      rawlyWritten[id, default: []].insert(gfnAddress >> 12)
+    default:
+      break
+    }
+  }
+
+  public mutating func check(_ step: StepContext, report: StepReport) -> FuzzFailure? {
+    switch step.statement.kind {
+    case .grant, .ungrant, .foreign, .unforeign, .attach, .detach, .p2mMap, .p2mUnmap, .dom0, .domU:
+      guard let violation = Self.violations(in: step.spec, exempt: rawlyWritten).first else { return nil }
+      return FuzzFailure(
+        oracle: .reach, property: violation.writable ? "write" : "read", stepIndex: step.index, statement: step.statement,
+        detail: violation.description)
+    default:
+      return nil
+    }
+  }
+
+  public func finish(lastIndex: Int, spec: ScenarioExecution, implementation: ImplementationState) -> FuzzFailure? { nil }
+
+  /// An entry a domain's devices can use without a right to.
+  public struct Violation: Hashable, Sendable, CustomStringConvertible {
+    public var domain: DomainID
+    public var gfn: GFN
+    public var entry: P2MEntry
+    public var writable: Bool
+    public var reason: String
+    public var description: String {
+      "\(domain) \(gfn) → \(entry.mfn) \(entry.type): its devices can \(writable ? "write" : "read") \(entry.mfn), \(reason)"
+    }
+  }
+
+  /// The entries of every domain with a device attached that no right
+  /// covers, GFNs in `exempt` aside. RAM runs are judged by their first
+  /// and last page (a run is one bank or one update).
+  public static func violations(in spec: ScenarioExecution, exempt: [DomainID: Set<UInt64>] = [:]) -> [Violation] {
+    guard let xen = spec.xen else { return [] }
+    var violations: [Violation] = []
+    for domain in Set(spec.deviceAssignments.values).sorted(by: { $0.rawValue < $1.rawValue }) {
+      guard let state = xen.domains[domain] else { continue }
+      let maps = Array(state.maptrack.values)
+      let skipped = exempt[domain] ?? []
+      for run in state.p2m.mappings.runs {
+        let type = run.first.type
+        let pages: [UInt64]
+        switch type {
+        case .ramRW, .ramRO: pages = run.count == 1 ? [run.start] : [run.start, run.end - 1]
+        case .grantMapRW, .grantMapRO, .iommuMapRW, .iommuMapRO, .mapForeignRW, .mapForeignRO: pages = Array(run.start..<run.end)
+        default: continue
+        }
+        for gfn in pages where !skipped.contains(gfn) {
+          let entry = run.value(at: gfn)
+          let writable = [.ramRW, .grantMapRW, .iommuMapRW, .mapForeignRW].contains(type)
+          let reason: String?
+          switch type {
+          case .ramRW, .ramRO:
+            reason = xen.host.owner(of: entry.mfn) == .domain(domain) ? nil : "which is not its RAM (owner: \(xen.host.owner(of: entry.mfn).map(\.description) ?? "not RAM"))"
+          case .grantMapRW, .grantMapRO:
+            let live = maps.contains { $0.hostGFN.rawValue == gfn && $0.mfn == entry.mfn && ($0.writable || !writable) }
+            reason = live ? nil : "with no live \(writable ? "writable " : "")grant map of it at this GFN"
+          case .iommuMapRW, .iommuMapRO:
+            let live = maps.contains { $0.mfn == entry.mfn && ($0.writable || !writable) }
+            reason = live ? nil : "with no live \(writable ? "writable " : "")grant map of it (a 1:1 entry that outlived its grants)"
+          default:
+            if case .domain(let owner)? = xen.host.owner(of: entry.mfn), owner != domain {
+              reason = nil
+            } else {
+              reason = "a foreign entry whose frame no other domain owns (\(xen.host.owner(of: entry.mfn).map(\.description) ?? "not RAM"))"
+            }
+          }
+          if let reason { violations.append(Violation(domain: domain, gfn: GFN(gfn), entry: entry, writable: writable, reason: reason)) }
+        }
+      }
+    }
+    return violations
+  }
+}

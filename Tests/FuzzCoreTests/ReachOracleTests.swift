@@ -1,0 +1,46 @@
+import FuzzCore
+import Testing
+
+@testable import Spec
+
+/// The cross-domain reach oracle judges the spec's own grant code: silent
+/// on Xen's, and it sees a 1:1 entry that outlives its grants.
+@Suite("Cross-domain reach oracle")
+struct ReachOracleTests {
+  static let grantAndUnmap = ["grant guest 0x80001000 to dom0 at 0x50000000 rw as g0", "ungrant g0"]
+
+  static func execution(_ operations: [String], xenMutants: XenMutants = []) throws -> ScenarioExecution {
+    var execution = ScenarioExecution()
+    execution.machine.xenMutants = xenMutants
+    let scenario = try P2MOracleTests.scenario(operations)
+    for statement in scenario.statements { _ = try execution.execute(statement) }
+    return execution
+  }
+
+  @Test("Xen's grant map and unmap leave dom0's devices no frame without a right; the checker passes")
+  func realGrantCode() throws {
+    let mapped = try Self.execution([Self.grantAndUnmap[0]])
+    #expect(mapped.xen?.domains[.dom0]?.p2m.lookup(GFN(0x40801))?.type == .iommuMapRW, "the 1:1 entry exists while the grant does")
+    #expect(ReachOracle.violations(in: mapped).isEmpty)
+    #expect(ReachOracle.violations(in: try Self.execution(Self.grantAndUnmap)).isEmpty)
+    #expect(ScenarioChecker().check(try P2MOracleTests.scenario(Self.grantAndUnmap)).passed)
+  }
+
+  @Test("an unmap whose mapkind() counts the map being removed leaves the 1:1 entry writable: a write violation at the frame")
+  func oneToOneOutlivesItsGrant() throws {
+    let violations = ReachOracle.violations(in: try Self.execution(Self.grantAndUnmap, xenMutants: .unmapCountsRemovedMap))
+    let violation = try #require(violations.first)
+    #expect(violation.writable)
+    #expect(violation.entry == P2MEntry(mfn: MFN(0x40801), type: .iommuMapRW))
+    #expect(violation.description.hasSuffix("with no live writable grant map of it (a 1:1 entry that outlived its grants)"), "\(violation)")
+  }
+
+  @Test("entries a raw p2m statement wrote are exempt; a raw grant_map_rw entry without its grant is not, when not exempt")
+  func rawEntries() throws {
+    let raw = ["p2m dom0 map 0x50000000 0x40801000 grant_map_rw"]
+    let execution = try Self.execution(raw)
+    #expect(ReachOracle.violations(in: execution).count == 1)
+    #expect(ReachOracle.violations(in: execution, exempt: [.dom0: [0x50000]]).isEmpty)
+    #expect(ScenarioChecker().check(try P2MOracleTests.scenario(raw)).passed, "the checker exempts what raw statements wrote")
+  }
+}
