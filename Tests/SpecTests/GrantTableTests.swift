@@ -181,6 +181,23 @@ struct GrantTableTests {
     #expect(Self.dom0Entry(xen, 0x90000) == nil)
   }
 
+  @Test(
+    "4cde4a552e (4.21): the 1:1 removal passes INVALID_MFN, so an any_ram entry of that very frame at GFN = MFN stays (−EILSEQ); up to 4.20 it goes",
+    arguments: [(XenVersion.v4_20, true), (.latest, false)])
+  func oneToOneRemovalWithInvalidMFN(version: XenVersion, removed: Bool) throws {
+    var xen = try Self.platform(version)
+    let result = try xen.mapGrant(from: Self.d1, gfn: GFN(0x40000), at: Self.slot, writable: true)
+    // The 1:1 entry replaced behind the grant code's back by RAM of the same frame.
+    try xen.updateP2M(of: .dom0) { p2m throws(P2MError) in try p2m.map(GFN(0x90000), to: MFN(0x90000), type: .ramRW) }
+    if removed {
+      try xen.unmapGrant(result.handle)
+    } else {
+      #expect(throws: XenError.self) { try xen.unmapGrant(result.handle) }
+    }
+    #expect((Self.dom0Entry(xen, 0x90000) == nil) == removed)
+    #expect(xen.domains[.dom0]?.maptrack[result.handle] == nil, "the host unmap stands either way")
+  }
+
   @Test("§2.2: the 1:1 hooks are reached only for a direct-mapped domain, so a domain that is not never gets one")
   func iommuHooksNeedDirectMapping() throws {
     let xen = try Self.platform()

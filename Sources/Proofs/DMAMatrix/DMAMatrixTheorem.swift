@@ -110,9 +110,10 @@ enum DMAMatrixTheorem {
     for version in versions {
       let path = try MatrixRun.path(policy: cell.policy, device: cell.device, layout: cell.layout, version: version)
       // The grant unmap's read-only re-map changed in 4.16 (9781b51efd),
-      // the removal's MFN check came in 4.17 (5a4a2cef08).
+      // the removal's MFN check came in 4.17 (5a4a2cef08), the 1:1
+      // removal's INVALID_MFN in 4.21 (4cde4a552e).
       let remap = version.remapsReadOnlyOnlyAfterLastWritable ? "counts" : "mapkind"
-      let removal = version.checksMFNOnRemoval ? "checked" : "unchecked"
+      let removal = !version.checksMFNOnRemoval ? "unchecked" : version.unmapsOneToOneWithInvalidMFN ? "checked-invalid-mfn" : "checked"
       let key = "\(path.rawValue)/\(version.grantIOMMUMapping.rawValue)/\(remap)/\(removal)"
       if let index = groups.firstIndex(where: { $0.key == key }) { groups[index].versions.append(version) } else { groups.append((key, [version])) }
     }

@@ -168,7 +168,10 @@ public func grantUnmapOperation<World: XenMappingWorld>(
     let removedWritable = world.version.remapsReadOnlyOnlyAfterLastWritable ? mapping.writable : context.condition(true)
     let downgrade = removed && kind.any && !kind.writable && removedWritable
     if world.isDirectMapped(local) {
-      let removal = physmapRemoveOperation(&world, local, at: mapping.mfn, expecting: mapping.mfn, when: unmapOneToOne)
+      // `arm_iommu_unmap_page()`: the frame itself up to 4.20, INVALID_MFN
+      // from 4.21 (``XenVersion/unmapsOneToOneWithInvalidMFN``).
+      let named = world.version.unmapsOneToOneWithInvalidMFN ? mapping.mfn.constant(.max) : mapping.mfn
+      let removal = physmapRemoveOperation(&world, local, at: mapping.mfn, expecting: named, when: unmapOneToOne)
       let downgradeRefused = downgrade && world.p2mRefusesUpdate(of: local, at: mapping.mfn)
       world.writeP2M(of: local, at: mapping.mfn, P2MSlot(.iommuMapRO, mfn: mapping.mfn), when: downgrade && !downgradeRefused)
       iommuRefused = removal.refused || removal.mismatch || downgradeRefused

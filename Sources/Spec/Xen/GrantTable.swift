@@ -142,7 +142,8 @@ extension XenState {
       } else if let refusal = p2m.updateRefusal(oneToOne) {
         reason = .p2m(local, refusal)
       } else {
-        reason = .p2m(local, .mfnMismatch(oneToOne, expected: mapping.mfn, found: p2m.lookup(oneToOne)?.mfn ?? mapping.mfn))
+        let named = version.unmapsOneToOneWithInvalidMFN ? MFN(.max) : mapping.mfn
+        reason = .p2m(local, .mfnMismatch(oneToOne, expected: named, found: p2m.lookup(oneToOne)?.mfn ?? mapping.mfn))
       }
       throw .grantIOMMUUpdateFailed(mapping.mfn, reason: reason.description)
     }

@@ -77,6 +77,15 @@ public struct XenVersion: Hashable, Comparable, Sendable, CustomStringConvertibl
   /// 4.15.2 and 4.16.1; the model's 4.15 and 4.16 are the .0 releases.
   public var zeroesRemovedHardwareInvalidEntries: Bool { minor >= 17 }
 
+  /// Whether the grant unmap's 1:1 removal names no frame: since
+  /// `4cde4a552e` (RELEASE-4.21.0, xen/drivers/passthrough/arm/
+  /// iommu_helpers.c `arm_iommu_unmap_page()`) it passes INVALID_MFN to
+  /// `guest_physmap_remove_page()`, so with the MFN check an `any_ram`
+  /// entry at GFN = MFN is never removed (−EILSEQ: `!mfn_valid(mfn)`),
+  /// where up to 4.20 one of that very frame was; `iommu_map` entries are
+  /// removed either way.
+  public var unmapsOneToOneWithInvalidMFN: Bool { minor >= 21 }
+
   /// Upstream LLC colouring exists from 4.20 (commits of 19 Dec 2024, §5).
   public var hasLLCColouring: Bool { minor >= 20 }
 
