@@ -18,6 +18,8 @@ import Spec
 package final class MatrixVerdictCache: @unchecked Sendable {
   /// The file this build reads and writes.
   package let file: URL
+  /// The build's identity, which names the file and is written inside it.
+  let build: String
   private var entries: [String: [Finding]] = [:]
   private var dirty = false
   /// Workers of one check read and add cells at once.
@@ -39,6 +41,7 @@ package final class MatrixVerdictCache: @unchecked Sendable {
   /// not decode, or names another build or format, is ignored (and said in
   /// ``problem``), never trusted.
   package init(directory: URL, build: String) {
+    self.build = build
     file = directory.appendingPathComponent("matrix-\(build).json")
     guard let data = try? Data(contentsOf: file) else { return }
     do {
@@ -74,31 +77,14 @@ package final class MatrixVerdictCache: @unchecked Sendable {
     }
   }
 
-  /// The findings of `cell` on `release`: from the cache, or from `decide`
-  /// (kept when every finding is definite).
-  package func findings(_ cell: MatrixCell, release: XenVersion, decide: () throws -> [Finding]) rethrows -> [Finding] {
-    if let cached = cached(cell, release: release) { return cached }
-    let findings = try decide()
-    store(findings, for: cell, release: release)
-    return findings
-  }
-
-  /// Writes the file when something was added (a new file renamed over
-  /// the old one, so a reader never sees half of it).
-  package func save() throws {
-    guard lock.withLock({ dirty }) else { return }
-    try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+  /// The file's new contents when cells were added since it was read, else
+  /// nil. The caller writes them (create-and-rename, `OutputFile`), so a
+  /// reader never sees half a file.
+  package func contentsToSave() throws -> [UInt8]? {
+    let (dirty, cells) = lock.withLock { (self.dirty, entries) }
+    guard dirty else { return nil }
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
-    let cells = lock.withLock { entries }
-    let data = try encoder.encode(Stored(format: Self.format, build: file.deletingPathExtension().lastPathComponent.dropFirst("matrix-".count).description, cells: cells))
-    let temporary = file.deletingLastPathComponent().appendingPathComponent(".\(file.lastPathComponent).\(getpid()).tmp")
-    try data.write(to: temporary)
-    if rename(temporary.path, file.path) != 0 {
-      let reason = String(cString: strerror(errno))
-      try? FileManager.default.removeItem(at: temporary)
-      throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "\(file.path): cannot write the verdict cache: \(reason)"])
-    }
-    lock.withLock { dirty = false }
+    return Array(try encoder.encode(Stored(format: Self.format, build: build, cells: cells)))
   }
 }

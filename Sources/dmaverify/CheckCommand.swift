@@ -177,6 +177,23 @@ extension DMAVerify {
       return MatrixVerdictCache(directory: directory, build: build)
     }
 
+    /// Writes what this run added to the cache; a cache that cannot be
+    /// written is a warning (the verdicts stand), never a failure.
+    static func save(_ cache: MatrixVerdictCache) {
+      func warn(_ reason: String) {
+        FileHandle.standardError.write(Data("check: warning: \(cache.file.path): cannot write the verdict cache: \(reason)\n".utf8))
+      }
+      do {
+        guard let contents = try cache.contentsToSave() else { return }
+        try FileManager.default.createDirectory(at: cache.file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try OutputFile.write(contents, to: cache.file.path)
+      } catch let failure as OutputFile.Failure {
+        warn(failure.reason)
+      } catch {
+        warn(error.localizedDescription)
+      }
+    }
+
     func choices() throws -> (policies: [DMAPolicy], layouts: [MatrixCell.Layout], version: XenVersion, colours: [Int]) {
       let policies = try policy.map { name in
         guard let policy = DMAPolicy(rawValue: name) else {
@@ -236,7 +253,7 @@ extension DMAVerify {
       let verdicts = try TerminalProgress.ticking("check") {
         try PlatformCheck.run(devices: devices, policies: policies, layouts: layouts, xen: version, iommuEnabled: view.iommuEnabled, cache: cache, jobs: workers)
       }
-      do { try cache?.save() } catch { FileHandle.standardError.write(Data("check: warning: \(error.localizedDescription)\n".utf8)) }
+      if let cache { Self.save(cache) }
       let cells = cache.map { CellSource(decided: $0.misses, cached: $0.hits, cacheFile: $0.file.path) }
       var replays: [String: String] = [:]
       for verdict in verdicts {
