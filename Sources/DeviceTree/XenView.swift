@@ -233,7 +233,7 @@ extension Platform {
         for device in devices where !device.xenPassthrough {
           let read = device.streams.filter { $0.iommu == iommu.path && Self.isRead($0.binding, by: options.xen, on: iommu.kind, options: options) }
           var ids: Set<UInt32> = []
-          for assignment in read where assignment.binding != .iommuMap && assignment.binding != .fslMCMap { ids.formUnion(assignment.streamIDs) }
+          for assignment in read where assignment.binding != .iommuMap { ids.formUnion(assignment.streamIDs) }
           perMaster += ids.count
           distinct.formUnion(ids)
         }

@@ -41,23 +41,19 @@ public struct ReachOracle: StepOracle {
   }
 
   public mutating func check(_ step: StepContext, report: StepReport) -> FuzzFailure? {
+    // RAM entries change only when a domain is built or a device attached
+    // (raw statements aside, exempt): a coloured dom0 has one run per
+    // page, which every later step need not walk.
+    let checkingRAM: Bool
     switch step.statement.kind {
-    case .grant, .ungrant, .foreign, .unforeign, .attach, .detach, .p2mMap, .p2mUnmap, .dom0, .domU:
-      // RAM entries change only when a domain is built (or by raw
-      // statements, exempt): a coloured dom0 has one run per page, which
-      // every later step need not walk.
-      var building = false
-      switch step.statement.kind {
-      case .dom0, .domU, .attach: building = true
-      default: break
-      }
-      guard let violation = Self.violations(in: step.spec, exempt: rawlyWritten, checkingRAM: building).first else { return nil }
-      return FuzzFailure(
-        oracle: .reach, property: violation.writable ? "write" : "read", stepIndex: step.index, statement: step.statement,
-        detail: violation.description)
-    default:
-      return nil
+    case .dom0, .domU, .attach: checkingRAM = true
+    case .grant, .ungrant, .foreign, .unforeign, .detach, .p2mMap, .p2mUnmap: checkingRAM = false
+    default: return nil
     }
+    guard let violation = Self.violations(in: step.spec, exempt: rawlyWritten, checkingRAM: checkingRAM).first else { return nil }
+    return FuzzFailure(
+      oracle: .reach, property: violation.writable ? "write" : "read", stepIndex: step.index, statement: step.statement,
+      detail: violation.description)
   }
 
   public func finish(lastIndex: Int, spec: ScenarioExecution, implementation: ImplementationState) -> FuzzFailure? { nil }
@@ -101,7 +97,8 @@ public struct ReachOracle: StepOracle {
           let reason: String?
           switch type {
           case .ramRW, .ramRO:
-            reason = xen.host.owner(of: entry.mfn) == .domain(domain) ? nil : "which is not its RAM (owner: \(xen.host.owner(of: entry.mfn).map(\.description) ?? "not RAM"))"
+            let owner = xen.host.owner(of: entry.mfn)
+            reason = owner == .domain(domain) ? nil : "which is not its RAM (owner: \(owner.map(\.description) ?? "not RAM"))"
           case .grantMapRW, .grantMapRO:
             let live = maps.contains { $0.hostGFN.rawValue == gfn && $0.mfn == entry.mfn && ($0.writable || !writable) }
             reason = live ? nil : "with no live \(writable ? "writable " : "")grant map of it at this GFN"
@@ -109,10 +106,11 @@ public struct ReachOracle: StepOracle {
             let live = maps.contains { $0.mfn == entry.mfn && ($0.writable || !writable) }
             reason = live ? nil : "with no live \(writable ? "writable " : "")grant map of it (a 1:1 entry that outlived its grants)"
           default:
-            if case .domain(let owner)? = xen.host.owner(of: entry.mfn), owner != domain {
+            let owner = xen.host.owner(of: entry.mfn)
+            if case .domain(let other)? = owner, other != domain {
               reason = nil
             } else {
-              reason = "a foreign entry whose frame no other domain owns (\(xen.host.owner(of: entry.mfn).map(\.description) ?? "not RAM"))"
+              reason = "a foreign entry whose frame no other domain owns (\(owner.map(\.description) ?? "not RAM"))"
             }
           }
           if let reason { violations.append(Violation(domain: domain, gfn: GFN(gfn), entry: entry, writable: writable, reason: reason)) }

@@ -80,6 +80,12 @@ public enum PlatformCheck {
     func decidedAs(_ policy: DMAPolicy) -> DMAPolicy? {
       !iommuEnabled && (policy == .globalFlag || policy == .perDevice) ? .legacy : nil
     }
+    /// The cell that decides `policy`'s verdict for this page and shape.
+    func cell(_ policy: DMAPolicy, _ layout: MatrixCell.Layout, _ deviceClass: MatrixCell.DeviceClass, _ page: MatrixCell.PageKind, _ shape: MatrixCell.Shape)
+      -> MatrixCell
+    {
+      MatrixCell(policy: decidedAs(policy) ?? policy, layout: layout, device: deviceClass, page: page, shape: shape, xen: fix)
+    }
     // The cells the board needs, each decided once (several policies may
     // be decided as legacy), `jobs` at a time.
     var needed: [MatrixCell] = []
@@ -88,7 +94,7 @@ public enum PlatformCheck {
         for deviceClass in MatrixCell.DeviceClass.allCases where !(classes[deviceClass] ?? []).isEmpty {
           for page in MatrixCell.PageKind.allCases {
             for shape in MatrixCell.Shape.allCases {
-              let cell = MatrixCell(policy: decidedAs(policy) ?? policy, layout: layout, device: deviceClass, page: page, shape: shape, xen: fix)
+              let cell = cell(policy, layout, deviceClass, page, shape)
               if !needed.contains(cell) { needed.append(cell) }
             }
           }
@@ -112,9 +118,7 @@ public enum PlatformCheck {
           var refuted: [(page: MatrixCell.PageKind, finding: Finding)] = []
           for page in MatrixCell.PageKind.allCases {
             for shape in MatrixCell.Shape.allCases {
-              let cell = MatrixCell(policy: decidedAs ?? policy, layout: layout, device: deviceClass, page: page, shape: shape, xen: fix)
-              let findings = decided[cell] ?? []
-              for finding in findings {
+              for finding in decided[cell(policy, layout, deviceClass, page, shape)] ?? [] {
                 switch finding.verdict {
                 case .refuted: refuted.append((page, finding))
                 case .unknown, .vacuous: unknown.append(finding.claim)

@@ -39,9 +39,8 @@ enum Version {
   /// A hash of this executable's bytes (64 bits, hex; FNV-1a's mixing over
   /// 8-byte words, then the tail byte by byte): two builds that differ in
   /// any byte (or run with another Z3 library) differ here but for a 2^-64
-  /// chance, so what one build decided
-  /// is never read by another (``MatrixVerdictCache``). Nil when the
-  /// executable cannot be read.
+  /// chance, so what one build decided is never read by another
+  /// (``MatrixVerdictCache``). Nil when the executable cannot be read.
   static func buildIdentity() -> String? {
     guard let data = try? Data(contentsOf: URL(fileURLWithPath: "/proc/self/exe"), options: .alwaysMapped) else { return nil }
     let prime: UInt64 = 0x0000_0100_0000_01B3
