@@ -24,11 +24,14 @@ struct CheckCommandTests {
     #expect(output.standardOutput.contains("corruption for grant, foreign pages: /sata@2d000000, /mailbox@2e000000"))
     // The counterexample moved onto quarry: its RAM ends at 0x9000_0000,
     // so the grant lands in the hole above it, done by the AHCI itself.
-    // (The minimized values may differ from run to run; the places do not.)
-    let grant = Self.line(output.standardOutput, "on this board (grant): grant guest 0x100")
+    // (The minimized values may differ from run to run, and a run may keep
+    // the guest's own p2m entry as a first step; the places do not.)
+    let grant = Self.line(output.standardOutput, "on this board (grant): ")
+    #expect(grant?.contains("grant guest 0x100") == true, "\(grant ?? "none")")
     #expect(grant?.contains(" to dom0 at 0x9000") == true && grant?.contains("; dma sata from-device 0x9000") == true, "\(grant ?? "none")")
     #expect(grant?.hasSuffix("→ CORRUPTION via dma-direct") == true)
-    let foreign = Self.line(output.standardOutput, "on this board (foreign): foreign guest 0x100")
+    let foreign = Self.line(output.standardOutput, "on this board (foreign): ")
+    #expect(foreign?.contains("foreign guest 0x100") == true, "\(foreign ?? "none")")
     #expect(foreign?.contains(" into dom0 at 0x9000") == true && foreign?.hasSuffix("→ CORRUPTION via dma-direct") == true, "\(foreign ?? "none")")
   }
 
