@@ -32,7 +32,15 @@ let package = Package(
     /// embeds (SMTLibOracle.swift); SystemIO runs the helper.
     .target(name: "Solver", dependencies: ["CZ3", "SystemIO"], resources: [.embedInCode("bitwuzla-oracle.py")]),
     /// The executable specification and the word protocol it is written in.
-    .target(name: "Spec"),
+    .target(
+      name: "Spec",
+      swiftSettings: [
+        // DMAVERIFY_MUTANTS makes the seeded bugs selectable (SeededBug.swift):
+        // on in debug builds (tests), off in release, where every hook is
+        // the constant false. The mutation and time-to-detect builds pass
+        // `-Xswiftc -DDMAVERIFY_MUTANTS`.
+        .define("DMAVERIFY_MUTANTS", .when(configuration: .debug))
+      ]),
     /// The symbolic instance of the word protocol: Spec's words as Z3 bit-vectors.
     .target(name: "SymbolicWord", dependencies: ["Solver", "Spec"]),
     /// Xen's p2m as Xen implements it: LPAE tables in a page pool, blocks,
@@ -79,7 +87,7 @@ let package = Package(
     /// The libFuzzer target (DESIGN.md §6 recipe): built with
     /// `-sanitize=fuzzer -DFUZZING` it is the fuzzer; built normally it
     /// replays files and directories.
-    .executableTarget(name: "fuzz", dependencies: ["FuzzCore"]),
+    .executableTarget(name: "fuzz", dependencies: ["FuzzCore", "Spec"]),
     /// The command-line tool.
     .executableTarget(
       name: "dmaverify",

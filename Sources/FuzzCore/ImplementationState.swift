@@ -20,7 +20,6 @@ public final class ImplementationState {
   /// memory does at boot.
   public internal(set) var memory = MachineMemory()
   let p2mFactory: P2MFactory
-  let smmuMutants: SMMUMutants
 
   /// Entries per SMMU IOTLB. Small, because the fuzzer copies the booted
   /// platform per input and an input touches a handful of pages; still a
@@ -30,17 +29,11 @@ public final class ImplementationState {
 
   public init(p2m: P2MFactory = .xen) {
     p2mFactory = p2m
-    smmuMutants = []
-  }
-
-  package init(p2m: P2MFactory, smmuMutants: SMMUMutants) {
-    p2mFactory = p2m
-    self.smmuMutants = smmuMutants
   }
 
   /// An independent copy (the platform deep-copied, the rest values).
   func copy() -> ImplementationState {
-    let copy = ImplementationState(p2m: p2mFactory, smmuMutants: smmuMutants)
+    let copy = ImplementationState(p2m: p2mFactory)
     copy.platform = platform?.copy()
     copy.code = code
     copy.memory = memory
@@ -63,14 +56,15 @@ public final class ImplementationState {
     var tables: XenP2M
     do {
       tables = try p2mFactory.makeTables(domain, ipaBits, iommuEnabled, poolPages)
-      if let version = spec.xen?.version { tables.mutants.formUnion(.unfixed(in: version)) }
+      // The release's own removal: before XSA-393 a hardware-invalid
+      // entry survives it, in the spec and here alike.
+      if let version = spec.xen?.version { tables.zeroesRemovedHardwareInvalidEntries = version.zeroesRemovedHardwareInvalidEntries }
       try build(&code, &tables)
     } catch {
       throw .p2m(error)
     }
     if platform == nil {
       let made = try XenSMMUPlatform(smmus: spec.declaredSMMUs, devices: spec.devices, iotlbCapacity: Self.iotlbCapacity)
-      made.mutants = smmuMutants
       // The spec has no IOTLB: without the fix, every recycled S2VMID is
       // a divergence (smmu.coherence[v3,detach]) that masks other bugs.
       made.invalidatesReleasedS2VMIDs = true

@@ -80,15 +80,6 @@ public struct P2MFactory: Sendable {
   /// Xen's p2m.
   public static let xen = P2MFactory()
 
-  /// `XenP2M` with known Xen bugs put back (P2MImpl's mutants).
-  package static func xen(withMutants mutants: Mutants) -> P2MFactory {
-    P2MFactory(makeTables: { domain, ipaBits, iommuEnabled, poolPages throws(XenP2MError) in
-      var tables = try xenTables(domain, ipaBits: ipaBits, iommuEnabled: iommuEnabled, poolPages: poolPages)
-      tables.mutants = mutants
-      return tables
-    })
-  }
-
   /// `XenP2M` with a pool of `poolPages` pages. The tables sit in the
   /// middle of the PA space; VMID = domain id + 1 (VMID 0 is `INVALID_VMID`).
   public static func xenTables(_ domain: DomainID, ipaBits: Int, iommuEnabled: Bool, poolPages: Int) throws(XenP2MError) -> XenP2M {

@@ -50,7 +50,6 @@ public struct ScenarioChecker {
   }
 
   let makeP2M: P2MFactory
-  let smmuMutants: SMMUMutants
   let mode: Mode
   let claims: DMAClaims
   let boots = BootCache()
@@ -63,14 +62,7 @@ public struct ScenarioChecker {
   ///     (``DMAClaims/load(_:)`` of proofs/expectations.txt); ``DMAClaims/none``
   ///     checks only the scenario's own `expect`s.
   public init(makeP2M: P2MFactory = .xen, mode: Mode = .full, claims: DMAClaims = .none) {
-    self.init(makeP2M: makeP2M, smmuMutants: [], mode: mode, claims: claims)
-  }
-
-  /// A checker of `XenSMMUPlatform` with known bugs put back (SMMUImpl's
-  /// mutants).
-  package init(makeP2M: P2MFactory = .xen, smmuMutants: SMMUMutants, mode: Mode = .full, claims: DMAClaims = .none) {
     self.makeP2M = makeP2M
-    self.smmuMutants = smmuMutants
     self.mode = mode
     self.claims = claims
   }
@@ -107,7 +99,7 @@ public struct ScenarioChecker {
     var execution = ScenarioExecution()
     // No oracle reads a report's text except a refusal's, which is kept.
     execution.describesSteps = mode == .full
-    var implementation = ImplementationState(p2m: makeP2M, smmuMutants: smmuMutants)
+    var implementation = ImplementationState(p2m: makeP2M)
     var statements: [Statement] = []
     var oracles = oracles()
     func result(_ failure: FuzzFailure?) -> CheckResult {

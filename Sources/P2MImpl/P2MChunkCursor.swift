@@ -23,9 +23,9 @@ package struct P2MChunkCursor<W: Word> {
   /// p2m.c before 4.18) ORs the GFN, the MFN (not `INVALID_MFN` since
   /// `3fafdc28eb`) and the pages left, and takes the largest of 18, 9, 0
   /// whose low bits are all clear there.
-  package func order(mutants: Mutants) -> W {
-    let removalMask: UInt64 = mutants.contains(.removalOrderFromInvalidMFN) ? .max : 0
-    let count = mutants.contains(.chunkOrderIgnoresCount) ? gfn.constant(0) : remaining
+  package func order() -> W {
+    let removalMask: UInt64 = SeededBug.removalShattersSuperpages.isActive ? .max : 0
+    let count = SeededBug.chunkOrderIgnoresCount.isActive ? gfn.constant(0) : remaining
     let mask = (mfn ?? gfn.constant(removalMask)) | gfn | count
     return W.select(
       mask & ((1 << 18) - 1) == 0, gfn.constant(18),

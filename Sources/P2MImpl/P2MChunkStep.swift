@@ -113,7 +113,7 @@ package func setEntryChunk<T: P2MTables>(
   let at = leafIndex
   let original = tables.load(at)
   let wasHardwareValid = XenDescriptor.isValid(original)
-  let zeroOnRemoval = removing && !tables.mutants.contains(.removalKeepsHardwareInvalid)
+  let zeroOnRemoval = removing && tables.zeroesRemovedHardwareInvalidEntries && !SeededBug.removalKeepsHWInvalidEntry.isActive
   tables.when(atTarget && (wasHardwareValid || zero.condition(zeroOnRemoval))) { t in t.write(at, t.zeroWord) }
 
   if removing {
@@ -135,9 +135,9 @@ package func setEntryChunk<T: P2MTables>(
   let current = tables.load(at)
   let releases = atTarget && isTypeValid(original)
     && (XenDescriptor.outputBase(current) != XenDescriptor.outputBase(original))
-  let releaseFirst = tables.mutants.contains(.freeBeforeIOTLBFlush)
+  let releaseFirst = SeededBug.freeBeforeIOTLBFlush.isActive
   if releaseFirst { tables.when(releases) { t in t.releaseEntry(original, level: target) } }
-  if tables.iommuEnabled {
+  if tables.iommuEnabled && !SeededBug.iotlbNeverFlushed.isActive {
     let added = XenDescriptor.isValid(current)
     tables.when(atTarget && (wasHardwareValid || added)) { t in
       t.flushIOTLB(gfn: gfn, order: order, modified: wasHardwareValid, added: added)
@@ -170,7 +170,7 @@ package func splitSuperpage<T: P2MTables>(
   let next = level + 1
   let childBytes = UInt64(1) << UInt64(9 * (3 - next) + 12)
   let base = XenDescriptor.outputBase(parent)
-  let inherited = tables.mutants.contains(.splitWithoutInheritance)
+  let inherited = SeededBug.splitChildrenLosePermissions.isActive
     ? tables.leafTemplate(type: zero.constant(UInt64(P2MType.ramRW.rawValue)))
     : parent & ~bitMask(high: 47, low: 12)
   let tableBit: UInt64 = next == 3 ? 2 : 0

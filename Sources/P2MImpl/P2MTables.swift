@@ -20,8 +20,11 @@ package protocol P2MTables: Mergeable where Condition == W.Condition {
   var rootPageCount: Int { get }
   /// `is_iommu_enabled(d)`: IOTLB flushes are issued only then.
   var iommuEnabled: Bool { get }
-  /// Known bugs put back for mutation tests; empty in every real use.
-  var mutants: Mutants { get }
+  /// Whether a removal zeroes an entry that is not hardware-valid (a
+  /// Set/Way-invalidated one): from XSA-393 (`a428b913a0`, first in
+  /// RELEASE-4.17.0; ``XenVersion/zeroesRemovedHardwareInvalidEntries``),
+  /// before which `__p2m_set_entry()` zeroed only valid entries.
+  var zeroesRemovedHardwareInvalidEntries: Bool { get }
   /// `page_to_p2m_table()` for frame 0.
   var tableTemplate: UInt64 { get }
   /// A word in this world's context (concretely, 0).
@@ -82,7 +85,7 @@ extension P2MTables {
   package func rootEntry(gfn: W) -> (index: W, inRange: Condition) {
     let index = gfn >> (9 * (3 - geometry.rootLevel))
     let entries = UInt64(rootPageCount) << 9
-    if mutants.contains(.gfnTopBitsAliased) { return (index & (entries - 1), index.condition(true)) }
+    if SeededBug.gfnTopBitsAliased.isActive { return (index & (entries - 1), index.condition(true)) }
     return (index, index < entries)
   }
 }

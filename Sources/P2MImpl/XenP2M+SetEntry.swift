@@ -29,7 +29,7 @@ extension XenP2M {
     var cursor = P2MChunkCursor(gfn: gfn.rawValue, mfn: mfn?.rawValue, remaining: count)
     var done: UInt64 = 0
     while cursor.remaining > 0 {
-      let order = cursor.order(mutants: mutants)
+      let order = cursor.order()
       let status = setEntryChunk(&self, gfn: cursor.gfn, order: Int(order), mfn: cursor.mfn, type: UInt64(type.rawValue))
       if status.outOfRange { throw .gfnOutOfRange(GFN(cursor.gfn), ipaBits: geometry.ipaBits, completedPages: done) }
       if status.tableAllocation { throw .tableAllocationFailed(GFN(cursor.gfn), completedPages: done) }

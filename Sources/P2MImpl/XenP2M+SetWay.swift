@@ -9,7 +9,7 @@ extension XenP2M {
   public mutating func invalidateRoot() throws(XenP2MError) {
     guard !iommuEnabled else { throw .setWayWithSharedIOMMU }
     defer { flushTLBIfNeeded() }
-    let pages = mutants.contains(.invalidatesFirstRootPageOnly) ? min(memory.rootPages, geometry.rootLevel) : memory.rootPages
+    let pages = SeededBug.setWayRootPartlyInvalidated.isActive ? min(memory.rootPages, geometry.rootLevel) : memory.rootPages
     for slot in 0..<pages { invalidateTable(slot: slot) }
   }
 

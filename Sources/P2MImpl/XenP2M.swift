@@ -55,8 +55,10 @@ public struct XenP2M {
   var rawLowestMappedGFN: UInt64 = .max
   /// `p2m->need_flush`: a CPU TLB flush owed at unlock.
   var needFlush = false
-  /// Known bugs put back for mutation tests; empty in every real use.
-  package var mutants: Mutants = []
+  /// Whether a removal zeroes a hardware-invalid entry (from XSA-393,
+  /// RELEASE-4.17.0): set from the Xen release the p2m belongs to
+  /// (``XenVersion/zeroesRemovedHardwareInvalidEntries``).
+  package var zeroesRemovedHardwareInvalidEntries = true
 
   /// `mfn_to_p2m_entry(_mfn(0), t, p2m_access_rwx)` at L3 per raw type:
   /// a leaf is its template | MFN << 12 (table bit cleared above L3).
@@ -199,51 +201,5 @@ public struct XenP2M {
   /// The machine address of storage entry `index`.
   func address(ofEntry index: Int) -> UInt64 {
     memory.frame(ofSlot: index >> 9).address | UInt64(index & 511) << 3
-  }
-}
-
-/// Bugs Xen once had, and one deliberate break, that tests put back to show
-/// the checks catch them (DESIGN.md §4: every theorem has a mutant).
-package struct Mutants: OptionSet, Sendable {
-  package let rawValue: UInt8
-  package init(rawValue: UInt8) { self.rawValue = rawValue }
-
-  /// Before `3fafdc28eb`: the chunk order of a removal includes
-  /// `INVALID_MFN` (all ones), so every removal is 4K and shatters blocks.
-  package static let removalOrderFromInvalidMFN = Mutants(rawValue: 1 << 0)
-  /// A split whose children are rebuilt as `p2m_ram_rw` with default
-  /// permissions instead of copying the parent (the class of `97323702bf`).
-  package static let splitWithoutInheritance = Mutants(rawValue: 1 << 1)
-  /// Before XSA-393: a removal zeroes the entry only if it is hardware-valid
-  /// (RELEASE-4.16.0 and earlier, ``XenVersion/zeroesRemovedHardwareInvalidEntries``).
-  package static let removalKeepsHardwareInvalid = Mutants(rawValue: 1 << 2)
-  /// Before `6718787797`: old tables and foreign pages are released before
-  /// the IOTLB flush.
-  package static let freeBeforeIOTLBFlush = Mutants(rawValue: 1 << 3)
-  /// Before `14c57887f3`: `p2m_invalidate_root()` loops to
-  /// `P2M_ROOT_LEVEL` instead of `P2M_ROOT_PAGES`: with a level-1 root of
-  /// two or more concatenated pages only the first is invalidated (with a
-  /// level-0 root, none).
-  package static let invalidatesFirstRootPageOnly = Mutants(rawValue: 1 << 4)
-  /// Before XSA-301 (a) (`88aaf40eef`, Oct 2019):
-  /// `p2m_get_root_pointer()` ignores the GFN's bits above the root tables,
-  /// so an out-of-range GFN wraps onto a low root entry and updates the
-  /// aliased GFN instead of failing with -EINVAL.
-  package static let gfnTopBitsAliased = Mutants(rawValue: 1 << 5)
-  /// A chunk order chosen from the GFN and MFN alone, without the pages
-  /// left: a 1 GiB chunk for a 4-page request at an aligned GFN maps (or
-  /// removes) pages the caller never named (`p2m.chunk-order`'s broken
-  /// variant).
-  package static let chunkOrderIgnoresCount = Mutants(rawValue: 1 << 6)
-}
-
-extension Mutants {
-  /// The bugs of this list that `version` still has, as its release ships
-  /// them: the implementation runs them for that release, as the spec
-  /// does, so that a scenario on an old release is checked against what
-  /// that release does. Only bugs whose fixed and unfixed behaviour the
-  /// spec both models are keyed; the others are tests' mutants only.
-  package static func unfixed(in version: XenVersion) -> Mutants {
-    version.zeroesRemovedHardwareInvalidEntries ? [] : .removalKeepsHardwareInvalid
   }
 }

@@ -57,7 +57,7 @@ public enum GrowthReport {
     for bits in ipaBits {
       let session = try ProofSession(timeout: .seconds(60), seed: 1, dumpDirectory: nil)
       let start = ContinuousClock.now
-      let findings = try TableTheorems.walkEquivalenceFindings(session: session, ipaBits: [bits], mutants: [])
+      let findings = try TableTheorems.walkEquivalenceFindings(session: session, ipaBits: [bits])
       rows.append(Row(claim: "walk.regression", parameter: "\(bits)-bit IPA", seconds: seconds(since: start), verdicts: findings.map(\.verdict.rawValue)))
     }
     return rows

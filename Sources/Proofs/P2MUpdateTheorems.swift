@@ -22,12 +22,10 @@ enum SetWayTheorem {
     TableTheorems.Update(gfn: 0x800_0400, count: 1, mfn: 0x7_7777, type: .ramRW),
   ]
 
-  /// - Parameter mutants: P2MImpl bugs to put back
-  ///   (`.invalidatesFirstRootPageOnly` must make it refuted).
-  static func theorem(mutants: Mutants = []) -> Theorem {
+  /// Its broken variant: ``SeededBug/setWayRootPartlyInvalidated`` seeded makes it refuted.
+  static func theorem() -> Theorem {
     Theorem(name: "p2m.setway", summary: "after Set/Way's p2m_invalidate_root every IPA faults, on every page of a concatenated root (40 bits)") { session in
       var p2m = try XenP2M(ipaBits: 40, vmid: 1, tableBase: MFN(0xF_0000), poolPages: 16, iommuEnabled: false)
-      p2m.mutants = mutants
       for update in updates {
         try p2m.setEntry(GFN(update.gfn), count: update.count, mfn: update.mfn.map(MFN.init), type: update.type)
       }
@@ -55,14 +53,12 @@ enum SetWayTheorem {
 /// fuzzer (whose oracle hands the implementation only updates the spec
 /// accepted).
 enum OutOfRangeTheorem {
-  /// - Parameter mutants: P2MImpl bugs to put back (`.gfnTopBitsAliased`
-  ///   must make it refuted).
-  static func theorem(mutants: Mutants = []) -> Theorem {
+  /// Its broken variant: ``SeededBug/gfnTopBitsAliased`` seeded makes it refuted.
+  static func theorem() -> Theorem {
     Theorem(name: "p2m.out-of-range", summary: "a p2m update beyond the root tables is refused and changes no translation (XSA-301; 32 and 40 bits)") { session in
       var findings: [Finding] = []
       for ipaBits in [32, 40] {
         var p2m = try XenP2M(ipaBits: ipaBits, vmid: 1, tableBase: MFN(0xF_0000), poolPages: 16)
-        p2m.mutants = mutants
         var spec = ReferenceP2M(ipaBits: ipaBits)
         try p2m.setEntry(GFN(0x200), count: 512, mfn: MFN(0x4_0000), type: .ramRW)
         try spec.map(GFN(0x200), count: 512, to: MFN(0x4_0000), type: .ramRW)
@@ -94,14 +90,12 @@ enum OutOfRangeTheorem {
 /// Added by issue 9: the `3fafdc28eb` mutant translates like the fixed
 /// code, so it escaped `p2m.regression` and the fuzzer (32-page pools).
 enum RemovalOrderTheorem {
-  /// - Parameter mutants: P2MImpl bugs to put back
-  ///   (`.removalOrderFromInvalidMFN` must make it refuted).
-  static func theorem(mutants: Mutants = []) -> Theorem {
+  /// Its broken variant: ``SeededBug/removalShattersSuperpages`` seeded makes it refuted.
+  static func theorem() -> Theorem {
     Theorem(name: "p2m.removal-keeps-blocks", summary: "removing a whole 2 MiB block needs no split: it succeeds with no spare pool page and leaves every IPA faulting (3fafdc28eb)") { session in
       var findings: [Finding] = []
       for ipaBits in [32, 40] {
         var p2m = try XenP2M(ipaBits: ipaBits, vmid: 1, tableBase: MFN(0xF_0000), poolPages: 1)
-        p2m.mutants = mutants
         try p2m.setEntry(GFN(0x200), count: 512, mfn: MFN(0x4_0000), type: .ramRW)
         var failure: String?
         do { try p2m.setEntry(GFN(0x200), count: 512, mfn: nil, type: .invalid) } catch { failure = "\(error)" }
@@ -133,12 +127,10 @@ enum RemovalOrderTheorem {
 /// Added by issue 9: the `6718787797` mutant escaped every other theorem
 /// and the fuzzer (no oracle looks at the order of effects).
 enum FlushOrderTheorem {
-  /// - Parameter mutants: P2MImpl bugs to put back (`.freeBeforeIOTLBFlush`
-  ///   must make it refuted).
-  static func theorem(mutants: Mutants = []) -> Theorem {
+  /// Its broken variant: ``SeededBug/freeBeforeIOTLBFlush`` seeded makes it refuted.
+  static func theorem() -> Theorem {
     Theorem(name: "p2m.flush-before-free", summary: "a replaced foreign page or table is released only after the IOTLB flush that follows its unlinking (6718787797)") { session in
       var p2m = try XenP2M(ipaBits: 40, vmid: 1, tableBase: MFN(0xF_0000), poolPages: 16)
-      p2m.mutants = mutants
       p2m.recordsEvents = true
       try p2m.setEntry(GFN(0x401), count: 1, mfn: MFN(0x1234), type: .mapForeignRW)
       try p2m.setEntry(GFN(0x401), count: 1, mfn: MFN(0x5678), type: .ramRW)
@@ -175,12 +167,10 @@ enum FlushOrderTheorem {
 ///
 /// Added by issue 9: the XSA-393 mutant was caught only by the fuzz corpus.
 enum RemovalAfterSetWayTheorem {
-  /// - Parameter mutants: P2MImpl bugs to put back
-  ///   (`.removalKeepsHardwareInvalid` must make it refuted).
-  static func theorem(mutants: Mutants = []) -> Theorem {
+  /// Its broken variant: ``SeededBug/removalKeepsHWInvalidEntry`` seeded makes it refuted.
+  static func theorem() -> Theorem {
     Theorem(name: "p2m.removal-after-setway", summary: "a page removed while Set/Way left it hardware-invalid stays removed: its fault does not resolve (XSA-393)") { session in
       var p2m = try XenP2M(ipaBits: 40, vmid: 1, tableBase: MFN(0xF_0000), poolPages: 16, iommuEnabled: false)
-      p2m.mutants = mutants
       var spec = ReferenceP2M(ipaBits: 40)
       try p2m.setEntry(GFN(0x800), count: 2, mfn: MFN(0x5_5555), type: .ramRW)
       try spec.map(GFN(0x800), count: 2, to: MFN(0x5_5555), type: .ramRW)

@@ -8,7 +8,7 @@ import SymbolicWord
 /// decides an IOTLB hit as the proved generic lookup does.
 ///
 /// The fast path probes the one slot (`IOTLB.hit`) with
-/// ``IOTLBSlot/probe(vmid:ipa:access:generation:mutants:)``: one compare of
+/// ``IOTLBSlot/probe(vmid:ipa:access:generation:)``: one compare of
 /// the packed key `vmid << 48 | page`, one of the stamp against the
 /// VMID's generation. The full path (`XenSMMUPlatform.translate`, which
 /// the fuzzer's SMMU oracle checks against the spec) decodes the same slot
@@ -43,12 +43,13 @@ import SymbolicWord
 enum SMMUFastPathTheorem {
   static let scope = "every slot content fill can leave (empty, or a key of VMID < limit and page < 2^36; any value, 32-bit stamp), every VMID generation array, VMID limit ≤ 2^16, VMID < limit, IPA < 2^48, read and write; not the slot index, the per-stream VMID table or the projection to CompactTranslation (FastPathTests)"
 
-  /// - Parameter mutants: bugs put back in the probe; each must make the
-  ///   `[read]` and `[write]` claims refuted.
-  static func theorem(mutants: IOTLBProbeMutants = []) -> Theorem {
+  /// Its broken variants: ``SeededBug/fastPathIgnoresVMID`` and
+  /// ``SeededBug/fastPathBlockOffset`` seeded each make the `[read]` and
+  /// `[write]` claims refuted.
+  static func theorem() -> Theorem {
     Theorem(name: "smmu.fast-path", summary: "the IOTLB fast path's packed probe (IOTLB.hit, translateCompact's decision) hits and answers as the full path's decode and generic lookup for every slot content fill can leave, and fill leaves such slots. Scope: \(scope)") { session in
       var findings: [Finding] = []
-      for access in Access.allCases { findings.append(try probe(session: session, access: access, mutants: mutants)) }
+      for access in Access.allCases { findings.append(try probe(session: session, access: access)) }
       findings.append(try fill(session: session))
       return findings
     }
@@ -67,7 +68,7 @@ enum SMMUFastPathTheorem {
     key == UInt64.max || ((key >> 36) & 0xFFF == 0 && (key >> 48) < limit)
   }
 
-  static func probe(session: ProofSession, access: Access, mutants: IOTLBProbeMutants) throws -> Finding {
+  static func probe(session: ProofSession, access: Access) throws -> Finding {
     let key = try session.word("key")
     let value = try session.word("value")
     let stamp = try session.word("stamp")
@@ -79,10 +80,10 @@ enum SMMUFastPathTheorem {
 
     // The full path: decode, then the generic lookup over the one candidate.
     let (live, entry) = slot.entry(generationOfItsVMID: generation(key >> 48))
-    let (tagged, generic) = iotlbHit(candidates: CollectionOfOne(entry), vmid: vmid, ipa: ipa, access: access, comparesVMID: true)
+    let (tagged, generic) = iotlbHit(candidates: CollectionOfOne(entry), vmid: vmid, ipa: ipa, access: access)
     let full = live && tagged
     // The fast path's probe.
-    let fast = slot.probe(vmid: vmid, ipa: ipa, access: access, generation: generation(vmid), mutants: mutants)
+    let fast = slot.probe(vmid: vmid, ipa: ipa, access: access, generation: generation(vmid))
 
     let hypotheses = [
       limit >= 1, limit <= 1 << 16, vmid < limit, ipa >> 48 == 0, wellFormed(key: key, limit: limit),
@@ -98,7 +99,7 @@ enum SMMUFastPathTheorem {
       }
       values["generation(vmid)"] = try model.value(of: generation(vmid).term)
       values["generation(key)"] = try model.value(of: generation(key >> 48).term)
-      let (fastAnswer, fullAnswer) = replay(values, access: access, mutants: mutants)
+      let (fastAnswer, fullAnswer) = replay(values, access: access)
       let reason = "vmid \(values["vmid"]!) ipa \(hex(values["ipa"]!)), slot key \(hex(values["key"]!)) value \(hex(values["value"]!)): the fast path gives \(fastAnswer.map { "\($0)" } ?? "a miss"), the full path \(fullAnswer.map { "\($0)" } ?? "a miss")"
       return (reason, nil, fastAnswer != fullAnswer, values)
     }
@@ -121,16 +122,15 @@ enum SMMUFastPathTheorem {
   /// VMID and page probe slot 0) holding the model's slot and generations,
   /// asked through the fast path (`hit`) and the full path (`candidate`,
   /// then the generic lookup).
-  static func replay(_ values: [String: UInt64], access: Access, mutants: IOTLBProbeMutants)
+  static func replay(_ values: [String: UInt64], access: Access)
     -> (fast: CompactTranslation?, full: CompactTranslation?) {
     var iotlb = IOTLB(capacity: 1, vmidBits: 16)
-    iotlb.probeMutants = mutants
     let key = values["key"]!, vmid = values["vmid"]!, ipa = values["ipa"]!
     iotlb.load(slot: 0, IOTLBSlot(key: key, value: values["value"]!, stamp: values["stamp"]!))
     if key != UInt64.max { iotlb.setGeneration(values["generation(key)"]!, of: Int(key >> 48)) }
     iotlb.setGeneration(values["generation(vmid)"]!, of: Int(vmid))
     let full = iotlb.candidate(vmid: Int(vmid), ipa: ipa).flatMap { entry -> CompactTranslation? in
-      let (tagged, outcome) = iotlbHit(candidates: CollectionOfOne(entry), vmid: vmid, ipa: ipa, access: access, comparesVMID: true)
+      let (tagged, outcome) = iotlbHit(candidates: CollectionOfOne(entry), vmid: vmid, ipa: ipa, access: access)
       return tagged ? CompactTranslation(stageTwo: outcome) : nil
     }
     return (iotlb.hit(vmid: Int(vmid), ipa: ipa, access: access), full)

@@ -35,9 +35,8 @@ enum TableTheorems {
     Update(gfn: 0x801, count: 2, mfn: 0x5_5555, type: .iommuMapRO),
   ]
 
-  static func build(ipaBits: Int, updates: [Update], mutants: Mutants) throws -> (XenP2M, ReferenceP2M) {
+  static func build(ipaBits: Int, updates: [Update]) throws -> (XenP2M, ReferenceP2M) {
     var p2m = try XenP2M(ipaBits: ipaBits, vmid: 1, tableBase: MFN(0xF_0000), poolPages: 16)
-    p2m.mutants = mutants
     var spec = ReferenceP2M(ipaBits: ipaBits)
     for update in updates {
       try p2m.setEntry(GFN(update.gfn), count: update.count, mfn: update.mfn.map(MFN.init), type: update.type)
@@ -57,12 +56,12 @@ enum TableTheorems {
 
   // MARK: p2m.regression
 
-  static func refinement(mutants: Mutants = []) -> Theorem {
+  static func refinement() -> Theorem {
     Theorem(name: "p2m.regression", summary: "regression (two fixed update sequences, only the IPA symbolic; the for-all claim is p2m.step): after block, split, removal and 4K updates the implementation's tables translate every IPA as the spec's map says (32 and 40 bits, 16-page pool)") { session in
       var findings: [Finding] = []
       for (label, updates) in [("mixed", mixedUpdates), ("blocks", blockUpdates)] {
         for ipaBits in [32, 40] {
-          let (p2m, spec) = try build(ipaBits: ipaBits, updates: updates, mutants: mutants)
+          let (p2m, spec) = try build(ipaBits: ipaBits, updates: updates)
           let ipa = try session.word("ipa")
           let outcome = try walkImplementation(p2m, session: session, ipa: ipa)
           let claim = agreesWithMap(spec, ipa: ipa, outcome: outcome)
@@ -114,17 +113,17 @@ enum TableTheorems {
 
   // MARK: walk.regression
 
-  static func walkEquivalence(mutants: Mutants = []) -> Theorem {
+  static func walkEquivalence() -> Theorem {
     Theorem(name: "walk.regression", summary: "regression (two fixed update sequences, only the IPA symbolic): the implementation's tables (blocks, splits) and the spec's 4K layout of the same map walk alike for every IPA (40 and 48 bits)") { session in
-      try walkEquivalenceFindings(session: session, ipaBits: [40, 48], mutants: mutants)
+      try walkEquivalenceFindings(session: session, ipaBits: [40, 48])
     }
   }
 
-  static func walkEquivalenceFindings(session: ProofSession, ipaBits sizes: [Int], mutants: Mutants) throws -> [Finding] {
+  static func walkEquivalenceFindings(session: ProofSession, ipaBits sizes: [Int]) throws -> [Finding] {
     var findings: [Finding] = []
     for ipaBits in sizes {
       for (label, updates) in [("mixed", mixedUpdates), ("blocks", blockUpdates)] {
-        let (p2m, spec) = try build(ipaBits: ipaBits, updates: updates, mutants: mutants)
+        let (p2m, spec) = try build(ipaBits: ipaBits, updates: updates)
         let frameLimit = UInt64(1) << UInt64(ipaBits - 12)
         let (specTables, root) = try spec.materialize(tableFrames: ((frameLimit - 4096)..<frameLimit).lazy.map(MFN.init))
         let ipa = try session.word("ipa")

@@ -13,7 +13,7 @@ extension IOTLB: IOTLBWords {
   package var vmidLimitWord: UInt64 { UInt64(generations.count) }
 
   package func slotIndex(vmid: UInt64, page: UInt64) -> UInt64 {
-    iotlbSlotIndex(vmid: vmid, page: page, mask: UInt64(mask), ignoresVMID: ignoresVMID)
+    iotlbSlotIndex(vmid: vmid, page: page, mask: UInt64(mask))
   }
 
   package func slotWords(at index: UInt64) -> IOTLBSlot<UInt64> { words(Int(truncatingIfNeeded: index)) }

@@ -77,21 +77,9 @@ public struct IOTLB: Sendable {
   /// VMIDs this IOTLB can tag; a larger one is never cached.
   public var vmidLimit: Int { generations.count }
 
-  /// Test-only: slots and tags ignore the VMID, so one context hits
-  /// another's entries (see ``lookupIOTLB(candidates:vmid:ipa:access:comparesVMID:walk:)``).
-  @usableFromInline package var ignoresVMID = false
-
-  /// Test-only: a freed VMID handed out again is never invalidated
-  /// (``SMMUMutants/recyclesVMIDWithoutInvalidation``).
-  package var recyclesVMIDs = false
-
-  /// Test-only: bugs put back in the fast path's probe (``hit(vmid:ipa:access:)``),
-  /// which the full path does not share.
-  @usableFromInline package var probeMutants: IOTLBProbeMutants = []
-
   @inlinable
   func slot(vmid: Int, page: UInt64) -> Int {
-    Int(truncatingIfNeeded: iotlbSlotIndex(vmid: UInt64(truncatingIfNeeded: vmid), page: page, mask: UInt64(mask), ignoresVMID: ignoresVMID))
+    Int(truncatingIfNeeded: iotlbSlotIndex(vmid: UInt64(truncatingIfNeeded: vmid), page: page, mask: UInt64(mask)))
   }
 
   /// The three words of slot `index`.
@@ -102,7 +90,7 @@ public struct IOTLB: Sendable {
 
   /// The live entry in the slot that (`vmid`, page of `ipa`) maps to,
   /// whatever its tag: the one candidate of the concrete lookup, which
-  /// ``iotlbHit(candidates:vmid:ipa:access:comparesVMID:)`` then compares.
+  /// ``iotlbHit(candidates:vmid:ipa:access:)`` then compares.
   /// Stale generations are not live.
   package func candidate(vmid: Int, ipa: UInt64) -> IOTLBEntryWords<UInt64>? {
     guard ipa >> 48 == 0 else { return nil }
@@ -116,27 +104,27 @@ public struct IOTLB: Sendable {
   /// The hot path's lookup: what a live entry tagged (`vmid`, page of
   /// `ipa`) answers for `access`, or nil when there is none (the caller
   /// then takes the full path, which walks and fills). The slot's
-  /// ``IOTLBSlot/probe(vmid:ipa:access:generation:mutants:)`` — one compare
+  /// ``IOTLBSlot/probe(vmid:ipa:access:generation:)`` — one compare
   /// of the packed key instead of a decode — which `smmu.fast-path` proves
   /// equal to ``candidate(vmid:ipa:)`` followed by
-  /// ``iotlbHit(candidates:vmid:ipa:access:comparesVMID:)``, the full
+  /// ``iotlbHit(candidates:vmid:ipa:access:)``, the full
   /// path's lookup. Inlined into the caller, a hit is a handful of loads
-  /// and compares. The VMID-ignoring mutant of the full path always takes
-  /// the full path, which is where it is modelled.
+  /// and compares. With ``SeededBug/iotlbIgnoresVMID`` seeded it always
+  /// takes the full path, which is where that bug is.
   ///
   /// Always inlined, as are its callers up to ``XenSMMUPlatform/translateCompact(stream:on:address:access:)``:
   /// with the probe generic the optimizer's own choice varied from build to
   /// build, and a call on the way cost the hit up to 2× (BENCHMARKS.md, SMMU).
   @inlinable @inline(__always)
   package mutating func hit(vmid: Int, ipa: UInt64, access: Access) -> CompactTranslation? {
-    guard !ignoresVMID, vmid >= 0, vmid < generations.count, ipa >> 48 == 0 else { return nil }
+    guard !SeededBug.iotlbIgnoresVMID.isActive, vmid >= 0, vmid < generations.count, ipa >> 48 == 0 else { return nil }
     // The probe's two halves, the value read only on a hit.
     let index = slot(vmid: vmid, page: ipa >> 12)
     guard IOTLBSlot.probeTag(
       key: keys[index], stamp: UInt64(stamps[index]), vmid: UInt64(truncatingIfNeeded: vmid), ipa: ipa,
-      generation: UInt64(generations[vmid]), mutants: probeMutants) else { return nil }
+      generation: UInt64(generations[vmid])) else { return nil }
     counters.hits += 1
-    return CompactTranslation(stageTwo: IOTLBSlot.probeAnswer(value: values[index], ipa: ipa, access: access, mutants: probeMutants))
+    return CompactTranslation(stageTwo: IOTLBSlot.probeAnswer(value: values[index], ipa: ipa, access: access))
   }
 
   /// The entry for the page of `ipa` under `vmid`, if one is live: the
@@ -144,7 +132,7 @@ public struct IOTLB: Sendable {
   /// compare, so this inspection agrees with what a translation hits.
   public func lookup(vmid: Int, ipa: UInt64) -> CachedStageTwo? {
     guard vmid >= 0, vmid < generations.count, let entry = candidate(vmid: vmid, ipa: ipa) else { return nil }
-    let (tagged, _) = iotlbHit(candidates: CollectionOfOne(entry), vmid: UInt64(vmid), ipa: ipa, access: .read, comparesVMID: true)
+    let (tagged, _) = iotlbHit(candidates: CollectionOfOne(entry), vmid: UInt64(vmid), ipa: ipa, access: .read)
     return tagged ? CachedStageTwo(entry) : nil
   }
 

@@ -83,7 +83,7 @@ public struct IOTLBEntryWords<W: Word> {
 /// An SMMU context's translation of `ipa` for `access` under `vmid`: the
 /// first of `candidates` tagged (`vmid`, page of `ipa`) answers, else
 /// `walk()` does. Written once over ``Word``: the concrete SMMU runs its
-/// hit half, ``iotlbHit(candidates:vmid:ipa:access:comparesVMID:)``, on the
+/// hit half, ``iotlbHit(candidates:vmid:ipa:access:)``, on the
 /// one entry its direct-mapped slot holds and walks only when nothing is
 /// tagged; a proof passes every entry, with a symbolic IPA.
 ///
@@ -96,29 +96,18 @@ public struct IOTLBEntryWords<W: Word> {
 public func translateThroughIOTLB<W: Word, C: BidirectionalCollection>(
   candidates: C, vmid: W, ipa: W, access: Access, walk: () -> ContextOutcome<W>
 ) -> ContextOutcome<W> where C.Element == IOTLBEntryWords<W> {
-  lookupIOTLB(candidates: candidates, vmid: vmid, ipa: ipa, access: access, comparesVMID: true, walk: walk)
-}
-
-/// ``translateThroughIOTLB(candidates:vmid:ipa:access:walk:)`` with the
-/// VMID tag compare optional: `comparesVMID: false` is the mutant that
-/// lets one context hit another's entries (a TLB that ignores the VMID
-/// tag, or a VMID given to two domains at once).
-@inlinable @inline(__always)
-package func lookupIOTLB<W: Word, C: BidirectionalCollection>(
-  candidates: C, vmid: W, ipa: W, access: Access, comparesVMID: Bool, walk: () -> ContextOutcome<W>
-) -> ContextOutcome<W> where C.Element == IOTLBEntryWords<W> {
-  let (tagged, hit) = iotlbHit(candidates: candidates, vmid: vmid, ipa: ipa, access: access, comparesVMID: comparesVMID)
+  let (tagged, hit) = iotlbHit(candidates: candidates, vmid: vmid, ipa: ipa, access: access)
   return branch(tagged) { hit } else: { walk() }
 }
 
 /// The hit half of the lookup: whether some candidate is tagged
 /// (`vmid`, page of `ipa`), and what the first such one answers. The
 /// concrete SMMU calls this directly and walks when `tagged` is false —
-/// ``lookupIOTLB(candidates:vmid:ipa:access:comparesVMID:walk:)`` for a
+/// ``translateThroughIOTLB(candidates:vmid:ipa:access:walk:)`` for a
 /// `Bool` condition — so its hit path captures nothing.
 @inlinable @inline(__always)
 package func iotlbHit<W: Word, C: BidirectionalCollection>(
-  candidates: C, vmid: W, ipa: W, access: Access, comparesVMID: Bool
+  candidates: C, vmid: W, ipa: W, access: Access
 ) -> (tagged: W.Condition, outcome: ContextOutcome<W>) where C.Element == IOTLBEntryWords<W> {
   let page = ipa >> 12
   let no = ipa.condition(false)
@@ -128,7 +117,7 @@ package func iotlbHit<W: Word, C: BidirectionalCollection>(
   var tagged = no
   var hit = ContextOutcome(faulted: no, faultKind: ipa.constant(0), level: ipa.constant(0), outputAddress: ipa.constant(0))
   for entry in candidates.reversed() {
-    let matches = comparesVMID ? entry.vmid == vmid && entry.page == page : entry.page == page
+    let matches = SeededBug.iotlbIgnoresVMID.isActive ? entry.page == page : entry.vmid == vmid && entry.page == page
     let allowed = access == .read ? entry.read : entry.write
     let answer = ContextOutcome(
       faulted: !allowed,

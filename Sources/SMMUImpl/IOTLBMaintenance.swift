@@ -22,9 +22,6 @@ package protocol IOTLBWords {
   mutating func storeGeneration(_ generation: W, of vmid: W)
   /// Empties every slot whose key names `vmid`.
   mutating func clearSlots(taggedWith vmid: W)
-  /// Test-only: a VMID given back is not invalidated even by the driver
-  /// that does so (``SMMUMutants/recyclesVMIDWithoutInvalidation``).
-  var recyclesVMIDs: Bool { get }
   /// Runs `body` when `condition` holds: concretely in place, on the
   /// proof's words merged with `ite` (``Mergeable/merging(_:_:)``).
   mutating func when(_ condition: W.Condition, _ body: (inout Self) -> Void)
@@ -62,11 +59,10 @@ package func iotlbFill<T: IOTLBWords>(
 }
 
 /// The slot (`vmid`, `page`) lives in: `(page ^ vmid·0x9E37) mod capacity`
-/// (`mask` = capacity − 1), the VMID left out under the test-only
-/// `ignoresVMID`.
+/// (`mask` = capacity − 1).
 @inlinable
-package func iotlbSlotIndex<W: Word>(vmid: W, page: W, mask: W, ignoresVMID: Bool) -> W {
-  let tag = ignoresVMID ? vmid.constant(0) : vmid
+package func iotlbSlotIndex<W: Word>(vmid: W, page: W, mask: W) -> W {
+  let tag = SeededBug.iotlbIgnoresVMID.isActive ? vmid.constant(0) : vmid
   return (page ^ (tag &* 0x9E37)) & mask
 }
 
@@ -98,13 +94,10 @@ where S.Element == ContextWords<T.W> {
 
 /// Which of a platform's SMMUs Xen's flush callback for a p2m change
 /// reaches: `arm_smmu_iotlb_flush_all()` walks `smmu_domain->contexts`,
-/// one per SMMU the domain has a master behind, so every one — unless a
-/// seeded bug stops it at the first, or drops the flush altogether (Xen
-/// before `9ed527dc95`, where `__p2m_set_entry()` flushed only when
-/// `need_iommu_pt_sync()`, false for shared tables).
-package func flushedSMMUs(count: Int, mutants: SMMUMutants) -> Range<Int> {
-  if mutants.contains(.ignoresIOTLBFlush) { return 0..<0 }
-  if mutants.contains(.flushesFirstSMMUOnly) { return 0..<min(count, 1) }
+/// one per SMMU the domain has a master behind, so every one.
+package func flushedSMMUs(count: Int) -> Range<Int> {
+  if SeededBug.iotlbFlushIgnored.isActive { return 0..<0 }
+  if SeededBug.iotlbFlushFirstSMMUOnly.isActive { return 0..<min(count, 1) }
   return 0..<count
 }
 
@@ -144,6 +137,6 @@ package enum XenSMMUDriver: String, CaseIterable, Sendable {
 /// applied — so that no later owner of the bank or S2VMID can hit this
 /// domain's entries.
 package func iotlbReleaseVMID<T: IOTLBWords>(_ iotlb: inout T, vmid: T.W, lastDevice: T.W.Condition, invalidates: Bool) {
-  if iotlb.recyclesVMIDs || !invalidates { return }
+  if SeededBug.vmidFreedWithoutTLBNuke.isActive || !invalidates { return }
   iotlb.when(lastDevice) { iotlb in iotlbInvalidate(&iotlb, vmid: vmid) }
 }

@@ -8,12 +8,12 @@ import Spec
 ///
 /// - the full path (``XenSMMUPlatform/translate(stream:on:address:access:)``)
 ///   decodes the slot into an ``IOTLBEntryWords`` with ``entry(generationOfItsVMID:)``
-///   and hands it to the generic ``iotlbHit(candidates:vmid:ipa:access:comparesVMID:)``,
+///   and hands it to the generic ``iotlbHit(candidates:vmid:ipa:access:)``,
 ///   the lookup `smmu.regression` runs on Z3 and the fuzzer's SMMU oracle
 ///   checks against the spec;
 /// - the fast path (``XenSMMUPlatform/translateCompact(stream:on:address:access:)``,
 ///   inlined into the caller) compares the packed key in one go with
-///   ``probe(vmid:ipa:access:generation:mutants:)``, which is what makes an
+///   ``probe(vmid:ipa:access:generation:)``, which is what makes an
 ///   IOTLB hit ≈ 5× cheaper than the full path (BENCHMARKS.md, SMMU);
 /// - ``fill(vmid:ipa:outputAddress:read:write:level:generation:)`` writes it.
 ///
@@ -64,36 +64,36 @@ package struct IOTLBSlot<W: Word> {
   /// what that entry answers for `access`: the output page with the IPA's
   /// 4K offset (the IOTLB caches 4K pages, whatever the leaf's level), or
   /// a permission fault at the cached level when S2AP forbids the access
-  /// (§7.3, as ``iotlbHit(candidates:vmid:ipa:access:comparesVMID:)``).
+  /// (§7.3, as ``iotlbHit(candidates:vmid:ipa:access:)``).
   /// The concrete IOTLB runs its two halves,
-  /// ``probeTag(key:stamp:vmid:ipa:generation:mutants:)`` and then, on a
-  /// hit only, ``probeAnswer(value:ipa:access:mutants:)``.
+  /// ``probeTag(key:stamp:vmid:ipa:generation:)`` and then, on a
+  /// hit only, ``probeAnswer(value:ipa:access:)``.
   ///
   /// - Precondition: `vmid` below 2^16 and `ipa` below 2^48 (the concrete
   ///   caller checks both; `smmu.fast-path` assumes them).
   @inlinable @inline(__always)
-  package func probe(vmid: W, ipa: W, access: Access, generation: W, mutants: IOTLBProbeMutants = [])
+  package func probe(vmid: W, ipa: W, access: Access, generation: W)
     -> (tagged: W.Condition, outcome: ContextOutcome<W>) {
-    (Self.probeTag(key: key, stamp: stamp, vmid: vmid, ipa: ipa, generation: generation, mutants: mutants),
-     Self.probeAnswer(value: value, ipa: ipa, access: access, mutants: mutants))
+    (Self.probeTag(key: key, stamp: stamp, vmid: vmid, ipa: ipa, generation: generation),
+     Self.probeAnswer(value: value, ipa: ipa, access: access))
   }
 
   /// Whether a slot holding `key` and `stamp` answers for (`vmid`, page of `ipa`).
   @inlinable @inline(__always)
-  package static func probeTag(key: W, stamp: W, vmid: W, ipa: W, generation: W, mutants: IOTLBProbeMutants) -> W.Condition {
+  package static func probeTag(key: W, stamp: W, vmid: W, ipa: W, generation: W) -> W.Condition {
     let page = ipa >> 12
-    let tag = mutants.contains(.ignoresVMID) ? (key & pageMask) == page : key == (vmid << 48 | page)
+    let tag = SeededBug.fastPathIgnoresVMID.isActive ? (key & pageMask) == page : key == (vmid << 48 | page)
     return tag && stamp == generation
   }
 
   /// What a slot holding `value` answers for `access` to `ipa`, once
   /// tagged.
   @inlinable @inline(__always)
-  package static func probeAnswer(value: W, ipa: W, access: Access, mutants: IOTLBProbeMutants) -> ContextOutcome<W> {
+  package static func probeAnswer(value: W, ipa: W, access: Access) -> ContextOutcome<W> {
     // S2AP as masks, not `bit(_:)`: its `extract` left a call to
     // `bitMask(high:low:)` in the inlined hit (BENCHMARKS.md, SMMU).
     let allowed = (value & (access == .read ? 1 << 6 : 1 << 7)) != 0
-    let offset: UInt64 = mutants.contains(.blockOffset) ? bitMask(high: 20, low: 0) : bitMask(high: 11, low: 0)
+    let offset: UInt64 = SeededBug.fastPathBlockOffset.isActive ? bitMask(high: 20, low: 0) : bitMask(high: 11, low: 0)
     return ContextOutcome(
       faulted: !allowed,
       faultKind: W.select(allowed, ipa.constant(0), ipa.constant(StageTwoFault.Kind.permission.rawValue)),
@@ -114,24 +114,4 @@ package struct IOTLBSlot<W: Word> {
         | W.select(write, ipa.constant(1 << 7), zero) | level << 60,
       stamp: generation)
   }
-}
-
-/// Bugs put back in the fast path's probe, for mutation tests: each makes
-/// `smmu.fast-path` refuted and the fast path disagree with the full one
-/// (DESIGN.md §4).
-@usableFromInline
-package struct IOTLBProbeMutants: OptionSet, Sendable {
-  @usableFromInline package let rawValue: UInt8
-  @inlinable package init(rawValue: UInt8) { self.rawValue = rawValue }
-
-  /// The key compare looks at the page bits only, so a live entry of
-  /// another VMID in the probed slot answers.
-  ///
-  /// Computed, as is ``blockOffset``: a stored static of another module is
-  /// reached through its lazy initializer's accessor, a call on every
-  /// probe that doubled the inlined hit's time (BENCHMARKS.md, SMMU).
-  @inlinable package static var ignoresVMID: Self { Self(rawValue: 1 << 0) }
-  /// The offset is taken at a level-2 block's width (21 bits) for every
-  /// entry: IPA bits 20:12 are ORed into a cached 4K page's address.
-  @inlinable package static var blockOffset: Self { Self(rawValue: 1 << 1) }
 }

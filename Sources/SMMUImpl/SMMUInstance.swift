@@ -145,7 +145,7 @@ struct SMMUInstance {
 
   /// The first half of a transaction of `stream` to `address`: the
   /// per-stream context table (else the full ``route(_:)``), then the
-  /// IOTLB's one candidate through ``iotlbHit(candidates:vmid:ipa:access:comparesVMID:)``.
+  /// IOTLB's one candidate through ``iotlbHit(candidates:vmid:ipa:access:)``.
   /// `.miss(slot)` leaves the walk to ``walkAndFill(slot:address:access:p2m:)``.
   @inline(__always)
   mutating func translateFromIOTLB(stream: StreamID, address: UInt64, access: Access) -> Lookup {
@@ -163,8 +163,7 @@ struct SMMUInstance {
     let context = contexts[slot]!
     guard let candidate = iotlb.candidate(vmid: context.vmid, ipa: address) else { return .miss(slot) }
     let (tagged, hit) = iotlbHit(
-      candidates: CollectionOfOne(candidate), vmid: UInt64(context.vmid), ipa: address, access: access,
-      comparesVMID: !iotlb.ignoresVMID)
+      candidates: CollectionOfOne(candidate), vmid: UInt64(context.vmid), ipa: address, access: access)
     guard tagged else { return .miss(slot) }
     iotlb.counters.hits += 1
     return .done(SMMUTranslation(

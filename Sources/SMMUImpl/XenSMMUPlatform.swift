@@ -51,20 +51,6 @@ public final class XenSMMUPlatform {
     didSet { for box in instances { box.value.invalidatesReleasedS2VMIDs = invalidatesReleasedS2VMIDs } }
   }
 
-  /// Bugs put back for mutation tests; empty in every real use.
-  package var mutants: SMMUMutants = [] {
-    didSet {
-      var probe: IOTLBProbeMutants = []
-      if mutants.contains(.fastPathIgnoresVMID) { probe.insert(.ignoresVMID) }
-      if mutants.contains(.fastPathBlockOffset) { probe.insert(.blockOffset) }
-      for index in instances.indices {
-        instances[index].value.iotlb.ignoresVMID = mutants.contains(.iotlbIgnoresVMID)
-        instances[index].value.iotlb.probeMutants = probe
-        instances[index].value.iotlb.recyclesVMIDs = mutants.contains(.recyclesVMIDWithoutInvalidation)
-      }
-    }
-  }
-
   /// A platform as Xen leaves it after probing: every SMMU in the state
   /// given (``SMMU/v2(name:streamMapEntries:contextBanks:streamIDBits:)``
   /// and ``SMMU/v3(name:streamIDBits:vmidBits:)`` are the post-reset
@@ -104,7 +90,6 @@ public final class XenSMMUPlatform {
     assignments = other.assignments
     // Set before `p2ms`, without their `didSet` (the instances copied
     // above already carry both settings).
-    mutants = other.mutants
     invalidatesReleasedS2VMIDs = other.invalidatesReleasedS2VMIDs
     for (domain, p2m) in other.p2ms {
       var p2m = p2m
@@ -142,12 +127,12 @@ public final class XenSMMUPlatform {
 
   /// A registered p2m's `iommu_iotlb_flush()` → `arm_smmu_iotlb_flush(d,
   /// dfn, count, flags)` → `arm_smmu_iotlb_flush_all(d)`: on each SMMU the
-  /// callback reaches (``flushedSMMUs(count:mutants:)``), TLBIVMID (v2) or
+  /// callback reaches (``flushedSMMUs(count:)``), TLBIVMID (v2) or
   /// TLBI_S12_VMALL (v3) for each of the domain's contexts
   /// (``iotlbFlushDomain(_:domain:contexts:)``) — the generic code
   /// `smmu.coherence` proves; the range is ignored (§6.1).
   func p2mFlushedIOTLB(_ domain: DomainID) {
-    for index in flushedSMMUs(count: instances.count, mutants: mutants) {
+    for index in flushedSMMUs(count: instances.count) {
       instances[index].value.flushIOTLB(of: domain)
     }
   }
@@ -247,7 +232,7 @@ public final class XenSMMUPlatform {
   /// fills, and its answer is projected. Always equal to
   /// `CompactTranslation(translate(stream:on:address:access:))`, and counts
   /// hits and misses the same way: the IOTLB's decision is
-  /// ``IOTLBSlot/probe(vmid:ipa:access:generation:mutants:)``, proved equal
+  /// ``IOTLBSlot/probe(vmid:ipa:access:generation:)``, proved equal
   /// to the full path's decode and generic lookup for every slot content
   /// (`smmu.fast-path`); the stream's VMID and the projection are checked
   /// against the full path by `FastPathTests`.
@@ -324,39 +309,6 @@ public final class XenSMMUPlatform {
     }
     return found
   }
-}
-
-/// Bugs put back for mutation tests (DESIGN.md §4: every theorem has a
-/// mutant that makes it fail).
-package struct SMMUMutants: OptionSet, Sendable {
-  package let rawValue: UInt8
-  package init(rawValue: UInt8) { self.rawValue = rawValue }
-
-  /// Before `9ed527dc95` (Jan 2019): `__p2m_set_entry()` decided whether to
-  /// flush with `need_iommu_pt_sync()`, false for shared tables, so the
-  /// SMMU's TLB was never flushed after a p2m change.
-  package static let ignoresIOTLBFlush = SMMUMutants(rawValue: 1 << 0)
-  /// The IOTLB's lookup ignores the VMID tag, so one context hits another's
-  /// entries.
-  package static let iotlbIgnoresVMID = SMMUMutants(rawValue: 1 << 1)
-  /// `arm_smmu_iotlb_flush_all()` invalidates only the first entry of
-  /// `smmu_domain->contexts` (one per SMMU the domain has a master
-  /// behind) instead of walking the list: a master behind a second SMMU
-  /// keeps stale translations.
-  package static let flushesFirstSMMUOnly = SMMUMutants(rawValue: 1 << 2)
-  /// The fast path's IOTLB probe compares the page bits of the key only
-  /// (``IOTLBProbeMutants/ignoresVMID``): another VMID's entry in the
-  /// probed slot answers, which only a slot shared by two VMIDs shows.
-  package static let fastPathIgnoresVMID = SMMUMutants(rawValue: 1 << 3)
-  /// The fast path adds a level-2 block's offset (IPA bits 20:0) to every
-  /// cached page (``IOTLBProbeMutants/blockOffset``).
-  package static let fastPathBlockOffset = SMMUMutants(rawValue: 1 << 4)
-  /// `arm_smmu_destroy_domain_context()` without its TLB nuke: an SMMUv2
-  /// bank given back with its domain's last device keeps its VMID's
-  /// entries for the bank's next owner — what smmu-v3.c's
-  /// `arm_smmu_domain_free()` really does with an S2VMID
-  /// (``XenSMMUDriver/invalidatesReleasedVMID``).
-  package static let recyclesVMIDWithoutInvalidation = SMMUMutants(rawValue: 1 << 5)
 }
 
 /// One SMMU, boxed so the platform's array of them never copies on write.

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import Spec
 
 /// The `dmaverify` command: decides whether dom0 on Xen/ARM may DMA with
 /// guest-physical addresses through the SMMU instead of swiotlb-xen.
@@ -18,6 +20,13 @@ struct DMAVerify: ParsableCommand {
       """,
     subcommands: [Run.self, Prove.self, Check.self, PlatformCommand.self, Replay.self, Minimize.self, Convert.self, Fuzz.self, Search.self]
   )
+
+  /// Says which seeded bugs a mutant build runs with before anything else
+  /// (``SeededBug/processAnnouncement``), then parses and runs as usual.
+  static func main() {
+    if let note = SeededBug.processAnnouncement { FileHandle.standardError.write(Data("dmaverify: \(note)\n".utf8)) }
+    Self.main(nil)
+  }
 
   @Flag(help: "Print the release, the git commit built and the Z3 version, and exit.")
   var version = false

@@ -1,5 +1,6 @@
 import Foundation
 import FuzzCore
+import Spec
 
 /// The DMA properties the proofs establish (``DMAClaims``): read once, at
 /// start-up; a missing or malformed file ends the process before any input
@@ -59,6 +60,7 @@ public func fuzzTestOneInput(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
       FileHandle.standardError.write(Data("dmaverify fuzz: cannot re-execute without the Swift backtracer; crashes will not be saved\n".utf8))
     }
     _ = claims
+    if let note = SeededBug.processAnnouncement { FileHandle.standardError.write(Data("dmaverify fuzz: \(note)\n".utf8)) }
     var count = argc
     var arguments = argv
     return LLVMFuzzerRunDriver(&count, &arguments) { start, size in fuzzTestOneInput(start, size) }
@@ -69,6 +71,7 @@ public func fuzzTestOneInput(_ start: UnsafeRawPointer?, _ count: Int) -> CInt {
   @main
   enum ReplayMain {
     static func main() {
+      if let note = SeededBug.processAnnouncement { FileHandle.standardError.write(Data("fuzz: \(note)\n".utf8)) }
       let paths = Array(CommandLine.arguments.dropFirst())
       let status = Replay.run(paths.isEmpty ? ["corpus/fuzz", "corpus/regressions"] : paths, claims: claims, output: { print($0) }) {
         FileHandle.standardError.write(Data(($0 + "\n").utf8))

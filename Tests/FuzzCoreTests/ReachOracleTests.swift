@@ -9,11 +9,12 @@ import Testing
 struct ReachOracleTests {
   static let grantAndUnmap = ["grant guest 0x80001000 to dom0 at 0x50000000 rw as g0", "ungrant g0"]
 
-  static func execution(_ operations: [String], xenMutants: XenMutants = []) throws -> ScenarioExecution {
+  static func execution(_ operations: [String], seeding bugs: [SeededBug] = []) throws -> ScenarioExecution {
     var execution = ScenarioExecution()
-    execution.machine.xenMutants = xenMutants
     let scenario = try P2MOracleTests.scenario(operations)
-    for statement in scenario.statements { _ = try execution.execute(statement) }
+    try SeededBug.inject(bugs) {
+      for statement in scenario.statements { _ = try execution.execute(statement) }
+    }
     return execution
   }
 
@@ -28,7 +29,7 @@ struct ReachOracleTests {
 
   @Test("an unmap whose mapkind() counts the map being removed leaves the 1:1 entry writable: a write violation at the frame")
   func oneToOneOutlivesItsGrant() throws {
-    let violations = ReachOracle.violations(in: try Self.execution(Self.grantAndUnmap, xenMutants: .unmapCountsRemovedMap))
+    let violations = ReachOracle.violations(in: try Self.execution(Self.grantAndUnmap, seeding: [.unmapCountsRemovedMap]))
     let violation = try #require(violations.first)
     #expect(violation.writable)
     #expect(violation.entry == P2MEntry(mfn: MFN(0x40801), type: .iommuMapRW))

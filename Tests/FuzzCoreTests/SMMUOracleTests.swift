@@ -28,8 +28,9 @@ struct SMMUOracleTests {
 
   @Test("an IOTLB never flushed keeps the ungranted page: iotlb-coherence at the ungrant", arguments: [ScenarioChecker.Mode.full, .lean])
   func ignoresFlush(mode: ScenarioChecker.Mode) throws {
-    let checker = ScenarioChecker(smmuMutants: .ignoresIOTLBFlush, mode: mode)
-    let result = checker.check(try Self.scenario(Self.grantDMAUngrant))
+    let checker = ScenarioChecker(mode: mode)
+    let scenario = try Self.scenario(Self.grantDMAUngrant)
+    let result = SeededBug.iotlbFlushIgnored.inject { checker.check(scenario) }
     let failure = try #require(result.failure)
     #expect(failure.signature == FuzzFailure.Signature(oracle: .smmu, property: "iotlb-coherence", operation: "ungrant"))
     #expect(failure.detail.hasPrefix("stale IOTLB entry: smmu0 vmid 1 page 0x40801: cached 0x40801000 rw L3, walk "), "\(failure.detail)")
@@ -42,7 +43,8 @@ struct SMMUOracleTests {
     // coherence is not checked first; the VMID mutant is such a case,
     // since each entry is coherent for its own VMID.
     let operations = ["dma nic to-device 0x40001000 0x40", "detach nic", "attach nic guest", "dma nic to-device 0x40001000 0x40"]
-    let result = ScenarioChecker(smmuMutants: .iotlbIgnoresVMID).check(try Self.scenario(operations))
+    let scenario = try Self.scenario(operations)
+    let result = SeededBug.iotlbIgnoresVMID.inject { ScenarioChecker().check(scenario) }
     let failure = try #require(result.failure)
     #expect(failure.signature == FuzzFailure.Signature(oracle: .smmu, property: "dma-report", operation: "dma"))
     #expect(failure.stepIndex == FuzzConfiguration().platform.count + 3)
@@ -53,11 +55,14 @@ struct SMMUOracleTests {
   @Test("a flush reaching only the first SMMU leaves smmu1 stale, which only the two-SMMU platform shows")
   func firstSMMUOnly() throws {
     let operations = ["dma gpu to-device 0x40000000 0x40", "p2m dom0 map 0x40000000 0x40800000 ram_rw"]
-    let checker = ScenarioChecker(smmuMutants: .flushesFirstSMMUOnly)
-    let failure = try #require(checker.check(try Self.scenario(operations, Self.twoSMMUs)).failure)
-    #expect(failure.signature == FuzzFailure.Signature(oracle: .smmu, property: "iotlb-coherence", operation: "p2m map"))
-    #expect(failure.detail.hasPrefix("stale IOTLB entry: smmu1 vmid 1 page 0x40000"), "\(failure.detail)")
-    #expect(checker.check(try Self.scenario(operations)).passed, "with one SMMU the flush reaches the GPU's IOTLB")
+    let checker = ScenarioChecker()
+    let two = try Self.scenario(operations, Self.twoSMMUs), one = try Self.scenario(operations)
+    try SeededBug.iotlbFlushFirstSMMUOnly.inject {
+      let failure = try #require(checker.check(two).failure)
+      #expect(failure.signature == FuzzFailure.Signature(oracle: .smmu, property: "iotlb-coherence", operation: "p2m map"))
+      #expect(failure.detail.hasPrefix("stale IOTLB entry: smmu1 vmid 1 page 0x40000"), "\(failure.detail)")
+      #expect(checker.check(one).passed, "with one SMMU the flush reaches the GPU's IOTLB")
+    }
     #expect(ScenarioChecker().check(try Self.scenario(operations, Self.twoSMMUs)).passed)
   }
 
@@ -125,12 +130,16 @@ struct SMMUOracleTests {
 
   @Test("the implementation's platform copy is independent: an input never sees another's IOTLB or p2m")
   func bootCacheIndependence() throws {
-    let checker = ScenarioChecker(smmuMutants: .ignoresIOTLBFlush)
-    // The first input fills the IOTLB; the second, from the same cached
-    // boot, must not find that entry.
-    #expect(checker.check(try Self.scenario(["dma nic from-device 0x40001000 0x40"])).passed)
-    #expect(checker.check(try Self.scenario(["p2m dom0 map 0x40001000 0x40800000 ram_rw"])).passed)
+    let checker = ScenarioChecker()
+    let dma = try Self.scenario(["dma nic from-device 0x40001000 0x40"])
+    let map = try Self.scenario(["p2m dom0 map 0x40001000 0x40800000 ram_rw"])
     let both = try Self.scenario(["dma nic from-device 0x40001000 0x40", "p2m dom0 map 0x40001000 0x40800000 ram_rw"])
-    #expect(checker.check(both).failure?.property == "iotlb-coherence")
+    SeededBug.iotlbFlushIgnored.inject {
+      // The first input fills the IOTLB; the second, from the same cached
+      // boot, must not find that entry.
+      #expect(checker.check(dma).passed)
+      #expect(checker.check(map).passed)
+      #expect(checker.check(both).failure?.property == "iotlb-coherence")
+    }
   }
 }

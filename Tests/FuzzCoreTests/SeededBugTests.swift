@@ -14,22 +14,16 @@ import Testing
 struct SeededBugTests {
   static let maximumRuns = 2_000
 
-  /// The patches of mutants/ are the seeded bugs scripts/mutation-score
-  /// puts back; one that no longer applies silently drops out of the score.
-  @Test("every patch in mutants/ applies to the tree as it is (git apply --check)")
-  func mutantPatchesApply() throws {
-    let directory = repository.appendingPathComponent("mutants")
-    let patches = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".patch") }.sorted()
-    #expect(patches.count >= 16)
-    let git = try #require(["/usr/bin/git", "/usr/local/bin/git", "/bin/git"].first(where: FileManager.default.isExecutableFile(atPath:)), "git is needed")
-    for patch in patches {
-      let process = Process()
-      process.executableURL = URL(fileURLWithPath: git)
-      process.arguments = ["-C", repository.path, "apply", "--check", "mutants/\(patch)"]
-      process.standardError = FileHandle.nullDevice
-      try process.run()
-      process.waitUntilExit()
-      #expect(process.terminationStatus == 0, "\(patch) does not apply")
+  /// A seeded bug whose hook was refactored away would silently drop out
+  /// of the mutation score and the time-to-detect table: each must be
+  /// asked for (`SeededBug.x.isActive`) somewhere in the running code.
+  @Test("every seeded bug has a hook in Sources, outside its own declaration")
+  func everyBugHooked() throws {
+    let sources = repository.appendingPathComponent("Sources")
+    let files = try #require(FileManager.default.subpaths(atPath: sources.path)).filter { $0.hasSuffix(".swift") && !$0.hasPrefix("Spec/SeededBugs/") }
+    let text = try files.map { try String(contentsOf: sources.appendingPathComponent($0), encoding: .utf8) }.joined(separator: "\n")
+    for bug in SeededBug.allCases {
+      #expect(text.contains("SeededBug.\(bug).isActive"), "\(bug.rawValue) has no hook")
     }
   }
 
@@ -55,13 +49,14 @@ struct SeededBugTests {
   /// without that seed needs ~10⁴ runs: too slow for every CI run).
   @Test("the XSA-393 mutant (a removal keeps a hardware-invalid entry) is caught by the committed corpus")
   func xsa393() throws {
-    let broken = ScenarioChecker(makeP2M: P2MFactory.xen(withMutants: .removalKeepsHardwareInvalid))
+    let broken = ScenarioChecker()
     var search = MutationSearch(checker: broken, seed: 0x5EED_B393)
-    let found = search.run(corpus: try committedCorpus(), maximumRuns: 100)
+    let corpus = try committedCorpus()
+    let found = SeededBug.removalKeepsHWInvalidEntry.inject { search.run(corpus: corpus, maximumRuns: 100) }
     let finding = try #require(found, "not found in the corpus")
     let failure = try #require(finding.result.failure)
     #expect(failure.oracle == .specVersusImplementation)
-    try expectMinimized(finding.result.scenario, on: broken, failingAs: failure)
+    try expectMinimized(finding.result.scenario, on: broken, seeding: [.removalKeepsHWInvalidEntry], failingAs: failure)
   }
 
   /// P2MImpl mutants only the newer oracle checks and vocabulary see:
@@ -78,10 +73,10 @@ struct SeededBugTests {
   enum OracleMutant: String, CaseIterable, Sendable {
     case splitWithoutInheritance, invalidatesFirstRootPageOnly, freeBeforeIOTLBFlush
 
-    var mutants: Mutants {
+    var bug: SeededBug {
       switch self {
-      case .splitWithoutInheritance: .splitWithoutInheritance
-      case .invalidatesFirstRootPageOnly: .invalidatesFirstRootPageOnly
+      case .splitWithoutInheritance: .splitChildrenLosePermissions
+      case .invalidatesFirstRootPageOnly: .setWayRootPartlyInvalidated
       case .freeBeforeIOTLBFlush: .freeBeforeIOTLBFlush
       }
     }
@@ -104,14 +99,15 @@ struct SeededBugTests {
 
   @Test("found from the committed corpus by the property it breaks, minimized to at most five operations", arguments: OracleMutant.allCases)
   func oracleMutant(mutant: OracleMutant) throws {
-    let broken = ScenarioChecker(makeP2M: P2MFactory.xen(withMutants: mutant.mutants))
+    let broken = ScenarioChecker()
     var search = MutationSearch(checker: broken, seed: 0x5EED_0A00)
-    let found = search.run(corpus: try committedCorpus(), maximumRuns: Self.maximumRuns)
+    let corpus = try committedCorpus()
+    let found = mutant.bug.inject { search.run(corpus: corpus, maximumRuns: Self.maximumRuns) }
     let finding = try #require(found, "not found in \(Self.maximumRuns) runs")
     let failure = try #require(finding.result.failure)
     #expect(failure.oracle == .specVersusImplementation)
     #expect(failure.property == mutant.property)
-    let text = try expectMinimized(finding.result.scenario, on: broken, failingAs: failure)
+    let text = try expectMinimized(finding.result.scenario, on: broken, seeding: [mutant.bug], failingAs: failure)
     #expect(text.contains(mutant.reachedThrough), "\(text)")
   }
 }
@@ -126,11 +122,11 @@ struct SeededSMMUBugTests {
   enum Mutant: String, CaseIterable, Sendable {
     case ignoresIOTLBFlush, iotlbIgnoresVMID, flushesFirstSMMUOnly
 
-    var mutants: SMMUMutants {
+    var bug: SeededBug {
       switch self {
-      case .ignoresIOTLBFlush: .ignoresIOTLBFlush
+      case .ignoresIOTLBFlush: .iotlbFlushIgnored
       case .iotlbIgnoresVMID: .iotlbIgnoresVMID
-      case .flushesFirstSMMUOnly: .flushesFirstSMMUOnly
+      case .flushesFirstSMMUOnly: .iotlbFlushFirstSMMUOnly
       }
     }
   }
@@ -141,17 +137,18 @@ struct SeededSMMUBugTests {
   /// Runs needed with these seeds: 9, 194 and 226 of 2 000.
   @Test("found by a bounded search from the seeds that pass on the mutant, minimized to at most five operations", arguments: Mutant.allCases)
   func search(mutant: Mutant) throws {
-    let broken = ScenarioChecker(smmuMutants: mutant.mutants)
-    let corpus = try committedCorpus().filter { broken.check(bytes: $0).passed }
+    let broken = ScenarioChecker()
+    let all = try committedCorpus()
+    let corpus = mutant.bug.inject { all.filter { broken.check(bytes: $0).passed } }
     #expect(!corpus.isEmpty)
     var search = MutationSearch(checker: broken, seed: 0x5EED_5330)
     // Only SMMU failures: the search may meet a DMA-property failure of the
     // spec on the way (not this mutant's), and must go on past it.
-    let found = search.run(corpus: corpus, maximumRuns: Self.maximumRuns) { $0.oracle == .smmu }
+    let found = mutant.bug.inject { search.run(corpus: corpus, maximumRuns: Self.maximumRuns) { $0.oracle == .smmu } }
     let finding = try #require(found, "not found in \(Self.maximumRuns) runs")
     let failure = try #require(finding.result.failure)
     #expect(failure.oracle == .smmu)
-    try expectMinimized(finding.result.scenario, on: broken, failingAs: failure)
+    try expectMinimized(finding.result.scenario, on: broken, seeding: [mutant.bug], failingAs: failure)
   }
 
   @Test("the committed SMMU seed alone catches the missing flush and the flush that reaches one SMMU")
@@ -159,7 +156,7 @@ struct SeededSMMUBugTests {
     let seed = try FuzzInput.load(repository.appendingPathComponent("corpus/fuzz/two-smmus-iotlb-remap-attach-guest").path)
     #expect(seed.check().passed)
     for mutant in [Mutant.ignoresIOTLBFlush, .flushesFirstSMMUOnly] {
-      let failure = seed.check(with: ScenarioChecker(smmuMutants: mutant.mutants)).failure
+      let failure = mutant.bug.inject { seed.check(with: ScenarioChecker()).failure }
       #expect(failure?.signature.oracle == .smmu, "\(mutant)")
       #expect(failure?.property == "iotlb-coherence", "\(mutant)")
     }
@@ -172,8 +169,10 @@ struct SeededSMMUBugTests {
 /// result, so it can be committed as a regression. Returns the minimized
 /// scenario as text.
 @discardableResult
-func expectMinimized(_ scenario: Scenario, on broken: ScenarioChecker, failingAs failure: FuzzFailure) throws -> String {
-  let minimized = try #require(Minimizer(checker: broken).minimize(scenario))
+func expectMinimized(
+  _ scenario: Scenario, on broken: ScenarioChecker, seeding bugs: [SeededBug] = [], failingAs failure: FuzzFailure
+) throws -> String {
+  let minimized = try #require(SeededBug.inject(bugs) { Minimizer(checker: broken).minimize(scenario) })
   let text = ScenarioPrinter.print(minimized.scenario)
   #expect(minimized.failure.signature == failure.signature, "\(text)")
   #expect(minimized.scenario.statements.filter { FuzzEncoder.isOperation($0.kind) }.count <= 5, "\(text)")

@@ -33,9 +33,11 @@ struct XSATests {
   /// Set/Way tracking leaves GFN 0x11's leaf type-valid with valid bit 0:
   /// the root is invalidated, then an access to 0x10 resolves its path,
   /// invalidating the L3 table it shares with 0x11 on the way down.
-  static func hardwareInvalidNeighbour(_ mutants: Bool) throws -> XenP2M {
+  ///
+  /// `beforeXSA393` makes the p2m remove as Xen 4.16.0 and earlier do.
+  static func hardwareInvalidNeighbour(beforeXSA393: Bool) throws -> XenP2M {
     var p2m = try makeP2M(ipaBits: 40, iommuEnabled: false)
-    if mutants { p2m.mutants = .removalKeepsHardwareInvalid }
+    p2m.zeroesRemovedHardwareInvalidEntries = !beforeXSA393
     try p2m.map(GFN(0x10), count: 2, to: MFN(0x500), type: .ramRW)
     try p2m.invalidateRoot()
     #expect(p2m.walk(GFN(0x10).address, access: .read) == .fault(StageTwoFault(kind: .translation, level: 1)))
@@ -52,7 +54,7 @@ struct XSATests {
 
   @Test("XSA-393: removing a hardware-invalid entry zeroes it; a later fault cannot bring it back")
   func removalOfHardwareInvalid() throws {
-    var p2m = try Self.hardwareInvalidNeighbour(false)
+    var p2m = try Self.hardwareInvalidNeighbour(beforeXSA393: false)
     try p2m.unmap(GFN(0x11))
     #expect(p2m.lookup(GFN(0x11)) == nil)
     let resolved = p2m.resolveTranslationFault(GFN(0x11))
@@ -63,7 +65,7 @@ struct XSATests {
 
   @Test("mutant (before XSA-393): the removed entry survives and a fault maps the page back")
   func removalBugResurrects() throws {
-    var p2m = try Self.hardwareInvalidNeighbour(true)
+    var p2m = try Self.hardwareInvalidNeighbour(beforeXSA393: true)
     try p2m.unmap(GFN(0x11))
     #expect(p2m.lookup(GFN(0x11)) != nil)
     let resolved = p2m.resolveTranslationFault(GFN(0x11))

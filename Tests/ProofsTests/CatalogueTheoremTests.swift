@@ -10,9 +10,11 @@ import Testing
 /// of the code it covers is refuted: a proof that cannot fail is a defect.
 @Suite("Catalogue theorems and their mutants")
 struct CatalogueTheoremTests {
-  func run(_ theorem: Theorem) throws -> [Finding] {
+  /// The theorem's findings, with `bugs` seeded in everything its body
+  /// runs (the symbolic run and the replay alike).
+  func run(_ theorem: Theorem, seeding bugs: [SeededBug] = []) throws -> [Finding] {
     let session = try ProofSession(timeout: theorem.timeout, seed: 1, dumpDirectory: nil)
-    return try theorem.body(session)
+    return try SeededBug.inject(bugs) { try theorem.body(session) }
   }
 
   @Test("descriptor.roundtrip: proved; an encoder that puts the type one bit low is refuted")
@@ -33,8 +35,8 @@ struct CatalogueTheoremTests {
     for theorem in [TableTheorems.walkEquivalence(), TableTheorems.refinement()] {
       #expect(try run(theorem).allSatisfy { $0.verdict == .proved }, "\(theorem.name)")
     }
-    for theorem in [TableTheorems.walkEquivalence(mutants: .splitWithoutInheritance), TableTheorems.refinement(mutants: .splitWithoutInheritance)] {
-      let findings = try run(theorem)
+    for theorem in [TableTheorems.walkEquivalence(), TableTheorems.refinement()] {
+      let findings = try run(theorem, seeding: [.splitChildrenLosePermissions])
       // Only the sequence with a split inside a block can show it.
       let mixed = findings.filter { $0.claim.contains("mixed") }
       #expect(!mixed.isEmpty && mixed.allSatisfy { $0.verdict == .refuted }, "\(theorem.name): \(findings)")
@@ -45,7 +47,7 @@ struct CatalogueTheoremTests {
   @Test("p2m.flush-before-free: proved; releasing before the IOTLB flush (before 6718787797) is refuted")
   func flushBeforeFree() throws {
     #expect(try run(FlushOrderTheorem.theorem()).allSatisfy { $0.verdict == .proved })
-    let broken = try run(FlushOrderTheorem.theorem(mutants: .freeBeforeIOTLBFlush))
+    let broken = try run(FlushOrderTheorem.theorem(), seeding: [.freeBeforeIOTLBFlush])
     #expect(!broken.isEmpty && broken.allSatisfy { $0.verdict == .refuted }, "\(broken)")
   }
 
@@ -53,7 +55,7 @@ struct CatalogueTheoremTests {
   func setWay() throws {
     let proved = try run(SetWayTheorem.theorem())
     #expect(proved.count == 1 && proved[0].verdict == .proved, "\(proved)")
-    let broken = try run(SetWayTheorem.theorem(mutants: .invalidatesFirstRootPageOnly))
+    let broken = try run(SetWayTheorem.theorem(), seeding: [.setWayRootPartlyInvalidated])
     #expect(broken.count == 1 && broken.allSatisfy { $0.verdict == .refuted }, "\(broken)")
     // The IPA that still translates is in the second root page (512 GiB to 1 TiB).
     #expect(broken.allSatisfy { $0.values["ipa"].map { $0 >> 39 == 1 } == true }, "\(broken)")
@@ -63,7 +65,7 @@ struct CatalogueTheoremTests {
   func outOfRange() throws {
     let proved = try run(OutOfRangeTheorem.theorem())
     #expect(proved.count == 2 && proved.allSatisfy { $0.verdict == .proved }, "\(proved)")
-    let broken = try run(OutOfRangeTheorem.theorem(mutants: .gfnTopBitsAliased))
+    let broken = try run(OutOfRangeTheorem.theorem(), seeding: [.gfnTopBitsAliased])
     #expect(broken.count == 2 && broken.allSatisfy { $0.verdict == .refuted }, "\(broken)")
     #expect(broken.allSatisfy { $0.reason.contains("was not refused") }, "\(broken)")
   }
@@ -72,7 +74,7 @@ struct CatalogueTheoremTests {
   func removalKeepsBlocks() throws {
     let proved = try run(RemovalOrderTheorem.theorem())
     #expect(proved.count == 2 && proved.allSatisfy { $0.verdict == .proved }, "\(proved)")
-    let broken = try run(RemovalOrderTheorem.theorem(mutants: .removalOrderFromInvalidMFN))
+    let broken = try run(RemovalOrderTheorem.theorem(), seeding: [.removalShattersSuperpages])
     #expect(broken.count == 2 && broken.allSatisfy { $0.verdict == .refuted }, "\(broken)")
     // The 4K removal has to split the block, and the pool has no page for it.
     #expect(broken.allSatisfy { $0.reason.contains("the removal failed") }, "\(broken)")
@@ -82,7 +84,7 @@ struct CatalogueTheoremTests {
   func removalAfterSetWay() throws {
     let proved = try run(RemovalAfterSetWayTheorem.theorem())
     #expect(proved.count == 1 && proved[0].verdict == .proved, "\(proved)")
-    let broken = try run(RemovalAfterSetWayTheorem.theorem(mutants: .removalKeepsHardwareInvalid))
+    let broken = try run(RemovalAfterSetWayTheorem.theorem(), seeding: [.removalKeepsHWInvalidEntry])
     #expect(broken.count == 1 && broken.allSatisfy { $0.verdict == .refuted }, "\(broken)")
     #expect(broken.allSatisfy { $0.reason.contains("the removed page's fault resolved") }, "\(broken)")
   }
@@ -114,19 +116,17 @@ struct CatalogueTheoremTests {
   }
 
   /// The spec's `map_grant_ref()` with a `mapkind()` mistake put back
-  /// (``XenMutants/mapKindNeverUpgrades``): the 1:1 IOMMU entry is made
+  /// (``SeededBug/grantRWAfterRONotUpgraded``): the 1:1 IOMMU entry is made
   /// only when dom0 has no map of the frame yet, so a writable map after a
   /// read-only one leaves it read-only and DMA into the page faults.
   static let mapGrantWithoutUpgrade: GrantPermissionTheorem.MapGrant = { xen, granter, gfn, hostGFN, writable in
-    xen.xenMutants = .mapKindNeverUpgrades
-    defer { xen.xenMutants = [] }
-    return try xen.mapGrant(from: granter, gfn: gfn, at: hostGFN, writable: writable)
+    try SeededBug.grantRWAfterRONotUpgraded.inject { try xen.mapGrant(from: granter, gfn: gfn, at: hostGFN, writable: writable) }
   }
 
   @Test("smmu.regression: proved with Xen's flushes; without them (before 9ed527dc95) refuted, and the stale entry replays")
   func smmuRefinement() throws {
     #expect(try run(SMMURefinementTheorem.theorem()).allSatisfy { $0.verdict == .proved })
-    let broken = try run(SMMURefinementTheorem.theorem(mutants: .ignoresIOTLBFlush))
+    let broken = try run(SMMURefinementTheorem.theorem(), seeding: [.iotlbFlushIgnored])
     let refuted = broken.filter { $0.verdict == .refuted }
     #expect(!refuted.isEmpty)
     #expect(refuted.allSatisfy { $0.replayed == true }, "\(refuted)")
@@ -138,7 +138,7 @@ struct CatalogueTheoremTests {
     let refuted = findings.filter { $0.verdict == .refuted }.map(\.claim)
     #expect(refuted.sorted() == ["dma.flag-equals-swiotlb[coloured,grant,one-page].swiotlb-xen", "dma.flag-equals-swiotlb[coloured,grant,straddling].swiotlb-xen"])
     #expect(findings.filter { $0.verdict == .refuted }.allSatisfy { $0.replayed == true })
-    let broken = try run(FlagEqualsSwiotlbTheorem.theorem(xenMutants: .oneToOneAtGFN))
+    let broken = try run(FlagEqualsSwiotlbTheorem.theorem, seeding: [.oneToOneAtGFN])
     #expect(broken.first { $0.claim == "dma.flag-equals-swiotlb[direct-mapped,grant,one-page]" }?.verdict == .refuted)
   }
 

@@ -6,11 +6,11 @@ import Testing
 @testable import Proofs
 @Suite("DMA matrix")
 struct DMAMatrixTests {
-  func decide(_ name: String, mutants: DMAMutants = [], xenMutants: XenMutants = []) throws -> [DMAProperty: Finding] {
+  /// The cell's findings, with `bugs` seeded in the proof and its replay.
+  func decide(_ name: String, seeding bugs: [SeededBug] = []) throws -> [DMAProperty: Finding] {
     let cell = try #require(MatrixCell(name: name))
     let session = try ProofSession(timeout: .seconds(10), seed: 1, dumpDirectory: nil)
-    let findings = try DMAMatrixTheorem.decide(
-      cell, session: session, mutants: mutants, xenMutants: xenMutants)
+    let findings = try SeededBug.inject(bugs) { try DMAMatrixTheorem.decide(cell, session: session) }
     var byProperty: [DMAProperty: Finding] = [:]
     for (property, finding) in zip(DMAProperty.allCases, findings) { byProperty[property] = finding }
     return byProperty
@@ -53,15 +53,15 @@ struct DMAMatrixTests {
   @Test(
     "a deliberately broken spec DMA path is refuted by Z3, and the refutation replays",
     arguments: [
-      (DMAMutants.treeMissReturnsZero, "legacy/direct-mapped/attached/local/one-page/after-fix"),
-      (.straddleChecksFirstPageOnly, "legacy/direct-mapped/attached/grant/straddling/after-fix"),
+      (SeededBug.treeMissReturnsZero, "legacy/direct-mapped/attached/local/one-page/after-fix"),
+      (.straddleNeverChecked, "legacy/direct-mapped/attached/grant/straddling/after-fix"),
       (.bounceSlotOnePageOff, "legacy/direct-mapped/attached/grant/straddling/after-fix"),
     ])
-  func specMutants(mutants: DMAMutants, cell: String) throws {
+  func specMutants(bug: SeededBug, cell: String) throws {
     #expect(try decide(cell).values.allSatisfy { $0.verdict == .proved })
-    let broken = try decide(cell, mutants: mutants)
+    let broken = try decide(cell, seeding: [bug])
     let refuted = broken.values.filter { $0.verdict == .refuted }
-    #expect(!refuted.isEmpty, "\(mutants) was not caught in \(cell)")
+    #expect(!refuted.isEmpty, "\(bug) was not caught in \(cell)")
     #expect(refuted.allSatisfy { $0.replayed == true }, "\(broken)")
   }
 
@@ -72,22 +72,22 @@ struct DMAMatrixTests {
   @Test(
     "a deliberately broken Xen grant operation is refuted by Z3, and the refutation replays",
     arguments: [
-      (XenMutants.oneToOneAtGFN, "legacy/direct-mapped/attached/grant/one-page/after-fix"),
+      (SeededBug.oneToOneAtGFN, "legacy/direct-mapped/attached/grant/one-page/after-fix"),
       // Only a history shows this one: a read-only map of the frame before
       // the buffer's writable one leaves the 1:1 entry read-only.
-      (.mapKindNeverUpgrades, "legacy/direct-mapped/attached/grant/one-page/after-fix"),
+      (.grantRWAfterRONotUpgraded, "legacy/direct-mapped/attached/grant/one-page/after-fix"),
     ])
-  func xenMutants(mutants: XenMutants, cell: String) throws {
+  func xenMutants(bug: SeededBug, cell: String) throws {
     #expect(try decide(cell).values.allSatisfy { $0.verdict == .proved })
-    let broken = try decide(cell, xenMutants: mutants)
+    let broken = try decide(cell, seeding: [bug])
     let refuted = broken.values.filter { $0.verdict == .refuted }
-    #expect(!refuted.isEmpty, "\(mutants) was not caught in \(cell)")
+    #expect(!refuted.isEmpty, "\(bug) was not caught in \(cell)")
     #expect(refuted.allSatisfy { $0.replayed == true }, "\(broken)")
   }
 
   @Test("a refutation that needs a history shows it in the replayed scenario")
   func historyInCounterexample() throws {
-    let broken = try decide("legacy/direct-mapped/attached/grant/one-page/after-fix", xenMutants: .mapKindNeverUpgrades)
+    let broken = try decide("legacy/direct-mapped/attached/grant/one-page/after-fix", seeding: [.grantRWAfterRONotUpgraded])
     let refuted = try #require(broken.values.first { $0.verdict == .refuted })
     let scenario = try #require(refuted.counterexample)
     #expect(scenario.contains(" ro as op"), "\(scenario)")

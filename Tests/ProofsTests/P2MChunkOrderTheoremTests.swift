@@ -9,9 +9,8 @@ import Testing
 /// pages left is refuted on `fits`, with a cursor that replays.
 @Suite("p2m.chunk-order: p2m_set_entry's loop cuts requests into p2m.step's chunks")
 struct P2MChunkOrderTheoremTests {
-  func run(_ theorem: Theorem) throws -> [Finding] {
-    let session = try ProofSession(timeout: theorem.timeout, seed: 1, dumpDirectory: nil)
-    return try theorem.body(session)
+  func run(_ theorem: Theorem, seeding bugs: [SeededBug] = []) throws -> [Finding] {
+    try CatalogueTheoremTests().run(theorem, seeding: bugs)
   }
 
   @Test("proved for insertions and removals")
@@ -23,7 +22,7 @@ struct P2MChunkOrderTheoremTests {
 
   @Test("refuted: an order that ignores the pages left; replayed")
   func ignoresCount() throws {
-    let findings = try run(P2MChunkOrderTheorem.theorem(mutants: .chunkOrderIgnoresCount))
+    let findings = try run(P2MChunkOrderTheorem.theorem(), seeding: [.chunkOrderIgnoresCount])
     #expect(findings.allSatisfy { $0.verdict == .refuted && $0.reason.contains("fits") && $0.replayed == true }, "\(findings)")
   }
 
@@ -31,7 +30,7 @@ struct P2MChunkOrderTheoremTests {
     var cursor = P2MChunkCursor<UInt64>(gfn: gfn, mfn: mfn, remaining: count)
     var chunks: [(UInt64, UInt64?, UInt64)] = []
     while cursor.remaining > 0 {
-      let order = cursor.order(mutants: [])
+      let order = cursor.order()
       chunks.append((cursor.gfn, cursor.mfn, order))
       cursor = cursor.advanced(byOrder: order)
     }

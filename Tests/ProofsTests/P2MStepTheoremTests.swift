@@ -22,28 +22,28 @@ struct P2MStepTheoremTests {
 
   @Test("releasing before the IOTLB flush (before 6718787797) breaks the flush order")
   func releaseBeforeFlush() throws {
-    let findings = step(try CatalogueTheoremTests().run(P2MStepTheorem.theorem(mutants: .freeBeforeIOTLBFlush, orders: [18], operations: [.insert])))
+    let findings = step(try CatalogueTheoremTests().run(P2MStepTheorem.theorem(orders: [18], operations: [.insert]), seeding: [.freeBeforeIOTLBFlush]))
     #expect(findings.count == 1 && findings.allSatisfy { $0.verdict == .refuted }, "\(findings)")
     #expect(findings.allSatisfy { $0.reason.contains("flush order") })
   }
 
   @Test("a removal that keeps a hardware-invalid entry (before XSA-393) breaks the abstraction")
   func removalKeepsHardwareInvalid() throws {
-    let findings = step(try CatalogueTheoremTests().run(P2MStepTheorem.theorem(mutants: .removalKeepsHardwareInvalid, orders: [18], operations: [.remove])))
+    let findings = step(try CatalogueTheoremTests().run(P2MStepTheorem.theorem(orders: [18], operations: [.remove]), seeding: [.removalKeepsHWInvalidEntry]))
     #expect(findings.count == 1 && findings.allSatisfy { $0.verdict == .refuted }, "\(findings)")
     #expect(findings.allSatisfy { $0.reason.contains("abstraction") })
   }
 
   @Test("split children that lose the parent's type and permissions (97323702bf) break the abstraction")
   func splitWithoutInheritance() throws {
-    let findings = step(try CatalogueTheoremTests().run(P2MStepTheorem.theorem(mutants: .splitWithoutInheritance, orders: [9], operations: [.remove])))
+    let findings = step(try CatalogueTheoremTests().run(P2MStepTheorem.theorem(orders: [9], operations: [.remove]), seeding: [.splitChildrenLosePermissions]))
     #expect(findings.count == 1 && findings.allSatisfy { $0.verdict == .refuted }, "\(findings)")
     #expect(findings.allSatisfy { $0.reason.contains("abstraction") })
   }
 
   @Test("an update beyond the root tables that aliases a low GFN (XSA-301) breaks the abstraction")
   func aliasedTopBits() throws {
-    let findings = step(try CatalogueTheoremTests().run(P2MStepTheorem.theorem(mutants: .gfnTopBitsAliased, orders: [18], operations: [.insert])))
+    let findings = step(try CatalogueTheoremTests().run(P2MStepTheorem.theorem(orders: [18], operations: [.insert]), seeding: [.gfnTopBitsAliased]))
     #expect(findings.count == 1 && findings.allSatisfy { $0.verdict == .refuted }, "\(findings)")
   }
 

@@ -7,11 +7,12 @@ import Testing
 /// `dma.class`: cells decided for every platform of the class at once.
 @Suite("DMA cells for every platform of the class")
 struct PlatformClassTheoremTests {
-  func decide(_ name: String, mutants: DMAMutants = []) throws -> [DMAProperty: Finding] {
+  func decide(_ name: String, seeding bugs: [SeededBug] = []) throws -> [DMAProperty: Finding] {
     let cell = try #require(MatrixCell(name: name))
     let session = try ProofSession(timeout: .seconds(60), seed: 1, dumpDirectory: nil)
-    let findings = try DMAMatrixTheorem.decide(
-      cell, session: session, mutants: mutants, releases: [.latest], scope: .everyPlatform, history: .none)
+    let findings = try SeededBug.inject(bugs) {
+      try DMAMatrixTheorem.decide(cell, session: session, releases: [.latest], scope: .everyPlatform, history: .none)
+    }
     return Dictionary(uniqueKeysWithValues: zip(DMAProperty.allCases, findings).map { ($0, $1) })
   }
 
@@ -37,7 +38,7 @@ struct PlatformClassTheoremTests {
   func brokenVariant() throws {
     let cell = "legacy/direct-mapped/attached/local/one-page/after-fix"
     #expect(try decide(cell).values.allSatisfy { $0.verdict == .proved })
-    let broken = try decide(cell, mutants: .bounceSlotOnePageOff)
+    let broken = try decide(cell, seeding: [.bounceSlotOnePageOff])
     let refuted = broken.values.filter { $0.verdict == .refuted }
     #expect(!refuted.isEmpty)
     #expect(refuted.allSatisfy { $0.replayed == true }, "\(broken)")

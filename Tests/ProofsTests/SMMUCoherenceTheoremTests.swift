@@ -10,9 +10,8 @@ import Testing
 /// replays on the concrete ``XenSMMUPlatform``.
 @Suite("smmu.coherence: IOTLB maintenance keeps every IOTLB state coherent")
 struct SMMUCoherenceTheoremTests {
-  func run(_ theorem: Theorem) throws -> [Finding] {
-    let session = try ProofSession(timeout: theorem.timeout, seed: 1, dumpDirectory: nil)
-    return try theorem.body(session)
+  func run(_ theorem: Theorem, seeding bugs: [SeededBug] = []) throws -> [Finding] {
+    try CatalogueTheoremTests().run(theorem, seeding: bugs)
   }
 
   /// Xen's smmu-v3.c frees an S2VMID without invalidating it; every
@@ -40,7 +39,7 @@ struct SMMUCoherenceTheoremTests {
   /// of a domain whose tables the SMMU shares.
   @Test("refuted: no IOTLB flush after a p2m update; replayed", arguments: SymbolicSMMU.Version.allCases)
   func noFlush(version: SymbolicSMMU.Version) throws {
-    let findings = try run(SMMUCoherenceTheorem.theorem(mutants: .ignoresIOTLBFlush, versions: [version], steps: [.update, .fill]))
+    let findings = try run(SMMUCoherenceTheorem.theorem(versions: [version], steps: [.update, .fill]), seeding: [.iotlbFlushIgnored])
     #expect(findings.first?.verdict == .refuted, "\(findings)")
     #expect(findings.first?.replayed == true, "\(findings)")
     #expect(findings.last?.verdict == .proved, "a fill does not depend on the flush")
@@ -48,7 +47,7 @@ struct SMMUCoherenceTheoremTests {
 
   @Test("refuted: a flush that reaches only the first SMMU; replayed", arguments: SymbolicSMMU.Version.allCases)
   func firstSMMUOnly(version: SymbolicSMMU.Version) throws {
-    let findings = try run(SMMUCoherenceTheorem.theorem(mutants: .flushesFirstSMMUOnly, versions: [version], steps: [.update]))
+    let findings = try run(SMMUCoherenceTheorem.theorem(versions: [version], steps: [.update]), seeding: [.iotlbFlushFirstSMMUOnly])
     #expect(findings.first?.verdict == .refuted, "\(findings)")
     #expect(findings.first?.reason.contains("smmu1") == true, "\(findings)")
     #expect(findings.first?.replayed == true, "\(findings)")
@@ -56,7 +55,7 @@ struct SMMUCoherenceTheoremTests {
 
   @Test("refuted: an SMMUv2 bank freed without the TLB nuke; replayed")
   func recycledVMID() throws {
-    let findings = try run(SMMUCoherenceTheorem.theorem(mutants: .recyclesVMIDWithoutInvalidation, versions: [.v2], steps: [.detach, .attach]))
+    let findings = try run(SMMUCoherenceTheorem.theorem(versions: [.v2], steps: [.detach, .attach]), seeding: [.vmidFreedWithoutTLBNuke])
     #expect(findings.first?.verdict == .refuted, "\(findings)")
     #expect(findings.first?.replayed == true, "\(findings)")
     #expect(findings.last?.verdict == .proved, "attach invalidates nothing in either driver")
@@ -67,9 +66,9 @@ struct SMMUCoherenceTheoremTests {
   /// SMMUv3 as Xen is, on SMMUv2 only without the nuke.
   @Test("the replays show a stale entry only where the maintenance lacks an invalidation", arguments: SymbolicSMMU.Version.allCases)
   func replaysAreSpecific(version: SymbolicSMMU.Version) throws {
-    #expect(try SMMUCoherenceTheorem.replayUpdate(version: version, mutants: [], page: 0x1234).1 == false)
-    #expect(try SMMUCoherenceTheorem.replayUpdate(version: version, mutants: .ignoresIOTLBFlush, page: 0x1234).1)
-    #expect(try SMMUCoherenceTheorem.replayRecycle(version: version, mutants: [], page: 0x1234).1 == (version == .v3))
-    #expect(try SMMUCoherenceTheorem.replayRecycle(version: version, mutants: .recyclesVMIDWithoutInvalidation, page: 0x1234).1)
+    #expect(try SMMUCoherenceTheorem.replayUpdate(version: version, page: 0x1234).1 == false)
+    #expect(try SeededBug.iotlbFlushIgnored.inject { try SMMUCoherenceTheorem.replayUpdate(version: version, page: 0x1234) }.1)
+    #expect(try SMMUCoherenceTheorem.replayRecycle(version: version, page: 0x1234).1 == (version == .v3))
+    #expect(try SeededBug.vmidFreedWithoutTLBNuke.inject { try SMMUCoherenceTheorem.replayRecycle(version: version, page: 0x1234) }.1)
   }
 }

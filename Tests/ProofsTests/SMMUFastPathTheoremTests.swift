@@ -10,9 +10,8 @@ import Testing
 /// path answers differently from the full path there.
 @Suite("smmu.fast-path: the IOTLB probe equals the decode and generic lookup")
 struct SMMUFastPathTheoremTests {
-  func run(_ theorem: Theorem) throws -> [Finding] {
-    let session = try ProofSession(timeout: theorem.timeout, seed: 1, dumpDirectory: nil)
-    return try theorem.body(session)
+  func run(_ theorem: Theorem, seeding bugs: [SeededBug] = []) throws -> [Finding] {
+    try CatalogueTheoremTests().run(theorem, seeding: bugs)
   }
 
   @Test("proved for read, write and fill, each within the catalogue's budget")
@@ -28,7 +27,7 @@ struct SMMUFastPathTheoremTests {
   /// other than the one probed, and replays.
   @Test("refuted: a probe that ignores the VMID; the slot replays on a concrete IOTLB")
   func ignoresVMID() throws {
-    let findings = try run(SMMUFastPathTheorem.theorem(mutants: .ignoresVMID))
+    let findings = try run(SMMUFastPathTheorem.theorem(), seeding: [.fastPathIgnoresVMID])
     let probes = findings.filter { $0.claim != "smmu.fast-path[fill]" }
     #expect(probes.count == 2 && probes.allSatisfy { $0.verdict == .refuted }, "\(findings)")
     #expect(probes.allSatisfy { $0.replayed == true }, "\(probes)")
@@ -45,7 +44,7 @@ struct SMMUFastPathTheoremTests {
   /// address, so the model's hit translates.
   @Test("refuted: a probe that takes the block offset at the wrong level; the slot replays")
   func blockOffset() throws {
-    let findings = try run(SMMUFastPathTheorem.theorem(mutants: .blockOffset))
+    let findings = try run(SMMUFastPathTheorem.theorem(), seeding: [.fastPathBlockOffset])
     let probes = findings.filter { $0.claim != "smmu.fast-path[fill]" }
     #expect(probes.count == 2 && probes.allSatisfy { $0.verdict == .refuted }, "\(findings)")
     #expect(probes.allSatisfy { $0.replayed == true }, "\(probes)")
@@ -61,9 +60,9 @@ struct SMMUFastPathTheoremTests {
   func replay() {
     let filled = IOTLBSlot<UInt64>.fill(vmid: 2, ipa: 0x5000, outputAddress: 0x9000, read: true, write: true, level: 3, generation: 0)
     let values = ["key": filled.key, "value": filled.value, "stamp": 0, "vmid": 1, "ipa": 0x5123, "generation(vmid)": 0, "generation(key)": 0]
-    let sound = SMMUFastPathTheorem.replay(values, access: .read, mutants: [])
+    let sound = SMMUFastPathTheorem.replay(values, access: .read)
     #expect(sound.fast == nil && sound.full == nil)
-    let broken = SMMUFastPathTheorem.replay(values, access: .read, mutants: .ignoresVMID)
+    let broken = SeededBug.fastPathIgnoresVMID.inject { SMMUFastPathTheorem.replay(values, access: .read) }
     #expect(broken.fast?.machineAddress == 0x9123, "\(String(describing: broken.fast))")
     #expect(broken.full == nil)
   }

@@ -128,7 +128,7 @@ struct FastPathTests {
   /// Two domains behind one SMMUv2 (dom0 through stream 1, VMID 1; d1
   /// through stream 2, VMID 2) map GFN 0x40201 to different frames; dom0's
   /// device has just filled the IOTLB with that page.
-  static func sharedPage(iotlbCapacity: Int, mutants: SMMUMutants) throws -> (World, SMMUIndex, UInt64) {
+  static func sharedPage(iotlbCapacity: Int) throws -> (World, SMMUIndex, UInt64) {
     var world = try World(
       smmus: [.v2(name: "s")],
       devices: [
@@ -140,7 +140,6 @@ struct FastPathTests {
     world.attach("b", to: DomainID(1), "setup")
     try world.setEntry(.dom0, GFN(0x40201), count: 1, mfn: MFN(0x123_4000), type: .ramRW)
     try world.setEntry(DomainID(1), GFN(0x40201), count: 1, mfn: MFN(0x765_4000), type: .ramRW)
-    world.impl.mutants = mutants
     let smmu = try world.impl.smmuIndex(named: "s")
     let address: UInt64 = 0x40201 << 12 | 0x10
     #expect(try world.impl.translateCompact(stream: 1, on: smmu, address: address, access: .read) == .reached(0x123_4000 << 12 | 0x10))
@@ -156,24 +155,28 @@ struct FastPathTests {
   /// VMIDs 1 and 2 never share a slot and the bug does not show at all —
   /// why it needs the theorem, which quantifies over every slot content.
   @Test("a fast-path bug disagrees with the full path", arguments: [
-    (SMMUMutants.fastPathIgnoresVMID, StreamID(2), UInt64(0x765_4000 << 12 | 0x10), UInt64(0x123_4000 << 12 | 0x10)),
-    (SMMUMutants.fastPathBlockOffset, StreamID(1), UInt64(0x123_4000 << 12 | 0x10), UInt64(0x123_4001 << 12 | 0x10)),
+    (SeededBug.fastPathIgnoresVMID, StreamID(2), UInt64(0x765_4000 << 12 | 0x10), UInt64(0x123_4000 << 12 | 0x10)),
+    (SeededBug.fastPathBlockOffset, StreamID(1), UInt64(0x123_4000 << 12 | 0x10), UInt64(0x123_4001 << 12 | 0x10)),
   ])
-  func mutantDisagrees(mutant: SMMUMutants, stream: StreamID, right: UInt64, wrong: UInt64) throws {
-    let (world, smmu, address) = try Self.sharedPage(iotlbCapacity: 1, mutants: mutant)
-    let fast = try world.impl.translateCompact(stream: stream, on: smmu, address: address, access: .read)
-    let full = try world.impl.translate(stream: stream, on: smmu, address: address, access: .read)
-    #expect(fast == .reached(wrong), "\(fast)")
-    #expect(full.machineAddress == right, "\(full)")
+  func mutantDisagrees(bug: SeededBug, stream: StreamID, right: UInt64, wrong: UInt64) throws {
+    try bug.inject {
+      let (world, smmu, address) = try Self.sharedPage(iotlbCapacity: 1)
+      let fast = try world.impl.translateCompact(stream: stream, on: smmu, address: address, access: .read)
+      let full = try world.impl.translate(stream: stream, on: smmu, address: address, access: .read)
+      #expect(fast == .reached(wrong), "\(fast)")
+      #expect(full.machineAddress == right, "\(full)")
+    }
 
-    let (sound, soundSMMU, _) = try Self.sharedPage(iotlbCapacity: 1, mutants: [])
+    let (sound, soundSMMU, address) = try Self.sharedPage(iotlbCapacity: 1)
     #expect(try sound.impl.translateCompact(stream: stream, on: soundSMMU, address: address, access: .read) == .reached(right))
   }
 
   @Test("a probe that ignores the VMID does not show in a 1024-entry IOTLB with VMIDs 1 and 2")
   func ignoredVMIDHiddenByTheIndex() throws {
-    let (world, smmu, address) = try Self.sharedPage(iotlbCapacity: 1024, mutants: .fastPathIgnoresVMID)
-    let fast = try world.impl.translateCompact(stream: 2, on: smmu, address: address, access: .read)
-    #expect(fast == .reached(0x765_4000 << 12 | 0x10))
+    try SeededBug.fastPathIgnoresVMID.inject {
+      let (world, smmu, address) = try Self.sharedPage(iotlbCapacity: 1024)
+      let fast = try world.impl.translateCompact(stream: 2, on: smmu, address: address, access: .read)
+      #expect(fast == .reached(0x765_4000 << 12 | 0x10))
+    }
   }
 }

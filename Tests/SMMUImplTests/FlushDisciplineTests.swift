@@ -16,12 +16,13 @@ struct FlushDisciplineTests {
     var world = v3 ? try smallV3World() : try smallV2World()
     let (device, stream, smmu) = v3 ? ("nvme", StreamID(0x40), "smmu3") : ("eth", StreamID(0x10), "smmu0")
     world.attach(device, to: .dom0, "setup")
-    if dropFlush { world.impl.mutants = .ignoresIOTLBFlush }
-    try world.setEntry(.dom0, GFN(0x300), count: 1, mfn: MFN(0x1_0000), type: .ramRW)
-    #expect(try world.disagreement(stream: stream, on: smmu, address: 0x300_040, access: .write) == nil)
-    // The frame is taken away and replaced (e.g. a balloon-out then a new mapping).
-    try world.setEntry(.dom0, GFN(0x300), count: 1, mfn: MFN(0x2_0000), type: .ramRW)
-    return (try world.disagreement(stream: stream, on: smmu, address: 0x300_040, access: .write), world.impl.incoherentIOTLBEntries())
+    return try SeededBug.inject(dropFlush ? [.iotlbFlushIgnored] : []) {
+      try world.setEntry(.dom0, GFN(0x300), count: 1, mfn: MFN(0x1_0000), type: .ramRW)
+      #expect(try world.disagreement(stream: stream, on: smmu, address: 0x300_040, access: .write) == nil)
+      // The frame is taken away and replaced (e.g. a balloon-out then a new mapping).
+      try world.setEntry(.dom0, GFN(0x300), count: 1, mfn: MFN(0x2_0000), type: .ramRW)
+      return (try world.disagreement(stream: stream, on: smmu, address: 0x300_040, access: .write), world.impl.incoherentIOTLBEntries())
+    }
   }
 
   @Test("with Xen's flush, a remapped page translates to its new frame", arguments: [false, true])
@@ -43,10 +44,11 @@ struct FlushDisciplineTests {
   func droppedFlushOnUnmap() throws {
     var world = try smallV2World()
     world.attach("eth", to: .dom0, "setup")
-    world.impl.mutants = .ignoresIOTLBFlush
-    try world.setEntry(.dom0, GFN(0x400), count: 512, mfn: MFN(0x4_0000), type: .ramRW)  // a 2 MiB block
-    _ = try world.disagreement(stream: 0x10, on: "smmu0", address: 0x400_000 + 0x5_000, access: .read)
-    try world.setEntry(.dom0, GFN(0x405), count: 1, mfn: nil, type: .invalid)  // split, then remove one page
+    try SeededBug.iotlbFlushIgnored.inject {
+      try world.setEntry(.dom0, GFN(0x400), count: 512, mfn: MFN(0x4_0000), type: .ramRW)  // a 2 MiB block
+      _ = try world.disagreement(stream: 0x10, on: "smmu0", address: 0x400_000 + 0x5_000, access: .read)
+      try world.setEntry(.dom0, GFN(0x405), count: 1, mfn: nil, type: .invalid)  // split, then remove one page
+    }
     let smmu = try world.impl.smmuIndex(named: "smmu0")
     let stale = try world.impl.translate(stream: 0x10, on: smmu, address: 0x405_000, access: .read)
     #expect(stale.machineAddress == 0x4000_5000, "the cached 2 MiB block still maps the removed page")
@@ -69,11 +71,12 @@ struct FlushDisciplineTests {
         ])
       world.attach("x", to: .dom0, "seed \(hex(seed))")
       world.attach("y", to: .dom0, "seed \(hex(seed))")
-      world.impl.mutants = .ignoresIOTLBFlush
       for step in 0..<200 where caught.count <= DifferentialTests.seeds.firstIndex(of: seed)! {
         let gfn = 0x1000 + random.next() % 32
         let mfn = random.next() % 4 == 0 ? nil : MFN(0x8_0000 + random.next() % 0x1000)
-        try world.setEntry(.dom0, GFN(gfn), count: 1, mfn: mfn, type: mfn == nil ? .invalid : .ramRW)
+        try SeededBug.iotlbFlushIgnored.inject {
+          try world.setEntry(.dom0, GFN(gfn), count: 1, mfn: mfn, type: mfn == nil ? .invalid : .ramRW)
+        }
         let (stream, smmu): (StreamID, String) = random.next() % 2 == 0 ? (1, "a") : (2, "b")
         let address = (0x1000 + random.next() % 32) << 12
         if let difference = try world.disagreement(stream: stream, on: smmu, address: address, access: .read) {

@@ -42,8 +42,7 @@ struct IOTLBTests {
     #expect(fault.stageTwo == .fault(StageTwoFault(kind: .translation, level: 3)))
     #expect(try world.impl.iotlb(of: smmu).statistics.fills == 0)
     // Even with every IOTLB flush dropped, invalid → valid needs none (§1.5, §7.3).
-    world.impl.mutants = .ignoresIOTLBFlush
-    try world.setEntry(.dom0, hole, count: 1, mfn: MFN(0x6_0000), type: .ramRW)
+    try SeededBug.iotlbFlushIgnored.inject { try world.setEntry(.dom0, hole, count: 1, mfn: MFN(0x6_0000), type: .ramRW) }
     let now = try world.impl.translate(stream: 0x10, on: smmu, address: hole.address, access: .read)
     #expect(now.machineAddress == 0x6_0000_000)
   }

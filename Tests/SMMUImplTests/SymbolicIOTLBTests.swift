@@ -40,8 +40,9 @@ struct SymbolicIOTLBTests {
   }
 
   /// Claim: for a symbolic IPA and the given VMID's context, the IOTLB
-  /// lookup over every live entry equals the spec's walk of that domain.
-  func refinementClaim(_ world: World, domain: DomainID, vmid: UInt64, access: Access, comparesVMID: Bool) throws
+  /// lookup over every live entry equals the spec's walk of that domain;
+  /// `bugs` are seeded in the lookup.
+  func refinementClaim(_ world: World, domain: DomainID, vmid: UInt64, access: Access, bugs: [SeededBug] = []) throws
     -> (claim: SymbolicBool, ipa: SymbolicWord) {
     let smmu = try world.impl.smmuIndex(named: "s")
     let entries = try world.impl.iotlb(of: smmu).entries.map { vmid, page, entry in
@@ -58,9 +59,9 @@ struct SymbolicIOTLBTests {
     let walk = ContextOutcome(stageTwoWalk(
       memory: memory, geometry: p2m.geometry, rootAddress: SymbolicWord(p2m.rootAddress, in: context),
       inputAddress: ipa, access: access))
-    let cached = lookupIOTLB(
-      candidates: entries, vmid: SymbolicWord(vmid, in: context), ipa: ipa, access: access, comparesVMID: comparesVMID
-    ) { walk }
+    let cached = SeededBug.inject(bugs) {
+      translateThroughIOTLB(candidates: entries, vmid: SymbolicWord(vmid, in: context), ipa: ipa, access: access) { walk }
+    }
     return (cached.isEqual(to: walk), ipa)
   }
 
@@ -68,7 +69,7 @@ struct SymbolicIOTLBTests {
         arguments: [(DomainID.dom0, UInt64(1)), (DomainID(1), UInt64(2))], Access.allCases)
   func proved(context domainAndVMID: (DomainID, UInt64), access: Access) throws {
     let world = try Self.warmed()
-    let (claim, _) = try refinementClaim(world, domain: domainAndVMID.0, vmid: domainAndVMID.1, access: access, comparesVMID: true)
+    let (claim, _) = try refinementClaim(world, domain: domainAndVMID.0, vmid: domainAndVMID.1, access: access)
     let solver = try Solver(context: context, timeout: .seconds(60), randomSeed: 1)
     let result = try solver.prove(claim.term)
     #expect(result.isProved, "\(domainAndVMID) \(access): \(result)")
@@ -77,7 +78,7 @@ struct SymbolicIOTLBTests {
   @Test("refuted: a lookup that ignores the VMID tag; the counterexample replays through the platform")
   func ignoringVMIDRefuted() throws {
     let world = try Self.warmed()
-    let (claim, ipa) = try refinementClaim(world, domain: DomainID(1), vmid: 2, access: .write, comparesVMID: false)
+    let (claim, ipa) = try refinementClaim(world, domain: DomainID(1), vmid: 2, access: .write, bugs: [.iotlbIgnoresVMID])
     let solver = try Solver(context: context, timeout: .seconds(60), randomSeed: 1)
     let model = try #require(try solver.prove(claim.term).counterexample)
     let bad = try model.value(of: ipa.term)
@@ -85,11 +86,12 @@ struct SymbolicIOTLBTests {
     // Replay: the same mutant in the concrete platform lets d1's device
     // write through dom0's read/write entry instead of faulting.
     let replay = try Self.warmed()
-    replay.impl.mutants = .iotlbIgnoresVMID
     let smmu = try replay.impl.smmuIndex(named: "s")
-    _ = try replay.impl.translate(stream: 1, on: smmu, address: bad, access: .read)  // dom0 fills the shared slot
-    let got = try replay.impl.translate(stream: 2, on: smmu, address: bad, access: .write)
-    #expect(got.machineAddress == 0x1000 << 12 | (bad - 0x200_000), "d1 reaches dom0's frame: \(got)")
-    #expect(try replay.disagreement(stream: 2, on: "s", address: bad, access: .write) != nil)
+    try SeededBug.iotlbIgnoresVMID.inject {
+      _ = try replay.impl.translate(stream: 1, on: smmu, address: bad, access: .read)  // dom0 fills the shared slot
+      let got = try replay.impl.translate(stream: 2, on: smmu, address: bad, access: .write)
+      #expect(got.machineAddress == 0x1000 << 12 | (bad - 0x200_000), "d1 reaches dom0's frame: \(got)")
+      #expect(try replay.disagreement(stream: 2, on: "s", address: bad, access: .write) != nil)
+    }
   }
 }

@@ -89,14 +89,10 @@ enum DMAMatrixTheorem {
   /// refuted when it is for some group (the counterexample names that
   /// release), unknown when undecided for one, and proved only for all.
   ///
-  /// - Parameters:
-  ///   - mutants: a deliberately broken spec DMA path, which the proof
-  ///     runs (and the replay too).
-  ///   - xenMutants: deliberately broken Xen grant operations, which build
-  ///     dom0's p2m in the proof (and in the replay too).
+  /// A seeded bug in the spec's DMA path or Xen's grant operations is in
+  /// the code both the proof and the replay run (``SeededBug``).
   static func decide(
-    _ cell: MatrixCell, session: ProofSession, mutants: DMAMutants = [],
-    xenMutants: XenMutants = [], releases: [XenVersion]? = nil, scope: PlatformScope = .reference,
+    _ cell: MatrixCell, session: ProofSession, releases: [XenVersion]? = nil, scope: PlatformScope = .reference,
     history: SymbolicDMAState.History = .matrix, theorem: String = "dma.matrix"
   ) throws -> [Finding] {
     // Upstream colouring arrived in 4.20 (fact sheet §5), after the fix.
@@ -121,7 +117,7 @@ enum DMAMatrixTheorem {
     var byProperty: [[Finding]] = DMAProperty.allCases.map { _ in [] }
     for group in groups {
       let findings = try decide(
-        cell, version: group.versions.last!, session: session, mutants: mutants, xenMutants: xenMutants, scope: scope, history: history,
+        cell, version: group.versions.last!, session: session, scope: scope, history: history,
         theorem: theorem)
       for (index, finding) in findings.enumerated() { byProperty[index].append(finding) }
     }
@@ -136,13 +132,11 @@ enum DMAMatrixTheorem {
 
   /// One cell on one release.
   static func decide(
-    _ cell: MatrixCell, version: XenVersion, session: ProofSession, mutants: DMAMutants,
-    xenMutants: XenMutants, scope: PlatformScope, history: SymbolicDMAState.History, theorem: String
+    _ cell: MatrixCell, version: XenVersion, session: ProofSession, scope: PlatformScope, history: SymbolicDMAState.History, theorem: String
   ) throws -> [Finding] {
     let state = try SymbolicDMAState(
-      session: session, layout: cell.layout, page: cell.page, shape: cell.shape, version: version,
-      xenMutants: xenMutants, history: history, scope: scope)
-    let run = try MatrixRun(state: state, policy: cell.policy, device: cell.device, mutants: mutants)
+      session: session, layout: cell.layout, page: cell.page, shape: cell.shape, version: version, history: history, scope: scope)
+    let run = try MatrixRun(state: state, policy: cell.policy, device: cell.device)
     let hypotheses = try state.hypotheses()
     return try DMAProperty.allCases.map { property in
       var finding = try session.decide(cell.claimName(property, theorem: theorem), claim: run.property(property), hypotheses: hypotheses, freshSolvers: true) { model in
@@ -151,12 +145,12 @@ enum DMAMatrixTheorem {
         if property == .integrity, let corrupting = try session.refine(with: [run.liveness]) {
           return try session.assuming([run.liveness]) {
             try explain(
-              corrupting, cell: cell, property: property, state: state, session: session, mutants: mutants, xenMutants: xenMutants,
+              corrupting, cell: cell, property: property, state: state, session: session,
               theorem: theorem)
           }
         }
         return try explain(
-          model, cell: cell, property: property, state: state, session: session, mutants: mutants, xenMutants: xenMutants,
+          model, cell: cell, property: property, state: state, session: session,
           theorem: theorem)
       }
       if finding.verdict == .refuted { finding.reason += " (Xen \(version.name))" }
@@ -168,8 +162,7 @@ enum DMAMatrixTheorem {
   /// can boot, written as a scenario and replayed there. The property it
   /// breaks is `property`, or asked of the final model by `failing`.
   static func explain(
-    _ model: Model, cell: MatrixCell, property: DMAProperty? = nil, state: SymbolicDMAState, session: ProofSession,
-    mutants: DMAMutants = [], xenMutants: XenMutants = [], theorem: String = "dma.matrix",
+    _ model: Model, cell: MatrixCell, property: DMAProperty? = nil, state: SymbolicDMAState, session: ProofSession, theorem: String = "dma.matrix",
     failing: (Model) throws -> DMAProperty = { _ in .integrity }
   ) throws -> (reason: String, scenario: String?, replayed: Bool?, values: [String: UInt64]) {
     let order = minimizationOrder(state)
@@ -218,7 +211,7 @@ enum DMAMatrixTheorem {
     }
     let property = try property ?? failing(placed)
     let scenario = try counterexampleScenario(cell, property: property, state: state, model: placed, platform: platform, theorem: theorem)
-    let replay = try replayScenario(scenario, property: property, mutants: mutants, xenMutants: xenMutants)
+    let replay = try replayScenario(scenario, property: property)
     return ("\(replay.reason) [platform: \(platform.concrete.summary)]", scenario, replay.reproduced, try modelValues(state, placed))
   }
 
@@ -420,9 +413,9 @@ enum DMAMatrixTheorem {
   /// Runs the scenario on the concrete specification and says whether the
   /// DMA fails `property` there too.
   static func replayScenario(
-    _ text: String, property: DMAProperty, mutants: DMAMutants = [], xenMutants: XenMutants = []
+    _ text: String, property: DMAProperty
   ) throws -> (reproduced: Bool, reason: String) {
-    let report = try ScenarioRunner.run(try ScenarioParser.parse(text), dmaMutants: mutants, xenMutants: xenMutants)
+    let report = try ScenarioRunner.run(try ScenarioParser.parse(text))
     guard let dma = report.steps.last?.dma else {
       return (false, "replay: the DMA was refused: \(report.steps.last?.result ?? "no step")")
     }

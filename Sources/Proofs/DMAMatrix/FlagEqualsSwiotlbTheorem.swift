@@ -18,9 +18,7 @@ import SymbolicWord
 /// coloured dom0 under both states' hypotheses. And swiotlb-xen on the coloured dom0 itself does not
 /// have it: refuted, with a counterexample replayed on the runner.
 enum FlagEqualsSwiotlbTheorem {
-  static var theorem: Theorem { theorem(xenMutants: []) }
-
-  static func theorem(xenMutants: XenMutants) -> Theorem {
+  static var theorem: Theorem {
     Theorem(
       name: "dma.flag-equals-swiotlb",
       summary: "the RFC's flag equals swiotlb-xen on a direct-mapped dom0, and gives the ideal DMA on a coloured one where swiotlb-xen does not "
@@ -32,7 +30,7 @@ enum FlagEqualsSwiotlbTheorem {
         for shape in MatrixCell.Shape.allCases {
           let where_ = "\(page.rawValue),\(shape.rawValue)"
           // (a)
-          let direct = try SymbolicDMAState(session: session, layout: .direct, page: page, shape: shape, version: .v4_20, xenMutants: xenMutants)
+          let direct = try SymbolicDMAState(session: session, layout: .direct, page: page, shape: shape, version: .v4_20)
           let flag = try MatrixRun(state: direct, policy: .globalFlag, device: .attached)
           let swiotlb = try MatrixRun(state: direct, policy: .legacy, device: .attached)
           var sameFrames = direct.offset.condition(true)
@@ -46,8 +44,8 @@ enum FlagEqualsSwiotlbTheorem {
               hypotheses: try direct.hypotheses(), freshSolvers: true))
 
           // (b)
-          let coloured = try SymbolicDMAState(session: session, layout: .coloured, page: page, shape: shape, version: .v4_20, xenMutants: xenMutants)
-          let twin = try SymbolicDMAState(session: session, layout: .direct, page: page, shape: shape, version: .v4_20, xenMutants: xenMutants)
+          let coloured = try SymbolicDMAState(session: session, layout: .coloured, page: page, shape: shape, version: .v4_20)
+          let twin = try SymbolicDMAState(session: session, layout: .direct, page: page, shape: shape, version: .v4_20)
           let flagColoured = try MatrixRun(state: coloured, policy: .globalFlag, device: .attached)
           // The twin is built from the very variables of (a)'s direct state,
           // so (a) already proves swiotlb-xen ideal on it; this claim proves
@@ -62,7 +60,7 @@ enum FlagEqualsSwiotlbTheorem {
             try session.decide(
               "dma.flag-equals-swiotlb[coloured,\(where_)].swiotlb-xen", claim: ideal(swiotlbColoured), hypotheses: try coloured.hypotheses(), freshSolvers: true
             ) { model in
-              try DMAMatrixTheorem.explain(model, cell: cell, state: coloured, session: session, xenMutants: xenMutants) { placed in
+              try DMAMatrixTheorem.explain(model, cell: cell, state: coloured, session: session) { placed in
                 try placed.bool(of: swiotlbColoured.liveness.term) ? .isolation : .liveness
               }
             })

@@ -32,7 +32,6 @@ final class SymbolicDMAState {
   let shape: MatrixCell.Shape
   /// The Xen release the operations behave as.
   let version: XenVersion
-  let xenMutants: XenMutants
 
   /// dom0 pfn of the buffer's first page, its offset and size.
   let bufferPage: SymbolicWord
@@ -99,11 +98,10 @@ final class SymbolicDMAState {
 
   init(
     session: ProofSession, layout: MatrixCell.Layout, page: MatrixCell.PageKind, shape: MatrixCell.Shape,
-    version: XenVersion, xenMutants: XenMutants = [], pages: Int? = nil, history: History = .matrix,
+    version: XenVersion, pages: Int? = nil, history: History = .matrix,
     scope: PlatformScope = .reference
   ) throws {
     self.history = history
-    self.xenMutants = xenMutants
     pageCount = pages ?? (shape == .onePage ? 1 : 2)
     self.session = session
     platform = try Self.platform(session, layout: layout, scope: scope)

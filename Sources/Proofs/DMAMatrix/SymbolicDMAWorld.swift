@@ -15,7 +15,6 @@ struct SymbolicDMAWorld: DMAWorld {
   let state: SymbolicDMAState
   let stream: StreamOutcome
   let pool: SwiotlbPool
-  let mutants: DMAMutants
 
   func dom0Frame(_ gfn: SymbolicWord) -> GuardedWord<SymbolicWord> {
     let entry = state.entry(gfn)
@@ -23,7 +22,7 @@ struct SymbolicDMAWorld: DMAWorld {
   }
 
   func pfnToBfn(_ pfn: SymbolicWord) -> SymbolicWord {
-    GrantTree.pfnToBfn(pfn, entries: state.grantTreeEntries, mutants: mutants)
+    GrantTree.pfnToBfn(pfn, entries: state.grantTreeEntries)
   }
 
   func deviceTransaction(_ busAddress: SymbolicWord, access: Access) -> GuardedWord<SymbolicWord> {
@@ -61,7 +60,7 @@ struct MatrixRun {
   var bounced: SymbolicBool { run.bounced }
 
   init(
-    state: SymbolicDMAState, policy: DMAPolicy, device deviceClass: MatrixCell.DeviceClass, mutants: DMAMutants = []
+    state: SymbolicDMAState, policy: DMAPolicy, device deviceClass: MatrixCell.DeviceClass
   ) throws {
     // The cell's device on the platform Xen builds (described devices
     // assigned to dom0), asked the spec which DMA ops it gets and what the
@@ -71,7 +70,7 @@ struct MatrixRun {
     path = try Self.path(policy: policy, device: device, platform: platform, layout: state.layout, version: state.version)
     var world = SymbolicDMAWorld(
       state: state, stream: try platform.resolve(device),
-      pool: SwiotlbPool(start: GFN(0), pages: MatrixConstants.poolPages), mutants: mutants)
+      pool: SwiotlbPool(start: GFN(0), pages: MatrixConstants.poolPages))
     let ideal = idealBuffer(world, buffer: state.bufferAddress, size: state.size, maximumPages: state.pageCount)
     run = try runDMAPages(
       &world, buffer: state.bufferAddress, size: state.size, path: path,

@@ -15,7 +15,6 @@ struct SymbolicXenWorld: XenMappingWorld {
   init(state: SymbolicDMAState) { self.state = state }
 
   var version: XenVersion { state.version }
-  var xenMutants: XenMutants { state.xenMutants }
 
   func domainExists(_ domain: DomainID) -> Bool { domain == .dom0 || domain == MatrixConstants.guest }
   func isDirectMapped(_ domain: DomainID) -> Bool { domain == .dom0 && state.layout == .direct }

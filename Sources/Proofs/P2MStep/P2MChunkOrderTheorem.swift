@@ -21,13 +21,13 @@ import SymbolicWord
 enum P2MChunkOrderTheorem {
   static let scope = "every GFN (the request ending below 2^52), MFN (the request ending below 2^36) or removal, and count ≥ 1 the loop can stand at; not: the chunk step itself (p2m.step)"
 
-  static func theorem(mutants: Mutants = []) -> Theorem {
+  static func theorem() -> Theorem {
     Theorem(name: "p2m.chunk-order", summary: "p2m_set_entry's loop (the program's own cursor) cuts every request into chunks of order 0/9/18, aligned, fitting the pages left, consecutive and at the request's MFN offset: by induction with p2m.step, a multi-chunk update is the spec's update of the range. Scope: \(scope)") { session in
-      try [true, false].map { inserting in try decide(session: session, inserting: inserting, mutants: mutants) }
+      try [true, false].map { inserting in try decide(session: session, inserting: inserting) }
     }
   }
 
-  static func decide(session: ProofSession, inserting: Bool, mutants: Mutants) throws -> Finding {
+  static func decide(session: ProofSession, inserting: Bool) throws -> Finding {
     let name = "p2m.chunk-order[\(inserting ? "insert" : "remove")]"
     let gfn = try session.word("gfn")
     let mfn = try session.word("mfn")
@@ -36,7 +36,7 @@ enum P2MChunkOrderTheorem {
     var hypotheses = [remaining >= 1, remaining <= 1 << 52, gfn <= gfn.constant(1 << 52) &- remaining]
     if inserting { hypotheses += [remaining <= 1 << 36, mfn <= mfn.constant(1 << 36) &- remaining] }
 
-    let order = cursor.order(mutants: mutants)
+    let order = cursor.order()
     let next = cursor.advanced(byOrder: order)
     let pages = gfn.constant(1).shiftedLeft(by: order)
     let low = pages &- 1
@@ -60,7 +60,7 @@ enum P2MChunkOrderTheorem {
       }
       // The same cursor, concretely.
       let concrete = P2MChunkCursor(gfn: values["gfn"]!, mfn: inserting ? values["mfn"] : nil, remaining: values["remaining"]!)
-      let concreteOrder = concrete.order(mutants: mutants)
+      let concreteOrder = concrete.order()
       let reproduced = concreteOrder == values["order"] && (1 << concreteOrder > concrete.remaining
         || concrete.gfn & ((1 << concreteOrder) - 1) != 0)
       let reason = "\(broken.joined(separator: ", ")) broken: gfn \(hex(values["gfn"]!)), \(inserting ? "mfn \(hex(values["mfn"]!)), " : "")\(values["remaining"]!) pages left, order \(concreteOrder)"

@@ -49,7 +49,7 @@ enum P2MStepTheorem {
   static let scope = "every descriptor memory, pool, ghost tree owner map, need_flush, max/lowest mapped GFN and CPU TLB entry satisfying the representation invariant; every GFN, order 0/9/18 aligned, MFN < 2^36, valid p2m type, insert or remove; every allocation outcome (any free pool page, or none); every path of the step (explored one by one); IPA 32, 40 and 48 bits; not: pool leaks, statistics, mem_access"
 
   static func theorem(
-    mutants: Mutants = [], ipaSizes: [Int] = [32], orders: [Int] = orders, operations: [Operation] = Operation.allCases,
+    ipaSizes: [Int] = [32], orders: [Int] = orders, operations: [Operation] = Operation.allCases,
     name: String = "p2m.step", iommuEnabled: Bool = true, parts: Set<String>? = nil
   ) -> Theorem {
     return Theorem(name: name, summary: "inductive: for every state satisfying the representation invariant, one __p2m_set_entry chunk (insert/remove, order 0/9/18, any allocation outcome) keeps the invariant, updates the map as the spec does, releases nothing before the IOTLB flush and leaves the CPU TLB coherent; plus p2m.init and p2m.abstraction (IPA \(ipaSizes.map(String.init).joined(separator: "/")) bits). Scope: \(scope)", timeout: .seconds(60)) { session in
@@ -59,7 +59,7 @@ enum P2MStepTheorem {
         findings.append(try abstraction(session: session, ipaBits: ipaBits))
         for order in orders where 3 - order / 9 >= 1 {
           for operation in operations {
-            findings.append(try step(session: session, ipaBits: ipaBits, order: order, operation: operation, mutants: mutants, iommuEnabled: iommuEnabled, parts: parts))
+            findings.append(try step(session: session, ipaBits: ipaBits, order: order, operation: operation, iommuEnabled: iommuEnabled, parts: parts))
           }
         }
       }
@@ -117,7 +117,7 @@ enum P2MStepTheorem {
   ///   - parts: the parts of the claim to decide (all when nil), so a
   ///     broken variant can be shown to break the part it is about.
   static func step(
-    session: ProofSession, ipaBits: Int, order: Int, operation: Operation, mutants: Mutants, iommuEnabled: Bool = true,
+    session: ProofSession, ipaBits: Int, order: Int, operation: Operation, iommuEnabled: Bool = true,
     parts selected: Set<String>? = nil
   ) throws -> Finding {
     let name = "p2m.step[\(operation.rawValue),order \(order),\(ipaBits)-bit]"
@@ -138,7 +138,7 @@ enum P2MStepTheorem {
     var request: [SymbolicBool] = [(gfn & aligned) == 0]
     if inserting { request += [(mfn & aligned) == 0, (mfn >> 36) == 0] }
     let explorer = PathExplorer(session: session, base: request)
-    let pre = try SymbolicP2MTables(prefix: "pre", ipaBits: ipaBits, baseFrame: baseFrame, iommuEnabled: iommuEnabled, mutants: mutants, explorer: explorer, context: context)
+    let pre = try SymbolicP2MTables(prefix: "pre", ipaBits: ipaBits, baseFrame: baseFrame, iommuEnabled: iommuEnabled, explorer: explorer, context: context)
     var facts = request + [P2MRepresentation.global(pre, slot: probe.slot), P2MRepresentation.path(pre, gfn: gfn).invariant]
     if inserting { facts.append(pre.leafTemplate(type: type) != 0) }
     explorer.add(facts)
@@ -225,7 +225,7 @@ enum P2MStepTheorem {
   /// `ULONG_MAX`, no flush owed) satisfies the invariant.
   static func initial(session: ProofSession, ipaBits: Int) throws -> Finding {
     let explorer = PathExplorer(session: session, base: [])
-    var tables = try SymbolicP2MTables(prefix: "init", ipaBits: ipaBits, baseFrame: baseFrame, iommuEnabled: true, mutants: [], explorer: explorer, context: session.context)
+    var tables = try SymbolicP2MTables(prefix: "init", ipaBits: ipaBits, baseFrame: baseFrame, iommuEnabled: true, explorer: explorer, context: session.context)
     let pool = tables
     tables.memory = { index in index.constant(0) }
     tables.free = { slot in pool.isPoolSlot(slot) }
@@ -242,7 +242,7 @@ enum P2MStepTheorem {
   /// In every state satisfying the invariant, the walk agrees with the map.
   static func abstraction(session: ProofSession, ipaBits: Int) throws -> Finding {
     let explorer = PathExplorer(session: session, base: [])
-    let tables = try SymbolicP2MTables(prefix: "s", ipaBits: ipaBits, baseFrame: baseFrame, iommuEnabled: true, mutants: [], explorer: explorer, context: session.context)
+    let tables = try SymbolicP2MTables(prefix: "s", ipaBits: ipaBits, baseFrame: baseFrame, iommuEnabled: true, explorer: explorer, context: session.context)
     let probe = try Probe(session)
     let path = P2MRepresentation.path(tables, gfn: probe.gfn)
     let claim = P2MRepresentation.agrees(path.entry, gfn: probe.gfn, offset: probe.offset, ipaBits: ipaBits, outcome: walk(tables, probe))

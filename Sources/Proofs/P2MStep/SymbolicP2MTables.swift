@@ -38,7 +38,9 @@ struct SymbolicP2MTables: P2MTables {
   let geometry: StageTwoGeometry
   let rootPageCount: Int
   let iommuEnabled: Bool
-  let mutants: Mutants
+  /// The latest releases' removal (from XSA-393, RELEASE-4.17.0): the
+  /// step theorem is about Xen as it is now.
+  let zeroesRemovedHardwareInvalidEntries = true
   let tableTemplate: UInt64
   let baseFrame: UInt64
   let templates: [(raw: UInt64, template: UInt64)]
@@ -72,13 +74,12 @@ struct SymbolicP2MTables: P2MTables {
 
   /// Every part of the state a fresh constant named after `prefix`.
   init(
-    prefix: String, ipaBits: Int, baseFrame: UInt64, iommuEnabled: Bool, mutants: Mutants, explorer: PathExplorer, context: Context
+    prefix: String, ipaBits: Int, baseFrame: UInt64, iommuEnabled: Bool, explorer: PathExplorer, context: Context
   ) throws {
     let geometry = try StageTwoGeometry(ipaBits: ipaBits)
     self.geometry = geometry
     rootPageCount = geometry.concatenatedRootTables
     self.iommuEnabled = iommuEnabled
-    self.mutants = mutants
     tableTemplate = try XenDescriptor.table(next: MFN(0))
     self.baseFrame = baseFrame
     templates = try P2MType.allCases.filter(\.isValid).map {

@@ -27,7 +27,7 @@ import SymbolicWord
 /// - `p2m update`: any change of one domain's tables after which the
 ///   p2m's flush callback runs when the update owed one — Xen's
 ///   `iommu_iotlb_flush()` → `arm_smmu_iotlb_flush_all()` on every SMMU
-///   (``flushedSMMUs(count:mutants:)``, ``iotlbFlushDomain(_:domain:contexts:)``).
+///   (``flushedSMMUs(count:)``, ``iotlbFlushDomain(_:domain:contexts:)``).
 ///   That an update changes only its own domain's translations, and owes a
 ///   flush whenever it changes one that could be cached, is the IOTLB part
 ///   of `p2m.step` (for every p2m state, on the chunk step the program
@@ -66,24 +66,23 @@ enum SMMUCoherenceTheorem {
   ///   they lack (``XenSMMUPlatform/invalidatesReleasedS2VMIDs``), to show
   ///   the fix proved.
   static func theorem(
-    mutants: SMMUMutants = [], versions: [Version] = Version.allCases, steps: [Step] = Step.allCases, fixes: Set<Version> = []
+    versions: [Version] = Version.allCases, steps: [Step] = Step.allCases, fixes: Set<Version> = []
   ) -> Theorem {
     Theorem(name: "smmu.coherence", summary: "inductive: for every IOTLB state coherent with the domains' tables, on two SMMUs (v2, v3), a fill, any p2m update followed by Xen's flush callback, an attach (VMID claimed) and a detach (VMID released) keep it coherent; reset establishes it. Scope: \(scope)", timeout: .seconds(30)) { session in
       var findings: [Finding] = []
       for version in versions {
         for step in steps {
-          findings.append(try decide(session: session, version: version, step: step, mutants: mutants, fixed: fixes.contains(version)))
+          findings.append(try decide(session: session, version: version, step: step, fixed: fixes.contains(version)))
         }
       }
       return findings
     }
   }
 
-  static func decide(session: ProofSession, version: Version, step: Step, mutants: SMMUMutants, fixed: Bool = false) throws -> Finding {
+  static func decide(session: ProofSession, version: Version, step: Step, fixed: Bool = false) throws -> Finding {
     let fixes: Set<Version> = fixed ? [version] : []
     let name = "smmu.coherence[\(version.rawValue),\(step.rawValue)]"
-    let recycles = mutants.contains(.recyclesVMIDWithoutInvalidation)
-    var smmus = try (0..<2).map { try SymbolicSMMU(prefix: "smmu\($0)", version: version, session: session, recyclesVMIDs: recycles) }
+    var smmus = try (0..<2).map { try SymbolicSMMU(prefix: "smmu\($0)", version: version, session: session) }
     let translations = try SymbolicTranslations("walk", session: session)
     let slot = try session.word("slot")
     let yes = slot.condition(true)
@@ -120,14 +119,14 @@ enum SMMUCoherenceTheorem {
           .implies(flushed || changed.of(domain: domain, page: probe.entry.page) == encoding))
       }
       after = translations.replacing(domain: domain, with: changed)
-      for index in flushedSMMUs(count: smmus.count, mutants: mutants) {
+      for index in flushedSMMUs(count: smmus.count) {
         let contexts = smmus[index].contexts
         smmus[index].iotlb.when(flushed) { iotlb in iotlbFlushDomain(&iotlb, domain: domain, contexts: contexts) }
       }
       let second = probed[1]
       witness = [second.live, changed.of(domain: domain, page: second.entry.page) != SymbolicTranslations.encoding(second.entry)]
         + [smmus[1].contexts.reduce(yes.constant(false)) { $0 || ($1.live && $1.vmid == second.entry.vmid && $1.domain == domain) }]
-      replay = { page in try replayUpdate(version: version, mutants: mutants, page: page) }
+      replay = { page in try replayUpdate(version: version, page: page) }
 
     case .fill:
       let chosen = try choose(session: session, "fill", in: smmus[0])
@@ -184,7 +183,7 @@ enum SMMUCoherenceTheorem {
       }
       checked = [0]
       witness = [last, probed[0].live, probed[0].entry.vmid == chosen.context.vmid]
-      replay = { page in try replayRecycle(version: version, mutants: mutants, page: page) }
+      replay = { page in try replayRecycle(version: version, page: page) }
     }
 
     var claim = yes
@@ -240,14 +239,13 @@ enum SMMUCoherenceTheorem {
   /// dom0 with a master behind each of two SMMUs: the model's page mapped,
   /// translated through both (filling both IOTLBs), remapped; then the
   /// IOTLB entries that disagree with the walk.
-  static func replayUpdate(version: Version, mutants: SMMUMutants, page: UInt64) throws -> (String, Bool) {
+  static func replayUpdate(version: Version, page: UInt64) throws -> (String, Bool) {
     let platform = try XenSMMUPlatform(
       smmus: [smmu(version, named: "s0"), smmu(version, named: "s1")],
       devices: [
         Device(name: "a", attachment: .behindSMMU(smmu: "s0", streamIDs: [1], described: true)),
         Device(name: "b", attachment: .behindSMMU(smmu: "s1", streamIDs: [1], described: true)),
       ])
-    platform.mutants = mutants
     try platform.addDomain(.dom0, p2m: try XenP2M(ipaBits: 40, vmid: 1, tableBase: MFN(0x8_0000), poolPages: 8))
     try platform.attach("a", to: .dom0)
     try platform.attach("b", to: .dom0)
@@ -263,7 +261,7 @@ enum SMMUCoherenceTheorem {
   /// attached, translates the model's page, leaves; the guest's master is
   /// attached (the freed context or S2VMID is handed out again) and
   /// translates the same page, which its own p2m maps elsewhere.
-  static func replayRecycle(version: Version, mutants: SMMUMutants, page: UInt64) throws -> (String, Bool) {
+  static func replayRecycle(version: Version, page: UInt64) throws -> (String, Bool) {
     let guest = DomainID(1)
     let platform = try XenSMMUPlatform(
       smmus: [smmu(version, named: "s0")],
@@ -271,7 +269,6 @@ enum SMMUCoherenceTheorem {
         Device(name: "a", attachment: .behindSMMU(smmu: "s0", streamIDs: [1], described: true)),
         Device(name: "b", attachment: .behindSMMU(smmu: "s0", streamIDs: [2], described: true)),
       ])
-    platform.mutants = mutants
     try platform.addDomain(.dom0, p2m: try XenP2M(ipaBits: 40, vmid: 1, tableBase: MFN(0x8_0000), poolPages: 8))
     try platform.addDomain(guest, p2m: try XenP2M(ipaBits: 40, vmid: 2, tableBase: MFN(0x9_0000), poolPages: 8))
     let gfn = replayGFN(page)

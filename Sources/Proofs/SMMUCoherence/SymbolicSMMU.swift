@@ -22,16 +22,14 @@ struct SymbolicIOTLB: IOTLBWords, Mergeable {
   var generations: (SymbolicWord) -> SymbolicWord
   let vmidLimitWord: SymbolicWord
   let mask: SymbolicWord
-  let recyclesVMIDs: Bool
 
-  init(prefix: String, session: ProofSession, recyclesVMIDs: Bool) throws {
+  init(prefix: String, session: ProofSession) throws {
     keys = try session.wordArray("\(prefix).key")
     values = try session.wordArray("\(prefix).value")
     stamps = try session.wordArray("\(prefix).stamp")
     generations = try session.wordArray("\(prefix).generation")
     vmidLimitWord = try session.word("\(prefix).vmids")
     mask = try session.word("\(prefix).mask")
-    self.recyclesVMIDs = recyclesVMIDs
   }
 
   /// The IOTLB `arm_smmu_device_reset()` leaves (STLBIALL): every slot
@@ -50,7 +48,7 @@ struct SymbolicIOTLB: IOTLBWords, Mergeable {
   }
 
   func slotIndex(vmid: SymbolicWord, page: SymbolicWord) -> SymbolicWord {
-    iotlbSlotIndex(vmid: vmid, page: page, mask: mask, ignoresVMID: false)
+    iotlbSlotIndex(vmid: vmid, page: page, mask: mask)
   }
 
   func slotWords(at index: SymbolicWord) -> IOTLBSlot<SymbolicWord> {
@@ -138,8 +136,8 @@ struct SymbolicSMMU {
   /// one, so allocation, reuse and release all occur.
   static let contextCount = 3
 
-  init(prefix: String, version: Version, session: ProofSession, recyclesVMIDs: Bool) throws {
-    iotlb = try SymbolicIOTLB(prefix: prefix, session: session, recyclesVMIDs: recyclesVMIDs)
+  init(prefix: String, version: Version, session: ProofSession) throws {
+    iotlb = try SymbolicIOTLB(prefix: prefix, session: session)
     self.version = version
     contexts = try (0..<Self.contextCount).map { index in
       ContextWords(

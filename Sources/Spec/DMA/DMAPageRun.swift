@@ -175,7 +175,6 @@ public func runDMAPages<World: DMAWorld>(
 ) throws(DMARequestError) -> DMAPageRun<World.Address> {
   typealias W = World.Address
   let no = phys.condition(false)
-  let mutants = world.mutants
   let pfnToBfn: (W) -> W = { [world] in world.pfnToBfn($0) }
 
   // Linux maps the buffer.
@@ -189,12 +188,12 @@ public func runDMAPages<World: DMAWorld>(
   case .swiotlbXen:
     let direct = swiotlbXenMapsDirectly(
       phys: phys, size: size, mask: device.dmaMask,
-      maximumPages: mutants.contains(.straddleChecksFirstPageOnly) ? 1 : maximumPages,
+      maximumPages: SeededBug.straddleNeverChecked.isActive ? 1 : maximumPages,
       hypercallCacheFlush: options.hypercallCacheFlush, coherent: device.coherent, forceBounce: options.forceBounce,
       pfnToBfn: pfnToBfn)
     let taken = branch(direct, then: { .absent(phys) }, else: { world.mapBounceSlot(size: size) })
     slot = taken.value
-    let given = mutants.contains(.bounceSlotOnePageOff) ? slot &+ pageSize : slot
+    let given = SeededBug.bounceSlotOnePageOff.isActive ? slot &+ pageSize : slot
     let bounceAddress = xenPhysToBus(given, pfnToBfn: pfnToBfn)
     // `swiotlb_tbl_map_single` succeeded, but the slot is still beyond the
     // mask: the slot is released and the mapping fails.

@@ -116,16 +116,6 @@ public func performDMA(
   _ request: DMARequest, policy: DMAPolicy, dom0: inout Dom0DMAState, platform: SMMUPlatform,
   memory: inout MachineMemory, transact: @escaping DeviceTransactor
 ) throws(DMARequestError) -> DMAReport {
-  try performDMA(request, policy: policy, dom0: &dom0, platform: platform, memory: &memory, transact: transact, mutants: [])
-}
-
-/// ``performDMA(_:policy:dom0:platform:memory:transact:)`` with a
-/// deliberately broken DMA path, for the tests that replay a proof's
-/// counterexample on the broken spec.
-package func performDMA(
-  _ request: DMARequest, policy: DMAPolicy, dom0: inout Dom0DMAState, platform: SMMUPlatform,
-  memory: inout MachineMemory, transact: @escaping DeviceTransactor, mutants: DMAMutants
-) throws(DMARequestError) -> DMAReport {
   let device: Device
   do { device = try platform.device(named: request.device) } catch { throw .unknownDevice(request.device) }
   try validateDMARange(request.buffer, size: request.size)
@@ -137,7 +127,7 @@ package func performDMA(
     let gfn = dom0.pool.start.advanced(by: page)
     guard dom0.p2m.lookup(gfn) != nil else { throw .bufferNotMapped(gfn) }
   }
-  var world = SpecDMAWorld(dom0: dom0, device: device, transact: transact, mutants: mutants)
+  var world = SpecDMAWorld(dom0: dom0, device: device, transact: transact)
   let pages = Int(pagesSpanned(request.buffer, size: request.size))
   let ideal = idealBuffer(world, buffer: request.buffer, size: request.size, maximumPages: pages)
   // The ideal location of every buffer byte must exist.
@@ -229,15 +219,13 @@ struct SpecDMAWorld: DMAWorld {
   var dom0: Dom0DMAState
   let device: Device
   let transact: DeviceTransactor
-  let mutants: DMAMutants
   var stream: String?
   var fault: String?
 
-  init(dom0: Dom0DMAState, device: Device, transact: @escaping DeviceTransactor, mutants: DMAMutants) {
+  init(dom0: Dom0DMAState, device: Device, transact: @escaping DeviceTransactor) {
     self.dom0 = dom0
     self.device = device
     self.transact = transact
-    self.mutants = mutants
   }
 
   func dom0Frame(_ gfn: UInt64) -> GuardedWord<UInt64> {
@@ -245,7 +233,7 @@ struct SpecDMAWorld: DMAWorld {
     return GuardedWord(present: true, value: entry.mfn.rawValue)
   }
 
-  func pfnToBfn(_ pfn: UInt64) -> UInt64 { dom0.grantTree.pfnToBfn(pfn, mutants: mutants) }
+  func pfnToBfn(_ pfn: UInt64) -> UInt64 { dom0.grantTree.pfnToBfn(pfn) }
 
   mutating func deviceTransaction(_ busAddress: UInt64, access: Access) throws(DMARequestError) -> GuardedWord<UInt64> {
     let transaction = try transact(device, busAddress, access)

@@ -53,29 +53,4 @@ public protocol DMAWorld {
   /// dom0 physical address of the slot, or absent when the pool cannot
   /// hold it. Called only when swiotlb-xen bounces.
   mutating func mapBounceSlot(size: Address) -> GuardedWord<Address>
-
-  /// Deliberately broken variants of the DMA path, for the tests that show
-  /// a proof sees it; empty in every real run.
-  var mutants: DMAMutants { get }
-}
-
-extension DMAWorld {
-  public var mutants: DMAMutants { [] }
-}
-
-/// Deliberately broken variants of the spec's DMA path. Each re-creates a
-/// bug a Linux or Xen developer could write; a test shows that the matrix
-/// proof refutes a cell it otherwise proves, so the proof reads the very
-/// code that runs.
-public struct DMAMutants: OptionSet, Sendable, Hashable {
-  public let rawValue: Int
-  public init(rawValue: Int) { self.rawValue = rawValue }
-
-  /// The device is given the bus address of the page after the bounce
-  /// slot, while the copies use the slot itself.
-  public static let bounceSlotOnePageOff = DMAMutants(rawValue: 1 << 0)
-  /// `range_straddles_page_boundary` compares the first page only.
-  public static let straddleChecksFirstPageOnly = DMAMutants(rawValue: 1 << 1)
-  /// `pfn_to_bfn` answers 0 on a grant-tree miss instead of the pfn.
-  public static let treeMissReturnsZero = DMAMutants(rawValue: 1 << 2)
 }

@@ -30,6 +30,7 @@ public struct GrantTree: Hashable, Sendable {
   public mutating func setForeignP2MMapping(hostAddress: UInt64, devBusAddress: UInt64) throws(GrantTreeError) {
     let pfn = hostAddress >> UInt64(pageShift)
     if let existing = entries[pfn] { throw .alreadyMapped(pfn: pfn, existing: existing) }
+    if SeededBug.grantTreeInsertIgnored.isActive { return }
     entries[pfn] = MFN(devBusAddress >> UInt64(pageShift))
   }
 
@@ -46,18 +47,18 @@ public struct GrantTree: Hashable, Sendable {
   /// `pfn_to_bfn(pfn)` (include/xen/arm/page.h, §3.2): the tree's MFN for a
   /// grant-mapped pfn, else the pfn itself — the implicit assumption that
   /// dom0 is mapped 1:1.
-  public func pfnToBfn<W: Word>(_ pfn: W, mutants: DMAMutants = []) -> W {
-    if let known = pfn.knownValue, mutants.isEmpty { return pfn.constant(entries[known]?.rawValue ?? known) }
+  public func pfnToBfn<W: Word>(_ pfn: W) -> W {
+    if let known = pfn.knownValue, !SeededBug.treeMissReturnsZero.isActive { return pfn.constant(entries[known]?.rawValue ?? known) }
     let sorted = entries.sorted { $0.key < $1.key }.map { (pfn: pfn.constant($0.key), mfn: pfn.constant($0.value.rawValue)) }
-    return Self.pfnToBfn(pfn, entries: sorted, mutants: mutants)
+    return Self.pfnToBfn(pfn, entries: sorted)
   }
 
   /// `pfn_to_bfn` over a tree whose entries may be symbolic: the lookup is
   /// a chain of selects, the first matching entry winning (the tree never
   /// holds two entries for one pfn: ``setForeignP2MMapping(hostAddress:devBusAddress:)``
   /// refuses the second).
-  public static func pfnToBfn<W: Word>(_ pfn: W, entries: [(pfn: W, mfn: W)], mutants: DMAMutants = []) -> W {
-    var bfn = mutants.contains(.treeMissReturnsZero) ? pfn.constant(0) : pfn
+  public static func pfnToBfn<W: Word>(_ pfn: W, entries: [(pfn: W, mfn: W)]) -> W {
+    var bfn = SeededBug.treeMissReturnsZero.isActive ? pfn.constant(0) : pfn
     for entry in entries.reversed() { bfn = W.select(pfn == entry.pfn, entry.mfn, bfn) }
     return bfn
   }

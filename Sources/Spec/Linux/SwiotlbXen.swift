@@ -16,7 +16,8 @@
 /// offset (v5.9, `91ffe4ad534a`); this model has no `dma-ranges`, so it is
 /// the identity.
 public func xenPhysToBus<W: Word>(_ phys: W, pfnToBfn: (W) -> W) -> W {
-  (pfnToBfn(phys >> pageShift) << pageShift) | (phys & (pageSize - 1))
+  let offset = SeededBug.physToBusDropsPageOffset.isActive ? phys.constant(0) : phys & (pageSize - 1)
+  return (pfnToBfn(phys >> pageShift) << pageShift) | offset
 }
 
 /// `range_straddles_page_boundary(p, size)` (drivers/xen/swiotlb-xen.c,
@@ -36,7 +37,7 @@ public func rangeStraddlesPageBoundary<W: Word>(
   let firstBFN = pfnToBfn(pfn)
   var straddles = phys.condition(false)
   if maximumPages > 1 {
-    for step in 1..<maximumPages {
+    for step in 1..<(SeededBug.straddleFirstBoundaryOnly.isActive ? min(maximumPages, 2) : maximumPages) {
       let i = UInt64(step)
       straddles = straddles || (pages > i && pfnToBfn(pfn &+ i) != firstBFN &+ i)
     }

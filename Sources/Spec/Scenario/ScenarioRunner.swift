@@ -14,17 +14,7 @@ public enum ScenarioRunner {
   /// statement after the domains exist) throws a ``ScenarioError`` naming
   /// the line.
   public static func run(_ scenario: Scenario, file: String? = nil) throws(ScenarioError) -> ScenarioReport {
-    try run(scenario, file: file, dmaMutants: [])
-  }
-
-  /// ``run(_:file:)`` on a deliberately broken DMA path, so that a proof
-  /// refuting the broken path replays on it.
-  package static func run(
-    _ scenario: Scenario, file: String? = nil, dmaMutants: DMAMutants, xenMutants: XenMutants = []
-  ) throws(ScenarioError) -> ScenarioReport {
     var machine = ScenarioMachine()
-    machine.dmaMutants = dmaMutants
-    machine.xenMutants = xenMutants
     var steps: [StepReport] = []
     for statement in scenario.statements {
       do throws(ScenarioError) {
@@ -56,10 +46,6 @@ struct ScenarioMachine {
   /// Whether step reports carry the statement's text and a successful
   /// DMA's account (``ScenarioExecution/describesSteps``).
   var describesSteps = true
-  /// A deliberately broken DMA path (empty in every real run).
-  var dmaMutants: DMAMutants = []
-  /// Deliberately broken Xen grant operations (empty in every real run).
-  var xenMutants: XenMutants = []
 
   // MARK: The running system
   var system: RunningSystem?
@@ -174,7 +160,6 @@ struct ScenarioMachine {
     }
     var xen: XenState
     do { xen = try XenState(version: version, ipaBits: ipaBits, ram: ram, colouring: colouring) } catch { throw fail("\(error)") }
-    xen.xenMutants = xenMutants
 
     let banks = try dom0Banks(size: size)
     let iommuEnabled = iommu ?? !smmus.isEmpty
@@ -419,7 +404,7 @@ struct ScenarioMachine {
       report = try performDMA(
         dma.request, policy: policy,
         dom0: &dom0, platform: system!.platform, memory: &system!.memory,
-        transact: system!.platform.transactor(translate: translate), mutants: dmaMutants)
+        transact: system!.platform.transactor(translate: translate))
     } catch {
       var step = StepReport(line: line, statement: text, result: "refused: \(error)", succeeded: false, expected: dma.expected)
       step.expectationMet = dma.expected == nil ? nil : false

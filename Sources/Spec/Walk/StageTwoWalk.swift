@@ -80,7 +80,9 @@ public func stageTwoWalk<M: DescriptorMemory>(
   }
 
   func lookup(level: Int, table: M.W) -> Outcome {
-    let index = ipa.extract(high: geometry.indexHighBit(level: level), low: StageTwoGeometry.indexShift(level: level))
+    let onePageRoot = SeededBug.walkConcatenatedRootOnePage.isActive && level == geometry.rootLevel
+    let high = onePageRoot ? StageTwoGeometry.indexShift(level: level) + 8 : geometry.indexHighBit(level: level)
+    let index = ipa.extract(high: high, low: StageTwoGeometry.indexShift(level: level))
     let descriptor = memory.loadDescriptor(at: table | (index << 3))
     let invalid = level == 3
       ? !XenDescriptor.isValid(descriptor) || !XenDescriptor.tableBit(descriptor)

@@ -201,5 +201,5 @@ public func llcColour<W: Word>(of frame: W, colourCount: Int) -> W {
 /// ``llcColour(of:colourCount:)`` with the number of colours a word, for
 /// proofs over every colour count.
 public func llcColour<W: Word>(of frame: W, colourCount: W) -> W {
-  frame & (colourCount &- 1)
+  frame & ((SeededBug.colourMaskOffByOne.isActive ? colourCount >> 1 : colourCount) &- 1)
 }

@@ -96,12 +96,11 @@ public func grantMapOperation<World: XenMappingWorld>(
   var iommuRefused = no
   if local != granter && needsGrantIOMMUMapping(world, local) {
     let kind = grantMapKind(world.maptrack(of: local), granter: granter, mfn: mfn)
-    let never = world.xenMutants.contains(.mapKindNeverUpgrades)
-    let makeWritable = writable && !(never ? kind.any : kind.writable)
+    let makeWritable = writable && !(SeededBug.grantRWAfterRONotUpgraded.isActive ? kind.any : kind.writable)
     let makeReadOnly = !writable && !kind.any
     let make = hostMapped && (makeWritable || makeReadOnly)
     if world.isDirectMapped(local) {
-      let dfn = world.xenMutants.contains(.oneToOneAtGFN) ? gfn : mfn
+      let dfn = SeededBug.oneToOneAtGFN.isActive ? gfn : mfn
       iommuRefused = make && world.p2mRefusesUpdate(of: local, at: dfn)
       let type = W.select(makeWritable, gfn.constant(UInt64(P2MType.iommuMapRW.rawValue)), gfn.constant(UInt64(P2MType.iommuMapRO.rawValue)))
       world.writeP2M(of: local, at: dfn, P2MSlot(type: type, mfn: mfn), when: make && !iommuRefused)
@@ -154,7 +153,7 @@ public func grantUnmapOperation<World: XenMappingWorld>(
   let live = issued && mapping.live
   let host = physmapRemoveOperation(&world, local, at: mapping.hostGFN, expecting: mapping.mfn, when: live)
   let removed = live && !host.refused && !host.mismatch
-  let countsRemovedMap = world.xenMutants.contains(.unmapCountsRemovedMap)
+  let countsRemovedMap = SeededBug.unmapCountsRemovedMap.isActive
   let maptrackBefore = countsRemovedMap ? world.maptrack(of: local) : []
   world.releaseMapping(of: local, handle: handle, when: removed)
   var iommuRefused = no

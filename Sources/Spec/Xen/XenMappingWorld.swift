@@ -67,9 +67,6 @@ public protocol XenMappingWorld {
   /// The Xen release: which `gnttab_need_iommu_mapping()` it has.
   var version: XenVersion { get }
 
-  /// Deliberately broken variants of the operations (empty in real runs).
-  var xenMutants: XenMutants { get }
-
   /// Whether the domain exists, is direct-mapped, has an IOMMU context.
   func domainExists(_ domain: DomainID) -> Bool
   func isDirectMapped(_ domain: DomainID) -> Bool
@@ -93,23 +90,6 @@ public protocol XenMappingWorld {
   mutating func addMapping(to domain: DomainID, _ mapping: GrantMappingWord<Address>, when condition: Address.Condition)
   /// Releases the entry `handle`, when `condition` holds.
   mutating func releaseMapping(of domain: DomainID, handle: Int, when condition: Address.Condition)
-}
-
-/// Deliberately broken variants of Xen's grant operations, each a bug a
-/// Xen developer could write; tests show that the DMA matrix and the grant
-/// theorem see them, because they run these very operations.
-public struct XenMutants: OptionSet, Sendable, Hashable {
-  public let rawValue: Int
-  public init(rawValue: Int) { self.rawValue = rawValue }
-
-  /// `mapkind()` is asked only whether any map exists, so a writable map
-  /// after a read-only one leaves the 1:1 entry read-only.
-  public static let mapKindNeverUpgrades = XenMutants(rawValue: 1 << 0)
-  /// The unmap asks `mapkind()` before releasing the maptrack entry, so the
-  /// map being removed still counts and the 1:1 entry stays.
-  public static let unmapCountsRemovedMap = XenMutants(rawValue: 1 << 1)
-  /// The 1:1 entry is made at the granter's GFN instead of the MFN.
-  public static let oneToOneAtGFN = XenMutants(rawValue: 1 << 2)
 }
 
 /// The concrete world: the spec's Xen state itself, so the operations

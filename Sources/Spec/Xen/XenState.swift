@@ -15,8 +15,6 @@ public struct XenState: Hashable, Sendable {
   /// The coloured allocator when LLC colouring is on, else nil.
   public internal(set) var allocator: ColouredAllocator?
   public internal(set) var domains: [DomainID: DomainState] = [:]
-  /// Deliberately broken grant operations, for tests (empty otherwise).
-  public var xenMutants: XenMutants = []
 
   /// The IPA sizes of Xen's `pa_range_info` that a 4K-granule p2m uses (§1.3).
   public static let ipaSizes = [32, 36, 40, 42, 44, 48]

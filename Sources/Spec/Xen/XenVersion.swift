@@ -109,7 +109,7 @@ public enum GrantIOMMUMapping: String, Hashable, Sendable, CaseIterable {
   func needsIOMMUMapping(directMapped: Bool, iommuEnabled: Bool) -> Bool {
     switch self {
     case .before04085ec1ac: false
-    case .after04085ec1ac: directMapped && iommuEnabled
+    case .after04085ec1ac: directMapped && iommuEnabled && !SeededBug.grantNoOneToOneEntry.isActive
     }
   }
 }
