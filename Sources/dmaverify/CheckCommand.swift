@@ -111,14 +111,11 @@ extension DMAVerify {
     var workers: Int { jobs ?? min(4, max(1, ProcessInfo.processInfo.activeProcessorCount)) }
 
     /// How the report is written.
-    enum Format: String, ExpressibleByArgument, CaseIterable {
+    enum Format: String, CaseIterable {
       case text, json, markdown
     }
 
-    @Option(
-      help: ArgumentHelp(
-        "The report's format: text, json, or markdown (a document with a table of verdicts, to attach to a review); same content in each.",
-        valueName: "format"))
+    @Option(help: ArgumentHelp("The report's format; the same content in each.", valueName: "format"))
     var format: Format?
 
     @Flag(help: "Print a JSON report instead of text (as --format json).")
