@@ -36,6 +36,18 @@ public struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
   public static let versions = ["4.21", "4.15", "4.14", "4.16", "4.17", "4.20"].map { XenVersion(name: $0)! }
   public static let colouredVersions = ["4.21", "4.20"].map { XenVersion(name: $0)! }
 
+  /// Byte 0's policy field: an index into `DMAPolicy.allCases`, from bit 5
+  /// up to bit 6, below bit 7 (IOMMU off). Committed inputs and crash files
+  /// hold bytes laid out this way, so the field cannot move.
+  package static let policyShift = 5
+  package static let policyReservedBits = 2
+  /// The bits an index into `DMAPolicy.allCases` needs; indices past the
+  /// last policy (when the count is not a power of two) wrap, so that every
+  /// byte decodes. Were it to exceed ``policyReservedBits`` (a fifth
+  /// policy), a policy would spill into bit 7 and read back as IOMMU off;
+  /// FuzzConfigurationTests fails first.
+  package static let policyBits = Int.bitWidth - (DMAPolicy.allCases.count - 1).leadingZeroBitCount
+
   public init() {}
 
   /// Reads the two configuration bytes (zero where absent).
@@ -43,7 +55,8 @@ public struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
     ipaBits = Self.ipaSizes[Int(byte0 & 7) % Self.ipaSizes.count]
     coloured = byte0 & 1 << 3 != 0
     smmuVersion = byte0 & 1 << 4 != 0 ? .v3 : .v2
-    policy = DMAPolicy.allCases[Int(byte0 >> 5 & 3)]
+    let policyIndex = Int(byte0) >> Self.policyShift & ((1 << Self.policyBits) - 1)
+    policy = DMAPolicy.allCases[policyIndex % DMAPolicy.allCases.count]
     iommu = byte0 & 1 << 7 == 0
     let releases = coloured ? Self.colouredVersions : Self.versions
     xen = releases[Int(byte1 & 7) % releases.count]
@@ -60,7 +73,7 @@ public struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
     var byte0 = UInt8(Self.ipaSizes.firstIndex(of: ipaBits)!)
     if coloured { byte0 |= 1 << 3 }
     if smmuVersion == .v3 { byte0 |= 1 << 4 }
-    byte0 |= UInt8(DMAPolicy.allCases.firstIndex(of: policy)!) << 5
+    if let index = DMAPolicy.allCases.firstIndex(of: policy) { byte0 |= UInt8(index << Self.policyShift) }
     if !iommu { byte0 |= 1 << 7 }
     var byte1 = UInt8(releases.firstIndex(of: xen)!)
     if !hypercallCacheFlush { byte1 |= 1 << 3 }

@@ -5,8 +5,8 @@ import Spec
 import SystemIO
 
 /// What `platform` and `check` both read from the command line: a board's
-/// device tree, a Xen release and dom0's layout, with the same messages and
-/// exit statuses for both.
+/// device tree, DMA bindings, Xen's settings, RAM and dom0's layout, with
+/// the same messages and exit statuses for both.
 enum BoardInput {
   /// dom0's layout as `--dom0` spells it.
   enum Layout: Equatable {
@@ -170,33 +170,6 @@ enum BoardInput {
   static func validateDTCTimeout(_ seconds: Double) throws {
     guard seconds.isFinite, seconds > 0, seconds <= 86_400 else {
       throw ValidationError("expected --dtc-timeout to be a number of seconds above 0 and at most 86400, found \(seconds)")
-    }
-  }
-
-  static func xenVersion(_ name: String) throws -> XenVersion {
-    guard let version = XenVersion(name: name) else {
-      throw ValidationError(
-        "expected --xen to be a release 4.\(XenVersion.supportedMinors.lowerBound)–4.\(XenVersion.supportedMinors.upperBound), found '\(name)'")
-    }
-    return version
-  }
-
-  /// `direct`, `coloured` or `coloured:COLOURS`, colours in Xen's list
-  /// syntax, read by the scenario parser itself.
-  static func layout(_ option: String) throws -> Layout {
-    switch option {
-    case "direct", "direct-mapped":
-      return .direct
-    case "coloured", "colored":
-      return .coloured(nil)
-    case let layout where layout.hasPrefix("coloured:") || layout.hasPrefix("colored:"):
-      let list = layout.split(separator: ":", maxSplits: 1).last.map(String.init) ?? ""
-      guard case .dom0(.coloured(let colours), _)? = try? ScenarioParser.parse("dom0 coloured \(list) memory 4K").statements.first?.kind else {
-        throw ValidationError("expected --dom0 coloured:COLOURS with colours such as 0-3,8 (ascending, no overlaps), found '\(list)'")
-      }
-      return .coloured(colours)
-    default:
-      throw ValidationError("expected --dom0 to be direct, coloured or coloured:COLOURS, found '\(option)'")
     }
   }
 }

@@ -73,14 +73,14 @@ extension DMAVerify {
     @Option(help: "The board's device tree (.dtb, or .dts through dtc; through cpp first when it has #include or #define lines).", completion: .file())
     var platform: String
 
-    @Option(help: ArgumentHelp("dom0's layout: direct, coloured or coloured:COLOURS; both layouts when omitted.", valueName: "layout"))
-    var dom0: String?
+    @Option(help: ArgumentHelp("dom0's layout, COLOURS in Xen's list syntax, ascending and not overlapping (e.g. coloured:0-3,8); both layouts when omitted.", valueName: "layout"))
+    var dom0: BoardInput.Layout?
 
-    @Option(help: "A DMA policy to check (repeatable): legacy, merged-flags, global-flag, per-device; all when omitted.")
-    var policy: [String] = []
+    @Option(help: "A DMA policy to check (repeatable); all when omitted.")
+    var policy: [DMAPolicy] = []
 
-    @Option(help: "The Xen release (4.12–4.21; default the latest, as for run and platform).")
-    var xen = XenVersion.defaultRelease.name
+    @Option(help: "The Xen release; the latest by default, as for run and platform.")
+    var xen = XenVersion.defaultRelease
 
     @Option(name: .customLong("assume-no-dma"), help: ArgumentHelp("A node (path, node name or &label) that never masters the bus; repeat for several.", valueName: "node"))
     var assumeNoDMA: [String] = []
@@ -111,14 +111,11 @@ extension DMAVerify {
     var workers: Int { jobs ?? min(4, max(1, ProcessInfo.processInfo.activeProcessorCount)) }
 
     /// How the report is written.
-    enum Format: String, ExpressibleByArgument, CaseIterable {
+    enum Format: String, CaseIterable {
       case text, json, markdown
     }
 
-    @Option(
-      help: ArgumentHelp(
-        "The report's format: text, json, or markdown (a document with a table of verdicts, to attach to a review); same content in each.",
-        valueName: "format"))
+    @Option(help: ArgumentHelp("The report's format; the same content in each.", valueName: "format"))
     var format: Format?
 
     @Flag(help: "Print a JSON report instead of text (as --format json).")
@@ -195,16 +192,9 @@ extension DMAVerify {
     }
 
     func choices() throws -> (policies: [DMAPolicy], layouts: [MatrixCell.Layout], version: XenVersion, colours: [Int]) {
-      let policies = try policy.map { name in
-        guard let policy = DMAPolicy(rawValue: name) else {
-          throw ValidationError("expected --policy to be one of \(DMAPolicy.allCases.map(\.rawValue).joined(separator: ", ")), found '\(name)'")
-        }
-        return policy
-      }
-      let version = try BoardInput.xenVersion(xen)
       var colours = Array(0..<8)
       let layouts: [MatrixCell.Layout]
-      switch try dom0.map(BoardInput.layout) {
+      switch dom0 {
       case nil: layouts = [.direct, .coloured]
       case .direct?: layouts = [.direct]
       case .coloured(let chosen)?:
@@ -214,10 +204,10 @@ extension DMAVerify {
         // past it is a mistake to say now, not after the proofs.
         let count = ScenarioOptions().llcColours
         if let wrong = colours.first(where: { $0 >= count }) {
-          throw ValidationError("expected --dom0 colours below \(count), the board's number of LLC colours, found \(wrong) in '\(dom0 ?? "")'")
+          throw ValidationError("expected --dom0 colours below \(count), the board's number of LLC colours, found \(wrong) in 'coloured:\(ScenarioPrinter.colourText(colours))'")
         }
       }
-      return (policies.isEmpty ? DMAPolicy.allCases : policies, layouts, version, colours)
+      return (policy.isEmpty ? DMAPolicy.allCases : policy, layouts, xen, colours)
     }
 
     func run() throws {

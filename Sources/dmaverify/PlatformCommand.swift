@@ -83,8 +83,8 @@ extension DMAVerify {
     @Option(name: .customLong("scenario"), help: ArgumentHelp("Write the board as a scenario file.", valueName: "out.scn"))
     var scenarioFile: String?
 
-    @Option(help: ArgumentHelp("dom0's layout for --scenario: direct, or coloured[:COLOURS] (e.g. coloured:0-3; all colours by default).", valueName: "layout"))
-    var dom0 = "direct"
+    @Option(help: ArgumentHelp("dom0's layout for --scenario, COLOURS in Xen's list syntax, ascending and not overlapping (e.g. coloured:0-3,8; coloured alone is every colour).", valueName: "layout"))
+    var dom0 = BoardInput.Layout.direct
 
     @Option(parsing: .unconditional, help: "The number of LLC colours for a coloured dom0.")
     var llcColours = 16
@@ -92,11 +92,11 @@ extension DMAVerify {
     @Option(help: ArgumentHelp("dom0's memory for --scenario (e.g. 64M); default 64M or the RAM available.", valueName: "size"))
     var dom0Memory: String?
 
-    @Option(help: "dom0 Linux's DMA policy for --scenario: legacy, merged-flags, global-flag, per-device.")
-    var policy = DMAPolicy.mergedFlags.rawValue
+    @Option(help: "dom0 Linux's DMA policy for --scenario.")
+    var policy = DMAPolicy.mergedFlags
 
-    @Option(help: "The Xen release whose view of the board is shown and modelled for --scenario (4.12–4.21).")
-    var xen = XenVersion.defaultRelease.name
+    @Option(help: "The Xen release whose view of the board is shown and modelled for --scenario.")
+    var xen = XenVersion.defaultRelease
 
     @Flag(help: "Xen attaches PCI endpoints' iommu-map streams to dom0 (PCI passthrough support on; read from Xen 4.21).")
     var pciStreamsAttached = false
@@ -123,24 +123,20 @@ extension DMAVerify {
 
     /// The scenario options, or a usage error.
     func options() throws -> ScenarioOptions {
-      guard let policy = DMAPolicy(rawValue: policy) else {
-        throw ValidationError("expected --policy to be one of \(DMAPolicy.allCases.map(\.rawValue).joined(separator: ", ")), found '\(self.policy)'")
-      }
-      let version = try BoardInput.xenVersion(xen)
       guard llcColours >= 2, llcColours & (llcColours - 1) == 0, llcColours <= 1 << 16 else {
         throw ValidationError("expected --llc-colours to be a power of two ≥ 2, found \(llcColours)")
       }
-      var options = ScenarioOptions(policy: policy, xen: version, pciStreamsAttached: pciStreamsAttached, xenConfig: try BoardInput.xenConfig(boardOptions.xenConfig))
+      var options = ScenarioOptions(policy: policy, xen: xen, pciStreamsAttached: pciStreamsAttached, xenConfig: try BoardInput.xenConfig(boardOptions.xenConfig))
       _ = try BoardInput.ram(boardOptions.ram)
       options.smmuStreamMapEntries = try BoardInput.streamMapEntries(boardOptions.smmuStreamMapEntries)
       options.llcColours = llcColours
-      switch try BoardInput.layout(dom0) {
+      switch dom0 {
       case .direct: options.dom0 = .directMapped
       case .coloured(let colours): options.dom0 = .coloured(colours: colours ?? Array(0..<llcColours))
       }
       if case .coloured(let colours) = options.dom0 {
-        guard version.hasLLCColouring else {
-          throw ValidationError("expected --xen 4.20 or later for a coloured dom0 (LLC colouring), found \(version.name)")
+        guard xen.hasLLCColouring else {
+          throw ValidationError("expected --xen 4.20 or later for a coloured dom0 (LLC colouring), found \(xen.name)")
         }
         guard let last = colours.last, last < llcColours else {
           throw ValidationError("expected dom0's colours below --llc-colours \(llcColours)")

@@ -45,7 +45,7 @@ extension DMAVerify {
 
     @Option(
       help: ArgumentHelp(
-        "Whether Bitwuzla answers the checks Z3 would make on a fresh solver: auto (when python3 can import it), on (required), off.",
+        "Whether Bitwuzla answers the checks Z3 would make on a fresh solver.",
         discussion: "Bitwuzla comes from PyPI: `pip install bitwuzla==0.10.0`. It only answers sat or unsat; counterexamples are Z3's models, checked by Z3. The report says which solver decided how many queries."))
     var secondSolver: SecondSolver = .environmentDefault
 
@@ -179,5 +179,3 @@ extension DMAVerify {
     var mismatches: [String]
   }
 }
-
-extension SecondSolver: ExpressibleByArgument {}

@@ -183,7 +183,7 @@ struct PlatformCommandTests {
     let dtb = Self.fixture("orchard.dtb")
     let policy = try CommandRunner.run(["platform", dtb, "--policy", "swiotlb"])
     #expect(policy.status == 64)
-    #expect(policy.standardError.contains("expected --policy to be one of legacy, merged-flags, global-flag, per-device, found 'swiotlb'"))
+    #expect(policy.standardError.contains("The value 'swiotlb' is invalid for '--policy <policy>'. Please provide one of 'legacy', 'merged-flags', 'global-flag' or 'per-device'."))
     let colouring = try CommandRunner.run(["platform", dtb, "--dom0", "coloured:0-3", "--xen", "4.15"])
     #expect(colouring.status == 64)
     #expect(colouring.standardError.contains("expected --xen 4.20 or later for a coloured dom0"))
