@@ -25,6 +25,13 @@ import Spec
 ///   of its context's tables (`incoherentIOTLBEntries()`, DESIGN.md §4
 ///   `smmu.regression`): a missing flush is caught at the update that
 ///   needed it, before any DMA uses the entry.
+/// - **The fast path.** Each transaction of the implementation's DMA through
+///   an SMMU is asked of the fast path (`translateCompact`, the packed IOTLB
+///   probe DMA takes on a hit) and then of the full path, which by then
+///   finds the same IOTLB entry through the full decode and generic lookup;
+///   the two must answer alike. `smmu.fast-path` proves this for every slot
+///   content; here it is judged on the states the fuzzer reaches, stream
+///   resolution and the projection included.
 public struct SMMUDifferentialOracle: StepOracle {
   /// dom0's DMA state before the running DMA, which the implementation's
   /// run starts from (the spec's run has since changed it).
@@ -67,13 +74,15 @@ public struct SMMUDifferentialOracle: StepOracle {
       var dom0 = before
       let implementation = step.implementation
       let result: Result<DMAReport, DMARequestError>
+      let fastPath = FastPathRecord()
       do {
         result = .success(try performDMA(
           dma.request, policy: spec.policy, dom0: &dom0, platform: specPlatform, memory: &implementation.memory,
-          transact: Self.transactor(platform)))
+          transact: Self.transactor(platform, fastPath: fastPath)))
       } catch {
         result = .failure(error)
       }
+      if let detail = fastPath.disagreement { return failure("fast-path", detail) }
       let memory = implementation.memory
       switch (report.dma, result) {
       case (let expected?, .success(let seen)):
@@ -119,11 +128,31 @@ public struct SMMUDifferentialOracle: StepOracle {
     return nil
   }
 
+  /// The first transaction of a DMA whose fast and full translations
+  /// differed, described; set by ``transactor(_:fastPath:)``.
+  final class FastPathRecord {
+    var disagreement: String?
+  }
+
   /// A device's transactions through the implementation's SMMUs:
   /// `XenSMMUPlatform.translate(device:address:access:)`, IOTLB included.
-  static func transactor(_ platform: XenSMMUPlatform) -> DeviceTransactor {
+  /// Behind an SMMU the fast path answers first (filling the IOTLB on a
+  /// miss, as a DMA does), then the full path, whose answer the DMA uses;
+  /// the first difference is kept in `fastPath`.
+  static func transactor(_ platform: XenSMMUPlatform, fastPath: FastPathRecord) -> DeviceTransactor {
     { device, busAddress, access throws(DMARequestError) in
-      do {
+      do throws(XenSMMUError) {
+        if case .behindSMMU(let smmuName, let streams, _) = try platform.device(named: device.name).attachment,
+           let stream = streams.first {
+          let smmu = try platform.smmuIndex(named: smmuName)
+          let fast = try platform.translateCompact(stream: stream, on: smmu, address: busAddress, access: access)
+          let translation = try platform.translate(stream: stream, on: smmu, address: busAddress, access: access)
+          let full = CompactTranslation(translation)
+          if fast != full, fastPath.disagreement == nil {
+            fastPath.disagreement = "\(device.name) stream \(hex(UInt64(stream))) on \(smmuName), \(access) of \(hex(busAddress)): fast path \(fast), full path \(full)"
+          }
+          return DeviceTransaction(stream: translation.stream, stageTwo: translation.stageTwo)
+        }
         let translation = try platform.translate(device: device.name, address: busAddress, access: access)
         return DeviceTransaction(stream: translation.stream, stageTwo: translation.stageTwo)
       } catch {

@@ -139,7 +139,7 @@ public final class XenSMMUPlatform {
 
   // MARK: Devices
 
-  func device(named name: String) throws(XenSMMUError) -> Device {
+  package func device(named name: String) throws(XenSMMUError) -> Device {
     guard let index = deviceIndex[name] else { throw .smmu(.unknownDevice(name)) }
     return devices[index]
   }

@@ -128,6 +128,27 @@ struct SMMUOracleTests {
     #expect(failure.detail == "mfn 0x40000 byte 0x800: spec 0x0, impl 0xaa")
   }
 
+  /// A grant DMAed by dma-direct at its host GFN, whose IPA bits 20:12
+  /// (0x001) are not in the granted frame's (0x40802): the second DMA hits
+  /// the IOTLB, where a fast path taking the offset at a 2 MiB block's
+  /// width ORs them into the cached page.
+  static let grantAtOddPage = [
+    "grant guest 0x80002000 to dom0 at 0x50001000 rw as g0",
+    "dma nic to-device 0x50001000 0x40", "dma nic to-device 0x50001000 0x40",
+  ]
+
+  @Test("a fast path that answers unlike the full one is its own failure, fast-path, with both answers; the real one passes",
+        arguments: [SeededBug.fastPathBlockOffset])
+  func fastPath(bug: SeededBug) throws {
+    var configuration = FuzzConfiguration()
+    configuration.policy = .globalFlag
+    let scenario = try Self.scenario(Self.grantAtOddPage, configuration)
+    #expect(ScenarioChecker().check(scenario).passed)
+    let failure = try #require(bug.inject { ScenarioChecker().check(scenario) }.failure)
+    #expect(failure.signature == FuzzFailure.Signature(oracle: .smmu, property: "fast-path", operation: "dma"))
+    #expect(failure.detail.contains("0x40803000") && failure.detail.contains("0x40802000"), "\(failure.detail)")
+  }
+
   @Test("the implementation's platform copy is independent: an input never sees another's IOTLB or p2m")
   func bootCacheIndependence() throws {
     let checker = ScenarioChecker()

@@ -28,7 +28,13 @@ struct PlatformClassTheoremTests {
     #expect(liveness.reason.contains("[platform: RAM"))
     let scenario = try #require(liveness.counterexample)
     #expect(!liveness.reason.contains(MatrixPlatform<UInt64>.reference(.direct).summary), "\(liveness.reason)")
-    #expect(scenario.contains("dma-mask 32"), "\(scenario)")
+    // Any mask narrower than the buffer's address will do, and which one
+    // Z3's model picks varies with its search (32 and 38 were both seen):
+    // some device's mask must be below 64 bits.
+    let masks = scenario.split(separator: "\n").compactMap { line in
+      line.split(separator: " ").split(separator: "dma-mask").dropFirst().first?.first.flatMap { Int($0) }
+    }
+    #expect(masks.contains { $0 < 64 }, "\(scenario)")
     #expect(findings[.isolation]?.verdict == .proved)
   }
 
