@@ -19,6 +19,16 @@ public final class ImplementationState {
   /// What the implementation's DMAs wrote, starting empty as the spec's
   /// memory does at boot.
   public internal(set) var memory = MachineMemory()
+  /// The frame table's reference counts that foreign mappings hold, per
+  /// frame: taken here as `xenmem_add_to_physmap_one()` takes them
+  /// (`get_page_from_gfn()` for `XENMAPSPACE_gmfn_foreign`, before
+  /// `guest_physmap_add_entry()`; RELEASE-4.21.0 xen/arch/arm/mm.c) for
+  /// each page a foreign entry maps, and dropped by the p2m's own puts
+  /// (``XenP2M/foreignReferencesPut``). Absent means zero. Only maps of at
+  /// most 2 MiB take references: Xen's `p2m_put_page()` puts nothing at
+  /// level 1 ("we don't handle level 1 super-page"), and no hypercall
+  /// makes a 1 GiB foreign mapping.
+  package private(set) var foreignReferences: [UInt64: Int] = [:]
   let p2mFactory: P2MFactory
 
   /// Entries per SMMU IOTLB. Small, because the fuzzer copies the booted
@@ -37,6 +47,7 @@ public final class ImplementationState {
     copy.platform = platform?.copy()
     copy.code = code
     copy.memory = memory
+    copy.foreignReferences = foreignReferences
     return copy
   }
 
@@ -140,7 +151,26 @@ public final class ImplementationState {
         tables.removeAllEvents()
         tables.recordsEvents = tables.iommuEnabled
         defer { tables.recordsEvents = false }
-        try self.code.values[index].set(gfn, count: count, to: entry, in: &tables)
+        // Pages (offsets) whose reference is taken for this update: every
+        // one, as Xen takes them whatever the GFN held before.
+        let taken: [UInt64] = entry.map { $0.type.isForeign && count <= 512 ? Array(0..<count) : [] } ?? []
+        for page in taken { self.foreignReferences[entry!.mfn.rawValue &+ page, default: 0] += 1 }
+        defer {
+          for put in tables.foreignReferencesPut {
+            for page in 0..<UInt64(put.pages) { self.foreignReferences[put.mfn.rawValue &+ page, default: 0] -= 1 }
+          }
+          tables.foreignReferencesPut.removeAll(keepingCapacity: true)
+        }
+        do throws(XenP2MError) {
+          try self.code.values[index].set(gfn, count: count, to: entry, in: &tables)
+        } catch {
+          // The hypercall's error path puts what it took for the pages
+          // the failed update did not map.
+          for page in taken where self.code.values[index].lookup(gfn.advanced(by: page), in: tables) != entry!.advanced(by: page) {
+            self.foreignReferences[entry!.mfn.rawValue &+ page, default: 0] -= 1
+          }
+          throw error
+        }
         return tables.iommuEnabled ? P2MEvent.releaseBeforeIOTLBFlush(in: tables.events) : nil
       }
     } catch {
@@ -148,4 +178,10 @@ public final class ImplementationState {
       return nil
     }
   }
+}
+
+extension P2MEntry {
+  /// The frame a foreign entry holds a reference on; nil for any other
+  /// entry.
+  var foreignFrame: UInt64? { type.isForeign ? mfn.rawValue : nil }
 }

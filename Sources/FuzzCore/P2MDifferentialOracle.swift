@@ -17,7 +17,16 @@ import Spec
 /// are looked up through the TLB again, which catches a translation cached
 /// before the change and never invalidated. Each update's effects must come
 /// in Xen's order: nothing released before the IOTLB flush it owed
-/// (property `flush-order`, `P2MEvent.releaseBeforeIOTLBFlush(in:)`). A raw update the spec refuses
+/// (property `flush-order`, `P2MEvent.releaseBeforeIOTLBFlush(in:)`). The
+/// references on foreign pages must be what Xen's accounting makes of the
+/// spec's changes (property `page-references`,
+/// ``ImplementationState/foreignReferences``: the harness takes one per
+/// page a foreign map writes, as `xenmem_add_to_physmap_one()` does, the
+/// p2m's own code drops them): a page's count rises at each foreign map of
+/// it and falls when an entry mapping it foreign is replaced by one of
+/// another frame or removed (``checkReferences(_:counted:implementation:)``).
+/// That count is the page's live foreign mappings except where Xen
+/// itself leaks, which the oracle keeps apart (``leakedReferences``). A raw update the spec refuses
 /// beyond the root tables must be refused too (XSA-301,
 /// ``forwardRefused(_:_:count:to:step:report:)``). At the end every spec entry
 /// is looked up in the implementation (except in the fuzzer's lean mode).
@@ -31,6 +40,18 @@ public struct P2MDifferentialOracle: StepOracle {
   /// Grant handle → (dom0 GFN, 1:1 GFN), recorded when the grant succeeds.
   var grants: [String: (host: GFN, oneToOne: GFN?)] = [:]
   var foreignMaps: [String: GFN] = [:]
+  /// References per frame as Xen's accounting makes them of the spec's
+  /// changes (absent is zero).
+  var expectedReferences: [UInt64: Int] = [:]
+  /// References Xen keeps with no live foreign mapping behind them, per
+  /// frame: `__p2m_set_entry()` (RELEASE-4.21.0 xen/arch/arm/mmu/p2m.c)
+  /// calls `p2m_free_entry()` only when the new entry's MFN differs from
+  /// the old one's, so a foreign entry replaced by a grant (or a raw
+  /// entry) of the same frame keeps its reference, and a foreign map
+  /// written again over the same frame takes a second one. Counted, not
+  /// failed: it is Xen's behaviour, a reference leak a privileged dom0
+  /// can cause, not a difference from the implementation.
+  package private(set) var leakedReferences: [UInt64: Int] = [:]
   /// Recently probed GFNs per domain (bounded), re-probed through the TLB.
   var recent: [DomainID: [GFN]] = [:]
   /// Domains whose p2m set/way emulation invalidated: their tables keep
@@ -153,6 +174,10 @@ public struct P2MDifferentialOracle: StepOracle {
       }
     }
 
+    if let detail = checkReferences(xen, counted: Self.takesReferences(step.statement.kind), raw: raw, implementation: step.implementation) {
+      return failure("page-references", detail)
+    }
+
     for domain in setWayDomains where touched.contains(where: { $0.domain == domain }) {
       guard let spec = xen.domains[domain]?.p2m else { continue }
       let pages = touched.lazy.filter { $0.domain == domain && spec.lookup($0.gfn)?.hardwareValid == true }.map(\.gfn)
@@ -200,6 +225,52 @@ public struct P2MDifferentialOracle: StepOracle {
         return FuzzFailure(
           oracle: .specVersusImplementation, property: "final-lookup", afterStep: lastIndex,
           detail: "\(domain) \(gfn): spec \(entry), impl \(lookup(gfn).map(\.description) ?? "unmapped")")
+      }
+    }
+    return nil
+  }
+
+  /// Whether the statement's new foreign entries take references as
+  /// ``ImplementationState/set(_:count:to:of:)`` takes them: a foreign map,
+  /// or a raw map of at most 2 MiB.
+  static func takesReferences(_ kind: StatementKind) -> Bool {
+    switch kind {
+    case .foreign: true
+    case .p2mMap(_, _, _, _, _, let pages): pages <= 512
+    default: false
+    }
+  }
+
+  /// Updates ``expectedReferences`` (and ``leakedReferences``) from the
+  /// touched entries the update wrote — `raw` updates are written even
+  /// when unchanged — and compares each frame whose references changed
+  /// with what the implementation holds on it.
+  mutating func checkReferences(_ xen: XenState, counted: Bool, raw: Bool, implementation: ImplementationState) -> String? {
+    var frames: [UInt64] = []
+    // A GFN noted twice (a grant's host GFN that is also its 1:1 GFN) is
+    // one entry.
+    var seen: Set<DomainGFN> = []
+    for (domain, gfn, before) in touched where seen.insert(DomainGFN(domain: domain, gfn: gfn)).inserted {
+      let after = xen.domains[domain]?.p2m.lookup(gfn)
+      guard raw || after != before else { continue }
+      if counted, let frame = after?.foreignFrame {
+        expectedReferences[frame, default: 0] += 1
+        frames.append(frame)
+        if before?.foreignFrame == frame { leakedReferences[frame, default: 0] += 1 }
+      }
+      if let frame = before?.foreignFrame {
+        if after?.mfn.rawValue != frame {
+          expectedReferences[frame, default: 0] -= 1
+          frames.append(frame)
+        } else if after?.type.isForeign != true {
+          leakedReferences[frame, default: 0] += 1
+        }
+      }
+    }
+    for frame in frames {
+      let held = implementation.foreignReferences[frame] ?? 0, expected = expectedReferences[frame] ?? 0
+      if held != expected {
+        return "\(MFN(frame)): the implementation holds \(held) reference\(held == 1 ? "" : "s") for foreign mappings, Xen's accounting of the spec's changes \(expected)"
       }
     }
     return nil
@@ -377,4 +448,10 @@ struct Translation: Hashable, CustomStringConvertible {
     if let fault { return "\(fault) fault" }
     return "\(hex(address ?? 0)) \(permissions.map(\.description) ?? "") \(type.map(\.xenName) ?? "untyped")"
   }
+}
+
+/// A domain's GFN, as a set element.
+struct DomainGFN: Hashable {
+  let domain: DomainID
+  let gfn: GFN
 }

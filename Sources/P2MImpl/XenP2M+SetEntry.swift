@@ -60,8 +60,10 @@ extension XenP2M {
     if level == 3 || !XenDescriptor.tableBit(pte) {
       counters.mappings[level] -= 1
       let type = P2MType(rawValue: UInt8(truncatingIfNeeded: pte >> 55 & 0xF))
-      if type?.isForeign == true && level >= 2 {
-        record(.foreignPagesPut(MFN(XenDescriptor.outputBase(pte) >> 12), count: Int(Self.pages(level: level))))
+      if type?.isForeign == true && (level == 3 || level == 2 && !SeededBug.foreignSuperpageReferencesKept.isActive) {
+        let mfn = MFN(XenDescriptor.outputBase(pte) >> 12), pages = Int(Self.pages(level: level))
+        foreignReferencesPut.append((mfn, pages))
+        record(.foreignPagesPut(mfn, count: pages))
       }
       return
     }

@@ -44,6 +44,14 @@ public struct XenP2M {
   /// Whether ``events`` records what updates do (off for speed).
   public var recordsEvents = false
   public internal(set) var events: [P2MEvent] = []
+  /// The references this p2m dropped on foreign pages since the caller
+  /// last took the list (`put_page()` in `p2m_put_l3_page()` and, from
+  /// `3e2121ce47`, `p2m_put_l2_superpage()`, RELEASE-4.21.0
+  /// xen/arch/arm/mmu/p2m.c): first frame and pages. Page counts live in
+  /// the frame table, which is the hypervisor's, not the p2m's, so the p2m
+  /// hands its puts over instead of counting them
+  /// (`ImplementationState.foreignReferences`).
+  package var foreignReferencesPut: [(mfn: MFN, pages: Int)] = []
   /// Called at each `iommu_iotlb_flush()`: the SMMU model's hook.
   public var iotlbFlushHandler: ((IOTLBFlush) -> Void)?
   public internal(set) var counters = P2MCounters()

@@ -115,6 +115,11 @@ package enum SeededBug: String, CaseIterable, Sendable {
   /// two or more concatenated pages only the first is invalidated (with a
   /// level-0 root, none).
   case setWayRootPartlyInvalidated = "setway-root-partly-invalidated"
+  /// Re-creates: Xen before 3e2121ce47 (no p2m_put_l2_superpage()).
+  /// A foreign 2 MiB superpage is removed without dropping the references
+  /// its 512 pages hold, as before RELEASE-4.19.0, where `p2m_put_page()`
+  /// put level-3 pages only: the pages are never freed.
+  case foreignSuperpageReferencesKept = "foreign-superpage-references-kept"
   /// Re-creates: class: chunk order without the pages left.
   /// A chunk order chosen from the GFN and MFN alone, without the pages
   /// left: a 1 GiB chunk for a 4-page request at an aligned GFN maps (or
