@@ -19,6 +19,9 @@ public struct FuzzFailure: Hashable, Sendable, CustomStringConvertible {
     /// A device can reach a frame its domain has no right to
     /// (``ReachOracle``).
     case reach
+    /// A coloured domain was given a frame of another colour
+    /// (``ColourOracle``).
+    case colour
     /// The scenario runner rejected the scenario: for a decoded input, a
     /// decoder bug (the decoder is total by contract).
     case scenario = "scenario"

@@ -71,7 +71,7 @@ public struct ScenarioChecker {
   /// first: it creates the implementation's domains and brings their p2ms
   /// up to date, which ``SMMUDifferentialOracle`` then translates through.
   func oracles() -> [any StepOracle] {
-    [P2MDifferentialOracle(checksEveryEntryAtEnd: mode == .full), SMMUDifferentialOracle(), DMAPropertyOracle(claims: claims), ReachOracle()]
+    [P2MDifferentialOracle(checksEveryEntryAtEnd: mode == .full), SMMUDifferentialOracle(), DMAPropertyOracle(claims: claims), ReachOracle(), ColourOracle()]
   }
 
   /// Checks a scenario (a `.scn` file, or one being minimized).

@@ -69,13 +69,17 @@ public struct ColouredAllocator: Hashable, Sendable {
     heapRanges = heap
     // Freeing a region's pages in ascending order pushes each colour's
     // pages of it onto that list's head in ascending order: one segment.
+    // Xen files each page by `page_to_llc_color()` (`init_col_heap_pages()`
+    // → `free_color_heap_page()`, RELEASE-4.21.0 xen/common/llc-coloring.c);
+    // a segment's pages share their low bits, so filing the segment by its
+    // first page's colour is filing each page, through the same function.
     let stride = UInt64(colourCount)
     for range in heap {
       let (first, end) = (range.start.rawValue, range.end.rawValue)
-      for colour in 0..<colourCount {
-        let lowest = first + (UInt64(colour) &- first) % stride
+      for residue in 0..<colourCount {
+        let lowest = first + (UInt64(residue) &- first) % stride
         guard lowest < end else { continue }
-        push(Segment(low: MFN(lowest), count: (end - 1 - lowest) / stride + 1), colour: colour)
+        push(Segment(low: MFN(lowest), count: (end - 1 - lowest) / stride + 1), colour: colour(of: MFN(lowest)))
       }
     }
   }
