@@ -69,7 +69,7 @@ let package = Package(
     /// code on Z3 terms and reports proved, refuted (replayed) or unknown.
     .target(name: "Proofs", dependencies: ["Spec", "Claims", "Solver", "SymbolicWord", "P2MImpl", "SMMUImpl"]),
     /// Flattened device trees (DTB) read in Swift; the SMMUs, RAM and DMA
-    /// masters of a board, and the scenario they make (issue 8).
+    /// masters of a board, and the scenario they make.
     .target(
       name: "DeviceTree", dependencies: ["Spec", "SystemIO"],
       // Which compatibles master the bus: a data file a reader can check,

@@ -1,7 +1,7 @@
 import Claims
 import Spec
 
-/// Oracle (b) of issue 7: every DMA with an `expect` meets it, and every
+/// The DMA property oracle: every DMA with an `expect` meets it, and every
 /// DMA in a matrix cell meets the properties the proofs establish for that
 /// cell (``DMAClaims``).
 public struct DMAPropertyOracle: StepOracle {

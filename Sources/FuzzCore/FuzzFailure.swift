@@ -4,7 +4,7 @@ import Spec
 /// at which step, and the values that disagree (DESIGN.md §5: "a crash
 /// with a readable trace").
 public struct FuzzFailure: Hashable, Sendable, CustomStringConvertible {
-  /// The oracles of issue 7, and the harness's own check that a
+  /// The fuzzer's oracles, and the harness's own check that a
   /// decoded scenario means something.
   public enum Oracle: String, Hashable, Sendable, CaseIterable {
     /// The spec (``ReferenceP2M`` through the scenario runner's Xen state)
@@ -60,7 +60,7 @@ public struct FuzzFailure: Hashable, Sendable, CustomStringConvertible {
   }
 
   /// What "the same failure" means for minimization: same oracle, same
-  /// property, same kind of operation (issue 7). Values and step index
+  /// property, same kind of operation. Values and step index
   /// may change while shrinking.
   public var signature: Signature { Signature(oracle: oracle, property: property, operation: operation) }
 

@@ -58,7 +58,7 @@ public func ddmin<T>(_ items: [T], _ fails: ([T]) -> Bool) -> [T] {
 }
 
 /// Shrinks a failing scenario to a small, readable one that fails the same
-/// way: same oracle, same property, same kind of operation (issue 7), so
+/// way: same oracle, same property, same kind of operation (``FuzzFailure/Signature``), so
 /// it never drifts to another bug.
 ///
 /// 1. ddmin over the operations (the platform and domain statements stay).

@@ -1,7 +1,7 @@
 import P2MImpl
 import Spec
 
-/// Oracle (a) of issue 7: the spec's p2m (``ReferenceP2M``, as the
+/// The differential oracle for the p2m: the spec's p2m (``ReferenceP2M``, as the
 /// scenario runner's Xen state holds it) against the implementation
 /// (`XenP2M`), after every step.
 ///

@@ -1,7 +1,7 @@
 import SMMUImpl
 import Spec
 
-/// Oracle (a) of issue 7 for the SMMUs: the spec's ``SMMUPlatform`` and
+/// The differential oracle for the SMMUs: the spec's ``SMMUPlatform`` and
 /// its DMAs against `SMMUImpl.XenSMMUPlatform` walking the
 /// implementation's p2m tables behind VMID-tagged IOTLBs.
 ///

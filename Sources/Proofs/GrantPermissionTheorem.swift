@@ -9,7 +9,7 @@ import SymbolicWord
 /// dfn = mfn, so the device may DMA into the page. Decided on the spec's
 /// concrete state after the two `GNTTABOP_map_grant_ref`s.
 ///
-/// Added by issue 9: a mapkind() mistake (no upgrade after a read-only map)
+/// Added when a mapkind() mistake (no upgrade after a read-only map)
 /// escaped the DMA matrix, whose cells map each grant once.
 enum GrantPermissionTheorem {
   /// `GNTTABOP_map_grant_ref` into dom0: granter, granted GFN, host GFN,

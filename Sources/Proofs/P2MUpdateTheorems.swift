@@ -11,7 +11,7 @@ import SymbolicWord
 /// concatenated level-1 root pages) with mappings in both root pages, then
 /// `invalidateRoot()`: the walk faults for every IPA.
 ///
-/// Added by issue 9: the Set/Way mutant escaped every other theorem and
+/// Added when the Set/Way seeded bug escaped every other theorem and
 /// the fuzzer (which has no Set/Way operation).
 enum SetWayTheorem {
   static let updates = [
@@ -49,7 +49,7 @@ enum SetWayTheorem {
 /// inside the block) must throw, and the tables must still translate every
 /// IPA as the spec's map says.
 ///
-/// Added by issue 9: the XSA-301 mutant escaped every other theorem and the
+/// Added when the XSA-301 seeded bug escaped every other theorem and the
 /// fuzzer (whose oracle hands the implementation only updates the spec
 /// accepted).
 enum OutOfRangeTheorem {
@@ -87,7 +87,7 @@ enum OutOfRangeTheorem {
 /// needs, the removal must succeed (a split would need a second page) and
 /// every IPA must then fault.
 ///
-/// Added by issue 9: the `3fafdc28eb` mutant translates like the fixed
+/// Added because the `3fafdc28eb` seeded bug translates like the fixed
 /// code, so it escaped `p2m.regression` and the fuzzer (32-page pools).
 enum RemovalOrderTheorem {
   /// Its broken variant: ``SeededBug/removalShattersSuperpages`` seeded makes it refuted.
@@ -124,7 +124,7 @@ enum RemovalOrderTheorem {
 /// flush in between. The claim is decided on the concrete event order
 /// (translations are equal either way: only the order differs).
 ///
-/// Added by issue 9: the `6718787797` mutant escaped every other theorem
+/// Added when the `6718787797` seeded bug escaped every other theorem
 /// and the fuzzer (no oracle looks at the order of effects).
 enum FlushOrderTheorem {
   /// Its broken variant: ``SeededBug/freeBeforeIOTLBFlush`` seeded makes it refuted.
@@ -165,7 +165,7 @@ enum FlushOrderTheorem {
 /// is removed: a translation fault on it must not resolve, and the tables
 /// must translate every IPA as the spec's map says.
 ///
-/// Added by issue 9: the XSA-393 mutant was caught only by the fuzz corpus.
+/// Added when the XSA-393 seeded bug was caught only by the fuzz corpus.
 enum RemovalAfterSetWayTheorem {
   /// Its broken variant: ``SeededBug/removalKeepsHWInvalidEntry`` seeded makes it refuted.
   static func theorem() -> Theorem {

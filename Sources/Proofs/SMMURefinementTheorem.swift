@@ -69,7 +69,7 @@ enum SMMURefinementTheorem {
       devices: [
         Device(name: "a", attachment: .behindSMMU(smmu: "s", streamIDs: [1], described: true)),
         Device(name: "b", attachment: .behindSMMU(smmu: "s", streamIDs: [2], described: true)),
-        // A second SMMU in front of dom0 (issue 9: a flush that reaches
+        // A second SMMU in front of dom0 (a seeded bug's flush that reaches
         // only the first SMMU escaped a one-SMMU platform).
         Device(name: "c", attachment: .behindSMMU(smmu: "t", streamIDs: [3], described: true)),
       ])

@@ -10,7 +10,7 @@ import SymbolicWord
 /// array: any grant tree). It runs the program's own generic
 /// ``rangeStraddlesPageBoundary(_:size:maximumPages:pfnToBfn:)``.
 ///
-/// Added by issue 9: a straddle check of the first page boundary only
+/// Added when a straddle check of the first page boundary only
 /// escaped the DMA matrix, whose buffers span at most two pages.
 enum StraddleTheorem {
   /// `range_straddles_page_boundary(phys, size)`: physical address, size,

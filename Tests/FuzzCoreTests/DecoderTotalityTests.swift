@@ -2,7 +2,7 @@ import FuzzCore
 import Spec
 import Testing
 
-/// The decoder is total (issue 7): every byte string is a scenario, and
+/// The decoder is total: every byte string is a scenario, and
 /// that scenario runs on the spec without a scenario error.
 @Suite("Decoder totality")
 struct DecoderTotalityTests {

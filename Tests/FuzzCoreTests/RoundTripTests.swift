@@ -3,7 +3,7 @@ import Foundation
 import Spec
 import Testing
 
-/// Converters both ways (issue 7 item 6): bytes → scenario → bytes →
+/// Converters both ways: bytes → scenario → bytes →
 /// scenario is the identity on scenarios, and the text form round-trips.
 @Suite("Round trip")
 struct RoundTripTests {

@@ -5,7 +5,7 @@ import P2MImpl
 import Spec
 import Testing
 
-/// Issue 7's seeded-bug test: with a broken implementation plugged in, a
+/// Seeded bugs found by search: with a broken implementation plugged in, a
 /// bounded in-process search from the committed corpus finds the bug, and
 /// the minimizer reduces it to at most five operations failing the same
 /// way; the same scenario passes on the real implementation, so it can be
@@ -163,7 +163,7 @@ struct SeededSMMUBugTests {
   }
 }
 
-/// Issue 7's minimization requirement for a failure a seeded bug caused:
+/// The minimization requirement for a failure a seeded bug caused:
 /// the minimizer keeps the same failure (oracle, property, operation kind)
 /// in at most five operations, and the real implementation passes the
 /// result, so it can be committed as a regression. Returns the minimized

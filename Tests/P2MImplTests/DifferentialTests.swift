@@ -5,7 +5,7 @@ import Testing
 /// Seeded random sequences of map, unmap and replace, applied to the
 /// optimized p2m and to the spec; after every step each touched GFN (and
 /// random others) must look up the same through `p2m_get_entry()`, the
-/// architectural walk, the TLB, and the spec's map (issue 4).
+/// architectural walk, the TLB, and the spec's map.
 @Suite("Differential: XenP2M against ReferenceP2M (seeded)")
 struct DifferentialTests {
   /// How a run picks frames and types.

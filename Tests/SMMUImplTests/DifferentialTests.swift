@@ -7,7 +7,7 @@ import Testing
 /// streams, undescribed masters, masters not behind any SMMU — driven by
 /// random attach, detach and p2m changes (with Xen's flush discipline,
 /// the p2m's IOTLB flush callback); after every step, transactions of
-/// random streams to random addresses agree with the spec (issue 5).
+/// random streams to random addresses agree with the spec.
 @Suite("Differential: XenSMMUPlatform against SMMUPlatform (seeded)")
 struct DifferentialTests {
   static let seeds: [UInt64] = [0x5EED_0005, 0xC0FF_EE00_0005, 0xD1FF_0005, 0xBADC_0FFE, 0x1234_5678_9ABC]

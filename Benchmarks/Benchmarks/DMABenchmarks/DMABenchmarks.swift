@@ -1,7 +1,7 @@
 import Benchmark
 import Spec
 
-// The spec's DMA path as the fuzzer runs it (issue 7, BENCHMARKS.md
+// The spec's DMA path as the fuzzer runs it (BENCHMARKS.md
 // "Fuzzing"): `performDMA` of 8 KiB buffers over dom0's p2m laid out as
 // tables and walked architecturally, and the layout itself.
 //

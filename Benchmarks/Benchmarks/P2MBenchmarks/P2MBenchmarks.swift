@@ -2,7 +2,7 @@ import Benchmark
 import P2MImpl
 import Spec
 
-// Lookups (issue 4): the same 1024 GFNs, mapped 4K by 4K to scattered
+// Lookups: the same 1024 GFNs, mapped 4K by 4K to scattered
 // frames, looked up through the TLB (all hits), by the generic walk, and
 // in the spec's dictionary. Updates: a 1 GiB aligned range (one block), a
 // 2 MiB range unaligned by one page (4K chunks), and random 4K maps, each

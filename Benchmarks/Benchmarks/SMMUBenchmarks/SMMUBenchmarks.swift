@@ -3,7 +3,7 @@ import P2MImpl
 import SMMUImpl
 import Spec
 
-// SMMU translation (issue 5): the same 1024 pages of dom0, mapped 4K to
+// SMMU translation: the same 1024 pages of dom0, mapped 4K to
 // scattered frames, translated for a device on an SMMUv2 through the IOTLB
 // (every lookup hits; the inlined fast path, and the full path for
 // comparison), through an IOTLB of one entry (every lookup misses and walks
