@@ -99,14 +99,17 @@ let package = Package(
 
     // MARK: - Tests
 
+    /// What several test targets share: the repository's root.
+    .target(name: "TestSupport", path: "Tests/TestSupport"),
+
     .testTarget(name: "SolverTests", dependencies: ["Solver"]),
-    .testTarget(name: "SpecTests", dependencies: ["Spec"]),
+    .testTarget(name: "SpecTests", dependencies: ["TestSupport", "Spec"]),
     .testTarget(name: "SymbolicWordTests", dependencies: ["SymbolicWord", "Spec", "Solver"]),
     .testTarget(name: "P2MImplTests", dependencies: ["P2MImpl", "Spec"]),
     .testTarget(name: "SMMUImplTests", dependencies: ["SMMUImpl", "P2MImpl", "Spec", "SymbolicWord", "Solver"]),
     .testTarget(name: "ProofsTests", dependencies: ["Proofs", "Claims", "Spec", "Solver", "SymbolicWord", "P2MImpl", "SMMUImpl"]),
-    .testTarget(name: "FuzzCoreTests", dependencies: ["FuzzCore", "Spec", "P2MImpl", "SMMUImpl", "Claims"]),
-    .testTarget(name: "dmaverifyTests", dependencies: ["dmaverify"]),
+    .testTarget(name: "FuzzCoreTests", dependencies: ["TestSupport", "FuzzCore", "Spec", "P2MImpl", "SMMUImpl", "Claims"]),
+    .testTarget(name: "dmaverifyTests", dependencies: ["TestSupport", "dmaverify"]),
     .testTarget(name: "SystemIOTests", dependencies: ["SystemIO"]),
     .testTarget(
       name: "DeviceTreeTests", dependencies: ["DeviceTree", "Spec"],

@@ -3,6 +3,7 @@ import Foundation
 @testable import FuzzCore
 import Spec
 import Testing
+import TestSupport
 
 /// Oracle (b): scenario expectations, and the proofs' `dma.matrix` claims
 /// applied to every DMA that falls in a cell (``DMAClaims``).

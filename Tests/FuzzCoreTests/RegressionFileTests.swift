@@ -2,13 +2,13 @@ import Foundation
 import Testing
 
 @testable import FuzzCore
+import TestSupport
 
 /// Regression scenarios get a name that is one path component whatever the
 /// failure's property is, and land in the package's corpus wherever in the
 /// package `minimize` runs.
 @Suite("Regression file names and place")
 struct RegressionFileTests {
-  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
   @Test(
     "unsafe characters become _, runs of them one",
@@ -50,8 +50,8 @@ struct RegressionFileTests {
 
   @Test("the package root is found from any directory inside the package, and not outside it")
   func packageRoot() throws {
-    let inside = Self.repository.appendingPathComponent("Sources/FuzzCore")
-    #expect(RegressionFile.packageRoot(from: inside)?.standardizedFileURL.path == Self.repository.standardizedFileURL.path)
+    let inside = repository.appendingPathComponent("Sources/FuzzCore")
+    #expect(RegressionFile.packageRoot(from: inside)?.standardizedFileURL.path == repository.standardizedFileURL.path)
     let outside = FileManager.default.temporaryDirectory.appendingPathComponent("dmaverify-noroot-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
     #expect(RegressionFile.packageRoot(from: outside) == nil)

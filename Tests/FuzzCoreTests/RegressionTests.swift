@@ -3,6 +3,7 @@ import Foundation
 import P2MImpl
 import Spec
 import Testing
+import TestSupport
 
 /// Every minimized regression in `corpus/regressions/`, every human
 /// scenario in `corpus/scenarios/` and every seed in `corpus/fuzz/`

@@ -2,6 +2,7 @@ import FuzzCore
 import Foundation
 import Spec
 import Testing
+import TestSupport
 
 /// Converters both ways: bytes → scenario → bytes →
 /// scenario is the identity on scenarios, and the text form round-trips.

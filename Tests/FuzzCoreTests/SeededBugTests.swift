@@ -4,6 +4,7 @@ import SMMUImpl
 import P2MImpl
 import Spec
 import Testing
+import TestSupport
 
 /// Seeded bugs found by search: with a broken implementation plugged in, a
 /// bounded in-process search from the committed corpus finds the bug, and

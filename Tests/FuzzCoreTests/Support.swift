@@ -1,12 +1,9 @@
+import Foundation
 import FuzzCore
 import P2MImpl
 import Spec
+import TestSupport
 import Testing
-
-/// The repository, for the committed corpus.
-let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-import Foundation
 
 /// Seeded random fuzz inputs: two configuration bytes and `records` records.
 func randomInput(_ random: inout SplitMix64, records: Int) -> [UInt8] {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Spec
+import TestSupport
 
 /// A seeded, time-boxed mutation run over the scenario parser and runner,
 /// from the committed stories and seeds: every mutant must read as a
@@ -12,7 +13,6 @@ import Testing
 /// ScenarioRunnerTests, with the fix).
 @Suite("Scenario parser and runner: fuzzing")
 struct ScenarioFuzzTests {
-  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
   static func seeds() throws -> [[UInt8]] {
     var seeds: [[UInt8]] = []

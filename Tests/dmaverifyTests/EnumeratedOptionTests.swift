@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Options that take one of a fixed set of values are typed: the help
 /// lists the values the type accepts, and a value outside them is a usage
@@ -7,7 +8,6 @@ import Testing
 /// any file is read.
 @Suite("Enumerated options")
 struct EnumeratedOptionTests {
-  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
   static let quarry = repository.appendingPathComponent("Tests/DeviceTreeTests/Fixtures/quarry.dtb").path
   static let policies = "Please provide one of 'legacy', 'merged-flags', 'global-flag' or 'per-device'."
   static let releases = (12...21).map { "  - 4.\($0)" }.joined(separator: "\n")

@@ -1,11 +1,11 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// End to end: `dmaverify replay`, `minimize` and `convert` exit codes and
 /// messages, run as a user would.
 @Suite("dmaverify replay, minimize, convert")
 struct FuzzCommandTests {
-  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
   func temporaryDirectory() throws -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("dmaverify-fuzz-\(UUID().uuidString)")
@@ -31,7 +31,7 @@ struct FuzzCommandTests {
 
   @Test("replay of the committed corpus and regressions passes (exit 0)")
   func replayCorpus() throws {
-    let output = try CommandRunner.run(["replay", "corpus/fuzz", "corpus/regressions"], in: Self.repository)
+    let output = try CommandRunner.run(["replay", "corpus/fuzz", "corpus/regressions"], in: repository)
     #expect(output.status == 0, "\(output.standardOutput)\(output.standardError)")
     #expect(output.standardOutput.contains("PASS corpus/fuzz/grant-legacy"))
     #expect(output.standardOutput.contains(" 0 failed"))
@@ -44,7 +44,7 @@ struct FuzzCommandTests {
     try (Self.platform.replacingOccurrences(of: "xen 4.21", with: "xen 4.14")
       + "grant guest 0x80001000 to dom0 at 0x50000000 rw as g0\ndma nic from-device 0x50000000 0x40\n")
       .write(to: scenario, atomically: true, encoding: .utf8)
-    let committed = try CommandRunner.run(["replay", scenario.path], in: Self.repository)
+    let committed = try CommandRunner.run(["replay", scenario.path], in: repository)
     #expect(committed.status == 0, "the committed file lists this cell's faults as refuted: \(committed.standardOutput)")
 
     let nothingRefuted = directory.appendingPathComponent("none.txt")
@@ -154,7 +154,7 @@ struct FuzzCommandTests {
 
     let same = try CommandRunner.run(["replay", "--expectations", none.path, expected])
     #expect(same.status == 1, "under the same expectations it still fails")
-    let real = try CommandRunner.run(["replay", expected], in: Self.repository)
+    let real = try CommandRunner.run(["replay", expected], in: repository)
     #expect(real.status == 0, "the proofs list the claim as refuted, so the real expectations accept it: \(real.standardOutput)")
   }
 
@@ -168,7 +168,7 @@ struct FuzzCommandTests {
 
   @Test("minimize of a passing input exits 1; of an unreadable one 66")
   func minimizeNothing() throws {
-    let passing = try CommandRunner.run(["minimize", "corpus/fuzz/grant-legacy"], in: Self.repository)
+    let passing = try CommandRunner.run(["minimize", "corpus/fuzz/grant-legacy"], in: repository)
     #expect(passing.status == 1)
     #expect(passing.standardOutput.contains("passes every oracle; nothing to minimize"))
     #expect(try CommandRunner.run(["minimize", "/nonexistent/crash-2"]).status == 66)
@@ -178,9 +178,9 @@ struct FuzzCommandTests {
   func convert() throws {
     let directory = try temporaryDirectory()
     let bytes = directory.appendingPathComponent("seed")
-    let encoded = try CommandRunner.run(["convert", "corpus/fuzz-seeds/grant-legacy.scn", "-o", bytes.path], in: Self.repository)
+    let encoded = try CommandRunner.run(["convert", "corpus/fuzz-seeds/grant-legacy.scn", "-o", bytes.path], in: repository)
     #expect(encoded.status == 0, "\(encoded.standardError)")
-    #expect(try Data(contentsOf: bytes) == Data(contentsOf: Self.repository.appendingPathComponent("corpus/fuzz/grant-legacy")))
+    #expect(try Data(contentsOf: bytes) == Data(contentsOf: repository.appendingPathComponent("corpus/fuzz/grant-legacy")))
     let decoded = try CommandRunner.run(["convert", bytes.path])
     #expect(decoded.status == 0)
     #expect(decoded.standardOutput.hasPrefix(Self.platform))

@@ -1,9 +1,9 @@
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("dmaverify platform")
 struct PlatformCommandTests {
-  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
   static let fixtures = repository.appendingPathComponent("Tests/DeviceTreeTests/Fixtures")
 
   static func fixture(_ name: String) -> String { fixtures.appendingPathComponent(name).path }

@@ -1,10 +1,10 @@
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("dmaverify prove")
 struct ProveCommandTests {
-  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-  var expectations: String { Self.repository.appendingPathComponent("proofs/expectations.txt").path }
+  var expectations: String { repository.appendingPathComponent("proofs/expectations.txt").path }
 
   func temporaryFile(_ text: String) throws -> String {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("dmaverify-\(UUID().uuidString).txt")

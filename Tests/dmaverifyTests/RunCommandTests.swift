@@ -1,9 +1,9 @@
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("dmaverify run")
 struct RunCommandTests {
-  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
   func temporaryFile(_ text: String) throws -> String {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("dmaverify-\(UUID().uuidString).scn")
@@ -21,7 +21,7 @@ struct RunCommandTests {
 
   @Test("every seed story runs and meets its expectations (exit 0)")
   func seedStories() throws {
-    let directory = Self.repository.appendingPathComponent("corpus/scenarios")
+    let directory = repository.appendingPathComponent("corpus/scenarios")
     let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".scn") }.sorted()
       .map { directory.appendingPathComponent($0).path }
     let output = try CommandRunner.run(["run"] + files)

@@ -1,16 +1,16 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Progress goes to a terminal's stderr only: a person waiting sees where a
 /// long run is, while pipes and CI logs get exactly what they got before.
 @Suite("Progress on a terminal")
 struct TerminalProgressTests {
-  static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
   static let script = "/usr/bin/script"
 
   @Test("search shows its progress on a terminal and erases it; through a pipe stderr has none")
   func searchProgress() throws {
-    let seeds = Self.repository.appendingPathComponent("corpus/fuzz-seeds").path
+    let seeds = repository.appendingPathComponent("corpus/fuzz-seeds").path
     let arguments = ["search", seeds, "--runs", "1"]
     let piped = try CommandRunner.run(arguments)
     #expect(piped.status == 0, "\(piped.standardError)")
