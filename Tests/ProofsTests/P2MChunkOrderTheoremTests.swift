@@ -4,7 +4,7 @@ import Testing
 
 @testable import Proofs
 
-/// `p2m.chunk-order` (Sources/Proofs/P2MStep/P2MChunkOrderTheorem.swift)
+/// `p2m.chunk-order` (Sources/Proofs/Theorems/P2MStep/P2MChunkOrderTheorem.swift)
 /// is proved for the loop as it stands, and an order chosen without the
 /// pages left is refuted on `fits`, with a cursor that replays.
 @Suite("p2m.chunk-order: p2m_set_entry's loop cuts requests into p2m.step's chunks")

@@ -4,7 +4,7 @@ import Testing
 
 @testable import Proofs
 
-/// `smmu.coherence` (Sources/Proofs/SMMUCoherence) is proved for every
+/// `smmu.coherence` (Sources/Proofs/Theorems/SMMUCoherence) is proved for every
 /// step on both SMMU versions as the maintenance stands, and each seeded
 /// bug in it is refuted on the step it breaks, with a counterexample that
 /// replays on the concrete ``XenSMMUPlatform``.

@@ -4,7 +4,7 @@ import Testing
 
 @testable import Proofs
 
-/// `smmu.fast-path` (Sources/Proofs/SMMUFastPathTheorem.swift) is proved
+/// `smmu.fast-path` (Sources/Proofs/Theorems/SMMUFastPathTheorem.swift) is proved
 /// as the fast path stands, and each bug put back in the fast path's probe
 /// alone is refuted with a slot that replays on a concrete IOTLB: the fast
 /// path answers differently from the full path there.
