@@ -4,14 +4,10 @@ import Spec
 /// state or an attachment, every frame a domain's devices can reach
 /// through its p2m is one the domain has a right to.
 ///
-/// On Arm the SMMU walks the domain's own p2m (§1.6), so an attached
-/// device reaches exactly the p2m's entries, with their permissions. A
-/// writable entry needs a right to write: the domain's own RAM
-/// (`ram_rw`), a live writable grant map of the frame at that host GFN
-/// (`grant_map_rw`) or anywhere (the 1:1 `iommu_map_rw` at GFN = MFN
-/// that `gnttab_need_iommu_mapping()` adds), or a foreign mapping
-/// (`map_foreign_rw`, whose frame another domain owns); a read-only entry
-/// needs a live map of either kind. A grant unmap that leaves the 1:1
+/// The rule is ``deviceReachCovered(_:at:maps:ownsRAM:ownedByAnother:)``,
+/// which `dma.reach` proves for every entry after any short history of
+/// Xen's operations; here it is asked of every entry of every domain with
+/// a device attached, after every step. A grant unmap that leaves the 1:1
 /// entry writable, or a `mapkind()` that counts the map being removed,
 /// leaves a device able to write a domU page after the domU took it back
 /// — which no DMA property sees, since those ask whether dom0's own
@@ -79,7 +75,11 @@ public struct ReachOracle: StepOracle {
     var violations: [Violation] = []
     for domain in Set(spec.deviceAssignments.values).sorted(by: { $0.rawValue < $1.rawValue }) {
       guard let state = xen.domains[domain] else { continue }
-      let maps = Array(state.maptrack.values)
+      let maps = state.maptrack.values.map {
+        GrantMappingWord<UInt64>(
+          handle: 0, live: true, granter: $0.granter, grantedGFN: $0.grantedGFN.rawValue, mfn: $0.mfn.rawValue,
+          hostGFN: $0.hostGFN.rawValue, writable: $0.writable)
+      }
       let skipped = exempt[domain] ?? []
       for run in state.p2m.mappings.runs {
         let type = run.first.type
@@ -93,27 +93,20 @@ public struct ReachOracle: StepOracle {
         }
         for gfn in pages where !skipped.contains(gfn) {
           let entry = run.value(at: gfn)
-          let writable = [.ramRW, .grantMapRW, .iommuMapRW, .mapForeignRW].contains(type)
-          let reason: String?
+          let owner = xen.host.owner(of: entry.mfn)
+          let ownedByAnother: Bool = if case .domain(let other)? = owner { other != domain } else { false }
+          guard !deviceReachCovered(
+            P2MSlot(type, mfn: entry.mfn.rawValue), at: gfn, maps: maps, ownsRAM: owner == .domain(domain), ownedByAnother: ownedByAnother)
+          else { continue }
+          let writable = type.permissions.write
+          let reason: String
           switch type {
-          case .ramRW, .ramRO:
-            let owner = xen.host.owner(of: entry.mfn)
-            reason = owner == .domain(domain) ? nil : "which is not its RAM (owner: \(owner.map(\.description) ?? "not RAM"))"
-          case .grantMapRW, .grantMapRO:
-            let live = maps.contains { $0.hostGFN.rawValue == gfn && $0.mfn == entry.mfn && ($0.writable || !writable) }
-            reason = live ? nil : "with no live \(writable ? "writable " : "")grant map of it at this GFN"
-          case .iommuMapRW, .iommuMapRO:
-            let live = maps.contains { $0.mfn == entry.mfn && ($0.writable || !writable) }
-            reason = live ? nil : "with no live \(writable ? "writable " : "")grant map of it (a 1:1 entry that outlived its grants)"
-          default:
-            let owner = xen.host.owner(of: entry.mfn)
-            if case .domain(let other)? = owner, other != domain {
-              reason = nil
-            } else {
-              reason = "a foreign entry whose frame no other domain owns (\(owner.map(\.description) ?? "not RAM"))"
-            }
+          case .ramRW, .ramRO: reason = "which is not its RAM (owner: \(owner.map(\.description) ?? "not RAM"))"
+          case .grantMapRW, .grantMapRO: reason = "with no live \(writable ? "writable " : "")grant map of it at this GFN"
+          case .iommuMapRW, .iommuMapRO: reason = "with no live \(writable ? "writable " : "")grant map of it (a 1:1 entry that outlived its grants)"
+          default: reason = "a foreign entry whose frame no other domain owns (\(owner.map(\.description) ?? "not RAM"))"
           }
-          if let reason { violations.append(Violation(domain: domain, gfn: GFN(gfn), entry: entry, writable: writable, reason: reason)) }
+          violations.append(Violation(domain: domain, gfn: GFN(gfn), entry: entry, writable: writable, reason: reason))
         }
       }
     }
