@@ -75,11 +75,6 @@ public struct ReachOracle: StepOracle {
     var violations: [Violation] = []
     for domain in Set(spec.deviceAssignments.values).sorted(by: { $0.rawValue < $1.rawValue }) {
       guard let state = xen.domains[domain] else { continue }
-      let maps = state.maptrack.values.map {
-        GrantMappingWord<UInt64>(
-          handle: 0, live: true, granter: $0.granter, grantedGFN: $0.grantedGFN.rawValue, mfn: $0.mfn.rawValue,
-          hostGFN: $0.hostGFN.rawValue, writable: $0.writable)
-      }
       let skipped = exempt[domain] ?? []
       for run in state.p2m.mappings.runs {
         let type = run.first.type
@@ -93,11 +88,8 @@ public struct ReachOracle: StepOracle {
         }
         for gfn in pages where !skipped.contains(gfn) {
           let entry = run.value(at: gfn)
+          guard !xen.deviceReachCovered(of: domain, at: GFN(gfn), entry: entry) else { continue }
           let owner = xen.host.owner(of: entry.mfn)
-          let ownedByAnother: Bool = if case .domain(let other)? = owner { other != domain } else { false }
-          guard !deviceReachCovered(
-            P2MSlot(type, mfn: entry.mfn.rawValue), at: gfn, maps: maps, ownsRAM: owner == .domain(domain), ownedByAnother: ownedByAnother)
-          else { continue }
           let writable = type.permissions.write
           let reason: String
           switch type {

@@ -15,7 +15,7 @@ public enum Catalogue {
       SMMURefinementTheorem.theorem(), SMMUFastPathTheorem.theorem(), SMMUCoherenceTheorem.theorem(), ColourAllocationTheorem.theorem(),
       StraddleTheorem.theorem(),
       GrantPermissionTheorem.theorem(),
-    ] + DMAMatrixTheorem.theorems + [FlagEqualsSwiotlbTheorem.theorem] + PlatformClassTheorem.theorems
+    ] + DMAMatrixTheorem.theorems + [FlagEqualsSwiotlbTheorem.theorem, ReachTheorem.theorem()] + PlatformClassTheorem.theorems
   }
 
   /// Theorems outside the default catalogue, run only when asked

@@ -35,3 +35,23 @@ public func deviceReachCovered<W: Word>(
         slot.typeIs { $0 == .iommuMapRW || $0 == .iommuMapRO }, liveMap(atHost: false),
         W.Condition.select(slot.typeIs { $0 == .mapForeignRW || $0 == .mapForeignRO }, ownedByAnother, gfn.condition(true)))))
 }
+
+extension XenState {
+  /// ``deviceReachCovered(_:at:maps:ownsRAM:ownedByAnother:)`` for
+  /// `domain`'s `entry` at `gfn`, with the domain's maptrack and the host's
+  /// owners as they are now.
+  public func deviceReachCovered(of domain: DomainID, at gfn: GFN, entry: P2MEntry) -> Bool {
+    let maps = (domains[domain]?.maptrack.values).map {
+      $0.map {
+        GrantMappingWord<UInt64>(
+          handle: 0, live: true, granter: $0.granter, grantedGFN: $0.grantedGFN.rawValue, mfn: $0.mfn.rawValue,
+          hostGFN: $0.hostGFN.rawValue, writable: $0.writable)
+      }
+    } ?? []
+    let owner = host.owner(of: entry.mfn)
+    let ownedByAnother: Bool = if case .domain(let other)? = owner { other != domain } else { false }
+    return Spec.deviceReachCovered(
+      P2MSlot(entry.type, mfn: entry.mfn.rawValue), at: gfn.rawValue, maps: maps, ownsRAM: owner == .domain(domain),
+      ownedByAnother: ownedByAnother)
+  }
+}
