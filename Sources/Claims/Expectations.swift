@@ -8,16 +8,16 @@ import Foundation
 /// never `#` or a line break. Every claim not listed is expected proved, except
 /// matrix cells that do not exist (`n/a`, e.g. colouring before Xen 4.20),
 /// which are expected `n/a`.
-public struct Expectations: Sendable {
-  public var refuted: Set<String>
+package struct Expectations: Sendable {
+  package var refuted: Set<String>
 
-  public init(refuted: Set<String>) {
+  package init(refuted: Set<String>) {
     self.refuted = refuted
   }
 
   /// - Throws: ``ExpectationsError`` naming the line of anything that is not
   ///   a claim name.
-  public static func parse(_ text: String, file: String) throws(ExpectationsError) -> Expectations {
+  package static func parse(_ text: String, file: String) throws(ExpectationsError) -> Expectations {
     var refuted = Set<String>()
     for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
       let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)?
@@ -38,9 +38,9 @@ public struct Expectations: Sendable {
   }
 }
 
-public struct ExpectationsError: Error, CustomStringConvertible {
-  public var file: String
-  public var line: Int
-  public var message: String
-  public var description: String { "\(file):\(line): error: \(message)" }
+package struct ExpectationsError: Error, CustomStringConvertible {
+  package var file: String
+  package var line: Int
+  package var message: String
+  package var description: String { "\(file):\(line): error: \(message)" }
 }

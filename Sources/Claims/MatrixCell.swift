@@ -3,12 +3,12 @@ import Spec
 /// One cell of the DMA matrix (DESIGN.md §4 item 6): a Linux policy, a dom0
 /// layout, where the device sits, what kind of page the buffer is, its
 /// shape, and which Xen.
-public struct MatrixCell: Hashable, Sendable, CustomStringConvertible, Codable {
-  public enum Layout: String, CaseIterable, Sendable, Codable {
+package struct MatrixCell: Hashable, Sendable, CustomStringConvertible, Codable {
+  package enum Layout: String, CaseIterable, Sendable, Codable {
     case direct = "direct-mapped"
     case coloured
   }
-  public enum DeviceClass: String, CaseIterable, Sendable, Codable {
+  package enum DeviceClass: String, CaseIterable, Sendable, Codable {
     /// Behind an SMMU and attached to dom0's context.
     case attached
     /// Not behind any SMMU: addresses reach memory untranslated.
@@ -16,7 +16,7 @@ public struct MatrixCell: Hashable, Sendable, CustomStringConvertible, Codable {
     /// Behind an SMMU that Xen does not know about for it: USFCFG=1 faults.
     case undescribed
   }
-  public enum PageKind: String, CaseIterable, Sendable, Codable {
+  package enum PageKind: String, CaseIterable, Sendable, Codable {
     /// dom0's own RAM.
     case local
     /// A guest page mapped with GNTTABOP_map_grant_ref (in the grant tree).
@@ -24,7 +24,7 @@ public struct MatrixCell: Hashable, Sendable, CustomStringConvertible, Codable {
     /// A guest page mapped with XENMEM_add_to_physmap gmfn_foreign.
     case foreign
   }
-  public enum Shape: String, CaseIterable, Sendable, Codable {
+  package enum Shape: String, CaseIterable, Sendable, Codable {
     case onePage = "one-page"
     case straddling
   }
@@ -32,29 +32,29 @@ public struct MatrixCell: Hashable, Sendable, CustomStringConvertible, Codable {
   /// made for grants. A cell covers every release on its side
   /// (``releases``); ``version`` is the one named when a single release is
   /// wanted.
-  public enum XenFix: String, CaseIterable, Sendable, Codable {
+  package enum XenFix: String, CaseIterable, Sendable, Codable {
     case before = "before-fix"
     case after = "after-fix"
 
-    public var version: XenVersion { self == .before ? .v4_14 : .v4_20 }
+    package var version: XenVersion { self == .before ? .v4_14 : .v4_20 }
 
     /// Every release the spec models on this side of the fix: 4.12–4.14
     /// before it, 4.15 onwards after. A cell holds for all of them.
-    public var releases: [XenVersion] {
+    package var releases: [XenVersion] {
       XenVersion.supportedMinors.compactMap { XenVersion(name: "4.\($0)") }.filter {
         ($0.grantIOMMUMapping == .after04085ec1ac) == (self == .after)
       }
     }
   }
 
-  public var policy: DMAPolicy
-  public var layout: Layout
-  public var device: DeviceClass
-  public var page: PageKind
-  public var shape: Shape
-  public var xen: XenFix
+  package var policy: DMAPolicy
+  package var layout: Layout
+  package var device: DeviceClass
+  package var page: PageKind
+  package var shape: Shape
+  package var xen: XenFix
 
-  public init(policy: DMAPolicy, layout: Layout, device: DeviceClass, page: PageKind, shape: Shape, xen: XenFix) {
+  package init(policy: DMAPolicy, layout: Layout, device: DeviceClass, page: PageKind, shape: Shape, xen: XenFix) {
     self.policy = policy
     self.layout = layout
     self.device = device
@@ -65,18 +65,18 @@ public struct MatrixCell: Hashable, Sendable, CustomStringConvertible, Codable {
 
   /// `policy/layout/device/page/shape/xen`, the name used in findings and
   /// in the expectations file.
-  public var description: String {
+  package var description: String {
     [policy.rawValue, layout.rawValue, device.rawValue, page.rawValue, shape.rawValue, xen.rawValue].joined(separator: "/")
   }
 
   /// The claim `theorem[cell].property` (`dma.matrix` unless another
   /// theorem decides the cell), as the theorem reports it and the
   /// expectations file lists it.
-  public func claimName(_ property: DMAProperty, theorem: String = "dma.matrix") -> String {
+  package func claimName(_ property: DMAProperty, theorem: String = "dma.matrix") -> String {
     "\(theorem)[\(self)].\(property.rawValue)"
   }
 
-  public init?(name: String) {
+  package init?(name: String) {
     let parts = name.split(separator: "/").map(String.init)
     guard parts.count == 6, let policy = DMAPolicy(rawValue: parts[0]), let layout = Layout(rawValue: parts[1]),
       let device = DeviceClass(rawValue: parts[2]), let page = PageKind(rawValue: parts[3]),
@@ -86,7 +86,7 @@ public struct MatrixCell: Hashable, Sendable, CustomStringConvertible, Codable {
   }
 
   /// Every cell, in a stable order.
-  public static var all: [MatrixCell] {
+  package static var all: [MatrixCell] {
     var cells: [MatrixCell] = []
     for policy in DMAPolicy.allCases {
       for layout in Layout.allCases {
@@ -106,7 +106,7 @@ public struct MatrixCell: Hashable, Sendable, CustomStringConvertible, Codable {
 }
 
 /// The three properties of the ideal DMA (DESIGN.md §2).
-public enum DMAProperty: String, CaseIterable, Sendable, Codable {
+package enum DMAProperty: String, CaseIterable, Sendable, Codable {
   /// The device reads or writes exactly the machine bytes that back the
   /// buffer (through the bounce slot if bounced), and the data arrives.
   case integrity

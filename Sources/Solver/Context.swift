@@ -1,4 +1,4 @@
-import CZ3
+internal import CZ3
 
 /// A Z3 context: the owner of every sort, term, solver and model made in it.
 ///
@@ -8,14 +8,14 @@ import CZ3
 /// becomes a thrown ``SolverError`` instead of Z3 exiting the process.
 ///
 /// A context is not thread-safe; use one per task.
-public final class Context {
+package final class Context {
   let raw: Z3_context
 
   /// Z3 objects currently referenced from Swift; a clear-box hook for the
   /// reference-counting tests.
   package internal(set) var liveReferences = 0
 
-  public init() {
+  package init() {
     raw = Context.makeRawContext()
   }
 
@@ -26,13 +26,13 @@ public final class Context {
   // MARK: Sorts
 
   /// The Boolean sort. The corresponding Z3 function is `Z3_mk_bool_sort`.
-  public var boolSort: Sort {
+  package var boolSort: Sort {
     get throws(SolverError) { Sort(try rawBoolSort()) }
   }
 
   /// The sort of bit-vectors of `width` bits, 1 or more.
   /// The corresponding Z3 function is `Z3_mk_bv_sort`.
-  public func bitVectorSort(width: Int) throws(SolverError) -> Sort {
+  package func bitVectorSort(width: Int) throws(SolverError) -> Sort {
     guard width >= 1 else {
       throw SolverError(kind: .invalidArgument, message: "bit-vector width \(width) is not positive")
     }
@@ -40,7 +40,7 @@ public final class Context {
   }
 
   /// Arrays from `domain` to `range`. The corresponding Z3 function is `Z3_mk_array_sort`.
-  public func arraySort(domain: Sort, range: Sort) throws(SolverError) -> Sort {
+  package func arraySort(domain: Sort, range: Sort) throws(SolverError) -> Sort {
     try checkOwnership(domain.reference, range.reference)
     return Sort(try rawArraySort(domain: domain.reference.ast, range: range.reference.ast))
   }
@@ -48,13 +48,13 @@ public final class Context {
   // MARK: Constants
 
   /// The literal `true` or `false`.
-  public func bool(_ value: Bool) throws(SolverError) -> Term {
+  package func bool(_ value: Bool) throws(SolverError) -> Term {
     Term(try rawBool(value))
   }
 
   /// A bit-vector literal of `width` bits (1...64); `value` must fit.
   /// The corresponding Z3 function is `Z3_mk_unsigned_int64`.
-  public func bitVector(_ value: UInt64, width: Int) throws(SolverError) -> Term {
+  package func bitVector(_ value: UInt64, width: Int) throws(SolverError) -> Term {
     guard (1...64).contains(width) else {
       throw SolverError(
         kind: .invalidArgument, message: "bit-vector literal width \(width) is not in 1...64")
@@ -69,26 +69,26 @@ public final class Context {
 
   /// The uninterpreted constant called `name`; the same name and sort give
   /// the same constant. The corresponding Z3 function is `Z3_mk_const`.
-  public func constant(_ name: String, sort: Sort) throws(SolverError) -> Term {
+  package func constant(_ name: String, sort: Sort) throws(SolverError) -> Term {
     try checkOwnership(sort.reference)
     return Term(try rawConstant(name, sort: sort.reference.ast))
   }
 
   /// A bit-vector constant named `name` of `width` bits.
-  public func bitVectorConstant(_ name: String, width: Int) throws(SolverError) -> Term {
+  package func bitVectorConstant(_ name: String, width: Int) throws(SolverError) -> Term {
     try constant(name, sort: bitVectorSort(width: width))
   }
 
   /// A constant distinct from every other, its name starting with `prefix`.
   /// The corresponding Z3 function is `Z3_mk_fresh_const`.
-  public func freshConstant(_ prefix: String, sort: Sort) throws(SolverError) -> Term {
+  package func freshConstant(_ prefix: String, sort: Sort) throws(SolverError) -> Term {
     try checkOwnership(sort.reference)
     return Term(try rawFreshConstant(prefix, sort: sort.reference.ast))
   }
 
   /// The array mapping every index of `domain` to `value`.
   /// The corresponding Z3 function is `Z3_mk_const_array`.
-  public func constantArray(domain: Sort, value: Term) throws(SolverError) -> Term {
+  package func constantArray(domain: Sort, value: Term) throws(SolverError) -> Term {
     try checkOwnership(domain.reference, value.reference)
     return Term(try rawConstantArray(domain: domain.reference.ast, value: value.reference.ast))
   }

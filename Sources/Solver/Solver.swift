@@ -6,13 +6,13 @@ import Foundation
 /// Three-valued on purpose (Alive2's CORRECT / UNSOUND / FAILED_TO_PROVE): an
 /// interrupted or incomplete check is ``CheckResult/unknown(reason:)`` and is
 /// never folded into `unsat`.
-public final class Solver {
-  public let context: Context
+package final class Solver {
+  package let context: Context
   let reference: ObjectReference
   /// The timeout of each check, unless a check names its own; nil for none.
-  public var timeout: Duration?
+  package var timeout: Duration?
   /// Z3's `random_seed`, fixed so that runs repeat.
-  public let randomSeed: UInt32
+  package let randomSeed: UInt32
   /// Whether some check of this solver answered unknown. Z3 (Debian's
   /// 4.8.12) can leave an interrupted incremental solver in a state where
   /// later checks answer sat with models that break the assertions, so an
@@ -26,7 +26,7 @@ public final class Solver {
   ///     and `Z3_mk_solver`.
   ///   - timeout: the default per-check timeout, nil for none.
   ///   - randomSeed: Z3's `random_seed` parameter.
-  public init(
+  package init(
     context: Context, logic: String? = nil, timeout: Duration? = nil, randomSeed: UInt32 = 0
   ) throws(SolverError) {
     self.context = context
@@ -39,16 +39,16 @@ public final class Solver {
 
   /// Adds `claim`, a Boolean term, to the current scope.
   /// The corresponding Z3 function is `Z3_solver_assert`.
-  public func assert(_ claim: Term) throws(SolverError) {
+  package func assert(_ claim: Term) throws(SolverError) {
     try context.checkOwnership(claim.reference)
     try context.rawAssert(pointer, claim.reference.ast)
   }
 
   /// Opens a scope. The corresponding Z3 function is `Z3_solver_push`.
-  public func push() throws(SolverError) { try context.rawPush(pointer) }
+  package func push() throws(SolverError) { try context.rawPush(pointer) }
 
   /// Drops the assertions of the innermost scope. The corresponding Z3 function is `Z3_solver_pop`.
-  public func pop() throws(SolverError) {
+  package func pop() throws(SolverError) {
     guard scopeCount > 0 else {
       throw SolverError(kind: .invalidUsage, message: "pop without a matching push")
     }
@@ -56,10 +56,10 @@ public final class Solver {
   }
 
   /// The number of open scopes. The corresponding Z3 function is `Z3_solver_get_num_scopes`.
-  public var scopeCount: Int { context.rawScopeCount(pointer) }
+  package var scopeCount: Int { context.rawScopeCount(pointer) }
 
   /// Runs `body` inside a push/pop pair, popping even when it throws.
-  public func withScope<Result>(_ body: () throws -> Result) throws -> Result {
+  package func withScope<Result>(_ body: () throws -> Result) throws -> Result {
     try push()
     defer { try? pop() }
     return try body()
@@ -68,7 +68,7 @@ public final class Solver {
   /// Decides the current assertions.
   /// The corresponding Z3 function is `Z3_solver_check`.
   /// - Parameter timeout: overrides ``timeout`` for this check.
-  public func check(timeout: Duration? = nil) throws(SolverError) -> CheckResult {
+  package func check(timeout: Duration? = nil) throws(SolverError) -> CheckResult {
     try context.rawSetSolverParameters(
       pointer, timeoutMilliseconds: (timeout ?? self.timeout).map(Solver.milliseconds),
       randomSeed: randomSeed)
@@ -103,7 +103,7 @@ public final class Solver {
   /// negated claim before it is returned; one that fails them is
   /// ``ProofResult/unknown(reason:)``. Both checks run in a scope that is
   /// popped afterwards.
-  public func prove(
+  package func prove(
     _ claim: Term, assuming hypotheses: [Term] = [], timeout: Duration? = nil
   ) throws -> ProofResult {
     try withScope {
@@ -132,7 +132,7 @@ public final class Solver {
   /// The current assertions as an SMT-LIB 2 script headed by `name`, ending
   /// in `(check-sat)`: a self-contained query for a bug report.
   /// The corresponding Z3 function is `Z3_solver_to_string`.
-  public func smtLib2(named name: String) -> String {
+  package func smtLib2(named name: String) -> String {
     "; query: \(name)\n(set-option :random-seed \(randomSeed))\n"
       + context.rawSolverText(pointer) + "(check-sat)\n"
   }
@@ -143,7 +143,7 @@ public final class Solver {
 
   /// Writes ``smtLib2(named:)`` to `<directory>/<name>.smt2` and returns its URL.
   @discardableResult
-  public func dumpSMTLib2(named name: String, into directory: URL) throws -> URL {
+  package func dumpSMTLib2(named name: String, into directory: URL) throws -> URL {
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     let safeName = String(name.map { $0.isLetter || $0.isNumber || $0 == "." || $0 == "-" ? $0 : "_" })
     let url = directory.appendingPathComponent(safeName + ".smt2")
@@ -160,18 +160,18 @@ public final class Solver {
 }
 
 /// The answer of ``Solver/check(timeout:)``.
-public enum CheckResult {
+package enum CheckResult {
   case unsat
   case sat(Model)
   /// Z3 gave up: timeout, resource limit or incompleteness, with its reason.
   case unknown(reason: String)
 
-  public var isUnsat: Bool { if case .unsat = self { true } else { false } }
-  public var model: Model? { if case .sat(let model) = self { model } else { nil } }
+  package var isUnsat: Bool { if case .unsat = self { true } else { false } }
+  package var model: Model? { if case .sat(let model) = self { model } else { nil } }
 }
 
 /// The answer of ``Solver/prove(_:assuming:timeout:)``.
-public enum ProofResult {
+package enum ProofResult {
   /// The claim holds in every model of the (satisfiable) hypotheses.
   case proved
   /// A model of the hypotheses in which the claim is false.
@@ -181,8 +181,8 @@ public enum ProofResult {
   /// The hypotheses contradict each other, so the proof would say nothing.
   case vacuous
 
-  public var isProved: Bool { if case .proved = self { true } else { false } }
-  public var counterexample: Model? {
+  package var isProved: Bool { if case .proved = self { true } else { false } }
+  package var counterexample: Model? {
     if case .counterexample(let model) = self { model } else { nil }
   }
 }

@@ -1,7 +1,7 @@
 /// A misuse of Z3 or a failure inside it, with Z3's own message.
-public struct SolverError: Error, CustomStringConvertible, Equatable {
+package struct SolverError: Error, CustomStringConvertible, Equatable {
   /// What went wrong, from Z3's error code.
-  public enum Kind: String, Sendable, Equatable {
+  package enum Kind: String, Sendable, Equatable {
     case sortMismatch = "sort mismatch"
     case indexOutOfBounds = "index out of bounds"
     case invalidArgument = "invalid argument"
@@ -15,14 +15,14 @@ public struct SolverError: Error, CustomStringConvertible, Equatable {
     case unavailable = "solver unavailable"
   }
 
-  public var kind: Kind
+  package var kind: Kind
   /// The message Z3 gave (or ours, for checks made before calling Z3).
-  public var message: String
+  package var message: String
 
-  public init(kind: Kind, message: String) {
+  package init(kind: Kind, message: String) {
     self.kind = kind
     self.message = message
   }
 
-  public var description: String { "\(kind.rawValue): \(message)" }
+  package var description: String { "\(kind.rawValue): \(message)" }
 }

@@ -1,7 +1,7 @@
 /// A Z3 sort: Boolean, a bit-vector width, or an array.
-public struct Sort: CustomStringConvertible {
+package struct Sort: CustomStringConvertible {
   /// What kind of sort this is.
-  public enum Kind: Equatable, Sendable {
+  package enum Kind: Equatable, Sendable {
     case bool
     case bitVector(width: Int)
     case array
@@ -14,19 +14,19 @@ public struct Sort: CustomStringConvertible {
     self.reference = reference
   }
 
-  public var kind: Kind { reference.context.sortKind(reference.ast) }
+  package var kind: Kind { reference.context.sortKind(reference.ast) }
 
   /// The width of a bit-vector sort, nil for any other sort.
-  public var bitVectorWidth: Int? {
+  package var bitVectorWidth: Int? {
     if case .bitVector(let width) = kind { return width }
     return nil
   }
 
   /// Structural identity (Z3 hash-conses sorts).
-  public func isIdentical(to other: Sort) -> Bool {
+  package func isIdentical(to other: Sort) -> Bool {
     reference.context === other.reference.context
       && reference.context.rawIsIdentical(reference.ast, other.reference.ast)
   }
 
-  public var description: String { reference.context.rawText(reference.ast) }
+  package var description: String { reference.context.rawText(reference.ast) }
 }

@@ -5,50 +5,50 @@
 
 extension Term {
   /// Wrapping addition. The corresponding Z3 function is `Z3_mk_bvadd`.
-  public static func + (lhs: Term, rhs: Term) throws(SolverError) -> Term { try lhs.binary(.add, rhs) }
+  package static func + (lhs: Term, rhs: Term) throws(SolverError) -> Term { try lhs.binary(.add, rhs) }
   /// Wrapping subtraction. The corresponding Z3 function is `Z3_mk_bvsub`.
-  public static func - (lhs: Term, rhs: Term) throws(SolverError) -> Term { try lhs.binary(.subtract, rhs) }
+  package static func - (lhs: Term, rhs: Term) throws(SolverError) -> Term { try lhs.binary(.subtract, rhs) }
   /// Wrapping multiplication. The corresponding Z3 function is `Z3_mk_bvmul`.
-  public static func * (lhs: Term, rhs: Term) throws(SolverError) -> Term { try lhs.binary(.multiply, rhs) }
+  package static func * (lhs: Term, rhs: Term) throws(SolverError) -> Term { try lhs.binary(.multiply, rhs) }
   /// The corresponding Z3 function is `Z3_mk_bvand`.
-  public static func & (lhs: Term, rhs: Term) throws(SolverError) -> Term { try lhs.binary(.bitwiseAnd, rhs) }
+  package static func & (lhs: Term, rhs: Term) throws(SolverError) -> Term { try lhs.binary(.bitwiseAnd, rhs) }
   /// The corresponding Z3 function is `Z3_mk_bvor`.
-  public static func | (lhs: Term, rhs: Term) throws(SolverError) -> Term { try lhs.binary(.bitwiseOr, rhs) }
+  package static func | (lhs: Term, rhs: Term) throws(SolverError) -> Term { try lhs.binary(.bitwiseOr, rhs) }
   /// The corresponding Z3 function is `Z3_mk_bvxor`.
-  public static func ^ (lhs: Term, rhs: Term) throws(SolverError) -> Term { try lhs.binary(.bitwiseXor, rhs) }
+  package static func ^ (lhs: Term, rhs: Term) throws(SolverError) -> Term { try lhs.binary(.bitwiseXor, rhs) }
   /// The corresponding Z3 function is `Z3_mk_bvnot`.
-  public static prefix func ~ (operand: Term) throws(SolverError) -> Term { try operand.unary(.bitwiseNot) }
+  package static prefix func ~ (operand: Term) throws(SolverError) -> Term { try operand.unary(.bitwiseNot) }
   /// Two's-complement negation. The corresponding Z3 function is `Z3_mk_bvneg`.
-  public static prefix func - (operand: Term) throws(SolverError) -> Term { try operand.unary(.negate) }
+  package static prefix func - (operand: Term) throws(SolverError) -> Term { try operand.unary(.negate) }
   /// Shift left; amounts ≥ width give 0. The corresponding Z3 function is `Z3_mk_bvshl`.
-  public static func << (lhs: Term, rhs: Term) throws(SolverError) -> Term { try lhs.binary(.shiftLeft, rhs) }
+  package static func << (lhs: Term, rhs: Term) throws(SolverError) -> Term { try lhs.binary(.shiftLeft, rhs) }
   /// Logical shift right; amounts ≥ width give 0. The corresponding Z3 function is `Z3_mk_bvlshr`.
-  public static func >> (lhs: Term, rhs: Term) throws(SolverError) -> Term {
+  package static func >> (lhs: Term, rhs: Term) throws(SolverError) -> Term {
     try lhs.binary(.logicalShiftRight, rhs)
   }
 
   /// Unsigned division (x / 0 = all ones). The corresponding Z3 function is `Z3_mk_bvudiv`.
-  public func unsignedDivided(by divisor: Term) throws(SolverError) -> Term {
+  package func unsignedDivided(by divisor: Term) throws(SolverError) -> Term {
     try binary(.unsignedDivide, divisor)
   }
   /// Unsigned remainder (x % 0 = x). The corresponding Z3 function is `Z3_mk_bvurem`.
-  public func unsignedRemainder(dividingBy divisor: Term) throws(SolverError) -> Term {
+  package func unsignedRemainder(dividingBy divisor: Term) throws(SolverError) -> Term {
     try binary(.unsignedRemainder, divisor)
   }
   /// Arithmetic shift right. The corresponding Z3 function is `Z3_mk_bvashr`.
-  public func arithmeticShiftedRight(by amount: Term) throws(SolverError) -> Term {
+  package func arithmeticShiftedRight(by amount: Term) throws(SolverError) -> Term {
     try binary(.arithmeticShiftRight, amount)
   }
 
   // Integer right-hand operands become literals of the left operand's width.
-  public static func + (lhs: Term, rhs: UInt64) throws(SolverError) -> Term { try lhs + lhs.literal(rhs) }
-  public static func - (lhs: Term, rhs: UInt64) throws(SolverError) -> Term { try lhs - lhs.literal(rhs) }
-  public static func * (lhs: Term, rhs: UInt64) throws(SolverError) -> Term { try lhs * lhs.literal(rhs) }
-  public static func & (lhs: Term, rhs: UInt64) throws(SolverError) -> Term { try lhs & lhs.literal(rhs) }
-  public static func | (lhs: Term, rhs: UInt64) throws(SolverError) -> Term { try lhs | lhs.literal(rhs) }
-  public static func ^ (lhs: Term, rhs: UInt64) throws(SolverError) -> Term { try lhs ^ lhs.literal(rhs) }
-  public static func << (lhs: Term, rhs: UInt64) throws(SolverError) -> Term { try lhs << lhs.literal(rhs) }
-  public static func >> (lhs: Term, rhs: UInt64) throws(SolverError) -> Term { try lhs >> lhs.literal(rhs) }
+  package static func + (lhs: Term, rhs: UInt64) throws(SolverError) -> Term { try lhs + lhs.literal(rhs) }
+  package static func - (lhs: Term, rhs: UInt64) throws(SolverError) -> Term { try lhs - lhs.literal(rhs) }
+  package static func * (lhs: Term, rhs: UInt64) throws(SolverError) -> Term { try lhs * lhs.literal(rhs) }
+  package static func & (lhs: Term, rhs: UInt64) throws(SolverError) -> Term { try lhs & lhs.literal(rhs) }
+  package static func | (lhs: Term, rhs: UInt64) throws(SolverError) -> Term { try lhs | lhs.literal(rhs) }
+  package static func ^ (lhs: Term, rhs: UInt64) throws(SolverError) -> Term { try lhs ^ lhs.literal(rhs) }
+  package static func << (lhs: Term, rhs: UInt64) throws(SolverError) -> Term { try lhs << lhs.literal(rhs) }
+  package static func >> (lhs: Term, rhs: UInt64) throws(SolverError) -> Term { try lhs >> lhs.literal(rhs) }
 }
 
 // MARK: - Width changes
@@ -56,62 +56,62 @@ extension Term {
 extension Term {
   /// Bits `high` down to `low`, inclusive, as a bit-vector of `high - low + 1`
   /// bits. The corresponding Z3 function is `Z3_mk_extract`.
-  public func extract(high: Int, low: Int) throws(SolverError) -> Term {
+  package func extract(high: Int, low: Int) throws(SolverError) -> Term {
     try unary(.extract(high: high, low: low))
   }
 
   /// `self` in the high bits, `low` in the low bits.
   /// The corresponding Z3 function is `Z3_mk_concat`.
-  public func concat(_ low: Term) throws(SolverError) -> Term { try binary(.concat, low) }
+  package func concat(_ low: Term) throws(SolverError) -> Term { try binary(.concat, low) }
 
   /// `bits` more zero bits on top. The corresponding Z3 function is `Z3_mk_zero_ext`.
-  public func zeroExtended(by bits: Int) throws(SolverError) -> Term { try unary(.zeroExtend(bits)) }
+  package func zeroExtended(by bits: Int) throws(SolverError) -> Term { try unary(.zeroExtend(bits)) }
 
   /// `bits` more copies of the sign bit on top. The corresponding Z3 function is `Z3_mk_sign_ext`.
-  public func signExtended(by bits: Int) throws(SolverError) -> Term { try unary(.signExtend(bits)) }
+  package func signExtended(by bits: Int) throws(SolverError) -> Term { try unary(.signExtend(bits)) }
 }
 
 // MARK: - Comparisons (Boolean results)
 
 extension Term {
   /// Equality of any two terms of one sort. The corresponding Z3 function is `Z3_mk_eq`.
-  public static func == (lhs: Term, rhs: Term) throws(SolverError) -> Term { try lhs.binary(.equal, rhs) }
-  public static func != (lhs: Term, rhs: Term) throws(SolverError) -> Term { try !(lhs == rhs) }
-  public static func == (lhs: Term, rhs: UInt64) throws(SolverError) -> Term { try lhs == lhs.literal(rhs) }
-  public static func != (lhs: Term, rhs: UInt64) throws(SolverError) -> Term { try !(lhs == rhs) }
+  package static func == (lhs: Term, rhs: Term) throws(SolverError) -> Term { try lhs.binary(.equal, rhs) }
+  package static func != (lhs: Term, rhs: Term) throws(SolverError) -> Term { try !(lhs == rhs) }
+  package static func == (lhs: Term, rhs: UInt64) throws(SolverError) -> Term { try lhs == lhs.literal(rhs) }
+  package static func != (lhs: Term, rhs: UInt64) throws(SolverError) -> Term { try !(lhs == rhs) }
 
   /// Unsigned `<`. The corresponding Z3 function is `Z3_mk_bvult`.
-  public func ult(_ other: Term) throws(SolverError) -> Term { try binary(.unsignedLess, other) }
+  package func ult(_ other: Term) throws(SolverError) -> Term { try binary(.unsignedLess, other) }
   /// Unsigned `<=`. The corresponding Z3 function is `Z3_mk_bvule`.
-  public func ule(_ other: Term) throws(SolverError) -> Term { try binary(.unsignedLessOrEqual, other) }
+  package func ule(_ other: Term) throws(SolverError) -> Term { try binary(.unsignedLessOrEqual, other) }
   /// Unsigned `>`. The corresponding Z3 function is `Z3_mk_bvugt`.
-  public func ugt(_ other: Term) throws(SolverError) -> Term { try binary(.unsignedGreater, other) }
+  package func ugt(_ other: Term) throws(SolverError) -> Term { try binary(.unsignedGreater, other) }
   /// Unsigned `>=`. The corresponding Z3 function is `Z3_mk_bvuge`.
-  public func uge(_ other: Term) throws(SolverError) -> Term { try binary(.unsignedGreaterOrEqual, other) }
+  package func uge(_ other: Term) throws(SolverError) -> Term { try binary(.unsignedGreaterOrEqual, other) }
   /// Signed `<`. The corresponding Z3 function is `Z3_mk_bvslt`.
-  public func slt(_ other: Term) throws(SolverError) -> Term { try binary(.signedLess, other) }
+  package func slt(_ other: Term) throws(SolverError) -> Term { try binary(.signedLess, other) }
   /// Signed `<=`. The corresponding Z3 function is `Z3_mk_bvsle`.
-  public func sle(_ other: Term) throws(SolverError) -> Term { try binary(.signedLessOrEqual, other) }
+  package func sle(_ other: Term) throws(SolverError) -> Term { try binary(.signedLessOrEqual, other) }
   /// Signed `>`. The corresponding Z3 function is `Z3_mk_bvsgt`.
-  public func sgt(_ other: Term) throws(SolverError) -> Term { try binary(.signedGreater, other) }
+  package func sgt(_ other: Term) throws(SolverError) -> Term { try binary(.signedGreater, other) }
   /// Signed `>=`. The corresponding Z3 function is `Z3_mk_bvsge`.
-  public func sge(_ other: Term) throws(SolverError) -> Term { try binary(.signedGreaterOrEqual, other) }
+  package func sge(_ other: Term) throws(SolverError) -> Term { try binary(.signedGreaterOrEqual, other) }
 }
 
 // MARK: - Boolean connectives
 
 extension Term {
   /// The corresponding Z3 function is `Z3_mk_and`.
-  public static func && (lhs: Term, rhs: Term) throws(SolverError) -> Term { try lhs.binary(.and, rhs) }
+  package static func && (lhs: Term, rhs: Term) throws(SolverError) -> Term { try lhs.binary(.and, rhs) }
   /// The corresponding Z3 function is `Z3_mk_or`.
-  public static func || (lhs: Term, rhs: Term) throws(SolverError) -> Term { try lhs.binary(.or, rhs) }
+  package static func || (lhs: Term, rhs: Term) throws(SolverError) -> Term { try lhs.binary(.or, rhs) }
   /// The corresponding Z3 function is `Z3_mk_not`.
-  public static prefix func ! (operand: Term) throws(SolverError) -> Term { try operand.unary(.logicalNot) }
+  package static prefix func ! (operand: Term) throws(SolverError) -> Term { try operand.unary(.logicalNot) }
   /// The corresponding Z3 function is `Z3_mk_implies`.
-  public func implies(_ consequence: Term) throws(SolverError) -> Term { try binary(.implies, consequence) }
+  package func implies(_ consequence: Term) throws(SolverError) -> Term { try binary(.implies, consequence) }
 
   /// `condition ? whenTrue : whenFalse` as a term. The corresponding Z3 function is `Z3_mk_ite`.
-  public static func ite(_ condition: Term, _ whenTrue: Term, _ whenFalse: Term) throws(SolverError) -> Term {
+  package static func ite(_ condition: Term, _ whenTrue: Term, _ whenFalse: Term) throws(SolverError) -> Term {
     let context = condition.context
     try context.checkOwnership(whenTrue.reference, whenFalse.reference)
     return Term(
@@ -124,10 +124,10 @@ extension Term {
 
 extension Term {
   /// The element at `index`. The corresponding Z3 function is `Z3_mk_select`.
-  public func select(_ index: Term) throws(SolverError) -> Term { try binary(.select, index) }
+  package func select(_ index: Term) throws(SolverError) -> Term { try binary(.select, index) }
 
   /// This array with `value` at `index`. The corresponding Z3 function is `Z3_mk_store`.
-  public func store(_ index: Term, _ value: Term) throws(SolverError) -> Term {
+  package func store(_ index: Term, _ value: Term) throws(SolverError) -> Term {
     try context.checkOwnership(index.reference, value.reference)
     return Term(try context.rawStore(reference.ast, index.reference.ast, value.reference.ast))
   }

@@ -8,7 +8,7 @@
 ///
 /// `==` builds a Boolean term, so `Term` is not `Equatable`; structural
 /// identity is ``isIdentical(to:)``.
-public struct Term: CustomStringConvertible {
+package struct Term: CustomStringConvertible {
   let reference: ASTReference
 
   init(_ reference: ASTReference) {
@@ -16,23 +16,23 @@ public struct Term: CustomStringConvertible {
   }
 
   /// The context this term belongs to.
-  public var context: Context { reference.context }
+  package var context: Context { reference.context }
 
-  public var sort: Sort {
+  package var sort: Sort {
     get throws(SolverError) { Sort(try context.sortOf(reference.ast)) }
   }
 
   /// The width of a bit-vector term, nil for other sorts.
-  public var bitVectorWidth: Int? {
+  package var bitVectorWidth: Int? {
     (try? sort)?.bitVectorWidth
   }
 
   /// The value of a numeral or a Boolean literal (1 or 0); nil when the term
   /// is anything else (Z3 does not simplify on construction).
-  public var literalValue: UInt64? { context.rawLiteralValue(reference.ast) }
+  package var literalValue: UInt64? { context.rawLiteralValue(reference.ast) }
 
   /// Structural identity (Z3 hash-conses terms). The corresponding Z3 function is `Z3_is_eq_ast`.
-  public func isIdentical(to other: Term) -> Bool {
+  package func isIdentical(to other: Term) -> Bool {
     context === other.context && context.rawIsIdentical(reference.ast, other.reference.ast)
   }
 
@@ -42,12 +42,12 @@ public struct Term: CustomStringConvertible {
   package var z3Identifier: UInt32 { context.rawIdentifier(reference.ast) }
 
   /// Z3's rewriter applied to this term. The corresponding Z3 function is `Z3_simplify`.
-  public func simplified() throws(SolverError) -> Term {
+  package func simplified() throws(SolverError) -> Term {
     Term(try context.rawSimplify(reference.ast))
   }
 
   /// SMT-LIB text of the term.
-  public var description: String { context.rawText(reference.ast) }
+  package var description: String { context.rawText(reference.ast) }
 
   // MARK: Building blocks
 

@@ -3,15 +3,15 @@ import Spec
 
 /// The symbolic Boolean companion of ``SymbolicWord``: a known `Bool`, or a
 /// Z3 Boolean term.
-public struct SymbolicBool: WordBool, CustomStringConvertible {
-  public typealias Condition = SymbolicBool
+package struct SymbolicBool: WordBool, CustomStringConvertible {
+  package typealias Condition = SymbolicBool
 
   enum Storage {
     case literal(Bool)
     case term(Term)
   }
 
-  public let context: Context
+  package let context: Context
   let storage: Storage
 
   init(context: Context, storage: Storage) {
@@ -19,12 +19,12 @@ public struct SymbolicBool: WordBool, CustomStringConvertible {
     self.storage = storage
   }
 
-  public init(_ value: Bool, in context: Context) {
+  package init(_ value: Bool, in context: Context) {
     self.init(context: context, storage: .literal(value))
   }
 
   /// Wraps a Boolean term.
-  public init(_ term: Term) throws(SolverError) {
+  package init(_ term: Term) throws(SolverError) {
     guard case .bool = try term.sort.kind else {
       throw SolverError(kind: .sortMismatch, message: "a condition is a Boolean term, got \(term)")
     }
@@ -32,32 +32,32 @@ public struct SymbolicBool: WordBool, CustomStringConvertible {
   }
 
   /// The Boolean constant called `name`.
-  public static func variable(_ name: String, in context: Context) throws(SolverError) -> SymbolicBool {
+  package static func variable(_ name: String, in context: Context) throws(SolverError) -> SymbolicBool {
     try SymbolicBool(context.constant(name, sort: context.boolSort))
   }
 
-  public var term: Term {
+  package var term: Term {
     switch storage {
     case .term(let term): return term
     case .literal(let value): return must { () throws(SolverError) in try context.bool(value) }
     }
   }
 
-  public var knownValue: Bool? {
+  package var knownValue: Bool? {
     if case .literal(let value) = storage { return value }
     return nil
   }
 
-  public var description: String {
+  package var description: String {
     switch storage {
     case .literal(let value): return String(value)
     case .term(let term): return term.description
     }
   }
 
-  public func constant(_ value: Bool) -> SymbolicBool { SymbolicBool(value, in: context) }
+  package func constant(_ value: Bool) -> SymbolicBool { SymbolicBool(value, in: context) }
 
-  public func and(_ other: SymbolicBool) -> SymbolicBool {
+  package func and(_ other: SymbolicBool) -> SymbolicBool {
     precondition(context === other.context, "conditions from two Z3 contexts")
     switch (knownValue, other.knownValue) {
     case (false?, _), (_, false?): return constant(false)
@@ -69,7 +69,7 @@ public struct SymbolicBool: WordBool, CustomStringConvertible {
     }
   }
 
-  public func or(_ other: SymbolicBool) -> SymbolicBool {
+  package func or(_ other: SymbolicBool) -> SymbolicBool {
     precondition(context === other.context, "conditions from two Z3 contexts")
     switch (knownValue, other.knownValue) {
     case (true?, _), (_, true?): return constant(true)
@@ -81,13 +81,13 @@ public struct SymbolicBool: WordBool, CustomStringConvertible {
     }
   }
 
-  public func negated() -> SymbolicBool {
+  package func negated() -> SymbolicBool {
     if let known = knownValue { return constant(!known) }
     let a = term
     return SymbolicBool(context: context, storage: .term(must { () throws(SolverError) in try !a }))
   }
 
-  public static func select(_ condition: SymbolicBool, _ whenTrue: SymbolicBool, _ whenFalse: SymbolicBool) -> SymbolicBool {
+  package static func select(_ condition: SymbolicBool, _ whenTrue: SymbolicBool, _ whenFalse: SymbolicBool) -> SymbolicBool {
     if let known = condition.knownValue { return known ? whenTrue : whenFalse }
     if let a = whenTrue.knownValue, let b = whenFalse.knownValue, a == b { return whenTrue }
     let (c, t, e) = (condition.term, whenTrue.term, whenFalse.term)

@@ -7,18 +7,18 @@ import Spec
 ///
 /// A load reads the aligned doubleword containing the address: the array is
 /// indexed by the address with bits 2:0 cleared, matching ``Spec/FrameStore``.
-public struct SymbolicDescriptorMemory: DescriptorMemory {
-  public typealias W = SymbolicWord
+package struct SymbolicDescriptorMemory: DescriptorMemory {
+  package typealias W = SymbolicWord
 
-  public let context: Context
+  package let context: Context
   /// The array term (sort `(Array (_ BitVec 64) (_ BitVec 64))`).
-  public let array: Term
+  package let array: Term
   /// The concrete tables this memory was built from, if any: loads at a
   /// known address are answered from them without building a term.
   let concrete: FrameStore?
 
   /// Memory with arbitrary contents: every descriptor unconstrained.
-  public static func unconstrained(named name: String, in context: Context) throws(SolverError) -> SymbolicDescriptorMemory {
+  package static func unconstrained(named name: String, in context: Context) throws(SolverError) -> SymbolicDescriptorMemory {
     let word = try context.bitVectorSort(width: 64)
     let sort = try context.arraySort(domain: word, range: word)
     return SymbolicDescriptorMemory(context: context, array: try context.constant(name, sort: sort), concrete: nil)
@@ -26,7 +26,7 @@ public struct SymbolicDescriptorMemory: DescriptorMemory {
 
   /// The tables of `store`: its non-zero descriptors stored over the
   /// all-zero array, so unwritten memory reads 0 as it does concretely.
-  public init(_ store: FrameStore, in context: Context) throws(SolverError) {
+  package init(_ store: FrameStore, in context: Context) throws(SolverError) {
     let word = try context.bitVectorSort(width: 64)
     var array = try context.constantArray(domain: word, value: context.bitVector(0, width: 64))
     for (address, descriptor) in store.nonZeroDescriptors {
@@ -41,7 +41,7 @@ public struct SymbolicDescriptorMemory: DescriptorMemory {
     self.concrete = concrete
   }
 
-  public func loadDescriptor(at physicalAddress: SymbolicWord) -> SymbolicWord {
+  package func loadDescriptor(at physicalAddress: SymbolicWord) -> SymbolicWord {
     precondition(physicalAddress.context === context, "an address from another Z3 context")
     if let store = concrete, let address = physicalAddress.knownValue {
       return SymbolicWord(store.loadDescriptor(at: address), in: context)

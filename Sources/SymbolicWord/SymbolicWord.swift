@@ -13,15 +13,15 @@ import Spec
 /// Every operation here is on 64-bit bit-vectors of one context, so Z3 has
 /// no sort error to report; mixing contexts or a bad field range is a
 /// programmer error and traps with the message.
-public struct SymbolicWord: Word, CustomStringConvertible {
-  public typealias Condition = SymbolicBool
+package struct SymbolicWord: Word, CustomStringConvertible {
+  package typealias Condition = SymbolicBool
 
   enum Storage {
     case literal(UInt64)
     case term(Term)
   }
 
-  public let context: Context
+  package let context: Context
   let storage: Storage
 
   init(context: Context, storage: Storage) {
@@ -30,12 +30,12 @@ public struct SymbolicWord: Word, CustomStringConvertible {
   }
 
   /// A known word.
-  public init(_ value: UInt64, in context: Context) {
+  package init(_ value: UInt64, in context: Context) {
     self.init(context: context, storage: .literal(value))
   }
 
   /// Wraps a 64-bit bit-vector term.
-  public init(_ term: Term) throws(SolverError) {
+  package init(_ term: Term) throws(SolverError) {
     guard term.bitVectorWidth == 64 else {
       throw SolverError(kind: .sortMismatch, message: "a word is a 64-bit bit-vector, got \(term)")
     }
@@ -43,31 +43,31 @@ public struct SymbolicWord: Word, CustomStringConvertible {
   }
 
   /// The 64-bit constant called `name`.
-  public static func variable(_ name: String, in context: Context) throws(SolverError) -> SymbolicWord {
+  package static func variable(_ name: String, in context: Context) throws(SolverError) -> SymbolicWord {
     try SymbolicWord(context.bitVectorConstant(name, width: 64))
   }
 
   /// The word as a Z3 term (a literal is made into a numeral here).
-  public var term: Term {
+  package var term: Term {
     switch storage {
     case .term(let term): return term
     case .literal(let value): return must { () throws(SolverError) in try context.bitVector(value, width: 64) }
     }
   }
 
-  public var knownValue: UInt64? {
+  package var knownValue: UInt64? {
     if case .literal(let value) = storage { return value }
     return nil
   }
 
-  public var description: String {
+  package var description: String {
     switch storage {
     case .literal(let value): return "#x" + String(value, radix: 16)
     case .term(let term): return term.description
     }
   }
 
-  public func constant(_ value: UInt64) -> SymbolicWord { SymbolicWord(value, in: context) }
+  package func constant(_ value: UInt64) -> SymbolicWord { SymbolicWord(value, in: context) }
 
   // MARK: Lifting
 
@@ -104,25 +104,25 @@ public struct SymbolicWord: Word, CustomStringConvertible {
 
   // MARK: Word
 
-  public func adding(_ other: SymbolicWord) -> SymbolicWord { lift(other, { $0 &+ $1 }) { a, b throws(SolverError) in try a + b } }
-  public func subtracting(_ other: SymbolicWord) -> SymbolicWord { lift(other, { $0 &- $1 }) { a, b throws(SolverError) in try a - b } }
-  public func multiplying(_ other: SymbolicWord) -> SymbolicWord { lift(other, { $0 &* $1 }) { a, b throws(SolverError) in try a * b } }
-  public func bitwiseAnd(_ other: SymbolicWord) -> SymbolicWord { lift(other, { $0 & $1 }) { a, b throws(SolverError) in try a & b } }
-  public func bitwiseOr(_ other: SymbolicWord) -> SymbolicWord { lift(other, { $0 | $1 }) { a, b throws(SolverError) in try a | b } }
-  public func bitwiseXor(_ other: SymbolicWord) -> SymbolicWord { lift(other, { $0 ^ $1 }) { a, b throws(SolverError) in try a ^ b } }
-  public func bitwiseNot() -> SymbolicWord { lift({ ~$0 }) { a throws(SolverError) in try ~a } }
+  package func adding(_ other: SymbolicWord) -> SymbolicWord { lift(other, { $0 &+ $1 }) { a, b throws(SolverError) in try a + b } }
+  package func subtracting(_ other: SymbolicWord) -> SymbolicWord { lift(other, { $0 &- $1 }) { a, b throws(SolverError) in try a - b } }
+  package func multiplying(_ other: SymbolicWord) -> SymbolicWord { lift(other, { $0 &* $1 }) { a, b throws(SolverError) in try a * b } }
+  package func bitwiseAnd(_ other: SymbolicWord) -> SymbolicWord { lift(other, { $0 & $1 }) { a, b throws(SolverError) in try a & b } }
+  package func bitwiseOr(_ other: SymbolicWord) -> SymbolicWord { lift(other, { $0 | $1 }) { a, b throws(SolverError) in try a | b } }
+  package func bitwiseXor(_ other: SymbolicWord) -> SymbolicWord { lift(other, { $0 ^ $1 }) { a, b throws(SolverError) in try a ^ b } }
+  package func bitwiseNot() -> SymbolicWord { lift({ ~$0 }) { a throws(SolverError) in try ~a } }
 
-  public func shiftedLeft(by amount: SymbolicWord) -> SymbolicWord {
+  package func shiftedLeft(by amount: SymbolicWord) -> SymbolicWord {
     lift(amount, { $0.shiftedLeft(by: $1) }) { a, b throws(SolverError) in try a << b }
   }
-  public func logicalShiftedRight(by amount: SymbolicWord) -> SymbolicWord {
+  package func logicalShiftedRight(by amount: SymbolicWord) -> SymbolicWord {
     lift(amount, { $0.logicalShiftedRight(by: $1) }) { a, b throws(SolverError) in try a >> b }
   }
-  public func arithmeticShiftedRight(by amount: SymbolicWord) -> SymbolicWord {
+  package func arithmeticShiftedRight(by amount: SymbolicWord) -> SymbolicWord {
     lift(amount, { $0.arithmeticShiftedRight(by: $1) }) { a, b throws(SolverError) in try a.arithmeticShiftedRight(by: b) }
   }
 
-  public func extract(high: Int, low: Int) -> SymbolicWord {
+  package func extract(high: Int, low: Int) -> SymbolicWord {
     precondition(0 <= low && low <= high && high <= 63, "extract(high: \(high), low: \(low))")
     return lift({ $0.extract(high: high, low: low) }) { a throws(SolverError) in
       let field = try a.extract(high: high, low: low)
@@ -130,7 +130,7 @@ public struct SymbolicWord: Word, CustomStringConvertible {
     }
   }
 
-  public func concat(low: SymbolicWord, lowWidth: Int) -> SymbolicWord {
+  package func concat(low: SymbolicWord, lowWidth: Int) -> SymbolicWord {
     precondition((0...64).contains(lowWidth), "concat lowWidth \(lowWidth)")
     if lowWidth == 0 { return self }
     if lowWidth == 64 { return low }
@@ -139,14 +139,14 @@ public struct SymbolicWord: Word, CustomStringConvertible {
     }
   }
 
-  public func zeroExtended(fromWidth width: Int) -> SymbolicWord {
+  package func zeroExtended(fromWidth width: Int) -> SymbolicWord {
     precondition((0...64).contains(width), "zeroExtended(fromWidth: \(width))")
     if width == 64 { return self }
     if width == 0 { return constant(0) }
     return extract(high: width - 1, low: 0)
   }
 
-  public func signExtended(fromWidth width: Int) -> SymbolicWord {
+  package func signExtended(fromWidth width: Int) -> SymbolicWord {
     precondition((1...64).contains(width), "signExtended(fromWidth: \(width))")
     if width == 64 { return self }
     return lift({ $0.signExtended(fromWidth: width) }) { a throws(SolverError) in
@@ -154,13 +154,13 @@ public struct SymbolicWord: Word, CustomStringConvertible {
     }
   }
 
-  public func isEqual(to other: SymbolicWord) -> SymbolicBool { compare(other, ==) { a, b throws(SolverError) in try a == b } }
-  public func ult(_ other: SymbolicWord) -> SymbolicBool { compare(other, { $0.ult($1) }) { a, b throws(SolverError) in try a.ult(b) } }
-  public func ule(_ other: SymbolicWord) -> SymbolicBool { compare(other, { $0.ule($1) }) { a, b throws(SolverError) in try a.ule(b) } }
-  public func slt(_ other: SymbolicWord) -> SymbolicBool { compare(other, { $0.slt($1) }) { a, b throws(SolverError) in try a.slt(b) } }
-  public func sle(_ other: SymbolicWord) -> SymbolicBool { compare(other, { $0.sle($1) }) { a, b throws(SolverError) in try a.sle(b) } }
+  package func isEqual(to other: SymbolicWord) -> SymbolicBool { compare(other, ==) { a, b throws(SolverError) in try a == b } }
+  package func ult(_ other: SymbolicWord) -> SymbolicBool { compare(other, { $0.ult($1) }) { a, b throws(SolverError) in try a.ult(b) } }
+  package func ule(_ other: SymbolicWord) -> SymbolicBool { compare(other, { $0.ule($1) }) { a, b throws(SolverError) in try a.ule(b) } }
+  package func slt(_ other: SymbolicWord) -> SymbolicBool { compare(other, { $0.slt($1) }) { a, b throws(SolverError) in try a.slt(b) } }
+  package func sle(_ other: SymbolicWord) -> SymbolicBool { compare(other, { $0.sle($1) }) { a, b throws(SolverError) in try a.sle(b) } }
 
-  public static func select(_ condition: SymbolicBool, _ whenTrue: SymbolicWord, _ whenFalse: SymbolicWord) -> SymbolicWord {
+  package static func select(_ condition: SymbolicBool, _ whenTrue: SymbolicWord, _ whenFalse: SymbolicWord) -> SymbolicWord {
     if let known = condition.knownValue { return known ? whenTrue : whenFalse }
     if let a = whenTrue.knownValue, let b = whenFalse.knownValue, a == b { return whenTrue }
     let (c, t, e) = (condition.term, whenTrue.term, whenFalse.term)

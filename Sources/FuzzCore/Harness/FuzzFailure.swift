@@ -3,10 +3,10 @@ import Spec
 /// A property a fuzz input violated: which oracle saw it, which property,
 /// at which step, and the values that disagree (DESIGN.md §5: "a crash
 /// with a readable trace").
-public struct FuzzFailure: Hashable, Sendable, CustomStringConvertible {
+package struct FuzzFailure: Hashable, Sendable, CustomStringConvertible {
   /// The fuzzer's oracles, and the harness's own check that a
   /// decoded scenario means something.
-  public enum Oracle: String, Hashable, Sendable, CaseIterable {
+  package enum Oracle: String, Hashable, Sendable, CaseIterable {
     /// The spec (``ReferenceP2M`` through the scenario runner's Xen state)
     /// and the implementation (`P2MImpl.XenP2M`) disagree.
     case specVersusImplementation = "spec-vs-impl"
@@ -27,20 +27,20 @@ public struct FuzzFailure: Hashable, Sendable, CustomStringConvertible {
     case scenario = "scenario"
   }
 
-  public var oracle: Oracle
+  package var oracle: Oracle
   /// The property's stable name, e.g. `lookup`, `tlb`, `expectation`.
-  public var property: String
+  package var property: String
   /// The statement's index in the scenario (platform statements included).
-  public var stepIndex: Int
+  package var stepIndex: Int
   /// The statement, in canonical text.
-  public var statement: String
+  package var statement: String
   /// The kind of operation the statement is (`grant`, `p2m unmap`, …).
-  public var operation: String
+  package var operation: String
   /// What disagreed: the spec's value and the implementation's, or the
   /// DMA's outcome and what was required.
-  public var detail: String
+  package var detail: String
 
-  public init(oracle: Oracle, property: String, stepIndex: Int, statement: Statement, detail: String) {
+  package init(oracle: Oracle, property: String, stepIndex: Int, statement: Statement, detail: String) {
     self.oracle = oracle
     self.property = property
     self.stepIndex = stepIndex
@@ -50,7 +50,7 @@ public struct FuzzFailure: Hashable, Sendable, CustomStringConvertible {
   }
 
   /// A failure found after the last statement (`operation` is `end`).
-  public init(oracle: Oracle, property: String, afterStep stepIndex: Int, detail: String) {
+  package init(oracle: Oracle, property: String, afterStep stepIndex: Int, detail: String) {
     self.oracle = oracle
     self.property = property
     self.stepIndex = stepIndex
@@ -62,30 +62,30 @@ public struct FuzzFailure: Hashable, Sendable, CustomStringConvertible {
   /// What "the same failure" means for minimization: same oracle, same
   /// property, same kind of operation. Values and step index
   /// may change while shrinking.
-  public var signature: Signature { Signature(oracle: oracle, property: property, operation: operation) }
+  package var signature: Signature { Signature(oracle: oracle, property: property, operation: operation) }
 
-  public struct Signature: Hashable, Sendable, CustomStringConvertible {
-    public var oracle: Oracle
-    public var property: String
-    public var operation: String
+  package struct Signature: Hashable, Sendable, CustomStringConvertible {
+    package var oracle: Oracle
+    package var property: String
+    package var operation: String
 
-    public init(oracle: Oracle, property: String, operation: String) {
+    package init(oracle: Oracle, property: String, operation: String) {
       self.oracle = oracle
       self.property = property
       self.operation = operation
     }
 
-    public var description: String { "\(oracle.rawValue)/\(property) at '\(operation)'" }
+    package var description: String { "\(oracle.rawValue)/\(property) at '\(operation)'" }
   }
 
-  public var description: String {
+  package var description: String {
     "FAIL \(oracle.rawValue)/\(property) at step \(stepIndex): \(statement)\n  \(detail)"
   }
 }
 
 extension StatementKind {
   /// The statement's keyword(s): what "same operation kind" compares.
-  public var operationName: String {
+  package var operationName: String {
     switch self {
     case .xen: "xen"
     case .ipaBits: "ipa-bits"

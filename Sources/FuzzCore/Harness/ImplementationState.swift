@@ -12,13 +12,13 @@ import Spec
 /// platform, so each update's `iommu_iotlb_flush()` reaches the IOTLBs as
 /// it does in Xen — and ``SMMUDifferentialOracle`` boots the SMMUs and
 /// forwards attaches and detaches.
-public final class ImplementationState {
+package final class ImplementationState {
   /// The SMMUs, made when the first domain (dom0) is; nil before.
-  public private(set) var platform: XenSMMUPlatform?
+  package private(set) var platform: XenSMMUPlatform?
   var code: [DomainID: any P2MUnderTest] = [:]
   /// What the implementation's DMAs wrote, starting empty as the spec's
   /// memory does at boot.
-  public internal(set) var memory = MachineMemory()
+  package internal(set) var memory = MachineMemory()
   /// The frame table's reference counts that foreign mappings hold, per
   /// frame: taken here as `xenmem_add_to_physmap_one()` takes them
   /// (`get_page_from_gfn()` for `XENMAPSPACE_gmfn_foreign`, before
@@ -37,7 +37,7 @@ public final class ImplementationState {
   /// and a stale entry stays long enough to be seen.
   static let iotlbCapacity = 256
 
-  public init(p2m: P2MFactory = .xen) {
+  package init(p2m: P2MFactory = .xen) {
     p2mFactory = p2m
   }
 
@@ -52,7 +52,7 @@ public final class ImplementationState {
   }
 
   /// Whether `domain` has a p2m here.
-  public func hasDomain(_ domain: DomainID) -> Bool { code[domain] != nil }
+  package func hasDomain(_ domain: DomainID) -> Bool { code[domain] != nil }
 
   /// `domain_create()`: the domain's tables from the factory, filled by
   /// `build` (its RAM) before anything can translate through them, then
@@ -85,19 +85,19 @@ public final class ImplementationState {
     self.code[domain] = code
   }
 
-  public func lookup(_ gfn: GFN, of domain: DomainID) -> P2MEntry? {
+  package func lookup(_ gfn: GFN, of domain: DomainID) -> P2MEntry? {
     guard let code = code[domain], let tables = platform?.p2m(of: domain) else { return nil }
     return code.lookup(gfn, in: tables)
   }
 
   /// The walk; a translation fault for a domain without a p2m.
-  public func walk(_ ipa: UInt64, access: Access, of domain: DomainID) -> WalkResult {
+  package func walk(_ ipa: UInt64, access: Access, of domain: DomainID) -> WalkResult {
     guard let code = code[domain], let tables = platform?.p2m(of: domain) else { return .fault(StageTwoFault(kind: .translation, level: 0)) }
     return code.walk(ipa, access: access, in: tables)
   }
 
   /// Through the CPU's TLB; a translation fault for a domain without a p2m.
-  public func translate(_ ipa: UInt64, access: Access, of domain: DomainID) -> WalkResult {
+  package func translate(_ ipa: UInt64, access: Access, of domain: DomainID) -> WalkResult {
     let noP2M = WalkResult.fault(StageTwoFault(kind: .translation, level: 0))
     guard let index = code.index(forKey: domain), let platform else { return noP2M }
     return (try? platform.updateP2M(of: domain) { tables throws(XenP2MError) in
@@ -108,7 +108,7 @@ public final class ImplementationState {
   /// Set/Way emulation on `domain`'s tables: `p2m_invalidate_root()`,
   /// refused (`XenP2MError.setWayWithSharedIOMMU`) for a p2m the IOMMU
   /// shares. A domain without a p2m is left alone.
-  public func invalidateRoot(of domain: DomainID) throws(XenP2MError) {
+  package func invalidateRoot(of domain: DomainID) throws(XenP2MError) {
     guard code[domain] != nil, let platform else { return }
     do {
       try platform.updateP2M(of: domain) { tables throws(XenP2MError) in try tables.invalidateRoot() }
@@ -122,7 +122,7 @@ public final class ImplementationState {
   /// `p2m_resolve_translation_fault()` (one level per fault, so at most
   /// four). Returns the first page that does not come back; nil when all
   /// do, or for a domain without a p2m.
-  public func touch(_ gfns: some Sequence<GFN>, of domain: DomainID) -> GFN? {
+  package func touch(_ gfns: some Sequence<GFN>, of domain: DomainID) -> GFN? {
     guard let index = code.index(forKey: domain), let platform else { return nil }
     return (try? platform.updateP2M(of: domain) { tables throws(XenP2MError) -> GFN? in
       for gfn in gfns {
@@ -144,7 +144,7 @@ public final class ImplementationState {
   ///   (`P2MEvent.releaseBeforeIOTLBFlush(in:)`, Xen `6718787797`); the
   ///   events are recorded for this update only.
   @discardableResult
-  public func set(_ gfn: GFN, count: UInt64, to entry: P2MEntry?, of domain: DomainID) throws(XenP2MError) -> P2MEvent? {
+  package func set(_ gfn: GFN, count: UInt64, to entry: P2MEntry?, of domain: DomainID) throws(XenP2MError) -> P2MEvent? {
     guard let index = code.index(forKey: domain), let platform else { return nil }
     do {
       return try platform.updateP2M(of: domain) { tables throws(XenP2MError) in

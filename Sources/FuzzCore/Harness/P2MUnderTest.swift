@@ -20,7 +20,7 @@ import Spec
 /// CPU side and the SMMU see the same broken tables.
 ///
 /// The defaults are Xen's own code (`XenP2M`'s methods).
-public protocol P2MUnderTest {
+package protocol P2MUnderTest {
   /// The type-valid entry at `gfn` (as ``ReferenceP2M/lookup(_:)``).
   func lookup(_ gfn: GFN, in tables: XenP2M) -> P2MEntry?
   /// The architectural walk of `ipa`, bypassing any TLB.
@@ -33,25 +33,25 @@ public protocol P2MUnderTest {
 }
 
 extension P2MUnderTest {
-  public func lookup(_ gfn: GFN, in tables: XenP2M) -> P2MEntry? { tables.lookup(gfn) }
-  public func walk(_ ipa: UInt64, access: Access, in tables: XenP2M) -> WalkResult { tables.walk(ipa, access: access) }
-  public mutating func translate(_ ipa: UInt64, access: Access, in tables: inout XenP2M) -> WalkResult {
+  package func lookup(_ gfn: GFN, in tables: XenP2M) -> P2MEntry? { tables.lookup(gfn) }
+  package func walk(_ ipa: UInt64, access: Access, in tables: XenP2M) -> WalkResult { tables.walk(ipa, access: access) }
+  package mutating func translate(_ ipa: UInt64, access: Access, in tables: inout XenP2M) -> WalkResult {
     tables.translate(ipa, access: access)
   }
-  public mutating func set(_ gfn: GFN, count: UInt64, to entry: P2MEntry?, in tables: inout XenP2M) throws(XenP2MError) {
+  package mutating func set(_ gfn: GFN, count: UInt64, to entry: P2MEntry?, in tables: inout XenP2M) throws(XenP2MError) {
     try tables.set(gfn, count: count, to: entry)
   }
 }
 
 /// Xen's p2m code, unchanged.
-public struct XenP2MCode: P2MUnderTest {
-  public init() {}
+package struct XenP2MCode: P2MUnderTest {
+  package init() {}
 }
 
 extension XenP2M {
   /// `p2m_set_entry()`; a hardware-invalid entry (one page) is mapped and
   /// then has its valid bit cleared, as Set/Way tracking would leave it.
-  public mutating func set(_ gfn: GFN, count: UInt64, to entry: P2MEntry?) throws(XenP2MError) {
+  package mutating func set(_ gfn: GFN, count: UInt64, to entry: P2MEntry?) throws(XenP2MError) {
     guard let entry else { return try unmap(gfn, count: count) }
     try map(gfn, count: count, to: entry.mfn, type: entry.type)
     if !entry.hardwareValid {
@@ -63,13 +63,13 @@ extension XenP2M {
 /// The p2m implementation under test: how a domain's tables are made
 /// (with at least `poolPages` pages for tables below the root), and the
 /// code that runs over them (one instance per domain).
-public struct P2MFactory: Sendable {
-  public typealias MakeTables = @Sendable (_ domain: DomainID, _ ipaBits: Int, _ iommuEnabled: Bool, _ poolPages: Int) throws(XenP2MError) -> XenP2M
+package struct P2MFactory: Sendable {
+  package typealias MakeTables = @Sendable (_ domain: DomainID, _ ipaBits: Int, _ iommuEnabled: Bool, _ poolPages: Int) throws(XenP2MError) -> XenP2M
 
-  public var makeTables: MakeTables
-  public var makeCode: @Sendable () -> any P2MUnderTest
+  package var makeTables: MakeTables
+  package var makeCode: @Sendable () -> any P2MUnderTest
 
-  public init(
+  package init(
     makeTables: @escaping MakeTables = P2MFactory.xenTables,
     makeCode: @escaping @Sendable () -> any P2MUnderTest = { XenP2MCode() }
   ) {
@@ -78,11 +78,11 @@ public struct P2MFactory: Sendable {
   }
 
   /// Xen's p2m.
-  public static let xen = P2MFactory()
+  package static let xen = P2MFactory()
 
   /// `XenP2M` with a pool of `poolPages` pages. The tables sit in the
   /// middle of the PA space; VMID = domain id + 1 (VMID 0 is `INVALID_VMID`).
-  public static func xenTables(_ domain: DomainID, ipaBits: Int, iommuEnabled: Bool, poolPages: Int) throws(XenP2MError) -> XenP2M {
+  package static func xenTables(_ domain: DomainID, ipaBits: Int, iommuEnabled: Bool, poolPages: Int) throws(XenP2MError) -> XenP2M {
     try XenP2M(
       ipaBits: ipaBits, vmid: domain.rawValue + 1, tableBase: MFN(1 << UInt64(ipaBits - pageShift - 1)), poolPages: poolPages,
       iommuEnabled: iommuEnabled, tlbCapacity: 256)

@@ -2,19 +2,19 @@ import SMMUImpl
 import Spec
 
 /// What checking one input found.
-public struct CheckResult: Sendable {
+package struct CheckResult: Sendable {
   /// The scenario that ran (decoded, for byte inputs).
-  public var scenario: Scenario
+  package var scenario: Scenario
   /// The first property violated, or nil when every oracle passed.
-  public var failure: FuzzFailure?
+  package var failure: FuzzFailure?
   /// Statements executed.
-  public var steps: Int
+  package var steps: Int
 
-  public var passed: Bool { failure == nil }
+  package var passed: Bool { failure == nil }
 
   /// The failure as a readable trace: the scenario up to the failing step,
   /// the step marked, and what disagreed.
-  public var trace: String {
+  package var trace: String {
     guard let failure else { return "PASS (\(steps) statements)" }
     var lines: [String] = []
     for (index, statement) in scenario.statements.enumerated() where index <= failure.stepIndex || failure.operation == "end" {
@@ -43,8 +43,8 @@ public struct CheckResult: Sendable {
 ///   ``SMMUDifferentialOracle`` judges every DMA: each runs on the spec
 ///   and on the implementation's SMMUs.)
 ///   Replay and minimization use ``Mode/full``, as `dmaverify run` does.
-public struct ScenarioChecker {
-  public enum Mode: Sendable {
+package struct ScenarioChecker {
+  package enum Mode: Sendable {
     case full
     case lean
   }
@@ -61,7 +61,7 @@ public struct ScenarioChecker {
   ///   - claims: the DMA properties the proofs establish
   ///     (``DMAClaims/load(_:)`` of proofs/expectations.txt); ``DMAClaims/none``
   ///     checks only the scenario's own `expect`s.
-  public init(makeP2M: P2MFactory = .xen, mode: Mode = .full, claims: DMAClaims = .none) {
+  package init(makeP2M: P2MFactory = .xen, mode: Mode = .full, claims: DMAClaims = .none) {
     self.makeP2M = makeP2M
     self.mode = mode
     self.claims = claims
@@ -75,7 +75,7 @@ public struct ScenarioChecker {
   }
 
   /// Checks a scenario (a `.scn` file, or one being minimized).
-  public func check(_ scenario: Scenario) -> CheckResult {
+  package func check(_ scenario: Scenario) -> CheckResult {
     let split = scenario.statements.firstIndex { FuzzEncoder.isOperation($0.kind) } ?? scenario.statements.count
     let configuration = FuzzConfiguration(platform: scenario.statements[..<split].map(\.kind))
     var statements = scenario.statements[(configuration == nil ? 0 : split)...].makeIterator()
@@ -86,7 +86,7 @@ public struct ScenarioChecker {
 
   /// Decodes fuzz input bytes and checks them, decoding as the spec runs
   /// (the decoder asks which handles are live).
-  public func check(bytes: [UInt8]) -> CheckResult {
+  package func check(bytes: [UInt8]) -> CheckResult {
     var decoder = FuzzDecoder(bytes)
     return run(booted: decoder.configuration) { execution in
       decoder.next(isLiveGrant: execution.isLiveGrant, isLiveForeign: execution.isLiveForeignMapping).map { Statement($0) }

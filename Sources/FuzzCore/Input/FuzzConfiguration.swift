@@ -15,26 +15,26 @@ import Spec
 /// (so that an IOTLB flush must reach both). Missing bytes read as zero,
 /// so the empty input is the default platform: 40-bit IPA, direct-mapped
 /// dom0, Xen 4.21, IOMMU on, every device behind the SMMU and attached.
-public struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
-  public var ipaBits = 40
-  public var coloured = false
-  public var smmuVersion = SMMUVersion.v2
-  public var policy = DMAPolicy.legacy
-  public var iommu = true
-  public var xen = XenVersion.latest
-  public var hypercallCacheFlush = true
-  public var untranslatedMMC = false
-  public var undescribedDSP = false
-  public var nonCoherentGPU = false
-  public var gpuBehindSecondSMMU = false
+package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
+  package var ipaBits = 40
+  package var coloured = false
+  package var smmuVersion = SMMUVersion.v2
+  package var policy = DMAPolicy.legacy
+  package var iommu = true
+  package var xen = XenVersion.latest
+  package var hypercallCacheFlush = true
+  package var untranslatedMMC = false
+  package var undescribedDSP = false
+  package var nonCoherentGPU = false
+  package var gpuBehindSecondSMMU = false
 
   /// Index 0 is the default; 40 and 48 bits first as the common sizes.
-  public static let ipaSizes = [40, 48, 32, 36, 42, 44]
+  package static let ipaSizes = [40, 48, 32, 36, 42, 44]
   /// Releases around the behaviour changes the spec models: 4.15
   /// (`04085ec1ac`), 4.16 (XENFEAT_direct_mapped), 4.17 (direct-mapped
   /// domUs), 4.20 (LLC colouring).
-  public static let versions = ["4.21", "4.15", "4.14", "4.16", "4.17", "4.20"].map { XenVersion(name: $0)! }
-  public static let colouredVersions = ["4.21", "4.20"].map { XenVersion(name: $0)! }
+  package static let versions = ["4.21", "4.15", "4.14", "4.16", "4.17", "4.20"].map { XenVersion(name: $0)! }
+  package static let colouredVersions = ["4.21", "4.20"].map { XenVersion(name: $0)! }
 
   /// Byte 0's policy field: an index into `DMAPolicy.allCases`, from bit 5
   /// up to bit 6, below bit 7 (IOMMU off). Committed inputs and crash files
@@ -48,10 +48,10 @@ public struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
   /// FuzzConfigurationTests fails first.
   package static let policyBits = Int.bitWidth - (DMAPolicy.allCases.count - 1).leadingZeroBitCount
 
-  public init() {}
+  package init() {}
 
   /// Reads the two configuration bytes (zero where absent).
-  public init(_ byte0: UInt8, _ byte1: UInt8) {
+  package init(_ byte0: UInt8, _ byte1: UInt8) {
     ipaBits = Self.ipaSizes[Int(byte0 & 7) % Self.ipaSizes.count]
     coloured = byte0 & 1 << 3 != 0
     smmuVersion = byte0 & 1 << 4 != 0 ? .v3 : .v2
@@ -68,7 +68,7 @@ public struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
   }
 
   /// The canonical bytes for this configuration.
-  public var bytes: [UInt8] {
+  package var bytes: [UInt8] {
     let releases = coloured ? Self.colouredVersions : Self.versions
     var byte0 = UInt8(Self.ipaSizes.firstIndex(of: ipaBits)!)
     if coloured { byte0 |= 1 << 3 }
@@ -84,7 +84,7 @@ public struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
     return [byte0, byte1]
   }
 
-  public var description: String {
+  package var description: String {
     "Xen \(xen.name), \(ipaBits)-bit IPA, \(coloured ? "coloured" : "direct-mapped") dom0, SMMU\(smmuVersion.rawValue), "
       + "IOMMU \(iommu ? "on" : "off"), \(policy)" + (gpuBehindSecondSMMU ? ", GPU behind smmu1" : "")
   }
@@ -104,12 +104,12 @@ public struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
   static let guestColours = Array(8..<16)
 
   /// The devices, in the order DMAs and attaches index them.
-  public var deviceNames: [String] {
+  package var deviceNames: [String] {
     ["nic", "gpu"] + (undescribedDSP ? ["dsp"] : []) + (untranslatedMMC ? ["mmc"] : [])
   }
 
   /// The platform and domain statements every input starts with.
-  public var platform: [StatementKind] {
+  package var platform: [StatementKind] {
     var kinds: [StatementKind] = [.xen(version: xen.name), .ipaBits(ipaBits)]
     if coloured { kinds.append(.llcColours(Self.colourCount)) }
     kinds += [
@@ -138,7 +138,7 @@ public struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
   }
 
   /// The configuration whose ``platform`` is `kinds`, or nil.
-  public init?(platform kinds: [StatementKind]) {
+  package init?(platform kinds: [StatementKind]) {
     let configuration = Self(nearest: kinds)
     guard configuration.platform == kinds else { return nil }
     self = configuration
@@ -147,7 +147,7 @@ public struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
   /// The configuration whose options `kinds` state, where they state one
   /// the fuzzer has; the default otherwise. Its platform may still differ
   /// from `kinds` (a different RAM size, another device).
-  public init(nearest kinds: [StatementKind]) {
+  package init(nearest kinds: [StatementKind]) {
     for kind in kinds {
       switch kind {
       case .xen(let name): if let version = XenVersion(name: name) { xen = version }

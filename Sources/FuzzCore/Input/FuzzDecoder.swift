@@ -21,11 +21,11 @@ import Spec
 /// decoding steps alongside a ``ScenarioExecution``: a scenario that
 /// unmapped a handle Xen refused would not mean anything. A record that
 /// would unmap with nothing live decodes to nothing.
-public struct FuzzDecoder {
-  public static let maximumOperations = 256
-  public static let recordSize = 3
+package struct FuzzDecoder {
+  package static let maximumOperations = 256
+  package static let recordSize = 3
 
-  public let configuration: FuzzConfiguration
+  package let configuration: FuzzConfiguration
   let bytes: [UInt8]
   var offset = 2
   var records = 0
@@ -33,7 +33,7 @@ public struct FuzzDecoder {
   var grants: [String] = []
   var foreignMaps: [String] = []
 
-  public init(_ bytes: [UInt8]) {
+  package init(_ bytes: [UInt8]) {
     self.bytes = bytes
     configuration = FuzzConfiguration(bytes.count > 0 ? bytes[0] : 0, bytes.count > 1 ? bytes[1] : 0)
   }
@@ -50,13 +50,13 @@ public struct FuzzDecoder {
   ]
 
   /// The platform statements (always the same for a configuration).
-  public var platform: [StatementKind] { configuration.platform }
+  package var platform: [StatementKind] { configuration.platform }
 
   /// The next operation, or nil at the end of the input.
   /// - Parameters:
   ///   - isLiveGrant: whether the spec holds this grant handle mapped now.
   ///   - isLiveForeign: the same for foreign-mapping handles.
-  public mutating func next(isLiveGrant: (String) -> Bool, isLiveForeign: (String) -> Bool) -> StatementKind? {
+  package mutating func next(isLiveGrant: (String) -> Bool, isLiveForeign: (String) -> Bool) -> StatementKind? {
     while offset < bytes.count && records < Self.maximumOperations {
       let opcode = bytes[offset]
       let a = offset + 1 < bytes.count ? bytes[offset + 1] : 0
@@ -75,7 +75,7 @@ public struct FuzzDecoder {
   static func pick<T>(_ pool: [T], _ byte: UInt8) -> T { pool[Int(byte) % pool.count] }
 
   /// Pages of a 2 MiB raw map (opcode bit 4).
-  public static let blockPages: UInt64 = 512
+  package static let blockPages: UInt64 = 512
   /// Clears the offset of an address within its 2 MiB block.
   static let blockAlignment: UInt64 = ~(blockPages << 12 - 1)
 
@@ -133,7 +133,7 @@ public struct FuzzDecoder {
 
   /// Decodes `bytes` to a scenario, running the spec alongside to know
   /// which handles are live.
-  public static func decode(_ bytes: [UInt8]) -> Scenario {
+  package static func decode(_ bytes: [UInt8]) -> Scenario {
     var decoder = FuzzDecoder(bytes)
     var execution = ScenarioExecution()
     var statements: [Statement] = []

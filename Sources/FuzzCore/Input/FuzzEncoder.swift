@@ -2,13 +2,13 @@ import Spec
 
 /// A scenario the fuzzer's decoder cannot produce, with the statement that
 /// is outside its vocabulary.
-public struct FuzzEncodingError: Error, Hashable, Sendable, CustomStringConvertible {
-  public var file: String?
+package struct FuzzEncodingError: Error, Hashable, Sendable, CustomStringConvertible {
+  package var file: String?
   /// The scenario line, when the statement came from a file.
-  public var line: Int?
-  public var message: String
+  package var line: Int?
+  package var message: String
 
-  public var description: String {
+  package var description: String {
     let place = [file ?? "<scenario>", line.map(String.init)].compactMap { $0 }.joined(separator: ":")
     return "\(place): error: \(message)"
   }
@@ -24,8 +24,8 @@ public struct FuzzEncodingError: Error, Hashable, Sendable, CustomStringConverti
 /// as its position among the live grants); decoding renames them `g0`, …
 /// DMA expectations have no byte form: the fuzzer's oracles judge DMAs
 /// instead, so an `expect` is refused unless `droppingExpectations`.
-public enum FuzzEncoder {
-  public static func encode(_ scenario: Scenario, droppingExpectations: Bool = false) throws(FuzzEncodingError) -> [UInt8] {
+package enum FuzzEncoder {
+  package static func encode(_ scenario: Scenario, droppingExpectations: Bool = false) throws(FuzzEncodingError) -> [UInt8] {
     let statements = scenario.statements
     let firstOperation = statements.firstIndex { FuzzEncoder.isOperation($0.kind) } ?? statements.count
     let platform = statements[..<firstOperation].map(\.kind)
@@ -119,7 +119,7 @@ public enum FuzzEncoder {
 
   /// Whether `kind` is an operation (what the decoder's records produce),
   /// as opposed to a platform or domain statement.
-  public static func isOperation(_ kind: StatementKind) -> Bool {
+  package static func isOperation(_ kind: StatementKind) -> Bool {
     switch kind {
     case .attach, .detach, .grant, .ungrant, .foreign, .unforeign, .p2mMap, .p2mUnmap, .setWay, .dma: true
     default: false

@@ -3,21 +3,21 @@ import Spec
 
 /// An input to replay: raw fuzz bytes (libFuzzer's corpus and crash files)
 /// or a scenario (`.scn`, a minimized regression or a human story).
-public enum FuzzInput: Sendable {
+package enum FuzzInput: Sendable {
   case bytes([UInt8])
   case scenario(Scenario)
 
   /// A file that cannot be read or parsed, naming it (and the line for a
   /// scenario).
-  public struct LoadError: Error, Sendable, CustomStringConvertible {
-    public var description: String
+  package struct LoadError: Error, Sendable, CustomStringConvertible {
+    package var description: String
     /// `unreadable` files exit 66, malformed scenarios 65 (sysexits).
-    public var unreadable: Bool
+    package var unreadable: Bool
   }
 
   /// Reads `path`: a `.scn` file is a scenario, anything else raw bytes
   /// (every byte string is an input, so raw files are never malformed).
-  public static func load(_ path: String) throws(LoadError) -> FuzzInput {
+  package static func load(_ path: String) throws(LoadError) -> FuzzInput {
     guard let data = FileManager.default.contents(atPath: path) else {
       throw LoadError(description: "\(path): error: cannot read the file", unreadable: true)
     }
@@ -29,7 +29,7 @@ public enum FuzzInput: Sendable {
 
   /// `paths` with directories replaced by the files under them, sorted;
   /// hidden files (libFuzzer's `.lock`, editors' swap files) are skipped.
-  public static func expand(_ paths: [String]) throws(LoadError) -> [String] {
+  package static func expand(_ paths: [String]) throws(LoadError) -> [String] {
     var files: [String] = []
     for path in paths {
       var isDirectory: ObjCBool = false
@@ -56,7 +56,7 @@ public enum FuzzInput: Sendable {
   }
 
   /// Checks the input with `checker`.
-  public func check(with checker: ScenarioChecker = ScenarioChecker()) -> CheckResult {
+  package func check(with checker: ScenarioChecker = ScenarioChecker()) -> CheckResult {
     switch self {
     case .bytes(let bytes): checker.check(bytes: bytes)
     case .scenario(let scenario): checker.check(scenario)
@@ -66,10 +66,10 @@ public enum FuzzInput: Sendable {
 
 /// Replays files and directories: pass or fail per file, then a summary.
 /// The fuzz executable's normal build and `dmaverify replay` both use it.
-public enum Replay {
+package enum Replay {
   /// Exit status: 0 all passed, 1 a failure, 65 a malformed scenario, 66
   /// an unreadable file or missing path.
-  public static func run(
+  package static func run(
     _ paths: [String], claims: DMAClaims, verbose: Bool = false, output: (String) -> Void, errors: (String) -> Void
   ) -> Int32 {
     let checker = ScenarioChecker(claims: claims)

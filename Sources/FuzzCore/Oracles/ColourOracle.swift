@@ -10,12 +10,12 @@ import Spec
 /// frame written out as Xen's `addr_to_color()` has it (RELEASE-4.21.0
 /// xen/common/llc-coloring.c: the page number's low bits, `max_nr_colors`
 /// a power of two), and checks it when a coloured domain is built.
-public struct ColourOracle: StepOracle {
-  public init() {}
+package struct ColourOracle: StepOracle {
+  package init() {}
 
-  public mutating func prepare(_ step: StepContext) {}
+  package mutating func prepare(_ step: StepContext) {}
 
-  public mutating func check(_ step: StepContext, report: StepReport) -> FuzzFailure? {
+  package mutating func check(_ step: StepContext, report: StepReport) -> FuzzFailure? {
     let name: String
     switch step.statement.kind {
     case .dom0: name = "dom0"
@@ -34,5 +34,5 @@ public struct ColourOracle: StepOracle {
       detail: "\(id) was given \(stray), of colour \(stray.rawValue % UInt64(count)) of \(count); its colours are \(colours.map(String.init).joined(separator: ","))")
   }
 
-  public mutating func finish(lastIndex: Int, spec: ScenarioExecution, implementation: ImplementationState) -> FuzzFailure? { nil }
+  package mutating func finish(lastIndex: Int, spec: ScenarioExecution, implementation: ImplementationState) -> FuzzFailure? { nil }
 }

@@ -16,29 +16,29 @@ import Spec
 /// abstracts away (other grants live, earlier DMAs, other devices), and
 /// changing what the proofs expect changes what the fuzzer requires; there
 /// is no second, hand-written rule to drift from them.
-public struct DMAClaims: Sendable {
+package struct DMAClaims: Sendable {
   /// Claim names listed as refuted.
   let refuted: Set<String>
   /// Where the claims came from, for failure messages.
-  public let source: String
+  package let source: String
 
   /// No matrix claims: only the scenario's own `expect`s are checked.
   /// Every command and the fuzz target load the file instead; tests that
   /// are about other oracles use this.
-  public static let none = DMAClaims(refuted: [], source: "")
+  package static let none = DMAClaims(refuted: [], source: "")
 
   init(refuted: Set<String>, source: String) {
     self.refuted = refuted
     self.source = source
   }
 
-  public var isEmpty: Bool { source.isEmpty }
+  package var isEmpty: Bool { source.isEmpty }
 
   /// Where `prove` reads the file by default, relative to the package root.
-  public static let defaultPath = "proofs/expectations.txt"
+  package static let defaultPath = "proofs/expectations.txt"
 
   /// Reads an expectations file (the format `dmaverify prove` reads).
-  public static func load(_ path: String) throws(FuzzInput.LoadError) -> DMAClaims {
+  package static func load(_ path: String) throws(FuzzInput.LoadError) -> DMAClaims {
     guard let data = FileManager.default.contents(atPath: path) else {
       throw FuzzInput.LoadError(description: "\(path): error: cannot read the expectations file", unreadable: true)
     }
@@ -53,7 +53,7 @@ public struct DMAClaims: Sendable {
   /// The variable that names the expectations file for the fuzz target
   /// (`dmaverify fuzz` sets it; libFuzzer's command line has no room for
   /// flags of ours).
-  public static let environmentVariable = "DMAVERIFY_EXPECTATIONS"
+  package static let environmentVariable = "DMAVERIFY_EXPECTATIONS"
 
   /// The fuzz target's expectations file: `$DMAVERIFY_EXPECTATIONS`, else
   /// ``defaultPath`` when the working directory is the package root, else
@@ -61,7 +61,7 @@ public struct DMAClaims: Sendable {
   /// `.clusterfuzzlite/build.sh` puts it for runners that have no checkout).
   /// The first of these that is set or exists is the one: a named file that
   /// is missing is an error, not a reason to look further.
-  public static func fuzzTargetPath(environment: [String: String], executable: String) -> String {
+  package static func fuzzTargetPath(environment: [String: String], executable: String) -> String {
     if let named = environment[environmentVariable], !named.isEmpty { return named }
     if FileManager.default.fileExists(atPath: defaultPath) { return defaultPath }
     let beside = URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("expectations.txt").path
@@ -69,13 +69,13 @@ public struct DMAClaims: Sendable {
   }
 
   /// The properties the proofs establish for `cell`.
-  public func required(in cell: MatrixCell) -> [DMAProperty] {
+  package func required(in cell: MatrixCell) -> [DMAProperty] {
     DMAProperty.allCases.filter { !refuted.contains(cell.claimName($0)) }
   }
 }
 
 /// Whether a DMA falls in a matrix cell, and which.
-public enum CellMatch: Hashable, Sendable {
+package enum CellMatch: Hashable, Sendable {
   case cell(MatrixCell)
   /// The state or the DMA is outside what the matrix quantifies over; why.
   case outside(String)
@@ -90,26 +90,26 @@ public enum CellMatch: Hashable, Sendable {
 /// point the matrix reads (``DMAClaims/cell(of:in:history:)``); elsewhere
 /// the matrix's lookup and the spec's p2m agree, and the claims depend on
 /// nothing else.
-public struct DMAHistory: Hashable, Sendable {
+package struct DMAHistory: Hashable, Sendable {
   /// Dom0 GFNs a raw `p2m` statement mapped or unmapped: not something Xen
   /// does, and it can clobber the entries the matrix's p2m consists of. A
   /// raw update of a domU's p2m is harmless here: Xen grants and lends only
   /// frames the granting domain owns (`host.owner(of:)` in GrantTable.swift
   /// and ForeignMapping.swift), which is all the matrix assumes of them.
-  public var rawlyUpdated: Set<UInt64> = []
+  package var rawlyUpdated: Set<UInt64> = []
   /// Dom0 GFNs where a grant or foreign map was made while another grant
   /// or foreign map was live there: Linux's grant rbtree then disagrees
   /// with the p2m (a foreign map over a live grant leaves the grant's MFN
   /// in the tree; found by libFuzzer). Dom0 misusing its own physmap.
-  public var aliased: Set<UInt64> = []
+  package var aliased: Set<UInt64> = []
   /// Dom0 GFNs that are host RAM outside dom0's own where dom0 put a grant
   /// or foreign map. Linux maps them in ballooned RAM or in the extended
   /// regions Xen advertises, which exclude host RAM; at such a GFN — a
   /// domU's MFN — the map and the 1:1 grant entry of that MFN (GFN = MFN,
   /// fact sheet §2.1) displace each other (found by the in-process search).
-  public var displaced: Set<UInt64> = []
+  package var displaced: Set<UInt64> = []
 
-  public init() {}
+  package init() {}
 }
 
 extension DMAClaims {
@@ -154,7 +154,7 @@ extension DMAClaims {
   /// platform it generates, so a failure may also mean a conclusion that
   /// does not carry over to another platform. Its message names the cell,
   /// so it can be told apart.
-  public static func cell(of request: DMARequest, in spec: ScenarioExecution, history: DMAHistory) -> CellMatch {
+  package static func cell(of request: DMARequest, in spec: ScenarioExecution, history: DMAHistory) -> CellMatch {
     guard let xen = spec.xen, let dom0 = xen.domains[.dom0] else { return .outside("no dom0") }
     guard dom0.iommuEnabled else { return .outside("dom0's IOMMU is off") }
     guard let linux = spec.dom0DMAState else { return .outside("no dom0") }

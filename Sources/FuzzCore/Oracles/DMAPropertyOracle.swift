@@ -4,7 +4,7 @@ import Spec
 /// The DMA property oracle: every DMA with an `expect` meets it, and every
 /// DMA in a matrix cell meets the properties the proofs establish for that
 /// cell (``DMAClaims``).
-public struct DMAPropertyOracle: StepOracle {
+package struct DMAPropertyOracle: StepOracle {
   let claims: DMAClaims
   var history = DMAHistory()
   /// The current DMA's cell and the properties required of it.
@@ -14,13 +14,13 @@ public struct DMAPropertyOracle: StepOracle {
   /// Live grant and foreign handles → their dom0 GFN.
   var mappings: [String: UInt64] = [:]
 
-  public var judgesCurrentDMA: Bool { !required.isEmpty || expectation }
+  package var judgesCurrentDMA: Bool { !required.isEmpty || expectation }
 
-  public init(claims: DMAClaims) {
+  package init(claims: DMAClaims) {
     self.claims = claims
   }
 
-  public mutating func prepare(_ step: StepContext) {
+  package mutating func prepare(_ step: StepContext) {
     cell = nil
     required = []
     expectation = false
@@ -53,7 +53,7 @@ public struct DMAPropertyOracle: StepOracle {
     if hostRAM && !ownRAM { history.displaced.insert(frame) }
   }
 
-  public mutating func check(_ step: StepContext, report: StepReport) -> FuzzFailure? {
+  package mutating func check(_ step: StepContext, report: StepReport) -> FuzzFailure? {
     switch step.statement.kind {
     case .grant(let grant) where step.spec.isLiveGrant(grant.handle): mappings[grant.handle] = grant.hostAddress >> 12
     case .ungrant(let handle) where !step.spec.isLiveGrant(handle): mappings[handle] = nil
@@ -85,5 +85,5 @@ public struct DMAPropertyOracle: StepOracle {
     return nil
   }
 
-  public func finish(lastIndex: Int, spec: ScenarioExecution, implementation: ImplementationState) -> FuzzFailure? { nil }
+  package func finish(lastIndex: Int, spec: ScenarioExecution, implementation: ImplementationState) -> FuzzFailure? { nil }
 }

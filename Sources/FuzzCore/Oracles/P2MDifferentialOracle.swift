@@ -33,7 +33,7 @@ import Spec
 ///
 /// A note on cost: nothing here materializes whole tables; each step
 /// costs a few walks, so the oracle keeps up with libFuzzer.
-public struct P2MDifferentialOracle: StepOracle {
+package struct P2MDifferentialOracle: StepOracle {
   /// Touched (domain, GFN) of the running statement, with the spec's entry
   /// before it ran.
   var touched: [(domain: DomainID, gfn: GFN, before: P2MEntry?)] = []
@@ -70,11 +70,11 @@ public struct P2MDifferentialOracle: StepOracle {
   /// bookkeeping would miss; off in the fuzzer's lean mode for speed).
   let checksEveryEntryAtEnd: Bool
 
-  public init(checksEveryEntryAtEnd: Bool = true) {
+  package init(checksEveryEntryAtEnd: Bool = true) {
     self.checksEveryEntryAtEnd = checksEveryEntryAtEnd
   }
 
-  public mutating func prepare(_ step: StepContext) {
+  package mutating func prepare(_ step: StepContext) {
     touched.removeAll(keepingCapacity: true)
     guard let xen = step.spec.xen else { return }
     func note(_ domain: DomainID, _ gfn: GFN, pages: UInt64 = 1) {
@@ -107,7 +107,7 @@ public struct P2MDifferentialOracle: StepOracle {
     }
   }
 
-  public mutating func check(_ step: StepContext, report: StepReport) -> FuzzFailure? {
+  package mutating func check(_ step: StepContext, report: StepReport) -> FuzzFailure? {
     guard let xen = step.spec.xen else { return nil }
     func failure(_ property: String, _ detail: String) -> FuzzFailure {
       FuzzFailure(oracle: .specVersusImplementation, property: property, stepIndex: step.index, statement: step.statement, detail: detail)
@@ -216,7 +216,7 @@ public struct P2MDifferentialOracle: StepOracle {
     return nil
   }
 
-  public mutating func finish(lastIndex: Int, spec: ScenarioExecution, implementation: ImplementationState) -> FuzzFailure? {
+  package mutating func finish(lastIndex: Int, spec: ScenarioExecution, implementation: ImplementationState) -> FuzzFailure? {
     guard checksEveryEntryAtEnd, let xen = spec.xen else { return nil }
     for (domain, state) in xen.domains.sorted(by: { $0.key < $1.key }) {
       guard implementation.hasDomain(domain) else { continue }

@@ -17,13 +17,13 @@ import Spec
 /// implementation's tables equal to. Raw `p2m` statements write what they
 /// are told, so the GFNs they wrote are exempt; untranslated devices reach
 /// everything by design (the DMA matrix's subject) and are not judged here.
-public struct ReachOracle: StepOracle {
+package struct ReachOracle: StepOracle {
   /// GFNs raw `p2m` statements wrote, per domain.
   var rawlyWritten: [DomainID: Set<UInt64>] = [:]
 
-  public init() {}
+  package init() {}
 
-  public mutating func prepare(_ step: StepContext) {
+  package mutating func prepare(_ step: StepContext) {
     switch step.statement.kind {
     case .p2mMap(let domain, let gfnAddress, _, _, _, let pages):
       guard let id = step.spec.domainID(named: domain) else { return }
@@ -36,7 +36,7 @@ public struct ReachOracle: StepOracle {
     }
   }
 
-  public mutating func check(_ step: StepContext, report: StepReport) -> FuzzFailure? {
+  package mutating func check(_ step: StepContext, report: StepReport) -> FuzzFailure? {
     // RAM entries change only when a domain is built or a device attached
     // (raw statements aside, exempt): a coloured dom0 has one run per
     // page, which every later step need not walk.
@@ -52,16 +52,16 @@ public struct ReachOracle: StepOracle {
       detail: violation.description)
   }
 
-  public func finish(lastIndex: Int, spec: ScenarioExecution, implementation: ImplementationState) -> FuzzFailure? { nil }
+  package func finish(lastIndex: Int, spec: ScenarioExecution, implementation: ImplementationState) -> FuzzFailure? { nil }
 
   /// An entry a domain's devices can use without a right to.
-  public struct Violation: Hashable, Sendable, CustomStringConvertible {
-    public var domain: DomainID
-    public var gfn: GFN
-    public var entry: P2MEntry
-    public var writable: Bool
-    public var reason: String
-    public var description: String {
+  package struct Violation: Hashable, Sendable, CustomStringConvertible {
+    package var domain: DomainID
+    package var gfn: GFN
+    package var entry: P2MEntry
+    package var writable: Bool
+    package var reason: String
+    package var description: String {
       "\(domain) \(gfn) → \(entry.mfn) \(entry.type): its devices can \(writable ? "write" : "read") \(entry.mfn), \(reason)"
     }
   }
@@ -70,7 +70,7 @@ public struct ReachOracle: StepOracle {
   /// covers, GFNs in `exempt` aside. RAM runs (only when `checkingRAM`)
   /// are judged by their first and last page (a run is one bank or one
   /// update).
-  public static func violations(in spec: ScenarioExecution, exempt: [DomainID: Set<UInt64>] = [:], checkingRAM: Bool = true) -> [Violation] {
+  package static func violations(in spec: ScenarioExecution, exempt: [DomainID: Set<UInt64>] = [:], checkingRAM: Bool = true) -> [Violation] {
     guard let xen = spec.xen else { return [] }
     var violations: [Violation] = []
     for domain in Set(spec.deviceAssignments.values).sorted(by: { $0.rawValue < $1.rawValue }) {

@@ -32,21 +32,21 @@ import Spec
 ///   the two must answer alike. `smmu.fast-path` proves this for every slot
 ///   content; here it is judged on the states the fuzzer reaches, stream
 ///   resolution and the projection included.
-public struct SMMUDifferentialOracle: StepOracle {
+package struct SMMUDifferentialOracle: StepOracle {
   /// dom0's DMA state before the running DMA, which the implementation's
   /// run starts from (the spec's run has since changed it).
   var dom0Before: Dom0DMAState?
 
-  public init() {}
+  package init() {}
 
-  public var judgesCurrentDMA: Bool { true }
+  package var judgesCurrentDMA: Bool { true }
 
-  public mutating func prepare(_ step: StepContext) {
+  package mutating func prepare(_ step: StepContext) {
     dom0Before = nil
     if case .dma = step.statement.kind { dom0Before = step.spec.dom0DMAState }
   }
 
-  public mutating func check(_ step: StepContext, report: StepReport) -> FuzzFailure? {
+  package mutating func check(_ step: StepContext, report: StepReport) -> FuzzFailure? {
     func failure(_ property: String, _ detail: String) -> FuzzFailure {
       FuzzFailure(oracle: .smmu, property: property, stepIndex: step.index, statement: step.statement, detail: detail)
     }
@@ -103,7 +103,7 @@ public struct SMMUDifferentialOracle: StepOracle {
     }
   }
 
-  public mutating func finish(lastIndex: Int, spec: ScenarioExecution, implementation: ImplementationState) -> FuzzFailure? {
+  package mutating func finish(lastIndex: Int, spec: ScenarioExecution, implementation: ImplementationState) -> FuzzFailure? {
     guard let platform = implementation.platform, let detail = Self.checkCoherence(platform) else { return nil }
     return FuzzFailure(oracle: .smmu, property: "iotlb-coherence", afterStep: lastIndex, detail: detail)
   }

@@ -7,7 +7,7 @@ import Spec
 /// one before), `check` after it, and `finish` once the scenario is done.
 /// ``P2MDifferentialOracle`` comes first, since it keeps the
 /// implementation's p2ms in step that later oracles may read.
-public protocol StepOracle {
+package protocol StepOracle {
   /// Whether this oracle judges the outcome of the DMA being prepared; in
   /// lean mode a DMA no oracle judges is not run on the spec.
   var judgesCurrentDMA: Bool { get }
@@ -17,15 +17,15 @@ public protocol StepOracle {
 }
 
 /// One statement of a running scenario, with both sides' state.
-public struct StepContext {
+package struct StepContext {
   /// The statement's index in the scenario.
-  public var index: Int
-  public var statement: Statement
+  package var index: Int
+  package var statement: Statement
   /// The spec's state (before the statement in `prepare`, after in `check`).
-  public var spec: ScenarioExecution
-  public var implementation: ImplementationState
+  package var spec: ScenarioExecution
+  package var implementation: ImplementationState
 }
 
 extension StepOracle {
-  public var judgesCurrentDMA: Bool { false }
+  package var judgesCurrentDMA: Bool { false }
 }

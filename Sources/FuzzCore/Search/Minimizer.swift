@@ -8,7 +8,7 @@ import Spec
 /// - Precondition: `fails(items)`.
 /// - Complexity: O(n²) calls of `fails` in the worst case, O(k log n)
 ///   typically for a k-item result; each subset is tested at most once.
-public func ddmin<T>(_ items: [T], _ fails: ([T]) -> Bool) -> [T] {
+package func ddmin<T>(_ items: [T], _ fails: ([T]) -> Bool) -> [T] {
   var cache: [[Int]: Bool] = [:]
   func test(_ indices: [Int]) -> Bool {
     if let known = cache[indices] { return known }
@@ -69,22 +69,22 @@ public func ddmin<T>(_ items: [T], _ fails: ([T]) -> Bool) -> [T] {
 ///    fuzzer platform, each configuration option by its default. A
 ///    replacement is kept when the failure stays the same.
 /// 3. ddmin again, so the result is 1-minimal.
-public struct Minimizer {
+package struct Minimizer {
   let checker: ScenarioChecker
 
-  public init(checker: ScenarioChecker = ScenarioChecker()) {
+  package init(checker: ScenarioChecker = ScenarioChecker()) {
     self.checker = checker
   }
 
-  public struct Result: Sendable {
-    public var scenario: Scenario
-    public var failure: FuzzFailure
+  package struct Result: Sendable {
+    package var scenario: Scenario
+    package var failure: FuzzFailure
     /// Scenarios run while minimizing.
-    public var tests: Int
+    package var tests: Int
   }
 
   /// - Returns: nil when `scenario` does not fail.
-  public func minimize(_ scenario: Scenario) -> Result? {
+  package func minimize(_ scenario: Scenario) -> Result? {
     guard let original = checker.check(scenario).failure else { return nil }
     let target = original.signature
     var tests = 1

@@ -9,27 +9,27 @@ import Spec
 /// three-byte records): change a byte, insert, delete or duplicate a
 /// record, splice in records of another input, or flip a configuration
 /// bit; one to four at a time.
-public struct MutationSearch {
+package struct MutationSearch {
   let checker: ScenarioChecker
   var random: SplitMix64
 
-  public init(checker: ScenarioChecker, seed: UInt64) {
+  package init(checker: ScenarioChecker, seed: UInt64) {
     self.checker = checker
     random = SplitMix64(seed: seed)
   }
 
-  public struct Finding: Sendable {
-    public var input: [UInt8]
-    public var result: CheckResult
+  package struct Finding: Sendable {
+    package var input: [UInt8]
+    package var result: CheckResult
     /// Inputs checked up to and including this one.
-    public var runs: Int
+    package var runs: Int
   }
 
   /// Checks the corpus, then mutants of it, until a property fails (one
   /// that `wanted` accepts, when given: a test looking for one seeded bug
   /// goes on past failures it is not about) or `maximumRuns` inputs have
   /// been checked.
-  public mutating func run(corpus: [[UInt8]], maximumRuns: Int, wanted: (FuzzFailure) -> Bool = { _ in true }) -> Finding? {
+  package mutating func run(corpus: [[UInt8]], maximumRuns: Int, wanted: (FuzzFailure) -> Bool = { _ in true }) -> Finding? {
     var runs = 0
     for input in corpus where runs < maximumRuns {
       runs += 1

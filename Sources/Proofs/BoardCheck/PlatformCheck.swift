@@ -6,17 +6,17 @@ import Spec
 /// dom0 layout, is every DMA of every device safe? (`dmaverify check`). A device's situation on the board decides its class —
 /// attached to dom0's context, not behind any SMMU, or behind one but
 /// undescribed — and the board is as safe as its worst class.
-public enum PlatformCheck {
+package enum PlatformCheck {
   /// One device of the board, in matrix terms.
-  public struct BoardDevice: Sendable {
-    public var name: String
+  package struct BoardDevice: Sendable {
+    package var name: String
     /// The matrix class whose cells decide its DMA.
-    public var deviceClass: MatrixCell.DeviceClass
+    package var deviceClass: MatrixCell.DeviceClass
     /// The class as shown, when the board's reason differs from the
     /// matrix class's name (`iommu-not-xens`: behind an IOMMU Xen does not
     /// drive, decided by the not-behind-smmu cells).
-    public var label: String
-    public init(name: String, deviceClass: MatrixCell.DeviceClass, label: String? = nil) {
+    package var label: String
+    package init(name: String, deviceClass: MatrixCell.DeviceClass, label: String? = nil) {
       self.name = name
       self.deviceClass = deviceClass
       self.label = label ?? deviceClass.rawValue
@@ -24,40 +24,40 @@ public enum PlatformCheck {
   }
 
   /// The verdict for one policy and dom0 layout.
-  public struct Verdict: Sendable, Codable {
-    public var policy: DMAPolicy
-    public var layout: MatrixCell.Layout
+  package struct Verdict: Sendable, Codable {
+    package var policy: DMAPolicy
+    package var layout: MatrixCell.Layout
     /// SAFE when every claim of every class on the board is proved.
-    public var safe: Bool
+    package var safe: Bool
     /// The devices that break it, with the worst outcome (`fault`,
     /// `corruption`) and the page kinds it happens for.
-    public var culprits: [Culprit]
+    package var culprits: [Culprit]
     /// Claims the solver could not decide; SAFE is never claimed with any.
-    public var unknown: [String]
+    package var unknown: [String]
     /// Not a configuration that exists (colouring before Xen 4.20).
-    public var inapplicable: Bool
+    package var inapplicable: Bool
     /// The policy whose cells decided it, when not ``policy`` itself:
     /// with Xen's IOMMU off, `legacy`.
-    public var decidedAs: DMAPolicy?
+    package var decidedAs: DMAPolicy?
   }
 
-  public struct Culprit: Sendable, Codable {
-    public var devices: [String]
+  package struct Culprit: Sendable, Codable {
+    package var devices: [String]
     /// Each device's class as shown (``BoardDevice/label``).
-    public var labels: [String]
-    public var deviceClass: MatrixCell.DeviceClass
-    public var outcome: String
-    public var pageKinds: [String]
+    package var labels: [String]
+    package var deviceClass: MatrixCell.DeviceClass
+    package var outcome: String
+    package var pageKinds: [String]
     /// Per page kind refuted, its worst outcome (`corruption`, `fault`).
-    public var pageOutcomes: [String: String]
+    package var pageOutcomes: [String: String]
     /// A refuted claim's counterexample on the matrix platform, replayable
     /// with `dmaverify run`.
-    public var counterexample: String?
+    package var counterexample: String?
     /// Per page kind refuted, the counterexample of its worst claim (on the
     /// matrix platform), for rewriting onto the board.
-    public var pageCounterexamples: [String: String] = [:]
-    public var claim: String
-    public var replayed: Bool?
+    package var pageCounterexamples: [String: String] = [:]
+    package var claim: String
+    package var replayed: Bool?
   }
 
   /// - Parameter cache: verdicts this build decided before; cells it

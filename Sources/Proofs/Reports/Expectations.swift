@@ -5,7 +5,7 @@ import Foundation
 /// results, and compare results with them.
 extension Expectations {
   /// The file that says the results of `reports` are expected.
-  public static func render(_ reports: [TheoremReport]) -> String {
+  package static func render(_ reports: [TheoremReport]) -> String {
     var lines = [
       "# Claims expected to be refuted (dmaverify prove). Every other claim is",
       "# expected proved, or n/a for matrix cells that do not exist.",
@@ -24,7 +24,7 @@ extension Expectations {
   /// claim the file does not name is expected as the same cell of
   /// `dma.matrix[…]`: a difference is a cell whose verdict on the reference
   /// platform does not hold for every platform of the class.
-  public func expected(for finding: Finding) -> Verdict {
+  package func expected(for finding: Finding) -> Verdict {
     if finding.verdict == .inapplicable { return .inapplicable }
     if refuted.contains(finding.claim) { return .refuted }
     let classPrefix = "dma.matrix-class["
@@ -34,7 +34,7 @@ extension Expectations {
 
   /// What differs from the expectations: a result that changed, an
   /// expected claim that was not produced, a refutation that did not replay.
-  public func mismatches(_ reports: [TheoremReport], filtered: Bool) -> [String] {
+  package func mismatches(_ reports: [TheoremReport], filtered: Bool) -> [String] {
     var problems: [String] = []
     var seen = Set<String>()
     for report in reports {

@@ -5,15 +5,15 @@ import Spec
 /// How the proofs' time grows with the buffer size, the history length
 /// and the IPA size (BENCHMARKS.md): the same claims at 1–16 pages, with
 /// 0–3 history operations and at 40, 44 and 48 bits, each timed once.
-public enum GrowthReport {
-  public struct Row: Sendable, Codable {
-    public var claim: String
-    public var parameter: String
-    public var seconds: Double
-    public var verdicts: [String]
+package enum GrowthReport {
+  package struct Row: Sendable, Codable {
+    package var claim: String
+    package var parameter: String
+    package var seconds: Double
+    package var verdicts: [String]
   }
 
-  public static func measure(pages: [Int] = [1, 2, 4, 8, 16], ipaBits: [Int] = [40, 44, 48]) throws -> [Row] {
+  package static func measure(pages: [Int] = [1, 2, 4, 8, 16], ipaBits: [Int] = [40, 44, 48]) throws -> [Row] {
     var rows: [Row] = []
     let cells = [
       MatrixCell(policy: .legacy, layout: .coloured, device: .attached, page: .grant, shape: .straddling, xen: .after),
@@ -68,7 +68,7 @@ public enum GrowthReport {
     return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
   }
 
-  public static func render(_ rows: [Row]) -> String {
+  package static func render(_ rows: [Row]) -> String {
     var lines = ["claim".padding(toLength: 74, withPad: " ", startingAt: 0) + "size            time    verdicts"]
     for row in rows {
       lines.append(

@@ -8,8 +8,8 @@ import Spec
 /// C silent corruption is possible (integrity or isolation refuted with
 /// liveness proved); F/C both; ? an unknown; n/a the configuration does
 /// not exist.
-public enum MatrixTable {
-  public static func render(_ findings: [Finding]) -> String {
+package enum MatrixTable {
+  package static func render(_ findings: [Finding]) -> String {
     var byCell: [String: [DMAProperty: Finding]] = [:]
     for finding in findings {
       guard let (cell, property) = parse(finding.claim) else { continue }

@@ -3,9 +3,9 @@ import Foundation
 import Solver
 
 /// The theorem catalogue (DESIGN.md §4) and how to run it.
-public enum Catalogue {
+package enum Catalogue {
   /// Every theorem, in report order.
-  public static var theorems: [Theorem] {
+  package static var theorems: [Theorem] {
     [
       DescriptorRoundtripTheorem.theorem(), TableTheorems.walkEquivalence(), TableTheorems.refinement(),
       SetWayTheorem.theorem(), OutOfRangeTheorem.theorem(), RemovalOrderTheorem.theorem(),
@@ -20,39 +20,39 @@ public enum Catalogue {
 
   /// Theorems outside the default catalogue, run only when asked
   /// (`prove --every-platform`): too costly for CI.
-  public static var everyPlatformTheorems: [Theorem] { DMAMatrixTheorem.everyPlatformTheorems }
+  package static var everyPlatformTheorems: [Theorem] { DMAMatrixTheorem.everyPlatformTheorems }
 
   /// Options of a catalogue run.
-  public struct Options: Sendable {
+  package struct Options: Sendable {
     /// Only theorems whose name contains one of these (all when empty).
-    public var filters: [String] = []
+    package var filters: [String] = []
     /// Whether ``everyPlatformTheorems`` are selectable too.
-    public var everyPlatform = false
+    package var everyPlatform = false
     /// Per-check timeout; nil keeps each theorem's own.
-    public var timeout: Duration?
+    package var timeout: Duration?
     /// Z3's random seed, fixed so runs repeat.
-    public var seed: UInt32 = 1
+    package var seed: UInt32 = 1
     /// Theorems run at once, each in its own Z3 context.
-    public var jobs = 1
+    package var jobs = 1
     /// Where to write each query as SMT-LIB 2.
-    public var dumpDirectory: URL?
+    package var dumpDirectory: URL?
     /// Whether Bitwuzla answers the fresh-solver checks.
-    public var secondSolver: SecondSolver = .environmentDefault
+    package var secondSolver: SecondSolver = .environmentDefault
     /// Called as each theorem finishes, with how many have finished, how
     /// many were selected and the theorem's name, so a long run can show
     /// where it is; calls do not overlap.
-    public var progress: (@Sendable (_ finished: Int, _ total: Int, _ theorem: String) -> Void)?
+    package var progress: (@Sendable (_ finished: Int, _ total: Int, _ theorem: String) -> Void)?
 
-    public init() {}
+    package init() {}
   }
 
-  public static func selected(by filters: [String], everyPlatform: Bool = false) -> [Theorem] {
+  package static func selected(by filters: [String], everyPlatform: Bool = false) -> [Theorem] {
     (theorems + (everyPlatform ? everyPlatformTheorems : [])).filter { theorem in filters.isEmpty || filters.contains { theorem.name.contains($0) } }
   }
 
   /// Runs the selected theorems, `jobs` at a time; a theorem that throws
   /// is reported with its error, never dropped.
-  public static func run(_ options: Options) -> [TheoremReport] {
+  package static func run(_ options: Options) -> [TheoremReport] {
     run(selected(by: options.filters, everyPlatform: options.everyPlatform), options: options)
   }
 

@@ -5,15 +5,15 @@ import SymbolicWord
 
 /// A Z3 context and solver for one theorem, with the timeout and seed the
 /// catalogue fixes, and the discipline every claim goes through.
-public final class ProofSession {
-  public let context: Context
+package final class ProofSession {
+  package let context: Context
   /// The incremental solver claims are decided in (unless they ask for
   /// fresh solvers). Replaced by a new one after a claim during which it
   /// answered unknown: Z3 can leave an interrupted solver answering sat with
   /// models that break its assertions, and one claim's timeout must not
   /// change another claim's answer.
-  public private(set) var solver: Solver
-  public let timeout: Duration
+  package private(set) var solver: Solver
+  package let timeout: Duration
   /// Where to write each query as SMT-LIB 2, if asked.
   let dumpDirectory: URL?
 
@@ -28,7 +28,7 @@ public final class ProofSession {
   private var oracleFailure: SolverError?
   /// How many claim queries (and `p2m.step` paths) each solver decided:
   /// an unsat from either, a sat (with the model checked) from Z3.
-  public private(set) var deciders: [String: Int] = [:]
+  package private(set) var deciders: [String: Int] = [:]
 
   init(timeout: Duration, seed: UInt32, dumpDirectory: URL?, secondSolver: SecondSolver = .environmentDefault) throws(SolverError) {
     self.seed = seed
@@ -132,11 +132,11 @@ public final class ProofSession {
   }
 
   /// A fresh 64-bit variable.
-  public func word(_ name: String) throws(SolverError) -> SymbolicWord {
+  package func word(_ name: String) throws(SolverError) -> SymbolicWord {
     try SymbolicWord.variable(name, in: context)
   }
 
-  public func constant(_ value: UInt64) -> SymbolicWord { SymbolicWord(value, in: context) }
+  package func constant(_ value: UInt64) -> SymbolicWord { SymbolicWord(value, in: context) }
 
   /// A fresh unconstrained function from words to words (a Z3 array read
   /// at each argument): a memory, a table, a map a claim quantifies over.
@@ -170,7 +170,7 @@ public final class ProofSession {
   /// their own: for one path of many (`p2m.step`), where an infeasible
   /// path is simply not a run and the theorem shows once that its
   /// hypotheses admit the runs it is about.
-  public func decide(
+  package func decide(
     _ name: String, claim: SymbolicBool, hypotheses: [SymbolicBool], freshSolvers: Bool = false, checkingHypotheses: Bool = true,
     explain: (Model) throws -> (reason: String, scenario: String?, replayed: Bool?, values: [String: UInt64]) = { _ in ("", nil, nil, [:]) }
   ) throws -> Finding {
@@ -256,7 +256,7 @@ public final class ProofSession {
   /// Whether `conditions` hold together in some model: a witness that a
   /// claim's hypotheses admit the runs it is about, not only degenerate
   /// ones. An unknown answer counts as no witness.
-  public func isSatisfiable(_ conditions: [SymbolicBool]) throws -> Bool {
+  package func isSatisfiable(_ conditions: [SymbolicBool]) throws -> Bool {
     try satisfiable(conditions, timeout: timeout) == true
   }
 
@@ -275,7 +275,7 @@ public final class ProofSession {
   /// counterexample platform's sizes found in seconds where Z3 alone can
   /// run out of time). The model is Z3's, checked as always; when the
   /// guided search finds none, Z3 searches alone.
-  public func refine(with extra: [SymbolicBool], timeout: Duration = .seconds(10), fresh: Bool = false, guide: [SymbolicWord] = []) throws -> Model? {
+  package func refine(with extra: [SymbolicBool], timeout: Duration = .seconds(10), fresh: Bool = false, guide: [SymbolicWord] = []) throws -> Model? {
     if fresh, let obligation {
       func solver(_ facts: [SymbolicBool]) throws -> Solver {
         let solver = try newSolver(timeout: timeout)
@@ -308,7 +308,7 @@ public final class ProofSession {
   /// Runs `body` with `facts` added to the claim's query (as
   /// ``minimize(_:variables:)`` asks it), so that what it minimizes keeps
   /// them.
-  public func assuming<T>(_ facts: [SymbolicBool], _ body: () throws -> T) throws -> T {
+  package func assuming<T>(_ facts: [SymbolicBool], _ body: () throws -> T) throws -> T {
     let solver = obligation?.query ?? solver
     try solver.push()
     let outer = assumed
@@ -330,7 +330,7 @@ public final class ProofSession {
   /// claim's own solver and keeps only models that satisfy the claim's
   /// hypotheses and negated claim; a `model` that does not marks the claim
   /// `unknown`.
-  public func minimize(_ model: Model, variables: [(SymbolicWord, [UInt64])]) throws -> Model {
+  package func minimize(_ model: Model, variables: [(SymbolicWord, [UInt64])]) throws -> Model {
     let solver = obligation?.query ?? solver
     func flaw(_ candidate: Model) throws -> String? {
       guard let obligation else { return nil }

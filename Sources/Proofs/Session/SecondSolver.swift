@@ -6,7 +6,7 @@ import Solver
 /// explorer's feasibility checks. Z3 still decides everything Bitwuzla
 /// does not answer, and every refutation (a counterexample is Z3's model,
 /// checked against the hypotheses by Z3).
-public enum SecondSolver: String, Sendable, CaseIterable {
+package enum SecondSolver: String, Sendable, CaseIterable {
   /// Bitwuzla when `python3` can import it, else Z3 alone.
   case auto
   /// Bitwuzla required: a theorem fails with an error without it.
@@ -16,7 +16,7 @@ public enum SecondSolver: String, Sendable, CaseIterable {
 
   /// The setting of `DMAVERIFY_SECOND_SOLVER` (auto when unset), which the
   /// test suite's sessions follow.
-  public static var environmentDefault: SecondSolver {
+  package static var environmentDefault: SecondSolver {
     ProcessInfo.processInfo.environment["DMAVERIFY_SECOND_SOLVER"].flatMap(SecondSolver.init(rawValue:)) ?? .auto
   }
 
@@ -28,7 +28,7 @@ public enum SecondSolver: String, Sendable, CaseIterable {
   /// Why Bitwuzla cannot be used here, or nil when it can: asked once
   /// before a run that requires it, so that a missing solver is reported
   /// before minutes of proofs, not as each theorem's error.
-  public static func unavailability() -> String? {
+  package static func unavailability() -> String? {
     do {
       try start().stop()
       return nil

@@ -6,15 +6,15 @@ import Solver
 /// A theorem builds its queries by running the same generic code the
 /// program runs on symbolic words; ``ProofSession`` checks hypotheses
 /// satisfiable first, applies the timeout and seed, and times each check.
-public struct Theorem: Sendable {
-  public let name: String
-  public let summary: String
+package struct Theorem: Sendable {
+  package let name: String
+  package let summary: String
   /// The per-check timeout.
-  public let timeout: Duration
+  package let timeout: Duration
   /// Runs the theorem; one theorem may answer several cells (the DMA matrix).
   let body: @Sendable (ProofSession) throws -> [Finding]
 
-  public init(name: String, summary: String, timeout: Duration = .seconds(10), body: @escaping @Sendable (ProofSession) throws -> [Finding]) {
+  package init(name: String, summary: String, timeout: Duration = .seconds(10), body: @escaping @Sendable (ProofSession) throws -> [Finding]) {
     self.name = name
     self.summary = summary
     self.timeout = timeout
@@ -24,7 +24,7 @@ public struct Theorem: Sendable {
 
 /// The answer for one claim (a theorem, or one cell and property of a
 /// matrix theorem).
-public enum Verdict: String, Sendable, Codable, Equatable {
+package enum Verdict: String, Sendable, Codable, Equatable {
   case proved
   case refuted
   /// The solver gave up (timeout, resource limit): never read as proved.
@@ -36,23 +36,23 @@ public enum Verdict: String, Sendable, Codable, Equatable {
 }
 
 /// One claim's result.
-public struct Finding: Sendable, Codable, Equatable {
+package struct Finding: Sendable, Codable, Equatable {
   /// `theorem` or `theorem[cell].property`.
-  public var claim: String
-  public var verdict: Verdict
+  package var claim: String
+  package var verdict: Verdict
   /// Why: the unknown reason, the refuted property's short cause, or empty.
-  public var reason: String
+  package var reason: String
   /// Seconds spent in the solver for this claim.
-  public var seconds: Double
+  package var seconds: Double
   /// A readable, replayable scenario for a refuted claim, when one exists.
-  public var counterexample: String?
+  package var counterexample: String?
   /// Whether running the counterexample on the concrete implementation
   /// reproduced the failure: nil when there is nothing to replay.
-  public var replayed: Bool?
+  package var replayed: Bool?
   /// The counterexample's values, name = value.
-  public var values: [String: UInt64]
+  package var values: [String: UInt64]
 
-  public init(
+  package init(
     claim: String, verdict: Verdict, reason: String = "", seconds: Double, counterexample: String? = nil,
     replayed: Bool? = nil, values: [String: UInt64] = [:]
   ) {
@@ -67,13 +67,13 @@ public struct Finding: Sendable, Codable, Equatable {
 }
 
 /// What one theorem produced, with its wall time.
-public struct TheoremReport: Sendable, Codable {
-  public var theorem: String
-  public var summary: String
-  public var findings: [Finding]
-  public var seconds: Double
+package struct TheoremReport: Sendable, Codable {
+  package var theorem: String
+  package var summary: String
+  package var findings: [Finding]
+  package var seconds: Double
   /// A thrown error (a bug in the theorem or the solver), if any.
-  public var error: String?
+  package var error: String?
   /// How many claim queries each solver decided (``ProofSession/deciders``).
-  public var deciders: [String: Int] = [:]
+  package var deciders: [String: Int] = [:]
 }

@@ -3,7 +3,7 @@
 // that can fail, the context's error code is read and turned into a thrown
 // ``SolverError`` carrying Z3's own message.
 
-import CZ3
+internal import CZ3
 
 /// Z3's default handler prints and exits the process; this one does nothing,
 /// so the error code stays set and ``Context/raiseIfFailed()`` turns it into a
