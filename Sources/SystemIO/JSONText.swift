@@ -7,9 +7,9 @@ import Foundation
 /// controls (U+0080–U+009F) raw. They are valid JSON either way, but raw
 /// they reach whatever shows the report — a terminal takes U+009B as CSI —
 /// and names in reports come from untrusted device trees and scenarios.
-public enum JSONText {
+package enum JSONText {
   /// `value` encoded, with DEL and C1 controls as `\u00XX` escapes.
-  public static func encode(_ value: some Encodable) throws -> String {
+  package static func encode(_ value: some Encodable) throws -> String {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     return escapingControls(String(decoding: try encoder.encode(value), as: UTF8.self))
@@ -19,7 +19,7 @@ public enum JSONText {
   /// Outside strings JSON has only ASCII punctuation, letters, digits and
   /// whitespace, so every such character is inside a string, where the
   /// escape means the same character.
-  public static func escapingControls(_ json: String) -> String {
+  package static func escapingControls(_ json: String) -> String {
     guard json.unicodeScalars.contains(where: isEscaped) else { return json }
     var escaped = String.UnicodeScalarView()
     for scalar in json.unicodeScalars {
