@@ -232,13 +232,14 @@ package struct P2MDifferentialOracle: StepOracle {
     return nil
   }
 
-  /// Whether the statement's new foreign entries take references as
+  /// Whether the statement writes foreign entries that take references as
   /// ``ImplementationState/set(_:count:to:of:)`` takes them: a foreign map,
-  /// or a raw map of at most 2 MiB.
+  /// or a raw foreign map of at most 2 MiB. No other statement makes a
+  /// foreign entry.
   static func takesReferences(_ kind: StatementKind) -> Bool {
     switch kind {
     case .foreign: true
-    case .p2mMap(_, _, _, _, _, let pages): pages <= 512
+    case .p2mMap(_, _, _, let type, _, let pages): type.isForeign && pages <= 512
     default: false
     }
   }
@@ -249,10 +250,14 @@ package struct P2MDifferentialOracle: StepOracle {
   /// with what the implementation holds on it.
   mutating func checkReferences(_ xen: XenState, counted: Bool, raw: Bool, implementation: ImplementationState) -> String? {
     var frames: [UInt64] = []
-    // A GFN noted twice (a grant's host GFN that is also its 1:1 GFN) is
-    // one entry.
-    var seen: Set<DomainGFN> = []
-    for (domain, gfn, before) in touched where seen.insert(DomainGFN(domain: domain, gfn: gfn)).inserted {
+    for (index, (domain, gfn, before)) in touched.enumerated() {
+      // Only an entry that was foreign, or one a foreign map writes, can
+      // change a count: the others are not even looked up (a 2 MiB raw
+      // map of another type touches 512).
+      guard counted || before?.foreignFrame != nil else { continue }
+      // A GFN noted twice (a grant's host GFN that is also its 1:1 GFN:
+      // the only statement that notes two) is one entry.
+      if index == 1, touched[0].domain == domain, touched[0].gfn == gfn { continue }
       let after = xen.domains[domain]?.p2m.lookup(gfn)
       guard raw || after != before else { continue }
       if counted, let frame = after?.foreignFrame {
@@ -449,10 +454,4 @@ struct Translation: Hashable, CustomStringConvertible {
     if let fault { return "\(fault) fault" }
     return "\(hex(address ?? 0)) \(permissions.map(\.description) ?? "") \(type.map(\.xenName) ?? "untyped")"
   }
-}
-
-/// A domain's GFN, as a set element.
-struct DomainGFN: Hashable {
-  let domain: DomainID
-  let gfn: GFN
 }
