@@ -1,63 +1,6 @@
 import Claims
 import Spec
 
-/// Frames `[start, end)`. Bounds rather than a size, so that membership
-/// is two comparisons and no addition for the solver.
-struct FrameRun<W: Word> {
-  var start: W
-  var end: W
-  init(start: W, end: W) {
-    self.start = start
-    self.end = end
-  }
-  init(start: W, pages: W) { self.init(start: start, end: start &+ pages) }
-  var pages: W { end &- start }
-  var isEmpty: W.Condition { end <= start }
-  func contains(_ frame: W) -> W.Condition { frame >= start && frame < end }
-  /// No frame of `self` is one of `other`'s (either may be empty).
-  func isDisjoint(from other: FrameRun<W>) -> W.Condition {
-    isEmpty || other.isEmpty || end <= other.start || other.end <= start
-  }
-  /// Every frame of `self` is one of `other`'s.
-  func isInside(_ other: FrameRun<W>) -> W.Condition { start >= other.start && start <= end && end <= other.end }
-}
-
-/// Which platforms a matrix claim is decided for.
-enum PlatformScope: String, Sendable {
-  /// The reference platform (``MatrixPlatform/reference(_:)``) only: the
-  /// platform words are constants.
-  case reference
-  /// Every platform of the class: the platform words are variables under
-  /// the class's hypotheses.
-  case everyPlatform = "every-platform"
-}
-
-/// What every platform of the matrix shares.
-enum MatrixConstants {
-  /// Linux's swiotlb pool, 256 KiB: the largest single bounce
-  /// (`IO_TLB_SEGSIZE` slots), so a larger pool adds only slots a fresh
-  /// pool never uses.
-  static let poolPages: UInt64 = 64
-  /// The stream ID of the cell's device.
-  static let stream: UInt64 = 0x10
-  /// The guest that grants and lends its pages to dom0.
-  static let guest = DomainID(1)
-  /// The most host RAM a counterexample's platform may have for the spec
-  /// to boot it (64 GiB): a direct-mapped boot costs the same at any size
-  /// (the spec's p2m holds ranges), a coloured one about 40 ms and 4 MB per
-  /// GiB, as the allocator places each page (BENCHMARKS.md, "Bounded
-  /// resources"); a coloured counterexample boots twice (to narrow its
-  /// frames, then in the replay).
-  static let replayRAMPages: UInt64 = 0x100_0000
-}
-
-/// A range or a boot invariant a claim assumes, by name, so that a report
-/// can say what was assumed and each can be checked satisfiable alone.
-struct NamedHypothesis<Condition> {
-  var name: String
-  var holds: Condition
-}
-
 /// The platforms a matrix claim holds for, as words: symbolic in the
 /// proofs (every platform of the class at once), concrete for a
 /// counterexample's platform and for the boots that check the class
@@ -352,39 +295,5 @@ extension MatrixPlatform<UInt64> {
       return gfnOfFrame
     }
     return (try frames(.dom0), try frames(MatrixConstants.guest))
-  }
-}
-
-/// Frames as runs of one colour with the colour's stride, for a compact
-/// "one of these frames" condition.
-struct ColourRuns {
-  var runs: [(first: UInt64, last: UInt64)] = []
-  init(_ frames: some Sequence<UInt64>, colourCount: UInt64) {
-    var byColour: [UInt64: [UInt64]] = [:]
-    for frame in frames { byColour[frame & (colourCount - 1), default: []].append(frame) }
-    for colour in byColour.keys.sorted() {
-      let sorted = byColour[colour]!.sorted()
-      var first = sorted[0]
-      var last = first
-      for frame in sorted.dropFirst() {
-        if frame == last + colourCount {
-          last = frame
-        } else {
-          runs.append((first, last))
-          first = frame
-          last = frame
-        }
-      }
-      runs.append((first, last))
-    }
-  }
-}
-
-enum MatrixError: Error, CustomStringConvertible {
-  case platform(String)
-  var description: String {
-    switch self {
-    case .platform(let why): "matrix platform: \(why)"
-    }
   }
 }
