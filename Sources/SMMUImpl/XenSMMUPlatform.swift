@@ -139,7 +139,7 @@ public final class XenSMMUPlatform {
 
   // MARK: Devices
 
-  package func device(named name: String) throws(XenSMMUError) -> Device {
+  func device(named name: String) throws(XenSMMUError) -> Device {
     guard let index = deviceIndex[name] else { throw .smmu(.unknownDevice(name)) }
     return devices[index]
   }
@@ -253,13 +253,22 @@ public final class XenSMMUPlatform {
   /// ``SMMUPlatform/resolve(_:)`` takes it). A device not behind any SMMU
   /// reaches memory untranslated (§6.4).
   public func translate(device deviceName: String, address: UInt64, access: Access) throws(XenSMMUError) -> SMMUTranslation {
-    let device = try device(named: deviceName)
-    switch device.attachment {
-    case .notBehindSMMU:
+    guard let entry = try entry(ofDevice: deviceName) else {
       return SMMUTranslation(address: address, stream: .untranslated, stageTwo: nil)
+    }
+    return try translate(stream: entry.stream, on: entry.smmu, address: address, access: access)
+  }
+
+  /// Where a device's transactions enter the SMMUs: its first stream (as
+  /// the spec's ``SMMUPlatform/resolve(_:)`` takes it) on its SMMU; nil
+  /// for a device not behind any SMMU.
+  package func entry(ofDevice deviceName: String) throws(XenSMMUError) -> (stream: StreamID, smmu: SMMUIndex, smmuName: String)? {
+    switch try device(named: deviceName).attachment {
+    case .notBehindSMMU:
+      return nil
     case .behindSMMU(let smmuName, let streams, _):
       guard let stream = streams.first else { throw .smmu(.noStreamIDs(device: deviceName)) }
-      return try translate(stream: stream, on: smmuIndex(named: smmuName), address: address, access: access)
+      return (stream, try smmuIndex(named: smmuName), smmuName)
     }
   }
 

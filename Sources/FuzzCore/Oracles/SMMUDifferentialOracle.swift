@@ -142,18 +142,16 @@ package struct SMMUDifferentialOracle: StepOracle {
   static func transactor(_ platform: XenSMMUPlatform, fastPath: FastPathRecord) -> DeviceTransactor {
     { device, busAddress, access throws(DMARequestError) in
       do throws(XenSMMUError) {
-        if case .behindSMMU(let smmuName, let streams, _) = try platform.device(named: device.name).attachment,
-           let stream = streams.first {
-          let smmu = try platform.smmuIndex(named: smmuName)
-          let fast = try platform.translateCompact(stream: stream, on: smmu, address: busAddress, access: access)
-          let translation = try platform.translate(stream: stream, on: smmu, address: busAddress, access: access)
-          let full = CompactTranslation(translation)
-          if fast != full, fastPath.disagreement == nil {
-            fastPath.disagreement = "\(device.name) stream \(hex(UInt64(stream))) on \(smmuName), \(access) of \(hex(busAddress)): fast path \(fast), full path \(full)"
-          }
+        guard let (stream, smmu, smmuName) = try platform.entry(ofDevice: device.name) else {
+          let translation = try platform.translate(device: device.name, address: busAddress, access: access)
           return DeviceTransaction(stream: translation.stream, stageTwo: translation.stageTwo)
         }
-        let translation = try platform.translate(device: device.name, address: busAddress, access: access)
+        let fast = try platform.translateCompact(stream: stream, on: smmu, address: busAddress, access: access)
+        let translation = try platform.translate(stream: stream, on: smmu, address: busAddress, access: access)
+        let full = CompactTranslation(translation)
+        if fast != full, fastPath.disagreement == nil {
+          fastPath.disagreement = "\(device.name) stream \(hex(UInt64(stream))) on \(smmuName), \(access) of \(hex(busAddress)): fast path \(fast), full path \(full)"
+        }
         return DeviceTransaction(stream: translation.stream, stageTwo: translation.stageTwo)
       } catch {
         throw .unknownDevice(device.name)
