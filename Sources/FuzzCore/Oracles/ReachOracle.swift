@@ -75,6 +75,7 @@ package struct ReachOracle: StepOracle {
     var violations: [Violation] = []
     for domain in Set(spec.deviceAssignments.values).sorted(by: { $0.rawValue < $1.rawValue }) {
       guard let state = xen.domains[domain] else { continue }
+      let rights = xen.deviceRights(of: domain)
       let skipped = exempt[domain] ?? []
       for run in state.p2m.mappings.runs {
         let type = run.first.type
@@ -88,7 +89,7 @@ package struct ReachOracle: StepOracle {
         }
         for gfn in pages where !skipped.contains(gfn) {
           let entry = run.value(at: gfn)
-          guard !xen.deviceReachCovered(of: domain, at: GFN(gfn), entry: entry) else { continue }
+          guard !rights.covers(entry, at: GFN(gfn)) else { continue }
           let owner = xen.host.owner(of: entry.mfn)
           let writable = type.permissions.write
           let reason: String

@@ -36,11 +36,28 @@ public func deviceReachCovered<W: Word>(
         W.Condition.select(slot.typeIs { $0 == .mapForeignRW || $0 == .mapForeignRO }, ownedByAnother, gfn.condition(true)))))
 }
 
+/// A domain's rights as Xen's state holds them now, read once for the
+/// many entries a check asks about: its maptrack, as the words
+/// ``deviceReachCovered(_:at:maps:ownsRAM:ownedByAnother:)`` takes, and
+/// the host's owners.
+public struct DeviceRights {
+  public let domain: DomainID
+  let maps: [GrantMappingWord<UInt64>]
+  let host: HostMemory
+
+  /// Whether the rights cover `entry` at `gfn`.
+  public func covers(_ entry: P2MEntry, at gfn: GFN) -> Bool {
+    let owner = host.owner(of: entry.mfn)
+    let ownedByAnother: Bool = if case .domain(let other)? = owner { other != domain } else { false }
+    return deviceReachCovered(
+      P2MSlot(entry.type, mfn: entry.mfn.rawValue), at: gfn.rawValue, maps: maps, ownsRAM: owner == .domain(domain),
+      ownedByAnother: ownedByAnother)
+  }
+}
+
 extension XenState {
-  /// ``deviceReachCovered(_:at:maps:ownsRAM:ownedByAnother:)`` for
-  /// `domain`'s `entry` at `gfn`, with the domain's maptrack and the host's
-  /// owners as they are now.
-  public func deviceReachCovered(of domain: DomainID, at gfn: GFN, entry: P2MEntry) -> Bool {
+  /// `domain`'s rights as they are now.
+  public func deviceRights(of domain: DomainID) -> DeviceRights {
     let maps = (domains[domain]?.maptrack.values).map {
       $0.map {
         GrantMappingWord<UInt64>(
@@ -48,10 +65,6 @@ extension XenState {
           hostGFN: $0.hostGFN.rawValue, writable: $0.writable)
       }
     } ?? []
-    let owner = host.owner(of: entry.mfn)
-    let ownedByAnother: Bool = if case .domain(let other)? = owner { other != domain } else { false }
-    return Spec.deviceReachCovered(
-      P2MSlot(entry.type, mfn: entry.mfn.rawValue), at: gfn.rawValue, maps: maps, ownsRAM: owner == .domain(domain),
-      ownedByAnother: ownedByAnother)
+    return DeviceRights(domain: domain, maps: maps, host: host)
   }
 }

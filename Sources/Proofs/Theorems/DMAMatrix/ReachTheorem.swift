@@ -83,7 +83,7 @@ enum ReachTheorem {
     guard let xen = execution.xen, let entry = xen.domains[.dom0]?.p2m.lookup(GFN(page)) else {
       return ("the replay left dom0 gfn \(hex(page)) unmapped: not reproduced", scenario, false, values)
     }
-    let covered = xen.deviceReachCovered(of: .dom0, at: GFN(page), entry: entry)
+    let covered = xen.deviceRights(of: .dom0).covers(entry, at: GFN(page))
     return (
       "dom0 gfn \(hex(page)) → \(entry.mfn) \(entry.type) \(covered ? "is covered in the replay: not reproduced" : "has no right behind it in the replay")"
         + " [platform: \(platform.concrete.summary)]",
