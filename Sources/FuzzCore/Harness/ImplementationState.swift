@@ -23,12 +23,18 @@ package final class ImplementationState {
   /// frame: taken here as `xenmem_add_to_physmap_one()` takes them
   /// (`get_page_from_gfn()` for `XENMAPSPACE_gmfn_foreign`, before
   /// `guest_physmap_add_entry()`; RELEASE-4.21.0 xen/arch/arm/mm.c) for
-  /// each page a foreign entry maps, and dropped by the p2m's own puts
-  /// (``XenP2M/foreignReferencesPut``). Absent means zero. Only maps of at
-  /// most 2 MiB take references: Xen's `p2m_put_page()` puts nothing at
-  /// level 1 ("we don't handle level 1 super-page"), and no hypercall
-  /// makes a 1 GiB foreign mapping.
+  /// each page a foreign entry maps (``takesReferences(writing:pages:)``),
+  /// and dropped by the p2m's own puts (``XenP2M/foreignReferencesPut``).
+  /// Absent means zero.
   package private(set) var foreignReferences: [UInt64: Int] = [:]
+
+  /// Whether an update writing `pages` entries of `type` takes a
+  /// reference per page: foreign entries only, and only up to 2 MiB —
+  /// Xen's `p2m_put_page()` puts nothing at level 1 ("we don't handle
+  /// level 1 super-page"), and no hypercall makes a 1 GiB foreign mapping.
+  static func takesReferences(writing type: P2MType, pages: UInt64) -> Bool {
+    type.isForeign && pages <= 512
+  }
   let p2mFactory: P2MFactory
 
   /// Entries per SMMU IOTLB. Small, because the fuzzer copies the booted
@@ -151,10 +157,12 @@ package final class ImplementationState {
         tables.removeAllEvents()
         tables.recordsEvents = tables.iommuEnabled
         defer { tables.recordsEvents = false }
-        // Pages (offsets) whose reference is taken for this update: every
-        // one, as Xen takes them whatever the GFN held before.
-        let taken: [UInt64] = entry.map { $0.type.isForeign && count <= 512 ? Array(0..<count) : [] } ?? []
-        for page in taken { self.foreignReferences[entry!.mfn.rawValue &+ page, default: 0] += 1 }
+        // The foreign map whose pages each take a reference: every one, as
+        // Xen takes them whatever the GFN held before.
+        let referencing = entry.flatMap { Self.takesReferences(writing: $0.type, pages: count) ? $0 : nil }
+        if let referencing {
+          for page in 0..<count { self.foreignReferences[referencing.mfn.rawValue &+ page, default: 0] += 1 }
+        }
         defer {
           for put in tables.foreignReferencesPut {
             for page in 0..<UInt64(put.pages) { self.foreignReferences[put.mfn.rawValue &+ page, default: 0] -= 1 }
@@ -166,8 +174,10 @@ package final class ImplementationState {
         } catch {
           // The hypercall's error path puts what it took for the pages
           // the failed update did not map.
-          for page in taken where self.code.values[index].lookup(gfn.advanced(by: page), in: tables) != entry!.advanced(by: page) {
-            self.foreignReferences[entry!.mfn.rawValue &+ page, default: 0] -= 1
+          if let referencing {
+            for page in 0..<count where self.code.values[index].lookup(gfn.advanced(by: page), in: tables) != referencing.advanced(by: page) {
+              self.foreignReferences[referencing.mfn.rawValue &+ page, default: 0] -= 1
+            }
           }
           throw error
         }

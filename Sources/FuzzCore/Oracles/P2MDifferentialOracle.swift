@@ -232,14 +232,15 @@ package struct P2MDifferentialOracle: StepOracle {
     return nil
   }
 
-  /// Whether the statement writes foreign entries that take references as
-  /// ``ImplementationState/set(_:count:to:of:)`` takes them: a foreign map,
-  /// or a raw foreign map of at most 2 MiB. No other statement makes a
-  /// foreign entry.
+  /// Whether the statement writes foreign entries that take references,
+  /// by the harness's rule (``ImplementationState/takesReferences(writing:pages:)``):
+  /// a foreign map (one page, `map_foreign_rw` or `_ro` as the guest's
+  /// page was: the rule reads only that it is foreign) or a raw map. No
+  /// other statement makes a foreign entry.
   static func takesReferences(_ kind: StatementKind) -> Bool {
     switch kind {
-    case .foreign: true
-    case .p2mMap(_, _, _, let type, _, let pages): type.isForeign && pages <= 512
+    case .foreign: ImplementationState.takesReferences(writing: .mapForeignRW, pages: 1)
+    case .p2mMap(_, _, _, let type, _, let pages): ImplementationState.takesReferences(writing: type, pages: pages)
     default: false
     }
   }
