@@ -310,14 +310,25 @@ enum DMAMatrixTheorem {
   }
 
   /// The counterexample as a scenario on the platform the model chose:
-  /// that platform, the coloured dom0 pages the model fixed (as raw p2m
-  /// entries with the model's frames), the grant or foreign mappings, and
-  /// the DMA.
+  /// the state (``stateLines(_:state:model:platform:)``), then the DMA.
   static func counterexampleScenario(
     _ cell: MatrixCell, property: DMAProperty, state: SymbolicDMAState, model: Model, platform: RealizedPlatform,
     theorem: String = "dma.matrix"
   ) throws -> String {
-    var lines = ["scenario \"\(theorem) \(cell): \(property.rawValue) refuted\""]
+    let address = try model.value(of: state.bufferAddress.term)
+    let size = try model.value(of: state.size.term)
+    let lines = ["scenario \"\(theorem) \(cell): \(property.rawValue) refuted\""]
+      + (try stateLines(cell, state: state, model: model, platform: platform))
+      + ["dma dev from-device \(hex(address)) \(ScenarioPrinter.sizeText(size))"]
+    return lines.joined(separator: "\n") + "\n"
+  }
+
+  /// The model's state as scenario lines, without a title or a DMA: that
+  /// platform, the coloured dom0 pages the model fixed (as raw p2m entries
+  /// with the model's frames), the history and the grant or foreign
+  /// mappings of the buffer's pages.
+  static func stateLines(_ cell: MatrixCell, state: SymbolicDMAState, model: Model, platform: RealizedPlatform) throws -> [String] {
+    var lines: [String] = []
     lines.append(
       platform.concrete.prefix(
         policy: cell.policy, device: cell.device, version: state.version,
@@ -404,10 +415,7 @@ enum DMAMatrixTheorem {
           : "foreign guest \(gfn) into dom0 at \(host) as page\(k)")
     }
     lines += try historyLines(state.history.before..<state.history.length)
-    let address = try model.value(of: state.bufferAddress.term)
-    let size = try model.value(of: state.size.term)
-    lines.append("dma dev from-device \(hex(address)) \(ScenarioPrinter.sizeText(size))")
-    return lines.joined(separator: "\n") + "\n"
+    return lines
   }
 
   /// Runs the scenario on the concrete specification and says whether the

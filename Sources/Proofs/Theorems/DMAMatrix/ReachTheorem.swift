@@ -68,10 +68,8 @@ enum ReachTheorem {
     }
     let page = try placed.value(of: gfn.term)
     let cell = MatrixCell(policy: .legacy, layout: state.layout, device: .attached, page: .local, shape: .onePage, xen: .after)
-    let text = try DMAMatrixTheorem.counterexampleScenario(cell, property: .isolation, state: state, model: placed, platform: platform, theorem: "dma.reach")
-    // The history without the cell's DMA, under this theorem's title.
-    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.hasPrefix("dma ") }
-    let scenario = (["scenario \"dma.reach[\(state.layout.rawValue)]: dom0 gfn \(hex(page)) refuted\""] + lines.dropFirst()).joined(separator: "\n")
+    let scenario = (["scenario \"dma.reach[\(state.layout.rawValue)]: dom0 gfn \(hex(page)) refuted\""]
+      + (try DMAMatrixTheorem.stateLines(cell, state: state, model: placed, platform: platform))).joined(separator: "\n") + "\n"
     var values = try DMAMatrixTheorem.modelValues(state, placed)
     values["reach_gfn"] = page
     var execution = ScenarioExecution()
