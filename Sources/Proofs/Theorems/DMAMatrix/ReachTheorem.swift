@@ -30,7 +30,9 @@ enum ReachTheorem {
     Theorem(
       name: "dma.reach",
       summary: "every entry of dom0's p2m, which its devices reach through the SMMU, is covered by a right after any history of "
-        + "\(historyLength) grant/foreign operations (the reference platform, Xen \(XenVersion.latest.name), direct-mapped and coloured dom0)",
+        + "\(historyLength) grant/foreign operations, at every GFN. Scope: the reference platform, Xen \(XenVersion.latest.name), "
+        + "direct-mapped and coloured dom0, one guest, any guest page and extended-region GFN per operation; not domUs' devices, "
+        + "raw p2m writes or longer histories",
       timeout: .seconds(60)
     ) { session in
       try MatrixCell.Layout.allCases.map { layout in try decide(session: session, layout: layout, historyLength: historyLength) }
