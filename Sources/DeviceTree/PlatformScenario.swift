@@ -225,7 +225,7 @@ extension Platform {
     // ``Platform/defaultStreamMapEntries``), as Xen reads NUMSMRG.
     let hardwareEntries = options.smmuStreamMapEntries ?? Platform.defaultStreamMapEntries
     for (smmu, streams) in attachedStreams.sorted(by: { $0.key < $1.key }) where streams.count > 16 {
-      guard let index = smmuStatements[smmu], case .smmu(let name, let version, _) = statements[index] else { continue }
+      guard let index = smmuStatements[smmu], case .smmu(let name, let version, _, _) = statements[index] else { continue }
       statements[index] = .smmu(name: name, version: version, streamMapEntries: min(hardwareEntries, 128))
       if streams.count > hardwareEntries {
         notes.append("SMMU \(smmu) gets \(streams.count) attached streams, more than its \(hardwareEntries) stream-map entries: 'dmaverify run' cannot boot this scenario")

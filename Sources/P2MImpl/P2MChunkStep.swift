@@ -173,7 +173,7 @@ package func splitSuperpage<T: P2MTables>(
   let inherited = SeededBug.splitChildrenLosePermissions.isActive
     ? tables.leafTemplate(type: zero.constant(UInt64(P2MType.ramRW.rawValue)))
     : parent & ~bitMask(high: 47, low: 12)
-  let tableBit: UInt64 = next == 3 ? 2 : 0
+  let tableBit: UInt64 = next == 3 || SeededBug.gigabyteSplitChildrenAreTables.isActive ? 2 : 0
   let page = slot
   tables.when(got) { t in
     t.fillTable(slot: page) { child in ((inherited & ~UInt64(2)) | tableBit) | (base &+ (child &* childBytes)) }

@@ -56,7 +56,8 @@ public final class XenSMMUPlatform {
   /// and ``SMMU/v3(name:streamIDBits:vmidBits:)`` are the post-reset
   /// states), nothing attached, no domain registered.
   ///
-  /// - Parameter iotlbCapacity: entries per SMMU IOTLB.
+  /// - Parameter iotlbCapacity: entries per SMMU IOTLB, for an SMMU whose
+  ///   declaration does not state its own (``SMMU/iotlbEntries``).
   /// - Throws: what ``SMMUPlatform/init(smmus:devices:)`` throws, with the
   ///   same value, and ``XenSMMUError/smmu(_:)`` for registers the model
   ///   cannot hold.
@@ -64,7 +65,9 @@ public final class XenSMMUPlatform {
     // The spec's validation is the definition of a well-formed platform.
     do { _ = try SMMUPlatform(smmus: smmus, devices: devices) } catch { throw .smmu(error) }
     var instances: [InstanceBox] = []
-    for smmu in smmus { instances.append(InstanceBox(try SMMUInstance(smmu, iotlbCapacity: iotlbCapacity, p2ms: [:]))) }
+    for smmu in smmus {
+      instances.append(InstanceBox(try SMMUInstance(smmu, iotlbCapacity: smmu.iotlbEntries ?? iotlbCapacity, p2ms: [:])))
+    }
     self.instances = instances
     indexByName = Dictionary(uniqueKeysWithValues: smmus.enumerated().map { ($1.name, $0) })
     self.devices = devices

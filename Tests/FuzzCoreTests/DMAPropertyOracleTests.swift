@@ -187,4 +187,22 @@ struct DMAPropertyOracleTests {
     // GNTTABOP_cache_flush, both outside the matrix (measured: 408 of 6057).
     #expect(inCells * 20 >= dmas, "\(inCells) of \(dmas) random DMAs fall in a cell")
   }
+
+  /// Three grants at consecutive dom0 GFNs whose third frame does not
+  /// follow the second, and a three-page DMA over them.
+  static let threeGrants = [
+    "grant guest 0x80001000 to dom0 at 0x50000000 rw as g0", "grant guest 0x80002000 to dom0 at 0x50001000 rw as g1",
+    "grant guest 0x80005000 to dom0 at 0x50002000 rw as g2", "dma nic from-device 0x50000000 12K",
+  ]
+
+  @Test("a straddle check of the first boundary only maps a three-page buffer directly: swiotlb.straddle, outside every matrix cell")
+  func straddleBeyondTheMatrix() throws {
+    let checker = ScenarioChecker(claims: try Self.committedClaims())
+    let scenario = try Self.scenario(Self.threeGrants)
+    let failure = try #require(SeededBug.straddleFirstBoundaryOnly.inject { checker.check(scenario) }.failure)
+    #expect(failure.signature == FuzzFailure.Signature(oracle: .dmaProperty, property: StraddleClaim.name, operation: "dma"))
+    #expect(failure.detail.contains("pfn 0x50002 has bus frame 0x40805, not 0x40803"), "\(failure.detail)")
+    #expect(checker.check(scenario).passed, "Linux's check of every boundary bounces the buffer")
+    #expect(ScenarioChecker().check(scenario).passed, "without the proofs' claims nothing is required")
+  }
 }

@@ -106,7 +106,10 @@ struct P2MOracleTests {
     // its reference (the MFN is unchanged, so nothing is freed), which the
     // oracle counts apart instead of failing.
     let leak = ["foreign guest 0x80002000 into dom0 at 0x50001000 as f0", "grant guest 0x80002000 to dom0 at 0x50001000 ro as g0"]
-    for operations in [foreign, leak, Self.foreignSuperpage, Self.foreignSuperpage.dropLast() + ["p2m dom0 unmap 0x50001000"]] {
+    // A raw 1 GiB foreign map takes no references (no hypercall makes
+    // one); its frames are set aside, not compared.
+    let gigabyte = ["p2m dom0 map 0x40000000 0x40000000 map_foreign_ro size 1G", "p2m dom0 map 0x40000000 0x0 map_foreign_ro size 1G"]
+    for operations in [foreign, leak, Self.foreignSuperpage, Self.foreignSuperpage.dropLast() + ["p2m dom0 unmap 0x50001000"], gigabyte] {
       let execution = ScenarioChecker().check(try Self.scenario(operations))
       #expect(execution.passed, "\(operations): \(execution.trace)")
     }
@@ -128,5 +131,38 @@ struct P2MOracleTests {
       #expect(lean.check(scenario).failure?.property == "lookup")
       #expect(lean.check(scenario).failure?.property == "lookup", "again, from the boot cache")
     }
+  }
+
+  /// The domU's RAM is one 2 MiB block; removing it whole needs no table.
+  static let blockRemoval = ["p2m guest unmap 0x80000000 size 2M"]
+
+  @Test("a removal that shatters a whole 2 MiB block (before 3fafdc28eb) takes a table page: table-pages at the unmap")
+  func removalShattersBlock() throws {
+    let scenario = try Self.scenario(Self.blockRemoval)
+    let failure = try #require(SeededBug.removalShattersSuperpages.inject { ScenarioChecker().check(scenario) }.failure)
+    #expect(failure.signature == FuzzFailure.Signature(oracle: .specVersusImplementation, property: "table-pages", operation: "p2m unmap"))
+    #expect(failure.detail.hasPrefix("d1 gfn:0x80000+512: removing a 2 MiB-aligned range took 1 table page from the pool"), "\(failure.detail)")
+    #expect(ScenarioChecker().check(scenario).passed, "the fixed XenP2M removes the block whole")
+  }
+
+  @Test("removals that must split are not table-pages failures: 4K out of a block, 2 MiB out of a 1 GiB block")
+  func splittingRemovals() throws {
+    let operations = [
+      "p2m guest unmap 0x80001000", "p2m dom0 map 0x80000000 0x80000000 ram_rw size 1G", "p2m dom0 unmap 0x80200000 size 2M",
+      "p2m dom0 unmap 0x80400000",
+    ]
+    let result = ScenarioChecker().check(try Self.scenario(operations))
+    #expect(result.passed, "\(result.trace)")
+  }
+
+  /// A 1 GiB block, then a 4K update inside it: Xen splits it twice.
+  static let gigabyteSplit = ["p2m dom0 map 0x80000000 0x80000000 ram_rw size 1G", "p2m dom0 map 0x80201000 0x40800000 ram_ro"]
+
+  @Test("a 1 GiB split whose children carry the table bit is seen at the update that splits it")
+  func gigabyteSplit() throws {
+    let scenario = try Self.scenario(Self.gigabyteSplit)
+    let failure = try #require(SeededBug.gigabyteSplitChildrenAreTables.inject { ScenarioChecker().check(scenario) }.failure)
+    #expect(failure.oracle == .specVersusImplementation && failure.stepIndex == FuzzConfiguration().platform.count + 1, "\(failure)")
+    #expect(ScenarioChecker().check(scenario).passed)
   }
 }

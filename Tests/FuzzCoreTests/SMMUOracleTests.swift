@@ -163,4 +163,18 @@ struct SMMUOracleTests {
       #expect(checker.check(both).failure?.property == "iotlb-coherence")
     }
   }
+
+  @Test("a fast path that ignores the VMID answers for another VMID's page only where they share a slot: a one-entry IOTLB")
+  func fastPathVMIDNeedsSharedSlot() throws {
+    var small = FuzzConfiguration()
+    small.iotlbEntries = 1
+    let operations = ["dma nic to-device 0x40001000 0x40", "detach gpu", "attach gpu guest", "dma gpu to-device 0x40001000 0x40"]
+    let shared = try Self.scenario(operations, small), large = try Self.scenario(operations)
+    try SeededBug.fastPathIgnoresVMID.inject {
+      let failure = try #require(ScenarioChecker().check(shared).failure)
+      #expect(failure.signature == FuzzFailure.Signature(oracle: .smmu, property: "fast-path", operation: "dma"), "\(failure)")
+      #expect(ScenarioChecker().check(large).passed, "with 256 entries the two VMIDs' entries for the page never share a slot")
+    }
+    #expect(ScenarioChecker().check(shared).passed)
+  }
 }

@@ -6,8 +6,12 @@ import TestSupport
 import Testing
 
 /// Seeded random fuzz inputs: two configuration bytes and `records` records.
+/// Random bytes of either format: every fourth input begins with the v2
+/// marker (and three configuration bytes).
 func randomInput(_ random: inout SplitMix64, records: Int) -> [UInt8] {
-  (0..<(2 + records * FuzzDecoder.recordSize)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+  let v2 = random.next() % 4 == 0
+  let body = (0..<((v2 ? 3 : 2) + records * FuzzDecoder.recordSize)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+  return v2 ? FuzzConfiguration.v2Marker + body : body
 }
 
 /// A test-only broken implementation: Xen's p2m code behind a translation

@@ -27,7 +27,10 @@ struct RandomScenarios {
     case 4: return .iommu(random.next() % 2 == 0)
     case 5: return .hypercallCacheFlush(random.next() % 2 == 0)
     case 6: return .linuxPolicy(pick(DMAPolicy.allCases))
-    case 7: return .smmu(name: name(), version: pick(SMMUVersion.allCases))
+    case 7:
+      let version = pick(SMMUVersion.allCases)
+      return .smmu(
+        name: name(), version: version, streamMapEntries: version == .v2 ? pick([nil, 1, 128]) : nil, iotlbEntries: pick([nil, 1, 256, 1 << 24]))
     case 8:
       let placement: DeviceDeclaration.Placement =
         random.next() % 2 == 0
@@ -48,7 +51,7 @@ struct RandomScenarios {
       return .p2mMap(
         domain: name(), gfnAddress: page(), mfnAddress: page(), type: pick(P2MType.allCases.filter(\.isValid)), hardwareValid: random.next() % 2 == 0,
         pages: pick([1, 2, 512, 1 << 18]))
-    case 18: return .p2mUnmap(domain: name(), gfnAddress: page())
+    case 18: return .p2mUnmap(domain: name(), gfnAddress: page(), pages: pick([1, 2, 512, 1 << 18]))
     case 19: return .setWay(domain: name())
     default:
       return .dma(DMAStatement(DMARequest(device: name(), buffer: random.next() >> 16, size: 1 + random.next() % 20000, direction: pick(DMADirection.allCases)), expected: pick([nil] + DMAOutcome.allCases.map(Optional.some))))

@@ -15,7 +15,27 @@ import Spec
 /// (so that an IOTLB flush must reach both). Missing bytes read as zero,
 /// so the empty input is the default platform: 40-bit IPA, direct-mapped
 /// dom0, Xen 4.21, IOMMU on, every device behind the SMMU and attached.
+///
+/// Both bytes are full, so what the fuzzer learned to reach since is in a
+/// second format (``Format/v2``): the input starts with ``v2Marker``, then
+/// the two bytes above, then byte 2: bits 0–1 the SMMUs' IOTLB entries
+/// (index into ``iotlbSizes``), bits 2–7 reserved (ignored, zero in
+/// canonical bytes). Any other input is the first format, read exactly
+/// as before, so that committed inputs and crash files keep their meaning
+/// (FuzzFormatTests decodes every committed input against its recorded
+/// scenario).
 package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
+  /// The input's layout: v1 (two configuration bytes, then records) or
+  /// v2 (``v2Marker``, three configuration bytes, then records whose
+  /// opcodes may use bit 5).
+  package enum Format: Int, Hashable, Sendable, Comparable {
+    case v1 = 1, v2 = 2
+    package static func < (a: Format, b: Format) -> Bool { a.rawValue < b.rawValue }
+  }
+  /// "V2": a v1 input that begins so (SMMUv3, Xen 4.14, …) reads as v2;
+  /// no committed input does.
+  package static let v2Marker: [UInt8] = [0x56, 0x32]
+  package var format = Format.v1
   package var ipaBits = 40
   package var coloured = false
   package var smmuVersion = SMMUVersion.v2
@@ -27,6 +47,15 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
   package var undescribedDSP = false
   package var nonCoherentGPU = false
   package var gpuBehindSecondSMMU = false
+  /// Entries of each SMMU's IOTLB (`smmu … iotlb <n>`); nil leaves the
+  /// harness's (``ImplementationState/iotlbCapacity``). v2 only.
+  package var iotlbEntries: Int?
+
+  /// v2 byte 2, bits 0–1. One entry makes every page of every VMID share
+  /// the slot (the fuzzer's two VMIDs, 1 and 2, never share a slot of a
+  /// larger IOTLB for one page: the slot is `(page ^ vmid·0x9E37) mod
+  /// entries` with an odd multiplier); 4 and 16 evict often.
+  package static let iotlbSizes: [Int?] = [nil, 1, 4, 16]
 
   /// Index 0 is the default; 40 and 48 bits first as the common sizes.
   package static let ipaSizes = [40, 48, 32, 36, 42, 44]
@@ -67,8 +96,32 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
     gpuBehindSecondSMMU = byte1 & 1 << 7 != 0
   }
 
-  /// The canonical bytes for this configuration.
+  /// Reads the configuration at the start of `bytes` (zero where absent);
+  /// ``headerLength`` is where its records start.
+  package init(header bytes: [UInt8]) {
+    func byte(_ index: Int) -> UInt8 { index < bytes.count ? bytes[index] : 0 }
+    guard bytes.starts(with: Self.v2Marker) else {
+      self.init(byte(0), byte(1))
+      return
+    }
+    let at = Self.v2Marker.count
+    self.init(byte(at), byte(at + 1))
+    format = .v2
+    iotlbEntries = Self.iotlbSizes[Int(byte(at + 2) & 3)]
+  }
+
+  /// Bytes before the first record.
+  package var headerLength: Int { format == .v1 ? 2 : Self.v2Marker.count + 3 }
+
+  /// The canonical bytes for this configuration, in its ``format``.
   package var bytes: [UInt8] {
+    let v1 = v1Bytes
+    guard format == .v2 else { return v1 }
+    return Self.v2Marker + v1 + [UInt8(Self.iotlbSizes.firstIndex(of: iotlbEntries) ?? 0)]
+  }
+
+  /// The first format's two bytes, which v2 repeats after its marker.
+  var v1Bytes: [UInt8] {
     let releases = coloured ? Self.colouredVersions : Self.versions
     var byte0 = UInt8(Self.ipaSizes.firstIndex(of: ipaBits)!)
     if coloured { byte0 |= 1 << 3 }
@@ -87,6 +140,7 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
   package var description: String {
     "Xen \(xen.name), \(ipaBits)-bit IPA, \(coloured ? "coloured" : "direct-mapped") dom0, SMMU\(smmuVersion.rawValue), "
       + "IOMMU \(iommu ? "on" : "off"), \(policy)" + (gpuBehindSecondSMMU ? ", GPU behind smmu1" : "")
+      + (iotlbEntries.map { ", \($0)-entry IOTLB" } ?? "")
   }
 
   // MARK: - The platform
@@ -114,9 +168,9 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
     if coloured { kinds.append(.llcColours(Self.colourCount)) }
     kinds += [
       .ram(address: Self.ramBase, size: Self.ramSize), .iommu(iommu), .hypercallCacheFlush(hypercallCacheFlush),
-      .linuxPolicy(policy), .smmu(name: "smmu0", version: smmuVersion),
+      .linuxPolicy(policy), .smmu(name: "smmu0", version: smmuVersion, iotlbEntries: iotlbEntries),
     ]
-    if gpuBehindSecondSMMU { kinds.append(.smmu(name: "smmu1", version: smmuVersion)) }
+    if gpuBehindSecondSMMU { kinds.append(.smmu(name: "smmu1", version: smmuVersion, iotlbEntries: iotlbEntries)) }
     kinds += [
       .device(DeviceDeclaration(name: "nic", placement: .smmu(name: "smmu0", streams: [0x10], described: true))),
       .device(DeviceDeclaration(
@@ -156,8 +210,12 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
       case .iommu(let on): iommu = on
       case .hypercallCacheFlush(let on): hypercallCacheFlush = on
       case .linuxPolicy(let chosen): policy = chosen
-      case .smmu(let name, let version, _):
+      case .smmu(let name, let version, _, let iotlb):
         smmuVersion = version
+        if let iotlb, Self.iotlbSizes.contains(iotlb) {
+          iotlbEntries = iotlb
+          format = .v2
+        }
         if name == "smmu1" { gpuBehindSecondSMMU = true }
       case .device(let device):
         switch device.name {
@@ -229,4 +287,8 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
   static let bufferSizes: [UInt64] = [0x40, 0x1000, 0x10, 0x2000, 0x3000]
   /// The valid p2m types, in Xen's order.
   static let p2mTypes = P2MType.allCases.filter(\.isValid)
+  /// The types of a 1 GiB raw map: not foreign, since no hypercall maps a
+  /// foreign 1 GiB block and Xen keeps no references at level 1
+  /// (`p2m_put_page()`: "we don't handle level 1 super-page").
+  static let gigabyteTypes = p2mTypes.filter { !$0.isForeign }
 }

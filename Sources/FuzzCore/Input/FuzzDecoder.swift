@@ -3,7 +3,8 @@ import Spec
 /// Decodes fuzz input bytes into a scenario, totally: every byte string,
 /// the empty one included, is a scenario that runs (DESIGN.md §5).
 ///
-/// Layout: two configuration bytes (``FuzzConfiguration``), then records of
+/// Layout: the configuration (``FuzzConfiguration``: two bytes, or a v2
+/// marker and three), then records of
 /// three bytes — an opcode and two argument bytes — each one operation
 /// whose values are indices into the configuration's pools, so that a
 /// mutated byte changes one choice and keeps the rest meaningful. The
@@ -11,7 +12,12 @@ import Spec
 /// (``blockPages`` pages, GFN and MFN aligned down), so that the
 /// implementation holds blocks of any type for later updates to split,
 /// and turns a raw unmap into a set/way flush of its domain
-/// (`setway`). Other opcode bits are ignored. A short
+/// (`setway`). In v2 inputs, bit 5 makes a raw map 1 GiB
+/// (``gigabytePages``, GFN and MFN aligned down: a level-1 block for later
+/// updates to split twice) and a raw unmap (without bit 4) remove
+/// ``blockPages`` pages from its GFN aligned down: one `p2m_set_entry()`
+/// over a whole block, which must not split it (`3fafdc28eb`). Other
+/// opcode bits are ignored (bit 5 too, in v1 inputs). A short
 /// last record reads zeros; at most ``maximumOperations`` records are read,
 /// so a huge input costs no more than a long one.
 ///
@@ -27,7 +33,7 @@ package struct FuzzDecoder {
 
   package let configuration: FuzzConfiguration
   let bytes: [UInt8]
-  var offset = 2
+  var offset: Int
   var records = 0
   /// Handles in creation order.
   var grants: [String] = []
@@ -35,7 +41,8 @@ package struct FuzzDecoder {
 
   package init(_ bytes: [UInt8]) {
     self.bytes = bytes
-    configuration = FuzzConfiguration(bytes.count > 0 ? bytes[0] : 0, bytes.count > 1 ? bytes[1] : 0)
+    configuration = FuzzConfiguration(header: bytes)
+    offset = configuration.headerLength
   }
 
   /// The opcode byte's low nibble selects the operation; DMAs and grants
@@ -64,7 +71,8 @@ package struct FuzzDecoder {
       offset += Self.recordSize
       records += 1
       if let kind = operation(
-        Self.opcodes[Int(opcode & 15)], block: opcode & 0x10 != 0, a, b, isLiveGrant: isLiveGrant, isLiveForeign: isLiveForeign)
+        Self.opcodes[Int(opcode & 15)], block: opcode & 0x10 != 0, range: configuration.format >= .v2 && opcode & 0x20 != 0, a, b,
+        isLiveGrant: isLiveGrant, isLiveForeign: isLiveForeign)
       {
         return kind
       }
@@ -76,31 +84,48 @@ package struct FuzzDecoder {
 
   /// Pages of a 2 MiB raw map (opcode bit 4).
   package static let blockPages: UInt64 = 512
+  /// Pages of a 1 GiB raw map (v2 opcode bit 5).
+  package static let gigabytePages: UInt64 = 1 << 18
   /// Clears the offset of an address within its 2 MiB block.
-  static let blockAlignment: UInt64 = ~(blockPages << 12 - 1)
+  static let blockAlignment: UInt64 = alignment(pages: blockPages)
 
-  /// A raw map of ``blockPages`` with its GFN and MFN aligned down to
-  /// 2 MiB, as the decoder makes it; anything else unchanged.
+  /// Clears the offset of an address within a block of `pages` pages (a
+  /// power of two).
+  static func alignment(pages: UInt64) -> UInt64 { ~(pages << UInt64(pageShift) - 1) }
+
+  /// A raw map or unmap of ``blockPages`` or ``gigabytePages`` with its
+  /// GFN (and MFN) aligned down to its size, as the decoder makes it;
+  /// anything else unchanged.
   static func aligned(_ kind: StatementKind) -> StatementKind {
-    guard case .p2mMap(let domain, let gfn, let mfn, let type, let valid, blockPages) = kind else { return kind }
-    return .p2mMap(
-      domain: domain, gfnAddress: gfn & blockAlignment, mfnAddress: mfn & blockAlignment, type: type, hardwareValid: valid, pages: blockPages)
+    switch kind {
+    case .p2mMap(let domain, let gfn, let mfn, let type, let valid, let pages) where pages == blockPages || pages == gigabytePages:
+      .p2mMap(
+        domain: domain, gfnAddress: gfn & alignment(pages: pages), mfnAddress: mfn & alignment(pages: pages), type: type, hardwareValid: valid,
+        pages: pages)
+    case .p2mUnmap(let domain, let gfn, blockPages):
+      .p2mUnmap(domain: domain, gfnAddress: gfn & blockAlignment, pages: blockPages)
+    default:
+      kind
+    }
   }
 
   mutating func operation(
-    _ operation: Operation, block: Bool, _ a: UInt8, _ b: UInt8, isLiveGrant: (String) -> Bool, isLiveForeign: (String) -> Bool
+    _ operation: Operation, block: Bool, range: Bool, _ a: UInt8, _ b: UInt8, isLiveGrant: (String) -> Bool,
+    isLiveForeign: (String) -> Bool
   ) -> StatementKind? {
     let pools = configuration
     switch operation {
     case .p2mMap:
       return Self.aligned(.p2mMap(
         domain: a & 0x80 != 0 ? "guest" : "dom0", gfnAddress: Self.pick(pools.p2mAddresses, a & 0x7F),
-        mfnAddress: Self.pick(pools.machineAddresses, b & 7), type: Self.pick(FuzzConfiguration.p2mTypes, b >> 3 & 0xF),
-        hardwareValid: b & 0x80 == 0, pages: block ? Self.blockPages : 1))
+        mfnAddress: Self.pick(pools.machineAddresses, b & 7),
+        type: Self.pick(range ? FuzzConfiguration.gigabyteTypes : FuzzConfiguration.p2mTypes, b >> 3 & 0xF),
+        hardwareValid: b & 0x80 == 0, pages: range ? Self.gigabytePages : block ? Self.blockPages : 1))
     case .p2mUnmap where block:
       return .setWay(domain: a & 0x80 != 0 ? "guest" : "dom0")
     case .p2mUnmap:
-      return .p2mUnmap(domain: a & 0x80 != 0 ? "guest" : "dom0", gfnAddress: Self.pick(pools.p2mAddresses, a & 0x7F))
+      return Self.aligned(.p2mUnmap(
+        domain: a & 0x80 != 0 ? "guest" : "dom0", gfnAddress: Self.pick(pools.p2mAddresses, a & 0x7F), pages: range ? Self.blockPages : 1))
     case .grant:
       defer { grants.append("g\(grants.count)") }
       return .grant(GrantStatement(

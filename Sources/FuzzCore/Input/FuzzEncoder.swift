@@ -29,7 +29,7 @@ package enum FuzzEncoder {
     let statements = scenario.statements
     let firstOperation = statements.firstIndex { FuzzEncoder.isOperation($0.kind) } ?? statements.count
     let platform = statements[..<firstOperation].map(\.kind)
-    guard let configuration = FuzzConfiguration(platform: platform) else {
+    guard var configuration = FuzzConfiguration(platform: platform) else {
       let expected = FuzzConfiguration(nearest: platform)
       let mismatch = zip(statements, expected.platform).first { $0.0.kind != $0.1 }?.0 ?? statements.first
       throw FuzzEncodingError(
@@ -37,7 +37,13 @@ package enum FuzzEncoder {
         message: "the platform is not one the fuzzer generates; the nearest is:\n"
           + expected.platform.map(ScenarioPrinter.line(for:)).joined(separator: "\n"))
     }
+    // The first format where it can say everything, so that a scenario
+    // encodes as it did before the second existed.
+    if statements[firstOperation...].contains(where: { Self.needsV2($0.kind) }) {
+      configuration.format = .v2
+    }
     var bytes = configuration.bytes
+    let header = bytes.count
     var execution = ScenarioExecution()
     for statement in statements[..<firstOperation] { _ = try? execution.execute(statement) }
     var grants: [String] = []
@@ -62,16 +68,26 @@ package enum FuzzEncoder {
       let record: [UInt8]
       switch statement.kind {
       case .p2mMap(let domain, let gfn, let mfn, let type, let valid, let pages):
-        let typeIndex = try index(type, in: FuzzConfiguration.p2mTypes, "p2m types")
-        guard pages == 1 || pages == FuzzDecoder.blockPages else { throw refuse("the fuzzer maps 4K or 2M") }
-        // A 2 MiB map is any pool address that aligns down to it.
-        func aligned(_ pool: [UInt64]) -> [UInt64] {
-          pages == 1 ? pool : pool.map { $0 & FuzzDecoder.blockAlignment }
+        let typeIndex = try index(
+          type, in: pages == FuzzDecoder.gigabytePages ? FuzzConfiguration.gigabyteTypes : FuzzConfiguration.p2mTypes,
+          pages == FuzzDecoder.gigabytePages ? "1 GiB map types (not foreign)" : "p2m types")
+        let opcode: UInt8
+        switch pages {
+        case 1: opcode = 0
+        case FuzzDecoder.blockPages: opcode = 0x10
+        case FuzzDecoder.gigabytePages: opcode = 0x20
+        default: throw refuse("the fuzzer maps 4K, 2M or 1G")
         }
-        record = [pages == 1 ? 0 : 0x10, try index(gfn, in: aligned(configuration.p2mAddresses), "p2m addresses") | domainBit(domain),
+        // A block map is any pool address that aligns down to it.
+        func aligned(_ pool: [UInt64]) -> [UInt64] {
+          pages == 1 ? pool : pool.map { $0 & FuzzDecoder.alignment(pages: pages) }
+        }
+        record = [opcode, try index(gfn, in: aligned(configuration.p2mAddresses), "p2m addresses") | domainBit(domain),
                   try index(mfn, in: aligned(configuration.machineAddresses), "machine addresses") | typeIndex << 3 | (valid ? 0 : 0x80)]
-      case .p2mUnmap(let domain, let gfn):
-        record = [1, try index(gfn, in: configuration.p2mAddresses, "p2m addresses") | domainBit(domain), 0]
+      case .p2mUnmap(let domain, let gfn, let pages):
+        guard pages == 1 || pages == FuzzDecoder.blockPages else { throw refuse("the fuzzer unmaps 4K or 2M") }
+        let pool = pages == 1 ? configuration.p2mAddresses : configuration.p2mAddresses.map { $0 & FuzzDecoder.blockAlignment }
+        record = [pages == 1 ? 1 : 0x21, try index(gfn, in: pool, "p2m addresses") | domainBit(domain), 0]
       case .setWay(let domain):
         record = [0x11, try domainBit(domain), 0]
       case .grant(let grant):
@@ -107,7 +123,7 @@ package enum FuzzEncoder {
       default:
         throw refuse("the fuzzer generates platform statements only before the operations")
       }
-      guard (bytes.count - 2) / FuzzDecoder.recordSize < FuzzDecoder.maximumOperations else {
+      guard (bytes.count - header) / FuzzDecoder.recordSize < FuzzDecoder.maximumOperations else {
         throw refuse("more than \(FuzzDecoder.maximumOperations) operations")
       }
       bytes += record
@@ -115,6 +131,16 @@ package enum FuzzEncoder {
       do { _ = try execution.execute(statement) } catch { throw refuse("the scenario does not run: \(error.message)") }
     }
     return bytes
+  }
+
+  /// Whether only the second format can say `kind`: a 2 MiB unmap or a
+  /// 1 GiB map.
+  static func needsV2(_ kind: StatementKind) -> Bool {
+    switch kind {
+    case .p2mUnmap(_, _, let pages): pages != 1
+    case .p2mMap(_, _, _, _, _, let pages): pages == FuzzDecoder.gigabytePages
+    default: false
+    }
   }
 
   /// Whether `kind` is an operation (what the decoder's records produce),

@@ -68,6 +68,11 @@ package struct DMAClaims: Sendable {
     return FileManager.default.fileExists(atPath: beside) ? beside : defaultPath
   }
 
+  /// Whether every direct mapping swiotlb-xen makes of a buffer in
+  /// ``StraddleClaim``'s scope must be contiguous on the bus: the claim is
+  /// loaded and not listed as refuted.
+  package var requiresStraddle: Bool { !isEmpty && !refuted.contains(StraddleClaim.name) }
+
   /// The properties the proofs establish for `cell`.
   package func required(in cell: MatrixCell) -> [DMAProperty] {
     DMAProperty.allCases.filter { !refuted.contains(cell.claimName($0)) }
@@ -96,7 +101,7 @@ package struct DMAHistory: Hashable, Sendable {
   /// raw update of a domU's p2m is harmless here: Xen grants and lends only
   /// frames the granting domain owns (`host.owner(of:)` in GrantTable.swift
   /// and ForeignMapping.swift), which is all the matrix assumes of them.
-  package var rawlyUpdated: Set<UInt64> = []
+  package var rawlyUpdated = FrameSet()
   /// Dom0 GFNs where a grant or foreign map was made while another grant
   /// or foreign map was live there: Linux's grant rbtree then disagrees
   /// with the p2m (a foreign map over a live grant leaves the grant's MFN

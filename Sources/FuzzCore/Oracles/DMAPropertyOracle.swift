@@ -1,9 +1,12 @@
 import Claims
 import Spec
 
-/// The DMA property oracle: every DMA with an `expect` meets it, and every
+/// The DMA property oracle: every DMA with an `expect` meets it, every
 /// DMA in a matrix cell meets the properties the proofs establish for that
-/// cell (``DMAClaims``).
+/// cell (``DMAClaims``), and every buffer swiotlb-xen maps directly is
+/// contiguous on the bus where `swiotlb.straddle` says so
+/// (``StraddleClaim``: up to three pages of size, which the matrix's one-
+/// and two-page cells do not reach).
 package struct DMAPropertyOracle: StepOracle {
   let claims: DMAClaims
   var history = DMAHistory()
@@ -27,10 +30,12 @@ package struct DMAPropertyOracle: StepOracle {
     switch step.statement.kind {
     case .p2mMap(let domain, let gfnAddress, _, _, _, let pages):
       if step.spec.domainID(named: domain) == .dom0 {
-        for page in 0..<pages { history.rawlyUpdated.insert((gfnAddress >> 12) + page) }
+        history.rawlyUpdated.insert(gfnAddress >> UInt64(pageShift), count: pages)
       }
-    case .p2mUnmap(let domain, let gfnAddress):
-      if step.spec.domainID(named: domain) == .dom0 { history.rawlyUpdated.insert(gfnAddress >> 12) }
+    case .p2mUnmap(let domain, let gfnAddress, let pages):
+      if step.spec.domainID(named: domain) == .dom0 {
+        history.rawlyUpdated.insert(gfnAddress >> UInt64(pageShift), count: pages)
+      }
     case .grant(let grant):
       note(hostFrame: grant.hostAddress >> 12, spec: step.spec)
     case .foreign(let foreign):
@@ -68,6 +73,9 @@ package struct DMAPropertyOracle: StepOracle {
         oracle: .dmaProperty, property: "expectation", stepIndex: step.index, statement: step.statement,
         detail: "expected \(expected.rawValue), got \(outcome)")
     }
+    if claims.requiresStraddle, let detail = Self.straddleViolation(dma.request, report: report, spec: step.spec, claims: claims.source) {
+      return FuzzFailure(oracle: .dmaProperty, property: StraddleClaim.name, stepIndex: step.index, statement: step.statement, detail: detail)
+    }
     guard let cell else { return nil }
     for property in required {
       let verdict: DMAVerdict? =
@@ -81,6 +89,24 @@ package struct DMAPropertyOracle: StepOracle {
         oracle: .dmaProperty, property: cell.claimName(property), stepIndex: step.index, statement: step.statement,
         detail: "\(claims.source) expects \(property.rawValue) to hold in this cell (not listed as refuted); "
           + (verdict.map { "it fails: \($0.reason); outcome \(outcome)" } ?? "the DMA did not run: \(report.result)"))
+    }
+    return nil
+  }
+
+  /// A direct swiotlb-xen mapping of a buffer in ``StraddleClaim``'s scope
+  /// whose pages are not consecutive bus frames (by dom0's own
+  /// `pfn_to_bfn`, its grant tree): the page and the frames; nil when it
+  /// is contiguous or out of scope.
+  static func straddleViolation(_ request: DMARequest, report: StepReport, spec: ScenarioExecution, claims source: String) -> String? {
+    guard let dma = report.dma, dma.path == .swiotlbXen, dma.mapping == .direct, StraddleClaim.covers(buffer: request.buffer, size: request.size),
+      let tree = spec.dom0DMAState?.grantTree
+    else { return nil }
+    let first = request.buffer >> UInt64(pageShift)
+    let last = (request.buffer + request.size - 1) >> UInt64(pageShift)
+    let firstBFN = tree.pfnToBfn(first)
+    for pfn in first...last where pfn > first && tree.pfnToBfn(pfn) != firstBFN &+ (pfn - first) {
+      return "\(StraddleClaim.name) is proved (not listed as refuted in \(source)); swiotlb-xen mapped the \(last - first + 1)-page buffer "
+        + "directly, but pfn \(hex(pfn)) has bus frame \(hex(tree.pfnToBfn(pfn))), not \(hex(firstBFN &+ (pfn - first))) after pfn \(hex(first))'s \(hex(firstBFN))"
     }
     return nil
   }

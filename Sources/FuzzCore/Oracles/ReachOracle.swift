@@ -19,7 +19,7 @@ import Spec
 /// everything by design (the DMA matrix's subject) and are not judged here.
 package struct ReachOracle: StepOracle {
   /// GFNs raw `p2m` statements wrote, per domain.
-  var rawlyWritten: [DomainID: Set<UInt64>] = [:]
+  var rawlyWritten: [DomainID: FrameSet] = [:]
 
   package init() {}
 
@@ -27,10 +27,10 @@ package struct ReachOracle: StepOracle {
     switch step.statement.kind {
     case .p2mMap(let domain, let gfnAddress, _, _, _, let pages):
       guard let id = step.spec.domainID(named: domain) else { return }
-      for page in 0..<pages { rawlyWritten[id, default: []].insert((gfnAddress >> 12) &+ page) }
-    case .p2mUnmap(let domain, let gfnAddress):
+      rawlyWritten[id, default: []].insert(gfnAddress >> UInt64(pageShift), count: pages)
+    case .p2mUnmap(let domain, let gfnAddress, let pages):
       guard let id = step.spec.domainID(named: domain) else { return }
-      rawlyWritten[id, default: []].insert(gfnAddress >> 12)
+      rawlyWritten[id, default: []].insert(gfnAddress >> UInt64(pageShift), count: pages)
     default:
       break
     }
@@ -70,7 +70,7 @@ package struct ReachOracle: StepOracle {
   /// covers, GFNs in `exempt` aside. RAM runs (only when `checkingRAM`)
   /// are judged by their first and last page (a run is one bank or one
   /// update).
-  package static func violations(in spec: ScenarioExecution, exempt: [DomainID: Set<UInt64>] = [:], checkingRAM: Bool = true) -> [Violation] {
+  package static func violations(in spec: ScenarioExecution, exempt: [DomainID: FrameSet] = [:], checkingRAM: Bool = true) -> [Violation] {
     guard let xen = spec.xen else { return [] }
     var violations: [Violation] = []
     for domain in Set(spec.deviceAssignments.values).sorted(by: { $0.rawValue < $1.rawValue }) {
@@ -83,11 +83,14 @@ package struct ReachOracle: StepOracle {
         switch type {
         case .ramRW, .ramRO:
           guard checkingRAM else { continue }
-          pages = run.count == 1 ? [run.start] : [run.start, run.end - 1]
-        case .grantMapRW, .grantMapRO, .iommuMapRW, .iommuMapRO, .mapForeignRW, .mapForeignRO: pages = Array(run.start..<run.end)
+          pages = (run.count == 1 ? [run.start] : [run.start, run.end - 1]).filter { !skipped.contains($0) }
+        case .grantMapRW, .grantMapRO, .iommuMapRW, .iommuMapRO, .mapForeignRW, .mapForeignRO:
+          // Every page not written raw (a raw 1 GiB grant-type map is one
+          // run the set skips whole).
+          pages = skipped.missing(from: run.start..<run.end).flatMap { Array($0) }
         default: continue
         }
-        for gfn in pages where !skipped.contains(gfn) {
+        for gfn in pages {
           let entry = run.value(at: gfn)
           guard !rights.covers(entry, at: GFN(gfn)) else { continue }
           let owner = xen.host.owner(of: entry.mfn)

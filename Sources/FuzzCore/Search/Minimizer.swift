@@ -136,7 +136,7 @@ package struct Minimizer {
 
   /// One default at a time, most simplifying first.
   static let configurationSteps: [@Sendable (inout FuzzConfiguration) -> Void] = [
-    { $0.untranslatedMMC = false }, { $0.undescribedDSP = false }, { $0.nonCoherentGPU = false },
+    { $0.untranslatedMMC = false }, { $0.undescribedDSP = false }, { $0.nonCoherentGPU = false }, { $0.iotlbEntries = nil },
     { $0.coloured = false; $0.xen = FuzzConfiguration.versions[0] }, { $0.xen = FuzzConfiguration.versions[0] },
     { $0.ipaBits = 40 }, { $0.smmuVersion = .v2 }, { $0.policy = .legacy }, { $0.iommu = true },
     { $0.hypercallCacheFlush = true },
@@ -150,14 +150,18 @@ package struct Minimizer {
     case .p2mMap(let domain, let gfn, let mfn, let type, let valid, let pages):
       candidates = [
         .p2mMap(domain: domain, gfnAddress: gfn, mfnAddress: mfn, type: type, hardwareValid: valid),
+        .p2mMap(domain: domain, gfnAddress: gfn, mfnAddress: mfn, type: type, hardwareValid: valid, pages: min(pages, FuzzDecoder.blockPages)),
         .p2mMap(domain: domain, gfnAddress: gfn, mfnAddress: mfn, type: type, hardwareValid: true, pages: pages),
         .p2mMap(domain: domain, gfnAddress: gfn, mfnAddress: mfn, type: .ramRW, hardwareValid: valid, pages: pages),
         .p2mMap(domain: domain, gfnAddress: gfn, mfnAddress: pools.machineAddresses[0], type: type, hardwareValid: valid, pages: pages),
         .p2mMap(domain: domain, gfnAddress: pools.p2mAddresses[0], mfnAddress: mfn, type: type, hardwareValid: valid, pages: pages),
         .p2mMap(domain: "dom0", gfnAddress: gfn, mfnAddress: mfn, type: type, hardwareValid: valid, pages: pages),
       ].map { FuzzDecoder.aligned($0) }
-    case .p2mUnmap(let domain, let gfn):
-      candidates = [.p2mUnmap(domain: domain, gfnAddress: pools.p2mAddresses[0]), .p2mUnmap(domain: "dom0", gfnAddress: gfn)]
+    case .p2mUnmap(let domain, let gfn, let pages):
+      candidates = [
+        .p2mUnmap(domain: domain, gfnAddress: gfn), .p2mUnmap(domain: domain, gfnAddress: pools.p2mAddresses[0], pages: pages),
+        .p2mUnmap(domain: "dom0", gfnAddress: gfn, pages: pages),
+      ].map { FuzzDecoder.aligned($0) }
     case .setWay:
       candidates = [.setWay(domain: "dom0")]
     case .grant(let grant):

@@ -1,3 +1,4 @@
+import Claims
 import Solver
 import Spec
 import SymbolicWord
@@ -41,9 +42,9 @@ enum StraddleTheorem {
       for i: UInt64 in 1..<4 {
         contiguous = contiguous && (pages > i).implies(pfnToBfn(pfn &+ i) == firstBFN &+ i)
       }
-      let hypotheses = [size >= 1, size <= 0x3000, (phys >> 40) == 0]
+      let hypotheses = [size >= 1, size <= StraddleClaim.maximumSize, (phys >> StraddleClaim.physicalAddressBits) == 0]
       return [
-        try session.decide("swiotlb.straddle[≤3 pages]", claim: (!straddling).implies(contiguous), hypotheses: hypotheses) { model in
+        try session.decide(StraddleClaim.name, claim: (!straddling).implies(contiguous), hypotheses: hypotheses) { model in
           let p = try model.value(of: phys.term)
           let s = try model.value(of: size.term)
           return ("phys \(hex(p)) size \(hex(s)) is not said to straddle, but its pages are not bus-contiguous", nil, nil, ["phys": p, "size": s])

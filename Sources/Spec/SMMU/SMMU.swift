@@ -13,6 +13,12 @@ public struct SMMU: Hashable, Sendable, CustomStringConvertible {
   /// Devices attached per domain, so that the last detach frees the
   /// context (`arm_smmu_destroy_iommu_domain()` on the last reference).
   public internal(set) var attachedDevices: [DomainID: Set<String>] = [:]
+  /// Entries of the SMMU's TLB, when the platform states it (nil: the
+  /// implementation's choice). The spec translates as if nothing were
+  /// cached — what Xen's IOTLB flushes owe the guest — so only an
+  /// implementation with an IOTLB reads it; a small one makes two VMIDs'
+  /// entries for one page share a slot, which a large one hides.
+  public var iotlbEntries: Int?
 
   /// An SMMUv2 after `arm_smmu_device_reset()`.
   public static func v2(name: String, streamMapEntries: Int = 16, contextBanks: Int = 8, streamIDBits: Int = 15) -> SMMU {

@@ -116,7 +116,16 @@ public enum ScenarioParser {
       if version == .v2, reader.consume("entries") {
         entries = Int(try reader.integer("the number of stream-match entries", in: 1...128))
       }
-      kind = .smmu(name: name, version: version, streamMapEntries: entries)
+      var iotlb: Int?
+      // The implementation's IOTLB is a power-of-two array of up to 2^24
+      // slots (SMMUImpl's IOTLB).
+      if reader.consume("iotlb") {
+        let here = reader.location
+        let count = try reader.integer("the number of IOTLB entries", in: 1...(1 << 24))
+        guard count & (count - 1) == 0 else { throw reader.error(at: here, "expected a power of two for the IOTLB entries, found \(count)") }
+        iotlb = Int(count)
+      }
+      kind = .smmu(name: name, version: version, streamMapEntries: entries, iotlbEntries: iotlb)
     case "device":
       kind = .device(try device(&reader))
     case "dom0":
@@ -164,22 +173,25 @@ public enum ScenarioParser {
       let domain = try reader.name("a domain name")
       let action = try reader.oneOf(["map", "unmap"], what: "map or unmap")
       let gfn = try reader.pageAligned("a guest address")
+      /// `size <size>`: whole pages, 4K to 1G, the guest range (and the
+      /// machine range of a map) within 2^64.
+      func pages(machine: UInt64?) throws(ScenarioError) -> UInt64 {
+        guard reader.consume("size") else { return 1 }
+        let here = reader.location
+        let size = try reader.size("the \(machine == nil ? "removal" : "mapping")'s size")
+        guard size % 4096 == 0, size >= 4096, size <= 1 << 30 else {
+          throw reader.error(at: here, "expected a \(machine == nil ? "removal" : "mapping") size from 4K to 1G in whole pages, found \(ScenarioPrinter.sizeText(size))")
+        }
+        try reader.requireRange(start: gfn, size: size, "the \(machine == nil ? "removal" : "mapping")'s guest range")
+        if let machine { try reader.requireRange(start: machine, size: size, "the mapping's machine range") }
+        return size >> 12
+      }
       if action == "unmap" {
-        kind = .p2mUnmap(domain: domain, gfnAddress: gfn)
+        kind = .p2mUnmap(domain: domain, gfnAddress: gfn, pages: try pages(machine: nil))
       } else {
         let mfn = try reader.pageAligned("a machine address")
         let typeName = try reader.oneOf(P2MType.allCases.filter(\.isValid).map(\.xenName), what: "a p2m type")
-        var pages: UInt64 = 1
-        if reader.consume("size") {
-          let here = reader.location
-          let size = try reader.size("the mapping's size")
-          guard size % 4096 == 0, size >= 4096, size <= 1 << 30 else {
-            throw reader.error(at: here, "expected a mapping size from 4K to 1G in whole pages, found \(ScenarioPrinter.sizeText(size))")
-          }
-          pages = size >> 12
-          try reader.requireRange(start: gfn, size: size, "the mapping's guest range")
-          try reader.requireRange(start: mfn, size: size, "the mapping's machine range")
-        }
+        let pages = try pages(machine: mfn)
         let hardwareValid = !reader.consume("hw-invalid")
         kind = .p2mMap(
           domain: domain, gfnAddress: gfn, mfnAddress: mfn, type: P2MType(xenName: typeName)!, hardwareValid: hardwareValid, pages: pages)

@@ -17,7 +17,8 @@ public enum ScenarioPrinter {
     case .iommu(let on): "iommu \(on ? "on" : "off")"
     case .hypercallCacheFlush(let on): "hypercall-cflush \(on ? "on" : "off")"
     case .linuxPolicy(let policy): "linux \(policy.rawValue)"
-    case .smmu(let name, let version, let entries): "smmu \(name) \(version.rawValue)" + (entries.map { " entries \($0)" } ?? "")
+    case .smmu(let name, let version, let entries, let iotlb):
+      "smmu \(name) \(version.rawValue)" + (entries.map { " entries \($0)" } ?? "") + (iotlb.map { " iotlb \($0)" } ?? "")
     case .device(let device): deviceLine(device)
     case .dom0(.directMapped, let size): "dom0 direct-mapped memory \(sizeText(size))"
     case .dom0(.coloured(let colours), let size): "dom0 coloured \(colourText(colours)) memory \(sizeText(size))"
@@ -40,7 +41,7 @@ public enum ScenarioPrinter {
     case .p2mMap(let domain, let gfn, let mfn, let type, let valid, let pages):
       "p2m \(domain) map \(hex(gfn)) \(hex(mfn)) \(type.xenName)" + (pages == 1 ? "" : " size \(sizeText(pages << 12))")
         + (valid ? "" : " hw-invalid")
-    case .p2mUnmap(let domain, let gfn): "p2m \(domain) unmap \(hex(gfn))"
+    case .p2mUnmap(let domain, let gfn, let pages): "p2m \(domain) unmap \(hex(gfn))" + (pages == 1 ? "" : " size \(sizeText(pages << 12))")
     case .setWay(let domain): "setway \(domain)"
     case .dma(let dma):
       "dma \(dma.request.device) \(dma.request.direction.rawValue) \(hex(dma.request.buffer)) \(sizeText(dma.request.size))"

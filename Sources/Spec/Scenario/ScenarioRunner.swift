@@ -105,10 +105,12 @@ struct ScenarioMachine {
       try requirePlatformPhase()
       policy = chosen
       return step("dom0 Linux DMA policy \(chosen.rawValue)")
-    case .smmu(let name, let smmuVersion, let entries):
+    case .smmu(let name, let smmuVersion, let entries, let iotlb):
       try requirePlatformPhase()
       guard !smmus.contains(where: { $0.name == name }) else { throw fail("SMMU \(name) is already declared") }
-      smmus.append(smmuVersion == .v2 ? .v2(name: name, streamMapEntries: entries ?? 16) : .v3(name: name))
+      var smmu: SMMU = smmuVersion == .v2 ? .v2(name: name, streamMapEntries: entries ?? 16) : .v3(name: name)
+      smmu.iotlbEntries = iotlb
+      smmus.append(smmu)
       return step("SMMU\(smmuVersion.rawValue) \(name)")
     case .device(let declaration):
       try requirePlatformPhase()
@@ -339,6 +341,14 @@ struct ScenarioMachine {
         // before it mapped, as `p2m_set_entry()` stops at the first chunk
         // that fails (`modifyDomain`).
         try system!.xen.updateP2M(of: id) { p2m throws(P2MError) in
+          // A range with no refused page is one update (a 1 GiB map is
+          // one run, not 262 144 steps): the refusals (beyond the root
+          // tables, a dying domain) are all pages from some GFN on, so
+          // the last page tells.
+          if p2m.updateRefusal(gfn.advanced(by: pages - 1)) == nil {
+            try p2m.map(gfn, count: pages, to: mfn, type: type, hardwareValid: hardwareValid)
+            return
+          }
           for page in 0..<pages {
             try p2m.map(gfn.advanced(by: page), to: mfn.advanced(by: page), type: type, hardwareValid: hardwareValid)
           }
@@ -348,21 +358,32 @@ struct ScenarioMachine {
       }
       return StepReport(line: line, statement: text, result: "\(id) \(gfn) → \(mfn) \(type)" + (pages == 1 ? "" : " (\(pages) pages)"))
 
-    case .p2mUnmap(let domain, let gfnAddress):
+    case .p2mUnmap(let domain, let gfnAddress, let pages):
       let id = try domainID(domain)
+      let gfn = GFN(gfnAddress >> 12)
       do {
-        try system!.xen.updateP2M(of: id) { p2m throws(P2MError) in try p2m.unmap(GFN(gfnAddress >> 12)) }
+        // In ascending order, stopping at the first refused page, as the
+        // map does.
+        try system!.xen.updateP2M(of: id) { p2m throws(P2MError) in
+          if p2m.updateRefusal(gfn.advanced(by: pages - 1)) == nil {
+            try p2m.unmap(gfn, count: pages)
+            return
+          }
+          for page in 0..<pages { try p2m.unmap(gfn.advanced(by: page)) }
+        }
       } catch {
         return refused(error)
       }
-      let gfn = GFN(gfnAddress >> 12)
-      if let kept = system!.xen.domains[id]?.p2m.lookup(gfn) {
+      let p2m = system!.xen.domains[id]?.p2m
+      let kept = (0..<pages).lazy.compactMap { page in p2m?.lookup(gfn.advanced(by: page)).map { (gfn.advanced(by: page), $0) } }
+      if let (first, entry) = kept.first {
         // Before XSA-393 a hardware-invalid entry survives its removal.
+        let count = kept.count
         return StepReport(
           line: line, statement: text,
-          result: "\(id) \(gfn) kept → \(kept.mfn) \(kept.type) (hw-invalid): Xen \(system!.xen.version.name) zeroes only valid entries on removal (before XSA-393)")
+          result: "\(id) \(first) kept → \(entry.mfn) \(entry.type) (hw-invalid)\(count > 1 ? " and \(count - 1) more" : ""): Xen \(system!.xen.version.name) zeroes only valid entries on removal (before XSA-393)")
       }
-      return StepReport(line: line, statement: text, result: "\(id) \(gfn) unmapped")
+      return StepReport(line: line, statement: text, result: "\(id) \(gfn) unmapped" + (pages == 1 ? "" : " (\(pages) pages)"))
 
     case .setWay(let domain):
       // The p2m's entries do not change: the valid bits Xen clears are set

@@ -15,10 +15,11 @@ public enum StatementKind: Hashable, Sendable {
   case hypercallCacheFlush(Bool)
   /// `linux <policy>`: how dom0 Linux picks its DMA ops.
   case linuxPolicy(DMAPolicy)
-  /// `smmu <name> v2|v3 [entries <n>]`: an SMMUv2's stream-match register
-  /// groups (`SMMU_IDR0.NUMSMRG`, up to 128 on an MMU-500; the model's
-  /// default 16 when absent).
-  case smmu(name: String, version: SMMUVersion, streamMapEntries: Int? = nil)
+  /// `smmu <name> v2|v3 [entries <n>] [iotlb <n>]`: an SMMUv2's
+  /// stream-match register groups (`SMMU_IDR0.NUMSMRG`, up to 128 on an
+  /// MMU-500; the model's default 16 when absent) and the entries of the
+  /// SMMU's TLB (``SMMU/iotlbEntries``).
+  case smmu(name: String, version: SMMUVersion, streamMapEntries: Int? = nil, iotlbEntries: Int? = nil)
   /// `device <name> …`: a DMA master.
   case device(DeviceDeclaration)
 
@@ -48,8 +49,11 @@ public enum StatementKind: Hashable, Sendable {
   /// `pages` consecutive GFNs to consecutive MFNs (one page unless a size
   /// is given), as one `p2m_set_entry()` call.
   case p2mMap(domain: String, gfnAddress: UInt64, mfnAddress: UInt64, type: P2MType, hardwareValid: Bool, pages: UInt64 = 1)
-  /// `p2m <domain> unmap <gfn-address>`.
-  case p2mUnmap(domain: String, gfnAddress: UInt64)
+  /// `p2m <domain> unmap <gfn-address> [size <size>]`: `pages` consecutive
+  /// GFNs removed as one `p2m_set_entry()` call with `INVALID_MFN`
+  /// (`guest_physmap_remove_page()`, `p2m_remove_mapping()`), so that a
+  /// removal of a whole block is one chunk of its order, as in Xen.
+  case p2mUnmap(domain: String, gfnAddress: UInt64, pages: UInt64 = 1)
   /// `setway <domain>`: the guest cleans its caches by set/way, which Xen
   /// emulates by invalidating the domain's p2m at the root
   /// (`p2m_set_way_flush()` → `p2m_invalidate_root()`), so that each page's

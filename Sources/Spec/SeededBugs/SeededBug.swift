@@ -109,6 +109,13 @@ package enum SeededBug: String, CaseIterable, Sendable {
   /// A split whose children are rebuilt as `p2m_ram_rw` with default
   /// permissions instead of copying the parent (the class of `97323702bf`).
   case splitChildrenLosePermissions = "split-children-lose-permissions"
+  /// Re-creates: class: a wrong table bit in a 1 GiB split's children.
+  /// `p2m_split_superpage()` sets the table bit on every child instead of
+  /// only at level 3, so a 1 GiB block split for a later update becomes
+  /// 512 "tables" whose addresses are the 2 MiB blocks' frames. Added
+  /// after the fuzzer first reached 1 GiB blocks, as a bug it was never
+  /// shown.
+  case gigabyteSplitChildrenAreTables = "gigabyte-split-children-are-tables"
   /// Re-creates: Xen 14c57887f3 (p2m_invalidate_root).
   /// Before `14c57887f3`: `p2m_invalidate_root()` loops to
   /// `P2M_ROOT_LEVEL` instead of `P2M_ROOT_PAGES`: with a level-1 root of

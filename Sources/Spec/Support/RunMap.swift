@@ -46,7 +46,7 @@ public struct RunMap<Value: RunValue>: Hashable, Sendable {
   public var count: UInt64 { runs.reduce(0) { $0 &+ $1.count } }
 
   /// The index of the first run that ends after `key`.
-  func firstRun(endingAfter key: UInt64) -> Int {
+  package func firstRun(endingAfter key: UInt64) -> Int {
     var low = 0
     var high = runs.count
     while low < high {

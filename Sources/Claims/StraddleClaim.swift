@@ -1,0 +1,20 @@
+/// The claim of `swiotlb.straddle`: a buffer that swiotlb-xen's
+/// `range_straddles_page_boundary()` does not find straddling is
+/// contiguous on the bus — each page it touches has the first page's bus
+/// frame plus its index — for buffers of 1 to ``maximumSize`` bytes below
+/// 2^``physicalAddressBits``, whatever `pfn_to_bfn` is.
+///
+/// Named here, beside the matrix's cells, so that the prover that decides
+/// it and the fuzzer that requires it of every direct mapping (the matrix's
+/// buffers span at most two pages; this claim reaches a fourth) speak of
+/// one claim and one scope.
+package enum StraddleClaim {
+  package static let name = "swiotlb.straddle[≤3 pages]"
+  package static let maximumSize: UInt64 = 0x3000
+  package static let physicalAddressBits = 40
+
+  /// Whether a buffer is within the claim's scope.
+  package static func covers(buffer: UInt64, size: UInt64) -> Bool {
+    size >= 1 && size <= maximumSize && buffer >> UInt64(physicalAddressBits) == 0
+  }
+}
