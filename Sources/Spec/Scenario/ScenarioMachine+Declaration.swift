@@ -34,7 +34,7 @@ extension ScenarioMachine {
         // The parser refuses such banks; a scenario built in code may not.
         let (last, overflow) = address.addingReportingOverflow(size &- 1)
         guard size > 0, !overflow else { throw fail("expected a non-empty RAM bank ending at or below 2^64, found \(hex(address)) + \(hex(size))") }
-        ram.append(MemoryBank(start: MFN(address >> 12), pages: size >> 12))
+        ram.append(MemoryBank(start: MFN(address >> pageShift), pages: size >> pageShift))
         return "host RAM bank \(hex(address))–\(hex(last))"
       case .iommu(let on):
         iommu = on
@@ -128,7 +128,7 @@ extension ScenarioMachine {
     /// 1:1; a coloured one uses them as its host layout (§5 "Coloured dom0
     /// memory") with MFNs from the allocator.
     func dom0Banks(size: UInt64) throws(ScenarioError) -> [MemoryBank] {
-      guard let banks = MemoryBank.dom0Banks(pages: size >> 12, in: ram) else {
+      guard let banks = MemoryBank.dom0Banks(pages: size >> pageShift, in: ram) else {
         throw fail("dom0 needs \(hex(size)) bytes but host RAM holds less")
       }
       return banks
@@ -140,10 +140,10 @@ extension ScenarioMachine {
     /// local dom0 RAM, which is all the model relies on.
     func bouncePool(dom0: DomainState) throws(ScenarioError) -> SwiotlbPool {
       if let (address, size) = swiotlb {
-        for page in 0..<(size >> 12) where dom0.p2m.lookup(GFN(address >> 12).advanced(by: page)) == nil {
-          throw fail("the swiotlb pool page \(hex(address + page << 12)) is not dom0 RAM")
+        for page in 0..<(size >> pageShift) where dom0.p2m.lookup(GFN(address >> pageShift).advanced(by: page)) == nil {
+          throw fail("the swiotlb pool page \(hex(address + page << pageShift)) is not dom0 RAM")
         }
-        return SwiotlbPool(start: GFN(address >> 12), pages: size >> 12)
+        return SwiotlbPool(start: GFN(address >> pageShift), pages: size >> pageShift)
       }
       guard let first = dom0.ram.first else { throw fail("dom0 has no RAM for the swiotlb pool") }
       let pages = min(64, first.pages)

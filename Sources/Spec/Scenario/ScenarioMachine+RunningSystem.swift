@@ -43,9 +43,9 @@ extension ScenarioMachine {
         let placement: RAMPlacement
         switch domU.memory {
         case .at(let address, let size):
-          placement = .fixed(MemoryBank(start: MFN(address >> 12), pages: size >> 12), base: GFN(domU.base >> 12))
+          placement = .fixed(MemoryBank(start: MFN(address >> pageShift), pages: size >> pageShift), base: GFN(domU.base >> pageShift))
         case .coloured(let colours, let pages):
-          placement = .coloured(colours: colours, base: GFN(domU.base >> 12), pages: pages)
+          placement = .coloured(colours: colours, base: GFN(domU.base >> pageShift), pages: pages)
         }
         // A domU that may be given a device is created with the IOMMU
         // (`XEN_DOMCTL_CDF_iommu`, which xl sets for passthrough) whenever
@@ -74,7 +74,7 @@ extension ScenarioMachine {
         let granter = try domainID(grant.granter)
         let result: GrantMapResult
         do {
-          result = try xen.mapGrant(from: granter, gfn: GFN(grant.gfnAddress >> 12), into: .dom0, at: GFN(grant.hostAddress >> 12), writable: grant.writable)
+          result = try xen.mapGrant(from: granter, gfn: GFN(grant.gfnAddress >> pageShift), into: .dom0, at: GFN(grant.hostAddress >> pageShift), writable: grant.writable)
         } catch {
           return refused(error)
         }
@@ -85,7 +85,7 @@ extension ScenarioMachine {
           return refused(error)
         }
         grants[grant.handle] = (result.handle, grant.hostAddress)
-        let mfn = MFN(result.devBusAddr >> 12)
+        let mfn = MFN(result.devBusAddr >> pageShift)
         let oneToOne = xen.domains[.dom0]?.p2m.lookup(GFN(mfn.rawValue))
         let iommuNote =
           oneToOne.flatMap { $0.type == .iommuMapRW || $0.type == .iommuMapRO ? "; 1:1 \($0.type) entry at gfn \(hex(mfn.rawValue))" : nil }
@@ -102,8 +102,8 @@ extension ScenarioMachine {
       case .foreign(let foreign):
         guard foreignMaps[foreign.handle] == nil else { throw fail("foreign handle \(foreign.handle) is already in use") }
         let owner = try domainID(foreign.owner)
-        let host = GFN(foreign.hostAddress >> 12)
-        do { try xen.addToPhysmapForeign(caller: .dom0, foreign: owner, gfn: GFN(foreign.gfnAddress >> 12), at: host) } catch {
+        let host = GFN(foreign.hostAddress >> pageShift)
+        do { try xen.addToPhysmapForeign(caller: .dom0, foreign: owner, gfn: GFN(foreign.gfnAddress >> pageShift), at: host) } catch {
           return refused(error)
         }
         foreignMaps[foreign.handle] = host
@@ -118,7 +118,7 @@ extension ScenarioMachine {
 
       case .p2mMap(let domain, let gfnAddress, let mfnAddress, let type, let hardwareValid, let pages):
         let id = try domainID(domain)
-        let (gfn, mfn) = (GFN(gfnAddress >> 12), MFN(mfnAddress >> 12))
+        let (gfn, mfn) = (GFN(gfnAddress >> pageShift), MFN(mfnAddress >> pageShift))
         do {
           // Page by page in ascending order; a refused page leaves the ones
           // before it mapped, as `p2m_set_entry()` stops at the first chunk
@@ -136,11 +136,11 @@ extension ScenarioMachine {
       case .p2mUnmap(let domain, let gfnAddress):
         let id = try domainID(domain)
         do {
-          try xen.updateP2M(of: id) { p2m throws(P2MError) in try p2m.unmap(GFN(gfnAddress >> 12)) }
+          try xen.updateP2M(of: id) { p2m throws(P2MError) in try p2m.unmap(GFN(gfnAddress >> pageShift)) }
         } catch {
           return refused(error)
         }
-        let gfn = GFN(gfnAddress >> 12)
+        let gfn = GFN(gfnAddress >> pageShift)
         if let kept = xen.domains[id]?.p2m.lookup(gfn) {
           // Before XSA-393 a hardware-invalid entry survives its removal.
           return StepReport(
@@ -229,7 +229,7 @@ extension ScenarioMachine {
     mutating func architecturalTranslator() throws(ScenarioError) -> StageTwoTranslator {
       let geometry: StageTwoGeometry
       do { geometry = try StageTwoGeometry(ipaBits: declaration.ipaBits) } catch { throw fail("\(error)") }
-      let frameLimit = UInt64(1) << UInt64(declaration.ipaBits - 12)
+      let frameLimit = UInt64(1) << UInt64(declaration.ipaBits - pageShift)
       var images: [DomainID: P2MTableImage] = [:]
       for (id, domain) in xen.domains {
         if let cached = tables[id], cached.p2m == domain.p2m {

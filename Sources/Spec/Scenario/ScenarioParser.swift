@@ -173,10 +173,10 @@ public enum ScenarioParser {
         if reader.consume("size") {
           let here = reader.location
           let size = try reader.size("the mapping's size")
-          guard size % 4096 == 0, size >= 4096, size <= 1 << 30 else {
+          guard size % pageSize == 0, size >= pageSize, size <= 1 << 30 else {
             throw reader.error(at: here, "expected a mapping size from 4K to 1G in whole pages, found \(ScenarioPrinter.sizeText(size))")
           }
-          pages = size >> 12
+          pages = size >> pageShift
           try reader.requireRange(start: gfn, size: size, "the mapping's guest range")
           try reader.requireRange(start: mfn, size: size, "the mapping's machine range")
         }
@@ -252,7 +252,7 @@ public enum ScenarioParser {
     let base = try reader.pageAligned("the guest address of its first page")
     switch memory {
     case .at(_, let size): try reader.requireRange(start: base, size: size, "its guest memory")
-    case .coloured(_, let pages): try reader.requireRange(start: base, size: pages << 12, "its guest memory")
+    case .coloured(_, let pages): try reader.requireRange(start: base, size: pages << pageShift, "its guest memory")
     }
     return DomUDeclaration(name: name, id: UInt16(id), memory: memory, base: base)
   }

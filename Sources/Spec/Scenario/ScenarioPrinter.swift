@@ -38,7 +38,7 @@ public enum ScenarioPrinter {
       "foreign \(foreign.owner) \(hex(foreign.gfnAddress)) into dom0 at \(hex(foreign.hostAddress)) as \(foreign.handle)"
     case .unforeign(let handle): "unforeign \(handle)"
     case .p2mMap(let domain, let gfn, let mfn, let type, let valid, let pages):
-      "p2m \(domain) map \(hex(gfn)) \(hex(mfn)) \(type.xenName)" + (pages == 1 ? "" : " size \(sizeText(pages << 12))")
+      "p2m \(domain) map \(hex(gfn)) \(hex(mfn)) \(type.xenName)" + (pages == 1 ? "" : " size \(sizeText(pages << pageShift))")
         + (valid ? "" : " hw-invalid")
     case .p2mUnmap(let domain, let gfn): "p2m \(domain) unmap \(hex(gfn))"
     case .setWay(let domain): "setway \(domain)"
