@@ -34,14 +34,14 @@ enum StraddleTheorem {
       // Page by page (a symbolic byte index, or re-deriving each page's
       // frame from its address, is too slow for Z3): every page the buffer
       // touches has the first page's bus frame plus its index.
-      let pfn = phys >> 12
-      let pages = ((phys & 0xFFF) &+ size &+ 0xFFF) >> 12
+      let pfn = phys >> pageShift
+      let pages = ((phys & (pageSize - 1)) &+ size &+ (pageSize - 1)) >> pageShift
       let firstBFN = pfnToBfn(pfn)
       var contiguous = phys.condition(true)
       for i: UInt64 in 1..<4 {
         contiguous = contiguous && (pages > i).implies(pfnToBfn(pfn &+ i) == firstBFN &+ i)
       }
-      let hypotheses = [size >= 1, size <= 0x3000, (phys >> 40) == 0]
+      let hypotheses = [size >= 1, size <= 3 * pageSize, (phys >> 40) == 0]
       return [
         try session.decide("swiotlb.straddle[≤3 pages]", claim: (!straddling).implies(contiguous), hypotheses: hypotheses) { model in
           let p = try model.value(of: phys.term)
