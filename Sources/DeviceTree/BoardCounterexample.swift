@@ -128,10 +128,10 @@ private struct Relocation {
   init(matrix: [StatementKind], board: [StatementKind]) throws {
     func dom0Banks(_ kinds: [StatementKind]) -> [(start: UInt64, end: UInt64)] {
       let ram = kinds.compactMap { kind -> MemoryBank? in
-        if case .ram(let address, let size) = kind { MemoryBank(start: MFN(address >> 12), pages: size >> 12) } else { nil }
+        if case .ram(let address, let size) = kind { MemoryBank(start: MFN(address >> pageShift), pages: size >> pageShift) } else { nil }
       }
       let size = kinds.lazy.compactMap { kind -> UInt64? in if case .dom0(_, let size) = kind { size } else { nil } }.first ?? 0
-      return (MemoryBank.dom0Banks(pages: size >> 12, in: ram) ?? []).map { ($0.start.address, $0.end.address) }
+      return (MemoryBank.dom0Banks(pages: size >> pageShift, in: ram) ?? []).map { ($0.start.address, $0.end.address) }
     }
     func ram(_ kinds: [StatementKind]) -> [(start: UInt64, end: UInt64)] {
       kinds.compactMap { if case .ram(let address, let size) = $0 { (address, address &+ size) } else { nil } }.sorted { $0.0 < $1.0 }

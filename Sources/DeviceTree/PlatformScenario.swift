@@ -86,7 +86,7 @@ extension Platform {
     // RAM: whole pages only; the spec's frames are 4 KiB.
     var banks: [(address: UInt64, size: UInt64)] = []
     for bank in ram.sorted(by: { $0.address < $1.address }) {
-      let pageMask: UInt64 = 0xfff
+      let pageMask = pageSize - 1
       let start = (bank.address &+ pageMask) & ~pageMask
       let (end, overflow) = bank.address.addingReportingOverflow(bank.size)
       let pageEnd = (overflow ? UInt64.max : end) & ~pageMask
@@ -234,7 +234,7 @@ extension Platform {
 
     // dom0.
     // Saturating: a hostile tree may list banks whose sizes add past 2^64.
-    let totalPages = banks.map { $0.size >> 12 }.reduce(UInt64(0)) { sum, pages in
+    let totalPages = banks.map { $0.size >> pageShift }.reduce(UInt64(0)) { sum, pages in
       let (total, overflow) = sum.addingReportingOverflow(pages)
       return overflow ? .max : total
     }
@@ -242,8 +242,8 @@ extension Platform {
     if case .coloured(let colours) = options.dom0 {
       availablePages = totalPages / UInt64(options.llcColours) * UInt64(colours.count)
     }
-    let size = options.dom0MemorySize ?? min(64 << 20, availablePages << 12)
-    guard size > 0, size % 4096 == 0 else {
+    let size = options.dom0MemorySize ?? min(64 << 20, availablePages << pageShift)
+    guard size > 0, size % pageSize == 0 else {
       throw DeviceTreeError(offset: nil, message: "expected dom0's memory to be a positive multiple of 4 KiB, found \(hex(size))")
     }
     statements.append(.dom0(options.dom0, size: size))

@@ -119,7 +119,7 @@ package func setEntryChunk<T: P2MTables>(
   if removing {
     tables.flushOwed = tables.flushOwed || (atTarget && wasHardwareValid)
   } else if let mfn {
-    var pte = tables.leafTemplate(type: type) | (mfn << 12)
+    var pte = tables.leafTemplate(type: type) | (mfn << pageShift)
     if target < 3 { pte = pte & ~UInt64(2) }
     let leaf = pte
     tables.when(atTarget && wasHardwareValid) { t in t.forceTLBFlush() }
@@ -168,7 +168,7 @@ package func splitSuperpage<T: P2MTables>(
   tables.when(condition) { t in (slot, allocated) = t.allocateTable(level: level + 1, gfn: gfn) }
   let got = condition && allocated
   let next = level + 1
-  let childBytes = UInt64(1) << UInt64(9 * (3 - next) + 12)
+  let childBytes = UInt64(1) << UInt64(9 * (3 - next) + pageShift)
   let base = XenDescriptor.outputBase(parent)
   let inherited = SeededBug.splitChildrenLosePermissions.isActive
     ? tables.leafTemplate(type: zero.constant(UInt64(P2MType.ramRW.rawValue)))

@@ -88,7 +88,7 @@ public struct TablePool: DescriptorMemory, Sendable {
   /// region memory reads as 0: an invalid descriptor.
   @inlinable
   public func loadDescriptor(at physicalAddress: UInt64) -> UInt64 {
-    let slot = (physicalAddress >> 12) &- baseFrame.rawValue
+    let slot = (physicalAddress >> pageShift) &- baseFrame.rawValue
     let index = Int(truncatingIfNeeded: slot) &<< 9 | Int(truncatingIfNeeded: (physicalAddress >> 3) & 511)
     return slot < UInt64(storage.count >> 9) ? storage[index] : 0
   }

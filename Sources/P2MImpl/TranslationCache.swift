@@ -47,7 +47,7 @@ public struct TranslationCache: Sendable {
   /// The cached translation of the page containing `ipa` for `vmid`.
   @inlinable
   public func lookup(vmid: UInt16, ipa: UInt64) -> CachedTranslation? {
-    let page = ipa >> 12
+    let page = ipa >> pageShift
     let slot = slot(vmid: vmid, page: page)
     guard tags[slot] == Self.tag(vmid: vmid, page: page) else { return nil }
     return CachedTranslation(packed: values[slot])
@@ -57,7 +57,7 @@ public struct TranslationCache: Sendable {
   /// cached (§7.3).
   public mutating func fill(vmid: UInt16, ipa: UInt64, outcome: WalkOutcome<UInt64>) {
     guard !outcome.faulted, ipa >> 48 == 0 else { return }
-    let page = ipa >> 12
+    let page = ipa >> pageShift
     let slot = slot(vmid: vmid, page: page)
     tags[slot] = Self.tag(vmid: vmid, page: page)
     var packed = outcome.outputAddress & bitMask(high: 47, low: 12)
@@ -128,6 +128,6 @@ public struct CachedTranslation: Hashable, Sendable {
     let allowed = access == .read ? packed & 1 << 6 != 0 : packed & 1 << 7 != 0
     guard allowed else { return .fault(StageTwoFault(kind: .permission, level: level)) }
     return .translated(
-      address: packed & bitMask(high: 47, low: 12) | ipa & 0xFFF, level: level, permissions: permissions, type: type)
+      address: packed & bitMask(high: 47, low: 12) | ipa & (pageSize - 1), level: level, permissions: permissions, type: type)
   }
 }

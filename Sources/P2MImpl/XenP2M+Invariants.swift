@@ -84,7 +84,7 @@ extension XenP2M {
             if pte | 1 != tableTemplate | base {
               violation(.badEncoding, address, "table entry \(hex(pte)) is not page_to_p2m_table()")
             }
-            guard let next = memory.slot(of: MFN(base >> 12)), memory.isPoolSlot(next) else {
+            guard let next = memory.slot(of: MFN(base >> pageShift)), memory.isPoolSlot(next) else {
               violation(.tableOutsidePool, address, "table entry \(hex(pte)) points outside the pool")
               continue
             }
@@ -110,7 +110,7 @@ extension XenP2M {
             continue
           }
           let expected = (leafTemplates[raw] | base) & (level < 3 ? ~UInt64(2) : ~UInt64(0))
-          if pte | 1 != expected || (base >> 12) % pages != 0 {
+          if pte | 1 != expected || (base >> pageShift) % pages != 0 {
             violation(.badEncoding, address, "leaf \(hex(pte)) at L\(level) is not mfn_to_p2m_entry() of its type and frame")
           }
           if gfn < rawLowestMappedGFN || gfn + pages - 1 > rawMaxMappedGFN {
@@ -123,7 +123,7 @@ extension XenP2M {
         violation(.leakedTable, memory.frame(ofSlot: slot).address, "pool page in use but unreachable")
       }
       for (cachedVMID, page, translation) in tlb.entries where cachedVMID == vmid {
-        let ipa = page << 12
+        let ipa = page << pageShift
         let cached = translation.result(ipa: ipa, access: .read)
         let walked = walk(ipa, access: .read)
         if cached != walked {

@@ -30,7 +30,7 @@ extension XenP2M: P2MTables {
   /// A table entry the p2m itself wrote; one pointing outside the region
   /// is corruption.
   package func slot(ofTable descriptor: UInt64) -> UInt64 {
-    guard let slot = memory.slot(of: MFN(XenDescriptor.outputBase(descriptor) >> 12)) else {
+    guard let slot = memory.slot(of: MFN(XenDescriptor.outputBase(descriptor) >> pageShift)) else {
       preconditionFailure("a table entry \(hex(descriptor)) points outside the p2m's table region")
     }
     return UInt64(slot)

@@ -61,13 +61,13 @@ extension XenP2M {
       counters.mappings[level] -= 1
       let type = P2MType(rawValue: UInt8(truncatingIfNeeded: pte >> 55 & 0xF))
       if type?.isForeign == true && (level == 3 || level == 2 && !SeededBug.foreignSuperpageReferencesKept.isActive) {
-        let mfn = MFN(XenDescriptor.outputBase(pte) >> 12), pages = Int(Self.pages(level: level))
+        let mfn = MFN(XenDescriptor.outputBase(pte) >> pageShift), pages = Int(Self.pages(level: level))
         foreignReferencesPut.append((mfn, pages))
         record(.foreignPagesPut(mfn, count: pages))
       }
       return
     }
-    guard let slot = memory.slot(of: MFN(XenDescriptor.outputBase(pte) >> 12)), memory.isPoolSlot(slot) else {
+    guard let slot = memory.slot(of: MFN(XenDescriptor.outputBase(pte) >> pageShift)), memory.isPoolSlot(slot) else {
       preconditionFailure("a table entry \(hex(pte)) points outside the p2m pool")
     }
     for child in 0..<TablePool.entriesPerTable {

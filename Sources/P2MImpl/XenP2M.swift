@@ -157,7 +157,7 @@ public struct XenP2M {
     guard isTypeValid(pte), let type = P2MType(rawValue: UInt8(truncatingIfNeeded: pte >> 55 & 0xF)) else {
       return (nil, Self.order(level: level))
     }
-    let base = XenDescriptor.outputBase(pte) >> 12
+    let base = XenDescriptor.outputBase(pte) >> pageShift
     return (P2MEntry(mfn: MFN(base + (g & (Self.pages(level: level) - 1))), type: type, hardwareValid: pte & 1 != 0),
             Self.order(level: level))
   }
@@ -202,7 +202,7 @@ public struct XenP2M {
   /// The storage index of the entry for `gfn` at `level` in the table that
   /// `pte` points to; nil if it points outside the region.
   func childIndex(table pte: UInt64, gfn: UInt64, level: Int) -> Int? {
-    guard let slot = memory.slot(of: MFN(XenDescriptor.outputBase(pte) >> 12)) else { return nil }
+    guard let slot = memory.slot(of: MFN(XenDescriptor.outputBase(pte) >> pageShift)) else { return nil }
     return slot << 9 | Int(truncatingIfNeeded: gfn >> UInt64(Self.order(level: level)) & 511)
   }
 

@@ -94,7 +94,7 @@ public struct IOTLB: Sendable {
   /// Stale generations are not live.
   package func candidate(vmid: Int, ipa: UInt64) -> IOTLBEntryWords<UInt64>? {
     guard ipa >> 48 == 0 else { return nil }
-    let slot = words(slot(vmid: vmid, page: ipa >> 12))
+    let slot = words(slot(vmid: vmid, page: ipa >> pageShift))
     // An empty key names no VMID, so its generation is not read.
     guard slot.key != Self.emptyKey else { return nil }
     let (live, entry) = slot.entry(generationOfItsVMID: UInt64(generations[Int(truncatingIfNeeded: slot.key >> 48)]))
@@ -119,7 +119,7 @@ public struct IOTLB: Sendable {
   package mutating func hit(vmid: Int, ipa: UInt64, access: Access) -> CompactTranslation? {
     guard !SeededBug.iotlbIgnoresVMID.isActive, vmid >= 0, vmid < generations.count, ipa >> 48 == 0 else { return nil }
     // The probe's two halves, the value read only on a hit.
-    let index = slot(vmid: vmid, page: ipa >> 12)
+    let index = slot(vmid: vmid, page: ipa >> pageShift)
     guard IOTLBSlot.probeTag(
       key: keys[index], stamp: UInt64(stamps[index]), vmid: UInt64(truncatingIfNeeded: vmid), ipa: ipa,
       generation: UInt64(generations[vmid])) else { return nil }

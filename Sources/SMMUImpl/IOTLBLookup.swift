@@ -109,7 +109,7 @@ public func translateThroughIOTLB<W: Word, C: BidirectionalCollection>(
 package func iotlbHit<W: Word, C: BidirectionalCollection>(
   candidates: C, vmid: W, ipa: W, access: Access
 ) -> (tagged: W.Condition, outcome: ContextOutcome<W>) where C.Element == IOTLBEntryWords<W> {
-  let page = ipa >> 12
+  let page = ipa >> pageShift
   let no = ipa.condition(false)
   // Folded from the last candidate to the first, so the first tagged one
   // wins; no recursion and no closures, so the concrete instance compiles
@@ -123,7 +123,7 @@ package func iotlbHit<W: Word, C: BidirectionalCollection>(
       faulted: !allowed,
       faultKind: W.select(allowed, ipa.constant(0), ipa.constant(StageTwoFault.Kind.permission.rawValue)),
       level: entry.level,
-      outputAddress: W.select(allowed, entry.outputPage | (ipa & 0xFFF), ipa.constant(0)))
+      outputAddress: W.select(allowed, entry.outputPage | (ipa & (pageSize - 1)), ipa.constant(0)))
     hit = ContextOutcome.select(matches, answer, hit)
     tagged = matches || tagged
   }

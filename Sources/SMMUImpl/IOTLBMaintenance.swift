@@ -51,7 +51,7 @@ package func iotlbFill<T: IOTLBWords>(
   _ iotlb: inout T, vmid: T.W, ipa: T.W, outputAddress: T.W, read: T.W.Condition, write: T.W.Condition, level: T.W
 ) {
   iotlb.when(vmid < iotlb.vmidLimitWord && ipa >> 48 == 0 && level >= 1 && level <= 3) { iotlb in
-    let index = iotlb.slotIndex(vmid: vmid, page: ipa >> 12)
+    let index = iotlb.slotIndex(vmid: vmid, page: ipa >> pageShift)
     iotlb.storeSlot(at: index, IOTLBSlot.fill(
       vmid: vmid, ipa: ipa, outputAddress: outputAddress, read: read, write: write, level: level,
       generation: iotlb.generationWord(of: vmid)))

@@ -81,7 +81,7 @@ package struct IOTLBSlot<W: Word> {
   /// Whether a slot holding `key` and `stamp` answers for (`vmid`, page of `ipa`).
   @inlinable @inline(__always)
   package static func probeTag(key: W, stamp: W, vmid: W, ipa: W, generation: W) -> W.Condition {
-    let page = ipa >> 12
+    let page = ipa >> pageShift
     let tag = SeededBug.fastPathIgnoresVMID.isActive ? (key & pageMask) == page : key == (vmid << 48 | page)
     return tag && stamp == generation
   }
@@ -109,7 +109,7 @@ package struct IOTLBSlot<W: Word> {
   package static func fill(vmid: W, ipa: W, outputAddress: W, read: W.Condition, write: W.Condition, level: W, generation: W) -> Self {
     let zero = ipa.constant(0)
     return Self(
-      key: vmid << 48 | ipa >> 12,
+      key: vmid << 48 | ipa >> pageShift,
       value: outputAddress & bitMask(high: 47, low: 12) | W.select(read, ipa.constant(1 << 6), zero)
         | W.select(write, ipa.constant(1 << 7), zero) | level << 60,
       stamp: generation)

@@ -310,7 +310,7 @@ public final class XenSMMUPlatform {
         guard let p2m = p2ms[domain] else { continue }
         // The entry was filled by an access it allowed; walk for that one.
         let walk = stageTwoWalk(
-          memory: p2m.memory, geometry: p2m.geometry, rootAddress: p2m.rootAddress, inputAddress: page << 12,
+          memory: p2m.memory, geometry: p2m.geometry, rootAddress: p2m.rootAddress, inputAddress: page << pageShift,
           access: entry.read ? .read : .write)
         let matches = !walk.faulted && walk.outputAddress & bitMask(high: 47, low: 12) == entry.outputPage
           && walk.read == entry.read && walk.write == entry.write && Int(walk.level) == entry.level

@@ -114,7 +114,7 @@ enum BoardInput {
     for option in options {
       let parts = option.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
       guard parts.count == 2, let address = number(parts[0]), let size = size(parts[1]), size > 0,
-        address % 4096 == 0, size % 4096 == 0, address.addingReportingOverflow(size - 1).overflow == false
+        address % pageSize == 0, size % pageSize == 0, address.addingReportingOverflow(size - 1).overflow == false
       else {
         throw ValidationError("expected --ram BASE:SIZE with a page-aligned base and a non-zero page-multiple size such as 0x80000000:2G, found '\(option)'")
       }

@@ -63,7 +63,7 @@ let benchmarks: @Sendable () -> Void = {
       var fixture = DMAFixture()
       benchmark.startMeasurement()
       for _ in benchmark.scaledIterations {
-        blackHole(fixture.run(.mergedFlags, direction, buffer: (ramStart + 0x10) << 12 | 0x800, size: 0x2000))
+        blackHole(fixture.run(.mergedFlags, direction, buffer: (ramStart + 0x10) << pageShift | 0x800, size: 0x2000))
       }
     }
   }
@@ -74,7 +74,7 @@ let benchmarks: @Sendable () -> Void = {
     fixture.dom0.options.forceBounce = true
     benchmark.startMeasurement()
     for _ in benchmark.scaledIterations {
-      blackHole(fixture.run(.mergedFlags, .toDevice, buffer: (ramStart + 0x10) << 12 | 0x800, size: 0x2000))
+      blackHole(fixture.run(.mergedFlags, .toDevice, buffer: (ramStart + 0x10) << pageShift | 0x800, size: 0x2000))
     }
   }
 

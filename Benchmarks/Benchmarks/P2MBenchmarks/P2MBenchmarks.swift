@@ -33,10 +33,10 @@ let benchmarks: @Sendable () -> Void = {
 
   Benchmark("lookup ×1024: TLB hit (XenP2M.translate)") { benchmark in
     var (p2m, _) = lookupFixture()
-    for gfn in lookupPages { _ = p2m.translate(gfn << 12, access: .read) }
+    for gfn in lookupPages { _ = p2m.translate(gfn << pageShift, access: .read) }
     benchmark.startMeasurement()
     for _ in benchmark.scaledIterations {
-      for gfn in lookupPages { blackHole(p2m.translate(gfn << 12 | 0x10, access: .read)) }
+      for gfn in lookupPages { blackHole(p2m.translate(gfn << pageShift | 0x10, access: .read)) }
     }
   }
 
@@ -44,7 +44,7 @@ let benchmarks: @Sendable () -> Void = {
     let (p2m, _) = lookupFixture()
     benchmark.startMeasurement()
     for _ in benchmark.scaledIterations {
-      for gfn in lookupPages { blackHole(p2m.walk(gfn << 12 | 0x10, access: .read)) }
+      for gfn in lookupPages { blackHole(p2m.walk(gfn << pageShift | 0x10, access: .read)) }
     }
   }
 

@@ -48,7 +48,7 @@ func specification() -> (SMMUPlatform, StageTwoTranslator) {
 /// A platform whose IOTLB holds all of `pages` (filled by walks).
 func filledImplementation() -> (XenSMMUPlatform, SMMUIndex) {
   let (platform, smmu) = implementation(iotlbCapacity: 4096)
-  for gfn in pages { _ = try! platform.translate(stream: 0x10, on: smmu, address: gfn << 12, access: .read) }
+  for gfn in pages { _ = try! platform.translate(stream: 0x10, on: smmu, address: gfn << pageShift, access: .read) }
   return (platform, smmu)
 }
 
@@ -65,7 +65,7 @@ let benchmarks: @Sendable () -> Void = {
   Benchmark("translate ×1024: IOTLB hit (XenSMMUPlatform.translateCompact)") { benchmark in
     let (platform, smmu) = filled
     func pass() {
-      for gfn in pages { blackHole(try! platform.translateCompact(stream: 0x10, on: smmu, address: gfn << 12 | 0x10, access: .read)) }
+      for gfn in pages { blackHole(try! platform.translateCompact(stream: 0x10, on: smmu, address: gfn << pageShift | 0x10, access: .read)) }
     }
     pass()
     benchmark.startMeasurement()
@@ -76,7 +76,7 @@ let benchmarks: @Sendable () -> Void = {
     let (platform, smmu) = filledImplementation()
     benchmark.startMeasurement()
     for _ in benchmark.scaledIterations {
-      for gfn in pages { blackHole(try! platform.translateCompact(stream: 0x10, on: smmu, address: gfn << 12 | 0x10, access: .read)) }
+      for gfn in pages { blackHole(try! platform.translateCompact(stream: 0x10, on: smmu, address: gfn << pageShift | 0x10, access: .read)) }
     }
   }
 
@@ -84,7 +84,7 @@ let benchmarks: @Sendable () -> Void = {
   Benchmark("translate ×1024: IOTLB hit (XenSMMUPlatform.translate, full result)") { benchmark in
     let (platform, smmu) = filled
     func pass() {
-      for gfn in pages { blackHole(try! platform.translate(stream: 0x10, on: smmu, address: gfn << 12 | 0x10, access: .read)) }
+      for gfn in pages { blackHole(try! platform.translate(stream: 0x10, on: smmu, address: gfn << pageShift | 0x10, access: .read)) }
     }
     pass()
     benchmark.startMeasurement()
@@ -95,7 +95,7 @@ let benchmarks: @Sendable () -> Void = {
     let (platform, smmu) = missing
     benchmark.startMeasurement()
     for _ in benchmark.scaledIterations {
-      for gfn in pages { blackHole(try! platform.translateCompact(stream: 0x10, on: smmu, address: gfn << 12 | 0x10, access: .read)) }
+      for gfn in pages { blackHole(try! platform.translateCompact(stream: 0x10, on: smmu, address: gfn << pageShift | 0x10, access: .read)) }
     }
   }
 
@@ -105,7 +105,7 @@ let benchmarks: @Sendable () -> Void = {
     func pass() {
       for gfn in pages {
         let outcome = smmu.resolve(stream: 0x10)
-        if case .context(let domain, _) = outcome { blackHole(translate(domain, gfn << 12 | 0x10, .read)) }
+        if case .context(let domain, _) = outcome { blackHole(translate(domain, gfn << pageShift | 0x10, .read)) }
       }
     }
     pass()

@@ -37,9 +37,9 @@ enum ColourAllocationTheorem {
         let a = try session.word("pa_a")
         let b = try session.word("pa_b")
         let lineShift = 6
-        let sets = UInt64(count) * 4096 >> UInt64(lineShift)
+        let sets = UInt64(count) * pageSize >> UInt64(lineShift)
         func setIndex(_ pa: SymbolicWord) -> SymbolicWord { (pa >> lineShift) & (sets - 1) }
-        let claim = (colourOf(a >> 12, UInt64(count)) != colourOf(b >> 12, UInt64(count))).implies(setIndex(a) != setIndex(b))
+        let claim = (colourOf(a >> pageShift, UInt64(count)) != colourOf(b >> pageShift, UInt64(count))).implies(setIndex(a) != setIndex(b))
         findings.append(
           try session.decide("colour.allocation[\(count) colours].cache-sets", claim: claim, hypotheses: []) { model in
             let (va, vb) = (try model.value(of: a.term), try model.value(of: b.term))

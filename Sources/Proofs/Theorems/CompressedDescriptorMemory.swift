@@ -69,7 +69,7 @@ struct CompressedDescriptorMemory: DescriptorMemory {
     if let address = physicalAddress.knownValue {
       return zero.constant(store.loadDescriptor(at: address))
     }
-    let frame = physicalAddress >> 12
+    let frame = physicalAddress >> pageShift
     let index = (physicalAddress >> 3) & 0x1FF
     var value = zero
     for page in pages {

@@ -18,7 +18,7 @@ enum DescriptorRoundtripTheorem {
         for level in 1...3 {
           for valid in [true, false] {
             let frame = try session.word("frame")
-            let address = frame << 12
+            let address = frame << pageShift
             let descriptor = encoder(address, type, level, valid)
             let permissions = type.permissions
             func flag(_ condition: SymbolicBool, _ expected: Bool) -> SymbolicBool { expected ? condition : !condition }

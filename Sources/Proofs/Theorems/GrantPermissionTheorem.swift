@@ -34,7 +34,7 @@ enum GrantPermissionTheorem {
       try xen.createDomain(DomainID(1), memory: .fixed(guestRAM, base: GFN(0x10000)), iommuEnabled: false)
       let first = try mapGrant(&xen, DomainID(1), GFN(0x10003), GFN(0xA0000), false)
       _ = try mapGrant(&xen, DomainID(1), GFN(0x10003), GFN(0xA0001), true)
-      let frame = MFN(first.devBusAddr >> 12)
+      let frame = MFN(first.devBusAddr >> pageShift)
       let entry = try xen.domain(.dom0).p2m.lookup(GFN(frame.rawValue))
       let ipa = try session.word("ipa")
       return [

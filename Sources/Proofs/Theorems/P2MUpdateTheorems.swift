@@ -71,7 +71,7 @@ enum OutOfRangeTheorem {
         findings.append(
           try session.decide("p2m.out-of-range[\(ipaBits)-bit]", claim: claim, hypotheses: []) { model in
             let bad = try model.value(of: ipa.term)
-            let what = refused ? "" : "the update at \(hex(beyond << 12)) was not refused; "
+            let what = refused ? "" : "the update at \(hex(beyond << pageShift)) was not refused; "
             return ("\(what)ipa \(hex(bad)): the tables give \(p2m.walk(bad, access: .read))", nil, nil, ["ipa": bad])
           })
       }

@@ -147,7 +147,7 @@ enum SMMUFastPathTheorem {
     let write = try SymbolicBool.variable("write", in: session.context)
     let slot = IOTLBSlot.fill(vmid: vmid, ipa: ipa, outputAddress: output, read: read, write: write, level: level, generation: generation)
     let (live, entry) = slot.entry(generationOfItsVMID: generation)
-    let claim = wellFormed(key: slot.key, limit: limit) && live && entry.vmid == vmid && entry.page == ipa >> 12
+    let claim = wellFormed(key: slot.key, limit: limit) && live && entry.vmid == vmid && entry.page == ipa >> pageShift
       && entry.outputPage == output & bitMask(high: 47, low: 12) && entry.read.isEqual(to: read)
       && entry.write.isEqual(to: write) && entry.level == level
     let hypotheses = [limit >= 1, limit <= 1 << 16, vmid < limit, ipa >> 48 == 0, level >= 1, level <= 3, generation >> 32 == 0]

@@ -85,7 +85,7 @@ enum SMMURefinementTheorem {
       let smmu = try platform.smmuIndex(named: name)
       for page: UInt64 in 0x200..<0x204 {
         for stream in streams {
-          for access in Access.allCases { _ = try platform.translate(stream: stream, on: smmu, address: page << 12, access: access) }
+          for access in Access.allCases { _ = try platform.translate(stream: stream, on: smmu, address: page << pageShift, access: access) }
         }
       }
     }

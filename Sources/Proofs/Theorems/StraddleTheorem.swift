@@ -35,8 +35,8 @@ enum StraddleTheorem {
       // Page by page (a symbolic byte index, or re-deriving each page's
       // frame from its address, is too slow for Z3): every page the buffer
       // touches has the first page's bus frame plus its index.
-      let pfn = phys >> 12
-      let pages = ((phys & 0xFFF) &+ size &+ 0xFFF) >> 12
+      let pfn = phys >> pageShift
+      let pages = ((phys & (pageSize - 1)) &+ size &+ (pageSize - 1)) >> pageShift
       let firstBFN = pfnToBfn(pfn)
       var contiguous = phys.condition(true)
       for i: UInt64 in 1..<4 {

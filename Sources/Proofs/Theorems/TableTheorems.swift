@@ -69,7 +69,7 @@ enum TableTheorems {
             try session.decide("p2m.regression[\(label),\(ipaBits)-bit]", claim: claim, hypotheses: []) { model in
               let bad = try model.value(of: ipa.term)
               let concrete = p2m.walk(bad, access: .read)
-              let expected = spec.lookup(GFN(bad >> 12)).map { hex($0.mfn.address | (bad & 0xFFF)) } ?? "a fault"
+              let expected = spec.lookup(GFN(bad >> pageShift)).map { hex($0.mfn.address | (bad & (pageSize - 1))) } ?? "a fault"
               return ("ipa \(hex(bad)): the tables give \(concrete), the spec \(expected)", nil, nil, ["ipa": bad])
             })
         }
@@ -94,12 +94,12 @@ enum TableTheorems {
   /// Inside a run of the map: no fault, the run's frame at the IPA's
   /// offset, the type's permissions and software type; outside: a fault.
   static func agreesWithMap(_ spec: ReferenceP2M, ipa: SymbolicWord, outcome: WalkOutcome<SymbolicWord>) -> SymbolicBool {
-    let page = ipa >> 12
+    let page = ipa >> pageShift
     var claim = ipa.condition(true)
     var mapped = ipa.condition(false)
     for run in runs(spec) {
       let inside = page >= run.gfn && page < run.gfn + run.count
-      let expected = ((page &- run.gfn &+ run.mfn) << 12) | (ipa & 0xFFF)
+      let expected = ((page &- run.gfn &+ run.mfn) << pageShift) | (ipa & (pageSize - 1))
       let permissions = run.type.permissions
       let translated =
         !outcome.faulted && outcome.outputAddress == expected && outcome.softwareType == UInt64(run.type.rawValue)
@@ -124,7 +124,7 @@ enum TableTheorems {
     for ipaBits in sizes {
       for (label, updates) in [("mixed", mixedUpdates), ("blocks", blockUpdates)] {
         let (p2m, spec) = try build(ipaBits: ipaBits, updates: updates)
-        let frameLimit = UInt64(1) << UInt64(ipaBits - 12)
+        let frameLimit = UInt64(1) << UInt64(ipaBits - pageShift)
         let (specTables, root) = try spec.materialize(tableFrames: ((frameLimit - 4096)..<frameLimit).lazy.map(MFN.init))
         let ipa = try session.word("ipa")
         let implementation = try walkImplementation(p2m, session: session, ipa: ipa)

@@ -37,7 +37,7 @@ public struct ScenarioExecution {
   public var deviceAssignments: [String: DomainID] { machine.system?.platform.assignments ?? [:] }
 
   /// The declared devices.
-  public var devices: [Device] { machine.devices }
+  public var devices: [Device] { machine.declaration.devices }
 
   /// Grant handles currently mapped (a refused grant never becomes live).
   public func isLiveGrant(_ handle: String) -> Bool { machine.system?.grants[handle] != nil }
@@ -49,28 +49,23 @@ public struct ScenarioExecution {
 
   /// The SMMUs as declared, before boot touched them: what an
   /// implementation probes to build its own platform.
-  public var declaredSMMUs: [SMMU] { machine.smmus }
+  public var declaredSMMUs: [SMMU] { machine.declaration.smmus }
 
   /// The SMMUs and their attachments now, once dom0 exists.
   public var smmuPlatform: SMMUPlatform? { machine.system?.platform }
 
   /// The state `smmu` is left in when Xen does not drive it (`iommu off`),
-  /// as the boot of dom0 sets it (`ScenarioMachine.firmwareBypass`).
+  /// as the boot of dom0 sets it (`ScenarioMachine.Declaration.firmwareState(of:)`).
   public func firmwareState(of smmu: SMMU) throws(SMMUError) -> SMMU.State {
-    try ScenarioMachine.firmwareBypass(smmu, devices: machine.devices)
+    try machine.declaration.firmwareState(of: smmu)
   }
 
   /// dom0 Linux's DMA policy.
-  public var policy: DMAPolicy { machine.policy }
+  public var policy: DMAPolicy { machine.declaration.policy }
 
   /// What the next DMA starts from on dom0's side, built as the runner
   /// builds it for each `dma` statement; nil before dom0 exists.
-  public var dom0DMAState: Dom0DMAState? {
-    guard let system = machine.system, let dom0 = system.xen.domains[.dom0] else { return nil }
-    return Dom0DMAState(
-      p2m: dom0.p2m, grantTree: system.grantTree, pool: system.pool,
-      options: SwiotlbXenOptions(hypercallCacheFlush: machine.hypercallCacheFlush), features: system.features)
-  }
+  public var dom0DMAState: Dom0DMAState? { try? machine.system?.dom0DMAState() }
 
   /// Machine memory as the DMAs so far left it; nil before dom0 exists.
   public var memory: MachineMemory? { machine.system?.memory }

@@ -107,10 +107,10 @@ public enum ScenarioParser {
     case "hypercall-cflush":
       kind = .hypercallCacheFlush(try reader.onOff())
     case "linux":
-      kind = .linuxPolicy(DMAPolicy(rawValue: try reader.oneOf(DMAPolicy.allCases.map(\.rawValue), what: "a DMA policy"))!)
+      kind = .linuxPolicy(try reader.oneOf(DMAPolicy.allCases, what: "a DMA policy"))
     case "smmu":
       let name = try reader.name("the SMMU's name")
-      let version = SMMUVersion(rawValue: try reader.oneOf(["v2", "v3"], what: "an SMMU version"))!
+      let version = try reader.oneOf(SMMUVersion.allCases, what: "an SMMU version")
       var entries: Int?
       // SMMU_IDR0.NUMSMRG: an SMMUv2 has at most 128 stream-match groups.
       if version == .v2, reader.consume("entries") {
@@ -179,33 +179,33 @@ public enum ScenarioParser {
         guard reader.consume("size") else { return 1 }
         let here = reader.location
         let size = try reader.size("the \(machine == nil ? "removal" : "mapping")'s size")
-        guard size % 4096 == 0, size >= 4096, size <= 1 << 30 else {
+        guard size % pageSize == 0, size >= pageSize, size <= 1 << 30 else {
           throw reader.error(at: here, "expected a \(machine == nil ? "removal" : "mapping") size from 4K to 1G in whole pages, found \(ScenarioPrinter.sizeText(size))")
         }
         try reader.requireRange(start: gfn, size: size, "the \(machine == nil ? "removal" : "mapping")'s guest range")
         if let machine { try reader.requireRange(start: machine, size: size, "the mapping's machine range") }
-        return size >> 12
+        return size >> pageShift
       }
       if action == "unmap" {
         kind = .p2mUnmap(domain: domain, gfnAddress: gfn, pages: try pages(machine: nil))
       } else {
         let mfn = try reader.pageAligned("a machine address")
-        let typeName = try reader.oneOf(P2MType.allCases.filter(\.isValid).map(\.xenName), what: "a p2m type")
+        let type = try reader.oneOf(P2MType.allCases.filter(\.isValid), spelledAs: \.xenName, what: "a p2m type")
         let pages = try pages(machine: mfn)
         let hardwareValid = !reader.consume("hw-invalid")
         kind = .p2mMap(
-          domain: domain, gfnAddress: gfn, mfnAddress: mfn, type: P2MType(xenName: typeName)!, hardwareValid: hardwareValid, pages: pages)
+          domain: domain, gfnAddress: gfn, mfnAddress: mfn, type: type, hardwareValid: hardwareValid, pages: pages)
       }
     case "dma":
       let device = try reader.name("a device name")
-      let direction = DMADirection(rawValue: try reader.oneOf(DMADirection.allCases.map(\.rawValue), what: "a DMA direction"))!
+      let direction = try reader.oneOf(DMADirection.allCases, what: "a DMA direction")
       let address = try reader.number("the buffer's dom0 address")
       let size = try reader.size("the buffer's size")
       guard size > 0 else { throw reader.error(at: reader.previousLocation, "expected a non-zero buffer size") }
       try reader.requireRange(start: address, size: size, "the buffer")
       var expected: DMAOutcome?
       if reader.consume("expect") {
-        expected = DMAOutcome(rawValue: try reader.oneOf(DMAOutcome.allCases.map(\.rawValue), what: "an outcome"))
+        expected = try reader.oneOf(DMAOutcome.allCases, what: "an outcome")
       }
       kind = .dma(DMAStatement(DMARequest(device: device, buffer: address, size: size, direction: direction), expected: expected))
     default:
@@ -264,7 +264,7 @@ public enum ScenarioParser {
     let base = try reader.pageAligned("the guest address of its first page")
     switch memory {
     case .at(_, let size): try reader.requireRange(start: base, size: size, "its guest memory")
-    case .coloured(_, let pages): try reader.requireRange(start: base, size: pages << 12, "its guest memory")
+    case .coloured(_, let pages): try reader.requireRange(start: base, size: pages << pageShift, "its guest memory")
     }
     return DomUDeclaration(name: name, id: UInt16(id), memory: memory, base: base)
   }
@@ -346,7 +346,7 @@ struct LineReader {
   mutating func name(_ what: String) throws(ScenarioError) -> String {
     let here = location
     let token = try next(what)
-    guard token.first!.isLetter, token.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+    guard token.first?.isLetter == true, token.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
       throw error(at: here, "expected \(what) (letters, digits, - and _, starting with a letter), found '\(token)'")
     }
     return String(token)
@@ -373,11 +373,20 @@ struct LineReader {
   }
 
   mutating func oneOf(_ choices: [String], what: String) throws(ScenarioError) -> String {
-    guard let token = peek, choices.contains(String(token)) else {
-      throw error(at: location, "expected \(what) (\(choices.joined(separator: ", "))), \(found)")
+    try oneOf(choices, spelledAs: { $0 }, what: what)
+  }
+
+  mutating func oneOf<Choice: RawRepresentable<String>>(_ choices: [Choice], what: String) throws(ScenarioError) -> Choice {
+    try oneOf(choices, spelledAs: \.rawValue, what: what)
+  }
+
+  /// The choice whose spelling is the next token; the error lists the spellings.
+  mutating func oneOf<Choice>(_ choices: [Choice], spelledAs spelling: (Choice) -> String, what: String) throws(ScenarioError) -> Choice {
+    guard let token = peek, let choice = choices.first(where: { spelling($0) == token }) else {
+      throw error(at: location, "expected \(what) (\(choices.map(spelling).joined(separator: ", "))), \(found)")
     }
     advance()
-    return String(token)
+    return choice
   }
 
   mutating func onOff() throws(ScenarioError) -> Bool {
@@ -453,7 +462,7 @@ struct LineReader {
     var colours: [Int] = []
     for part in token.split(separator: ",", omittingEmptySubsequences: false) {
       let bounds = part.split(separator: "-", omittingEmptySubsequences: false)
-      guard (1...2).contains(bounds.count), let low = Int(bounds[0]), let high = Int(bounds.last!), low <= high,
+      guard (1...2).contains(bounds.count), let low = Int(bounds[0]), let last = bounds.last, let high = Int(last), low <= high,
         high < 1 << 16
       else {
         throw error(at: here, "expected a colour list such as 0-3,8 (ascending, no empty entries), found '\(token)'")

@@ -39,9 +39,9 @@ public enum ScenarioPrinter {
       "foreign \(foreign.owner) \(hex(foreign.gfnAddress)) into dom0 at \(hex(foreign.hostAddress)) as \(foreign.handle)"
     case .unforeign(let handle): "unforeign \(handle)"
     case .p2mMap(let domain, let gfn, let mfn, let type, let valid, let pages):
-      "p2m \(domain) map \(hex(gfn)) \(hex(mfn)) \(type.xenName)" + (pages == 1 ? "" : " size \(sizeText(pages << 12))")
+      "p2m \(domain) map \(hex(gfn)) \(hex(mfn)) \(type.xenName)" + (pages == 1 ? "" : " size \(sizeText(pages << pageShift))")
         + (valid ? "" : " hw-invalid")
-    case .p2mUnmap(let domain, let gfn, let pages): "p2m \(domain) unmap \(hex(gfn))" + (pages == 1 ? "" : " size \(sizeText(pages << 12))")
+    case .p2mUnmap(let domain, let gfn, let pages): "p2m \(domain) unmap \(hex(gfn))" + (pages == 1 ? "" : " size \(sizeText(pages << pageShift))")
     case .setWay(let domain): "setway \(domain)"
     case .dma(let dma):
       "dma \(dma.request.device) \(dma.request.direction.rawValue) \(hex(dma.request.buffer)) \(sizeText(dma.request.size))"

@@ -1,7 +1,7 @@
 /// Xen/ARM pages are 4 KiB (`PAGE_SHIFT` 12; fact sheet §1.3: only the 4K
 /// granule is used by Xen's p2m).
 public let pageShift = 12
-public let pageSize: UInt64 = 1 << 12
+public let pageSize: UInt64 = 1 << pageShift
 
 /// A guest frame number: an intermediate physical address (IPA) >> 12, as a
 /// domain sees its own memory. On Arm, Linux's pfn equals the GFN

@@ -11,7 +11,7 @@
 @inlinable
 public func leafOutputAddress<W: Word>(descriptor: W, inputAddress: W, level: Int) -> W {
   precondition((1...3).contains(level), "a stage-2 leaf is at level 1, 2 or 3, not \(level)")
-  let offsetBits = 12 + 9 * (3 - level)
+  let offsetBits = StageTwoGeometry.indexShift(level: level)
   return (descriptor & bitMask(high: 47, low: offsetBits))
     | (inputAddress & bitMask(high: offsetBits - 1, low: 0))
 }

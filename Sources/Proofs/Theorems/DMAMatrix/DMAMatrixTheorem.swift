@@ -341,7 +341,7 @@ enum DMAMatrixTheorem {
         let gfn = try model.value(of: read.gfn.term)
         guard platform.concrete.inDom0(gfn), pinned.insert(gfn).inserted else { continue }
         let mfn = try model.value(of: read.mfn.term)
-        lines.append("p2m dom0 map \(hex(gfn << 12)) \(hex(mfn << 12)) ram_rw")
+        lines.append("p2m dom0 map \(hex(gfn << pageShift)) \(hex(mfn << pageShift)) ram_rw")
       }
     }
     let bufferPage = try model.value(of: state.bufferPage.term)
@@ -369,7 +369,7 @@ enum DMAMatrixTheorem {
       // The model may have the guest hold the frame at another GFN: a raw
       // p2m line gives the guest that mapping too.
       if allocated != gfn, pinned.insert(gfn).inserted {
-        lines.append("p2m guest map \(hex(gfn << 12)) \(hex(mfn << 12)) ram_rw")
+        lines.append("p2m guest map \(hex(gfn << pageShift)) \(hex(mfn << pageShift)) ram_rw")
       }
       return gfn
     }
@@ -382,19 +382,19 @@ enum DMAMatrixTheorem {
       var lines: [String] = []
       for i in range {
         let step = state.steps[i]
-        let host = hex(try model.value(of: step.hostGFN.term) << 12)
+        let host = hex(try model.value(of: step.hostGFN.term) << pageShift)
         switch try model.value(of: step.operation.term) {
         case 1:
           let access = try model.value(of: step.writable.term) == 1 ? "rw" : "ro"
           let gfn = try guestGFN(step.guestGFN, frame: step.guestFrame)
-          lines.append("grant guest \(hex(gfn << 12)) to dom0 at \(host) \(access) as op\(i)")
+          lines.append("grant guest \(hex(gfn << pageShift)) to dom0 at \(host) \(access) as op\(i)")
           liveGrants.insert(i)
         case 2:
           let target = Int(try model.value(of: step.unmapTarget.term))
           if target < i, liveGrants.remove(target) != nil { lines.append("ungrant op\(target)") }
         case 3:
           let gfn = try guestGFN(step.guestGFN, frame: step.guestFrame)
-          lines.append("foreign guest \(hex(gfn << 12)) into dom0 at \(host) as op\(i)")
+          lines.append("foreign guest \(hex(gfn << pageShift)) into dom0 at \(host) as op\(i)")
           liveForeign.insert(i)
         case 4:
           let target = Int(try model.value(of: step.unmapTarget.term))
@@ -407,8 +407,8 @@ enum DMAMatrixTheorem {
     }
     lines += try historyLines(0..<state.history.before)
     for (k, frame) in state.guestFrames.enumerated() {
-      let host = hex((bufferPage + UInt64(k)) << 12)
-      let gfn = hex(try guestGFN(state.guestGFNs[k], frame: frame) << 12)
+      let host = hex((bufferPage + UInt64(k)) << pageShift)
+      let gfn = hex(try guestGFN(state.guestGFNs[k], frame: frame) << pageShift)
       lines.append(
         cell.page == .grant
           ? "grant guest \(gfn) to dom0 at \(host) rw as page\(k)"

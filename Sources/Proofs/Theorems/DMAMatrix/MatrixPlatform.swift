@@ -63,7 +63,7 @@ struct MatrixPlatform<W: Word> {
   /// 2^(ipaBits − 12) and 2^colourBits as a choice among the class's
   /// values rather than a shift by a variable, which is far cheaper for
   /// the solver.
-  var gfnLimit: W { Self.power(of: ipaBits, among: Self.ipaSizes, minus: 12) }
+  var gfnLimit: W { Self.power(of: ipaBits, among: Self.ipaSizes, minus: UInt64(pageShift)) }
   var colourCount: W { Self.power(of: colourBits, among: Array(1...6), minus: 0) }
   static var ipaSizes: [UInt64] { [32, 36, 40, 42, 44, 48] }
 
@@ -241,8 +241,8 @@ extension MatrixPlatform<UInt64> {
 
   /// One line saying which platform this is, for reports.
   var summary: String {
-    var text = "RAM " + ramBanks.map { "\(hex($0.start.address))+\(hex($0.pages << 12))" }.joined(separator: ", ")
-    text += ", dom0 \(hex(dom0Pages << 12)), pool \(hex(poolStart << 12)), extended \(hex(extendedRegion.start << 12))+\(hex(extendedRegion.pages << 12))"
+    var text = "RAM " + ramBanks.map { "\(hex($0.start.address))+\(hex($0.pages << pageShift))" }.joined(separator: ", ")
+    text += ", dom0 \(hex(dom0Pages << pageShift)), pool \(hex(poolStart << pageShift)), extended \(hex(extendedRegion.start << pageShift))+\(hex(extendedRegion.pages << pageShift))"
     text += ", IPA \(ipaBits) bits"
     if layout == .coloured {
       text += ", \(1 << colourBits) colours (dom0 \(Self.colourList(dom0Colours)), guest \(Self.colourList(guestColours)))"
@@ -263,17 +263,17 @@ extension MatrixPlatform<UInt64> {
     case .untranslated: deviceLine = "device dev untranslated \(properties)"
     }
     var lines = ["xen \(version.name)", "ipa-bits \(ipaBits)"]
-    lines += ramBanks.map { "ram \(hex($0.start.address)) \(ScenarioPrinter.sizeText($0.pages << 12))" }
+    lines += ramBanks.map { "ram \(hex($0.start.address)) \(ScenarioPrinter.sizeText($0.pages << pageShift))" }
     if layout == .coloured { lines.append("llc-colours \(1 << colourBits)") }
     lines += [
       "iommu on", "hypercall-cflush \(hypercallCacheFlush ? "on" : "off")", "linux \(policy.rawValue)", "smmu smmu0 v2", deviceLine,
-      "swiotlb \(hex(poolStart << 12)) \(ScenarioPrinter.sizeText(MatrixConstants.poolPages << 12))",
+      "swiotlb \(hex(poolStart << pageShift)) \(ScenarioPrinter.sizeText(MatrixConstants.poolPages << pageShift))",
       layout == .direct
-        ? "dom0 direct-mapped memory \(ScenarioPrinter.sizeText(dom0Pages << 12))"
-        : "dom0 coloured \(Self.colourList(dom0Colours)) memory \(ScenarioPrinter.sizeText(dom0Pages << 12))",
+        ? "dom0 direct-mapped memory \(ScenarioPrinter.sizeText(dom0Pages << pageShift))"
+        : "dom0 coloured \(Self.colourList(dom0Colours)) memory \(ScenarioPrinter.sizeText(dom0Pages << pageShift))",
       layout == .direct
-        ? "domu guest id 1 memory \(hex(guestHost << 12)) \(ScenarioPrinter.sizeText(guestPages << 12)) base \(hex(guestBase << 12))"
-        : "domu guest id 1 coloured \(Self.colourList(guestColours)) pages \(guestPages) base \(hex(guestBase << 12))",
+        ? "domu guest id 1 memory \(hex(guestHost << pageShift)) \(ScenarioPrinter.sizeText(guestPages << pageShift)) base \(hex(guestBase << pageShift))"
+        : "domu guest id 1 coloured \(Self.colourList(guestColours)) pages \(guestPages) base \(hex(guestBase << pageShift))",
     ]
     return lines.joined(separator: "\n") + "\n"
   }

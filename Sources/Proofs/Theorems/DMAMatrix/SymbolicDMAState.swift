@@ -94,7 +94,7 @@ final class SymbolicDMAState {
   /// Pages the buffer spans: 1 or 2 in the matrix; up to 16 when timing
   /// how the proofs grow (BENCHMARKS.md).
   let pageCount: Int
-  var bufferAddress: SymbolicWord { bufferPage.shiftedLeft(by: session.constant(12)) | offset }
+  var bufferAddress: SymbolicWord { (bufferPage << pageShift) | offset }
 
   init(
     session: ProofSession, layout: MatrixCell.Layout, page: MatrixCell.PageKind, shape: MatrixCell.Shape,
@@ -223,8 +223,8 @@ final class SymbolicDMAState {
     let end = offset &+ size
     add(
       "buffer-shape (\(pageCount) page\(pageCount == 1 ? "" : "s"), any offset and size of the shape)",
-      [offset < 4096, size >= 1, size <= UInt64(pageCount) * 4096]
-        + (pageCount == 1 ? [end <= 4096] : [end > UInt64(pageCount - 1) * 4096, end <= UInt64(pageCount) * 4096]))
+      [offset < pageSize, size >= 1, size <= UInt64(pageCount) * pageSize]
+        + (pageCount == 1 ? [end <= pageSize] : [end > UInt64(pageCount - 1) * pageSize, end <= UInt64(pageCount) * pageSize]))
     let bufferPages = (0..<pageCount).map { bufferPage &+ UInt64($0) }
     let extended = platform.extendedRegion
     switch page {
@@ -235,7 +235,7 @@ final class SymbolicDMAState {
     }
     // `xen_swiotlb_dma_supported()`: Linux refuses a mask that cannot
     // reach the end of the pool, so no DMA of such a device is attempted.
-    let poolLast = platform.pool.end.shiftedLeft(by: offset.constant(12)) &- 1
+    let poolLast = (platform.pool.end << pageShift) &- 1
     add(
       "device (coherent or not; DMA mask 32-64 bits reaching the swiotlb pool; cache-flush hypercall or not)",
       [coherent <= 1, hypercallCacheFlush <= 1, maskBits >= 32, maskBits <= 64, poolLast <= dmaBitMask(bits: maskBits)])

@@ -41,7 +41,7 @@ struct SymbolicDMAWorld: DMAWorld {
   }
 
   func mapBounceSlot(size: SymbolicWord) -> GuardedWord<SymbolicWord> {
-    pool.firstFreeSlot(size: size, poolAddress: state.platform.poolStart.shiftedLeft(by: size.constant(12)))
+    pool.firstFreeSlot(size: size, poolAddress: state.platform.poolStart << pageShift)
   }
 }
 

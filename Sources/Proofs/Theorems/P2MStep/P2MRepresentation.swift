@@ -90,14 +90,14 @@ enum P2MRepresentation {
       let expected: W = (template | base) & keep
       let hasType: C = template != 0
       let sameBits: C = (pte | 1) == expected
-      let alignedBase: C = ((base >> 12) & (pages - 1)) == 0
+      let alignedBase: C = ((base >> pageShift) & (pages - 1)) == 0
       let encoded = level == 0 ? no : hasType && sameBits && alignedBase
       let first = gfn & ~(pages - 1)
       let last: W = first &+ (pages - 1)
       let booked: C = tables.lowestMapped.ule(first) && last.ule(tables.highestMapped)
       invariant = invariant && leaf.implies(encoded && booked)
       entry.present = entry.present || leaf
-      entry.mfn = .select(leaf, (base >> 12) &+ (gfn & (pages - 1)), entry.mfn)
+      entry.mfn = .select(leaf, (base >> pageShift) &+ (gfn & (pages - 1)), entry.mfn)
       entry.type = .select(leaf, type, entry.type)
       entry.leafValid = .select(leaf, XenDescriptor.isValid(pte), entry.leafValid)
       entry.pathValid = .select(leaf, valid, entry.pathValid)
@@ -112,7 +112,7 @@ enum P2MRepresentation {
   /// the region (roots, then at most 2^20 pool pages, as ``TablePool``
   /// allows) fits the PA size, and free slots are pool slots.
   static func global(_ tables: SymbolicP2MTables, slot: W) -> C {
-    let frames = UInt64(1) << UInt64(min(tables.geometry.ipaBits, 48) - 12)
+    let frames = UInt64(1) << UInt64(min(tables.geometry.ipaBits, 48) - pageShift)
     return tables.slotLimit > UInt64(tables.rootPageCount) && tables.slotLimit <= UInt64(tables.rootPageCount + (1 << 20))
       && (tables.slotLimit &+ tables.baseFrame) <= frames
       && tables.isFree(slot).implies(tables.isPoolSlot(slot))
@@ -131,9 +131,9 @@ enum P2MRepresentation {
         outcome.read && outcome.write.isEqual(to: offset.condition(allowed.write))
           && outcome.executeNever.isEqual(to: offset.condition(!allowed.execute)))
     }
-    let translates = entry.present && entry.pathValid && entry.outputFits && (gfn >> (ipaBits - 12)) == 0
+    let translates = entry.present && entry.pathValid && entry.outputFits && (gfn >> (ipaBits - pageShift)) == 0
     return translates.implies(
-      !outcome.faulted && outcome.outputAddress == ((entry.mfn << 12) | offset) && outcome.softwareType == entry.type
+      !outcome.faulted && outcome.outputAddress == ((entry.mfn << pageShift) | offset) && outcome.softwareType == entry.type
         && permissions)
       && (!translates).implies(outcome.faulted)
   }

@@ -76,7 +76,7 @@ enum P2MStepTheorem {
       offset = try session.word("offset")
       slot = try session.word("slot")
     }
-    var ranges: [SymbolicBool] { [(gfn >> 52) == 0, offset < 4096] }
+    var ranges: [SymbolicBool] { [(gfn >> 52) == 0, offset < pageSize] }
   }
 
   /// An SMMU IOTLB entry for the probe's page: what ``IOTLBSlot`` caches
@@ -105,7 +105,7 @@ enum P2MStepTheorem {
   static func walk(_ tables: SymbolicP2MTables, _ probe: Probe) -> WalkOutcome<SymbolicWord> {
     stageTwoWalk(
       memory: SymbolicP2MMemory(tables: tables), geometry: tables.geometry,
-      rootAddress: tables.zeroWord.constant(baseFrame << 12), inputAddress: (probe.gfn << 12) | probe.offset, access: .read)
+      rootAddress: tables.zeroWord.constant(baseFrame << pageShift), inputAddress: (probe.gfn << pageShift) | probe.offset, access: .read)
   }
 
   // MARK: p2m.step[…]
@@ -235,7 +235,7 @@ enum P2MStepTheorem {
     let probe = try Probe(session)
     let slots = tables.slotLimit > UInt64(tables.rootPageCount) && tables.slotLimit <= UInt64(tables.rootPageCount + (1 << 20))
     let claim = P2MRepresentation.global(tables, slot: probe.slot) && P2MRepresentation.path(tables, gfn: probe.gfn).invariant
-    let fits = (tables.slotLimit &+ baseFrame) <= UInt64(1) << UInt64(min(ipaBits, 48) - 12)
+    let fits = (tables.slotLimit &+ baseFrame) <= UInt64(1) << UInt64(min(ipaBits, 48) - pageShift)
     return try session.decide("p2m.init[\(ipaBits)-bit]", claim: claim, hypotheses: probe.ranges + [slots, fits], freshSolvers: true)
   }
 

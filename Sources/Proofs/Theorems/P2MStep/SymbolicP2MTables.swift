@@ -136,10 +136,10 @@ struct SymbolicP2MTables: P2MTables {
   }
 
   func slot(ofTable descriptor: SymbolicWord) -> SymbolicWord {
-    (XenDescriptor.outputBase(descriptor) >> 12) &- baseFrame
+    (XenDescriptor.outputBase(descriptor) >> pageShift) &- baseFrame
   }
 
-  func frameAddress(ofSlot slot: SymbolicWord) -> SymbolicWord { (slot &+ baseFrame) << 12 }
+  func frameAddress(ofSlot slot: SymbolicWord) -> SymbolicWord { (slot &+ baseFrame) << pageShift }
 
   func leafTemplate(type: SymbolicWord) -> SymbolicWord {
     var template = zeroWord
@@ -238,7 +238,7 @@ struct SymbolicP2MMemory: DescriptorMemory {
   let tables: SymbolicP2MTables
 
   func loadDescriptor(at physicalAddress: SymbolicWord) -> SymbolicWord {
-    let slot = (physicalAddress >> 12) &- tables.baseFrame
+    let slot = (physicalAddress >> pageShift) &- tables.baseFrame
     let index = (slot << 9) | ((physicalAddress >> 3) & 511)
     return .select(slot < tables.slotLimit, tables.load(index), tables.zeroWord)
   }

@@ -135,14 +135,14 @@ enum SMMUCoherenceTheorem {
       let level = try session.word("fill.level")
       let read = try SymbolicBool.variable("fill.read", in: session.context)
       let write = try SymbolicBool.variable("fill.write", in: session.context)
-      let walked = IOTLBEntryWords(vmid: chosen.context.vmid, page: ipa >> 12, outputPage: output & bitMask(high: 47, low: 12), read: read, write: write, level: level)
+      let walked = IOTLBEntryWords(vmid: chosen.context.vmid, page: ipa >> pageShift, outputPage: output & bitMask(high: 47, low: 12), read: read, write: write, level: level)
       hypotheses += chosen.hypotheses + [
         chosen.context.live, ipa >> 48 == 0, level >= 1, level <= 3,
-        translations.of(domain: chosen.context.domain, page: ipa >> 12) == SymbolicTranslations.encoding(walked),
+        translations.of(domain: chosen.context.domain, page: ipa >> pageShift) == SymbolicTranslations.encoding(walked),
       ]
       iotlbFill(&smmus[0].iotlb, vmid: chosen.context.vmid, ipa: ipa, outputAddress: output, read: read, write: write, level: level)
       checked = [0]
-      witness = [smmus[0].iotlb.slotIndex(vmid: chosen.context.vmid, page: ipa >> 12) == slot, probed[0].live]
+      witness = [smmus[0].iotlb.slotIndex(vmid: chosen.context.vmid, page: ipa >> pageShift) == slot, probed[0].live]
 
     case .attach:
       let chosen = try choose(session: session, "attach", in: smmus[0])
@@ -251,7 +251,7 @@ enum SMMUCoherenceTheorem {
     try platform.attach("b", to: .dom0)
     let gfn = replayGFN(page)
     try platform.updateP2M(of: .dom0) { p2m throws(XenP2MError) in try p2m.setEntry(GFN(gfn), count: 1, mfn: MFN(0x1000), type: .ramRW) }
-    for name in ["s0", "s1"] { _ = try platform.translate(stream: 1, on: platform.smmuIndex(named: name), address: gfn << 12, access: .read) }
+    for name in ["s0", "s1"] { _ = try platform.translate(stream: 1, on: platform.smmuIndex(named: name), address: gfn << pageShift, access: .read) }
     try platform.updateP2M(of: .dom0) { p2m throws(XenP2MError) in try p2m.setEntry(GFN(gfn), count: 1, mfn: MFN(0x2000), type: .ramRW) }
     let stale = platform.incoherentIOTLBEntries()
     return ("GFN \(hex(gfn)) remapped from MFN 0x1000 to 0x2000 on \(version.rawValue) SMMUs s0, s1: \(stale.isEmpty ? "every IOTLB entry agrees with the walk" : stale.joined(separator: "; "))", !stale.isEmpty)
@@ -276,11 +276,11 @@ enum SMMUCoherenceTheorem {
     try platform.updateP2M(of: guest) { p2m throws(XenP2MError) in try p2m.setEntry(GFN(gfn), count: 1, mfn: MFN(0x2000), type: .ramRW) }
     let s0 = try platform.smmuIndex(named: "s0")
     try platform.attach("a", to: .dom0)
-    _ = try platform.translate(stream: 1, on: s0, address: gfn << 12, access: .read)
+    _ = try platform.translate(stream: 1, on: s0, address: gfn << pageShift, access: .read)
     try platform.detach("a")
     try platform.attach("b", to: guest)
-    let seen = try platform.translate(stream: 2, on: s0, address: gfn << 12, access: .read)
-    let walk = platform.walk(domain: guest, address: gfn << 12, access: .read)
+    let seen = try platform.translate(stream: 2, on: s0, address: gfn << pageShift, access: .read)
+    let walk = platform.walk(domain: guest, address: gfn << pageShift, access: .read)
     let reproduced = seen.stageTwo != walk
     return ("on a \(version.rawValue) SMMU, dom0's master translated GFN \(hex(gfn)) and left; the guest's master, given the freed context, gets \(seen.stageTwo.map { "\($0)" } ?? "no translation") where the guest's walk gives \(walk)", reproduced)
   }
