@@ -244,7 +244,7 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
   /// Pages of dom0's RAM: the first pages, one inside, the swiotlb pool's
   /// first page (the last 64 pages of dom0's bank) and dom0's last page.
   var dom0Pages: [UInt64] {
-    [0, 1, 2, 0x10, 0x80, 0x100, 0x1C0, 0x1FF].map { Self.ramBase + $0 << 12 }
+    [0, 1, 2, 0x10, 0x80, 0x100, 0x1C0, 0x1FF].map { Self.ramBase + $0 << pageShift }
   }
 
   /// Dom0 addresses for grants and foreign maps: free GFNs above dom0's
@@ -252,12 +252,12 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
   /// (the mapping replaces it) and, without colouring, a GFN equal to a
   /// domU MFN (where Xen puts the 1:1 grant entry).
   var hostAddresses: [UInt64] {
-    [0x5000_0000, 0x5000_1000, 0x5000_2000, 0x5000_3000, 0x501F_F000, 0x5020_0000, Self.ramBase + 0x10 << 12, Self.guestMachineBase + 0x1000]
+    [0x5000_0000, 0x5000_1000, 0x5000_2000, 0x5000_3000, 0x501F_F000, 0x5020_0000, Self.ramBase + 0x10 << pageShift, Self.guestMachineBase + 0x1000]
   }
 
   /// Pages of the domU (guest addresses); the last is outside its RAM.
   var guestPages: [UInt64] {
-    [0, 1, 2, 3, 4, 5, 0x3F, 0x200].map { Self.guestBase + $0 << 12 }
+    [0, 1, 2, 3, 4, 5, 0x3F, 0x200].map { Self.guestBase + $0 << pageShift }
   }
 
   /// GFNs for raw p2m updates, as addresses: the pools above, and the last

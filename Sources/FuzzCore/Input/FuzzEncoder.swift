@@ -113,8 +113,8 @@ package enum FuzzEncoder {
           throw refuse("an expectation has no byte form (the fuzzer's oracles judge DMAs); drop it to encode")
         }
         let request = dma.request
-        let page = request.buffer & ~0xFFF
-        let offset = request.buffer & 0xFFF
+        let page = request.buffer & ~(pageSize - 1)
+        let offset = request.buffer & (pageSize - 1)
         let a = try index(request.device, in: configuration.deviceNames, "devices")
           | (request.direction == .fromDevice ? 4 : 0)
           | (try index(offset, in: FuzzConfiguration.bufferOffsets, "buffer offsets")) << 3

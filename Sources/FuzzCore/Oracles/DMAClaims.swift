@@ -181,8 +181,8 @@ extension DMAClaims {
     }
 
     guard request.size > 0, request.buffer <= UInt64.max - request.size else { return .outside("an empty or wrapping buffer") }
-    let first = request.buffer >> 12
-    let last = (request.buffer + request.size - 1) >> 12
+    let first = request.buffer >> pageShift
+    let last = (request.buffer + request.size - 1) >> pageShift
     guard last - first < 2 else { return .outside("the buffer spans \(last - first + 1) pages") }
     let shape: MatrixCell.Shape = first == last ? .onePage : .straddling
 
@@ -196,7 +196,7 @@ extension DMAClaims {
       let hostRAM = xen.host.isRAM(MFN(frame))
       switch entry.type {
       case .ramRW:
-        guard !linux.pool.contains(frame << 12) else { return .outside("the buffer is in the swiotlb pool") }
+        guard !linux.pool.contains(frame << pageShift) else { return .outside("the buffer is in the swiotlb pool") }
         kinds.insert(.local)
       case .grantMapRW where !hostRAM:
         kinds.insert(.grant)

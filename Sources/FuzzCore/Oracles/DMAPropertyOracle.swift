@@ -37,9 +37,9 @@ package struct DMAPropertyOracle: StepOracle {
         history.rawlyUpdated.insert(gfnAddress >> UInt64(pageShift), count: pages)
       }
     case .grant(let grant):
-      note(hostFrame: grant.hostAddress >> 12, spec: step.spec)
+      note(hostFrame: grant.hostAddress >> pageShift, spec: step.spec)
     case .foreign(let foreign):
-      note(hostFrame: foreign.hostAddress >> 12, spec: step.spec)
+      note(hostFrame: foreign.hostAddress >> pageShift, spec: step.spec)
     case .dma(let dma):
       expectation = dma.expected != nil
       guard !claims.isEmpty, case .cell(let found) = DMAClaims.cell(of: dma.request, in: step.spec, history: history) else { return }
@@ -60,9 +60,9 @@ package struct DMAPropertyOracle: StepOracle {
 
   package mutating func check(_ step: StepContext, report: StepReport) -> FuzzFailure? {
     switch step.statement.kind {
-    case .grant(let grant) where step.spec.isLiveGrant(grant.handle): mappings[grant.handle] = grant.hostAddress >> 12
+    case .grant(let grant) where step.spec.isLiveGrant(grant.handle): mappings[grant.handle] = grant.hostAddress >> pageShift
     case .ungrant(let handle) where !step.spec.isLiveGrant(handle): mappings[handle] = nil
-    case .foreign(let foreign) where step.spec.isLiveForeignMapping(foreign.handle): mappings[foreign.handle] = foreign.hostAddress >> 12
+    case .foreign(let foreign) where step.spec.isLiveForeignMapping(foreign.handle): mappings[foreign.handle] = foreign.hostAddress >> pageShift
     case .unforeign(let handle) where !step.spec.isLiveForeignMapping(handle): mappings[handle] = nil
     default: break
     }

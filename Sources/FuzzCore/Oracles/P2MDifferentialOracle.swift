@@ -106,9 +106,9 @@ package struct P2MDifferentialOracle: StepOracle {
     }
     switch step.statement.kind {
     case .grant(let grant):
-      note(.dom0, GFN(grant.hostAddress >> 12))
+      note(.dom0, GFN(grant.hostAddress >> pageShift))
       if let granter = step.spec.domainID(named: grant.granter),
-        let mfn = xen.domains[granter]?.p2m.lookup(GFN(grant.gfnAddress >> 12))?.mfn
+        let mfn = xen.domains[granter]?.p2m.lookup(GFN(grant.gfnAddress >> pageShift))?.mfn
       {
         note(.dom0, GFN(mfn.rawValue))
       }
@@ -118,13 +118,13 @@ package struct P2MDifferentialOracle: StepOracle {
         if let oneToOne = grant.oneToOne { note(.dom0, oneToOne) }
       }
     case .foreign(let foreign):
-      note(.dom0, GFN(foreign.hostAddress >> 12))
+      note(.dom0, GFN(foreign.hostAddress >> pageShift))
     case .unforeign(let handle):
       if let host = foreignMaps[handle] { note(.dom0, host) }
     case .p2mMap(let domain, let gfn, _, _, _, let pages):
-      if let id = step.spec.domainID(named: domain) { note(id, GFN(gfn >> 12), pages: pages) }
+      if let id = step.spec.domainID(named: domain) { note(id, GFN(gfn >> pageShift), pages: pages) }
     case .p2mUnmap(let domain, let gfn, let pages):
-      if let id = step.spec.domainID(named: domain) { note(id, GFN(gfn >> 12), pages: pages) }
+      if let id = step.spec.domainID(named: domain) { note(id, GFN(gfn >> pageShift), pages: pages) }
     default:
       break
     }
@@ -154,19 +154,19 @@ package struct P2MDifferentialOracle: StepOracle {
       // A refused unmap keeps the handle (and may have changed entries).
       if !step.spec.isLiveGrant(handle) { grants[handle] = nil }
     case .foreign(let foreign):
-      if step.spec.isLiveForeignMapping(foreign.handle) { foreignMaps[foreign.handle] = GFN(foreign.hostAddress >> 12) }
+      if step.spec.isLiveForeignMapping(foreign.handle) { foreignMaps[foreign.handle] = GFN(foreign.hostAddress >> pageShift) }
     case .unforeign(let handle):
       if !step.spec.isLiveForeignMapping(handle) { foreignMaps[handle] = nil }
     case .p2mMap(let name, let gfn, let mfn, let type, let hardwareValid, let pages) where !report.succeeded:
-      let entry = P2MEntry(mfn: MFN(mfn >> 12), type: type, hardwareValid: hardwareValid)
-      if let detail = forwardRefused(name, GFN(gfn >> 12), count: pages, to: entry, step: step, report: report) {
+      let entry = P2MEntry(mfn: MFN(mfn >> pageShift), type: type, hardwareValid: hardwareValid)
+      if let detail = forwardRefused(name, GFN(gfn >> pageShift), count: pages, to: entry, step: step, report: report) {
         return failure("refusal", detail)
       }
     case .p2mUnmap(let name, let gfn, let pages) where !report.succeeded:
-      if let detail = forwardRefused(name, GFN(gfn >> 12), count: pages, to: nil, step: step, report: report) { return failure("refusal", detail) }
+      if let detail = forwardRefused(name, GFN(gfn >> pageShift), count: pages, to: nil, step: step, report: report) { return failure("refusal", detail) }
     case .p2mMap(_, _, let mfn, let type, let hardwareValid, let pages):
       raw = true
-      if pages > 1 { range = P2MEntry(mfn: MFN(mfn >> 12), type: type, hardwareValid: hardwareValid) }
+      if pages > 1 { range = P2MEntry(mfn: MFN(mfn >> pageShift), type: type, hardwareValid: hardwareValid) }
     case .p2mUnmap(_, _, let pages):
       raw = true
       if pages > 1 { range = .some(nil) }
@@ -502,7 +502,7 @@ struct Translation: Hashable, CustomStringConvertible {
   /// entry is a translation fault, a forbidden access a permission fault,
   /// else the mapped frame at the same offset (``referenceStageTwoTranslator(p2ms:)``).
   init(expectedFrom spec: ReferenceP2M, ipa: UInt64, access: Access) {
-    guard ipa >> UInt64(spec.ipaBits) == 0, let entry = spec.lookup(GFN(ipa >> 12)), entry.hardwareValid else {
+    guard ipa >> UInt64(spec.ipaBits) == 0, let entry = spec.lookup(GFN(ipa >> pageShift)), entry.hardwareValid else {
       fault = .translation
       return
     }
@@ -510,7 +510,7 @@ struct Translation: Hashable, CustomStringConvertible {
       fault = .permission
       return
     }
-    address = entry.mfn.address | ipa & 0xFFF
+    address = entry.mfn.address | ipa & (pageSize - 1)
     permissions = entry.permissions
     type = entry.type
   }

@@ -231,7 +231,7 @@ package struct SMMUDifferentialOracle: StepOracle {
   /// (the fill, a bounce's copy back) whether or not the device touches them.
   static func bufferFrames(_ request: DMARequest, dom0: Dom0DMAState) -> [UInt64] {
     guard request.size > 0, request.size <= maximumDMASize, request.buffer <= UInt64.max - request.size else { return [] }
-    return ((request.buffer >> 12)...((request.buffer + request.size - 1) >> 12)).compactMap {
+    return ((request.buffer >> pageShift)...((request.buffer + request.size - 1) >> pageShift)).compactMap {
       dom0.p2m.lookup(GFN($0))?.mfn.rawValue
     }
   }

@@ -182,8 +182,8 @@ package struct Minimizer {
     case .detach:
       candidates = [.detach(device: pools.deviceNames[0])]
     case .dma(let dma):
-      for change in [{ (r: inout DMARequest) in r.direction = .toDevice }, { $0.size = FuzzConfiguration.bufferSizes[0] }, { $0.buffer &= ~0xFFF },
-                     { $0.buffer = pools.dom0Pages[0] + ($0.buffer & 0xFFF) }, { $0.device = pools.deviceNames[0] }] {
+      for change in [{ (r: inout DMARequest) in r.direction = .toDevice }, { $0.size = FuzzConfiguration.bufferSizes[0] }, { $0.buffer &= ~(pageSize - 1) },
+                     { $0.buffer = pools.dom0Pages[0] + ($0.buffer & (pageSize - 1)) }, { $0.device = pools.deviceNames[0] }] {
         var simpler = dma
         change(&simpler.request)
         candidates.append(.dma(simpler))
