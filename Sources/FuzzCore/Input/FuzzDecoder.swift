@@ -16,7 +16,10 @@ import Spec
 /// (``gigabytePages``, GFN and MFN aligned down: a level-1 block for later
 /// updates to split twice) and a raw unmap (without bit 4) remove
 /// ``blockPages`` pages from its GFN aligned down: one `p2m_set_entry()`
-/// over a whole block, which must not split it (`3fafdc28eb`). Other
+/// over a whole block, which must not split it (`3fafdc28eb`) — on Xen
+/// 4.17 and later only, where a removal clears every entry whatever the
+/// tables' shape (before, it is a 4K unmap: the spec does not decide a
+/// block removal over hardware-invalid entries). Other
 /// opcode bits are ignored (bit 5 too, in v1 inputs). A short
 /// last record reads zeros; at most ``maximumOperations`` records are read,
 /// so a huge input costs no more than a long one.
@@ -125,7 +128,8 @@ package struct FuzzDecoder {
       return .setWay(domain: a & 0x80 != 0 ? "guest" : "dom0")
     case .p2mUnmap:
       return Self.aligned(.p2mUnmap(
-        domain: a & 0x80 != 0 ? "guest" : "dom0", gfnAddress: Self.pick(pools.p2mAddresses, a & 0x7F), pages: range ? Self.blockPages : 1))
+        domain: a & 0x80 != 0 ? "guest" : "dom0", gfnAddress: Self.pick(pools.p2mAddresses, a & 0x7F),
+        pages: range && pools.xen.zeroesRemovedHardwareInvalidEntries ? Self.blockPages : 1))
     case .grant:
       defer { grants.append("g\(grants.count)") }
       return .grant(GrantStatement(

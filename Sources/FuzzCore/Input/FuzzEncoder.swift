@@ -86,6 +86,9 @@ package enum FuzzEncoder {
                   try index(mfn, in: aligned(configuration.machineAddresses), "machine addresses") | typeIndex << 3 | (valid ? 0 : 0x80)]
       case .p2mUnmap(let domain, let gfn, let pages):
         guard pages == 1 || pages == FuzzDecoder.blockPages else { throw refuse("the fuzzer unmaps 4K or 2M") }
+        guard pages == 1 || configuration.xen.zeroesRemovedHardwareInvalidEntries else {
+          throw refuse("the fuzzer unmaps 2M only on Xen 4.17 or later")
+        }
         let pool = pages == 1 ? configuration.p2mAddresses : configuration.p2mAddresses.map { $0 & FuzzDecoder.blockAlignment }
         record = [pages == 1 ? 1 : 0x21, try index(gfn, in: pool, "p2m addresses") | domainBit(domain), 0]
       case .setWay(let domain):

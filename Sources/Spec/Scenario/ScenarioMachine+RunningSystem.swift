@@ -144,6 +144,24 @@ extension ScenarioMachine {
       case .p2mUnmap(let domain, let gfnAddress, let pages):
         let id = try domainID(domain)
         let gfn = GFN(gfnAddress >> pageShift)
+        // Before XSA-393 (4.17) a removal keeps a hardware-invalid entry
+        // only where its chunk reaches that entry's level: a chunk of 2 MiB
+        // or 1 GiB (`p2m_set_entry()` picks the order from gfn | nr, so only
+        // a removal of 512 pages or more has one) replaces a table
+        // descriptor, which is valid, with every leaf under it
+        // (RELEASE-4.16.0 xen/arch/arm/p2m.c `__p2m_set_entry()`: "if (
+        // lpae_is_valid(orig_pte) ) p2m_remove_pte(…)"), and keeps a
+        // hardware-invalid block whole. The spec's page-level p2m cannot
+        // tell a table of such leaves from such a block, so it does not
+        // decide that case rather than decide it wrongly.
+        if pages >= 512, !xen.version.zeroesRemovedHardwareInvalidEntries,
+          let p2m = xen.domains[id]?.p2m,
+          let kept = p2m.mappings.runs.first(where: { !$0.first.hardwareValid && $0.end > gfn.rawValue && $0.start < gfn.rawValue + pages })
+        {
+          throw fail(
+            "outside the model: removing \(pages) pages over a hardware-invalid entry (\(GFN(max(kept.start, gfn.rawValue)))) on Xen \(xen.version.name): "
+              + "before 4.17 the result depends on whether the tables hold it as a block or as pages, which the spec does not track; remove it page by page, or use Xen 4.17 or later")
+        }
         do {
           // In ascending order, stopping at the first refused page, as the
           // map does.
