@@ -10,6 +10,9 @@
 /// one claim and one scope.
 package enum StraddleClaim {
   package static let name = "swiotlb.straddle[≤3 pages]"
+  /// The theorem's name: the fuzzer's property for the claim (a word, so
+  /// that failure signatures and file names stay one token).
+  package static let theorem = "swiotlb.straddle"
   package static let maximumSize: UInt64 = 0x3000
   package static let physicalAddressBits = 40
 

@@ -200,7 +200,7 @@ struct DMAPropertyOracleTests {
     let checker = ScenarioChecker(claims: try Self.committedClaims())
     let scenario = try Self.scenario(Self.threeGrants)
     let failure = try #require(SeededBug.straddleFirstBoundaryOnly.inject { checker.check(scenario) }.failure)
-    #expect(failure.signature == FuzzFailure.Signature(oracle: .dmaProperty, property: StraddleClaim.name, operation: "dma"))
+    #expect(failure.signature == FuzzFailure.Signature(oracle: .dmaProperty, property: StraddleClaim.theorem, operation: "dma"))
     #expect(failure.detail.contains("pfn 0x50002 has bus frame 0x40805, not 0x40803"), "\(failure.detail)")
     #expect(checker.check(scenario).passed, "Linux's check of every boundary bounces the buffer")
     #expect(ScenarioChecker().check(scenario).passed, "without the proofs' claims nothing is required")

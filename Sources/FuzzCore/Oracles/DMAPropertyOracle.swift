@@ -74,7 +74,7 @@ package struct DMAPropertyOracle: StepOracle {
         detail: "expected \(expected.rawValue), got \(outcome)")
     }
     if claims.requiresStraddle, let detail = Self.straddleViolation(dma.request, report: report, spec: step.spec, claims: claims.source) {
-      return FuzzFailure(oracle: .dmaProperty, property: StraddleClaim.name, stepIndex: step.index, statement: step.statement, detail: detail)
+      return FuzzFailure(oracle: .dmaProperty, property: StraddleClaim.theorem, stepIndex: step.index, statement: step.statement, detail: detail)
     }
     guard let cell else { return nil }
     for property in required {

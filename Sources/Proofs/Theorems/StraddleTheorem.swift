@@ -27,7 +27,7 @@ enum StraddleTheorem {
       rangeStraddlesPageBoundary(phys, size: size, maximumPages: maximumPages, pfnToBfn: pfnToBfn)
     }
   ) -> Theorem {
-    Theorem(name: "swiotlb.straddle", summary: "a buffer that does not straddle (range_straddles_page_boundary) is contiguous on the bus, for sizes up to 3 pages and any pfn_to_bfn") { session in
+    Theorem(name: StraddleClaim.theorem, summary: "a buffer that does not straddle (range_straddles_page_boundary) is contiguous on the bus, for sizes up to 3 pages and any pfn_to_bfn") { session in
       let pfnToBfn = try session.wordArray("pfn_to_bfn")
       let phys = try session.word("phys")
       let size = try session.word("size")
