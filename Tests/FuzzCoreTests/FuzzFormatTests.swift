@@ -28,6 +28,17 @@ struct FuzzFormatTests {
     }
   }
 
+  @Test("a dictionary word in front of a v1 input makes a v2 input with the same platform and operations (bit 5 aside)")
+  func prefixKeepsRecords() throws {
+    var random = SplitMix64(seed: 0xF022_0201)
+    for _ in 0..<50 {
+      var v1 = (0..<(2 + 3 * 8)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+      // Opcode bit 5 is what v2 reads and v1 ignores.
+      for opcode in stride(from: 2, to: v1.count, by: FuzzDecoder.recordSize) { v1[opcode] &= ~0x20 }
+      #expect(FuzzDecoder.decode(FuzzConfiguration.v2Marker + [0] + v1) == FuzzDecoder.decode(v1))
+    }
+  }
+
   @Test("a v1 input's opcode bit 5 is ignored; behind the v2 marker it makes a raw unmap remove a 2 MiB block")
   func unmapRange() {
     // p2m unmap of pool address 12 (the domU's page 4, 0x80004000) from
@@ -42,7 +53,7 @@ struct FuzzFormatTests {
   @Test("v2's byte 2 chooses the SMMUs' IOTLB size, stated in the platform; v1 and v2 without it boot the same platform")
   func iotlbSize() throws {
     for (index, size) in FuzzConfiguration.iotlbSizes.enumerated() {
-      let configuration = FuzzConfiguration(header: FuzzConfiguration.v2Marker + [0, 0x80, UInt8(index)])
+      let configuration = FuzzConfiguration(header: FuzzConfiguration.v2Marker + [UInt8(index), 0, 0x80])
       #expect(configuration.format == .v2 && configuration.iotlbEntries == size && configuration.gpuBehindSecondSMMU)
       let smmus = configuration.platform.compactMap { kind -> Int?? in
         if case .smmu(_, _, _, let iotlb) = kind { iotlb } else { nil }
@@ -52,7 +63,7 @@ struct FuzzFormatTests {
     }
     #expect(FuzzConfiguration(header: FuzzConfiguration.v2Marker + [0, 0, 0]).platform == FuzzConfiguration().platform)
     // Reserved bits are ignored.
-    #expect(FuzzConfiguration(header: FuzzConfiguration.v2Marker + [0, 0, 0xFD]).iotlbEntries == FuzzConfiguration.iotlbSizes[1])
+    #expect(FuzzConfiguration(header: FuzzConfiguration.v2Marker + [0xFD, 0, 0]).iotlbEntries == FuzzConfiguration.iotlbSizes[1])
   }
 
   @Test("the encoder writes v1 where v1 can say it, and v2 for an IOTLB size or a 2 MiB unmap")

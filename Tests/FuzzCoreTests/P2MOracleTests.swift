@@ -180,7 +180,7 @@ struct P2MOracleTests {
     }
     #expect(ScenarioChecker().check(try Self.scenario(operations)).passed, "Xen 4.21 clears every entry of the range")
     // The decoder keeps 2 MiB unmaps to 4.17 and later.
-    var bytes = FuzzConfiguration.v2Marker + old.bytes + [0]
+    var bytes = FuzzConfiguration.v2Marker + [0] + old.bytes
     bytes += [0x21, 0, 0]
     #expect(FuzzDecoder.decode(bytes).statements.last?.kind == .p2mUnmap(domain: "dom0", gfnAddress: 0x4000_0000))
   }

@@ -18,15 +18,18 @@ import Spec
 ///
 /// Both bytes are full, so what the fuzzer learned to reach since is in a
 /// second format (``Format/v2``): the input starts with ``v2Marker``, then
-/// the two bytes above, then byte 2: bits 0–1 the SMMUs' IOTLB entries
-/// (index into ``iotlbSizes``), bits 2–7 reserved (ignored, zero in
-/// canonical bytes). Any other input is the first format, read exactly
-/// as before, so that committed inputs and crash files keep their meaning
-/// (FuzzFormatTests decodes every committed input against its recorded
-/// scenario).
+/// an extension byte — bits 0–1 the SMMUs' IOTLB entries (index into
+/// ``iotlbSizes``), bits 2–7 reserved (ignored, zero in canonical bytes) —
+/// then the two bytes above and the records. The three bytes come first
+/// so that one dictionary word (`"V2\x01"`) put in front of any
+/// first-format input makes a second-format input with the same platform
+/// and operations, records still aligned. Any other input is the first
+/// format, read exactly as before, so that committed inputs and crash
+/// files keep their meaning (FuzzFormatTests decodes every committed input
+/// against its recorded scenario).
 package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
   /// The input's layout: v1 (two configuration bytes, then records) or
-  /// v2 (``v2Marker``, three configuration bytes, then records whose
+  /// v2 (``v2Marker``, the extension byte, the v1 bytes, then records whose
   /// opcodes may use bit 5).
   package enum Format: Int, Hashable, Sendable, Comparable {
     case v1 = 1, v2 = 2
@@ -105,9 +108,9 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
       return
     }
     let at = Self.v2Marker.count
-    self.init(byte(at), byte(at + 1))
+    self.init(byte(at + 1), byte(at + 2))
     format = .v2
-    iotlbEntries = Self.iotlbSizes[Int(byte(at + 2) & 3)]
+    iotlbEntries = Self.iotlbSizes[Int(byte(at) & 3)]
   }
 
   /// Bytes before the first record.
@@ -117,7 +120,7 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
   package var bytes: [UInt8] {
     let v1 = v1Bytes
     guard format == .v2 else { return v1 }
-    return Self.v2Marker + v1 + [UInt8(Self.iotlbSizes.firstIndex(of: iotlbEntries) ?? 0)]
+    return Self.v2Marker + [UInt8(Self.iotlbSizes.firstIndex(of: iotlbEntries) ?? 0)] + v1
   }
 
   /// The first format's two bytes, which v2 repeats after its marker.
