@@ -33,12 +33,22 @@ public struct Device: Hashable, Sendable, CustomStringConvertible {
   /// Width of the device's DMA mask, `DMA_BIT_MASK(n)` (1...64).
   public var dmaMaskBits: Int
   public var attachment: DeviceAttachment
+  /// The SMR mask the device tree gives each stream of ``attachment``, by
+  /// position; empty (or shorter) means mask 0. Only an SMMUv2 matches
+  /// through masks: ``StreamMatchRegister/mask``, from a second `iommus`
+  /// cell or the SMMU's `stream-match-mask` (`arm_smmu_dt_xlate_generic()`,
+  /// smmu.c). Whether Xen writes it into the SMR is the release's
+  /// (``XenVersion/sharesMaskedStreamMatchEntries``).
+  public var streamMatchMasks: [StreamID]
 
-  public init(name: String, coherent: Bool = true, dmaMaskBits: Int = 64, attachment: DeviceAttachment) {
+  public init(
+    name: String, coherent: Bool = true, dmaMaskBits: Int = 64, attachment: DeviceAttachment, streamMatchMasks: [StreamID] = []
+  ) {
     self.name = name
     self.coherent = coherent
     self.dmaMaskBits = dmaMaskBits
     self.attachment = attachment
+    self.streamMatchMasks = streamMatchMasks
   }
 
   /// `DMA_BIT_MASK(dmaMaskBits)` (include/linux/dma-mapping.h).
