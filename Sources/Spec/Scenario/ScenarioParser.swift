@@ -242,7 +242,7 @@ public enum ScenarioParser {
         }
         guard parts.count == 2 else { return (UInt32(value), UInt32(0)) }
         guard let mask = parseNumber(parts[1]), mask <= UInt64(Device.streamMatchMaskLimit) else {
-          throw ScenarioError(location: location, message: "expected a stream-match mask of at most 15 bits (0x7fff) after '/', found \(parts[1])")
+          throw ScenarioError(location: location, message: "expected a stream-match mask of at most 15 bits (0x7fff) after '/', found '\(parts[1])'")
         }
         if smmuVersions[smmu] == .v3 {
           throw ScenarioError(location: location, message: "expected a stream ID without a mask: \(smmu) is an SMMUv3, which has no SMRs, found \(token)")
