@@ -166,6 +166,7 @@ extension Platform {
     let smmuKinds = Dictionary(iommus.map { ($0.path, $0.kind) }, uniquingKeysWith: { first, _ in first })
     for device in enabledDevices {
       let placement: DeviceDeclaration.Placement
+      var deviceMasks: [UInt32] = []
       if device.assumedNoDMA {
         notes.append("\(device.path) (\(device.classification.label)) left out: assumed DMA-free (--assume-no-dma)")
         continue
@@ -189,9 +190,14 @@ extension Platform {
           notes.append("\(device.path) has streams on several SMMUs; the scenario keeps those on \(first.iommu)")
         }
         var streams: [UInt32] = []
+        var masks: [UInt32] = []
         for assignment in here {
-          for id in assignment.streamIDs where !streams.contains(id) { streams.append(id) }
+          for (position, id) in assignment.streamIDs.enumerated() where !streams.contains(id) {
+            streams.append(id)
+            masks.append(assignment.streamMatchMasks.indices.contains(position) ? assignment.streamMatchMasks[position] : 0)
+          }
         }
+        if !masks.contains(where: { $0 != 0 }) { masks = [] }
         if streams.isEmpty {
           streams = [0]
           notes.append("\(device.path) has an IOMMU specifier without cells; modelled as stream 0x0")
@@ -212,11 +218,20 @@ extension Platform {
           notes.append("\(device.path): each iommu-map entry is modelled by its first stream (the endpoint at rid-base)")
         }
         placement = .smmu(name: smmu, streams: streams, described: described)
+        if !masks.isEmpty {
+          deviceMasks = masks
+          let masked = zip(streams, masks).filter { $0.1 != 0 }.map { "\(hex(UInt64($0.0)))/\(hex(UInt64($0.1)))" }.joined(separator: ", ")
+          notes.append(
+            "\(device.path): stream-match mask \(masked) on \(first.iommu); "
+              + (options.xen.sharesMaskedStreamMatchEntries
+                ? "Xen \(options.xen.name) writes it into the SMR and shares the entry with any stream inside it"
+                : "Xen \(options.xen.name) ignores it (SMR mask 0, before ef3b4768b3 in 4.20): only the ID itself is matched"))
+        }
         if described, kind != .smmuV3 { attachedStreams[smmu, default: []].formUnion(streams) }
       }
       let name = names.make(for: device.name)
       deviceNames[device.path] = name
-      statements.append(.device(DeviceDeclaration(name: name, placement: placement, coherent: device.coherent)))
+      statements.append(.device(DeviceDeclaration(name: name, placement: placement, coherent: device.coherent, streamMasks: deviceMasks)))
     }
 
     // The scenario language's SMMUv2 has the spec's 16 stream-map entries
