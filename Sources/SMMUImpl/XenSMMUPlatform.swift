@@ -179,9 +179,10 @@ public final class XenSMMUPlatform {
   }
 
   /// `handle_device()` while building dom0 (§6.3): every described device
-  /// not yet assigned goes to dom0.
+  /// not yet assigned and not kept for a guest (``Device/passthrough``)
+  /// goes to dom0.
   public func assignDescribedDevicesToDom0() throws(XenSMMUError) {
-    for device in devices where assignments[device.name] == nil {
+    for device in devices where assignments[device.name] == nil && !device.passthrough {
       if case .behindSMMU(_, _, described: true) = device.attachment { try attach(device.name, to: .dom0) }
     }
   }

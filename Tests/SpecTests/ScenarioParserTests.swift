@@ -84,7 +84,7 @@ struct ScenarioParserTests {
       ("device nic smmu s0 streams 0x10/0x1/0x2", "x:1:28: error: expected a stream ID or <id>/<mask>, found 0x10/0x1/0x2"),
       ("smmu s0 v3\ndevice nic smmu s0 streams 0x20,0x10/0xf", "x:2:28: error: expected a stream ID without a mask: s0 is an SMMUv3, which has no SMRs, found 0x10/0xf"),
       ("device nic untranslated dma-mask 80", "x:1:34: error: expected the DMA mask width in bits in 12...64, found 80"),
-      ("device nic untranslated shiny", "x:1:25: error: expected a device property (coherent, non-coherent, dma-mask), found 'shiny'"),
+      ("device nic untranslated shiny", "x:1:25: error: expected a device property (coherent, non-coherent, dma-mask, passthrough), found 'shiny'"),
       ("dom0 direct-mapped", "x:1:19: error: expected 'memory', found the end of the line"),
       ("dom0 coloured 3-1 memory 4K", "x:1:15: error: expected a colour list such as 0-3,8 (ascending, no empty entries), found '3-1'"),
       ("dom0 coloured 4,2 memory 4K", "x:1:15: error: expected colours in ascending order without overlaps, found '4,2'"),

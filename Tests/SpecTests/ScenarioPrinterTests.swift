@@ -50,7 +50,8 @@ struct RandomScenarios {
         if !masks.contains(where: { $0 != 0 }) { masks[0] = 1 }
       }
       return .device(DeviceDeclaration(
-        name: name(), placement: placement, coherent: random.next() % 2 == 0, dmaMaskBits: 12 + Int(random.next() % 53), streamMasks: masks))
+        name: name(), placement: placement, coherent: random.next() % 2 == 0, dmaMaskBits: 12 + Int(random.next() % 53), streamMasks: masks,
+        passthrough: random.next() % 4 == 0))
     case 9: return random.next() % 3 == 0 ? .swiotlbPool(address: page(), size: (1 + random.next() % 256) << 12) : .dom0(random.next() % 2 == 0 ? .directMapped : .coloured(colours: colours()), size: (1 + random.next() % 4096) << 12)
     case 10:
       let memory: DomUDeclaration.Memory =

@@ -40,15 +40,26 @@ public struct Device: Hashable, Sendable, CustomStringConvertible {
   /// smmu.c). Whether Xen writes it into the SMR is the release's
   /// (``XenVersion/sharesMaskedStreamMatchEntries``).
   public var streamMatchMasks: [StreamID]
+  /// The node has `xen,passthrough`: Xen keeps the device for a guest, so
+  /// while building dom0 `handle_device()` neither adds it to the IOMMU nor
+  /// assigns it (`need_mapping = !dt_device_for_passthrough(dev)` in
+  /// xen/arch/arm/domain_build.c, RELEASE-4.16.0; `own_device` in
+  /// xen/arch/arm/device.c, RELEASE-4.19.0 … 4.21.0). Its first assignment
+  /// is the toolstack's (`XEN_DOMCTL_assign_device` → `iommu_add_dt_device()`,
+  /// `iommu_assign_dt_device()`, xen/drivers/passthrough/device_tree.c),
+  /// which is when an SMMUv2 allocates its stream map entries.
+  public var passthrough: Bool
 
   public init(
-    name: String, coherent: Bool = true, dmaMaskBits: Int = 64, attachment: DeviceAttachment, streamMatchMasks: [StreamID] = []
+    name: String, coherent: Bool = true, dmaMaskBits: Int = 64, attachment: DeviceAttachment, streamMatchMasks: [StreamID] = [],
+    passthrough: Bool = false
   ) {
     self.name = name
     self.coherent = coherent
     self.dmaMaskBits = dmaMaskBits
     self.attachment = attachment
     self.streamMatchMasks = streamMatchMasks
+    self.passthrough = passthrough
   }
 
   /// `DMA_BIT_MASK(dmaMaskBits)` (include/linux/dma-mapping.h).

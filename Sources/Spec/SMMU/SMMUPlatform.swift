@@ -76,12 +76,13 @@ public struct SMMUPlatform: Hashable, Sendable {
     assignments[deviceName] = nil
   }
 
-  /// What `handle_device()` (xen/arch/arm/domain_build.c, §6.3) does while
-  /// building dom0: every device given to dom0 whose streams Xen knows is
-  /// assigned to dom0; the others are left as they are (undescribed ones
-  /// fault or abort, those not behind an SMMU are untranslated).
+  /// What `handle_device()` (xen/arch/arm/domain_build.c, §6.3; device.c
+  /// from 4.19) does while building dom0: every device given to dom0 whose
+  /// streams Xen knows is assigned to dom0; the others are left as they
+  /// are (undescribed ones fault or abort, those not behind an SMMU are
+  /// untranslated, ``Device/passthrough`` ones wait for their guest).
   public mutating func assignDescribedDevicesToDom0() throws(SMMUError) {
-    for device in devices where assignments[device.name] == nil {
+    for device in devices where assignments[device.name] == nil && !device.passthrough {
       if case .behindSMMU(_, _, described: true) = device.attachment {
         try attach(device.name, to: .dom0)
       }

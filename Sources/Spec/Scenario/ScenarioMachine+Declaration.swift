@@ -77,7 +77,7 @@ extension ScenarioMachine {
         }
         let device = Device(
           name: declaration.name, coherent: declaration.coherent, dmaMaskBits: declaration.dmaMaskBits, attachment: attachment,
-          streamMatchMasks: masks)
+          streamMatchMasks: masks, passthrough: declaration.passthrough)
         devices.append(device)
         return "device \(device)"
       case .swiotlbPool(let address, let size):

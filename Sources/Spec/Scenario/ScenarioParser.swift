@@ -254,9 +254,10 @@ public enum ScenarioParser {
     }
     var declaration = DeviceDeclaration(name: name, placement: placement, streamMasks: masks)
     while !reader.isAtEnd {
-      switch try reader.oneOf(["coherent", "non-coherent", "dma-mask"], what: "a device property") {
+      switch try reader.oneOf(["coherent", "non-coherent", "dma-mask", "passthrough"], what: "a device property") {
       case "coherent": declaration.coherent = true
       case "non-coherent": declaration.coherent = false
+      case "passthrough": declaration.passthrough = true
       default: declaration.dmaMaskBits = Int(try reader.integer("the DMA mask width in bits", in: 12...64))
       }
     }

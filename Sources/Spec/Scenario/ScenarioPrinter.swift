@@ -64,6 +64,7 @@ public enum ScenarioPrinter {
     }
     words.append(device.coherent ? "coherent" : "non-coherent")
     words += ["dma-mask", String(device.dmaMaskBits)]
+    if device.passthrough { words.append("passthrough") }
     return words.joined(separator: " ")
   }
 
