@@ -68,7 +68,12 @@ public struct Device: Hashable, Sendable, CustomStringConvertible {
   }
 
   public var description: String {
-    "\(name) (\(coherent ? "coherent" : "non-coherent"), \(dmaMaskBits)-bit mask, \(attachment))"
+    var placement = attachment.description
+    if case .behindSMMU(let smmu, let ids, let described) = attachment, streamMatchMasks.contains(where: { $0 != 0 }) {
+      let streams = ids.indices.map { hex(UInt64(ids[$0])) + (streamMatchMask(at: $0) == 0 ? "" : "/" + hex(UInt64(streamMatchMask(at: $0)))) }
+      placement = "behind \(smmu) streams \(streams.joined(separator: ","))" + (described ? "" : " (undescribed)")
+    }
+    return "\(name) (\(coherent ? "coherent" : "non-coherent"), \(dmaMaskBits)-bit mask, \(placement)\(passthrough ? ", passthrough" : ""))"
   }
 }
 

@@ -83,6 +83,14 @@ public struct SMMU: Hashable, Sendable, CustomStringConvertible {
   /// whose stream matches them now translates through this domain
   /// (RELEASE-4.20.0 and 4.21.0).
   ///
+  /// A refused allocation changes nothing here. **[uncertain, not
+  /// modelled]** In Xen it changes two things the registers do not show:
+  /// `arm_smmu_add_device()` has already given the device its IOMMU group,
+  /// so the next assignment skips the allocation and writes the S2CR of
+  /// `cfg->smendx[i]` = `INVALID_SMENDX` (−1); and the rollback
+  /// (`arm_smmu_free_sme()`) may mark invalid, in Xen's copy only, an entry
+  /// a detached device kept at count 0. The model allocates again.
+  ///
   /// SMMUv3 (`arm_smmu_attach_dev()`, `arm_smmu_domain_finalise_s2()`,
   /// smmu-v3.c): the S2VMID is the lowest free in the VMID bitmap, from 1
   /// **[uncertain: whether Xen's import reserves VMID 0; the VMID is only
