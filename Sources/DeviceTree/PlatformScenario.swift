@@ -163,6 +163,9 @@ extension Platform {
     // Devices.
     var deviceNames: [String: String] = [:]
     var attachedStreams: [String: Set<UInt32>] = [:]
+    // Per SMMUv1/v2, its described devices' streams with their masks, in
+    // the order Xen assigns them to dom0.
+    var streamMatchRequests: [String: [(device: String, requests: [StreamMatchRegister])]] = [:]
     let smmuKinds = Dictionary(iommus.map { ($0.path, $0.kind) }, uniquingKeysWith: { first, _ in first })
     for device in enabledDevices {
       let placement: DeviceDeclaration.Placement
@@ -227,7 +230,11 @@ extension Platform {
                 ? "Xen \(options.xen.name) writes it into the SMR and shares the entry with any stream inside it"
                 : "Xen \(options.xen.name) ignores it (SMR mask 0, before ef3b4768b3 in 4.20): only the ID itself is matched"))
         }
-        if described, kind != .smmuV3 { attachedStreams[smmu, default: []].formUnion(streams) }
+        if described, kind != .smmuV3 {
+          attachedStreams[smmu, default: []].formUnion(streams)
+          let requests = streams.indices.map { StreamMatchRegister(id: streams[$0], mask: masks.indices.contains($0) ? masks[$0] : 0) }
+          streamMatchRequests[smmu, default: []].append((device.path, requests))
+        }
       }
       let name = names.make(for: device.name)
       deviceNames[device.path] = name
@@ -245,6 +252,10 @@ extension Platform {
       if streams.count > hardwareEntries {
         notes.append("SMMU \(smmu) gets \(streams.count) attached streams, more than its \(hardwareEntries) stream-map entries: 'dmaverify run' cannot boot this scenario")
       }
+    }
+
+    for (smmu, devices) in streamMatchRequests.sorted(by: { $0.key < $1.key }) {
+      notes += Self.streamMatchSharing(devices, on: smmu, xen: options.xen)
     }
 
     // dom0.

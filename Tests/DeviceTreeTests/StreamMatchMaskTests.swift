@@ -31,6 +31,11 @@ struct StreamMatchMaskTests {
       #expect(bridged.text.contains("streams 0x403 coherent"), "\(bridged.text)")
       #expect(bridged.text.contains("streams 0x40/0x7ff3 coherent"), "\(bridged.text)")
       #expect(bridged.notes.contains { $0.contains("/ethernet@ff0b0000: stream-match mask 0x400/0x7") && $0.contains(sharing ? "shares the entry" : "ignores it") })
+      let shares = bridged.notes.contains {
+        $0.hasPrefix("/dma-controller@ff0c0000: stream 0x403 shares /ethernet@ff0b0000's stream map entry 0x400/0x7 on iommu")
+          && $0.contains("moves the other's DMA to the guest's context")
+      }
+      #expect(shares == sharing, "\(bridged.notes)")
       let scenario = try ScenarioParser.parse(bridged.text + "dma ethernet to-device 0x40100000 4K\ndma dma-controller to-device 0x40100000 4K\n")
       var execution = ScenarioExecution()
       var steps: [StepReport] = []
@@ -48,5 +53,20 @@ struct StreamMatchMaskTests {
         : [StreamMatchRegister(id: 0x400), StreamMatchRegister(id: 0x403)]
       #expect(Array(registers.streamMatch.prefix(2)) == expected, "\(name)")
     }
+  }
+
+  @Test("a stream partly overlapping an earlier device's masked SMR is a note that Xen 4.20 fails dom0's build; on 4.19 nothing is shared")
+  func partialOverlapNote() throws {
+    let devices: [(device: String, requests: [StreamMatchRegister])] = [
+      ("/a", [StreamMatchRegister(id: 0x10, mask: 0xF)]), ("/b", [StreamMatchRegister(id: 0x18, mask: 0x18)]),
+      ("/c", [StreamMatchRegister(id: 0x10)]),
+    ]
+    let new = Platform.streamMatchSharing(devices, on: "iommu", xen: .v4_20)
+    #expect(new.count == 2)
+    #expect(new.first?.hasPrefix("/b: stream 0x18/0x18 partly overlaps /a's SMR 0x10/0xf on iommu: Xen 4.20 refuses it") == true)
+    #expect(new.last?.hasPrefix("/c: stream 0x10 shares /a's stream map entry 0x10/0xf") == true)
+    // Before 4.20 the masks are dropped: /c has /a's very ID, so only it shares.
+    let old = Platform.streamMatchSharing(devices, on: "iommu", xen: try #require(XenVersion(name: "4.19")))
+    #expect(old.count == 1 && old.first?.hasPrefix("/c: stream 0x10 shares /a's stream map entry 0x10 on iommu (Xen 4.19") == true, "\(old)")
   }
 }
