@@ -1,3 +1,5 @@
+import Spec
+
 extension Platform {
   /// Extracts the platform from a device tree.
   ///
@@ -38,8 +40,11 @@ extension Platform {
           // iommu/iommu.txt: the specifier's meaning is the IOMMU's; for
           // the Arm SMMUs the first cell is the stream ID (arm,smmu.yaml:
           // a second cell is an SMR mask; arm,smmu-v3.yaml: one cell).
-          streams[node.path, default: []].append(
-            StreamAssignment(iommu: entry.target.path, binding: .iommus, streamIDs: entry.arguments.prefix(1).map { $0 }, offset: property.offset))
+          var assignment = StreamAssignment(iommu: entry.target.path, binding: .iommus, streamIDs: entry.arguments.prefix(1).map { $0 }, offset: property.offset)
+          if let mask = try Self.streamMatchMask(entry.arguments, smmu: entry.target), mask != 0, !assignment.streamIDs.isEmpty {
+            assignment.streamMatchMasks = [mask]
+          }
+          streams[node.path, default: []].append(assignment)
         }
       }
       if let property = node.property("mmu-masters") {
@@ -188,6 +193,23 @@ extension Platform {
         break
       }
     }
+  }
+
+  /// The SMR mask of an `iommus` specifier on an SMMUv1/v2, as
+  /// `arm_smmu_dt_xlate_generic()` (smmu.c, RELEASE-4.16.0 … 4.21.0) reads
+  /// it: `SMR_MASK_MASK & args[1]` when the specifier has a second cell,
+  /// else `SMR_MASK_MASK & stream-match-mask` of the SMMU node when it has
+  /// one (arm,smmu.yaml); nil for another IOMMU, whose specifier means
+  /// something else.
+  static func streamMatchMask(_ arguments: [UInt32], smmu: DeviceTreeNode) throws(DeviceTreeError) -> UInt32? {
+    guard let kind = IOMMUKind.of(smmu.compatible), kind == .smmuV1 || kind == .smmuV2 else { return nil }
+    if arguments.count > 1 { return arguments[1] & Device.streamMatchMaskLimit }
+    guard let property = smmu.property("stream-match-mask") else { return nil }
+    let cells = try property.cells()
+    guard cells.count == 1 else {
+      throw DeviceTreeError(offset: property.offset, message: "expected 'stream-match-mask' of \(smmu.path) to be one cell, found \(cells.count)")
+    }
+    return cells[0] & Device.streamMatchMaskLimit
   }
 
   /// iommu/arm,smmu.yaml, legacy binding: `mmu-masters` is a list of

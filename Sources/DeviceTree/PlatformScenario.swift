@@ -163,9 +163,13 @@ extension Platform {
     // Devices.
     var deviceNames: [String: String] = [:]
     var attachedStreams: [String: Set<UInt32>] = [:]
+    // Per SMMUv1/v2, its described devices' streams with their masks, in
+    // the order Xen assigns them to dom0.
+    var streamMatchRequests: [String: [(device: String, requests: [StreamMatchRegister])]] = [:]
     let smmuKinds = Dictionary(iommus.map { ($0.path, $0.kind) }, uniquingKeysWith: { first, _ in first })
     for device in enabledDevices {
       let placement: DeviceDeclaration.Placement
+      var deviceMasks: [UInt32] = []
       if device.assumedNoDMA {
         notes.append("\(device.path) (\(device.classification.label)) left out: assumed DMA-free (--assume-no-dma)")
         continue
@@ -189,9 +193,14 @@ extension Platform {
           notes.append("\(device.path) has streams on several SMMUs; the scenario keeps those on \(first.iommu)")
         }
         var streams: [UInt32] = []
+        var masks: [UInt32] = []
         for assignment in here {
-          for id in assignment.streamIDs where !streams.contains(id) { streams.append(id) }
+          for (position, id) in assignment.streamIDs.enumerated() where !streams.contains(id) {
+            streams.append(id)
+            masks.append(assignment.streamMatchMasks.indices.contains(position) ? assignment.streamMatchMasks[position] : 0)
+          }
         }
+        if !masks.contains(where: { $0 != 0 }) { masks = [] }
         if streams.isEmpty {
           streams = [0]
           notes.append("\(device.path) has an IOMMU specifier without cells; modelled as stream 0x0")
@@ -212,11 +221,24 @@ extension Platform {
           notes.append("\(device.path): each iommu-map entry is modelled by its first stream (the endpoint at rid-base)")
         }
         placement = .smmu(name: smmu, streams: streams, described: described)
-        if described, kind != .smmuV3 { attachedStreams[smmu, default: []].formUnion(streams) }
+        if !masks.isEmpty {
+          deviceMasks = masks
+          let masked = zip(streams, masks).filter { $0.1 != 0 }.map { "\(hex(UInt64($0.0)))/\(hex(UInt64($0.1)))" }.joined(separator: ", ")
+          notes.append(
+            "\(device.path): stream-match mask \(masked) on \(first.iommu); "
+              + (options.xen.sharesMaskedStreamMatchEntries
+                ? "Xen \(options.xen.name) writes it into the SMR and shares the entry with any stream inside it"
+                : "Xen \(options.xen.name) ignores it (SMR mask 0, before ef3b4768b3 in 4.20): only the ID itself is matched"))
+        }
+        if described, kind != .smmuV3 {
+          attachedStreams[smmu, default: []].formUnion(streams)
+          let requests = streams.indices.map { StreamMatchRegister(id: streams[$0], mask: masks.indices.contains($0) ? masks[$0] : 0) }
+          streamMatchRequests[smmu, default: []].append((device.path, requests))
+        }
       }
       let name = names.make(for: device.name)
       deviceNames[device.path] = name
-      statements.append(.device(DeviceDeclaration(name: name, placement: placement, coherent: device.coherent)))
+      statements.append(.device(DeviceDeclaration(name: name, placement: placement, coherent: device.coherent, streamMasks: deviceMasks)))
     }
 
     // The scenario language's SMMUv2 has the spec's 16 stream-map entries
@@ -230,6 +252,10 @@ extension Platform {
       if streams.count > hardwareEntries {
         notes.append("SMMU \(smmu) gets \(streams.count) attached streams, more than its \(hardwareEntries) stream-map entries: 'dmaverify run' cannot boot this scenario")
       }
+    }
+
+    for (smmu, devices) in streamMatchRequests.sorted(by: { $0.key < $1.key }) {
+      notes += Self.streamMatchSharing(devices, on: smmu, xen: options.xen)
     }
 
     // dom0.

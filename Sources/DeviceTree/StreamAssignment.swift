@@ -7,6 +7,12 @@ public struct StreamAssignment: Hashable, Sendable {
   /// first cell; a second SMMUv2 cell is an SMR mask, not an ID). For
   /// `iommu-map`, the first stream of the range (`iommu-base`).
   public var streamIDs: [UInt32]
+  /// Per ID of ``streamIDs``, the SMR mask an SMMUv1/v2 `iommus` specifier
+  /// gives it: the second cell, else the SMMU node's `stream-match-mask`,
+  /// kept to SMR.MASK's 15 bits — what `arm_smmu_dt_xlate_generic()`
+  /// (xen/drivers/passthrough/arm/smmu.c, RELEASE-4.16.0 … 4.21.0) packs
+  /// into the fwid above the ID. Empty when there is none.
+  public var streamMatchMasks: [UInt32] = []
   /// `iommu-map` only: the first requester ID and how many are mapped.
   public var requesterIDBase: UInt32?
   public var length: UInt32?

@@ -60,6 +60,14 @@ struct SMMUInstance {
   @usableFromInline var streamTable = StreamContextTable(streams: 0)
   /// ``XenSMMUPlatform/invalidatesReleasedS2VMIDs``.
   var invalidatesReleasedS2VMIDs = false
+  /// ``SMMU/sharesMaskedStreamMatchEntries``: Xen 4.20 on writes a
+  /// stream's device-tree mask into its SMR and shares entries.
+  var sharesMaskedStreamMatchEntries = true
+  /// SMMUv2: each device's stream map entries (`cfg->smendx[]`), allocated
+  /// on its first assignment and kept from then on (``SMMU/streamMapEntries``).
+  var streamMapEntries: [String: [Int]] = [:]
+  /// SMMUv2: `s2crs[idx].count` per stream map entry, as long as the SMRs.
+  var streamMapEntryCounts: [Int] = []
 
   enum Variant {
     case v2(V2)
@@ -104,6 +112,11 @@ struct SMMUInstance {
     iotlb = IOTLB(capacity: iotlbCapacity)
     try load(smmu.state, p2ms: p2ms)
     attachedDevices = smmu.attachedDevices
+    sharesMaskedStreamMatchEntries = smmu.sharesMaskedStreamMatchEntries
+    streamMapEntries = smmu.streamMapEntries
+    for (index, count) in smmu.streamMapEntryCounts where streamMapEntryCounts.indices.contains(index) {
+      streamMapEntryCounts[index] = count
+    }
   }
 
   /// Recomputes ``streamTable`` from the registers.
@@ -226,6 +239,9 @@ struct SMMUInstance {
       variant = .v2(V2(
         streamMatch: StreamMatchTable(smrs: registers.streamMatch, streamIDBits: streamIDBits),
         streamToContext: registers.streamToContext, unidentifiedStreamFaults: registers.unidentifiedStreamFaults))
+      // Xen's counts are its own bookkeeping, not registers: they survive
+      // a load for the entries that still exist.
+      streamMapEntryCounts = registers.streamMatch.indices.map { streamMapEntryCounts.indices.contains($0) ? streamMapEntryCounts[$0] : 0 }
       contexts = registers.contextBanks.enumerated().map { bank, domain in
         domain.map { TranslationContext(domain: $0, vmid: SMMUv2Registers.vmid(ofContextBank: bank), registers: p2ms[$0].map(ContextRegisters.init)) }
       }
@@ -316,28 +332,43 @@ struct SMMUInstance {
 
   // MARK: Attach and detach
 
-  /// `arm_smmu_assign_dev()` for one device's streams. Mirrors the spec's
-  /// ``SMMU`` attach, allocation choices included, so VMIDs agree:
+  /// `arm_smmu_assign_dev()` for one device's streams, `requests` being
+  /// each stream with its device-tree mask. Mirrors the spec's ``SMMU``
+  /// attach, allocation choices included, so VMIDs agree:
   ///
-  /// SMMUv2: `arm_smmu_init_domain_context()` takes the domain's existing
-  /// bank or the first free (`__arm_smmu_alloc_bitmap(context_map, 0, …)`,
-  /// stage 2 only) and programs it (``ContextRegisters``, VMID = cbndx + 1);
-  /// `arm_smmu_master_configure_smrs()` gives each stream the SME kept by an
-  /// earlier detach (`fc151829ba`) or the first invalid SMR, `{id, mask 0}`;
-  /// `arm_smmu_domain_add_master()` writes each S2CR = TRANS | cbndx.
+  /// SMMUv2: on the device's first assignment `arm_smmu_add_device()` →
+  /// `arm_smmu_master_alloc_smes()` claims an entry per stream through
+  /// ``StreamMatchTable/find(_:)`` (`arm_smmu_find_sme()`: an SMR entirely
+  /// matching the request, −EINVAL on a partial overlap, else the first
+  /// invalid one), writing `{id, mask}` — mask 0 before Xen 4.20 — into a
+  /// claimed entry whose count is 0 and counting the claim; all streams
+  /// are checked before any SMR is written. Later assignments reuse the
+  /// entries as kept (`fc151829ba`). `arm_smmu_init_domain_context()` then
+  /// takes the domain's existing bank or the first free
+  /// (`__arm_smmu_alloc_bitmap(context_map, 0, …)`, stage 2 only) and
+  /// programs it (``ContextRegisters``, VMID = cbndx + 1) — a refusal here
+  /// keeps the entries, as Xen's does — and `arm_smmu_domain_add_master()`
+  /// writes each entry's S2CR = TRANS | cbndx, shared entries included.
   ///
   /// SMMUv3: `arm_smmu_domain_finalise_s2()` takes the lowest free S2VMID
   /// from 1 (`arm_smmu_bitmap_alloc()`: `find_first_zero_bit()`, bit 0 set
   /// at init; smmu-v3.c, 4.15 … 4.21), with no TLB invalidation, and each
   /// STE becomes S2_TRANS with
-  /// S2TTB = the p2m root (`arm_smmu_write_strtab_ent()`).
-  ///
-  /// All checks come before any write, so a refusal changes nothing.
-  mutating func attach(device: String, streams: [StreamID], to domain: DomainID, p2m: XenP2M) throws(XenSMMUError) {
+  /// S2TTB = the p2m root (`arm_smmu_write_strtab_ent()`). All checks
+  /// come before any write, so a refusal changes nothing.
+  mutating func attach(device: String, requests: [StreamMatchRegister], to domain: DomainID, p2m: XenP2M) throws(XenSMMUError) {
     defer { rebuildStreamTable() }
     let registers = ContextRegisters(p2m: p2m)
     switch variant {
     case .v2(var v2):
+      let entries: [Int]
+      if let kept = streamMapEntries[device] {
+        entries = kept
+      } else {
+        entries = try allocateStreamMapEntries(requests, of: device, in: &v2.streamMatch)
+        streamMapEntries[device] = entries
+        variant = .v2(v2)
+      }
       let bank: Int
       if let existing = contexts.firstIndex(where: { $0?.domain == domain }) {
         bank = existing
@@ -345,18 +376,7 @@ struct SMMUInstance {
         guard let free = contexts.firstIndex(where: { $0 == nil }) else { throw .smmu(.outOfContextBanks(smmu: name)) }
         bank = free
       }
-      var claimed = v2.streamMatch.smrs
-      var entries: [Int] = []
-      for stream in streams {
-        let kept = claimed.indices.first { claimed[$0] == StreamMatchRegister(id: stream) }
-        guard let index = kept ?? claimed.firstIndex(of: nil) else { throw .smmu(.outOfStreamMapEntries(smmu: name)) }
-        claimed[index] = StreamMatchRegister(id: stream)
-        entries.append(index)
-      }
       contexts[bank] = TranslationContext(domain: domain, vmid: SMMUv2Registers.vmid(ofContextBank: bank), registers: registers)
-      for index in claimed.indices where claimed[index] != v2.streamMatch.smrs[index] {
-        v2.streamMatch.set(claimed[index], at: index)
-      }
       for index in entries { v2.streamToContext[index] = .translate(contextBank: bank) }
       variant = .v2(v2)
     case .v3(var v3):
@@ -374,14 +394,45 @@ struct SMMUInstance {
       let index = Self.intern(&v3, &contexts, vmid: vmid, domain: domain, registers: registers)
       contexts[index]?.registers = registers
       let linearBits = min(max(streamIDBits, 0), 16)
-      for stream in streams { v3.write(UInt32(index + 2), for: stream, linearBits: linearBits) }
+      for request in requests { v3.write(UInt32(index + 2), for: request.id, linearBits: linearBits) }
       variant = .v3(v3)
     }
     attachedDevices[domain, default: []].insert(device)
   }
 
-  /// `arm_smmu_deassign_dev()`. SMMUv2: every SME `{stream, mask 0}` of the
-  /// device's streams gets S2CR = FAULT and keeps its SMR (`fc151829ba`).
+  /// `arm_smmu_master_alloc_smes()`'s two loops: first every stream's
+  /// entry is found against the SMRs as the earlier streams leave them
+  /// (without touching `table`), then the SMRs of entries claimed at count
+  /// 0 are written. Throws before any write.
+  mutating func allocateStreamMapEntries(
+    _ requests: [StreamMatchRegister], of device: String, in table: inout StreamMatchTable
+  ) throws(XenSMMUError) -> [Int] {
+    var pending: [Int: StreamMatchRegister] = [:]
+    var counts = streamMapEntryCounts
+    var claimed: [Int] = []
+    for request in requests {
+      let wanted = sharesMaskedStreamMatchEntries ? request : StreamMatchRegister(id: request.id)
+      let index: Int
+      switch table.find(wanted, pending: pending) {
+      case .entry(let found): index = found
+      case .full: throw .smmu(.outOfStreamMapEntries(smmu: name))
+      case .partialOverlap(let entry):
+        let existing = pending[entry] ?? table.smrs[entry] ?? wanted
+        throw .smmu(.partialStreamMatchOverlap(device: device, smmu: name, request: wanted, entry: entry, existing: existing))
+      }
+      if counts[index] == 0 { pending[index] = wanted }
+      counts[index] += 1
+      claimed.append(index)
+    }
+    for (index, smr) in pending where table.smrs[index] != smr { table.set(smr, at: index) }
+    streamMapEntryCounts = counts
+    return claimed
+  }
+
+  /// `arm_smmu_deassign_dev()`. SMMUv2: each of the device's entries gets
+  /// `s2cr_init_val` — S2CR = FAULT, count 0 — and keeps its SMR
+  /// (`fc151829ba`; `arm_smmu_domain_remove_master()`, 4.17 … 4.21), so an
+  /// entry another device shares faults for it too.
   /// SMMUv3: the STEs become ABORT (`disable_bypass`). With the domain's
   /// last device the context is freed: on an SMMUv2 with its VMID
   /// invalidated (`arm_smmu_destroy_domain_context()` "nukes the TLB"), on
@@ -396,8 +447,9 @@ struct SMMUInstance {
     if lastDevice { attachedDevices[domain] = nil }
     switch variant {
     case .v2(var v2):
-      for (index, smr) in v2.streamMatch.smrs.enumerated() {
-        if let smr, streams.contains(smr.id), smr.mask == 0 { v2.streamToContext[index] = .fault }
+      for index in streamMapEntries[device] ?? [] where v2.streamToContext.indices.contains(index) {
+        v2.streamToContext[index] = .fault
+        streamMapEntryCounts[index] = 0
       }
       if lastDevice, let bank = contexts.firstIndex(where: { $0?.domain == domain }) {
         contexts[bank] = nil

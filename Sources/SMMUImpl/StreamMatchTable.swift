@@ -8,9 +8,10 @@ import Spec
 /// SMR matches when `(stream ^ SMR.ID) & ~SMR.MASK == 0`; no match →
 /// sCR0.USFCFG decides (Xen: 1, fault); two or more → stream match
 /// conflict, modelled as a fault as the spec does [uncertain there too].
-/// Xen itself only writes `{id, mask 0}` (`arm_smmu_master_configure_smrs()`:
-/// "We don't currently share SMRs"), but arbitrary registers are accepted
-/// so a scenario can show what masks do.
+/// Xen writes `{id, mask 0}` up to 4.19 ("We don't currently share SMRs",
+/// `arm_smmu_master_alloc_smes()`) and a device tree's `{id, mask}` from
+/// 4.20 (`ef3b4768b3`); arbitrary registers are accepted too, so a
+/// scenario can show what any masks do.
 ///
 /// The table covers streams below 2^min(streamIDBits, 16) — all of an
 /// SMMUv2's, whose SMR.ID is 15 bits (16 with EXIDS). A wider stream, which
@@ -56,6 +57,28 @@ struct StreamMatchTable: Sendable {
       found = Int16(index)
     }
     return found
+  }
+
+  /// `arm_smmu_find_sme()` over the SMRs with `pending` written over them
+  /// (the SMRs Xen has claimed but not yet written to the hardware):
+  /// the first valid SMR entirely matching `request`, −EINVAL for one
+  /// overlapping it otherwise, else the first invalid entry
+  /// (``SMMU/findStreamMapEntry(for:in:)`` is the spec's).
+  func find(_ request: StreamMatchRegister, pending: [Int: StreamMatchRegister]) -> StreamMapEntrySearch {
+    var free: Int?
+    for index in smrs.indices {
+      guard let smr = pending[index] ?? smrs[index] else {
+        if free == nil { free = index }
+        continue
+      }
+      // Inside: every bit the request leaves free, the SMR leaves free too,
+      // and they agree on the bits the SMR fixes.
+      let inside = request.mask & ~smr.mask == 0 && (request.id ^ smr.id) & ~smr.mask == 0
+      if inside { return .entry(index) }
+      if (request.id ^ smr.id) & ~(smr.mask | request.mask) == 0 { return .partialOverlap(entry: index) }
+    }
+    if let free { return .entry(free) }
+    return .full
   }
 
   /// Writes SMR `index` (SMR.VALID = 0 when nil).

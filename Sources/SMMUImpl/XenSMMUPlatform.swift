@@ -153,7 +153,7 @@ public final class XenSMMUPlatform {
   /// the IOMMU enabled.
   public func attach(_ deviceName: String, to domain: DomainID) throws(XenSMMUError) {
     let device = try device(named: deviceName)
-    guard case .behindSMMU(let smmuName, let streams, let described) = device.attachment else {
+    guard case .behindSMMU(let smmuName, _, let described) = device.attachment else {
       throw .smmu(.notBehindSMMU(device: deviceName))
     }
     guard described else { throw .smmu(.undescribed(device: deviceName)) }
@@ -161,7 +161,7 @@ public final class XenSMMUPlatform {
     guard let index = indexByName[smmuName] else { throw .smmu(.unknownSMMU(smmuName)) }
     guard let p2m = p2ms[domain] else { throw .unknownDomain(domain) }
     guard p2m.iommuEnabled else { throw .iommuDisabled(domain) }
-    try instances[index].value.attach(device: deviceName, streams: streams, to: domain, p2m: p2m)
+    try instances[index].value.attach(device: deviceName, requests: device.streamMatchRequests, to: domain, p2m: p2m)
     assignments[deviceName] = domain
   }
 
@@ -179,9 +179,10 @@ public final class XenSMMUPlatform {
   }
 
   /// `handle_device()` while building dom0 (§6.3): every described device
-  /// not yet assigned goes to dom0.
+  /// not yet assigned and not kept for a guest (``Device/passthrough``)
+  /// goes to dom0.
   public func assignDescribedDevicesToDom0() throws(XenSMMUError) {
-    for device in devices where assignments[device.name] == nil {
+    for device in devices where assignments[device.name] == nil && !device.passthrough {
       if case .behindSMMU(_, _, described: true) = device.attachment { try attach(device.name, to: .dom0) }
     }
   }

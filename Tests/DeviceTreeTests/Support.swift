@@ -7,7 +7,7 @@ import Testing
 /// and as the DTB dtc made of them (so that the DTB tests need no dtc).
 enum Fixtures {
   static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
-  static let boards = ["orchard", "quarry", "harbour", "grove", "ridge", "ledge", "crest"]
+  static let boards = ["orchard", "quarry", "harbour", "grove", "ridge", "ledge", "crest", "thicket"]
 
   static func path(_ board: String, _ suffix: String = "dtb") -> String {
     directory.appendingPathComponent("\(board).\(suffix)").path

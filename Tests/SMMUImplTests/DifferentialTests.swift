@@ -88,10 +88,11 @@ struct DifferentialTests {
     #expect(translated > 0, "seed \(hex(seed)): some probes translate through a context")
   }
 
-  /// Hand-set SMMUv2 registers with SMR masks (Xen writes only mask 0,
-  /// but the architecture matches under a mask) and overlapping SMRs, then
-  /// attaches that write SMRs incrementally: every one of the 2^15
-  /// streams resolves as the spec's scan of the SMRs says.
+  /// Hand-set SMMUv2 registers with SMR masks (any masks, where Xen writes
+  /// only device-tree ones from 4.20) and overlapping SMRs, then attaches
+  /// that reuse a hand-set SMR covering their stream or write one
+  /// incrementally (`arm_smmu_find_sme()`): every one of the 2^15 streams
+  /// resolves as the spec's scan of the SMRs says.
   @Test("SMR masks and conflicts: every stream resolves as the spec says", arguments: seeds.prefix(3))
   func maskedStreamMatching(seed: UInt64) throws {
     var random = SplitMix64(seed: seed)

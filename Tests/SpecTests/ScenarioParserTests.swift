@@ -77,10 +77,14 @@ struct ScenarioParserTests {
       ("p2m dom0 unmap 0x1000 size 6K", "x:1:28: error: expected a removal size from 4K to 1G in whole pages, found 6K"),
       ("p2m dom0 unmap 0xFFFFFFFFFFFFF000 size 8K", "x:1:40: error: expected the removal's guest range to end at or below 2^64"),
       ("device 9nic untranslated", "x:1:8: error: expected the device's name (letters, digits, - and _, starting with a letter), found '9nic'"),
-      ("device nic smmu s0 streams 0x10,,0x11", "x:1:28: error: expected stream IDs such as 0x10,0x11, found an empty entry in '0x10,,0x11'"),
-      ("device nic smmu s0 streams 0x1ffffffff", "x:1:28: error: expected a stream ID, found 0x1ffffffff"),
+      ("device nic smmu s0 streams 0x10,,0x11", "x:1:28: error: expected stream IDs such as 0x10,0x11 or 0x10/0xf, found an empty entry in '0x10,,0x11'"),
+      ("device nic smmu s0 streams 0x1ffffffff", "x:1:28: error: expected a stream ID or <id>/<mask>, found 0x1ffffffff"),
+      ("device nic smmu s0 streams 0x10/0x8000", "x:1:28: error: expected a stream-match mask of at most 15 bits (0x7fff) after '/', found '0x8000'"),
+      ("device nic smmu s0 streams 0x10/", "x:1:28: error: expected a stream-match mask of at most 15 bits (0x7fff) after '/', found ''"),
+      ("device nic smmu s0 streams 0x10/0x1/0x2", "x:1:28: error: expected a stream ID or <id>/<mask>, found 0x10/0x1/0x2"),
+      ("smmu s0 v3\ndevice nic smmu s0 streams 0x20,0x10/0xf", "x:2:28: error: expected a stream ID without a mask: s0 is an SMMUv3, which has no SMRs, found 0x10/0xf"),
       ("device nic untranslated dma-mask 80", "x:1:34: error: expected the DMA mask width in bits in 12...64, found 80"),
-      ("device nic untranslated shiny", "x:1:25: error: expected a device property (coherent, non-coherent, dma-mask), found 'shiny'"),
+      ("device nic untranslated shiny", "x:1:25: error: expected a device property (coherent, non-coherent, dma-mask, passthrough), found 'shiny'"),
       ("dom0 direct-mapped", "x:1:19: error: expected 'memory', found the end of the line"),
       ("dom0 coloured 3-1 memory 4K", "x:1:15: error: expected a colour list such as 0-3,8 (ascending, no empty entries), found '3-1'"),
       ("dom0 coloured 4,2 memory 4K", "x:1:15: error: expected colours in ascending order without overlaps, found '4,2'"),
@@ -106,6 +110,29 @@ struct ScenarioParserTests {
     } catch {
       #expect(error.description.hasPrefix(message), "\(error)")
     }
+  }
+
+  /// `arm_smmu_dt_xlate_generic()` (smmu.c) packs a stream's SMR mask
+  /// beside its ID; the scenario writes it `<id>/<mask>`, per stream.
+  @Test("a masked stream parses as its ID with the mask beside it, and an SMMUv3 declared later does not refuse it")
+  func maskedStreams() throws {
+    let text = """
+      smmu s0 v2
+      device a smmu s0 streams 0x10/0xf,0x20
+      device b smmu s0 streams 0x30,0x40
+      device c smmu s1 streams 0x10/0x7fff
+      smmu s1 v3
+      """
+    let devices = try ScenarioParser.parse(text).statements.compactMap { statement -> DeviceDeclaration? in
+      guard case .device(let device) = statement.kind else { return nil }
+      return device
+    }
+    #expect(devices.map(\.streamMasks) == [[0xF, 0], [], [0x7FFF]])
+    guard case .smmu(_, let streams, _) = devices.first?.placement else {
+      Issue.record("expected device a behind s0")
+      return
+    }
+    #expect(streams == [0x10, 0x20])
   }
 
   @Test("a scenario of exactly the statement bound parses; one more statement is an error naming its line")

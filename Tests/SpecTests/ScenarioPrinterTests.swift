@@ -4,6 +4,9 @@ import Testing
 /// Random scenarios over every statement kind, for the round-trip property.
 struct RandomScenarios {
   var random: SplitMix64
+  /// The version each SMMU name was first declared with: the parser refuses
+  /// a stream-match mask behind one first declared v3.
+  var firstSMMUVersions: [String: SMMUVersion] = [:]
 
   mutating func pick<T>(_ choices: [T]) -> T { choices[Int(random.next() % UInt64(choices.count))] }
   mutating func page() -> UInt64 { (random.next() % (1 << 28)) << 12 }
@@ -29,13 +32,26 @@ struct RandomScenarios {
     case 6: return .linuxPolicy(pick(DMAPolicy.allCases))
     case 7:
       let version = pick(SMMUVersion.allCases)
+      let name = name()
+      if firstSMMUVersions[name] == nil { firstSMMUVersions[name] = version }
       return .smmu(
-        name: name(), version: version, streamMapEntries: version == .v2 ? pick([nil, 1, 128]) : nil, iotlbEntries: pick([nil, 1, 256, 1 << 24]))
+        name: name, version: version, streamMapEntries: version == .v2 ? pick([nil, 1, 128]) : nil, iotlbEntries: pick([nil, 1, 256, 1 << 24]))
     case 8:
+      let smmu = name()
+      let streams = (0..<(1 + random.next() % 3)).map { _ in UInt32(random.next() % 0x1_0000) }
       let placement: DeviceDeclaration.Placement =
-        random.next() % 2 == 0
-        ? .untranslated : .smmu(name: name(), streams: (0..<(1 + random.next() % 3)).map { _ in UInt32(random.next() % 0x1_0000) }, described: random.next() % 2 == 0)
-      return .device(DeviceDeclaration(name: name(), placement: placement, coherent: random.next() % 2 == 0, dmaMaskBits: 12 + Int(random.next() % 53)))
+        random.next() % 2 == 0 ? .untranslated : .smmu(name: smmu, streams: streams, described: random.next() % 2 == 0)
+      // Masks (15 bits, at least one non-zero, as the parser gives them)
+      // only where the parser would take them: not behind an SMMUv3
+      // declared earlier.
+      var masks: [UInt32] = []
+      if case .smmu = placement, firstSMMUVersions[smmu] != .v3, random.next() % 2 == 0 {
+        masks = streams.map { _ in random.next() % 2 == 0 ? 0 : UInt32(random.next() % 0x8000) }
+        if !masks.contains(where: { $0 != 0 }) { masks[0] = 1 }
+      }
+      return .device(DeviceDeclaration(
+        name: name(), placement: placement, coherent: random.next() % 2 == 0, dmaMaskBits: 12 + Int(random.next() % 53), streamMasks: masks,
+        passthrough: random.next() % 4 == 0))
     case 9: return random.next() % 3 == 0 ? .swiotlbPool(address: page(), size: (1 + random.next() % 256) << 12) : .dom0(random.next() % 2 == 0 ? .directMapped : .coloured(colours: colours()), size: (1 + random.next() % 4096) << 12)
     case 10:
       let memory: DomUDeclaration.Memory =
@@ -59,7 +75,8 @@ struct RandomScenarios {
   }
 
   mutating func scenario() -> Scenario {
-    Scenario(
+    firstSMMUVersions = [:]
+    return Scenario(
       name: random.next() % 2 == 0 ? nil : "random #\(random.next() % 1000)",
       statements: (0..<(random.next() % 30)).map { _ in Statement(statement()) })
   }

@@ -33,12 +33,33 @@ public struct Device: Hashable, Sendable, CustomStringConvertible {
   /// Width of the device's DMA mask, `DMA_BIT_MASK(n)` (1...64).
   public var dmaMaskBits: Int
   public var attachment: DeviceAttachment
+  /// The SMR mask the device tree gives each stream of ``attachment``, by
+  /// position; empty (or shorter) means mask 0. Only an SMMUv2 matches
+  /// through masks: ``StreamMatchRegister/mask``, from a second `iommus`
+  /// cell or the SMMU's `stream-match-mask` (`arm_smmu_dt_xlate_generic()`,
+  /// smmu.c). Whether Xen writes it into the SMR is the release's
+  /// (``XenVersion/sharesMaskedStreamMatchEntries``).
+  public var streamMatchMasks: [StreamID]
+  /// The node has `xen,passthrough`: Xen keeps the device for a guest, so
+  /// while building dom0 `handle_device()` neither adds it to the IOMMU nor
+  /// assigns it (`need_mapping = !dt_device_for_passthrough(dev)` in
+  /// xen/arch/arm/domain_build.c, RELEASE-4.16.0; `own_device` in
+  /// xen/arch/arm/device.c, RELEASE-4.19.0 … 4.21.0). Its first assignment
+  /// is the toolstack's (`XEN_DOMCTL_assign_device` → `iommu_add_dt_device()`,
+  /// `iommu_assign_dt_device()`, xen/drivers/passthrough/device_tree.c),
+  /// which is when an SMMUv2 allocates its stream map entries.
+  public var passthrough: Bool
 
-  public init(name: String, coherent: Bool = true, dmaMaskBits: Int = 64, attachment: DeviceAttachment) {
+  public init(
+    name: String, coherent: Bool = true, dmaMaskBits: Int = 64, attachment: DeviceAttachment, streamMatchMasks: [StreamID] = [],
+    passthrough: Bool = false
+  ) {
     self.name = name
     self.coherent = coherent
     self.dmaMaskBits = dmaMaskBits
     self.attachment = attachment
+    self.streamMatchMasks = streamMatchMasks
+    self.passthrough = passthrough
   }
 
   /// `DMA_BIT_MASK(dmaMaskBits)` (include/linux/dma-mapping.h).
@@ -47,7 +68,12 @@ public struct Device: Hashable, Sendable, CustomStringConvertible {
   }
 
   public var description: String {
-    "\(name) (\(coherent ? "coherent" : "non-coherent"), \(dmaMaskBits)-bit mask, \(attachment))"
+    var placement = attachment.description
+    if case .behindSMMU(let smmu, let ids, let described) = attachment, streamMatchMasks.contains(where: { $0 != 0 }) {
+      let streams = ids.indices.map { hex(UInt64(ids[$0])) + (streamMatchMask(at: $0) == 0 ? "" : "/" + hex(UInt64(streamMatchMask(at: $0)))) }
+      placement = "behind \(smmu) streams \(streams.joined(separator: ","))" + (described ? "" : " (undescribed)")
+    }
+    return "\(name) (\(coherent ? "coherent" : "non-coherent"), \(dmaMaskBits)-bit mask, \(placement)\(passthrough ? ", passthrough" : ""))"
   }
 }
 

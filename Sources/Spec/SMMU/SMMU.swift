@@ -19,6 +19,25 @@ public struct SMMU: Hashable, Sendable, CustomStringConvertible {
   /// implementation with an IOTLB reads it; a small one makes two VMIDs'
   /// entries for one page share a slot, which a large one hides.
   public var iotlbEntries: Int?
+  /// Whether Xen writes a stream's device-tree mask into its SMR and lets
+  /// streams share entries (``XenVersion/sharesMaskedStreamMatchEntries``:
+  /// Xen 4.20 on). The scenario sets it from its `xen` release; an SMMU
+  /// built in code behaves as the default release's.
+  public var sharesMaskedStreamMatchEntries = XenVersion.defaultRelease.sharesMaskedStreamMatchEntries
+  /// SMMUv2: the stream map entries Xen allocated to each device, by stream
+  /// position (`cfg->smendx[]`). Allocated on the device's first assignment
+  /// (`arm_smmu_assign_dev()` → `arm_smmu_add_device()` →
+  /// `arm_smmu_master_alloc_smes()`, 4.16 … 4.21, only while the device has
+  /// no IOMMU group yet) and never freed since `fc151829ba` (4.17): detach
+  /// only resets their S2CRs.
+  public internal(set) var streamMapEntries: [String: [Int]] = [:]
+  /// SMMUv2: `s2crs[idx].count`, the number of streams that claimed entry
+  /// `idx` since its S2CR was last reset (absent: 0). A claim of an entry
+  /// whose count is 0 rewrites its SMR (`arm_smmu_master_alloc_smes()`);
+  /// a detach resets the count with the S2CR (`s2cr_init_val`,
+  /// `arm_smmu_domain_remove_master()`), even for an entry other devices
+  /// still share.
+  public internal(set) var streamMapEntryCounts: [Int: Int] = [:]
 
   /// An SMMUv2 after `arm_smmu_device_reset()`.
   public static func v2(name: String, streamMapEntries: Int = 16, contextBanks: Int = 8, streamIDBits: Int = 15) -> SMMU {
@@ -46,24 +65,66 @@ public struct SMMU: Hashable, Sendable, CustomStringConvertible {
 
   public var description: String { "\(name) (SMMU\(version.rawValue))" }
 
-  /// Attaches `streams` to `domain`'s context, allocating the context on
-  /// the domain's first device on this SMMU.
+  /// Attaches a device's streams to `domain`'s context, allocating the
+  /// context on the domain's first device on this SMMU. `requests` are the
+  /// device's streams with their device-tree masks
+  /// (``Device/streamMatchRequests``).
   ///
-  /// SMMUv2 (`arm_smmu_assign_dev()` → `arm_smmu_init_domain_context()`,
-  /// `arm_smmu_domain_add_master()`, smmu.c): the context bank is the first
-  /// free one (`__arm_smmu_alloc_bitmap(context_map, 0, …)` for stage 2);
-  /// each stream gets an SME, reused if one was kept by an earlier detach
-  /// (`fc151829ba`) or else the first invalid SMR, written `{id, mask 0}`
-  /// ("We don't currently share SMRs"); its S2CR becomes TRANS to the bank.
+  /// SMMUv2 (`arm_smmu_assign_dev()`, smmu.c): on the device's first
+  /// assignment `arm_smmu_master_alloc_smes()` finds each stream an entry
+  /// (``findStreamMapEntry(for:in:)``: reuse, −EINVAL or the first free),
+  /// writes the SMR of a claimed entry whose count is 0 and counts the
+  /// claim; a later assignment reuses those entries as they are. Then
+  /// `arm_smmu_init_domain_context()` takes the domain's bank or the first
+  /// free one (`__arm_smmu_alloc_bitmap(context_map, 0, …)`, stage 2), so
+  /// a refusal for want of a bank leaves the entries allocated, as Xen
+  /// does; and `arm_smmu_domain_add_master()` writes each entry's S2CR =
+  /// TRANS to the bank — shared entries included, so every other device
+  /// whose stream matches them now translates through this domain
+  /// (RELEASE-4.20.0 and 4.21.0).
+  ///
+  /// A refused allocation changes nothing here. **[uncertain, not
+  /// modelled]** In Xen it changes two things the registers do not show:
+  /// `arm_smmu_add_device()` has already given the device its IOMMU group,
+  /// so the next assignment skips the allocation and writes the S2CR of
+  /// `cfg->smendx[i]` = `INVALID_SMENDX` (−1); and the rollback
+  /// (`arm_smmu_free_sme()`) may mark invalid, in Xen's copy only, an entry
+  /// a detached device kept at count 0. The model allocates again.
   ///
   /// SMMUv3 (`arm_smmu_attach_dev()`, `arm_smmu_domain_finalise_s2()`,
   /// smmu-v3.c): the S2VMID is the lowest free in the VMID bitmap, from 1
   /// **[uncertain: whether Xen's import reserves VMID 0; the VMID is only
   /// reported, so no outcome depends on it]**; each stream's STE becomes
   /// S2_TRANS.
-  mutating func attach(device: String, streams: [StreamID], to domain: DomainID) throws(SMMUError) {
+  mutating func attach(device: String, requests: [StreamMatchRegister], to domain: DomainID) throws(SMMUError) {
     switch state {
     case .v2(var registers):
+      let entries: [Int]
+      if let kept = streamMapEntries[device] {
+        entries = kept
+      } else {
+        var smrs = registers.streamMatch
+        var counts = streamMapEntryCounts
+        var claimed: [Int] = []
+        for request in requests {
+          let wanted = sharesMaskedStreamMatchEntries ? request : StreamMatchRegister(id: request.id)
+          let index: Int
+          switch Self.findStreamMapEntry(for: wanted, in: smrs) {
+          case .entry(let found): index = found
+          case .full: throw .outOfStreamMapEntries(smmu: name)
+          case .partialOverlap(let entry):
+            throw .partialStreamMatchOverlap(device: device, smmu: name, request: wanted, entry: entry, existing: smrs[entry] ?? wanted)
+          }
+          if counts[index, default: 0] == 0 { smrs[index] = wanted }
+          counts[index, default: 0] += 1
+          claimed.append(index)
+        }
+        registers.streamMatch = smrs
+        streamMapEntryCounts = counts
+        streamMapEntries[device] = claimed
+        state = .v2(registers)
+        entries = claimed
+      }
       let bank: Int
       if let existing = registers.contextBanks.firstIndex(of: domain) {
         bank = existing
@@ -71,16 +132,7 @@ public struct SMMU: Hashable, Sendable, CustomStringConvertible {
         guard let free = registers.contextBanks.firstIndex(of: nil) else { throw .outOfContextBanks(smmu: name) }
         bank = free
       }
-      var entries: [Int] = []
-      var claimed = registers.streamMatch
-      for stream in streams {
-        let kept = claimed.indices.first { claimed[$0] == StreamMatchRegister(id: stream) }
-        guard let index = kept ?? claimed.firstIndex(of: nil) else { throw .outOfStreamMapEntries(smmu: name) }
-        claimed[index] = StreamMatchRegister(id: stream)
-        entries.append(index)
-      }
       registers.contextBanks[bank] = domain
-      registers.streamMatch = claimed
       for index in entries { registers.streamToContext[index] = .translate(contextBank: bank) }
       state = .v2(registers)
     case .v3(var table):
@@ -95,7 +147,7 @@ public struct SMMU: Hashable, Sendable, CustomStringConvertible {
         vmid = free
       }
       table.vmids[domain] = vmid
-      for stream in streams { table.entries[stream] = .s2Translate(vmid: vmid, domain: domain) }
+      for request in requests { table.entries[request.id] = .s2Translate(vmid: vmid, domain: domain) }
       state = .v3(table)
     }
     attachedDevices[domain, default: []].insert(device)
@@ -103,9 +155,12 @@ public struct SMMU: Hashable, Sendable, CustomStringConvertible {
 
   /// Detaches `streams` of `device` from `domain`.
   ///
-  /// SMMUv2: S2CR back to FAULT, the SMEs kept for a later attach
-  /// (`fc151829ba`, Aug 2022: freeing them caused global faults on
-  /// reassignment). SMMUv3: STE back to ABORT (`arm_smmu_detach_dev()` →
+  /// SMMUv2: the S2CR of each of the device's entries back to
+  /// `s2cr_init_val` — FAULT, count 0 — and the SMRs kept for a later
+  /// attach (`fc151829ba`, Aug 2022: freeing them caused global faults on
+  /// reassignment; `arm_smmu_detach_dev()` → `arm_smmu_domain_remove_master()`,
+  /// RELEASE-4.17.0 … 4.21.0). An entry another device shares faults for
+  /// that device too. SMMUv3: STE back to ABORT (`arm_smmu_detach_dev()` →
   /// `arm_smmu_install_ste_for_dev()` with no domain, `disable_bypass`).
   /// The domain's context bank or VMID is freed with its last device.
   mutating func detach(device: String, streams: [StreamID], from domain: DomainID) {
@@ -114,8 +169,9 @@ public struct SMMU: Hashable, Sendable, CustomStringConvertible {
     if lastDevice { attachedDevices[domain] = nil }
     switch state {
     case .v2(var registers):
-      for (index, smr) in registers.streamMatch.enumerated() {
-        if let smr, streams.contains(smr.id), smr.mask == 0 { registers.streamToContext[index] = .fault }
+      for index in streamMapEntries[device] ?? [] where registers.streamToContext.indices.contains(index) {
+        registers.streamToContext[index] = .fault
+        streamMapEntryCounts[index] = nil
       }
       if lastDevice, let bank = registers.contextBanks.firstIndex(of: domain) { registers.contextBanks[bank] = nil }
       state = .v2(registers)

@@ -16,6 +16,15 @@ public enum SMMUError: Error, Hashable, Sendable, CustomStringConvertible {
   case outOfStreamMapEntries(smmu: String)
   case outOfContextBanks(smmu: String)
   case outOfVMIDs(smmu: String)
+  /// `arm_smmu_find_sme()` (smmu.c, RELEASE-4.20.0 on) returns −EINVAL
+  /// when the new `{id, mask}` overlaps a valid SMR without being entirely
+  /// inside it: some stream would match both, a stream match conflict.
+  case partialStreamMatchOverlap(device: String, smmu: String, request: StreamMatchRegister, entry: Int, existing: StreamMatchRegister)
+  /// A device-tree mask wider than SMR.MASK's 15 bits.
+  case streamMatchMaskOutOfRange(device: String, mask: StreamID)
+  /// A mask on a device behind an SMMUv3, which has no SMRs: its stream
+  /// table is indexed by the stream ID.
+  case streamMatchMaskWithoutSMRs(device: String, smmu: String)
   case malformedRegisters(String)
 
   public var description: String {
@@ -34,6 +43,10 @@ public enum SMMUError: Error, Hashable, Sendable, CustomStringConvertible {
     case .outOfStreamMapEntries(let smmu): "\(smmu) has no free stream map entry"
     case .outOfContextBanks(let smmu): "\(smmu) has no free context bank"
     case .outOfVMIDs(let smmu): "\(smmu) has no free VMID"
+    case .partialStreamMatchOverlap(let device, let smmu, let request, let entry, let existing):
+      "\(device): \(request) partly overlaps SME \(entry) \(existing) on \(smmu) (arm_smmu_find_sme: -EINVAL)"
+    case .streamMatchMaskOutOfRange(let device, let mask): "\(device): stream-match mask \(hex(UInt64(mask))) does not fit SMR.MASK's 15 bits"
+    case .streamMatchMaskWithoutSMRs(let device, let smmu): "\(device): a stream-match mask on \(smmu), an SMMUv3 without SMRs"
     case .malformedRegisters(let why): "malformed SMMU registers: \(why)"
     }
   }

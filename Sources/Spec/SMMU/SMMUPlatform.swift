@@ -10,7 +10,8 @@ public struct SMMUPlatform: Hashable, Sendable {
   /// A platform as Xen leaves it after probing the SMMUs: nothing attached.
   /// - Throws: ``SMMUError`` for a duplicate name, a device on an unknown
   ///   SMMU, a device behind an SMMU without streams, a stream ID too wide
-  ///   for its SMMU, or a DMA mask outside 1...64 bits.
+  ///   for its SMMU, a stream-match mask wider than 15 bits or on an
+  ///   SMMUv3, or a DMA mask outside 1...64 bits.
   public init(smmus: [SMMU], devices: [Device]) throws(SMMUError) {
     var byName: [String: SMMU] = [:]
     for smmu in smmus {
@@ -29,6 +30,10 @@ public struct SMMUPlatform: Hashable, Sendable {
         for stream in streams where smmu.streamIDBits < 32 && stream >> StreamID(smmu.streamIDBits) != 0 {
           throw .streamIDOutOfRange(device: device.name, stream: stream, bits: smmu.streamIDBits)
         }
+        for mask in device.streamMatchMasks.prefix(streams.count) where mask != 0 {
+          guard smmu.version == .v2 else { throw .streamMatchMaskWithoutSMRs(device: device.name, smmu: smmuName) }
+          guard mask <= Device.streamMatchMaskLimit else { throw .streamMatchMaskOutOfRange(device: device.name, mask: mask) }
+        }
       }
     }
     self.smmus = byName
@@ -44,14 +49,16 @@ public struct SMMUPlatform: Hashable, Sendable {
   /// device to `domain`'s context on its SMMU.
   public mutating func attach(_ deviceName: String, to domain: DomainID) throws(SMMUError) {
     let device = try device(named: deviceName)
-    guard case .behindSMMU(let smmuName, let streams, let described) = device.attachment else {
+    guard case .behindSMMU(let smmuName, _, let described) = device.attachment else {
       throw .notBehindSMMU(device: deviceName)
     }
     guard described else { throw .undescribed(device: deviceName) }
     if let current = assignments[deviceName] { throw .alreadyAttached(device: deviceName, domain: current) }
     guard var smmu = smmus[smmuName] else { throw .unknownSMMU(smmuName) }
-    try smmu.attach(device: deviceName, streams: streams, to: domain)
-    smmus[smmuName] = smmu
+    // A refusal may still have changed the SMMU: Xen keeps the stream map
+    // entries it allocated before running out of context banks.
+    defer { smmus[smmuName] = smmu }
+    try smmu.attach(device: deviceName, requests: device.streamMatchRequests, to: domain)
     assignments[deviceName] = domain
   }
 
@@ -69,12 +76,13 @@ public struct SMMUPlatform: Hashable, Sendable {
     assignments[deviceName] = nil
   }
 
-  /// What `handle_device()` (xen/arch/arm/domain_build.c, §6.3) does while
-  /// building dom0: every device given to dom0 whose streams Xen knows is
-  /// assigned to dom0; the others are left as they are (undescribed ones
-  /// fault or abort, those not behind an SMMU are untranslated).
+  /// What `handle_device()` (xen/arch/arm/domain_build.c, §6.3; device.c
+  /// from 4.19) does while building dom0: every device given to dom0 whose
+  /// streams Xen knows is assigned to dom0; the others are left as they
+  /// are (undescribed ones fault or abort, those not behind an SMMU are
+  /// untranslated, ``Device/passthrough`` ones wait for their guest).
   public mutating func assignDescribedDevicesToDom0() throws(SMMUError) {
-    for device in devices where assignments[device.name] == nil {
+    for device in devices where assignments[device.name] == nil && !device.passthrough {
       if case .behindSMMU(_, _, described: true) = device.attachment {
         try attach(device.name, to: .dom0)
       }

@@ -10,11 +10,23 @@ public struct DeviceDeclaration: Hashable, Sendable {
   public var placement: Placement
   public var coherent: Bool
   public var dmaMaskBits: Int
+  /// The SMR mask of each stream of an `.smmu` placement, by position
+  /// (`streams 0x10/0xf,0x20`); empty, or shorter than the streams, means
+  /// mask 0. A mask comes from a second `iommus` cell or the SMMU's
+  /// `stream-match-mask` (``Device/streamMatchMasks``).
+  public var streamMasks: [UInt32]
+  /// `passthrough`: the device tree marks it `xen,passthrough`, so Xen
+  /// does not assign it to dom0 at boot (``Device/passthrough``).
+  public var passthrough: Bool
 
-  public init(name: String, placement: Placement, coherent: Bool = true, dmaMaskBits: Int = 64) {
+  public init(
+    name: String, placement: Placement, coherent: Bool = true, dmaMaskBits: Int = 64, streamMasks: [UInt32] = [], passthrough: Bool = false
+  ) {
     self.name = name
     self.placement = placement
     self.coherent = coherent
     self.dmaMaskBits = dmaMaskBits
+    self.streamMasks = streamMasks
+    self.passthrough = passthrough
   }
 }

@@ -47,9 +47,10 @@ public struct ScenarioExecution {
 
   // MARK: What an implementation needs to run the same DMA
 
-  /// The SMMUs as declared, before boot touched them: what an
-  /// implementation probes to build its own platform.
-  public var declaredSMMUs: [SMMU] { machine.declaration.smmus }
+  /// The SMMUs as declared, before boot touched them, driven as the
+  /// declared release drives them (``SMMU/sharesMaskedStreamMatchEntries``):
+  /// what an implementation probes to build its own platform.
+  public var declaredSMMUs: [SMMU] { machine.declaration.smmusAsXenDrivesThem }
 
   /// The SMMUs and their attachments now, once dom0 exists.
   public var smmuPlatform: SMMUPlatform? { machine.system?.platform }

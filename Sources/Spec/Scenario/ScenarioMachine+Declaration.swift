@@ -62,7 +62,22 @@ extension ScenarioMachine {
           guard smmus.contains(where: { $0.name == smmu }) else { throw fail("SMMU \(smmu) is not declared") }
           attachment = .behindSMMU(smmu: smmu, streamIDs: streams, described: described)
         }
-        let device = Device(name: declaration.name, coherent: declaration.coherent, dmaMaskBits: declaration.dmaMaskBits, attachment: attachment)
+        var masks = declaration.streamMasks
+        while masks.last == 0 { masks.removeLast() }
+        if !masks.isEmpty {
+          guard case .smmu(let smmuName, let streams, _) = declaration.placement, masks.count <= streams.count else {
+            throw fail("expected a stream-match mask only on a stream of a device behind an SMMU")
+          }
+          guard smmus.first(where: { $0.name == smmuName })?.version == .v2 else {
+            throw fail("expected no stream-match mask behind \(smmuName), an SMMUv3 (it has no SMRs)")
+          }
+          if let wide = masks.first(where: { $0 > Device.streamMatchMaskLimit }) {
+            throw fail("expected a stream-match mask of at most 15 bits (SMR.MASK), found \(hex(UInt64(wide)))")
+          }
+        }
+        let device = Device(
+          name: declaration.name, coherent: declaration.coherent, dmaMaskBits: declaration.dmaMaskBits, attachment: attachment,
+          streamMatchMasks: masks, passthrough: declaration.passthrough)
         devices.append(device)
         return "device \(device)"
       case .swiotlbPool(let address, let size):
@@ -70,6 +85,17 @@ extension ScenarioMachine {
         return "swiotlb bounce pool at dom0 \(hex(address)), \(size >> 10) KiB"
       case .dom0, .domU, .attach, .detach, .grant, .ungrant, .foreign, .unforeign, .p2mMap, .p2mUnmap, .setWay, .dma:
         return nil
+      }
+    }
+
+    /// The declared SMMUs with the declared release's stream-match
+    /// behaviour (``XenVersion/sharesMaskedStreamMatchEntries``), whatever
+    /// the order of the `xen` and `smmu` statements.
+    var smmusAsXenDrivesThem: [SMMU] {
+      smmus.map { smmu in
+        var smmu = smmu
+        smmu.sharesMaskedStreamMatchEntries = version.sharesMaskedStreamMatchEntries
+        return smmu
       }
     }
 
@@ -106,7 +132,7 @@ extension ScenarioMachine {
 
       var platform: SMMUPlatform
       do {
-        platform = try SMMUPlatform(smmus: smmus, devices: devices)
+        platform = try SMMUPlatform(smmus: smmusAsXenDrivesThem, devices: devices)
         if iommuEnabled {
           try platform.assignDescribedDevicesToDom0()
         } else {

@@ -10,6 +10,9 @@ public enum ScenarioParser {
 
   public static func parse(_ text: String, file: String? = nil) throws(ScenarioError) -> Scenario {
     var scenario = Scenario()
+    // The SMMUs declared so far, for refusing a stream-match mask behind
+    // an SMMUv3 where it is written.
+    var smmuVersions: [String: SMMUVersion] = [:]
     // "\r\n" is one Character in Swift, so splitting on "\n" alone would
     // leave a CRLF file one long line.
     let lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
@@ -31,7 +34,9 @@ public enum ScenarioParser {
               location: reader.location,
               message: "expected at most \(statementLimit) statements in a scenario (a bound on its time and memory), found more: this is statement \(statementLimit + 1)")
           }
-          scenario.statements.append(try statement(&reader))
+          let statement = try statement(&reader, smmuVersions: smmuVersions)
+          if case .smmu(let name, let version, _, _) = statement.kind, smmuVersions[name] == nil { smmuVersions[name] = version }
+          scenario.statements.append(statement)
         }
       } catch {
         throw file.map { error.inFile($0) } ?? error
@@ -81,7 +86,7 @@ public enum ScenarioParser {
 
   static let ipaSizes = [32, 36, 40, 42, 44, 48]
 
-  static func statement(_ reader: inout LineReader) throws(ScenarioError) -> Statement {
+  static func statement(_ reader: inout LineReader, smmuVersions: [String: SMMUVersion] = [:]) throws(ScenarioError) -> Statement {
     let location = reader.location
     let keyword = try reader.oneOf(keywords, what: "a statement")
     let kind: StatementKind
@@ -127,7 +132,7 @@ public enum ScenarioParser {
       }
       kind = .smmu(name: name, version: version, streamMapEntries: entries, iotlbEntries: iotlb)
     case "device":
-      kind = .device(try device(&reader))
+      kind = .device(try device(&reader, smmuVersions: smmuVersions))
     case "dom0":
       let layout = try reader.oneOf(["direct-mapped", "coloured"], what: "dom0's memory layout")
       let memory: Dom0Memory = layout == "direct-mapped" ? .directMapped : .coloured(colours: try reader.colourList())
@@ -216,28 +221,43 @@ public enum ScenarioParser {
     return Statement(kind, at: location)
   }
 
-  static func device(_ reader: inout LineReader) throws(ScenarioError) -> DeviceDeclaration {
+  /// `device <name> untranslated|smmu <smmu> streams <id[/mask],…> …`.
+  /// A stream's `/mask` is its SMR mask (15 bits, SMR.MASK), as a device
+  /// tree gives it (a second `iommus` cell or `stream-match-mask`); an
+  /// SMMUv3 has no SMRs, so a mask behind one declared earlier is refused.
+  static func device(_ reader: inout LineReader, smmuVersions: [String: SMMUVersion] = [:]) throws(ScenarioError) -> DeviceDeclaration {
     let name = try reader.name("the device's name")
     let placement: DeviceDeclaration.Placement
+    var masks: [UInt32] = []
     switch try reader.oneOf(["untranslated", "smmu"], what: "untranslated or smmu <name>") {
     case "untranslated":
       placement = .untranslated
     default:
       let smmu = try reader.name("the SMMU's name")
       try reader.keyword("streams")
-      let streams = try reader.list("stream IDs such as 0x10,0x11") { token, location throws(ScenarioError) in
-        guard let value = parseNumber(token), value <= UInt64(UInt32.max) else {
-          throw ScenarioError(location: location, message: "expected a stream ID, found \(token)")
+      let entries = try reader.list("stream IDs such as 0x10,0x11 or 0x10/0xf") { token, location throws(ScenarioError) in
+        let parts = token.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let value = parseNumber(parts[0]), value <= UInt64(UInt32.max) else {
+          throw ScenarioError(location: location, message: "expected a stream ID or <id>/<mask>, found \(token)")
         }
-        return UInt32(value)
+        guard parts.count == 2 else { return (UInt32(value), UInt32(0)) }
+        guard let mask = parseNumber(parts[1]), mask <= UInt64(Device.streamMatchMaskLimit) else {
+          throw ScenarioError(location: location, message: "expected a stream-match mask of at most 15 bits (0x7fff) after '/', found '\(parts[1])'")
+        }
+        if smmuVersions[smmu] == .v3 {
+          throw ScenarioError(location: location, message: "expected a stream ID without a mask: \(smmu) is an SMMUv3, which has no SMRs, found \(token)")
+        }
+        return (UInt32(value), UInt32(mask))
       }
-      placement = .smmu(name: smmu, streams: streams, described: !reader.consume("undescribed"))
+      placement = .smmu(name: smmu, streams: entries.map(\.0), described: !reader.consume("undescribed"))
+      if entries.contains(where: { $0.1 != 0 }) { masks = entries.map(\.1) }
     }
-    var declaration = DeviceDeclaration(name: name, placement: placement)
+    var declaration = DeviceDeclaration(name: name, placement: placement, streamMasks: masks)
     while !reader.isAtEnd {
-      switch try reader.oneOf(["coherent", "non-coherent", "dma-mask"], what: "a device property") {
+      switch try reader.oneOf(["coherent", "non-coherent", "dma-mask", "passthrough"], what: "a device property") {
       case "coherent": declaration.coherent = true
       case "non-coherent": declaration.coherent = false
+      case "passthrough": declaration.passthrough = true
       default: declaration.dmaMaskBits = Int(try reader.integer("the DMA mask width in bits", in: 12...64))
       }
     }

@@ -55,11 +55,16 @@ public enum ScenarioPrinter {
     case .untranslated:
       words.append("untranslated")
     case .smmu(let name, let streams, let described):
-      words += ["smmu", name, "streams", streams.map { hex(UInt64($0)) }.joined(separator: ",")]
+      let entries = streams.indices.map { index in
+        let mask = device.streamMasks.indices.contains(index) ? device.streamMasks[index] : 0
+        return hex(UInt64(streams[index])) + (mask == 0 ? "" : "/" + hex(UInt64(mask)))
+      }
+      words += ["smmu", name, "streams", entries.joined(separator: ",")]
       if !described { words.append("undescribed") }
     }
     words.append(device.coherent ? "coherent" : "non-coherent")
     words += ["dma-mask", String(device.dmaMaskBits)]
+    if device.passthrough { words.append("passthrough") }
     return words.joined(separator: " ")
   }
 

@@ -86,6 +86,19 @@ public struct XenVersion: Hashable, Comparable, Sendable, CustomStringConvertibl
   /// removed either way.
   public var unmapsOneToOneWithInvalidMFN: Bool { minor >= 21 }
 
+  /// Whether Xen programs a device-tree stream's SMR mask and lets
+  /// streams share a stream map entry. `arm_smmu_dt_xlate_generic()`
+  /// (xen/drivers/passthrough/arm/smmu.c, already in RELEASE-4.16.0) packs
+  /// `fwid = id | mask << SMR_MASK_SHIFT`, the mask from a second `iommus`
+  /// cell or the SMMU node's `stream-match-mask`. Up to RELEASE-4.19.0
+  /// `arm_smmu_master_alloc_smes()` calls `arm_smmu_find_sme(smmu, id, 0)`
+  /// and writes `{id, mask 0}` ("We don't currently share SMRs"): the mask
+  /// is dropped. `ef3b4768b3` ("arm/smmu: Complete SMR masking support",
+  /// 2024-09-04, first in RELEASE-4.20.0) passes the mask: an SMR that
+  /// entirely covers the new `{id, mask}` is reused with `s2crs[idx].count++`,
+  /// a partial overlap is −EINVAL, else the first free SMR gets `{id, mask}`.
+  public var sharesMaskedStreamMatchEntries: Bool { minor >= 20 }
+
   /// Upstream LLC colouring exists from 4.20 (commits of 19 Dec 2024, §5).
   public var hasLLCColouring: Bool { minor >= 20 }
 
