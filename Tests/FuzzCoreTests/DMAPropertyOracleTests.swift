@@ -205,4 +205,21 @@ struct DMAPropertyOracleTests {
     #expect(checker.check(scenario).passed, "Linux's check of every boundary bounces the buffer")
     #expect(ScenarioChecker().check(scenario).passed, "without the proofs' claims nothing is required")
   }
+
+  @Test("from Xen 4.20 a passthrough device inside the NIC's masked entry, assigned to the domU, takes the NIC out of every cell; the checker passes")
+  func sharedStreamMapEntry() throws {
+    var configuration = FuzzConfiguration()
+    configuration.maskedStreams = true
+    let operations = ["attach pt guest", "dma nic from-device 0x40001000 0x40"]
+    let match = try Self.cell(["attach pt guest"], on: configuration, dma: Self.write(0x4000_1000))
+    guard case .outside(let why) = match else {
+      Issue.record("expected outside, got \(match)")
+      return
+    }
+    #expect(why.hasPrefix("nic's stream does not translate through dom0's context"), "\(why)")
+    let checker = ScenarioChecker(claims: try Self.committedClaims())
+    #expect(checker.check(try Self.scenario(operations, on: configuration)).passed)
+    configuration.xen = XenVersion(name: "4.17")!
+    #expect(try Self.cell(["attach pt guest"], on: configuration, dma: Self.write(0x4000_1000)) == Self.cellNamed("legacy/direct-mapped/attached/local/one-page/after-fix"), "before 4.20 the mask is not written")
+  }
 }

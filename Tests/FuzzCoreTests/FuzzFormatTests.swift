@@ -94,4 +94,16 @@ struct FuzzFormatTests {
     let scenario = FuzzDecoder.decode(FuzzConfiguration.v2Marker + [0, 0, 0] + record)
     #expect(FuzzDecoder.decode(try FuzzEncoder.encode(scenario)) == scenario)
   }
+
+  @Test("v2's bit 2 masks the NIC's stream and adds a passthrough device inside it; the platform round-trips")
+  func maskedStreams() throws {
+    let configuration = FuzzConfiguration(header: FuzzConfiguration.v2Marker + [1 << 2, 0, 0])
+    #expect(configuration.maskedStreams && configuration.deviceNames.last == "pt")
+    #expect(FuzzConfiguration(platform: configuration.platform) == configuration)
+    #expect(FuzzConfiguration(header: configuration.bytes) == configuration)
+    let nic = configuration.platform.compactMap { kind -> DeviceDeclaration? in
+      if case .device(let device) = kind, device.name == "nic" { device } else { nil }
+    }
+    #expect(nic.first?.streamMasks == [0xF])
+  }
 }

@@ -19,7 +19,8 @@ import Spec
 /// Both bytes are full, so what the fuzzer learned to reach since is in a
 /// second format (``Format/v2``): the input starts with ``v2Marker``, then
 /// an extension byte — bits 0–1 the SMMUs' IOTLB entries (index into
-/// ``iotlbSizes``), bits 2–7 reserved (ignored, zero in canonical bytes) —
+/// ``iotlbSizes``), bit 2 masked streams (``maskedStreams``), bits 3–7
+/// reserved (ignored, zero in canonical bytes) —
 /// then the two bytes above and the records. The three bytes come first
 /// so that one dictionary word (`"V2\x01"`) put in front of any
 /// first-format input makes a second-format input with the same platform
@@ -59,6 +60,13 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
   /// larger IOTLB for one page: the slot is `(page ^ vmid·0x9E37) mod
   /// entries` with an odd multiplier); 4 and 16 evict often.
   package static let iotlbSizes: [Int?] = [nil, 1, 4, 16]
+  /// The NIC's stream is `0x10/0xf`, as a device tree's second `iommus`
+  /// cell gives it, and a `xen,passthrough` device `pt` at stream 0x12
+  /// lies inside that range: from Xen 4.20 (`ef3b4768b3`) the two share
+  /// one stream map entry, so assigning `pt` to the domU moves the NIC's
+  /// translation to the domU's context; before, the mask is not written
+  /// and each has its own entry. v2 inputs with an SMMUv2 only.
+  package var maskedStreams = false
 
   /// Index 0 is the default; 40 and 48 bits first as the common sizes.
   package static let ipaSizes = [40, 48, 32, 36, 42, 44]
@@ -111,6 +119,8 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
     self.init(byte(at + 1), byte(at + 2))
     format = .v2
     iotlbEntries = Self.iotlbSizes[Int(byte(at) & 3)]
+    // SMMUv3 has no stream match registers: the bit is ignored there.
+    maskedStreams = byte(at) & 1 << 2 != 0 && smmuVersion == .v2
   }
 
   /// Bytes before the first record.
@@ -120,7 +130,8 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
   package var bytes: [UInt8] {
     let v1 = v1Bytes
     guard format == .v2 else { return v1 }
-    return Self.v2Marker + [UInt8(Self.iotlbSizes.firstIndex(of: iotlbEntries) ?? 0)] + v1
+    let extensions = UInt8(Self.iotlbSizes.firstIndex(of: iotlbEntries) ?? 0) | (maskedStreams ? 1 << 2 : 0)
+    return Self.v2Marker + [extensions] + v1
   }
 
   /// The first format's two bytes, which v2 repeats after its marker.
@@ -143,7 +154,7 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
   package var description: String {
     "Xen \(xen.name), \(ipaBits)-bit IPA, \(coloured ? "coloured" : "direct-mapped") dom0, SMMU\(smmuVersion.rawValue), "
       + "IOMMU \(iommu ? "on" : "off"), \(policy)" + (gpuBehindSecondSMMU ? ", GPU behind smmu1" : "")
-      + (iotlbEntries.map { ", \($0)-entry IOTLB" } ?? "")
+      + (iotlbEntries.map { ", \($0)-entry IOTLB" } ?? "") + (maskedStreams ? ", NIC stream 0x10/0xf with passthrough pt at 0x12" : "")
   }
 
   // MARK: - The platform
@@ -162,7 +173,7 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
 
   /// The devices, in the order DMAs and attaches index them.
   package var deviceNames: [String] {
-    ["nic", "gpu"] + (undescribedDSP ? ["dsp"] : []) + (untranslatedMMC ? ["mmc"] : [])
+    ["nic", "gpu"] + (undescribedDSP ? ["dsp"] : []) + (untranslatedMMC ? ["mmc"] : []) + (maskedStreams ? ["pt"] : [])
   }
 
   /// The platform and domain statements every input starts with.
@@ -175,7 +186,7 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
     ]
     if gpuBehindSecondSMMU { kinds.append(.smmu(name: "smmu1", version: smmuVersion, iotlbEntries: iotlbEntries)) }
     kinds += [
-      .device(DeviceDeclaration(name: "nic", placement: .smmu(name: "smmu0", streams: [0x10], described: true))),
+      .device(DeviceDeclaration(name: "nic", placement: .smmu(name: "smmu0", streams: [0x10], described: true), streamMasks: maskedStreams ? [0xF] : [])),
       .device(DeviceDeclaration(
         name: "gpu", placement: .smmu(name: gpuBehindSecondSMMU ? "smmu1" : "smmu0", streams: [0x20], described: true),
         coherent: !nonCoherentGPU)),
@@ -184,6 +195,9 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
       kinds.append(.device(DeviceDeclaration(name: "dsp", placement: .smmu(name: "smmu0", streams: [0x30], described: false))))
     }
     if untranslatedMMC { kinds.append(.device(DeviceDeclaration(name: "mmc", placement: .untranslated))) }
+    if maskedStreams {
+      kinds.append(.device(DeviceDeclaration(name: "pt", placement: .smmu(name: "smmu0", streams: [0x12], described: true), passthrough: true)))
+    }
     if coloured {
       kinds.append(.dom0(.coloured(colours: Self.dom0Colours), size: Self.dom0Size))
       kinds.append(.domU(DomUDeclaration(name: "guest", id: 1, memory: .coloured(colours: Self.guestColours, pages: Self.guestColouredPages), base: Self.guestBase)))
@@ -224,6 +238,12 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
         switch device.name {
         case "dsp": undescribedDSP = true
         case "mmc": untranslatedMMC = true
+        case "pt":
+          maskedStreams = true
+          format = .v2
+        case "nic" where !device.streamMasks.isEmpty:
+          maskedStreams = true
+          format = .v2
         case "gpu":
           nonCoherentGPU = !device.coherent
           if case .smmu("smmu1", _, _) = device.placement { gpuBehindSecondSMMU = true }

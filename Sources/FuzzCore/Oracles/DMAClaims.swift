@@ -177,6 +177,15 @@ extension DMAClaims {
     case .behindSMMU(_, _, described: false): deviceClass = .undescribed
     case .behindSMMU(_, _, described: true):
       guard spec.deviceAssignments[device.name] == .dom0 else { return .outside("\(device.name) is not attached to dom0") }
+      // The matrix's attached device translates through dom0's context.
+      // From Xen 4.20 a stream map entry another device shares can point
+      // elsewhere (`arm_smmu_domain_add_master()` rewrites the shared
+      // S2CR when that device is assigned): outside every cell, a hazard
+      // of Xen's the scenarios and the board check report.
+      let outcome = try? spec.smmuPlatform?.resolve(deviceNamed: device.name)
+      guard case .context(domain: .dom0, vmid: _)? = outcome else {
+        return .outside("\(device.name)'s stream does not translate through dom0's context (\(outcome.map { "\($0)" } ?? "unresolved"))")
+      }
       deviceClass = .attached
     }
 

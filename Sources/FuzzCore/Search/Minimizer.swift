@@ -136,7 +136,7 @@ package struct Minimizer {
 
   /// One default at a time, most simplifying first.
   static let configurationSteps: [@Sendable (inout FuzzConfiguration) -> Void] = [
-    { $0.untranslatedMMC = false }, { $0.undescribedDSP = false }, { $0.nonCoherentGPU = false }, { $0.iotlbEntries = nil },
+    { $0.untranslatedMMC = false }, { $0.undescribedDSP = false }, { $0.nonCoherentGPU = false }, { $0.iotlbEntries = nil }, { $0.maskedStreams = false },
     { $0.coloured = false; $0.xen = FuzzConfiguration.versions[0] }, { $0.xen = FuzzConfiguration.versions[0] },
     { $0.ipaBits = 40 }, { $0.smmuVersion = .v2 }, { $0.policy = .legacy }, { $0.iommu = true },
     { $0.hypercallCacheFlush = true },
