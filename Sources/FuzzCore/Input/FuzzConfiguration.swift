@@ -32,9 +32,8 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
   /// The input's layout: v1 (two configuration bytes, then records) or
   /// v2 (``v2Marker``, the extension byte, the v1 bytes, then records whose
   /// opcodes may use bit 5).
-  package enum Format: Int, Hashable, Sendable, Comparable {
-    case v1 = 1, v2 = 2
-    package static func < (a: Format, b: Format) -> Bool { a.rawValue < b.rawValue }
+  package enum Format: Hashable, Sendable {
+    case v1, v2
   }
   /// "V2": a v1 input that begins so (SMMUv3, Xen 4.14, …) reads as v2;
   /// no committed input does.

@@ -74,7 +74,7 @@ package struct FuzzDecoder {
       offset += Self.recordSize
       records += 1
       if let kind = operation(
-        Self.opcodes[Int(opcode & 15)], block: opcode & 0x10 != 0, range: configuration.format >= .v2 && opcode & 0x20 != 0, a, b,
+        Self.opcodes[Int(opcode & 15)], block: opcode & 0x10 != 0, range: configuration.format == .v2 && opcode & 0x20 != 0, a, b,
         isLiveGrant: isLiveGrant, isLiveForeign: isLiveForeign)
       {
         return kind

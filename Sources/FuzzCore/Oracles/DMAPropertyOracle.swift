@@ -28,11 +28,7 @@ package struct DMAPropertyOracle: StepOracle {
     required = []
     expectation = false
     switch step.statement.kind {
-    case .p2mMap(let domain, let gfnAddress, _, _, _, let pages):
-      if step.spec.domainID(named: domain) == .dom0 {
-        history.rawlyUpdated.insert(gfnAddress >> UInt64(pageShift), count: pages)
-      }
-    case .p2mUnmap(let domain, let gfnAddress, let pages):
+    case .p2mMap(let domain, let gfnAddress, _, _, _, let pages), .p2mUnmap(let domain, let gfnAddress, let pages):
       if step.spec.domainID(named: domain) == .dom0 {
         history.rawlyUpdated.insert(gfnAddress >> UInt64(pageShift), count: pages)
       }
@@ -99,16 +95,16 @@ package struct DMAPropertyOracle: StepOracle {
   /// is contiguous or out of scope.
   static func straddleViolation(_ request: DMARequest, report: StepReport, spec: ScenarioExecution, claims source: String) -> String? {
     guard let dma = report.dma, dma.path == .swiotlbXen, dma.mapping == .direct, StraddleClaim.covers(buffer: request.buffer, size: request.size),
-      let tree = spec.dom0DMAState?.grantTree
+      let tree = spec.dom0DMAState?.grantTree,
+      !StraddleClaim.isBusContiguous(request.buffer, size: request.size, pfnToBfn: { tree.pfnToBfn($0) })
     else { return nil }
+    // Name the first page off the run, for the message.
     let first = request.buffer >> UInt64(pageShift)
     let last = (request.buffer + request.size - 1) >> UInt64(pageShift)
     let firstBFN = tree.pfnToBfn(first)
-    for pfn in first...last where pfn > first && tree.pfnToBfn(pfn) != firstBFN &+ (pfn - first) {
-      return "\(StraddleClaim.name) is proved (not listed as refuted in \(source)); swiotlb-xen mapped the \(last - first + 1)-page buffer "
-        + "directly, but pfn \(hex(pfn)) has bus frame \(hex(tree.pfnToBfn(pfn))), not \(hex(firstBFN &+ (pfn - first))) after pfn \(hex(first))'s \(hex(firstBFN))"
-    }
-    return nil
+    let (pfn, bfn) = (first...last).lazy.map { ($0, tree.pfnToBfn($0)) }.first { $0.1 != firstBFN &+ ($0.0 - first) } ?? (last, tree.pfnToBfn(last))
+    return "\(StraddleClaim.name) is proved (not listed as refuted in \(source)); swiotlb-xen mapped the \(last - first + 1)-page buffer "
+      + "directly, but pfn \(hex(pfn)) has bus frame \(hex(bfn)), not \(hex(firstBFN &+ (pfn - first))) after pfn \(hex(first))'s \(hex(firstBFN))"
   }
 
   package func finish(lastIndex: Int, spec: ScenarioExecution, implementation: ImplementationState) -> FuzzFailure? { nil }

@@ -121,9 +121,7 @@ package struct P2MDifferentialOracle: StepOracle {
       note(.dom0, GFN(foreign.hostAddress >> pageShift))
     case .unforeign(let handle):
       if let host = foreignMaps[handle] { note(.dom0, host) }
-    case .p2mMap(let domain, let gfn, _, _, _, let pages):
-      if let id = step.spec.domainID(named: domain) { note(id, GFN(gfn >> pageShift), pages: pages) }
-    case .p2mUnmap(let domain, let gfn, let pages):
+    case .p2mMap(let domain, let gfn, _, _, _, let pages), .p2mUnmap(let domain, let gfn, let pages):
       if let id = step.spec.domainID(named: domain) { note(id, GFN(gfn >> pageShift), pages: pages) }
     default:
       break

@@ -25,10 +25,7 @@ package struct ReachOracle: StepOracle {
 
   package mutating func prepare(_ step: StepContext) {
     switch step.statement.kind {
-    case .p2mMap(let domain, let gfnAddress, _, _, _, let pages):
-      guard let id = step.spec.domainID(named: domain) else { return }
-      rawlyWritten[id, default: []].insert(gfnAddress >> UInt64(pageShift), count: pages)
-    case .p2mUnmap(let domain, let gfnAddress, let pages):
+    case .p2mMap(let domain, let gfnAddress, _, _, _, let pages), .p2mUnmap(let domain, let gfnAddress, let pages):
       guard let id = step.spec.domainID(named: domain) else { return }
       rawlyWritten[id, default: []].insert(gfnAddress >> UInt64(pageShift), count: pages)
     default:

@@ -31,17 +31,8 @@ enum StraddleTheorem {
       let pfnToBfn = try session.wordArray("pfn_to_bfn")
       let phys = try session.word("phys")
       let size = try session.word("size")
-      let straddling = straddles(phys, size, 4, pfnToBfn)
-      // Page by page (a symbolic byte index, or re-deriving each page's
-      // frame from its address, is too slow for Z3): every page the buffer
-      // touches has the first page's bus frame plus its index.
-      let pfn = phys >> pageShift
-      let pages = ((phys & (pageSize - 1)) &+ size &+ (pageSize - 1)) >> pageShift
-      let firstBFN = pfnToBfn(pfn)
-      var contiguous = phys.condition(true)
-      for i: UInt64 in 1..<4 {
-        contiguous = contiguous && (pages > i).implies(pfnToBfn(pfn &+ i) == firstBFN &+ i)
-      }
+      let straddling = straddles(phys, size, StraddleClaim.maximumPagesSpanned, pfnToBfn)
+      let contiguous = StraddleClaim.isBusContiguous(phys, size: size, pfnToBfn: pfnToBfn)
       let hypotheses = [size >= 1, size <= StraddleClaim.maximumSize, (phys >> StraddleClaim.physicalAddressBits) == 0]
       return [
         try session.decide(StraddleClaim.name, claim: (!straddling).implies(contiguous), hypotheses: hypotheses) { model in
