@@ -106,4 +106,27 @@ struct FuzzFormatTests {
     }
     #expect(nic.first?.streamMasks == [0xF])
   }
+
+  @Test("v2's bit 3 assigns a passthrough device vf to the guest at boot; a DMA's opcode bit 5 reaches devices 4 and 5; the scenario round-trips")
+  func guestDevice() throws {
+    let configuration = FuzzConfiguration(header: FuzzConfiguration.v2Marker + [1 << 3 | 1 << 2, 0, 0x30])
+    #expect(configuration.guestDevice && configuration.deviceNames == ["nic", "gpu", "dsp", "mmc", "pt", "vf"])
+    #expect(configuration.platform.last == FuzzConfiguration.guestDeviceAssignment)
+    #expect(FuzzConfiguration(platform: configuration.platform) == configuration)
+    // DMA records: device index 1 without bit 5 (gpu), with it 5 (vf); and
+    // 0 with bit 5 (pt, device 4).
+    let bytes = configuration.bytes + [0x08, 0x01, 0x00, 0x28, 0x01, 0x00, 0x28, 0x00, 0x00]
+    let scenario = FuzzDecoder.decode(bytes)
+    let devices = scenario.statements.compactMap { statement -> String? in
+      if case .dma(let dma) = statement.kind { dma.request.device } else { nil }
+    }
+    #expect(devices == ["gpu", "vf", "pt"])
+    #expect(try FuzzEncoder.encode(scenario) == bytes)
+    #expect(FuzzDecoder.decode(Array(bytes.dropFirst(FuzzConfiguration.v2Marker.count + 1))).statements.compactMap { statement -> String? in
+      if case .dma(let dma) = statement.kind { dma.request.device } else { nil }
+    } == ["gpu", "gpu", "nic"], "in v1 a DMA's bit 5 is ignored")
+    // A spec run boots with vf in the guest's context.
+    let result = ScenarioChecker().check(scenario)
+    #expect(result.passed, "\(result)")
+  }
 }

@@ -177,4 +177,18 @@ struct SMMUOracleTests {
     }
     #expect(ScenarioChecker().check(shared).passed)
   }
+
+  @Test("with a device of the guest's from boot and a one-entry IOTLB, two DMAs to one bus page show a fast path that ignores the VMID")
+  func fastPathVMIDFromBoot() throws {
+    var configuration = FuzzConfiguration()
+    configuration.format = .v2
+    configuration.iotlbEntries = 1
+    configuration.guestDevice = true
+    let scenario = try Self.scenario(["dma nic to-device 0x40001000 0x40", "dma vf to-device 0x40001000 0x40"], configuration)
+    try SeededBug.fastPathIgnoresVMID.inject {
+      let failure = try #require(ScenarioChecker().check(scenario).failure)
+      #expect(failure.signature == FuzzFailure.Signature(oracle: .smmu, property: "fast-path", operation: "dma"), "\(failure)")
+    }
+    #expect(ScenarioChecker().check(scenario).passed)
+  }
 }

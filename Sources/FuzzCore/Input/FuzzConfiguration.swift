@@ -19,8 +19,9 @@ import Spec
 /// Both bytes are full, so what the fuzzer learned to reach since is in a
 /// second format (``Format/v2``): the input starts with ``v2Marker``, then
 /// an extension byte — bits 0–1 the SMMUs' IOTLB entries (index into
-/// ``iotlbSizes``), bit 2 masked streams (``maskedStreams``), bits 3–7
-/// reserved (ignored, zero in canonical bytes) —
+/// ``iotlbSizes``), bit 2 masked streams (``maskedStreams``), bit 3 a
+/// device of the guest's from boot (``guestDevice``), bits 4–7 reserved
+/// (ignored, zero in canonical bytes) —
 /// then the two bytes above and the records. The three bytes come first
 /// so that one dictionary word (`"V2\x01"`) put in front of any
 /// first-format input makes a second-format input with the same platform
@@ -66,6 +67,19 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
   /// translation to the domU's context; before, the mask is not written
   /// and each has its own entry. v2 inputs with an SMMUv2 only.
   package var maskedStreams = false
+  /// A `xen,passthrough` device `vf` at stream 0x40 behind smmu0, assigned
+  /// to the guest as the domain is built — dom0less's
+  /// `handle_passthrough_prop()` and xl's `dtdev` both call
+  /// `iommu_assign_dt_device()` at construction (RELEASE-4.21.0
+  /// xen/arch/arm/dom0less-build.c, tools/libs/light/libxl_create.c) — so
+  /// that two VMIDs translate from the first operation: one DMA of a dom0
+  /// device and one of `vf` to the same bus page share a one-entry IOTLB's
+  /// slot with both VMIDs' generations still equal. Reaching that through
+  /// a detach and an attach takes four coordinated operations, and each
+  /// p2m flush in between moves dom0's generation on. v2 only.
+  package var guestDevice = false
+  /// The platform's last statement with ``guestDevice``.
+  package static let guestDeviceAssignment = StatementKind.attach(device: "vf", domain: "guest")
 
   /// Index 0 is the default; 40 and 48 bits first as the common sizes.
   package static let ipaSizes = [40, 48, 32, 36, 42, 44]
@@ -120,6 +134,7 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
     iotlbEntries = Self.iotlbSizes[Int(byte(at) & 3)]
     // SMMUv3 has no stream match registers: the bit is ignored there.
     maskedStreams = byte(at) & 1 << 2 != 0 && smmuVersion == .v2
+    guestDevice = byte(at) & 1 << 3 != 0
   }
 
   /// Bytes before the first record.
@@ -129,7 +144,7 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
   package var bytes: [UInt8] {
     let v1 = v1Bytes
     guard format == .v2 else { return v1 }
-    let extensions = UInt8(Self.iotlbSizes.firstIndex(of: iotlbEntries) ?? 0) | (maskedStreams ? 1 << 2 : 0)
+    let extensions = UInt8(Self.iotlbSizes.firstIndex(of: iotlbEntries) ?? 0) | (maskedStreams ? 1 << 2 : 0) | (guestDevice ? 1 << 3 : 0)
     return Self.v2Marker + [extensions] + v1
   }
 
@@ -154,6 +169,7 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
     "Xen \(xen.name), \(ipaBits)-bit IPA, \(coloured ? "coloured" : "direct-mapped") dom0, SMMU\(smmuVersion.rawValue), "
       + "IOMMU \(iommu ? "on" : "off"), \(policy)" + (gpuBehindSecondSMMU ? ", GPU behind smmu1" : "")
       + (iotlbEntries.map { ", \($0)-entry IOTLB" } ?? "") + (maskedStreams ? ", NIC stream 0x10/0xf with passthrough pt at 0x12" : "")
+      + (guestDevice ? ", vf assigned to the guest at boot" : "")
   }
 
   // MARK: - The platform
@@ -172,7 +188,7 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
 
   /// The devices, in the order DMAs and attaches index them.
   package var deviceNames: [String] {
-    ["nic", "gpu"] + (undescribedDSP ? ["dsp"] : []) + (untranslatedMMC ? ["mmc"] : []) + (maskedStreams ? ["pt"] : [])
+    ["nic", "gpu"] + (undescribedDSP ? ["dsp"] : []) + (untranslatedMMC ? ["mmc"] : []) + (maskedStreams ? ["pt"] : []) + (guestDevice ? ["vf"] : [])
   }
 
   /// The platform and domain statements every input starts with.
@@ -197,6 +213,9 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
     if maskedStreams {
       kinds.append(.device(DeviceDeclaration(name: "pt", placement: .smmu(name: "smmu0", streams: [0x12], described: true), passthrough: true)))
     }
+    if guestDevice {
+      kinds.append(.device(DeviceDeclaration(name: "vf", placement: .smmu(name: "smmu0", streams: [0x40], described: true), passthrough: true)))
+    }
     if coloured {
       kinds.append(.dom0(.coloured(colours: Self.dom0Colours), size: Self.dom0Size))
       kinds.append(.domU(DomUDeclaration(name: "guest", id: 1, memory: .coloured(colours: Self.guestColours, pages: Self.guestColouredPages), base: Self.guestBase)))
@@ -204,6 +223,7 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
       kinds.append(.dom0(.directMapped, size: Self.dom0Size))
       kinds.append(.domU(DomUDeclaration(name: "guest", id: 1, memory: .at(address: Self.guestMachineBase, size: Self.guestSize), base: Self.guestBase)))
     }
+    if guestDevice { kinds.append(Self.guestDeviceAssignment) }
     return kinds
   }
 
@@ -239,6 +259,9 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
         case "mmc": untranslatedMMC = true
         case "pt":
           maskedStreams = true
+          format = .v2
+        case "vf":
+          guestDevice = true
           format = .v2
         case "nic" where !device.streamMasks.isEmpty:
           maskedStreams = true

@@ -19,8 +19,10 @@ import Spec
 /// over a whole block, which must not split it (`3fafdc28eb`) — on Xen
 /// 4.17 and later only, where a removal clears every entry whatever the
 /// tables' shape (before, it is a 4K unmap: the spec does not decide a
-/// block removal over hardware-invalid entries). Other
-/// opcode bits are ignored (bit 5 too, in v1 inputs). A short
+/// block removal over hardware-invalid entries), and a DMA's device index
+/// (argument bits 0–1) 4 more, so that a fifth and sixth device (`pt`,
+/// `vf`) are reached. Other opcode bits are ignored (bit 5 too, in v1
+/// inputs). A short
 /// last record reads zeros; at most ``maximumOperations`` records are read,
 /// so a huge input costs no more than a long one.
 ///
@@ -74,7 +76,8 @@ package struct FuzzDecoder {
       offset += Self.recordSize
       records += 1
       if let kind = operation(
-        Self.opcodes[Int(opcode & 15)], block: opcode & 0x10 != 0, range: configuration.format == .v2 && opcode & 0x20 != 0, a, b,
+        Self.opcodes[Int(opcode & 15)], block: opcode & 0x10 != 0, range: configuration.format == .v2 && opcode & 0x20 != 0,
+        a, b,
         isLiveGrant: isLiveGrant, isLiveForeign: isLiveForeign)
       {
         return kind
@@ -152,7 +155,7 @@ package struct FuzzDecoder {
       return .detach(device: Self.pick(pools.deviceNames, a))
     case .dma:
       let request = DMARequest(
-        device: Self.pick(pools.deviceNames, a & 3),
+        device: Self.pick(pools.deviceNames, a & 3 | (range ? 4 : 0)),
         buffer: Self.pick(pools.bufferPages, b) + Self.pick(FuzzConfiguration.bufferOffsets, a >> 3 & 3),
         size: Self.pick(FuzzConfiguration.bufferSizes, a >> 5),
         direction: a & 4 != 0 ? .fromDevice : .toDevice)

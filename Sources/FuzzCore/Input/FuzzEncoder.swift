@@ -27,7 +27,14 @@ package struct FuzzEncodingError: Error, Hashable, Sendable, CustomStringConvert
 package enum FuzzEncoder {
   package static func encode(_ scenario: Scenario, droppingExpectations: Bool = false) throws(FuzzEncodingError) -> [UInt8] {
     let statements = scenario.statements
-    let firstOperation = statements.firstIndex { FuzzEncoder.isOperation($0.kind) } ?? statements.count
+    var firstOperation = statements.firstIndex { FuzzEncoder.isOperation($0.kind) } ?? statements.count
+    // The guest's boot-time device assignment is the platform's last
+    // statement, though an attach elsewhere is an operation.
+    if firstOperation < statements.count, FuzzConfiguration(nearest: statements[..<firstOperation].map(\.kind)).guestDevice,
+      statements[firstOperation].kind == FuzzConfiguration.guestDeviceAssignment
+    {
+      firstOperation += 1
+    }
     let platform = statements[..<firstOperation].map(\.kind)
     guard var configuration = FuzzConfiguration(platform: platform) else {
       let expected = FuzzConfiguration(nearest: platform)
@@ -39,7 +46,7 @@ package enum FuzzEncoder {
     }
     // The first format where it can say everything, so that a scenario
     // encodes as it did before the second existed.
-    if statements[firstOperation...].contains(where: { Self.needsV2($0.kind) }) {
+    if statements[firstOperation...].contains(where: { Self.needsV2($0.kind, devices: configuration.deviceNames) }) {
       configuration.format = .v2
     }
     var bytes = configuration.bytes
@@ -118,11 +125,12 @@ package enum FuzzEncoder {
         let request = dma.request
         let page = request.buffer & ~(pageSize - 1)
         let offset = request.buffer & (pageSize - 1)
-        let a = try index(request.device, in: configuration.deviceNames, "devices")
+        let device = try index(request.device, in: configuration.deviceNames, "devices")
+        let a = device & 3
           | (request.direction == .fromDevice ? 4 : 0)
           | (try index(offset, in: FuzzConfiguration.bufferOffsets, "buffer offsets")) << 3
           | (try index(request.size, in: FuzzConfiguration.bufferSizes, "buffer sizes")) << 5
-        record = [8, a, try index(page, in: configuration.bufferPages, "buffer pages")]
+        record = [device < 4 ? 8 : 8 | 0x20, a, try index(page, in: configuration.bufferPages, "buffer pages")]
       default:
         throw refuse("the fuzzer generates platform statements only before the operations")
       }
@@ -136,12 +144,13 @@ package enum FuzzEncoder {
     return bytes
   }
 
-  /// Whether only the second format can say `kind`: a 2 MiB unmap or a
-  /// 1 GiB map.
-  static func needsV2(_ kind: StatementKind) -> Bool {
+  /// Whether only the second format can say `kind`: a 2 MiB unmap, a
+  /// 1 GiB map, or a DMA of the fifth device or later (of `devices`).
+  static func needsV2(_ kind: StatementKind, devices: [String]) -> Bool {
     switch kind {
     case .p2mUnmap(_, _, let pages): pages != 1
     case .p2mMap(_, _, _, _, _, let pages): pages == FuzzDecoder.gigabytePages
+    case .dma(let dma): (devices.firstIndex(of: dma.request.device) ?? 0) >= 4
     default: false
     }
   }
