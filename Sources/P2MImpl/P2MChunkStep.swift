@@ -89,9 +89,12 @@ package func setEntryChunk<T: P2MTables>(
     let done = superpage.found && split.complete
     let failed = superpage.found && !split.complete
     // Xen re-counts the superpage, then frees `split_pte`.
+    let keepsTable = SeededBug.failedSplitKeepsItsTable.isActive
     tables.when(failed) { t in
       t.countMapping(level: superpage.level, 1)
-      t.releaseEntry(W.select(split.allocated, split.table, original), level: superpage.level)
+      t.when(keepsTable ? !split.allocated : failed) { t in
+        t.releaseEntry(W.select(split.allocated, split.table, original), level: superpage.level)
+      }
     }
     status.splitAllocation = status.splitAllocation || failed
     tables.when(done) { t in

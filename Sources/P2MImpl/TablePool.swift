@@ -33,13 +33,17 @@ public struct TablePool: DescriptorMemory, Sendable {
   /// Concatenated root pages at the start of the region (`P2M_ROOT_PAGES`).
   public let rootPages: Int
   /// Pages in the pool (`p2m_total_pages`).
-  public let poolPages: Int
+  public internal(set) var poolPages: Int
 
   @usableFromInline var storage: ContiguousArray<UInt64>
   /// Free pool slots in FIFO order: a ring of `poolPages` slots.
   var freeRing: [Int32]
   var freeHead = 0
-  public private(set) var freeCount: Int
+  public internal(set) var freeCount: Int
+  /// The fewest free pages since the last ``resetLowWaterMark()``: how
+  /// deep an update dug into the pool, splits that gave pages back after
+  /// taking them included.
+  public internal(set) var lowWaterMark: Int
   /// Whether each slot is in use (roots always are).
   var inUse: [Bool]
 
@@ -61,6 +65,7 @@ public struct TablePool: DescriptorMemory, Sendable {
     storage = ContiguousArray(repeating: 0, count: Int(total) * Self.entriesPerTable)
     freeRing = (0..<poolPages).map { Int32(rootPages + $0) }
     freeCount = poolPages
+    lowWaterMark = poolPages
     inUse = Array(repeating: true, count: rootPages) + Array(repeating: false, count: poolPages)
   }
 
@@ -105,6 +110,7 @@ public struct TablePool: DescriptorMemory, Sendable {
     let slot = Int(freeRing[freeHead])
     freeHead = (freeHead + 1) % poolPages
     freeCount -= 1
+    lowWaterMark = min(lowWaterMark, freeCount)
     inUse[slot] = true
     let start = slot * Self.entriesPerTable
     for index in start..<start + Self.entriesPerTable { storage[index] = 0 }

@@ -52,6 +52,15 @@ public enum XenP2MError: Error, Hashable, Sendable, CustomStringConvertible {
   }
 
   /// Pages of the request applied before the failure.
+  /// Whether the update failed for want of a pool page (a table or a
+  /// split's subtable), not for what it asked.
+  public var exhaustsPool: Bool {
+    switch self {
+    case .tableAllocationFailed, .splitAllocationFailed: true
+    default: false
+    }
+  }
+
   public var completedPages: UInt64 {
     switch self {
     case .gfnOutOfRange(_, _, let done), .tableAllocationFailed(_, let done), .splitAllocationFailed(_, let done): done

@@ -184,4 +184,71 @@ struct P2MOracleTests {
     bytes += [0x21, 0, 0]
     #expect(FuzzDecoder.decode(bytes).statements.last?.kind == .p2mUnmap(domain: "dom0", gfnAddress: 0x4000_0000))
   }
+
+  // MARK: A p2m pool that runs dry
+
+  static var tightPool: FuzzConfiguration {
+    var configuration = FuzzConfiguration()
+    configuration.format = .v2
+    configuration.tightPool = true
+    return configuration
+  }
+
+  static func scenario(_ operations: [String], _ configuration: FuzzConfiguration) throws -> Scenario {
+    try parse((configuration.platform.map(ScenarioPrinter.line(for:)) + operations).joined(separator: "\n"))
+  }
+
+  /// The guest's pool (5 pages, 40-bit IPA, concatenated level-1 root): its
+  /// 2 MiB of RAM is one block under a level-2 table (4 left); a page in
+  /// another 1 GiB region takes a level-2 and a level-3 table (2 left),
+  /// one in another 2 MiB region a level-3 table (1 left), a 1 GiB block
+  /// none; a page inside that block must split it twice (2 needed).
+  static let drainingPool = [
+    "p2m guest map 0x0 0x40000000 ram_rw", "p2m guest map 0x200000 0x40001000 ram_rw",
+    "p2m guest map 0x40000000 0x40000000 ram_rw size 1G", "p2m guest map 0x40001000 0x40002000 ram_rw",
+  ]
+
+  @Test("an update that runs a sized pool dry is judged due and Xen-shaped, then comparison stops, and the result says so")
+  func poolRunsDry() throws {
+    #expect(FuzzConfiguration.tightPoolPages == 5)
+    let result = ScenarioChecker().check(try Self.scenario(Self.drainingPool, Self.tightPool))
+    #expect(result.passed, "\(result.trace)")
+    let stopped = try #require(result.stopped, "the last map must run the pool dry")
+    #expect(stopped.contains("p2m pool ran dry") && stopped.contains("needs 2 table pages and 1 were free"), "\(stopped)")
+    #expect(result.trace.contains("not compared after statement \(result.steps - 1)"))
+    // Without the size, the pool holds 32 pages more: no refusal, compared to the end.
+    let roomy = ScenarioChecker().check(try Self.scenario(Self.drainingPool))
+    #expect(roomy.passed && roomy.stopped == nil, "\(roomy.trace)")
+  }
+
+  @Test("a failed split that keeps the table it made loses a pool page: pool-accounting at the refused update")
+  func failedSplitKeepsItsTable() throws {
+    let scenario = try Self.scenario(Self.drainingPool, Self.tightPool)
+    let failure = try #require(SeededBug.failedSplitKeepsItsTable.inject { ScenarioChecker().check(scenario) }.failure)
+    #expect(failure.property == "pool-accounting" && failure.stepIndex == Self.tightPool.platform.count + 3, "\(failure)")
+  }
+
+  /// An implementation that refuses for want of a table while the pool
+  /// still has two pages (an off-by-two reserve).
+  struct HoardingP2M: P2MUnderTest {
+    mutating func set(_ gfn: GFN, count: UInt64, to entry: P2MEntry?, in tables: inout XenP2M) throws(XenP2MError) {
+      if tables.memory.freeCount <= 2 && tables.memory.poolPages < 64 { throw .tableAllocationFailed(gfn, completedPages: 0) }
+      try tables.set(gfn, count: count, to: entry)
+    }
+  }
+
+  @Test("a refusal for want of tables while the pool had enough is pool-demand")
+  func refusalWithPagesFree() throws {
+    let broken = ScenarioChecker(makeP2M: P2MFactory(makeCode: { HoardingP2M() }))
+    let failure = try #require(broken.check(try Self.scenario(Self.drainingPool, Self.tightPool)).failure)
+    #expect(failure.property == "pool-demand" && failure.detail.contains("2 were free"), "\(failure)")
+  }
+
+  @Test("a domain whose RAM does not fit its pool stops the comparison at its creation, named as such")
+  func ramOutgrowsPool() throws {
+    var lines = FuzzConfiguration().platform.map(ScenarioPrinter.line(for:))
+    lines[lines.count - 1] += " p2m-pool 0"
+    let result = ScenarioChecker().check(try parse((lines + ["p2m guest map 0x0 0x40000000 ram_rw"]).joined(separator: "\n")))
+    #expect(result.passed && result.stopped?.contains("does not fit its p2m pool of 0 pages") == true, "\(result.trace)")
+  }
 }

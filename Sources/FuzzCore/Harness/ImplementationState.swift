@@ -27,6 +27,12 @@ package final class ImplementationState {
   /// and dropped by the p2m's own puts (``XenP2M/foreignReferencesPut``).
   /// Absent means zero.
   package private(set) var foreignReferences: [UInt64: Int] = [:]
+  /// Domains whose p2m pool the scenario sized (`p2m-pool`): an update
+  /// that runs it dry is judged (``poolDemand(_:count:to:of:)``), which
+  /// needs the tables as they were before it.
+  package internal(set) var sizedPools: Set<DomainID> = []
+  /// A sized-pool domain's tables before the running update.
+  var tablesBeforeUpdate: (domain: DomainID, tables: XenP2M)?
 
   /// Whether an update writing `pages` entries of `type` takes a
   /// reference per page: foreign entries only, and only up to 2 MiB —
@@ -54,6 +60,7 @@ package final class ImplementationState {
     copy.code = code
     copy.memory = memory
     copy.foreignReferences = foreignReferences
+    copy.sizedPools = sizedPools
     return copy
   }
 
@@ -154,6 +161,9 @@ package final class ImplementationState {
     guard let index = code.index(forKey: domain), let platform else { return nil }
     do {
       return try platform.updateP2M(of: domain) { tables throws(XenP2MError) in
+        // A copy only where a pool is sized: it costs a copy of the
+        // tables at the update's first write.
+        self.tablesBeforeUpdate = self.sizedPools.contains(domain) ? (domain, tables) : nil
         tables.removeAllEvents()
         tables.recordsEvents = tables.iommuEnabled
         defer { tables.recordsEvents = false }
@@ -188,6 +198,35 @@ package final class ImplementationState {
       return nil
     }
   }
+}
+
+extension ImplementationState {
+  /// What the last ``set(_:count:to:of:)`` of a sized-pool domain asked of
+  /// its pool: the pages it takes at its deepest (`needed`) and those free
+  /// before it (`free`), measured by running it again on the tables as
+  /// they were, in a pool ``poolDemandMargin`` pages larger (the same
+  /// code, so the same pages in the same order up to where the real pool
+  /// ran dry). nil when there is no such update, or when it fails even
+  /// there (the error).
+  package func poolDemand(_ gfn: GFN, count: UInt64, to entry: P2MEntry?, of domain: DomainID) -> Result<(needed: Int, free: Int), XenP2MError>? {
+    guard let before = tablesBeforeUpdate, before.domain == domain, var code = code[domain] else { return nil }
+    var tables = before.tables
+    let free = tables.memory.freeCount
+    do throws(XenP2MError) {
+      try tables.enlargePool(by: Self.poolDemandMargin)
+      tables.recordsEvents = false
+      tables.resetPoolLowWaterMark()
+      try code.set(gfn, count: count, to: entry, in: &tables)
+    } catch {
+      return .failure(error)
+    }
+    return .success((free + Self.poolDemandMargin - tables.memory.lowWaterMark, free))
+  }
+
+  /// Pages added to judge a run-dry pool: more than any one update of the
+  /// fuzzer's needs (a 4K map in a new 512 GiB region of a 48-bit space
+  /// takes three tables; a split of a 1 GiB block, two).
+  static let poolDemandMargin = 64
 }
 
 extension P2MEntry {

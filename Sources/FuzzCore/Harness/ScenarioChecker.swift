@@ -9,13 +9,17 @@ package struct CheckResult: Sendable {
   package var failure: FuzzFailure?
   /// Statements executed.
   package var steps: Int
+  /// Why the checker stopped comparing before the end (the last statement
+  /// executed is the one it stopped at), or nil when it compared every
+  /// step.
+  package var stopped: String?
 
   package var passed: Bool { failure == nil }
 
   /// The failure as a readable trace: the scenario up to the failing step,
   /// the step marked, and what disagreed.
   package var trace: String {
-    guard let failure else { return "PASS (\(steps) statements)" }
+    guard let failure else { return "PASS (\(steps) statements)" + (stopped.map { "; not compared after statement \(steps - 1): \($0)" } ?? "") }
     var lines: [String] = []
     for (index, statement) in scenario.statements.enumerated() where index <= failure.stepIndex || failure.operation == "end" {
       let marker = index == failure.stepIndex ? ">>" : "  "
@@ -76,7 +80,7 @@ package struct ScenarioChecker {
 
   /// Checks a scenario (a `.scn` file, or one being minimized).
   package func check(_ scenario: Scenario) -> CheckResult {
-    let split = scenario.statements.firstIndex { FuzzEncoder.isOperation($0.kind) } ?? scenario.statements.count
+    let split = FuzzEncoder.platformLength(of: scenario.statements)
     let configuration = FuzzConfiguration(platform: scenario.statements[..<split].map(\.kind))
     var statements = scenario.statements[(configuration == nil ? 0 : split)...].makeIterator()
     var result = run(booted: configuration) { _ in statements.next() }
@@ -103,7 +107,7 @@ package struct ScenarioChecker {
     var statements: [Statement] = []
     var oracles = oracles()
     func result(_ failure: FuzzFailure?) -> CheckResult {
-      CheckResult(scenario: Scenario(statements: statements), failure: failure, steps: statements.count)
+      CheckResult(scenario: Scenario(statements: statements), failure: failure, steps: statements.count, stopped: oracles.lazy.compactMap(\.stopped).first)
     }
     if let configuration {
       let platform = configuration.platform.map { Statement($0) }
@@ -116,10 +120,12 @@ package struct ScenarioChecker {
         if let failure = steps(&execution, implementation, &oracles, &statements, { _ in platformStatements.next() }) {
           return result(failure)
         }
+        if oracles.contains(where: { $0.stopped != nil }) { return result(nil) }
         boots.insert(configuration, (execution, implementation.copy()))
       }
     }
     if let failure = steps(&execution, implementation, &oracles, &statements, next) { return result(failure) }
+    if oracles.contains(where: { $0.stopped != nil }) { return result(nil) }
     for position in oracles.indices {
       if let failure = oracles[position].finish(lastIndex: statements.count - 1, spec: execution, implementation: implementation) {
         return result(failure)
@@ -151,6 +157,7 @@ package struct ScenarioChecker {
       let context = StepContext(index: index, statement: statement, spec: execution, implementation: implementation)
       for position in oracles.indices {
         if let failure = oracles[position].check(context, report: report) { return failure }
+        if oracles[position].stopped != nil { return nil }
       }
     }
     return nil

@@ -20,8 +20,9 @@ import Spec
 /// second format (``Format/v2``): the input starts with ``v2Marker``, then
 /// an extension byte — bits 0–1 the SMMUs' IOTLB entries (index into
 /// ``iotlbSizes``), bit 2 masked streams (``maskedStreams``), bit 3 a
-/// device of the guest's from boot (``guestDevice``), bits 4–7 reserved
-/// (ignored, zero in canonical bytes) —
+/// device of the guest's from boot (``guestDevice``), bit 4 a tight p2m
+/// pool for the guest (``tightPool``), bits 5–7 reserved (ignored, zero
+/// in canonical bytes) —
 /// then the two bytes above and the records. The three bytes come first
 /// so that one dictionary word (`"V2\x01"`) put in front of any
 /// first-format input makes a second-format input with the same platform
@@ -78,6 +79,18 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
   /// a detach and an attach takes four coordinated operations, and each
   /// p2m flush in between moves dom0's generation on. v2 only.
   package var guestDevice = false
+  /// The guest's p2m pool holds what its RAM can need and
+  /// ``tightPoolSpare`` pages more (`p2m-pool`), so that a few raw updates
+  /// outside its RAM, or splits, run it dry: Xen's −ENOMEM/−ENOENT paths
+  /// (`p2m_next_level()`, `p2m_split_superpage()`) and what they leave
+  /// behind are reached. v2 only.
+  package var tightPool = false
+  package static let tightPoolSpare = 2
+  /// The guest's pool with ``tightPool``.
+  package static var tightPoolPages: Int {
+    let first = guestBase >> UInt64(pageShift)
+    return tightPoolSpare + P2MDifferentialOracle.ramTablePages(Array(first..<first + guestSize / pageSize))
+  }
   /// The platform's last statement with ``guestDevice``.
   package static let guestDeviceAssignment = StatementKind.attach(device: "vf", domain: "guest")
 
@@ -135,6 +148,7 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
     // SMMUv3 has no stream match registers: the bit is ignored there.
     maskedStreams = byte(at) & 1 << 2 != 0 && smmuVersion == .v2
     guestDevice = byte(at) & 1 << 3 != 0
+    tightPool = byte(at) & 1 << 4 != 0
   }
 
   /// Bytes before the first record.
@@ -144,7 +158,7 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
   package var bytes: [UInt8] {
     let v1 = v1Bytes
     guard format == .v2 else { return v1 }
-    let extensions = UInt8(Self.iotlbSizes.firstIndex(of: iotlbEntries) ?? 0) | (maskedStreams ? 1 << 2 : 0) | (guestDevice ? 1 << 3 : 0)
+    let extensions = UInt8(Self.iotlbSizes.firstIndex(of: iotlbEntries) ?? 0) | (maskedStreams ? 1 << 2 : 0) | (guestDevice ? 1 << 3 : 0) | (tightPool ? 1 << 4 : 0)
     return Self.v2Marker + [extensions] + v1
   }
 
@@ -169,7 +183,7 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
     "Xen \(xen.name), \(ipaBits)-bit IPA, \(coloured ? "coloured" : "direct-mapped") dom0, SMMU\(smmuVersion.rawValue), "
       + "IOMMU \(iommu ? "on" : "off"), \(policy)" + (gpuBehindSecondSMMU ? ", GPU behind smmu1" : "")
       + (iotlbEntries.map { ", \($0)-entry IOTLB" } ?? "") + (maskedStreams ? ", NIC stream 0x10/0xf with passthrough pt at 0x12" : "")
-      + (guestDevice ? ", vf assigned to the guest at boot" : "")
+      + (guestDevice ? ", vf assigned to the guest at boot" : "") + (tightPool ? ", the guest's p2m pool \(Self.tightPoolPages) pages" : "")
   }
 
   // MARK: - The platform
@@ -218,10 +232,14 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
     }
     if coloured {
       kinds.append(.dom0(.coloured(colours: Self.dom0Colours), size: Self.dom0Size))
-      kinds.append(.domU(DomUDeclaration(name: "guest", id: 1, memory: .coloured(colours: Self.guestColours, pages: Self.guestColouredPages), base: Self.guestBase)))
+      kinds.append(.domU(DomUDeclaration(
+        name: "guest", id: 1, memory: .coloured(colours: Self.guestColours, pages: Self.guestColouredPages), base: Self.guestBase,
+        p2mPoolPages: tightPool ? Self.tightPoolPages : nil)))
     } else {
       kinds.append(.dom0(.directMapped, size: Self.dom0Size))
-      kinds.append(.domU(DomUDeclaration(name: "guest", id: 1, memory: .at(address: Self.guestMachineBase, size: Self.guestSize), base: Self.guestBase)))
+      kinds.append(.domU(DomUDeclaration(
+        name: "guest", id: 1, memory: .at(address: Self.guestMachineBase, size: Self.guestSize), base: Self.guestBase,
+        p2mPoolPages: tightPool ? Self.tightPoolPages : nil)))
     }
     if guestDevice { kinds.append(Self.guestDeviceAssignment) }
     return kinds
@@ -253,6 +271,9 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
           format = .v2
         }
         if name == "smmu1" { gpuBehindSecondSMMU = true }
+      case .domU(let domain) where domain.p2mPoolPages != nil:
+        tightPool = true
+        format = .v2
       case .device(let device):
         switch device.name {
         case "dsp": undescribedDSP = true

@@ -27,14 +27,7 @@ package struct FuzzEncodingError: Error, Hashable, Sendable, CustomStringConvert
 package enum FuzzEncoder {
   package static func encode(_ scenario: Scenario, droppingExpectations: Bool = false) throws(FuzzEncodingError) -> [UInt8] {
     let statements = scenario.statements
-    var firstOperation = statements.firstIndex { FuzzEncoder.isOperation($0.kind) } ?? statements.count
-    // The guest's boot-time device assignment is the platform's last
-    // statement, though an attach elsewhere is an operation.
-    if firstOperation < statements.count, FuzzConfiguration(nearest: statements[..<firstOperation].map(\.kind)).guestDevice,
-      statements[firstOperation].kind == FuzzConfiguration.guestDeviceAssignment
-    {
-      firstOperation += 1
-    }
+    let firstOperation = Self.platformLength(of: statements)
     let platform = statements[..<firstOperation].map(\.kind)
     guard var configuration = FuzzConfiguration(platform: platform) else {
       let expected = FuzzConfiguration(nearest: platform)
@@ -153,6 +146,18 @@ package enum FuzzEncoder {
     case .dma(let dma): (devices.firstIndex(of: dma.request.device) ?? 0) >= 4
     default: false
     }
+  }
+
+  /// The statements before the first operation: the platform and its
+  /// domains, and with ``FuzzConfiguration/guestDevice`` the guest's
+  /// boot-time device assignment after them (an attach elsewhere is an
+  /// operation).
+  package static func platformLength(of statements: [Statement]) -> Int {
+    let first = statements.firstIndex { isOperation($0.kind) } ?? statements.count
+    guard first < statements.count, statements[first].kind == FuzzConfiguration.guestDeviceAssignment,
+      FuzzConfiguration(nearest: statements[..<first].map(\.kind)).guestDevice
+    else { return first }
+    return first + 1
   }
 
   /// Whether `kind` is an operation (what the decoder's records produce),

@@ -79,6 +79,7 @@ package enum Replay {
       return 66
     }
     var failed = 0
+    var stoppedEarly = 0
     var status: Int32 = 0
     for file in files {
       let input: FuzzInput
@@ -92,10 +93,13 @@ package enum Replay {
         failed += 1
         output("FAIL \(file)\n" + result.trace.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
       } else {
-        output("PASS \(file)" + (verbose ? " (\(result.steps) statements)" : ""))
+        if result.stopped != nil { stoppedEarly += 1 }
+        output("PASS \(file)" + (verbose ? " (\(result.steps) statements)" : "") + (result.stopped.map { " (not compared after statement \(result.steps - 1): \($0))" } ?? ""))
       }
     }
-    output("Summary: \(files.count) input\(files.count == 1 ? "" : "s"), \(files.count - failed) passed, \(failed) failed")
+    output(
+      "Summary: \(files.count) input\(files.count == 1 ? "" : "s"), \(files.count - failed) passed, \(failed) failed"
+        + (stoppedEarly > 0 ? "; \(stoppedEarly) passed but not compared to the end (the reason is on its line)" : ""))
     if failed > 0 { status = max(status, 1) }
     return status
   }

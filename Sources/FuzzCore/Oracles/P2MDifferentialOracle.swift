@@ -76,6 +76,8 @@ package struct P2MDifferentialOracle: StepOracle {
   /// Table pages beyond what a domain's RAM needs: the fuzzer's raw
   /// updates, grants and foreign maps reach a few dozen 2 MiB regions.
   static let spareTablePages = 32
+  /// Why comparison stopped (a sized pool ran dry, judged), or nil.
+  package private(set) var stopped: String?
   /// Whether ``finish(lastIndex:spec:implementation:)`` compares every
   /// entry of the spec (a safety net for changes the touched-GFN
   /// bookkeeping would miss; off in the fuzzer's lean mode for speed).
@@ -143,7 +145,7 @@ package struct P2MDifferentialOracle: StepOracle {
       return create(.dom0, spec: step.spec, implementation: step.implementation).map { failure("update-refused", $0) }
     case .domU(let declaration):
       guard let id = step.spec.domainID(named: declaration.name) else { return nil }
-      return create(id, spec: step.spec, implementation: step.implementation).map { failure("update-refused", $0) }
+      return create(id, poolPages: declaration.p2mPoolPages, spec: step.spec, implementation: step.implementation).map { failure("update-refused", $0) }
     case .grant(let grant):
       if step.spec.isLiveGrant(grant.handle) {
         grants[grant.handle] = (touched[0].gfn, touched.count > 1 ? touched[1].gfn : nil)
@@ -187,6 +189,11 @@ package struct P2MDifferentialOracle: StepOracle {
           return failure("flush-order", Self.releasedEarly("\(first.domain) \(first.gfn)+\(count)", early))
         }
       } catch {
+        switch judgeExhaustion(error, first.domain, first.gfn, count: count, to: range, step: step) {
+        case .failure(let property, let detail): return failure(property, detail)
+        case .stopped: return nil
+        case .notExhaustion: break
+        }
         let made = range.map { "mapped them from \($0.description)" } ?? "removed them"
         return failure("update-refused", "\(first.domain) \(first.gfn)+\(count): the spec \(made); the implementation refused: \(error)")
       }
@@ -205,6 +212,11 @@ package struct P2MDifferentialOracle: StepOracle {
           return failure("flush-order", Self.releasedEarly("\(domain) \(gfn)", early))
         }
       } catch {
+        switch judgeExhaustion(error, domain, gfn, count: 1, to: after, step: step) {
+        case .failure(let property, let detail): return failure(property, detail)
+        case .stopped: return nil
+        case .notExhaustion: break
+        }
         return failure("update-refused", "\(domain) \(gfn): the spec made it \(after.map(\.description) ?? "unmapped"); the implementation refused: \(error)")
       }
     }
@@ -416,10 +428,15 @@ package struct P2MDifferentialOracle: StepOracle {
   /// scenario's RAM — the hardware domain's tables come from the heap,
   /// not a bounded pool (`TablePool`) — and small for the fuzzer's 2 MiB
   /// domains, since it is allocated (and zeroed) per input.
-  func create(_ domain: DomainID, spec: ScenarioExecution, implementation: ImplementationState) -> String? {
+  /// Table pages below the root that RAM at `gfns` can need: one per
+  /// 2 MiB, 1 GiB and 512 GiB region it touches.
+  static func ramTablePages(_ gfns: [UInt64]) -> Int {
+    [9, 18, 27].reduce(0) { pages, shift in pages + Set(gfns.map { $0 >> UInt64(shift) }).count }
+  }
+
+  mutating func create(_ domain: DomainID, poolPages: Int? = nil, spec: ScenarioExecution, implementation: ImplementationState) -> String? {
     guard let xen = spec.xen, let state = xen.domains[domain] else { return nil }
-    let gfns = state.p2m.entries.keys.map(\.rawValue)
-    let tablePages = [9, 18, 27].reduce(Self.spareTablePages) { pages, shift in pages + Set(gfns.map { $0 >> UInt64(shift) }).count }
+    let tablePages = poolPages ?? Self.spareTablePages + Self.ramTablePages(state.p2m.entries.keys.map(\.rawValue))
     var refusedRun: (GFN, UInt64)?
     do {
       try implementation.createDomain(
@@ -446,11 +463,76 @@ package struct P2MDifferentialOracle: StepOracle {
       }
     } catch {
       if let (start, count) = refusedRun {
+        if poolPages != nil, case .p2m(let p2m) = error, p2m.exhaustsPool {
+          // Xen's domain build fails with −ENOMEM; the spec, without
+          // tables, built it.
+          stopped = "\(domain)'s RAM does not fit its p2m pool of \(tablePages) pages (\(start)+\(count): \(p2m)); the spec has no tables and built it"
+          return nil
+        }
         return "\(domain) \(start)+\(count): the implementation refused the domain's RAM: \(error)"
       }
       return "\(domain): cannot make the implementation's p2m: \(error)"
     }
+    if poolPages != nil { implementation.sizedPools.insert(domain) }
     return nil
+  }
+
+  enum ExhaustionVerdict {
+    case notExhaustion
+    case failure(property: String, detail: String)
+    /// Judged due and Xen-shaped; ``stopped`` says so.
+    case stopped
+  }
+
+  /// An update the implementation refused because a sized p2m pool
+  /// (`p2m-pool`) ran dry. The spec has no tables and made the update, so
+  /// from here the two differ by design; before stopping, the oracle asks
+  /// what can still be asked:
+  /// - `pool-demand`: that the pool had to run dry — the same update from
+  ///   the same tables, in a pool with more pages, needs more at its
+  ///   deepest than were free (``ImplementationState/poolDemand(_:count:to:of:)``);
+  ///   a table leaked earlier, or a page taken for nothing, fails here;
+  /// - `pool-prefix`: that what was done is what Xen's `p2m_set_entry()`
+  ///   loop leaves: the pages of the chunks before the failed one changed,
+  ///   none after (a failed `p2m_next_level()` or `p2m_split_superpage()`
+  ///   leaves its entry as it was; RELEASE-4.21.0 xen/arch/arm/mmu/p2m.c);
+  /// - `pool-accounting`: that every table page is still in use exactly
+  ///   once or free (``XenP2M/checkInvariants()``: a split that failed
+  ///   half-way gave back what it took).
+  mutating func judgeExhaustion(_ error: XenP2MError, _ domain: DomainID, _ gfn: GFN, count: UInt64, to entry: P2MEntry?, step: StepContext)
+    -> ExhaustionVerdict
+  {
+    let implementation = step.implementation
+    guard error.exhaustsPool, implementation.sizedPools.contains(domain),
+      let demand = implementation.poolDemand(gfn, count: count, to: entry, of: domain)
+    else { return .notExhaustion }
+    let what = "\(domain) \(gfn)+\(count)"
+    switch demand {
+    case .failure(let again):
+      return .failure(property: "pool-demand", detail: "\(what): refused for want of table pages (\(error)), and refused again with \(ImplementationState.poolDemandMargin) more: \(again)")
+    case .success(let demand) where demand.needed <= demand.free:
+      return .failure(
+        property: "pool-demand",
+        detail: "\(what): the update needs \(demand.needed) table page\(demand.needed == 1 ? "" : "s") at its deepest and \(demand.free) were free, yet the implementation refused: \(error)")
+    case .success(let demand):
+      let done = error.completedPages
+      for (touchedDomain, page, before) in touched where touchedDomain == domain && page >= gfn && page.rawValue - gfn.rawValue < count {
+        let offset = page.rawValue - gfn.rawValue
+        let expected = offset < done ? entry?.advanced(by: offset) : before
+        let actual = implementation.lookup(page, of: domain)
+        if actual != expected {
+          return .failure(
+            property: "pool-prefix",
+            detail: "\(what): refused after \(done) page\(done == 1 ? "" : "s") (\(error)); \(page) should be \(expected.map(\.description) ?? "unmapped") (\(offset < done ? "done" : "not reached")), the implementation has \(actual.map(\.description) ?? "unmapped")")
+        }
+      }
+      if let violation = implementation.platform?.p2m(of: domain)?.checkInvariants().first {
+        return .failure(property: "pool-accounting", detail: "\(what): after the refusal (\(error)): \(violation)")
+      }
+      stopped = "\(domain)'s p2m pool ran dry at \(what): the update needs \(demand.needed) table pages and \(demand.free) were free; "
+        + "the implementation refused after \(done) page\(done == 1 ? "" : "s") (errno \(error.xenErrno.map(String.init) ?? "?")), as Xen does, where the spec (which has no tables) made it whole"
+      return .stopped
+    }
   }
 
   /// Compares one GFN; returns the property that failed and a trace line.

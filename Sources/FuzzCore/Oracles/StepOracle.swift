@@ -14,6 +14,10 @@ package protocol StepOracle {
   mutating func prepare(_ step: StepContext)
   mutating func check(_ step: StepContext, report: StepReport) -> FuzzFailure?
   mutating func finish(lastIndex: Int, spec: ScenarioExecution, implementation: ImplementationState) -> FuzzFailure?
+  /// Set by `check` when the scenario has gone where the spec cannot
+  /// follow and this oracle has judged what it could (why, in a sentence):
+  /// the checker compares nothing after that step, and says so.
+  var stopped: String? { get }
 }
 
 /// One statement of a running scenario, with both sides' state.
@@ -28,4 +32,5 @@ package struct StepContext {
 
 extension StepOracle {
   package var judgesCurrentDMA: Bool { false }
+  package var stopped: String? { nil }
 }

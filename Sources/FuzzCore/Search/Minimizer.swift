@@ -92,7 +92,7 @@ package struct Minimizer {
       tests += 1
       return checker.check(Scenario(statements: statements)).failure?.signature == target
     }
-    let split = scenario.statements.firstIndex { FuzzEncoder.isOperation($0.kind) } ?? scenario.statements.count
+    let split = FuzzEncoder.platformLength(of: scenario.statements)
     var platform = Array(scenario.statements[..<split])
     var operations = ddmin(Array(scenario.statements[split...])) { fails(platform + $0) }
 
@@ -137,6 +137,7 @@ package struct Minimizer {
   /// One default at a time, most simplifying first.
   static let configurationSteps: [@Sendable (inout FuzzConfiguration) -> Void] = [
     { $0.untranslatedMMC = false }, { $0.undescribedDSP = false }, { $0.nonCoherentGPU = false }, { $0.iotlbEntries = nil }, { $0.maskedStreams = false },
+    { $0.guestDevice = false }, { $0.tightPool = false },
     { $0.coloured = false; $0.xen = FuzzConfiguration.versions[0] }, { $0.xen = FuzzConfiguration.versions[0] },
     { $0.ipaBits = 40 }, { $0.smmuVersion = .v2 }, { $0.policy = .legacy }, { $0.iommu = true },
     { $0.hypercallCacheFlush = true },

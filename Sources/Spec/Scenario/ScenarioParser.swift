@@ -286,7 +286,11 @@ public enum ScenarioParser {
     case .at(_, let size): try reader.requireRange(start: base, size: size, "its guest memory")
     case .coloured(_, let pages): try reader.requireRange(start: base, size: pages << pageShift, "its guest memory")
     }
-    return DomUDeclaration(name: name, id: UInt16(id), memory: memory, base: base)
+    var pool: Int?
+    if reader.consume("p2m-pool") {
+      pool = Int(try reader.integer("the p2m pool's pages", in: 0...(1 << 20)))
+    }
+    return DomUDeclaration(name: name, id: UInt16(id), memory: memory, base: base, p2mPoolPages: pool)
   }
 
   /// `0x…` hexadecimal or decimal, with `_` separators; nil if not a number.

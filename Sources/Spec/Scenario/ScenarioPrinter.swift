@@ -26,9 +26,9 @@ public enum ScenarioPrinter {
     case .domU(let domain):
       switch domain.memory {
       case .at(let address, let size):
-        "domu \(domain.name) id \(domain.id) memory \(hex(address)) \(sizeText(size)) base \(hex(domain.base))"
+        "domu \(domain.name) id \(domain.id) memory \(hex(address)) \(sizeText(size)) base \(hex(domain.base))" + poolText(domain.p2mPoolPages)
       case .coloured(let colours, let pages):
-        "domu \(domain.name) id \(domain.id) coloured \(colourText(colours)) pages \(pages) base \(hex(domain.base))"
+        "domu \(domain.name) id \(domain.id) coloured \(colourText(colours)) pages \(pages) base \(hex(domain.base))" + poolText(domain.p2mPoolPages)
       }
     case .attach(let device, let domain): "attach \(device) \(domain)"
     case .detach(let device): "detach \(device)"
@@ -69,6 +69,8 @@ public enum ScenarioPrinter {
   }
 
   /// `4K`, `2M`, `1G` when exact, else hexadecimal bytes.
+  static func poolText(_ pages: Int?) -> String { pages.map { " p2m-pool \($0)" } ?? "" }
+
   public static func sizeText(_ size: UInt64) -> String {
     for (shift, unit) in [(30, "G"), (20, "M"), (10, "K")] where size != 0 && size % (1 << UInt64(shift)) == 0 {
       return String(size >> UInt64(shift)) + unit

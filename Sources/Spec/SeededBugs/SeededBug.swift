@@ -116,6 +116,14 @@ package enum SeededBug: String, CaseIterable, Sendable {
   /// after the fuzzer first reached 1 GiB blocks, as a bug it was never
   /// shown.
   case gigabyteSplitChildrenAreTables = "gigabyte-split-children-are-tables"
+  /// Re-creates: class: an error path that keeps what it allocated.
+  /// A split that fails part-way (a 1 GiB block split down to 4K, the pool
+  /// empty at the second table) does not free the table it did make:
+  /// `__p2m_set_entry()` frees `split_pte` either way (RELEASE-4.21.0
+  /// xen/arch/arm/mmu/p2m.c), the mutant only on success, so the pool
+  /// loses a page at every such failure. Reached only with a pool that
+  /// runs dry; added with the fuzzer's tight pools, never shown to it.
+  case failedSplitKeepsItsTable = "failed-split-keeps-its-table"
   /// Re-creates: Xen 14c57887f3 (p2m_invalidate_root).
   /// Before `14c57887f3`: `p2m_invalidate_root()` loops to
   /// `P2M_ROOT_LEVEL` instead of `P2M_ROOT_PAGES`: with a level-1 root of
