@@ -198,41 +198,54 @@ struct P2MOracleTests {
     try parse((configuration.platform.map(ScenarioPrinter.line(for:)) + operations).joined(separator: "\n"))
   }
 
-  /// The guest's pool (5 pages, 40-bit IPA, concatenated level-1 root): its
-  /// 2 MiB of RAM is one block under a level-2 table (4 left); a page in
-  /// another 1 GiB region takes a level-2 and a level-3 table (2 left),
-  /// one in another 2 MiB region a level-3 table (1 left), a 1 GiB block
-  /// none; a page inside that block must split it twice (2 needed).
-  static let drainingPool = [
-    "p2m guest map 0x0 0x40000000 ram_rw", "p2m guest map 0x200000 0x40001000 ram_rw",
-    "p2m guest map 0x40000000 0x40000000 ram_rw size 1G", "p2m guest map 0x40001000 0x40002000 ram_rw",
-  ]
+  /// With the fuzzer's tight pool one page is left once the guest's RAM
+  /// is mapped: a 1 GiB block takes none, a page inside it must split it
+  /// twice (two needed).
+  static let gigabyteSplitRunsDry = ["p2m guest map 0x40000000 0x40000000 ram_rw size 1G", "p2m guest map 0x40001000 0x40002000 ram_rw"]
 
-  @Test("an update that runs a sized pool dry is judged due and Xen-shaped, then comparison stops, and the result says so")
-  func poolRunsDry() throws {
-    #expect(FuzzConfiguration.tightPoolPages == 5)
-    let result = ScenarioChecker().check(try Self.scenario(Self.drainingPool, Self.tightPool))
-    #expect(result.passed, "\(result.trace)")
-    let stopped = try #require(result.stopped, "the last map must run the pool dry")
-    #expect(stopped.contains("p2m pool ran dry") && stopped.contains("needs 2 table pages and 1 were free"), "\(stopped)")
-    #expect(result.trace.contains("not compared after statement \(result.steps - 1)"))
-    // Without the size, the pool holds 32 pages more: no refusal, compared to the end.
-    let roomy = ScenarioChecker().check(try Self.scenario(Self.drainingPool))
+  @Test("the fuzzer's tight pool leaves one page after the guest's RAM, at every IPA size, coloured or not: one more table runs it dry, and the result says so")
+  func tightPoolLeavesOnePage() throws {
+    // Another 2 MiB region of the guest's 1 GiB region takes one level-3
+    // table (its level-2 table exists); a third region finds none.
+    let operations = ["p2m guest map 0x80200000 0x40000000 ram_rw", "p2m guest map 0x80400000 0x40001000 ram_rw"]
+    for ipaBits in FuzzConfiguration.ipaSizes {
+      for coloured in [false, true] {
+        var configuration = Self.tightPool
+        configuration.ipaBits = ipaBits
+        configuration.coloured = coloured
+        if coloured { configuration.xen = FuzzConfiguration.colouredVersions[0] }
+        let first = ScenarioChecker().check(try Self.scenario(Array(operations.prefix(1)), configuration))
+        #expect(first.passed && first.stopped == nil, "\(configuration): \(first.trace)")
+        let result = ScenarioChecker().check(try Self.scenario(operations, configuration))
+        #expect(result.passed, "\(configuration): \(result.trace)")
+        let stopped = try #require(result.stopped, "\(configuration): the second map must run the pool dry")
+        #expect(stopped.contains("p2m pool ran dry") && stopped.contains("needs 1 table page and 0 were free"), "\(stopped)")
+        #expect(result.steps == configuration.platform.count + 2)
+        #expect(result.trace.contains("not compared after statement \(result.steps - 1)"))
+      }
+    }
+  }
+
+  @Test("a split that runs the pool dry half-way is judged due; without a sized pool the same updates are compared to the end")
+  func splitRunsDry() throws {
+    let result = ScenarioChecker().check(try Self.scenario(Self.gigabyteSplitRunsDry, Self.tightPool))
+    #expect(result.passed && result.stopped?.contains("needs 2 table pages and 1 was free") == true, "\(result.trace)")
+    let roomy = ScenarioChecker().check(try Self.scenario(Self.gigabyteSplitRunsDry))
     #expect(roomy.passed && roomy.stopped == nil, "\(roomy.trace)")
   }
 
   @Test("a failed split that keeps the table it made loses a pool page: pool-accounting at the refused update")
   func failedSplitKeepsItsTable() throws {
-    let scenario = try Self.scenario(Self.drainingPool, Self.tightPool)
+    let scenario = try Self.scenario(Self.gigabyteSplitRunsDry, Self.tightPool)
     let failure = try #require(SeededBug.failedSplitKeepsItsTable.inject { ScenarioChecker().check(scenario) }.failure)
-    #expect(failure.property == "pool-accounting" && failure.stepIndex == Self.tightPool.platform.count + 3, "\(failure)")
+    #expect(failure.property == "pool-accounting" && failure.stepIndex == Self.tightPool.platform.count + 1, "\(failure)")
   }
 
   /// An implementation that refuses for want of a table while the pool
-  /// still has two pages (an off-by-two reserve).
+  /// still has a page (a reserve off by one).
   struct HoardingP2M: P2MUnderTest {
     mutating func set(_ gfn: GFN, count: UInt64, to entry: P2MEntry?, in tables: inout XenP2M) throws(XenP2MError) {
-      if tables.memory.freeCount <= 2 && tables.memory.poolPages < 64 { throw .tableAllocationFailed(gfn, completedPages: 0) }
+      if tables.memory.freeCount <= 1 && tables.memory.poolPages < 64 { throw .tableAllocationFailed(gfn, completedPages: 0) }
       try tables.set(gfn, count: count, to: entry)
     }
   }
@@ -240,8 +253,8 @@ struct P2MOracleTests {
   @Test("a refusal for want of tables while the pool had enough is pool-demand")
   func refusalWithPagesFree() throws {
     let broken = ScenarioChecker(makeP2M: P2MFactory(makeCode: { HoardingP2M() }))
-    let failure = try #require(broken.check(try Self.scenario(Self.drainingPool, Self.tightPool)).failure)
-    #expect(failure.property == "pool-demand" && failure.detail.contains("2 were free"), "\(failure)")
+    let failure = try #require(broken.check(try Self.scenario(["p2m guest map 0x80200000 0x40000000 ram_rw"], Self.tightPool)).failure)
+    #expect(failure.property == "pool-demand" && failure.detail.contains("needs 1 table page at its deepest and 1 was free"), "\(failure)")
   }
 
   @Test("a domain whose RAM does not fit its pool stops the comparison at its creation, named as such")

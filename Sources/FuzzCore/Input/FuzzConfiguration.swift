@@ -79,17 +79,20 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
   /// a detach and an attach takes four coordinated operations, and each
   /// p2m flush in between moves dom0's generation on. v2 only.
   package var guestDevice = false
-  /// The guest's p2m pool holds what its RAM can need and
-  /// ``tightPoolSpare`` pages more (`p2m-pool`), so that a few raw updates
-  /// outside its RAM, or splits, run it dry: Xen's −ENOMEM/−ENOENT paths
-  /// (`p2m_next_level()`, `p2m_split_superpage()`) and what they leave
-  /// behind are reached. v2 only.
+  /// The guest's p2m pool holds the tables its RAM takes and
+  /// ``tightPoolSpare`` page more (`p2m-pool`), so that one raw update
+  /// outside its RAM, or one split, runs it dry: Xen's −ENOMEM/−ENOENT
+  /// paths (`p2m_next_level()`, `p2m_split_superpage()`) and what they
+  /// leave behind are reached. v2 only.
   package var tightPool = false
-  package static let tightPoolSpare = 2
-  /// The guest's pool with ``tightPool``.
-  package static var tightPoolPages: Int {
-    let first = guestBase >> UInt64(pageShift)
-    return tightPoolSpare + P2MDifferentialOracle.ramTablePages(Array(first..<first + guestSize / pageSize))
+  package static let tightPoolSpare = 1
+  /// The guest's pool with ``tightPool``: the tables from below the root
+  /// down to level 2, where its 2 MiB of RAM is one block (2 MiB-aligned
+  /// at both ends), and with colouring a level-3 table for its 64 pages
+  /// (one 2 MiB region of GFNs, scattered frames) — then the spare.
+  package var tightPoolPages: Int {
+    let rootLevel = (try? StageTwoGeometry(ipaBits: ipaBits))?.rootLevel ?? 1
+    return 2 - rootLevel + (coloured ? 1 : 0) + Self.tightPoolSpare
   }
   /// The platform's last statement with ``guestDevice``.
   package static let guestDeviceAssignment = StatementKind.attach(device: "vf", domain: "guest")
@@ -183,7 +186,7 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
     "Xen \(xen.name), \(ipaBits)-bit IPA, \(coloured ? "coloured" : "direct-mapped") dom0, SMMU\(smmuVersion.rawValue), "
       + "IOMMU \(iommu ? "on" : "off"), \(policy)" + (gpuBehindSecondSMMU ? ", GPU behind smmu1" : "")
       + (iotlbEntries.map { ", \($0)-entry IOTLB" } ?? "") + (maskedStreams ? ", NIC stream 0x10/0xf with passthrough pt at 0x12" : "")
-      + (guestDevice ? ", vf assigned to the guest at boot" : "") + (tightPool ? ", the guest's p2m pool \(Self.tightPoolPages) pages" : "")
+      + (guestDevice ? ", vf assigned to the guest at boot" : "") + (tightPool ? ", the guest's p2m pool \(tightPoolPages) pages" : "")
   }
 
   // MARK: - The platform
@@ -234,12 +237,12 @@ package struct FuzzConfiguration: Hashable, Sendable, CustomStringConvertible {
       kinds.append(.dom0(.coloured(colours: Self.dom0Colours), size: Self.dom0Size))
       kinds.append(.domU(DomUDeclaration(
         name: "guest", id: 1, memory: .coloured(colours: Self.guestColours, pages: Self.guestColouredPages), base: Self.guestBase,
-        p2mPoolPages: tightPool ? Self.tightPoolPages : nil)))
+        p2mPoolPages: tightPool ? tightPoolPages : nil)))
     } else {
       kinds.append(.dom0(.directMapped, size: Self.dom0Size))
       kinds.append(.domU(DomUDeclaration(
         name: "guest", id: 1, memory: .at(address: Self.guestMachineBase, size: Self.guestSize), base: Self.guestBase,
-        p2mPoolPages: tightPool ? Self.tightPoolPages : nil)))
+        p2mPoolPages: tightPool ? tightPoolPages : nil)))
     }
     if guestDevice { kinds.append(Self.guestDeviceAssignment) }
     return kinds

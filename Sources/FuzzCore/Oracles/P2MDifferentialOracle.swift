@@ -513,7 +513,7 @@ package struct P2MDifferentialOracle: StepOracle {
     case .success(let demand) where demand.needed <= demand.free:
       return .failure(
         property: "pool-demand",
-        detail: "\(what): the update needs \(demand.needed) table page\(demand.needed == 1 ? "" : "s") at its deepest and \(demand.free) were free, yet the implementation refused: \(error)")
+        detail: "\(what): the update needs \(demand.needed) table page\(demand.needed == 1 ? "" : "s") at its deepest and \(demand.free) \(demand.free == 1 ? "was" : "were") free, yet the implementation refused: \(error)")
     case .success(let demand):
       let done = error.completedPages
       for (touchedDomain, page, before) in touched where touchedDomain == domain && page >= gfn && page.rawValue - gfn.rawValue < count {
@@ -529,7 +529,7 @@ package struct P2MDifferentialOracle: StepOracle {
       if let violation = implementation.platform?.p2m(of: domain)?.checkInvariants().first {
         return .failure(property: "pool-accounting", detail: "\(what): after the refusal (\(error)): \(violation)")
       }
-      stopped = "\(domain)'s p2m pool ran dry at \(what): the update needs \(demand.needed) table pages and \(demand.free) were free; "
+      stopped = "\(domain)'s p2m pool ran dry at \(what): the update needs \(demand.needed) table page\(demand.needed == 1 ? "" : "s") and \(demand.free) \(demand.free == 1 ? "was" : "were") free; "
         + "the implementation refused after \(done) page\(done == 1 ? "" : "s") (errno \(error.xenErrno.map(String.init) ?? "?")), as Xen does, where the spec (which has no tables) made it whole"
       return .stopped
     }
