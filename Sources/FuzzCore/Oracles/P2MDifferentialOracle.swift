@@ -497,7 +497,7 @@ package struct P2MDifferentialOracle: StepOracle {
   ///   none after (a failed `p2m_next_level()` or `p2m_split_superpage()`
   ///   leaves its entry as it was; RELEASE-4.21.0 xen/arch/arm/mmu/p2m.c);
   /// - `pool-accounting`: that every table page is still in use exactly
-  ///   once or free (``XenP2M/checkInvariants()``: a split that failed
+  ///   once or free (``XenP2M/invariantViolations()``, in every build: a split that failed
   ///   half-way gave back what it took).
   mutating func judgeExhaustion(_ error: XenP2MError, _ domain: DomainID, _ gfn: GFN, count: UInt64, to entry: P2MEntry?, step: StepContext)
     -> ExhaustionVerdict
@@ -526,7 +526,7 @@ package struct P2MDifferentialOracle: StepOracle {
             detail: "\(what): refused after \(done) page\(done == 1 ? "" : "s") (\(error)); \(page) should be \(expected.map(\.description) ?? "unmapped") (\(offset < done ? "done" : "not reached")), the implementation has \(actual.map(\.description) ?? "unmapped")")
         }
       }
-      if let violation = implementation.platform?.p2m(of: domain)?.checkInvariants().first {
+      if let violation = implementation.platform?.p2m(of: domain)?.invariantViolations().first {
         return .failure(property: "pool-accounting", detail: "\(what): after the refusal (\(error)): \(violation)")
       }
       stopped = "\(domain)'s p2m pool ran dry at \(what): the update needs \(demand.needed) table page\(demand.needed == 1 ? "" : "s") and \(demand.free) \(demand.free == 1 ? "was" : "were") free; "
