@@ -41,6 +41,10 @@ let package = Package(
         // `-Xswiftc -DDMAVERIFY_MUTANTS`.
         .define("DMAVERIFY_MUTANTS", .when(configuration: .debug))
       ]),
+    /// The scenario language and its interpreter: the statements, the
+    /// parser and printer of their text form, and the machine that runs
+    /// them on the specification (declaration, then the running system).
+    .target(name: "Scenario", dependencies: ["Spec"]),
     /// The symbolic instance of the word protocol: Spec's words as Z3 bit-vectors.
     .target(name: "SymbolicWord", dependencies: ["Solver", "Spec"]),
     /// Xen's p2m as Xen implements it: LPAE tables in a page pool, blocks,
@@ -67,11 +71,11 @@ let package = Package(
     .target(name: "Claims", dependencies: ["Spec"]),
     /// The theorem catalogue: each theorem runs the program's own generic
     /// code on Z3 terms and reports proved, refuted (replayed) or unknown.
-    .target(name: "Proofs", dependencies: ["Spec", "Claims", "Solver", "SymbolicWord", "P2MImpl", "SMMUImpl"]),
+    .target(name: "Proofs", dependencies: ["Spec", "Scenario", "Claims", "Solver", "SymbolicWord", "P2MImpl", "SMMUImpl"]),
     /// Flattened device trees (DTB) read in Swift; the SMMUs, RAM and DMA
     /// masters of a board, and the scenario they make.
     .target(
-      name: "DeviceTree", dependencies: ["Spec", "SystemIO"],
+      name: "DeviceTree", dependencies: ["Spec", "Scenario", "SystemIO"],
       // Which compatibles master the bus: a data file a reader can check,
       // embedded so that the binary needs no resource bundle beside it.
       resources: [.embedInCode("dma-bindings.txt")]),
@@ -83,7 +87,7 @@ let package = Package(
     /// Fuzz input decoding and encoding, the differential and DMA oracles,
     /// the minimizer: everything of the fuzzer that tests can reach without
     /// a fuzzing toolchain (DESIGN.md §5).
-    .target(name: "FuzzCore", dependencies: ["Spec", "P2MImpl", "SMMUImpl", "Claims"]),
+    .target(name: "FuzzCore", dependencies: ["Spec", "Scenario", "P2MImpl", "SMMUImpl", "Claims"]),
     /// The libFuzzer target (DESIGN.md §6 recipe): built with
     /// `-sanitize=fuzzer -DFUZZING` it is the fuzzer; built normally it
     /// replays files and directories.
@@ -92,7 +96,7 @@ let package = Package(
     .executableTarget(
       name: "dmaverify",
       dependencies: [
-        "Spec", "Solver", "SymbolicWord", "Claims", "Proofs", "DeviceTree", "FuzzCore", "SystemIO",
+        "Spec", "Scenario", "Solver", "SymbolicWord", "Claims", "Proofs", "DeviceTree", "FuzzCore", "SystemIO",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -103,16 +107,17 @@ let package = Package(
     .target(name: "TestSupport", path: "Tests/TestSupport"),
 
     .testTarget(name: "SolverTests", dependencies: ["Solver"]),
-    .testTarget(name: "SpecTests", dependencies: ["TestSupport", "Spec"]),
+    .testTarget(name: "SpecTests", dependencies: ["Spec"]),
+    .testTarget(name: "ScenarioTests", dependencies: ["TestSupport", "Scenario", "Spec"]),
     .testTarget(name: "SymbolicWordTests", dependencies: ["SymbolicWord", "Spec", "Solver"]),
     .testTarget(name: "P2MImplTests", dependencies: ["P2MImpl", "Spec"]),
     .testTarget(name: "SMMUImplTests", dependencies: ["SMMUImpl", "P2MImpl", "Spec", "SymbolicWord", "Solver"]),
     .testTarget(name: "ProofsTests", dependencies: ["Proofs", "Claims", "Spec", "Solver", "SymbolicWord", "P2MImpl", "SMMUImpl"]),
-    .testTarget(name: "FuzzCoreTests", dependencies: ["TestSupport", "FuzzCore", "Spec", "P2MImpl", "SMMUImpl", "Claims"]),
+    .testTarget(name: "FuzzCoreTests", dependencies: ["TestSupport", "FuzzCore", "Spec", "Scenario", "P2MImpl", "SMMUImpl", "Claims"]),
     .testTarget(name: "dmaverifyTests", dependencies: ["TestSupport", "dmaverify"]),
     .testTarget(name: "SystemIOTests", dependencies: ["SystemIO"]),
     .testTarget(
-      name: "DeviceTreeTests", dependencies: ["DeviceTree", "Spec"],
+      name: "DeviceTreeTests", dependencies: ["DeviceTree", "Spec", "Scenario"],
       // Fixtures are read through #filePath, by these tests and by
       // dmaverifyTests, so they are not bundled as resources.
       exclude: ["Fixtures"]),

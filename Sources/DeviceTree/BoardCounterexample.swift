@@ -1,3 +1,4 @@
+import Scenario
 import Spec
 
 /// A DMA matrix counterexample moved onto a board: the board's own
@@ -16,14 +17,14 @@ import Spec
 /// own coherence and DMA mask. So the replay says what this board does; it
 /// may differ from the matrix's outcome (a 64-bit device does not fault
 /// where the counterexample's 32-bit one did), and the report shows both.
-public struct BoardCounterexample: Hashable, Sendable {
+package struct BoardCounterexample: Hashable, Sendable {
   /// The rewritten scenario, runnable with `dmaverify run`.
-  public var scenario: String
+  package var scenario: String
   /// The counterexample's steps as rewritten (grants, foreign maps, DMA).
-  public var steps: [String]
+  package var steps: [String]
   /// The DMA's outcome on the board and the path it took, e.g.
   /// `CORRUPTION via dma-direct`, or why a step was refused.
-  public var outcome: String
+  package var outcome: String
 }
 
 extension Platform {
@@ -34,7 +35,7 @@ extension Platform {
   ///   no room for the guest after dom0, no hole below the IPA size for
   ///   the extended region, or an address of the counterexample that is
   ///   neither dom0 RAM, the guest's memory nor its extended region.
-  public func counterexample(_ counterexample: String, options: ScenarioOptions, device path: String) throws -> BoardCounterexample {
+  package func counterexample(_ counterexample: String, options: ScenarioOptions, device path: String) throws -> BoardCounterexample {
     let generated = try scenario(options)
     guard let device = generated.deviceNames[path] else {
       throw DeviceTreeError(offset: nil, message: "\(path) is not a device of the board's scenario")

@@ -1,17 +1,18 @@
+import Scenario
 import Spec
 
 /// How to turn a board into a scenario: what the device tree does not say.
-public struct ScenarioOptions: Hashable, Sendable {
+package struct ScenarioOptions: Hashable, Sendable {
   /// dom0's layout: direct-mapped, or coloured with these colours.
-  public var dom0: Dom0Memory
+  package var dom0: Dom0Memory
   /// The number of LLC colours when dom0 is coloured (Xen computes it from
   /// the LLC way size, `llc-colors`; 16 is a 1 MiB 16-way LLC's [derived]).
-  public var llcColours: Int
+  package var llcColours: Int
   /// dom0's memory; nil picks 64 MiB, or less when the RAM (or, coloured,
   /// the RAM of dom0's colours) is smaller.
-  public var dom0MemorySize: UInt64?
-  public var policy: DMAPolicy
-  public var xen: XenVersion
+  package var dom0MemorySize: UInt64?
+  package var policy: DMAPolicy
+  package var xen: XenVersion
   /// Whether Xen attaches PCI endpoints' streams (from `iommu-map`) to
   /// dom0's context. It does so only with its PCI passthrough support on
   /// (`pci-passthrough=on`, tech preview) and dom0 reporting the devices
@@ -22,16 +23,16 @@ public struct ScenarioOptions: Hashable, Sendable {
   /// `iommu-map`/`iommu-map-mask`, and smmu.c (`ca8f6ffeb6`) and smmu-v3.c
   /// (`63919fc4d1`) call it for PCI devices; RELEASE-4.20.0 has no reader
   /// of `iommu-map` but `write_properties()` hiding it from dom0.
-  public var pciStreamsAttached: Bool
+  package var pciStreamsAttached: Bool
   /// How Xen was built and booted (its SMMUv3 driver, `iommu=`).
-  public var xenConfig: XenConfig
+  package var xenConfig: XenConfig
   /// Stream-map entries (SMRs) of each SMMUv1/v2; nil for the default,
   /// ``Platform/defaultStreamMapEntries``. The tree does not say it: Xen
   /// reads it from the hardware (`SMMU_IDR0.NUMSMRG`,
   /// `arm_smmu_device_cfg_probe()` in smmu.c, RELEASE-4.15.0).
-  public var smmuStreamMapEntries: Int?
+  package var smmuStreamMapEntries: Int?
 
-  public init(
+  package init(
     dom0: Dom0Memory = .directMapped, llcColours: Int = 16, dom0MemorySize: UInt64? = nil,
     policy: DMAPolicy = .mergedFlags, xen: XenVersion = .latest, pciStreamsAttached: Bool = false, xenConfig: XenConfig = XenConfig()
   ) {
@@ -48,18 +49,18 @@ public struct ScenarioOptions: Hashable, Sendable {
 
 /// A board as a scenario, with how its nodes were named and what the
 /// translation had to assume.
-public struct PlatformScenario: Hashable, Sendable {
-  public var scenario: Scenario
+package struct PlatformScenario: Hashable, Sendable {
+  package var scenario: Scenario
   /// Node path → scenario name, for the devices declared.
-  public var deviceNames: [String: String]
+  package var deviceNames: [String: String]
   /// Node path → scenario name, for the SMMUs declared.
-  public var smmuNames: [String: String]
+  package var smmuNames: [String: String]
   /// What the scenario could not say, one sentence each; written as
   /// comments at the top of the file.
-  public var notes: [String]
+  package var notes: [String]
 
   /// The scenario file: notes as `#` comments, then the statements.
-  public var text: String {
+  package var text: String {
     notes.map { "# \(Printable.escaped($0))\n" }.joined() + ScenarioPrinter.print(scenario)
   }
 }
@@ -79,7 +80,7 @@ extension Platform {
   /// - Throws: ``DeviceTreeError`` when the board cannot be modelled: no
   ///   RAM, an IOMMU type the scenario language lacks, stream IDs wider than
   ///   the model's SMMUs, colouring on a Xen without it, bad colours.
-  public func scenario(_ options: ScenarioOptions, name: String? = nil) throws(DeviceTreeError) -> PlatformScenario {
+  package func scenario(_ options: ScenarioOptions, name: String? = nil) throws(DeviceTreeError) -> PlatformScenario {
     var statements: [StatementKind] = [.xen(version: options.xen.name)]
     var notes: [String] = []
 
@@ -298,7 +299,7 @@ extension Platform {
   /// [uncertain] Linux refuses to probe an SMMU whose tree mixes both
   /// bindings; whether Xen's port does too is not in the fact sheet, so a
   /// mixed tree is taken to work with both.
-  public static func isRead(_ binding: StreamBinding, by version: XenVersion, on kind: IOMMUKind, options: ScenarioOptions) -> Bool {
+  package static func isRead(_ binding: StreamBinding, by version: XenVersion, on kind: IOMMUKind, options: ScenarioOptions) -> Bool {
     switch (binding, kind) {
     case (.mmuMasters, .smmuV1), (.mmuMasters, .smmuV2): true
     case (.mmuMasters, _): false

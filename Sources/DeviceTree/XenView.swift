@@ -94,7 +94,7 @@ extension Platform {
   ///   fails and `start_xen()` (`xen/arch/arm/setup.c`) panics "Could not set
   ///   up DOM0 guest OS". 4.12 has no `iommu_add_dt_device()` call in
   ///   `handle_device()`: the node is only undescribed.
-  public func xenView(_ options: ScenarioOptions) -> XenView {
+  package func xenView(_ options: ScenarioOptions) -> XenView {
     var owners: [String: IOMMUOwner] = [:]
     for iommu in iommus where iommu.available {
       owners[iommu.path] = Self.owner(of: iommu, config: options.xenConfig, version: options.xen)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Scenario
 import Spec
 
 /// `--dom0 direct`, `coloured` or `coloured:COLOURS`, COLOURS in Xen's

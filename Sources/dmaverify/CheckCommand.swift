@@ -3,6 +3,7 @@ import Claims
 import DeviceTree
 import Foundation
 import Proofs
+import Scenario
 import Spec
 import SystemIO
 

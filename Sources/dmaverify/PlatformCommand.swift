@@ -1,6 +1,7 @@
 import ArgumentParser
 import DeviceTree
 import Foundation
+import Scenario
 import Spec
 import SystemIO
 

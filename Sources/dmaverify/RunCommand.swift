@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Scenario
 import Spec
 import SystemIO
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FuzzCore
+import Scenario
 import Spec
 
 extension DMAVerify {

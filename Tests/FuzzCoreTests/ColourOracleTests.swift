@@ -1,4 +1,5 @@
 import FuzzCore
+import Scenario
 import Spec
 import Testing
 

@@ -1,6 +1,7 @@
 import Claims
 import Foundation
 @testable import FuzzCore
+import Scenario
 import Spec
 import Testing
 import TestSupport

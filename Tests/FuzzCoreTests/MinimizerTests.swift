@@ -1,5 +1,6 @@
 import FuzzCore
 import P2MImpl
+import Scenario
 import Spec
 import Testing
 

@@ -1,5 +1,6 @@
 import FuzzCore
 import Foundation
+import Scenario
 import Spec
 import Testing
 import TestSupport

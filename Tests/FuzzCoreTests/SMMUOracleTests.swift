@@ -1,6 +1,7 @@
 @testable import FuzzCore
 import P2MImpl
 import SMMUImpl
+import Scenario
 import Spec
 import Testing
 

@@ -2,6 +2,7 @@ import Foundation
 import FuzzCore
 import SMMUImpl
 import P2MImpl
+import Scenario
 import Spec
 import Testing
 import TestSupport

@@ -1,6 +1,7 @@
 import Foundation
 import FuzzCore
 import P2MImpl
+import Scenario
 import Spec
 import TestSupport
 import Testing

@@ -113,35 +113,6 @@ struct StreamMapEntryTests {
     #expect(try platform.resolve(deviceNamed: "b") == .context(domain: .dom0, vmid: 2))
   }
 
-  /// The scenario form: a `passthrough` device's entries are allocated at
-  /// its first assignment, where a partial overlap is a refused `attach`;
-  /// on 4.19 the same assignment gets its own `{id, mask 0}` entry.
-  @Test("a passthrough device overlapping dom0's masked SMR: attach refused with -EINVAL on 4.20, accepted on 4.19",
-        arguments: [("4.20", false), ("4.19", true)])
-  func refusedAttachInScenario(xen: String, accepted: Bool) throws {
-    let text = """
-      xen \(xen)
-      ram 0x40000000 512M
-      smmu smmu0 v2
-      device nic smmu smmu0 streams 0x10/0xf
-      device gpu smmu smmu0 streams 0x18/0x18 passthrough
-      dom0 direct-mapped memory 256M
-      domu guest id 1 memory 0x50000000 16M base 0x40000000
-      attach gpu guest
-      dma gpu to-device 0x40100000 4K
-      """
-    let report = try ScenarioRunner.run(try ScenarioParser.parse(text))
-    let attach = try #require(report.steps.first { $0.statement.hasPrefix("attach") })
-    #expect(attach.succeeded == accepted, "\(attach.result)")
-    if !accepted {
-      #expect(attach.result.contains("smr{id 0x18, mask 0x18} partly overlaps SME 0 smr{id 0x10, mask 0xf}"), "\(attach.result)")
-    }
-    // Refused, the GPU's stream 0x18 still hits the NIC's SMR: dom0's
-    // context, so a dom0 buffer is reached as dom0 meant (ok). Accepted on
-    // 4.19, it translates through the guest's p2m instead.
-    #expect(report.steps.compactMap { $0.dma?.outcome } == [accepted ? .corruption : .ok])
-  }
-
   /// The search against its definition over 6-bit IDs and masks: `.entry`
   /// of a valid SMR covers every stream of the request; `.partialOverlap`
   /// names an SMR sharing a stream with the request without covering it;

@@ -1,3 +1,4 @@
+import Scenario
 import Spec
 
 /// A property a fuzz input violated: which oracle saw it, which property,

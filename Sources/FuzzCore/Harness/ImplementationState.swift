@@ -1,5 +1,6 @@
 import P2MImpl
 import SMMUImpl
+import Scenario
 import Spec
 
 /// The implementation side of a differential run: Xen's SMMUs

@@ -1,4 +1,5 @@
 import SMMUImpl
+import Scenario
 import Spec
 
 /// What checking one input found.

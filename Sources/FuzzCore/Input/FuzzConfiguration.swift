@@ -1,3 +1,4 @@
+import Scenario
 import Spec
 
 /// The platform options a fuzz input's two leading bytes select, after

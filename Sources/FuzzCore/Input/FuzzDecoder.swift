@@ -1,3 +1,4 @@
+import Scenario
 import Spec
 
 /// Decodes fuzz input bytes into a scenario, totally: every byte string,

@@ -1,3 +1,4 @@
+import Scenario
 import Spec
 
 /// A scenario the fuzzer's decoder cannot produce, with the statement that

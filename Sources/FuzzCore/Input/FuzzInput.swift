@@ -1,4 +1,5 @@
 import Foundation
+import Scenario
 import Spec
 
 /// An input to replay: raw fuzz bytes (libFuzzer's corpus and crash files)

@@ -1,3 +1,4 @@
+import Scenario
 import Spec
 
 /// LLC isolation: every frame of a coloured domain's RAM has one of the

@@ -1,5 +1,6 @@
 import Claims
 import Foundation
+import Scenario
 import Spec
 
 /// The DMA properties the fuzzer requires: exactly those the proofs

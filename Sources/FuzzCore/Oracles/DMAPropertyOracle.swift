@@ -1,4 +1,5 @@
 import Claims
+import Scenario
 import Spec
 
 /// The DMA property oracle: every DMA with an `expect` meets it, every

@@ -1,4 +1,5 @@
 import P2MImpl
+import Scenario
 import Spec
 
 /// The differential oracle for the p2m: the spec's p2m (``ReferenceP2M``, as the

@@ -1,3 +1,4 @@
+import Scenario
 import Spec
 
 /// Cross-domain reach: after every step that changes a p2m, the grant

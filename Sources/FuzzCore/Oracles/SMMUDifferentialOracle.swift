@@ -1,4 +1,5 @@
 import SMMUImpl
+import Scenario
 import Spec
 
 /// The differential oracle for the SMMUs: the spec's ``SMMUPlatform`` and

@@ -1,3 +1,4 @@
+import Scenario
 import Spec
 
 /// An oracle that watches a scenario run step by step on the spec.

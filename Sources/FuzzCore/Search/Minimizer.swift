@@ -1,3 +1,4 @@
+import Scenario
 import Spec
 
 /// Zeller and Hildebrandt's ddmin ("Simplifying and Isolating

@@ -1,4 +1,5 @@
 import Claims
+import Scenario
 import Solver
 import Spec
 import SymbolicWord

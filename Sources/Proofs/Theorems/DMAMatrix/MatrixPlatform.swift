@@ -1,4 +1,5 @@
 import Claims
+import Scenario
 import Spec
 
 /// The platforms a matrix claim holds for, as words: symbolic in the

@@ -1,5 +1,6 @@
 import Claims
 import Foundation
+import Scenario
 import Spec
 import Solver
 import SymbolicWord

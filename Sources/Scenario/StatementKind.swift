@@ -1,4 +1,6 @@
-public enum StatementKind: Hashable, Sendable {
+import Spec
+
+package enum StatementKind: Hashable, Sendable {
   // MARK: Platform
   /// `xen <version>`: which Xen behaviour to model (e.g. 4.14 predates the
   /// `04085ec1ac` grant fix).

@@ -1,3 +1,5 @@
+import Spec
+
 extension ScenarioMachine {
   /// The system once dom0 exists: Xen, the SMMUs, Linux's grant tree and
   /// bounce pool, and machine memory, on the platform it was booted from.

@@ -1,14 +1,16 @@
+import Spec
+
 /// Reads the scenario text format (see ``Scenario``). Every error names the
 /// line and column and says what was expected; nothing is skipped.
-public enum ScenarioParser {
+package enum ScenarioParser {
   /// The most statements a scenario may hold. Running one costs time and
   /// memory linear in its statements (a DMA step's report is a few KiB, and
   /// 100,000 DMAs run in about 5 s in 300 MB; BENCHMARKS.md "Bounded
   /// resources"), so a bound on statements is a bound on both; real
   /// scenarios have tens to hundreds.
-  public static let statementLimit = 100_000
+  package static let statementLimit = 100_000
 
-  public static func parse(_ text: String, file: String? = nil) throws(ScenarioError) -> Scenario {
+  package static func parse(_ text: String, file: String? = nil) throws(ScenarioError) -> Scenario {
     var scenario = Scenario()
     // The SMMUs declared so far, for refusing a stream-match mask behind
     // an SMMUv3 where it is written.
@@ -51,7 +53,7 @@ public enum ScenarioParser {
   /// the error gives the line and column of the first bad byte and its
   /// offset, so a binary or mis-encoded file is told apart from one that
   /// cannot be opened.
-  public static func text(_ bytes: [UInt8], file: String? = nil) throws(ScenarioError) -> String {
+  package static func text(_ bytes: [UInt8], file: String? = nil) throws(ScenarioError) -> String {
     var offset = 0
     var parser = Unicode.UTF8.ForwardParser()
     var iterator = bytes.makeIterator()

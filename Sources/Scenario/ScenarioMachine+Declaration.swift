@@ -1,3 +1,5 @@
+import Spec
+
 extension ScenarioMachine {
   /// What the platform statements declare. They describe the hardware and
   /// Xen's boot options, so they all come before the system boots; `dom0`

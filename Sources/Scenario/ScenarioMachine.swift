@@ -1,3 +1,5 @@
+import Spec
+
 /// The state a scenario builds, in one of two phases: platform statements
 /// fill in a ``Declaration``; `dom0` boots it into a ``RunningSystem``, after
 /// which only domains and operations may follow. Each phase's statements are

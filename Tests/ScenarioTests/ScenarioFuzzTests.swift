@@ -1,7 +1,7 @@
 import Foundation
+import Scenario
+import Spec
 import Testing
-
-@testable import Spec
 import TestSupport
 
 /// A seeded, time-boxed mutation run over the scenario parser and runner,

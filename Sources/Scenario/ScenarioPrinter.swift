@@ -1,14 +1,16 @@
+import Spec
+
 /// Writes a scenario in the canonical text form that ``ScenarioParser``
 /// reads back to an equal scenario.
-public enum ScenarioPrinter {
-  public static func print(_ scenario: Scenario) -> String {
+package enum ScenarioPrinter {
+  package static func print(_ scenario: Scenario) -> String {
     var lines: [String] = []
     if let name = scenario.name { lines.append("scenario \"\(name)\"") }
     lines += scenario.statements.map { line(for: $0.kind) }
     return lines.joined(separator: "\n") + "\n"
   }
 
-  public static func line(for kind: StatementKind) -> String {
+  package static func line(for kind: StatementKind) -> String {
     switch kind {
     case .xen(let version): "xen \(version)"
     case .ipaBits(let bits): "ipa-bits \(bits)"
@@ -71,7 +73,7 @@ public enum ScenarioPrinter {
   /// `4K`, `2M`, `1G` when exact, else hexadecimal bytes.
   static func poolText(_ pages: Int?) -> String { pages.map { " p2m-pool \($0)" } ?? "" }
 
-  public static func sizeText(_ size: UInt64) -> String {
+  package static func sizeText(_ size: UInt64) -> String {
     for (shift, unit) in [(30, "G"), (20, "M"), (10, "K")] where size != 0 && size % (1 << UInt64(shift)) == 0 {
       return String(size >> UInt64(shift)) + unit
     }
@@ -79,7 +81,7 @@ public enum ScenarioPrinter {
   }
 
   /// Runs of consecutive colours as ranges: `0-3,8`.
-  public static func colourText(_ colours: [Int]) -> String {
+  package static func colourText(_ colours: [Int]) -> String {
     var parts: [String] = []
     var index = 0
     while index < colours.count {

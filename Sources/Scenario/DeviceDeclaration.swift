@@ -1,25 +1,27 @@
-public struct DeviceDeclaration: Hashable, Sendable {
-  public enum Placement: Hashable, Sendable {
+import Spec
+
+package struct DeviceDeclaration: Hashable, Sendable {
+  package enum Placement: Hashable, Sendable {
     /// Not behind any SMMU: addresses reach memory untranslated.
     case untranslated
     /// Behind `smmu` with these stream IDs; `described` is whether Xen
     /// knows it (an `iommus` / `mmu-masters` entry).
     case smmu(name: String, streams: [UInt32], described: Bool)
   }
-  public var name: String
-  public var placement: Placement
-  public var coherent: Bool
-  public var dmaMaskBits: Int
+  package var name: String
+  package var placement: Placement
+  package var coherent: Bool
+  package var dmaMaskBits: Int
   /// The SMR mask of each stream of an `.smmu` placement, by position
   /// (`streams 0x10/0xf,0x20`); empty, or shorter than the streams, means
   /// mask 0. A mask comes from a second `iommus` cell or the SMMU's
   /// `stream-match-mask` (``Device/streamMatchMasks``).
-  public var streamMasks: [UInt32]
+  package var streamMasks: [UInt32]
   /// `passthrough`: the device tree marks it `xen,passthrough`, so Xen
   /// does not assign it to dom0 at boot (``Device/passthrough``).
-  public var passthrough: Bool
+  package var passthrough: Bool
 
-  public init(
+  package init(
     name: String, placement: Placement, coherent: Bool = true, dmaMaskBits: Int = 64, streamMasks: [UInt32] = [], passthrough: Bool = false
   ) {
     self.name = name

@@ -1,25 +1,27 @@
+import Spec
+
 /// A scenario that cannot be read or run, with where and what was expected:
 /// `file:line:column: error: expected …, found …` (the compiler convention,
 /// so editors jump to it).
-public struct ScenarioError: Error, Hashable, Sendable, CustomStringConvertible {
-  public var file: String?
-  public var location: SourceLocation?
-  public var message: String
+package struct ScenarioError: Error, Hashable, Sendable, CustomStringConvertible {
+  package var file: String?
+  package var location: SourceLocation?
+  package var message: String
 
-  public init(file: String? = nil, location: SourceLocation?, message: String) {
+  package init(file: String? = nil, location: SourceLocation?, message: String) {
     self.file = file
     self.location = location
     self.message = message
   }
 
-  public var description: String {
+  package var description: String {
     let place = [file ?? "<scenario>", location.map { "\($0.line):\($0.column)" }]
       .compactMap { $0 }.joined(separator: ":")
     return "\(place): error: \(message)"
   }
 
   /// The same error, naming `file`.
-  public func inFile(_ file: String) -> ScenarioError {
+  package func inFile(_ file: String) -> ScenarioError {
     var copy = self
     copy.file = file
     return copy

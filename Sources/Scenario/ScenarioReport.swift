@@ -1,47 +1,49 @@
-/// What running a scenario on the specification did, step by step.
-public struct ScenarioReport: Hashable, Sendable, Codable {
-  public var name: String?
-  public var steps: [StepReport]
+import Spec
 
-  public init(name: String?, steps: [StepReport]) {
+/// What running a scenario on the specification did, step by step.
+package struct ScenarioReport: Hashable, Sendable, Codable {
+  package var name: String?
+  package var steps: [StepReport]
+
+  package init(name: String?, steps: [StepReport]) {
     self.name = name
     self.steps = steps
   }
 
   /// Steps whose outcome differs from the `expect` the scenario wrote.
-  public var unmetExpectations: [StepReport] { steps.filter { $0.expectationMet == false } }
-  public var dmaCount: Int { steps.filter { $0.dma != nil }.count }
+  package var unmetExpectations: [StepReport] { steps.filter { $0.expectationMet == false } }
+  package var dmaCount: Int { steps.filter { $0.dma != nil }.count }
 
   /// Steps the specification refused (Xen returned an error, memory could
   /// not be placed, a DMA could not run), other than those an unmet
   /// `expect` already counts: a story whose setup failed checked less than
   /// it says.
-  public var refusedSteps: [StepReport] { steps.filter { !$0.succeeded && $0.expectationMet == nil } }
+  package var refusedSteps: [StepReport] { steps.filter { !$0.succeeded && $0.expectationMet == nil } }
 
   /// DMAs that faulted or corrupted memory with no `expect` saying so: a
   /// corruption nobody asked about is still one.
-  public var unexpectedOutcomes: [StepReport] {
+  package var unexpectedOutcomes: [StepReport] {
     steps.filter { step in step.expected == nil && step.dma.map { $0.outcome != .ok } == true }
   }
 }
 
 /// One executed statement.
-public struct StepReport: Hashable, Sendable, Codable {
+package struct StepReport: Hashable, Sendable, Codable {
   /// The scenario line the statement came from.
-  public var line: Int?
+  package var line: Int?
   /// The statement, in canonical form.
-  public var statement: String
+  package var statement: String
   /// What happened, in a sentence (e.g. "mapped grant g1: dev_bus_addr 0x60001000").
-  public var result: String
+  package var result: String
   /// Whether the operation succeeded; a Xen error (e.g. −EINVAL) is a
   /// result, not a scenario error.
-  public var succeeded: Bool
-  public var dma: DMAReport?
-  public var expected: DMAOutcome?
+  package var succeeded: Bool
+  package var dma: DMAReport?
+  package var expected: DMAOutcome?
   /// nil when nothing was expected.
-  public var expectationMet: Bool?
+  package var expectationMet: Bool?
 
-  public init(line: Int?, statement: String, result: String, succeeded: Bool = true, dma: DMAReport? = nil, expected: DMAOutcome? = nil) {
+  package init(line: Int?, statement: String, result: String, succeeded: Bool = true, dma: DMAReport? = nil, expected: DMAOutcome? = nil) {
     self.line = line
     self.statement = statement
     self.result = result

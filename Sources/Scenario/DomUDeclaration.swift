@@ -1,15 +1,17 @@
-public struct DomUDeclaration: Hashable, Sendable {
-  public enum Memory: Hashable, Sendable {
+import Spec
+
+package struct DomUDeclaration: Hashable, Sendable {
+  package enum Memory: Hashable, Sendable {
     /// Machine memory at a fixed host range, mapped from `base` up.
     case at(address: UInt64, size: UInt64)
     /// Pages from the coloured allocator, from these colours.
     case coloured(colours: [Int], pages: UInt64)
   }
-  public var name: String
-  public var id: UInt16
-  public var memory: Memory
+  package var name: String
+  package var id: UInt16
+  package var memory: Memory
   /// The guest-physical address of the first page.
-  public var base: UInt64
+  package var base: UInt64
   /// Pages in the domain's p2m pool (`p2m-pool <pages>`), from which Xen
   /// takes every table below the root: `p2m_alloc_page()` on
   /// `d->arch.paging.p2m_freelist` (RELEASE-4.21.0 xen/arch/arm/mmu/p2m.c),
@@ -21,9 +23,9 @@ public struct DomUDeclaration: Hashable, Sendable {
   /// the p2m oracle (was the refusal due, is the part done Xen's prefix)
   /// and compared no further. nil: enough for the domain's RAM and a few
   /// dozen more tables.
-  public var p2mPoolPages: Int?
+  package var p2mPoolPages: Int?
 
-  public init(name: String, id: UInt16, memory: Memory, base: UInt64, p2mPoolPages: Int? = nil) {
+  package init(name: String, id: UInt16, memory: Memory, base: UInt64, p2mPoolPages: Int? = nil) {
     self.name = name
     self.id = id
     self.memory = memory

@@ -1,3 +1,5 @@
+import Spec
+
 /// Executes a scenario on the executable specification: Xen's p2m and grant
 /// table (`XenState`), the SMMUs (`SMMUPlatform`), Linux's grant tree and
 /// bounce pool, machine memory, and DMAs translated by the architectural
@@ -5,7 +7,7 @@
 ///
 /// This is Serval's "one interpreter": `dmaverify run`, the fuzzer's
 /// replay and the minimizer all run scenarios through here.
-public enum ScenarioRunner {
+package enum ScenarioRunner {
   /// Runs `scenario` statement by statement.
   ///
   /// A Xen or Linux refusal (a bad grant, an unmapped buffer) is a step
@@ -13,7 +15,7 @@ public enum ScenarioRunner {
   /// mean anything (a device used before it is declared, a platform
   /// statement after the domains exist) throws a ``ScenarioError`` naming
   /// the line.
-  public static func run(_ scenario: Scenario, file: String? = nil) throws(ScenarioError) -> ScenarioReport {
+  package static func run(_ scenario: Scenario, file: String? = nil) throws(ScenarioError) -> ScenarioReport {
     var machine = ScenarioMachine()
     var steps: [StepReport] = []
     for statement in scenario.statements {
