@@ -8,13 +8,13 @@ import Spec
 /// against the spec (`MatrixPlatformTests`).
 ///
 /// The class is what a scenario can describe and the spec's boot builds
-/// (`ScenarioRunner.boot`, `XenState.createDomain`):
+/// (`ScenarioMachine.Declaration.boot(layout:size:)`, `XenState.createDomain`):
 /// - host RAM in one or two banks (the second may be empty), above one
 ///   another with a hole between, inside the IPA size (Xen's IPA size is
 ///   the PA size, `p2m_restrict_ipa_bits()`, so RAM lies below it);
 /// - the IPA size: 32, 36, 40, 42, 44 or 48 bits (`pa_range_info`);
 /// - dom0: the first `dom0Pages` of host RAM, bank by bank
-///   (`ScenarioRunner.dom0Banks`), 1:1 when direct-mapped (§2.3), or a
+///   (`ScenarioMachine.Declaration.dom0Banks(size:)`), 1:1 when direct-mapped (§2.3), or a
 ///   coloured dom0 with that host layout whose frames come from the
 ///   coloured allocator (§5);
 /// - Linux's swiotlb pool: 256 KiB (the largest single bounce,
