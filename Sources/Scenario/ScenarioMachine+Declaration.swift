@@ -19,6 +19,7 @@ extension ScenarioMachine {
     /// Applies a platform statement and says what it declared; nil when
     /// `kind` is not a platform statement.
     mutating func declare(_ kind: StatementKind) throws(ScenarioError) -> String? {
+      guard kind.phase == .platform else { return nil }
       switch kind {
       case .xen(let name):
         guard let parsed = XenVersion(name: name) else {
@@ -85,7 +86,8 @@ extension ScenarioMachine {
       case .swiotlbPool(let address, let size):
         swiotlb = (address, size)
         return "swiotlb bounce pool at dom0 \(hex(address)), \(size >> 10) KiB"
-      case .dom0, .domU, .attach, .detach, .grant, .ungrant, .foreign, .unforeign, .p2mMap, .p2mUnmap, .setWay, .dma:
+      default:
+        // Domains and operations (the guard above).
         return nil
       }
     }

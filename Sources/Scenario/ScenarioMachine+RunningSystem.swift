@@ -11,7 +11,9 @@ extension ScenarioMachine {
     var pool: SwiotlbPool
     var memory = MachineMemory()
     var domainNames: [String: DomainID] = ["dom0": .dom0]
-    var grants: [String: (handle: GrantHandle, hostAddress: UInt64)] = [:]
+    /// Live grant maps by scenario handle: Xen's handle, the dom0 address,
+    /// and the granted frame as a GFN (where Xen's 1:1 entry for it would be).
+    var grants: [String: (handle: GrantHandle, hostAddress: UInt64, oneToOne: GFN?)] = [:]
     var foreignMaps: [String: GFN] = [:]
     var features: XenFeatures
     /// Each domain's p2m laid out as descriptor tables, with the p2m it was
@@ -31,9 +33,14 @@ extension ScenarioMachine {
     /// already running.
     mutating func operate(_ statement: Statement, text: String, describesSteps: Bool) throws(ScenarioError) -> StepReport {
       let line = statement.location?.line
-      func refused(_ error: some Error) -> StepReport {
-        StepReport(line: line, statement: text, result: "refused: \(error)", succeeded: false)
+      // What the statement does, as data, filled in as it runs.
+      var effects = StepEffects()
+      func report(_ result: String, succeeded: Bool = true) -> StepReport {
+        var step = StepReport(line: line, statement: text, result: result, succeeded: succeeded)
+        step.effects = effects
+        return step
       }
+      func refused(_ error: some Error) -> StepReport { report("refused: \(error)", succeeded: false) }
       switch statement.kind {
       case .dom0:
         throw fail("dom0 is already declared")
@@ -57,24 +64,35 @@ extension ScenarioMachine {
         domainNames[domU.name] = id
         layOutTables()
         let pool = domU.p2mPoolPages.map { "; its p2m pool of \($0) pages is the implementation's (the spec's p2m has no tables): `replay` checks it" } ?? ""
-        return StepReport(line: line, statement: text, result: "created \(id) \(domU.name)" + pool)
+        effects.createdDomain = StepEffects.CreatedDomain(id: id, p2mPoolPages: domU.p2mPoolPages)
+        return report("created \(id) \(domU.name)" + pool)
 
       case .attach(let device, let domain):
         let id = try domainID(domain)
         // `iommu_assign_dt_device()`: -EINVAL unless `is_iommu_enabled(d)`.
+        effects.assignment = StepEffects.Assignment(device: device, domain: id)
         guard xen.domains[id]?.iommuEnabled == true else {
-          return StepReport(line: line, statement: text, result: "refused: \(id) does not have the IOMMU enabled", succeeded: false)
+          return report("refused: \(id) does not have the IOMMU enabled", succeeded: false)
         }
         do { try platform.attach(device, to: id) } catch { return refused(error) }
-        return StepReport(line: line, statement: text, result: "\(device) attached to \(id)'s context")
+        return report("\(device) attached to \(id)'s context")
 
       case .detach(let device):
+        effects.assignment = StepEffects.Assignment(device: device, domain: nil)
         do { try platform.detach(device) } catch { return refused(error) }
-        return StepReport(line: line, statement: text, result: "\(device) detached: its streams fault")
+        return report("\(device) detached: its streams fault")
 
       case .grant(let grant):
         guard grants[grant.handle] == nil else { throw fail("grant handle \(grant.handle) is already in use") }
         let granter = try domainID(grant.granter)
+        // Written: the host GFN and, where Xen adds one, the 1:1 entry at
+        // the granted frame (`gnttab_need_iommu_mapping()`, §2.1); what
+        // they held is taken before the map.
+        let frame = xen.domains[granter]?.p2m.lookup(GFN(grant.gfnAddress >> pageShift))?.mfn
+        let host = GFN(grant.hostAddress >> pageShift)
+        let dom0Before = xen.domains[.dom0]?.p2m
+        effects.p2mWrites.append(StepEffects.P2MWrite(domain: .dom0, gfn: host, pages: 1, raw: false, before: dom0Before))
+        if let frame { effects.p2mWrites.append(StepEffects.P2MWrite(domain: .dom0, gfn: GFN(frame.rawValue), pages: 1, raw: false, before: dom0Before)) }
         let result: GrantMapResult
         do {
           result = try xen.mapGrant(from: granter, gfn: GFN(grant.gfnAddress >> pageShift), into: .dom0, at: GFN(grant.hostAddress >> pageShift), writable: grant.writable)
@@ -87,41 +105,55 @@ extension ScenarioMachine {
         } catch {
           return refused(error)
         }
-        grants[grant.handle] = (result.handle, grant.hostAddress)
+        grants[grant.handle] = (result.handle, grant.hostAddress, frame.map { GFN($0.rawValue) })
         let mfn = MFN(result.devBusAddr >> pageShift)
         let oneToOne = xen.domains[.dom0]?.p2m.lookup(GFN(mfn.rawValue))
+        effects.grantMapped = StepEffects.HandleMapped(handle: grant.handle, host: host, oneToOne: frame.map { GFN($0.rawValue) })
         let iommuNote =
           oneToOne.flatMap { $0.type == .iommuMapRW || $0.type == .iommuMapRO ? "; 1:1 \($0.type) entry at gfn \(hex(mfn.rawValue))" : nil }
           ?? "; no 1:1 iommu_map entry"
-        return StepReport(line: line, statement: text, result: "mapped \(grant.granter)'s \(mfn) at dom0 \(hex(grant.hostAddress)), dev_bus_addr \(hex(result.devBusAddr))\(iommuNote)")
+        return report("mapped \(grant.granter)'s \(mfn) at dom0 \(hex(grant.hostAddress)), dev_bus_addr \(hex(result.devBusAddr))\(iommuNote)")
 
       case .ungrant(let handle):
         guard let grant = grants[handle] else { throw fail("grant handle \(handle) is not mapped") }
+        // Written: the host GFN and the 1:1 entry at the granted frame.
+        let dom0Before = xen.domains[.dom0]?.p2m
+        effects.p2mWrites.append(StepEffects.P2MWrite(domain: .dom0, gfn: GFN(grant.hostAddress >> pageShift), pages: 1, raw: false, before: dom0Before))
+        if let frame = grant.oneToOne {
+          effects.p2mWrites.append(StepEffects.P2MWrite(domain: .dom0, gfn: frame, pages: 1, raw: false, before: dom0Before))
+        }
         do { try xen.unmapGrant(grant.handle, of: .dom0) } catch { return refused(error) }
         grantTree.clearForeignP2MMapping(hostAddress: grant.hostAddress)
         grants[handle] = nil
-        return StepReport(line: line, statement: text, result: "unmapped grant \(handle)")
+        effects.grantUnmapped = handle
+        return report("unmapped grant \(handle)")
 
       case .foreign(let foreign):
         guard foreignMaps[foreign.handle] == nil else { throw fail("foreign handle \(foreign.handle) is already in use") }
         let owner = try domainID(foreign.owner)
         let host = GFN(foreign.hostAddress >> pageShift)
+        effects.p2mWrites.append(StepEffects.P2MWrite(domain: .dom0, gfn: host, pages: 1, raw: false, before: xen.domains[.dom0]?.p2m))
         do { try xen.addToPhysmapForeign(caller: .dom0, foreign: owner, gfn: GFN(foreign.gfnAddress >> pageShift), at: host) } catch {
           return refused(error)
         }
         foreignMaps[foreign.handle] = host
+        effects.foreignMapped = StepEffects.HandleMapped(handle: foreign.handle, host: host)
         let entry = xen.domains[.dom0]?.p2m.lookup(host)
-        return StepReport(line: line, statement: text, result: "dom0 \(host) → \(entry.map(\.description) ?? "nothing")")
+        return report("dom0 \(host) → \(entry.map(\.description) ?? "nothing")")
 
       case .unforeign(let handle):
         guard let host = foreignMaps[handle] else { throw fail("foreign handle \(handle) is not mapped") }
+        effects.p2mWrites.append(StepEffects.P2MWrite(domain: .dom0, gfn: host, pages: 1, raw: false, before: xen.domains[.dom0]?.p2m))
         do { try xen.removeFromPhysmap(.dom0, gfn: host) } catch { return refused(error) }
         foreignMaps[handle] = nil
-        return StepReport(line: line, statement: text, result: "removed dom0 \(host)")
+        effects.foreignUnmapped = handle
+        return report("removed dom0 \(host)")
 
       case .p2mMap(let domain, let gfnAddress, let mfnAddress, let type, let hardwareValid, let pages):
         let id = try domainID(domain)
         let (gfn, mfn) = (GFN(gfnAddress >> pageShift), MFN(mfnAddress >> pageShift))
+        let entry = P2MEntry(mfn: mfn, type: type, hardwareValid: hardwareValid)
+        effects.p2mWrites.append(StepEffects.P2MWrite(domain: id, gfn: gfn, pages: pages, raw: true, rawEntry: entry, before: xen.domains[id]?.p2m))
         do {
           // Page by page in ascending order; a refused page leaves the ones
           // before it mapped, as `p2m_set_entry()` stops at the first chunk
@@ -140,9 +172,10 @@ extension ScenarioMachine {
             }
           }
         } catch {
+          effects.refusedRawUpdate = StepEffects.RawUpdate(domain: id, gfn: gfn, pages: pages, entry: entry)
           return refused(error)
         }
-        return StepReport(line: line, statement: text, result: "\(id) \(gfn) → \(mfn) \(type)" + (pages == 1 ? "" : " (\(pages) pages)"))
+        return report("\(id) \(gfn) → \(mfn) \(type)" + (pages == 1 ? "" : " (\(pages) pages)"))
 
       case .p2mUnmap(let domain, let gfnAddress, let pages):
         let id = try domainID(domain)
@@ -165,6 +198,7 @@ extension ScenarioMachine {
             "outside the model: removing \(pages) pages over a hardware-invalid entry (\(GFN(max(kept.start, gfn.rawValue)))) on Xen \(xen.version.name): "
               + "before 4.17 the result depends on whether the tables hold it as a block or as pages, which the spec does not track; remove it page by page, or use Xen 4.17 or later")
         }
+        effects.p2mWrites.append(StepEffects.P2MWrite(domain: id, gfn: gfn, pages: pages, raw: true, before: xen.domains[id]?.p2m))
         do {
           // In ascending order, stopping at the first refused page, as the
           // map does.
@@ -176,6 +210,7 @@ extension ScenarioMachine {
             for page in 0..<pages { try p2m.unmap(gfn.advanced(by: page)) }
           }
         } catch {
+          effects.refusedRawUpdate = StepEffects.RawUpdate(domain: id, gfn: gfn, pages: pages, entry: nil)
           return refused(error)
         }
         let p2m = xen.domains[id]?.p2m
@@ -183,11 +218,17 @@ extension ScenarioMachine {
         if let (first, entry) = kept.first {
           // Before XSA-393 a hardware-invalid entry survives its removal.
           let count = kept.count
-          return StepReport(
-            line: line, statement: text,
-            result: "\(id) \(first) kept → \(entry.mfn) \(entry.type) (hw-invalid)\(count > 1 ? " and \(count - 1) more" : ""): Xen \(xen.version.name) zeroes only valid entries on removal (before XSA-393)")
+          return report(
+            "\(id) \(first) kept → \(entry.mfn) \(entry.type) (hw-invalid)\(count > 1 ? " and \(count - 1) more" : ""): Xen \(xen.version.name) zeroes only valid entries on removal (before XSA-393)")
         }
-        return StepReport(line: line, statement: text, result: "\(id) \(gfn) unmapped" + (pages == 1 ? "" : " (\(pages) pages)"))
+        return report("\(id) \(gfn) unmapped" + (pages == 1 ? "" : " (\(pages) pages)"))
+
+      case .removeFromPhysmap(let domain, let gfnAddress):
+        let id = try domainID(domain)
+        let gfn = GFN(gfnAddress >> pageShift)
+        effects.p2mWrites.append(StepEffects.P2MWrite(domain: id, gfn: gfn, pages: 1, raw: false, before: xen.domains[id]?.p2m))
+        do { try xen.removeFromPhysmap(id, gfn: gfn) } catch { return refused(error) }
+        return report("removed \(id) \(gfn)")
 
       case .setWay(let domain):
         // The p2m's entries do not change: the valid bits Xen clears are set
@@ -198,11 +239,11 @@ extension ScenarioMachine {
         // guest then gets an undefined-instruction exception or is crashed
         // varies by release and is not modelled.]
         let id = try domainID(domain)
+        effects.setWay = id
         guard xen.domains[id]?.iommuEnabled == false else {
-          return StepReport(
-            line: line, statement: text, result: "refused: \(id) shares its p2m with the IOMMU; set/way is not emulated", succeeded: false)
+          return report("refused: \(id) shares its p2m with the IOMMU; set/way is not emulated", succeeded: false)
         }
-        return StepReport(line: line, statement: text, result: "\(id)'s p2m invalidated at the root; each page faults once on its next access")
+        return report("\(id)'s p2m invalidated at the root; each page faults once on its next access")
 
       case .dma(let dma):
         return try runDMA(dma, line: line, text: text, describesSteps: describesSteps)

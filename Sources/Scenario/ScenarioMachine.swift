@@ -39,7 +39,9 @@ struct ScenarioMachine {
       if case .dom0(let layout, let size) = statement.kind {
         let (system, summary) = try declaration.boot(layout: layout, size: size)
         phase = .running(system)
-        return step(summary)
+        var report = step(summary)
+        report.effects.createdDomain = StepEffects.CreatedDomain(id: .dom0)
+        return report
       }
       guard let result = try declaration.declare(statement.kind) else {
         throw Self.fail("expected dom0 to be declared before domains and operations")

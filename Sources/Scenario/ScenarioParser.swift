@@ -81,146 +81,51 @@ package enum ScenarioParser {
       file: file, location: SourceLocation(line: line, column: column), message: "\(problem) at byte offset \(offset)")
   }
 
-  static let keywords = [
-    "scenario", "xen", "ipa-bits", "llc-colours", "ram", "iommu", "hypercall-cflush", "linux", "smmu",
-    "device", "dom0", "swiotlb", "domu", "attach", "detach", "grant", "ungrant", "foreign", "unforeign", "p2m", "setway", "dma",
-  ]
-
   static let ipaSizes = [32, 36, 40, 42, 44, 48]
 
+  /// One statement: its keyword, then what its ``StatementSyntax`` entry
+  /// reads, then the end of the line.
   static func statement(_ reader: inout LineReader, smmuVersions: [String: SMMUVersion] = [:]) throws(ScenarioError) -> Statement {
     let location = reader.location
-    let keyword = try reader.oneOf(keywords, what: "a statement")
-    let kind: StatementKind
-    switch keyword {
-    case "xen":
-      kind = .xen(version: try reader.word("a Xen version such as 4.15"))
-    case "ipa-bits":
-      let bits = try reader.integer("the IPA size in bits")
-      // Compared as read: any UInt64 may be written, and most fit no Int.
-      guard ipaSizes.contains(where: { UInt64($0) == bits }) else {
-        throw reader.error(at: reader.previousLocation, "expected an IPA size Xen supports (\(ipaSizes.map(String.init).joined(separator: ", "))), found \(bits)")
-      }
-      kind = .ipaBits(Int(bits))
-    case "llc-colours":
-      kind = .llcColours(Int(try reader.integer("the number of LLC colours", in: 2...(1 << 16))))
-    case "ram":
-      let address = try reader.pageAligned("the bank's start address")
-      let size = try reader.pageAlignedSize("the bank's size")
-      try reader.requireRange(start: address, size: size, "the RAM bank")
-      kind = .ram(address: address, size: size)
-    case "iommu":
-      kind = .iommu(try reader.onOff())
-    case "hypercall-cflush":
-      kind = .hypercallCacheFlush(try reader.onOff())
-    case "linux":
-      kind = .linuxPolicy(try reader.oneOf(DMAPolicy.allCases, what: "a DMA policy"))
-    case "smmu":
-      let name = try reader.name("the SMMU's name")
-      let version = try reader.oneOf(SMMUVersion.allCases, what: "an SMMU version")
-      var entries: Int?
-      // SMMU_IDR0.NUMSMRG: an SMMUv2 has at most 128 stream-match groups.
-      if version == .v2, reader.consume("entries") {
-        entries = Int(try reader.integer("the number of stream-match entries", in: 1...128))
-      }
-      var iotlb: Int?
-      // The implementation's IOTLB is a power-of-two array of up to 2^24
-      // slots (SMMUImpl's IOTLB).
-      if reader.consume("iotlb") {
-        let here = reader.location
-        let count = try reader.integer("the number of IOTLB entries", in: 1...(1 << 24))
-        guard count & (count - 1) == 0 else { throw reader.error(at: here, "expected a power of two for the IOTLB entries, found \(count)") }
-        iotlb = Int(count)
-      }
-      kind = .smmu(name: name, version: version, streamMapEntries: entries, iotlbEntries: iotlb)
-    case "device":
-      kind = .device(try device(&reader, smmuVersions: smmuVersions))
-    case "dom0":
-      let layout = try reader.oneOf(["direct-mapped", "coloured"], what: "dom0's memory layout")
-      let memory: Dom0Memory = layout == "direct-mapped" ? .directMapped : .coloured(colours: try reader.colourList())
-      try reader.keyword("memory")
-      kind = .dom0(memory, size: try reader.pageAlignedSize("dom0's memory size"))
-    case "swiotlb":
-      let address = try reader.pageAligned("the bounce pool's dom0 address")
-      let size = try reader.pageAlignedSize("the bounce pool's size")
-      try reader.requireRange(start: address, size: size, "the bounce pool")
-      kind = .swiotlbPool(address: address, size: size)
-    case "domu":
-      kind = .domU(try domU(&reader))
-    case "attach":
-      kind = .attach(device: try reader.name("a device name"), domain: try reader.name("a domain name"))
-    case "detach":
-      kind = .detach(device: try reader.name("a device name"))
-    case "grant":
-      let granter = try reader.name("the granting domain")
-      let gfn = try reader.pageAligned("the granted page's guest address")
-      try reader.keyword("to")
-      try reader.keyword("dom0")
-      try reader.keyword("at")
-      let host = try reader.pageAligned("the dom0 address to map the grant at")
-      let access = try reader.oneOf(["ro", "rw"], what: "ro or rw")
-      try reader.keyword("as")
-      kind = .grant(GrantStatement(granter: granter, gfnAddress: gfn, hostAddress: host, writable: access == "rw", handle: try reader.name("a handle name")))
-    case "ungrant":
-      kind = .ungrant(handle: try reader.name("a grant handle"))
-    case "foreign":
-      let owner = try reader.name("the page's owner")
-      let gfn = try reader.pageAligned("the foreign page's guest address")
-      try reader.keyword("into")
-      try reader.keyword("dom0")
-      try reader.keyword("at")
-      let host = try reader.pageAligned("the dom0 address to map the page at")
-      try reader.keyword("as")
-      kind = .foreign(ForeignStatement(owner: owner, gfnAddress: gfn, hostAddress: host, handle: try reader.name("a handle name")))
-    case "unforeign":
-      kind = .unforeign(handle: try reader.name("a foreign-mapping handle"))
-    case "setway":
-      kind = .setWay(domain: try reader.name("a domain name"))
-    case "p2m":
-      let domain = try reader.name("a domain name")
-      let action = try reader.oneOf(["map", "unmap"], what: "map or unmap")
-      let gfn = try reader.pageAligned("a guest address")
-      /// `size <size>`: whole pages, 4K to 1G, the guest range (and the
-      /// machine range of a map) within 2^64.
-      func pages(machine: UInt64?) throws(ScenarioError) -> UInt64 {
-        guard reader.consume("size") else { return 1 }
-        let here = reader.location
-        let size = try reader.size("the \(machine == nil ? "removal" : "mapping")'s size")
-        guard size % pageSize == 0, size >= pageSize, size <= 1 << 30 else {
-          throw reader.error(at: here, "expected a \(machine == nil ? "removal" : "mapping") size from 4K to 1G in whole pages, found \(ScenarioPrinter.sizeText(size))")
-        }
-        try reader.requireRange(start: gfn, size: size, "the \(machine == nil ? "removal" : "mapping")'s guest range")
-        if let machine { try reader.requireRange(start: machine, size: size, "the mapping's machine range") }
-        return size >> pageShift
-      }
-      if action == "unmap" {
-        kind = .p2mUnmap(domain: domain, gfnAddress: gfn, pages: try pages(machine: nil))
-      } else {
-        let mfn = try reader.pageAligned("a machine address")
-        let type = try reader.oneOf(P2MType.allCases.filter(\.isValid), spelledAs: \.xenName, what: "a p2m type")
-        let pages = try pages(machine: mfn)
-        let hardwareValid = !reader.consume("hw-invalid")
-        kind = .p2mMap(
-          domain: domain, gfnAddress: gfn, mfnAddress: mfn, type: type, hardwareValid: hardwareValid, pages: pages)
-      }
-    case "dma":
-      let device = try reader.name("a device name")
-      let direction = try reader.oneOf(DMADirection.allCases, what: "a DMA direction")
-      let address = try reader.number("the buffer's dom0 address")
-      let size = try reader.size("the buffer's size")
-      guard size > 0 else { throw reader.error(at: reader.previousLocation, "expected a non-zero buffer size") }
-      try reader.requireRange(start: address, size: size, "the buffer")
-      var expected: DMAOutcome?
-      if reader.consume("expect") {
-        expected = try reader.oneOf(DMAOutcome.allCases, what: "an outcome")
-      }
-      kind = .dma(DMAStatement(DMARequest(device: device, buffer: address, size: size, direction: direction), expected: expected))
-    default:
-      // `keywords` and this switch list the same statements.
-      throw reader.error(at: location, "expected a statement, found \(keyword)")
-    }
+    // `scenario "…"` (read by ``parse(_:file:)``) is listed too, as one of
+    // the words a line may begin with.
+    let keyword = try reader.oneOf(["scenario"] + StatementKind.keywords, what: "a statement")
+    guard let syntax = StatementKind.syntax[keyword] else { throw reader.error(at: location, "expected a statement, found \(keyword)") }
+    let kind = try syntax.read(&reader, smmuVersions)
     try reader.expectEnd()
     return Statement(kind, at: location)
+  }
+
+  /// `p2m <domain> map <gfn-address> <mfn-address> <type> [size <size>]
+  /// [hw-invalid]` or `p2m <domain> unmap <gfn-address> [size <size>]`,
+  /// after the keyword.
+  static func p2m(_ reader: inout LineReader) throws(ScenarioError) -> StatementKind {
+    let domain = try reader.name("a domain name")
+    let action = try reader.oneOf(["map", "unmap"], what: "map or unmap")
+    let gfn = try reader.pageAligned("a guest address")
+    /// `size <size>`: whole pages, 4K to 1G, the guest range (and the
+    /// machine range of a map) within 2^64.
+    func pages(machine: UInt64?) throws(ScenarioError) -> UInt64 {
+      guard reader.consume("size") else { return 1 }
+      let here = reader.location
+      let size = try reader.size("the \(machine == nil ? "removal" : "mapping")'s size")
+      guard size % pageSize == 0, size >= pageSize, size <= 1 << 30 else {
+        throw reader.error(at: here, "expected a \(machine == nil ? "removal" : "mapping") size from 4K to 1G in whole pages, found \(ScenarioPrinter.sizeText(size))")
+      }
+      try reader.requireRange(start: gfn, size: size, "the \(machine == nil ? "removal" : "mapping")'s guest range")
+      if let machine { try reader.requireRange(start: machine, size: size, "the mapping's machine range") }
+      return size >> pageShift
+    }
+    if action == "unmap" {
+      return .p2mUnmap(domain: domain, gfnAddress: gfn, pages: try pages(machine: nil))
+    } else {
+      let mfn = try reader.pageAligned("a machine address")
+      let type = try reader.oneOf(P2MType.allCases.filter(\.isValid), spelledAs: \.xenName, what: "a p2m type")
+      let pages = try pages(machine: mfn)
+      let hardwareValid = !reader.consume("hw-invalid")
+      return .p2mMap(
+        domain: domain, gfnAddress: gfn, mfnAddress: mfn, type: type, hardwareValid: hardwareValid, pages: pages)
+    }
   }
 
   /// `device <name> untranslated|smmu <smmu> streams <id[/mask],…> …`.

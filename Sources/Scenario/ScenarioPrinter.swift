@@ -11,43 +11,15 @@ package enum ScenarioPrinter {
   }
 
   package static func line(for kind: StatementKind) -> String {
-    switch kind {
-    case .xen(let version): "xen \(version)"
-    case .ipaBits(let bits): "ipa-bits \(bits)"
-    case .llcColours(let count): "llc-colours \(count)"
-    case .ram(let address, let size): "ram \(hex(address)) \(sizeText(size))"
-    case .iommu(let on): "iommu \(on ? "on" : "off")"
-    case .hypercallCacheFlush(let on): "hypercall-cflush \(on ? "on" : "off")"
-    case .linuxPolicy(let policy): "linux \(policy.rawValue)"
-    case .smmu(let name, let version, let entries, let iotlb):
-      "smmu \(name) \(version.rawValue)" + (entries.map { " entries \($0)" } ?? "") + (iotlb.map { " iotlb \($0)" } ?? "")
-    case .device(let device): deviceLine(device)
-    case .dom0(.directMapped, let size): "dom0 direct-mapped memory \(sizeText(size))"
-    case .dom0(.coloured(let colours), let size): "dom0 coloured \(colourText(colours)) memory \(sizeText(size))"
-    case .swiotlbPool(let address, let size): "swiotlb \(hex(address)) \(sizeText(size))"
-    case .domU(let domain):
-      switch domain.memory {
-      case .at(let address, let size):
-        "domu \(domain.name) id \(domain.id) memory \(hex(address)) \(sizeText(size)) base \(hex(domain.base))" + poolText(domain.p2mPoolPages)
-      case .coloured(let colours, let pages):
-        "domu \(domain.name) id \(domain.id) coloured \(colourText(colours)) pages \(pages) base \(hex(domain.base))" + poolText(domain.p2mPoolPages)
-      }
-    case .attach(let device, let domain): "attach \(device) \(domain)"
-    case .detach(let device): "detach \(device)"
-    case .grant(let grant):
-      "grant \(grant.granter) \(hex(grant.gfnAddress)) to dom0 at \(hex(grant.hostAddress)) \(grant.writable ? "rw" : "ro") as \(grant.handle)"
-    case .ungrant(let handle): "ungrant \(handle)"
-    case .foreign(let foreign):
-      "foreign \(foreign.owner) \(hex(foreign.gfnAddress)) into dom0 at \(hex(foreign.hostAddress)) as \(foreign.handle)"
-    case .unforeign(let handle): "unforeign \(handle)"
-    case .p2mMap(let domain, let gfn, let mfn, let type, let valid, let pages):
-      "p2m \(domain) map \(hex(gfn)) \(hex(mfn)) \(type.xenName)" + (pages == 1 ? "" : " size \(sizeText(pages << pageShift))")
-        + (valid ? "" : " hw-invalid")
-    case .p2mUnmap(let domain, let gfn, let pages): "p2m \(domain) unmap \(hex(gfn))" + (pages == 1 ? "" : " size \(sizeText(pages << pageShift))")
-    case .setWay(let domain): "setway \(domain)"
-    case .dma(let dma):
-      "dma \(dma.request.device) \(dma.request.direction.rawValue) \(hex(dma.request.buffer)) \(sizeText(dma.request.size))"
-        + (dma.expected.map { " expect \($0.rawValue)" } ?? "")
+    StatementKind.syntax[kind.keyword]!.write(kind)
+  }
+
+  static func domULine(_ domain: DomUDeclaration) -> String {
+    switch domain.memory {
+    case .at(let address, let size):
+      "domu \(domain.name) id \(domain.id) memory \(hex(address)) \(sizeText(size)) base \(hex(domain.base))" + poolText(domain.p2mPoolPages)
+    case .coloured(let colours, let pages):
+      "domu \(domain.name) id \(domain.id) coloured \(colourText(colours)) pages \(pages) base \(hex(domain.base))" + poolText(domain.p2mPoolPages)
     }
   }
 

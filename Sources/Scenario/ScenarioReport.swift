@@ -42,6 +42,12 @@ package struct StepReport: Hashable, Sendable, Codable {
   package var expected: DMAOutcome?
   /// nil when nothing was expected.
   package var expectationMet: Bool?
+  /// What the statement did, as data (not in the report's JSON form).
+  package var effects = StepEffects()
+
+  enum CodingKeys: String, CodingKey {
+    case line, statement, result, succeeded, dma, expected, expectationMet
+  }
 
   package init(line: Int?, statement: String, result: String, succeeded: Bool = true, dma: DMAReport? = nil, expected: DMAOutcome? = nil) {
     self.line = line

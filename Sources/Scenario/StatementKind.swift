@@ -56,6 +56,14 @@ package enum StatementKind: Hashable, Sendable {
   /// (`guest_physmap_remove_page()`, `p2m_remove_mapping()`), so that a
   /// removal of a whole block is one chunk of its order, as in Xen.
   case p2mUnmap(domain: String, gfnAddress: UInt64, pages: UInt64 = 1)
+  /// `remove-from-physmap <domain> <gfn-address>`: the domain asks Xen
+  /// to take the page at a GFN out of its p2m (`XENMEM_remove_from_physmap`,
+  /// common/memory.c): its own RAM page stays its own, unmapped; a foreign
+  /// mapping drops its reference; a grant, an IOMMU entry or a hole is
+  /// −ENOENT (``XenState/removeFromPhysmap(_:gfn:)``). What `unforeign`
+  /// does for a handle, for any GFN: Linux so returns a RAM page's GFN
+  /// before reusing the slot.
+  case removeFromPhysmap(domain: String, gfnAddress: UInt64)
   /// `setway <domain>`: the guest cleans its caches by set/way, which Xen
   /// emulates by invalidating the domain's p2m at the root
   /// (`p2m_set_way_flush()` → `p2m_invalidate_root()`), so that each page's

@@ -265,4 +265,15 @@ struct P2MOracleTests {
     let result = ScenarioChecker().check(try parse((lines + ["p2m guest map 0x0 0x40000000 ram_rw"]).joined(separator: "\n")))
     #expect(result.passed && result.stopped?.contains("does not fit its p2m pool of 0 pages") == true, "\(result.trace)")
   }
+
+  @Test("a statement no oracle names is judged from its effects: remove-from-physmap splits dom0's block in the implementation, and a TLB left stale on unmap is seen at it")
+  func newStatementJudgedFromEffects() throws {
+    let operations = ["p2m dom0 map 0x40001000 0x40001000 ram_rw", "remove-from-physmap dom0 0x40001000", "remove-from-physmap dom0 0x40003000"]
+    let scenario = try Self.scenario(operations)
+    let result = ScenarioChecker().check(scenario)
+    #expect(result.passed && result.stopped == nil, "\(result.trace)")
+    let failure = try #require(ScenarioChecker(makeP2M: StaleOnUnmapP2M.make).check(scenario).failure)
+    #expect(failure.property == "tlb" && failure.operation == "remove-from-physmap", "\(failure)")
+  }
 }
+

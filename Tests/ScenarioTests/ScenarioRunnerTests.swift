@@ -311,4 +311,27 @@ struct ScenarioRunnerTests {
       #expect(report.unmetExpectations.isEmpty, "\(file): \(report.unmetExpectations.map(\.statement))")
     }
   }
+
+  @Test("remove-from-physmap takes an own RAM page out of the p2m and says so in its effects; a hole is refused (-ENOENT) and writes nothing")
+  func removeFromPhysmap() throws {
+    let text = Self.platform + """
+
+      dom0 direct-mapped memory 2M
+      remove-from-physmap dom0 0x40001000
+      remove-from-physmap dom0 0x50000000
+      """
+    var execution = ScenarioExecution()
+    let statements = try ScenarioParser.parse(text).statements
+    var reports: [StepReport] = []
+    for statement in statements { reports.append(try execution.execute(statement)) }
+    let removed = try #require(reports.dropLast().last)
+    #expect(removed.succeeded && removed.result == "removed d0 gfn:0x40001", "\(removed.result)")
+    #expect(execution.xen?.domains[.dom0]?.p2m.lookup(GFN(0x40001)) == nil)
+    #expect(removed.effects.p2mWrites.map(\.gfn) == [GFN(0x40001)] && removed.effects.p2mWrites.first?.before(GFN(0x40001))?.mfn == MFN(0x40001))
+    let hole = try #require(reports.last)
+    #expect(!hole.succeeded && hole.result.hasPrefix("refused"), "\(hole.result)")
+    #expect(hole.effects.p2mWrites.first?.before(GFN(0x50000)) == nil)
+    #expect(ScenarioPrinter.line(for: statements.last!.kind) == "remove-from-physmap dom0 0x50000000")
+  }
 }
+

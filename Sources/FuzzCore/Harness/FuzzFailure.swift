@@ -83,33 +83,3 @@ package struct FuzzFailure: Hashable, Sendable, CustomStringConvertible {
     "FAIL \(oracle.rawValue)/\(property) at step \(stepIndex): \(statement)\n  \(detail)"
   }
 }
-
-extension StatementKind {
-  /// The statement's keyword(s): what "same operation kind" compares.
-  package var operationName: String {
-    switch self {
-    case .xen: "xen"
-    case .ipaBits: "ipa-bits"
-    case .llcColours: "llc-colours"
-    case .ram: "ram"
-    case .iommu: "iommu"
-    case .hypercallCacheFlush: "hypercall-cflush"
-    case .linuxPolicy: "linux"
-    case .smmu: "smmu"
-    case .device: "device"
-    case .dom0: "dom0"
-    case .swiotlbPool: "swiotlb"
-    case .domU: "domu"
-    case .attach: "attach"
-    case .detach: "detach"
-    case .grant: "grant"
-    case .ungrant: "ungrant"
-    case .foreign: "foreign"
-    case .unforeign: "unforeign"
-    case .p2mMap: "p2m map"
-    case .p2mUnmap: "p2m unmap"
-    case .setWay: "setway"
-    case .dma: "dma"
-    }
-  }
-}

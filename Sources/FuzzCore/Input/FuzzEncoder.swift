@@ -163,10 +163,5 @@ package enum FuzzEncoder {
 
   /// Whether `kind` is an operation (what the decoder's records produce),
   /// as opposed to a platform or domain statement.
-  package static func isOperation(_ kind: StatementKind) -> Bool {
-    switch kind {
-    case .attach, .detach, .grant, .ungrant, .foreign, .unforeign, .p2mMap, .p2mUnmap, .setWay, .dma: true
-    default: false
-    }
-  }
+  package static func isOperation(_ kind: StatementKind) -> Bool { kind.phase == .operation }
 }

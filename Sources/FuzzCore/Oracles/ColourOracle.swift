@@ -17,14 +17,8 @@ package struct ColourOracle: StepOracle {
   package mutating func prepare(_ step: StepContext) {}
 
   package mutating func check(_ step: StepContext, report: StepReport) -> FuzzFailure? {
-    let name: String
-    switch step.statement.kind {
-    case .dom0: name = "dom0"
-    case .domU(let declaration): name = declaration.name
-    default: return nil
-    }
-    guard report.succeeded, let xen = step.spec.xen, let count = xen.allocator?.colourCount,
-      let id = step.spec.domainID(named: name), let domain = xen.domains[id], let colours = domain.colours
+    guard report.succeeded, let id = report.effects.createdDomain?.id, let xen = step.spec.xen, let count = xen.allocator?.colourCount,
+      let domain = xen.domains[id], let colours = domain.colours
     else { return nil }
     let allowed = Set(colours)
     let stray = domain.p2m.entries.lazy.filter { $0.value.type == .ramRW }.map(\.value.mfn)

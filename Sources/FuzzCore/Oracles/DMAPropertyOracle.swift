@@ -28,23 +28,26 @@ package struct DMAPropertyOracle: StepOracle {
     cell = nil
     required = []
     expectation = false
-    switch step.statement.kind {
-    case .p2mMap(let domain, let gfnAddress, _, _, _, let pages), .p2mUnmap(let domain, let gfnAddress, let pages):
-      if step.spec.domainID(named: domain) == .dom0 {
-        history.rawlyUpdated.insert(gfnAddress >> UInt64(pageShift), count: pages)
-      }
-    case .grant(let grant):
-      note(hostFrame: grant.hostAddress >> pageShift, spec: step.spec)
-    case .foreign(let foreign):
-      note(hostFrame: foreign.hostAddress >> pageShift, spec: step.spec)
-    case .dma(let dma):
-      expectation = dma.expected != nil
-      guard !claims.isEmpty, case .cell(let found) = DMAClaims.cell(of: dma.request, in: step.spec, history: history) else { return }
-      cell = found
-      required = claims.required(in: found)
-    default:
-      break
+    // The DMA about to run: its cell is read from the state before it.
+    guard case .dma(let dma) = step.statement.kind else { return }
+    expectation = dma.expected != nil
+    guard !claims.isEmpty, case .cell(let found) = DMAClaims.cell(of: dma.request, in: step.spec, history: history) else { return }
+    cell = found
+    required = claims.required(in: found)
+  }
+
+  /// What the matrix's history needs of a step that ran: the dom0 GFNs raw
+  /// statements wrote, and each grant or foreign page mapped at a dom0 GFN
+  /// that another live mapping, or host RAM that is not dom0's, was at.
+  mutating func record(_ effects: StepEffects, spec: ScenarioExecution) {
+    for write in effects.p2mWrites where write.raw && write.domain == .dom0 {
+      history.rawlyUpdated.insert(write.gfn.rawValue, count: write.pages)
     }
+    for mapped in [effects.grantMapped, effects.foreignMapped].compactMap({ $0 }) {
+      note(hostFrame: mapped.host.rawValue, spec: spec)
+      mappings[mapped.handle] = mapped.host.rawValue
+    }
+    for handle in [effects.grantUnmapped, effects.foreignUnmapped].compactMap({ $0 }) { mappings[handle] = nil }
   }
 
   mutating func note(hostFrame frame: UInt64, spec: ScenarioExecution) {
@@ -56,13 +59,7 @@ package struct DMAPropertyOracle: StepOracle {
   }
 
   package mutating func check(_ step: StepContext, report: StepReport) -> FuzzFailure? {
-    switch step.statement.kind {
-    case .grant(let grant) where step.spec.isLiveGrant(grant.handle): mappings[grant.handle] = grant.hostAddress >> pageShift
-    case .ungrant(let handle) where !step.spec.isLiveGrant(handle): mappings[handle] = nil
-    case .foreign(let foreign) where step.spec.isLiveForeignMapping(foreign.handle): mappings[foreign.handle] = foreign.hostAddress >> pageShift
-    case .unforeign(let handle) where !step.spec.isLiveForeignMapping(handle): mappings[handle] = nil
-    default: break
-    }
+    record(report.effects, spec: step.spec)
     guard case .dma(let dma) = step.statement.kind else { return nil }
     var outcome: String { report.dma.map { "\($0.outcome.rawValue): \($0.description)" } ?? report.result }
     if let expected = dma.expected, report.expectationMet == false {

@@ -43,9 +43,6 @@ package struct P2MDifferentialOracle: StepOracle {
   /// The running statement's raw update of several pages, as one range.
   var touchedRange: (domain: DomainID, gfn: GFN, count: UInt64)?
   static let sampledAbove: UInt64 = 512
-  /// Grant handle → (dom0 GFN, 1:1 GFN), recorded when the grant succeeds.
-  var grants: [String: (host: GFN, oneToOne: GFN?)] = [:]
-  var foreignMaps: [String: GFN] = [:]
   /// References per frame as Xen's accounting makes them of the spec's
   /// changes (absent is zero).
   var expectedReferences: [UInt64: Int] = [:]
@@ -88,46 +85,25 @@ package struct P2MDifferentialOracle: StepOracle {
     self.checksEveryEntryAtEnd = checksEveryEntryAtEnd
   }
 
-  package mutating func prepare(_ step: StepContext) {
+  package mutating func prepare(_ step: StepContext) {}
+
+  /// The touched (domain, GFN, entry before) of `effects`' p2m writes, and
+  /// a raw write of several pages as one range: every page, or of a
+  /// range above ``sampledAbove`` pages, the samples.
+  mutating func noteTouched(_ effects: StepEffects) {
     touched.removeAll(keepingCapacity: true)
     touchedRange = nil
-    guard let xen = step.spec.xen else { return }
-    func note(_ domain: DomainID, _ gfn: GFN, pages: UInt64 = 1) {
-      let p2m = xen.domains[domain]?.p2m
-      if pages > 1 { touchedRange = (domain, gfn, pages) }
-      guard pages > Self.sampledAbove, let p2m else {
-        for page in 0..<pages { touched.append((domain, gfn.advanced(by: page), p2m?.lookup(gfn.advanced(by: page)))) }
-        return
+    for write in effects.p2mWrites {
+      if write.pages > 1 { touchedRange = (write.domain, write.gfn, write.pages) }
+      guard write.pages > Self.sampledAbove else {
+        for page in 0..<write.pages { touched.append((write.domain, write.gfn.advanced(by: page), write.before(write.gfn.advanced(by: page)))) }
+        continue
       }
-      let end = gfn.rawValue + pages
-      var samples = Set(stride(from: gfn.rawValue, to: end, by: Int(FuzzDecoder.blockPages)))
+      let end = write.gfn.rawValue + write.pages
+      var samples = Set(stride(from: write.gfn.rawValue, to: end, by: Int(FuzzDecoder.blockPages)))
       samples.insert(end - 1)
-      for run in p2m.mappings.runs where run.first.type.isForeign && run.end > gfn.rawValue && run.start < end {
-        samples.formUnion(max(run.start, gfn.rawValue)..<min(run.end, end))
-      }
-      for page in samples.sorted() { touched.append((domain, GFN(page), p2m.lookup(GFN(page)))) }
-    }
-    switch step.statement.kind {
-    case .grant(let grant):
-      note(.dom0, GFN(grant.hostAddress >> pageShift))
-      if let granter = step.spec.domainID(named: grant.granter),
-        let mfn = xen.domains[granter]?.p2m.lookup(GFN(grant.gfnAddress >> pageShift))?.mfn
-      {
-        note(.dom0, GFN(mfn.rawValue))
-      }
-    case .ungrant(let handle):
-      if let grant = grants[handle] {
-        note(.dom0, grant.host)
-        if let oneToOne = grant.oneToOne { note(.dom0, oneToOne) }
-      }
-    case .foreign(let foreign):
-      note(.dom0, GFN(foreign.hostAddress >> pageShift))
-    case .unforeign(let handle):
-      if let host = foreignMaps[handle] { note(.dom0, host) }
-    case .p2mMap(let domain, let gfn, _, _, _, let pages), .p2mUnmap(let domain, let gfn, let pages):
-      if let id = step.spec.domainID(named: domain) { note(id, GFN(gfn >> pageShift), pages: pages) }
-    default:
-      break
+      for run in write.before where run.first.type.isForeign { samples.formUnion(run.start..<run.end) }
+      for page in samples.sorted() { touched.append((write.domain, GFN(page), write.before(GFN(page)))) }
     }
   }
 
@@ -136,48 +112,27 @@ package struct P2MDifferentialOracle: StepOracle {
     func failure(_ property: String, _ detail: String) -> FuzzFailure {
       FuzzFailure(oracle: .specVersusImplementation, property: property, stepIndex: step.index, statement: step.statement, detail: detail)
     }
-    var raw = false
-    /// A raw map or unmap of several pages that succeeded: one
-    /// `p2m_set_entry()` of them all (nil: a removal), so that the
-    /// implementation makes and removes blocks where it can.
-    var range: P2MEntry??
-    switch step.statement.kind {
-    case .dom0:
-      return create(.dom0, spec: step.spec, implementation: step.implementation).map { failure("update-refused", $0) }
-    case .domU(let declaration):
-      guard let id = step.spec.domainID(named: declaration.name) else { return nil }
-      return create(id, poolPages: declaration.p2mPoolPages, spec: step.spec, implementation: step.implementation).map { failure("update-refused", $0) }
-    case .grant(let grant):
-      if step.spec.isLiveGrant(grant.handle) {
-        grants[grant.handle] = (touched[0].gfn, touched.count > 1 ? touched[1].gfn : nil)
-      }
-    case .ungrant(let handle):
-      // A refused unmap keeps the handle (and may have changed entries).
-      if !step.spec.isLiveGrant(handle) { grants[handle] = nil }
-    case .foreign(let foreign):
-      if step.spec.isLiveForeignMapping(foreign.handle) { foreignMaps[foreign.handle] = GFN(foreign.hostAddress >> pageShift) }
-    case .unforeign(let handle):
-      if !step.spec.isLiveForeignMapping(handle) { foreignMaps[handle] = nil }
-    case .p2mMap(let name, let gfn, let mfn, let type, let hardwareValid, let pages) where !report.succeeded:
-      let entry = P2MEntry(mfn: MFN(mfn >> pageShift), type: type, hardwareValid: hardwareValid)
-      if let detail = forwardRefused(name, GFN(gfn >> pageShift), count: pages, to: entry, step: step, report: report) {
-        return failure("refusal", detail)
-      }
-    case .p2mUnmap(let name, let gfn, let pages) where !report.succeeded:
-      if let detail = forwardRefused(name, GFN(gfn >> pageShift), count: pages, to: nil, step: step, report: report) { return failure("refusal", detail) }
-    case .p2mMap(_, _, let mfn, let type, let hardwareValid, let pages):
-      raw = true
-      if pages > 1 { range = P2MEntry(mfn: MFN(mfn >> pageShift), type: type, hardwareValid: hardwareValid) }
-    case .p2mUnmap(_, _, let pages):
-      raw = true
-      if pages > 1 { range = .some(nil) }
-    case .setWay(let name):
-      guard let id = step.spec.domainID(named: name), let spec = xen.domains[id]?.p2m, step.implementation.hasDomain(id) else { return nil }
+    let effects = report.effects
+    if let created = effects.createdDomain {
+      return create(created.id, poolPages: created.p2mPoolPages, spec: step.spec, implementation: step.implementation).map { failure("update-refused", $0) }
+    }
+    if let refused = effects.refusedRawUpdate,
+      let detail = forwardRefused(refused.domain, refused.gfn, count: refused.pages, to: refused.entry, step: step, report: report)
+    {
+      return failure("refusal", detail)
+    }
+    if let id = effects.setWay {
+      guard let spec = xen.domains[id]?.p2m, step.implementation.hasDomain(id) else { return nil }
       if report.succeeded { setWayDomains.insert(id) }
       return setWay(id, spec: spec, refused: !report.succeeded, implementation: step.implementation).map { failure("setway", $0) }
-    default:
-      break
     }
+    noteTouched(effects)
+    /// A raw write that succeeded: written even where unchanged; of
+    /// several pages, one `p2m_set_entry()` of them all (nil: a removal),
+    /// so that the implementation makes and removes blocks where it can.
+    let rawWrite = report.succeeded ? effects.p2mWrites.first(where: \.raw) : nil
+    let raw = rawWrite != nil
+    let range: P2MEntry?? = rawWrite.flatMap { $0.pages > 1 ? .some($0.rawEntry) : nil }
     if touched.isEmpty { return nil }
 
     // Apply the spec's changes, as p2m_set_entry() calls.
@@ -222,12 +177,10 @@ package struct P2MDifferentialOracle: StepOracle {
       }
     }
 
-    if case .p2mMap(_, _, let mfn, let type, _, let pages) = step.statement.kind, type.isForeign,
-      !ImplementationState.takesReferences(writing: type, pages: pages)
-    {
-      uncountedForeign.insert(mfn >> UInt64(pageShift), count: pages)
+    if let rawWrite, let entry = rawWrite.rawEntry, entry.type.isForeign, !ImplementationState.takesReferences(writing: entry.type, pages: rawWrite.pages) {
+      uncountedForeign.insert(entry.mfn.rawValue, count: rawWrite.pages)
     }
-    if let detail = checkReferences(xen, counted: Self.takesReferences(step.statement.kind), raw: raw, implementation: step.implementation) {
+    if let detail = checkReferences(xen, counted: Self.takesReferences(effects, raw: rawWrite), raw: raw, implementation: step.implementation) {
       return failure("page-references", detail)
     }
 
@@ -312,12 +265,10 @@ package struct P2MDifferentialOracle: StepOracle {
   /// a foreign map (one page, `map_foreign_rw` or `_ro` as the guest's
   /// page was: the rule reads only that it is foreign) or a raw map. No
   /// other statement makes a foreign entry.
-  static func takesReferences(_ kind: StatementKind) -> Bool {
-    switch kind {
-    case .foreign: ImplementationState.takesReferences(writing: .mapForeignRW, pages: 1)
-    case .p2mMap(_, _, _, let type, _, let pages): ImplementationState.takesReferences(writing: type, pages: pages)
-    default: false
-    }
+  static func takesReferences(_ effects: StepEffects, raw: StepEffects.P2MWrite?) -> Bool {
+    if effects.foreignMapped != nil { return ImplementationState.takesReferences(writing: .mapForeignRW, pages: 1) }
+    guard let raw, let entry = raw.rawEntry else { return false }
+    return ImplementationState.takesReferences(writing: entry.type, pages: raw.pages)
   }
 
   /// Updates ``expectedReferences`` (and ``leakedReferences``) from the
@@ -364,8 +315,8 @@ package struct P2MDifferentialOracle: StepOracle {
   /// root tables but beyond the IPA size (32, 36 and 44 bits) Xen accepts
   /// (`XenP2M.rootGFNLimit`) while the spec refuses it, so such an update is
   /// not forwarded, nor is one refused for another reason.
-  func forwardRefused(_ name: String, _ gfn: GFN, count: UInt64, to entry: P2MEntry?, step: StepContext, report: StepReport) -> String? {
-    guard let domain = step.spec.domainID(named: name), let limit = step.implementation.platform?.p2m(of: domain)?.rootGFNLimit,
+  func forwardRefused(_ domain: DomainID, _ gfn: GFN, count: UInt64, to entry: P2MEntry?, step: StepContext, report: StepReport) -> String? {
+    guard let limit = step.implementation.platform?.p2m(of: domain)?.rootGFNLimit,
       gfn.rawValue >= limit
     else { return nil }
     do throws(XenP2MError) { _ = try step.implementation.set(gfn, count: count, to: entry, of: domain) } catch { return nil }

@@ -24,25 +24,23 @@ package struct ReachOracle: StepOracle {
 
   package init() {}
 
-  package mutating func prepare(_ step: StepContext) {
-    switch step.statement.kind {
-    case .p2mMap(let domain, let gfnAddress, _, _, _, let pages), .p2mUnmap(let domain, let gfnAddress, let pages):
-      guard let id = step.spec.domainID(named: domain) else { return }
-      rawlyWritten[id, default: []].insert(gfnAddress >> UInt64(pageShift), count: pages)
-    default:
-      break
-    }
-  }
+  package mutating func prepare(_ step: StepContext) {}
 
   package mutating func check(_ step: StepContext, report: StepReport) -> FuzzFailure? {
+    let effects = report.effects
+    for write in effects.p2mWrites where write.raw {
+      rawlyWritten[write.domain, default: []].insert(write.gfn.rawValue, count: write.pages)
+    }
     // RAM entries change only when a domain is built or a device attached
     // (raw statements aside, exempt): a coloured dom0 has one run per
     // page, which every later step need not walk.
     let checkingRAM: Bool
-    switch step.statement.kind {
-    case .dom0, .domU, .attach: checkingRAM = true
-    case .grant, .ungrant, .foreign, .unforeign, .detach, .p2mMap, .p2mUnmap: checkingRAM = false
-    default: return nil
+    if effects.createdDomain != nil || effects.assignment.map({ $0.domain != nil }) == true {
+      checkingRAM = true
+    } else if !effects.p2mWrites.isEmpty || effects.assignment != nil {
+      checkingRAM = false
+    } else {
+      return nil
     }
     guard let violation = Self.violations(in: step.spec, exempt: rawlyWritten, checkingRAM: checkingRAM).first else { return nil }
     return FuzzFailure(

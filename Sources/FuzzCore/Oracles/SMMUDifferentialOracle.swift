@@ -53,24 +53,23 @@ package struct SMMUDifferentialOracle: StepOracle {
     }
     let spec = step.spec
     guard let platform = step.implementation.platform else { return nil }
-    switch step.statement.kind {
-    case .dom0:
+    let effects = report.effects
+    if effects.createdDomain?.id == .dom0 {
       if let detail = Self.boot(platform, spec: spec) { return failure("boot", detail) }
       return Self.compareStreams(spec: spec, implementation: platform).map { failure("stream", $0) }
-    case .attach(let device, let domain):
-      guard let id = spec.domainID(named: domain) else { return nil }
-      let refusal = Self.refusal { () throws(XenSMMUError) in try platform.attach(device, to: id) }
-      if let detail = Self.compareRefusals(spec: report, implementation: refusal) { return failure("attach", detail) }
+    }
+    if let assignment = effects.assignment {
+      let refusal = Self.refusal { () throws(XenSMMUError) in
+        if let id = assignment.domain { try platform.attach(assignment.device, to: id) } else { try platform.detach(assignment.device) }
+      }
+      if let detail = Self.compareRefusals(spec: report, implementation: refusal) { return failure(assignment.domain == nil ? "detach" : "attach", detail) }
       return Self.compareStreams(spec: spec, implementation: platform).map { failure("stream", $0) }
         ?? Self.checkCoherence(platform).map { failure("iotlb-coherence", $0) }
-    case .detach(let device):
-      let refusal = Self.refusal { () throws(XenSMMUError) in try platform.detach(device) }
-      if let detail = Self.compareRefusals(spec: report, implementation: refusal) { return failure("detach", detail) }
-      return Self.compareStreams(spec: spec, implementation: platform).map { failure("stream", $0) }
-        ?? Self.checkCoherence(platform).map { failure("iotlb-coherence", $0) }
-    case .grant, .ungrant, .foreign, .unforeign, .p2mMap, .p2mUnmap:
+    }
+    if !effects.p2mWrites.isEmpty {
       return Self.checkCoherence(platform).map { failure("iotlb-coherence", $0) }
-    case .dma(let dma):
+    }
+    if case .dma(let dma) = step.statement.kind {
       guard let before = dom0Before, let specPlatform = spec.smmuPlatform, let specMemory = spec.memory else { return nil }
       var dom0 = before
       let implementation = step.implementation
@@ -99,9 +98,8 @@ package struct SMMUDifferentialOracle: StepOracle {
         if report.result != "refused: \(error)" { return failure("dma-report", "spec \(report.result), impl refused: \(error)") }
         return nil
       }
-    default:
-      return nil
     }
+    return nil
   }
 
   package mutating func finish(lastIndex: Int, spec: ScenarioExecution, implementation: ImplementationState) -> FuzzFailure? {
