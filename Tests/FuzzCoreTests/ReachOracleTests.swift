@@ -45,4 +45,17 @@ struct ReachOracleTests {
     #expect(ReachOracle.violations(in: execution, exempt: [.dom0: [0x50000]]).isEmpty)
     #expect(ScenarioChecker().check(try P2MOracleTests.scenario(raw)).passed, "the checker exempts what raw statements wrote")
   }
+
+  @Test("a writable grant after a read-only one of the same frame makes the 1:1 entry writable; a grant code that does not upgrade it fails granted-write at the second grant")
+  func grantedWriteUpgrade() throws {
+    let operations = ["grant guest 0x80001000 to dom0 at 0x50001000 ro as g0", "grant guest 0x80001000 to dom0 at 0x50000000 rw as g1", "ungrant g1"]
+    let scenario = try P2MOracleTests.scenario(operations)
+    #expect(ScenarioChecker().check(scenario).passed)
+    #expect(try Self.execution(Array(operations.prefix(2))).xen?.domains[.dom0]?.p2m.lookup(GFN(0x40801))?.type == .iommuMapRW)
+    let failure = try #require(SeededBug.grantRWAfterRONotUpgraded.inject { ScenarioChecker().check(scenario) }.failure)
+    #expect(failure.oracle == .reach && failure.property == "granted-write" && failure.operation == "grant", "\(failure)")
+    #expect(failure.stepIndex == FuzzConfiguration().platform.count + 1)
+    #expect(failure.detail.contains("iommu_map_ro"), "\(failure.detail)")
+  }
 }
+

@@ -14,6 +14,17 @@ import Spec
 /// — which no DMA property sees, since those ask whether dom0's own
 /// buffer arrives.
 ///
+/// The converse, for grants (property `granted-write`): while a domain
+/// holds a writable grant map of a frame, the 1:1 entry Xen keeps for its
+/// devices, where it keeps one, is writable — `map_grant_ref()` maps it
+/// readable and writable at the frame's first writable map (`cnt.wr == 1`;
+/// RELEASE-4.21.0 xen/common/grant_table.c, the per-MFN counts of
+/// `9781b51efd`, before them `mapkind()`), so a device can fill the buffer
+/// dom0 was granted for writing. A read-only map first and a writable one
+/// after must upgrade it; an entry left read-only faults every device
+/// write, which the DMA matrix's liveness sees only when a DMA happens to
+/// hit that frame.
+///
 /// Judged on the spec's state, which ``P2MDifferentialOracle`` keeps the
 /// implementation's tables equal to. Raw `p2m` statements write what they
 /// are told, so the GFNs they wrote are exempt; untranslated devices reach
@@ -42,6 +53,9 @@ package struct ReachOracle: StepOracle {
     } else {
       return nil
     }
+    if effects.grantMapped != nil || effects.grantUnmapped != nil, let detail = Self.readOnlyGrantedFrame(in: step.spec, exempt: rawlyWritten) {
+      return FuzzFailure(oracle: .reach, property: "granted-write", stepIndex: step.index, statement: step.statement, detail: detail)
+    }
     guard let violation = Self.violations(in: step.spec, exempt: rawlyWritten, checkingRAM: checkingRAM).first else { return nil }
     return FuzzFailure(
       oracle: .reach, property: violation.writable ? "write" : "read", stepIndex: step.index, statement: step.statement,
@@ -49,6 +63,21 @@ package struct ReachOracle: StepOracle {
   }
 
   package func finish(lastIndex: Int, spec: ScenarioExecution, implementation: ImplementationState) -> FuzzFailure? { nil }
+
+  /// A frame some domain holds a live writable grant map of whose 1:1
+  /// entry is read-only (GFNs written raw aside), described; nil if none.
+  static func readOnlyGrantedFrame(in spec: ScenarioExecution, exempt: [DomainID: FrameSet]) -> String? {
+    guard let xen = spec.xen else { return nil }
+    for (domain, state) in xen.domains.sorted(by: { $0.key < $1.key }) {
+      for frame in xen.deviceRights(of: domain).writablyGrantedFrames.sorted(by: { $0.rawValue < $1.rawValue })
+      where !(exempt[domain]?.contains(frame.rawValue) ?? false) {
+        guard let entry = state.p2m.lookup(GFN(frame.rawValue)), entry.type == .iommuMapRO else { continue }
+        return "\(domain) holds a writable grant map of \(frame), but its 1:1 entry \(GFN(frame.rawValue)) → \(entry.mfn) is \(entry.type): "
+          + "its devices cannot write the granted buffer (map_grant_ref() maps it writable at the first writable map)"
+      }
+    }
+    return nil
+  }
 
   /// An entry a domain's devices can use without a right to.
   package struct Violation: Hashable, Sendable, CustomStringConvertible {

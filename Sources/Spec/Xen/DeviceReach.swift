@@ -45,6 +45,10 @@ public struct DeviceRights {
   let maps: [GrantMappingWord<UInt64>]
   let host: HostMemory
 
+  /// The frames the domain has a live writable grant map of (its
+  /// maptrack's `cnt.wr` above zero).
+  public var writablyGrantedFrames: Set<MFN> { Set(maps.filter(\.writable).map { MFN($0.mfn) }) }
+
   /// Whether the rights cover `entry` at `gfn`.
   public func covers(_ entry: P2MEntry, at gfn: GFN) -> Bool {
     let owner = host.owner(of: entry.mfn)
