@@ -145,4 +145,14 @@ struct FuzzFormatTests {
       if case .domU(let domain) = kind { domain.p2mPoolPages != nil } else { false }
     })
   }
+
+  @Test("a statement the input format has no record for is refused by the encoder, by name")
+  func encoderNamesMissingRecord() throws {
+    let scenario = Scenario(statements: FuzzConfiguration().platform.map { Statement($0) } + [Statement(.removeFromPhysmap(domain: "dom0", gfnAddress: 0x4000_1000))])
+    #expect(throws: FuzzEncodingError.self) { try FuzzEncoder.encode(scenario) }
+    do { _ = try FuzzEncoder.encode(scenario) } catch {
+      #expect(error.message.contains("no record for remove-from-physmap; its operations are p2m, setway, grant"), "\(error)")
+    }
+  }
 }
+

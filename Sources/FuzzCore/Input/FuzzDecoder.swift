@@ -57,6 +57,8 @@ package struct FuzzDecoder {
   enum Operation: CaseIterable {
     case p2mMap, p2mUnmap, grant, ungrant, foreign, unforeign, attach, detach, dma
   }
+  /// The statements the records make, by keyword.
+  package static let operationKeywords = ["p2m", "setway", "grant", "ungrant", "foreign", "unforeign", "attach", "detach", "dma"]
   static let opcodes: [Operation] = [
     .p2mMap, .p2mUnmap, .grant, .ungrant, .foreign, .unforeign, .attach, .detach,
     .dma, .dma, .grant, .dma, .p2mMap, .ungrant, .dma, .unforeign,

@@ -126,7 +126,13 @@ package enum FuzzEncoder {
           | (try index(request.size, in: FuzzConfiguration.bufferSizes, "buffer sizes")) << 5
         record = [device < 4 ? 8 : 8 | 0x20, a, try index(page, in: configuration.bufferPages, "buffer pages")]
       default:
-        throw refuse("the fuzzer generates platform statements only before the operations")
+        // An operation the decoder has no record for (a statement added to
+        // the language and not to the input format), or a declaration
+        // after the operations began.
+        throw refuse(
+          statement.kind.phase == .operation
+            ? "the fuzzer's input format has no record for \(statement.kind.keyword); its operations are \(FuzzDecoder.operationKeywords.joined(separator: ", "))"
+            : "the fuzzer generates platform statements only before the operations")
       }
       guard (bytes.count - header) / FuzzDecoder.recordSize < FuzzDecoder.maximumOperations else {
         throw refuse("more than \(FuzzDecoder.maximumOperations) operations")
