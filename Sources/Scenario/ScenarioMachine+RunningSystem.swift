@@ -90,6 +90,7 @@ extension ScenarioMachine {
         // they held is taken before the map.
         let frame = xen.domains[granter]?.p2m.lookup(GFN(grant.gfnAddress >> pageShift))?.mfn
         let host = GFN(grant.hostAddress >> pageShift)
+        effects.mapAskedAt = host
         let dom0Before = xen.domains[.dom0]?.p2m
         effects.p2mWrites.append(StepEffects.P2MWrite(domain: .dom0, gfn: host, pages: 1, raw: false, before: dom0Before))
         if let frame { effects.p2mWrites.append(StepEffects.P2MWrite(domain: .dom0, gfn: GFN(frame.rawValue), pages: 1, raw: false, before: dom0Before)) }
@@ -132,6 +133,7 @@ extension ScenarioMachine {
         guard foreignMaps[foreign.handle] == nil else { throw fail("foreign handle \(foreign.handle) is already in use") }
         let owner = try domainID(foreign.owner)
         let host = GFN(foreign.hostAddress >> pageShift)
+        effects.mapAskedAt = host
         effects.p2mWrites.append(StepEffects.P2MWrite(domain: .dom0, gfn: host, pages: 1, raw: false, before: xen.domains[.dom0]?.p2m))
         do { try xen.addToPhysmapForeign(caller: .dom0, foreign: owner, gfn: GFN(foreign.gfnAddress >> pageShift), at: host) } catch {
           return refused(error)

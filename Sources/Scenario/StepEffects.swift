@@ -87,6 +87,11 @@ package struct StepEffects: Hashable, Sendable {
   package var createdDomain: CreatedDomain?
   /// p2m ranges written, in order.
   package var p2mWrites: [P2MWrite] = []
+  /// The dom0 GFN a grant or foreign map was asked for at, whether or not
+  /// it succeeded: a refusal may come after Xen changed its state (a grant
+  /// Xen mapped over a live one, which Linux's grant tree then refused),
+  /// so a checker that tracks what lives at dom0 GFNs must hear of it.
+  package var mapAskedAt: GFN?
   /// A grant map that succeeded.
   package var grantMapped: HandleMapped?
   /// A grant unmap that succeeded (its handle).

@@ -37,14 +37,16 @@ package struct DMAPropertyOracle: StepOracle {
   }
 
   /// What the matrix's history needs of a step that ran: the dom0 GFNs raw
-  /// statements wrote, and each grant or foreign page mapped at a dom0 GFN
-  /// that another live mapping, or host RAM that is not dom0's, was at.
+  /// statements wrote, and each dom0 GFN a grant or foreign map was asked
+  /// for at — refused or not: a refused grant may still have changed what
+  /// Xen maps there — where another live mapping, or host RAM that is not
+  /// dom0's, was.
   mutating func record(_ effects: StepEffects, spec: ScenarioExecution) {
     for write in effects.p2mWrites where write.raw && write.domain == .dom0 {
       history.rawlyUpdated.insert(write.gfn.rawValue, count: write.pages)
     }
+    if let host = effects.mapAskedAt { note(hostFrame: host.rawValue, spec: spec) }
     for mapped in [effects.grantMapped, effects.foreignMapped].compactMap({ $0 }) {
-      note(hostFrame: mapped.host.rawValue, spec: spec)
       mappings[mapped.handle] = mapped.host.rawValue
     }
     for handle in [effects.grantUnmapped, effects.foreignUnmapped].compactMap({ $0 }) { mappings[handle] = nil }
