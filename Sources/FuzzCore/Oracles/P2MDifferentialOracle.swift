@@ -130,7 +130,8 @@ package struct P2MDifferentialOracle: StepOracle {
     /// A raw write that succeeded: written even where unchanged; of
     /// several pages, one `p2m_set_entry()` of them all (nil: a removal),
     /// so that the implementation makes and removes blocks where it can.
-    let rawWrite = report.succeeded ? effects.p2mWrites.first(where: \.raw) : nil
+    let rawAttempt = effects.p2mWrites.first(where: \.raw)
+    let rawWrite = report.succeeded ? rawAttempt : nil
     let raw = rawWrite != nil
     let range: P2MEntry?? = rawWrite.flatMap { $0.pages > 1 ? .some($0.rawEntry) : nil }
     if touched.isEmpty { return nil }
@@ -177,10 +178,12 @@ package struct P2MDifferentialOracle: StepOracle {
       }
     }
 
-    if let rawWrite, let entry = rawWrite.rawEntry, entry.type.isForeign, !ImplementationState.takesReferences(writing: entry.type, pages: rawWrite.pages) {
-      uncountedForeign.insert(entry.mfn.rawValue, count: rawWrite.pages)
+    // A raw map refused part-way wrote (and took references for) the pages
+    // before the refused one: what it would take counts, done or not.
+    if let rawAttempt, let entry = rawAttempt.rawEntry, entry.type.isForeign, !ImplementationState.takesReferences(writing: entry.type, pages: rawAttempt.pages) {
+      uncountedForeign.insert(entry.mfn.rawValue, count: rawAttempt.pages)
     }
-    if let detail = checkReferences(xen, counted: Self.takesReferences(effects, raw: rawWrite), raw: raw, implementation: step.implementation) {
+    if let detail = checkReferences(xen, counted: Self.takesReferences(effects, raw: rawAttempt), raw: raw, implementation: step.implementation) {
       return failure("page-references", detail)
     }
 
