@@ -56,9 +56,27 @@ package struct FuzzDecoder {
   /// needs them.
   enum Operation: CaseIterable {
     case p2mMap, p2mUnmap, grant, ungrant, foreign, unforeign, attach, detach, dma
+
+    /// The keywords of the statements the operation's records make (a raw
+    /// unmap's record with bit 4 is a set/way flush).
+    var keywords: [String] {
+      switch self {
+      case .p2mMap: ["p2m"]
+      case .p2mUnmap: ["p2m", "setway"]
+      case .grant: ["grant"]
+      case .ungrant: ["ungrant"]
+      case .foreign: ["foreign"]
+      case .unforeign: ["unforeign"]
+      case .attach: ["attach"]
+      case .detach: ["detach"]
+      case .dma: ["dma"]
+      }
+    }
   }
-  /// The statements the records make, by keyword.
-  package static let operationKeywords = ["p2m", "setway", "grant", "ungrant", "foreign", "unforeign", "attach", "detach", "dma"]
+  /// The statements the records make, by keyword, in ``Operation``'s order.
+  package static let operationKeywords: [String] = Operation.allCases.flatMap(\.keywords).reduce(into: []) { keywords, keyword in
+    if !keywords.contains(keyword) { keywords.append(keyword) }
+  }
   static let opcodes: [Operation] = [
     .p2mMap, .p2mUnmap, .grant, .ungrant, .foreign, .unforeign, .attach, .detach,
     .dma, .dma, .grant, .dma, .p2mMap, .ungrant, .dma, .unforeign,
