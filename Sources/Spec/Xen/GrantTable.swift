@@ -64,9 +64,12 @@ extension XenState {
   /// 2. The host mapping: `guest_physmap_add_entry(ld, host_addr >> 12, mfn,
   ///    0, p2m_grant_map_rw|ro)`, replacing whatever was at `hostGFN`.
   /// 3. If `ld != rd` (a domain's own pages are already in its IOMMU view,
-  ///    so a self-map must neither add nor, on unmap, remove one: Jan
-  ///    Beulich's xen-devel patch of 17 Feb 2021, applied to map and unmap
-  ///    [uncertain: commit id and first release not in the fact sheet]) and
+  ///    so a self-map must neither add nor, on unmap, remove one:
+  ///    `e8185c5f01` "gnttab: bypass IOMMU (un)mapping when a domain is
+  ///    (un)mapping its own grant", first in RELEASE-4.15.0, map and unmap
+  ///    alike; not keyed on the release, because on Arm the 1:1 entries
+  ///    themselves start in 4.15 with `04085ec1ac`, so no modelled release
+  ///    adds them without the bypass) and
   ///    `gnttab_need_iommu_mapping(ld)`: `mapkind()`
   ///    over the *existing* maps of this frame from this granter (the new one
   ///    is not in the maptrack yet) chooses: a writable map and none writable
