@@ -92,10 +92,10 @@ public struct SMMU: Hashable, Sendable, CustomStringConvertible {
   /// a detached device kept at count 0. The model allocates again.
   ///
   /// SMMUv3 (`arm_smmu_attach_dev()`, `arm_smmu_domain_finalise_s2()`,
-  /// smmu-v3.c): the S2VMID is the lowest free in the VMID bitmap, from 1
-  /// **[uncertain: whether Xen's import reserves VMID 0; the VMID is only
-  /// reported, so no outcome depends on it]**; each stream's STE becomes
-  /// S2_TRANS.
+  /// smmu-v3.c): the S2VMID is the lowest free in the VMID bitmap, from 1:
+  /// `arm_smmu_init_strtab()` sets bit 0 at probe ("Allocate the first VMID
+  /// for stage-2 bypass STEs", RELEASE-4.15.0 through 4.21.0); each
+  /// stream's STE becomes S2_TRANS.
   mutating func attach(device: String, requests: [StreamMatchRegister], to domain: DomainID) throws(SMMUError) {
     switch state {
     case .v2(var registers):
