@@ -89,11 +89,14 @@ package func setEntryChunk<T: P2MTables>(
     let done = superpage.found && split.complete
     let failed = superpage.found && !split.complete
     // Xen re-counts the superpage, then frees `split_pte`.
-    let keepsTable = SeededBug.failedSplitKeepsItsTable.isActive
     tables.when(failed) { t in
       t.countMapping(level: superpage.level, 1)
-      t.when(keepsTable ? !split.allocated : failed) { t in
-        t.releaseEntry(W.select(split.allocated, split.table, original), level: superpage.level)
+      let released = W.select(split.allocated, split.table, original)
+      if SeededBug.failedSplitKeepsItsTable.isActive {
+        // The seeded bug releases only a superpage the split never replaced.
+        t.when(!split.allocated) { t in t.releaseEntry(released, level: superpage.level) }
+      } else {
+        t.releaseEntry(released, level: superpage.level)
       }
     }
     status.splitAllocation = status.splitAllocation || failed

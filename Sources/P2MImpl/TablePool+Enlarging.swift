@@ -18,9 +18,7 @@ extension TablePool {
   ///   region would no longer fit (as ``init(baseFrame:geometry:poolPages:)``).
   public func enlarged(by pages: Int, ipaBits: Int) throws(XenP2MError) -> TablePool {
     let total = totalPages + max(pages, 0)
-    let end = baseFrame.rawValue.addingReportingOverflow(UInt64(total))
-    guard pages >= 0, poolPages + pages <= 1 << 20, !end.overflow,
-      end.partialValue <= 1 << UInt64(min(ipaBits, 48) - pageShift)
+    guard pages >= 0, Self.regionFits(baseFrame: baseFrame, totalPages: UInt64(total), poolPages: poolPages + pages, ipaBits: ipaBits)
     else { throw .badTableRegion(baseFrame, pages: total, ipaBits: ipaBits) }
     var larger = self
     larger.storage.append(contentsOf: repeatElement(0, count: pages * Self.entriesPerTable))
@@ -40,9 +38,7 @@ extension XenP2M {
   public mutating func enlargePool(by pages: Int) throws(XenP2MError) {
     memory = try memory.enlarged(by: pages, ipaBits: geometry.ipaBits)
   }
-}
 
-extension XenP2M {
   /// Starts the pool's low-water mark afresh (``TablePool/resetLowWaterMark()``).
   public mutating func resetPoolLowWaterMark() { memory.resetLowWaterMark() }
 }

@@ -54,10 +54,8 @@ public struct TablePool: DescriptorMemory, Sendable {
   public init(baseFrame: MFN, geometry: StageTwoGeometry, poolPages: Int) throws(XenP2MError) {
     let rootPages = geometry.concatenatedRootTables
     let total = UInt64(rootPages) &+ UInt64(max(poolPages, 0))
-    let end = baseFrame.rawValue.addingReportingOverflow(total)
-    guard poolPages >= 0, poolPages <= 1 << 20,
-          baseFrame.rawValue % UInt64(rootPages) == 0,
-          !end.overflow, end.partialValue <= 1 << UInt64(min(geometry.ipaBits, 48) - pageShift)
+    guard baseFrame.rawValue % UInt64(rootPages) == 0,
+      Self.regionFits(baseFrame: baseFrame, totalPages: total, poolPages: poolPages, ipaBits: geometry.ipaBits)
     else { throw .badTableRegion(baseFrame, pages: Int(clamping: total), ipaBits: geometry.ipaBits) }
     self.baseFrame = baseFrame
     self.rootPages = rootPages
@@ -67,6 +65,14 @@ public struct TablePool: DescriptorMemory, Sendable {
     freeCount = poolPages
     lowWaterMark = poolPages
     inUse = Array(repeating: true, count: rootPages) + Array(repeating: false, count: poolPages)
+  }
+
+  /// Whether a region of `totalPages` from `baseFrame`, `poolPages` of them
+  /// the pool, is one a flat array should hold (at most 2^20 pool pages)
+  /// and ends inside the PA size.
+  static func regionFits(baseFrame: MFN, totalPages: UInt64, poolPages: Int, ipaBits: Int) -> Bool {
+    let end = baseFrame.rawValue.addingReportingOverflow(totalPages)
+    return poolPages >= 0 && poolPages <= 1 << 20 && !end.overflow && end.partialValue <= 1 << UInt64(min(ipaBits, 48) - pageShift)
   }
 
   /// Slots in the region: roots then pool.

@@ -51,8 +51,6 @@ package struct StepEffects: Hashable, Sendable {
     package func before(_ page: GFN) -> P2MEntry? {
       before.first { $0.start <= page.rawValue && page.rawValue < $0.end }?.value(at: page.rawValue)
     }
-
-    package func contains(_ page: GFN) -> Bool { page.rawValue &- gfn.rawValue < pages }
   }
 
   /// A grant map that succeeded: its handle, the dom0 GFN it maps at and,
@@ -109,7 +107,4 @@ package struct StepEffects: Hashable, Sendable {
   package var refusedRawUpdate: RawUpdate?
 
   package init() {}
-
-  /// The pages of `domain` the statement wrote.
-  package func wrote(_ domain: DomainID) -> [P2MWrite] { p2mWrites.filter { $0.domain == domain } }
 }

@@ -14,7 +14,6 @@ import Spec
 package struct ColourOracle: StepOracle {
   package init() {}
 
-  package mutating func prepare(_ step: StepContext) {}
 
   package mutating func check(_ step: StepContext, report: StepReport) -> FuzzFailure? {
     guard report.succeeded, let id = report.effects.createdDomain?.id, let xen = step.spec.xen, let count = xen.allocator?.colourCount,

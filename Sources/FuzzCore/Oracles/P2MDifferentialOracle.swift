@@ -85,7 +85,6 @@ package struct P2MDifferentialOracle: StepOracle {
     self.checksEveryEntryAtEnd = checksEveryEntryAtEnd
   }
 
-  package mutating func prepare(_ step: StepContext) {}
 
   /// The touched (domain, GFN, entry before) of `effects`' p2m writes, and
   /// a raw write of several pages as one range: every page, or of a

@@ -35,7 +35,6 @@ package struct ReachOracle: StepOracle {
 
   package init() {}
 
-  package mutating func prepare(_ step: StepContext) {}
 
   package mutating func check(_ step: StepContext, report: StepReport) -> FuzzFailure? {
     let effects = report.effects

@@ -33,5 +33,8 @@ package struct StepContext {
 
 extension StepOracle {
   package var judgesCurrentDMA: Bool { false }
+  /// Most oracles read what a step did from its report's effects, and
+  /// need nothing from the state before it.
+  package mutating func prepare(_ step: StepContext) {}
   package var stopped: String? { nil }
 }
