@@ -2,6 +2,7 @@ import ArgumentParser
 import Claims
 import Foundation
 import Proofs
+import Spec
 import SystemIO
 
 extension DMAVerify {
@@ -101,7 +102,7 @@ extension DMAVerify {
       // Every output path is checked before the first proof: a report that
       // cannot be written is found now, not after minutes of Z3.
       do {
-        for path in [writeExpectations, junit].compactMap({ $0 }) { try OutputFile.check(path) }
+        for path in [writeExpectations, junit, SeededBug.hookReachPath].compactMap({ $0 }) { try OutputFile.check(path) }
         if let smtDumpDir { try Self.prepareDumpDirectory(smtDumpDir) }
       } catch {
         FileHandle.standardError.write(Data("\(error)\n".utf8))
@@ -136,6 +137,14 @@ extension DMAVerify {
       options.progress = { finished, total, theorem in progress.show("[\(finished)/\(total)] \(theorem) done …") }
       let reports = Catalogue.run(options)
       progress.finish()
+      // Which theorems evaluated which seeded bugs' hooks, for
+      // scripts/mutation-score (HookReach.swift says why that suffices).
+      if let path = SeededBug.hookReachPath {
+        do { try OutputFile.write(SeededBug.hookReachRecord, to: path) } catch {
+          FileHandle.standardError.write(Data("DMAVERIFY_HOOK_REACH: \(error)\n".utf8))
+          throw ExitCode(73)
+        }
+      }
 
       if let writeExpectations {
         do { try OutputFile.write(Expectations.render(reports), to: writeExpectations) } catch {

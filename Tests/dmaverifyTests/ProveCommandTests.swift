@@ -30,6 +30,32 @@ struct ProveCommandTests {
     #expect(without.standardError.contains("no theorem matches 'dma.matrix-class'"), "\(without.standardError)")
   }
 
+  @Test("DMAVERIFY_HOOK_REACH records, per theorem, the seeded bugs whose hooks its run evaluated (what mutation-score proves each bug with)")
+  func hookReach() throws {
+    let record = FileManager.default.temporaryDirectory.appendingPathComponent("dmaverify-reach-\(UUID().uuidString).tsv").path
+    let output = try CommandRunner.run(
+      ["prove", "--filter", "swiotlb.straddle", "--filter", "smmu.fast-path", "--expectations", expectations, "--jobs", "2"],
+      environment: ["DMAVERIFY_HOOK_REACH": record])
+    #expect(output.status == 0, "\(output.standardOutput)\(output.standardError)")
+    let lines = try String(contentsOfFile: record, encoding: .utf8).split(separator: "\n").map(String.init)
+    let reach = Dictionary(uniqueKeysWithValues: lines.map { line in
+      let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
+      return (String(fields[0]), Set(fields[1].split(separator: ",").map(String.init)))
+    })
+    #expect(Set(reach.keys) == ["swiotlb.straddle", "smmu.fast-path", "*"], "\(lines)")
+    // The straddle theorem runs Linux's check, never the SMMU; the fast
+    // path theorem runs the IOTLB, never swiotlb-xen.
+    #expect(reach["swiotlb.straddle"]?.contains("straddle-first-boundary-only") == true)
+    #expect(reach["swiotlb.straddle"]?.contains("fast-path-ignores-vmid") == false)
+    #expect(reach["smmu.fast-path"]?.contains("fast-path-ignores-vmid") == true)
+    #expect(reach["smmu.fast-path"]?.contains("straddle-first-boundary-only") == false)
+    #expect(reach["*"] == [], "every hook ran inside a theorem's scope")
+    let refused = try CommandRunner.run(
+      ["prove", "--filter", "swiotlb.straddle", "--expectations", expectations], environment: ["DMAVERIFY_HOOK_REACH": "/proc/no/such/dir/reach.tsv"])
+    #expect(refused.status == 73, "\(refused.standardError)")
+    #expect(refused.standardError.contains("/proc/no/such/dir/reach.tsv"), "the record is checked before the first proof, and named")
+  }
+
   @Test("a filtered run matching the expectations exits 0 and writes JUnit")
   func filteredRun() throws {
     let junit = FileManager.default.temporaryDirectory.appendingPathComponent("dmaverify-junit-\(UUID().uuidString).xml").path

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Solver
+import Spec
 
 /// The theorem catalogue (DESIGN.md §4) and how to run it.
 package enum Catalogue {
@@ -84,7 +85,7 @@ package enum Catalogue {
       let session = try ProofSession(
         timeout: options.timeout ?? theorem.timeout, seed: options.seed, dumpDirectory: options.dumpDirectory, secondSolver: options.secondSolver)
       defer { report.deciders = session.deciders }
-      report.findings = try theorem.body(session)
+      report.findings = try SeededBug.attributingHooks(to: theorem.name) { try theorem.body(session) }
     } catch {
       report.error = "\(error)"
     }

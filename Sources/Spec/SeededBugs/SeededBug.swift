@@ -196,7 +196,8 @@ extension SeededBug {
   @inlinable @inline(__always)
   package var isActive: Bool {
     #if DMAVERIFY_MUTANTS
-      SeededBugs.active.contains(self)
+      if HookReach.isRecording { HookReach.note(self) }
+      return SeededBugs.active.contains(self)
     #else
       false
     #endif
