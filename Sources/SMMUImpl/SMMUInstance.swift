@@ -63,6 +63,9 @@ struct SMMUInstance {
   /// ``SMMU/sharesMaskedStreamMatchEntries``: Xen 4.20 on writes a
   /// stream's device-tree mask into its SMR and shares entries.
   var sharesMaskedStreamMatchEntries = true
+  /// ``SMMU/streamMapEntryLifetime``: when Xen allocates and frees a
+  /// device's stream map entries, by release.
+  var streamMapEntryLifetime = StreamMapEntryLifetime.keptOnDetach
   /// SMMUv2: each device's stream map entries (`cfg->smendx[]`), allocated
   /// on its first assignment and kept from then on (``SMMU/streamMapEntries``).
   var streamMapEntries: [String: [Int]] = [:]
@@ -113,6 +116,7 @@ struct SMMUInstance {
     try load(smmu.state, p2ms: p2ms)
     attachedDevices = smmu.attachedDevices
     sharesMaskedStreamMatchEntries = smmu.sharesMaskedStreamMatchEntries
+    streamMapEntryLifetime = smmu.streamMapEntryLifetime
     streamMapEntries = smmu.streamMapEntries
     for (index, count) in smmu.streamMapEntryCounts where streamMapEntryCounts.indices.contains(index) {
       streamMapEntryCounts[index] = count
@@ -350,6 +354,12 @@ struct SMMUInstance {
   /// keeps the entries, as Xen's does — and `arm_smmu_domain_add_master()`
   /// writes each entry's S2CR = TRANS | cbndx, shared entries included.
   ///
+  /// Up to Xen 4.15 (``StreamMapEntryLifetime/perAttach``)
+  /// `arm_smmu_master_configure_smrs()` runs at every attach, after the
+  /// bank is taken: each stream gets the first SMR not allocated, written
+  /// `{id, mask 0}`. In 4.16 a device given back attaches with
+  /// `INVALID_SMENDX` positions, which name no register here.
+  ///
   /// SMMUv3: `arm_smmu_domain_finalise_s2()` takes the lowest free S2VMID
   /// from 1 (`arm_smmu_bitmap_alloc()`: `find_first_zero_bit()`, bit 0 set
   /// at init; smmu-v3.c, 4.15 … 4.21), with no TLB invalidation, and each
@@ -361,8 +371,11 @@ struct SMMUInstance {
     let registers = ContextRegisters(p2m: p2m)
     switch variant {
     case .v2(var v2):
+      let perAttach = streamMapEntryLifetime == .perAttach
       let entries: [Int]
-      if let kept = streamMapEntries[device] {
+      if perAttach {
+        entries = []
+      } else if let kept = streamMapEntries[device] {
         entries = kept
       } else {
         entries = try allocateStreamMapEntries(requests, of: device, in: &v2.streamMatch)
@@ -376,8 +389,19 @@ struct SMMUInstance {
         guard let free = contexts.firstIndex(where: { $0 == nil }) else { throw .smmu(.outOfContextBanks(smmu: name)) }
         bank = free
       }
+      var claimed = entries
+      if perAttach {
+        for _ in requests {
+          guard let free = v2.streamMatch.smrs.indices.first(where: { v2.streamMatch.smrs[$0] == nil && !claimed.contains($0) }) else {
+            throw .smmu(.outOfStreamMapEntries(smmu: name))
+          }
+          claimed.append(free)
+        }
+        for (index, request) in zip(claimed, requests) { v2.streamMatch.set(StreamMatchRegister(id: request.id), at: index) }
+        streamMapEntries[device] = claimed
+      }
       contexts[bank] = TranslationContext(domain: domain, vmid: SMMUv2Registers.vmid(ofContextBank: bank), registers: registers)
-      for index in entries { v2.streamToContext[index] = .translate(contextBank: bank) }
+      for index in claimed where v2.streamToContext.indices.contains(index) { v2.streamToContext[index] = .translate(contextBank: bank) }
       variant = .v2(v2)
     case .v3(var v3):
       let vmid: Int
@@ -447,9 +471,29 @@ struct SMMUInstance {
     if lastDevice { attachedDevices[domain] = nil }
     switch variant {
     case .v2(var v2):
-      for index in streamMapEntries[device] ?? [] where v2.streamToContext.indices.contains(index) {
-        v2.streamToContext[index] = .fault
-        streamMapEntryCounts[index] = 0
+      let entries = streamMapEntries[device] ?? []
+      for index in entries where v2.streamToContext.indices.contains(index) {
+        switch streamMapEntryLifetime {
+        case .keptOnDetach:
+          v2.streamToContext[index] = .fault
+          streamMapEntryCounts[index] = 0
+        case .perAttach:
+          v2.streamToContext[index] = .fault
+          v2.streamMatch.set(nil, at: index)
+          streamMapEntryCounts[index] = 0
+        case .freedOnDetach:
+          // `arm_smmu_free_sme()`: `if (--smmu->s2crs[idx].count) return false;`
+          streamMapEntryCounts[index] -= 1
+          if streamMapEntryCounts[index] == 0 {
+            v2.streamToContext[index] = .fault
+            v2.streamMatch.set(nil, at: index)
+          }
+        }
+      }
+      switch streamMapEntryLifetime {
+      case .keptOnDetach: break
+      case .perAttach: streamMapEntries[device] = nil
+      case .freedOnDetach: streamMapEntries[device] = entries.map { _ in SMMU.invalidStreamMapEntry }
       }
       if lastDevice, let bank = contexts.firstIndex(where: { $0?.domain == domain }) {
         contexts[bank] = nil

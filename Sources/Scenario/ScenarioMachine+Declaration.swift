@@ -93,12 +93,14 @@ extension ScenarioMachine {
     }
 
     /// The declared SMMUs with the declared release's stream-match
-    /// behaviour (``XenVersion/sharesMaskedStreamMatchEntries``), whatever
+    /// behaviour (``XenVersion/sharesMaskedStreamMatchEntries``,
+    /// ``XenVersion/streamMapEntryLifetime``), whatever
     /// the order of the `xen` and `smmu` statements.
     var smmusAsXenDrivesThem: [SMMU] {
       smmus.map { smmu in
         var smmu = smmu
         smmu.sharesMaskedStreamMatchEntries = version.sharesMaskedStreamMatchEntries
+        smmu.streamMapEntryLifetime = version.streamMapEntryLifetime
         return smmu
       }
     }

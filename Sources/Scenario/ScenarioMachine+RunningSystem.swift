@@ -75,6 +75,12 @@ extension ScenarioMachine {
           return report("refused: \(id) does not have the IOMMU enabled", succeeded: false)
         }
         do { try platform.attach(device, to: id) } catch { return refused(error) }
+        if platform.hasLostStreamMapEntries(device) {
+          return report(
+            "\(device) attached to \(id)'s context, but without stream map entries: this release freed them at its detach "
+              + "and kept its IOMMU group, so arm_smmu_domain_add_master() writes s2crs[INVALID_SMENDX] (index -1, out of bounds) "
+              + "and its streams match no SMR and fault (Xen 4.16; fc151829ba keeps the entries from 4.17)")
+        }
         return report("\(device) attached to \(id)'s context")
 
       case .detach(let device):

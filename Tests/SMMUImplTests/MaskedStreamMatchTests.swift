@@ -15,10 +15,13 @@ struct MaskedStreamMatchTests {
   /// One or two SMMUv2s with few entries and banks; devices on streams
   /// below 24 with masks of up to 3 bits, mostly low and contiguous as
   /// boards write them, so ranges often nest or overlap; some undescribed.
-  static func platform(_ random: inout SplitMix64, sharing: Bool) -> (smmus: [SMMU], devices: [Device]) {
+  static func platform(
+    _ random: inout SplitMix64, sharing: Bool, lifetime: StreamMapEntryLifetime = .keptOnDetach
+  ) -> (smmus: [SMMU], devices: [Device]) {
     let smmus: [SMMU] = (0..<(1 + Int(random.next() % 2))).map { index in
       var smmu = SMMU.v2(name: "smmu\(index)", streamMapEntries: 3 + Int(random.next() % 5), contextBanks: 1 + Int(random.next() % 3))
       smmu.sharesMaskedStreamMatchEntries = sharing
+      smmu.streamMapEntryLifetime = lifetime
       return smmu
     }
     let devices: [Device] = (0..<(4 + Int(random.next() % 5))).map { index in
@@ -36,14 +39,27 @@ struct MaskedStreamMatchTests {
   @Test("attach and detach agree with the spec, refusals included, and every stream below 64 resolves alike",
         arguments: seeds, [false, true])
   func randomSteps(seed: UInt64, sharing: Bool) throws {
+    try randomSteps(seed: seed, sharing: sharing, lifetime: .keptOnDetach)
+  }
+
+  /// Up to 4.15 entries are allocated per attach, in 4.16 freed at detach
+  /// and lost to the device; both with masks dropped, as those releases do.
+  @Test("every release's entry lifetime: attach, detach and re-attach agree with the spec on every stream below 64",
+        arguments: seeds, [StreamMapEntryLifetime.perAttach, .freedOnDetach])
+  func randomStepsByLifetime(seed: UInt64, lifetime: StreamMapEntryLifetime) throws {
+    try randomSteps(seed: seed, sharing: false, lifetime: lifetime)
+  }
+
+  func randomSteps(seed: UInt64, sharing: Bool, lifetime: StreamMapEntryLifetime) throws {
     var random = SplitMix64(seed: seed)
-    let (smmus, devices) = Self.platform(&random, sharing: sharing)
+    let (smmus, devices) = Self.platform(&random, sharing: sharing, lifetime: lifetime)
     let domains = [DomainID.dom0, DomainID(1), DomainID(2)]
     var world = try World(smmus: smmus, devices: devices, domains: domains)
     var refusals = 0
     var shared = 0
+    var lost = 0
     for step in 0..<100 {
-      let note = "seed \(hex(seed)) sharing \(sharing) step \(step)"
+      let note = "seed \(hex(seed)) sharing \(sharing) \(lifetime) step \(step)"
       let device = devices[Int(random.next() % UInt64(devices.count))].name
       if random.next() % 3 == 0 {
         world.detach(device, note)
@@ -51,6 +67,7 @@ struct MaskedStreamMatchTests {
         let wasAttached = world.spec.assignments[device] != nil
         world.attach(device, to: domains[Int(random.next() % 3)], note)
         if !wasAttached && world.spec.assignments[device] == nil { refusals += 1 }
+        if world.spec.assignments[device] != nil && world.spec.hasLostStreamMapEntries(device) { lost += 1 }
       }
       for smmu in smmus {
         let index = try world.impl.smmuIndex(named: smmu.name)
@@ -68,5 +85,6 @@ struct MaskedStreamMatchTests {
     // refused, and (from 4.20) some entry is shared.
     #expect(refusals > 0, "seed \(hex(seed)): no attach was refused")
     if sharing { #expect(shared > 0, "seed \(hex(seed)): no entry was shared") }
+    if lifetime == .freedOnDetach { #expect(lost > 0, "seed \(hex(seed)): no device was attached again after losing its entries") }
   }
 }

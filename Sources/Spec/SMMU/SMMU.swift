@@ -24,13 +24,21 @@ public struct SMMU: Hashable, Sendable, CustomStringConvertible {
   /// Xen 4.20 on). The scenario sets it from its `xen` release; an SMMU
   /// built in code behaves as the default release's.
   public var sharesMaskedStreamMatchEntries = XenVersion.defaultRelease.sharesMaskedStreamMatchEntries
+  /// SMMUv2: when Xen allocates and frees a device's stream map entries
+  /// (``XenVersion/streamMapEntryLifetime``), set from the scenario's `xen`
+  /// release as ``sharesMaskedStreamMatchEntries`` is.
+  public var streamMapEntryLifetime = XenVersion.defaultRelease.streamMapEntryLifetime
   /// SMMUv2: the stream map entries Xen allocated to each device, by stream
   /// position (`cfg->smendx[]`). Allocated on the device's first assignment
   /// (`arm_smmu_assign_dev()` → `arm_smmu_add_device()` →
   /// `arm_smmu_master_alloc_smes()`, 4.16 … 4.21, only while the device has
   /// no IOMMU group yet) and never freed since `fc151829ba` (4.17): detach
   /// only resets their S2CRs.
+  /// Under ``StreamMapEntryLifetime/freedOnDetach`` a detached device's
+  /// positions hold ``invalidStreamMapEntry``.
   public internal(set) var streamMapEntries: [String: [Int]] = [:]
+  /// `INVALID_SMENDX` (smmu.c, 4.16 on): a position whose entry was freed.
+  public static let invalidStreamMapEntry = -1
   /// SMMUv2: `s2crs[idx].count`, the number of streams that claimed entry
   /// `idx` since its S2CR was last reset (absent: 0). A claim of an entry
   /// whose count is 0 rewrites its SMR (`arm_smmu_master_alloc_smes()`);
@@ -96,8 +104,36 @@ public struct SMMU: Hashable, Sendable, CustomStringConvertible {
   /// `arm_smmu_init_strtab()` sets bit 0 at probe ("Allocate the first VMID
   /// for stage-2 bypass STEs", RELEASE-4.15.0 through 4.21.0); each
   /// stream's STE becomes S2_TRANS.
+  ///
+  /// Up to 4.15 (``StreamMapEntryLifetime/perAttach``) the bank is taken
+  /// first and each stream then gets the first unallocated entry, written
+  /// `{id, mask 0}`, so a refusal changes nothing. In 4.16 a device given
+  /// back keeps `INVALID_SMENDX` positions: nothing is matched for it
+  /// (``hasLostStreamMapEntries(_:)``).
   mutating func attach(device: String, requests: [StreamMatchRegister], to domain: DomainID) throws(SMMUError) {
     switch state {
+    case .v2(var registers) where streamMapEntryLifetime == .perAttach:
+      let bank: Int
+      if let existing = registers.contextBanks.firstIndex(of: domain) {
+        bank = existing
+      } else {
+        guard let free = registers.contextBanks.firstIndex(of: nil) else { throw .outOfContextBanks(smmu: name) }
+        bank = free
+      }
+      var claimed: [Int] = []
+      for _ in requests {
+        guard let free = registers.streamMatch.indices.first(where: { registers.streamMatch[$0] == nil && !claimed.contains($0) }) else {
+          throw .outOfStreamMapEntries(smmu: name)
+        }
+        claimed.append(free)
+      }
+      for (index, request) in zip(claimed, requests) {
+        registers.streamMatch[index] = StreamMatchRegister(id: request.id)
+        registers.streamToContext[index] = .translate(contextBank: bank)
+      }
+      registers.contextBanks[bank] = domain
+      streamMapEntries[device] = claimed
+      state = .v2(registers)
     case .v2(var registers):
       let entries: [Int]
       if let kept = streamMapEntries[device] {
@@ -133,7 +169,9 @@ public struct SMMU: Hashable, Sendable, CustomStringConvertible {
         bank = free
       }
       registers.contextBanks[bank] = domain
-      for index in entries { registers.streamToContext[index] = .translate(contextBank: bank) }
+      for index in entries where registers.streamToContext.indices.contains(index) {
+        registers.streamToContext[index] = .translate(contextBank: bank)
+      }
       state = .v2(registers)
     case .v3(var table):
       let vmid: Int
@@ -155,6 +193,11 @@ public struct SMMU: Hashable, Sendable, CustomStringConvertible {
 
   /// Detaches `streams` of `device` from `domain`.
   ///
+  /// SMMUv2 up to 4.15: S2CR = FAULT and the SMR invalid, its index free
+  /// (``StreamMapEntryLifetime/perAttach``). In 4.16 each entry's count is
+  /// decremented and one reaching 0 gets S2CR = FAULT and an invalid SMR
+  /// (`arm_smmu_free_sme()`); every position becomes `INVALID_SMENDX`
+  /// (``StreamMapEntryLifetime/freedOnDetach``). From 4.17:
   /// SMMUv2: the S2CR of each of the device's entries back to
   /// `s2cr_init_val` — FAULT, count 0 — and the SMRs kept for a later
   /// attach (`fc151829ba`, Aug 2022: freeing them caused global faults on
@@ -169,9 +212,32 @@ public struct SMMU: Hashable, Sendable, CustomStringConvertible {
     if lastDevice { attachedDevices[domain] = nil }
     switch state {
     case .v2(var registers):
-      for index in streamMapEntries[device] ?? [] where registers.streamToContext.indices.contains(index) {
-        registers.streamToContext[index] = .fault
-        streamMapEntryCounts[index] = nil
+      let entries = streamMapEntries[device] ?? []
+      for index in entries where registers.streamToContext.indices.contains(index) {
+        switch streamMapEntryLifetime {
+        case .keptOnDetach:
+          registers.streamToContext[index] = .fault
+          streamMapEntryCounts[index] = nil
+        case .perAttach:
+          registers.streamToContext[index] = .fault
+          registers.streamMatch[index] = nil
+          streamMapEntryCounts[index] = nil
+        case .freedOnDetach:
+          // `if (--smmu->s2crs[idx].count) return false;`
+          let count = streamMapEntryCounts[index, default: 0] - 1
+          if count != 0 {
+            streamMapEntryCounts[index] = count
+          } else {
+            registers.streamToContext[index] = .fault
+            registers.streamMatch[index] = nil
+            streamMapEntryCounts[index] = nil
+          }
+        }
+      }
+      switch streamMapEntryLifetime {
+      case .keptOnDetach: break
+      case .perAttach: streamMapEntries[device] = nil
+      case .freedOnDetach: streamMapEntries[device] = entries.map { _ in Self.invalidStreamMapEntry }
       }
       if lastDevice, let bank = registers.contextBanks.firstIndex(of: domain) { registers.contextBanks[bank] = nil }
       state = .v2(registers)
@@ -180,5 +246,13 @@ public struct SMMU: Hashable, Sendable, CustomStringConvertible {
       if lastDevice { table.vmids[domain] = nil }
       state = .v3(table)
     }
+  }
+
+  /// Whether Xen 4.16 freed `device`'s stream map entries at a detach and
+  /// kept its IOMMU group: every later attach writes `s2crs[-1]` (out of
+  /// bounds) and leaves its streams unmatched
+  /// (``StreamMapEntryLifetime/freedOnDetach``).
+  public func hasLostStreamMapEntries(_ device: String) -> Bool {
+    streamMapEntries[device]?.contains(Self.invalidStreamMapEntry) ?? false
   }
 }

@@ -62,6 +62,15 @@ public struct SMMUPlatform: Hashable, Sendable {
     assignments[deviceName] = domain
   }
 
+  /// Whether Xen 4.16 lost `deviceName`'s stream map entries at an earlier
+  /// detach (``SMMU/hasLostStreamMapEntries(_:)``).
+  public func hasLostStreamMapEntries(_ deviceName: String) -> Bool {
+    guard let device = devices.first(where: { $0.name == deviceName }),
+      case .behindSMMU(let smmuName, _, _) = device.attachment
+    else { return false }
+    return smmus[smmuName]?.hasLostStreamMapEntries(deviceName) ?? false
+  }
+
   /// `iommu_deassign_dt_device()`: the device's streams fault (v2) or abort
   /// (v3) again.
   public mutating func detach(_ deviceName: String) throws(SMMUError) {

@@ -99,6 +99,13 @@ public struct XenVersion: Hashable, Comparable, Sendable, CustomStringConvertibl
   /// a partial overlap is −EINVAL, else the first free SMR gets `{id, mask}`.
   public var sharesMaskedStreamMatchEntries: Bool { minor >= 20 }
 
+  /// How long an SMMUv2 stream map entry stays a device's: allocated per
+  /// attach up to 4.15, freed at detach and lost in 4.16, kept from 4.17
+  /// (``StreamMapEntryLifetime``, xen/drivers/passthrough/arm/smmu.c).
+  public var streamMapEntryLifetime: StreamMapEntryLifetime {
+    minor <= 15 ? .perAttach : minor == 16 ? .freedOnDetach : .keptOnDetach
+  }
+
   /// Upstream LLC colouring exists from 4.20 (commits of 19 Dec 2024, §5).
   public var hasLLCColouring: Bool { minor >= 20 }
 
