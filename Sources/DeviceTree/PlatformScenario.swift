@@ -115,8 +115,10 @@ extension Platform {
       guard options.llcColours >= 2, options.llcColours & (options.llcColours - 1) == 0 else {
         throw DeviceTreeError(offset: nil, message: "expected the number of LLC colours to be a power of two ≥ 2, found \(options.llcColours)")
       }
-      guard !colours.isEmpty, colours.allSatisfy({ (0..<options.llcColours).contains($0) }), colours == colours.sorted(), Set(colours).count == colours.count else {
-        throw DeviceTreeError(offset: nil, message: "expected dom0's colours to be ascending, distinct and below \(options.llcColours), found \(colours.map(String.init).joined(separator: ","))")
+      // As Xen reads `dom0-llc-colors`: any order, repeats allowed
+      // (parse_color_config(), check_colors(), RELEASE-4.21.0).
+      guard !colours.isEmpty, colours.count <= options.llcColours, colours.allSatisfy({ (0..<options.llcColours).contains($0) }) else {
+        throw DeviceTreeError(offset: nil, message: "expected dom0's colours below \(options.llcColours), at most \(options.llcColours) entries, found \(colours.map(String.init).joined(separator: ","))")
       }
       statements.append(.llcColours(options.llcColours))
     }

@@ -74,7 +74,7 @@ extension DMAVerify {
     @Option(help: "The board's device tree (.dtb, or .dts through dtc; through cpp first when it has #include or #define lines).", completion: .file())
     var platform: String
 
-    @Option(help: ArgumentHelp("dom0's layout, COLOURS in Xen's list syntax, ascending and not overlapping (e.g. coloured:0-3,8); both layouts when omitted.", valueName: "layout"))
+    @Option(help: ArgumentHelp("dom0's layout, COLOURS in Xen's list syntax, any order (e.g. coloured:0-3,8); both layouts when omitted.", valueName: "layout"))
     var dom0: BoardInput.Layout?
 
     @Option(help: "A DMA policy to check (repeatable); all when omitted.")

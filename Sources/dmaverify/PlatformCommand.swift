@@ -84,7 +84,7 @@ extension DMAVerify {
     @Option(name: .customLong("scenario"), help: ArgumentHelp("Write the board as a scenario file.", valueName: "out.scn"))
     var scenarioFile: String?
 
-    @Option(help: ArgumentHelp("dom0's layout for --scenario, COLOURS in Xen's list syntax, ascending and not overlapping (e.g. coloured:0-3,8; coloured alone is every colour).", valueName: "layout"))
+    @Option(help: ArgumentHelp("dom0's layout for --scenario, COLOURS in Xen's list syntax, any order (e.g. coloured:0-3,8; coloured alone is every colour).", valueName: "layout"))
     var dom0 = BoardInput.Layout.direct
 
     @Option(parsing: .unconditional, help: "The number of LLC colours for a coloured dom0.")

@@ -136,7 +136,13 @@ struct PlatformScenarioTests {
     let old = try harbour.scenario(ScenarioOptions(xen: .v4_14, xenConfig: XenConfig(smmuV3Driver: true)))
     #expect(old.smmuNames.isEmpty)
     #expect(old.notes.contains { $0.contains("Xen 4.14 has no SMMUv3 driver") })
-    #expect(throws: DeviceTreeError.self) { try harbour.scenario(ScenarioOptions(dom0: .coloured(colours: [3, 1]), xen: .v4_20)) }
+    // Order and repeats are Xen's to accept (parse_color_config()); more
+    // entries than colours, or a colour that does not exist, are not.
+    let unordered = try harbour.scenario(ScenarioOptions(dom0: .coloured(colours: [3, 1, 3]), xen: .v4_20))
+    #expect(unordered.scenario.statements.contains { statement in
+      if case .dom0(.coloured(let colours), _) = statement.kind { colours == [3, 1, 3] } else { false }
+    })
+    #expect(throws: DeviceTreeError.self) { try harbour.scenario(ScenarioOptions(dom0: .coloured(colours: Array(repeating: 1, count: 17)), xen: .v4_20)) }
     #expect(throws: DeviceTreeError.self) { try harbour.scenario(ScenarioOptions(dom0: .coloured(colours: [16]), xen: .v4_20)) }
     var noRAM = harbour
     noRAM.ram = []

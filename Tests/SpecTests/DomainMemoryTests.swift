@@ -122,6 +122,22 @@ struct DomainMemoryTests {
     #expect(d1.ram == [GuestBank(start: GFN(0x40000), pages: 4)])
   }
 
+  /// Xen 4.20/4.21 `parse_color_config()` keeps a list's order and
+  /// repeats; `alloc_color_heap_page()` takes the colour with strictly the
+  /// most free pages, so ties go to the first in the list.
+  @Test("§5 errata: a colour list in any order, with repeats, is accepted; ties go to the first colour listed")
+  func colourListOrder() throws {
+    var xen = try Self.host(.v4_20, colours: 4)
+    try xen.createDomain(Self.d1, memory: .coloured(colours: [3, 2, 3], base: GFN(0x40000), pages: 4), iommuEnabled: false)
+    let d1 = try xen.domain(Self.d1)
+    #expect(d1.colours == [3, 2, 3])
+    // Colours 2 and 3 start equal: 3 first, then 2 (now longer), and so on.
+    let expected: [UInt64] = [0x8003F, 0x8003E, 0x8003B, 0x8003A]
+    for (page, mfn) in expected.enumerated() {
+      #expect(d1.p2m.lookup(GFN(0x40000 + UInt64(page))) == P2MEntry(mfn: MFN(mfn), type: .ramRW))
+    }
+  }
+
   @Test("a fixed-range domU maps its host range from its base and is not direct-mapped")
   func fixedDomU() throws {
     var xen = try Self.host()
@@ -186,7 +202,7 @@ struct DomainMemoryTests {
 
   @Test("refused coloured domains change nothing, the allocator included", arguments: [
     RAMPlacement.coloured(colours: [0], base: GFN(0x40000), pages: 100),  // colour 0 has 24 pages
-    .coloured(colours: [1, 0], base: GFN(0x40000), pages: 1),  // not ascending
+    .coloured(colours: [1, 0, 1, 0, 1], base: GFN(0x40000), pages: 1),  // five entries for four colours
     .coloured(colours: [4], base: GFN(0x40000), pages: 1),  // no colour 4
     .coloured(colours: [], base: GFN(0x40000), pages: 1),
     .coloured(colours: [0], base: GFN(0x40000), pages: 0),

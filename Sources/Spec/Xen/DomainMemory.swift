@@ -61,8 +61,9 @@ extension XenState {
   /// - `.fixed`: domUs only, colouring off (with colouring every domain
   ///   allocation goes through the coloured allocator).
   ///
-  /// Colour lists must be non-empty, strictly ascending and name existing
-  /// colours (Xen's colour syntax: ascending, no overlaps).
+  /// Colour lists must be non-empty, name existing colours and have at
+  /// most as many entries as there are colours; order and repeats are
+  /// free, as in Xen (``checkColours(_:of:)``).
   ///
   /// - Throws: ``XenError``; on a throw nothing changes (the build runs on a
   ///   copy).
@@ -176,8 +177,14 @@ extension XenState {
     guard version.hasLLCColouring else { throw .unsupported("LLC colouring", version: version) }
     guard let allocator else { throw .invalidDomainMemory(id, reason: "LLC colouring is off") }
     try allocator.validate(colours)
-    guard zip(colours, colours.dropFirst()).allSatisfy({ $0 < $1 }) else {
-      throw .invalidColours(colours, reason: "colours must be strictly ascending")
+    // `parse_color_config()` refuses a list of more entries than its array
+    // holds (max_nr_colors for a domU's `llc-colors`; NR_LLC_COLORS, the
+    // build's maximum, for dom0's `dom0-llc-colors`) and checks neither
+    // order nor repeats (RELEASE-4.21.0 xen/common/llc-coloring.c).
+    // [derived simplification] The model bounds dom0's list by the colour
+    // count too: a longer list only repeats colours.
+    guard colours.count <= allocator.colourCount else {
+      throw .invalidColours(colours, reason: "\(colours.count) entries for \(allocator.colourCount) colours (parse_color_config: -EINVAL)")
     }
   }
 }

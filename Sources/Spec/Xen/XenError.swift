@@ -6,8 +6,9 @@ public enum XenError: Error, Hashable, Sendable, CustomStringConvertible {
   /// `llc_coloring_init()` panics unless the number of colours is a power of
   /// two and at least 2 (§5).
   case colourCountNotPowerOfTwo(Int)
-  /// A colour list that names no colour, a colour ≥ the number of colours,
-  /// or is not strictly ascending (Xen's colour syntax, §5).
+  /// A colour list that names no colour, a colour ≥ the number of colours
+  /// (`check_colors()`), or more entries than there are colours
+  /// (`parse_color_config()`, xen/common/llc-coloring.c, 4.20 and 4.21).
   case invalidColours([Int], reason: String)
   /// A platform setting Xen does not support.
   case invalidConfiguration(String)
