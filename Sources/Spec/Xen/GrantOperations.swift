@@ -91,7 +91,8 @@ public func grantMapOperation<World: XenMappingWorld>(
   let hostMapped = grantable && !hostRefused
   let hostType = W.select(writable, gfn.constant(UInt64(P2MType.grantMapRW.rawValue)), gfn.constant(UInt64(P2MType.grantMapRO.rawValue)))
   world.writeP2M(of: local, at: hostGFN, P2MSlot(type: hostType, mfn: mfn), when: hostMapped)
-  // 3. The 1:1 IOMMU entry, chosen by mapkind() over the existing maps.
+  // 3. The 1:1 IOMMU entry, chosen by mapkind() over the existing maps
+  // (from 4.16 by per-MFN counts, which choose the same: mapGrant's step 3).
   var iommuBug = no
   var iommuRefused = no
   if local != granter && needsGrantIOMMUMapping(world, local) {

@@ -75,7 +75,14 @@ extension XenState {
   ///    is not in the maptrack yet) chooses: a writable map and none writable
   ///    → `iommu_legacy_map(ld, dfn = mfn, mfn, rw)`; else no map at all →
   ///    the same, read-only; else nothing. If that fails, Xen removes the
-  ///    host entry again (`undo_out`) and the call fails.
+  ///    host entry again (`undo_out`) and the call fails. From 4.16
+  ///    (`9781b51efd`, XSA-380) the choice is made from per-MFN counts in
+  ///    `lgt->maptrack_tree` instead: read-write when the write count
+  ///    becomes 1, read-only when the read count becomes 1 with no writer
+  ///    (RELEASE-4.16.0 `map_grant_ref()`). Those are exactly mapkind()'s
+  ///    two cases (a frame is granted by its one owner), so the map is not
+  ///    keyed on the release; the unmap is
+  ///    (``XenVersion/remapsReadOnlyOnlyAfterLastWritable``).
   /// 4. The maptrack entry is written; `dev_bus_addr` = the MFN's address.
   ///
   /// - Throws: ``XenError/grantBadPage(granter:_:reason:)``,
