@@ -20,10 +20,15 @@ package struct DeviceDeclaration: Hashable, Sendable {
   /// `passthrough`: the device tree marks it `xen,passthrough`, so Xen
   /// does not assign it to dom0 at boot (``Device/passthrough``).
   package var passthrough: Bool
+  /// `dma-ranges <cpu>:<dma>:<size>,…`: the device's bus's `dma-ranges`
+  /// as Linux reads them (``Device/dmaRegions``).
+  package var dmaRegions: [DMARegion]
 
   package init(
-    name: String, placement: Placement, coherent: Bool = true, dmaMaskBits: Int = 64, streamMasks: [UInt32] = [], passthrough: Bool = false
+    name: String, placement: Placement, coherent: Bool = true, dmaMaskBits: Int = 64, streamMasks: [UInt32] = [], passthrough: Bool = false,
+    dmaRegions: [DMARegion] = []
   ) {
+    self.dmaRegions = dmaRegions
     self.name = name
     self.placement = placement
     self.coherent = coherent

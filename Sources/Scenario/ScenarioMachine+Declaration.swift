@@ -80,7 +80,7 @@ extension ScenarioMachine {
         }
         let device = Device(
           name: declaration.name, coherent: declaration.coherent, dmaMaskBits: declaration.dmaMaskBits, attachment: attachment,
-          streamMatchMasks: masks, passthrough: declaration.passthrough)
+          streamMatchMasks: masks, passthrough: declaration.passthrough, dmaRegions: declaration.dmaRegions)
         devices.append(device)
         return "device \(device)"
       case .swiotlbPool(let address, let size):

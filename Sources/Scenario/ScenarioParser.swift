@@ -161,10 +161,11 @@ package enum ScenarioParser {
     }
     var declaration = DeviceDeclaration(name: name, placement: placement, streamMasks: masks)
     while !reader.isAtEnd {
-      switch try reader.oneOf(["coherent", "non-coherent", "dma-mask", "passthrough"], what: "a device property") {
+      switch try reader.oneOf(["coherent", "non-coherent", "dma-mask", "passthrough", "dma-ranges"], what: "a device property") {
       case "coherent": declaration.coherent = true
       case "non-coherent": declaration.coherent = false
       case "passthrough": declaration.passthrough = true
+      case "dma-ranges": declaration.dmaRegions = try reader.dmaRegions()
       default: declaration.dmaMaskBits = Int(try reader.integer("the DMA mask width in bits", in: 12...64))
       }
     }
@@ -384,6 +385,27 @@ struct LineReader {
       throw error(at: previousLocation, "expected \(what) as a non-zero multiple of 4 KiB, found \(hex(value))")
     }
     return value
+  }
+
+  /// `dma-ranges` regions `<cpu>:<dma>:<size>` separated by commas, each
+  /// of a non-zero size that wraps neither address space; at most 16.
+  mutating func dmaRegions() throws(ScenarioError) -> [DMARegion] {
+    let expected = "dma-ranges regions <cpu>:<dma>:<size> such as 0x0:0x80000000:0x40000000"
+    let here = location
+    let regions = try list(expected) { token, location throws(ScenarioError) in
+      let parts = token.split(separator: ":", omittingEmptySubsequences: false)
+      guard parts.count == 3, let cpu = ScenarioParser.parseNumber(parts[0]), let dma = ScenarioParser.parseNumber(parts[1]),
+        let size = ScenarioParser.parseNumber(parts[2])
+      else {
+        throw ScenarioError(location: location, message: "expected \(expected), found '\(token)'")
+      }
+      guard size > 0, cpu <= UInt64.max - (size - 1), dma <= UInt64.max - (size - 1) else {
+        throw ScenarioError(location: location, message: "expected a region of non-zero size inside the 64-bit address space, found '\(token)'")
+      }
+      return DMARegion(cpuStart: cpu, dmaStart: dma, size: size)
+    }
+    guard regions.count <= 16 else { throw error(at: here, "expected at most 16 dma-ranges regions, found \(regions.count)") }
+    return regions
   }
 
   /// Colours `0,2-6,15` in Xen's `llc-colors` syntax: single colours and

@@ -39,6 +39,9 @@ package enum ScenarioPrinter {
     words.append(device.coherent ? "coherent" : "non-coherent")
     words += ["dma-mask", String(device.dmaMaskBits)]
     if device.passthrough { words.append("passthrough") }
+    if !device.dmaRegions.isEmpty {
+      words += ["dma-ranges", device.dmaRegions.map { "\(hex($0.cpuStart)):\(hex($0.dmaStart)):\(hex($0.size))" }.joined(separator: ",")]
+    }
     return words.joined(separator: " ")
   }
 

@@ -85,7 +85,10 @@ struct ScenarioParserTests {
       ("device nic smmu s0 streams 0x10/0x1/0x2", "x:1:28: error: expected a stream ID or <id>/<mask>, found 0x10/0x1/0x2"),
       ("smmu s0 v3\ndevice nic smmu s0 streams 0x20,0x10/0xf", "x:2:28: error: expected a stream ID without a mask: s0 is an SMMUv3, which has no SMRs, found 0x10/0xf"),
       ("device nic untranslated dma-mask 80", "x:1:34: error: expected the DMA mask width in bits in 12...64, found 80"),
-      ("device nic untranslated shiny", "x:1:25: error: expected a device property (coherent, non-coherent, dma-mask, passthrough), found 'shiny'"),
+      ("device nic untranslated shiny", "x:1:25: error: expected a device property (coherent, non-coherent, dma-mask, passthrough, dma-ranges), found 'shiny'"),
+      ("device nic untranslated dma-ranges 0x0:0x0", "x:1:36: error: expected dma-ranges regions <cpu>:<dma>:<size> such as 0x0:0x80000000:0x40000000, found '0x0:0x0'"),
+      ("device nic untranslated dma-ranges 0x0:0x0:0", "x:1:36: error: expected a region of non-zero size inside the 64-bit address space, found '0x0:0x0:0'"),
+      ("device nic untranslated dma-ranges 0x0:0xffffffffffffffff:2", "x:1:36: error: expected a region of non-zero size inside the 64-bit address space, found '0x0:0xffffffffffffffff:2'"),
       ("dom0 direct-mapped", "x:1:19: error: expected 'memory', found the end of the line"),
       ("dom0 coloured 3-1 memory 4K", "x:1:15: error: expected a colour list such as 0-3,8 (ranges from low to high, no empty entries), found '3-1'"),
       ("dom0 coloured ,2 memory 4K", "x:1:15: error: expected a colour list such as 0-3,8 (ranges from low to high, no empty entries), found ',2'"),
@@ -114,6 +117,21 @@ struct ScenarioParserTests {
 
   /// `arm_smmu_dt_xlate_generic()` (smmu.c) packs a stream's SMR mask
   /// beside its ID; the scenario writes it `<id>/<mask>`, per stream.
+  @Test("dma-ranges regions parse in order and print back the same")
+  func dmaRanges() throws {
+    let line = "device nic untranslated coherent dma-mask 64 dma-ranges 0x40000000:0x0:0x10000000,0x80000000:0x80000000:0x1000"
+    let scenario = try ScenarioParser.parse(line)
+    guard case .device(let device)? = scenario.statements.first?.kind else {
+      Issue.record("not a device: \(scenario.statements)")
+      return
+    }
+    #expect(device.dmaRegions == [
+      DMARegion(cpuStart: 0x4000_0000, dmaStart: 0, size: 0x1000_0000), DMARegion(cpuStart: 0x8000_0000, dmaStart: 0x8000_0000, size: 0x1000),
+    ])
+    let printed = ScenarioPrinter.print(scenario)
+    #expect(try ScenarioParser.parse(printed).statements.map(\.kind) == scenario.statements.map(\.kind), "\(printed)")
+  }
+
   @Test("a colour list keeps its order and repeats, as Xen's parse_color_config() does, and prints back the same")
   func colourListOrder() throws {
     let scenario = try ScenarioParser.parse("dom0 coloured 4,2,0-1,2 memory 4K")

@@ -28,6 +28,15 @@ func byteWisePerformDMA(
   // The ideal location of every buffer byte; also proves the buffer mapped.
   var ideal: [UInt64] = []
   for i in offsets { ideal.append(try machineAddress(ofDom0: request.buffer + i, in: dom0.p2m)) }
+  // `xen_swiotlb_dma_supported()`: the pool's last byte, as a DMA address,
+  // within the mask, asked before anything changes (added to performDMA
+  // after this reference was written).
+  if (try? policy.path(for: device, features: dom0.features, platform: platform)) == .swiotlbXen {
+    let poolLast = ((dom0.pool.start.rawValue + dom0.pool.pages) << UInt64(pageShift)) &- 1
+    guard physToDMA(poolLast, regions: device.dmaRegions) <= device.dmaMask else {
+      throw .maskBelowPool(device: device.name, maskBits: device.dmaMaskBits, poolLast: poolLast)
+    }
+  }
   let pattern = offsets.map { dmaPattern($0, direction: request.direction) }
   for (i, pa) in ideal.enumerated() {
     memory.setByte(request.direction == .toDevice ? pattern[i] : 0, at: pa)
@@ -90,7 +99,8 @@ func byteWisePerformDMA(
   var received: [UInt8] = Array(repeating: 0, count: count)
   var i = 0
   deviceLoop: while i < count {
-    let address = dmaAddress &+ UInt64(i)
+    // The bus's dma-ranges translation comes before the SMMU.
+    let address = dmaToPhys(dmaAddress &+ UInt64(i), regions: device.dmaRegions)
     let chunk = min(count - i, Int(pageSize - (address & (pageSize - 1))))
     let transaction = try transact(device, address, request.direction.deviceAccess)
     if report.stream == nil { report.stream = transaction.stream.description }

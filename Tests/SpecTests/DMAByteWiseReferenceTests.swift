@@ -32,6 +32,19 @@ struct DMAByteWiseReferenceTests {
     }
   }
 
+  /// No `dma-ranges` half the time; else one or two regions, page
+  /// aligned, that cover part of dom0's RAM and pool (or the grant's and
+  /// the remote frames) at an offset or at themselves.
+  static func randomRegions(_ random: inout SplitMix64) -> [DMARegion] {
+    guard random.next() % 2 == 0 else { return [] }
+    return (0..<(1 + random.next() % 2)).map { _ in
+      let starts: [UInt64] = [S.ramStart, S.ramStart + 0x80, S.poolStart, S.remoteMFN, S.grantGFN]
+      let cpu = starts[Int(random.next() % UInt64(starts.count))] << 12
+      let dma = [cpu, cpu &- 0x4000_0000, cpu + 0x1_0000_0000, 0][Int(random.next() % 4)]
+      return DMARegion(cpuStart: cpu, dmaStart: dma, size: (1 + random.next() % 0x180) << 12)
+    }
+  }
+
   /// One random machine, request and translation; `Hashable` parts only,
   /// so a failing case prints what it was.
   static func randomCase(_ random: inout SplitMix64) throws -> (S, DMAPolicy, DMARequest, DeviceTransactor) {
@@ -40,7 +53,8 @@ struct DMAByteWiseReferenceTests {
       layout, smmu: random.next() % 2 == 0 ? .v2 : .v3, grantMFN: random.next() % 3 == 0 ? S.aliasingMFN : S.remoteMFN,
       identityGrantEntry: random.next() % 4 == 0 ? nil : random.next() % 2 == 0,
       options: SwiotlbXenOptions(hypercallCacheFlush: random.next() % 4 != 0, forceBounce: random.next() % 3 == 0),
-      dmaMaskBits: random.next() % 4 == 0 ? 32 : 64, coherent: random.next() % 3 != 0)
+      dmaMaskBits: random.next() % 4 == 0 ? 32 : 64, coherent: random.next() % 3 != 0,
+      dmaRegions: Self.randomRegions(&random))
     // Sometimes two dom0 pages share a frame, so ideal bytes alias.
     for _ in 0..<(random.next() % 3) {
       let gfn = S.ramStart + random.next() % (S.ramPages + S.poolPages)

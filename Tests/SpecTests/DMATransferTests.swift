@@ -46,7 +46,7 @@ struct DMAScenario {
   init(
     _ layout: Layout, smmu: SMMUVersion = .v2, grantMFN: UInt64 = remoteMFN, identityGrantEntry: Bool? = nil,
     grantReadOnly: Bool = false, options: SwiotlbXenOptions = SwiotlbXenOptions(), dmaMaskBits: Int = 64,
-    coherent: Bool = true
+    coherent: Bool = true, dmaRegions: [DMARegion] = []
   ) throws {
     var p2m = ReferenceP2M(ipaBits: 40)
     for gfn in Self.ramStart..<(Self.poolStart + Self.poolPages) {
@@ -67,9 +67,13 @@ struct DMAScenario {
     platform = try SMMUPlatform(
       smmus: [instance],
       devices: [
-        Device(name: "eth", coherent: coherent, dmaMaskBits: dmaMaskBits, attachment: .behindSMMU(smmu: "smmu0", streamIDs: [0x10], described: true)),
-        Device(name: "gpu", coherent: coherent, dmaMaskBits: dmaMaskBits, attachment: .behindSMMU(smmu: "smmu0", streamIDs: [0x20], described: false)),
-        Device(name: "mmc", coherent: coherent, dmaMaskBits: dmaMaskBits, attachment: .notBehindSMMU),
+        Device(
+          name: "eth", coherent: coherent, dmaMaskBits: dmaMaskBits, attachment: .behindSMMU(smmu: "smmu0", streamIDs: [0x10], described: true),
+          dmaRegions: dmaRegions),
+        Device(
+          name: "gpu", coherent: coherent, dmaMaskBits: dmaMaskBits, attachment: .behindSMMU(smmu: "smmu0", streamIDs: [0x20], described: false),
+          dmaRegions: dmaRegions),
+        Device(name: "mmc", coherent: coherent, dmaMaskBits: dmaMaskBits, attachment: .notBehindSMMU, dmaRegions: dmaRegions),
       ])
     try platform.assignDescribedDevicesToDom0()
   }

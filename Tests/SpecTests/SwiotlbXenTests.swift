@@ -88,11 +88,18 @@ struct SwiotlbXenTests {
     #expect(!xenArchNeedSwiotlb(phys: UInt64(0x5000), devAddr: 0x1_0000_0005 << 12, hypercallCacheFlush: false, coherent: false))
   }
 
-  @Test("dma_capable: addr + size − 1 ≤ mask")
+  @Test("dma_capable: addr + size − 1 ≤ min_not_zero(mask, bus_dma_limit), and never DMA_MAPPING_ERROR")
   func dmaCapableRule() {
     #expect(dmaCapable(UInt64(0xFFFF_F000), size: 0x1000, mask: 0xFFFF_FFFF))
     #expect(!dmaCapable(UInt64(0xFFFF_F001), size: 0x1000, mask: 0xFFFF_FFFF))
-    #expect(dmaCapable(UInt64.max, size: 1, mask: .max))
+    // `if (addr == DMA_MAPPING_ERROR) return false;` — even for a 64-bit mask.
+    #expect(!dmaCapable(UInt64.max, size: 1, mask: .max))
+    #expect(dmaCapable(UInt64.max - 1, size: 1, mask: .max))
+    // The bus limit narrows a wider mask; a zero mask leaves the limit alone.
+    #expect(!dmaCapable(UInt64(0x4000_0000), size: 0x1000, mask: .max, busLimit: 0x3FFF_FFFF))
+    #expect(dmaCapable(UInt64(0x3FFF_F000), size: 0x1000, mask: .max, busLimit: 0x3FFF_FFFF))
+    #expect(!dmaCapable(UInt64(0x3FFF_F000), size: 0x1000, mask: 0xFFFF_FFF, busLimit: 0x3FFF_FFFF))
+    #expect(dmaCapable(UInt64(0x3FFF_F000), size: 0x1000, mask: 0, busLimit: 0x3FFF_FFFF))
   }
 
   @Test("§3.4 map_page: direct when capable, contiguous, no arch need and not forced")

@@ -172,6 +172,8 @@ extension DMAClaims {
 
     guard let device = spec.devices.first(where: { $0.name == request.device }) else { return .outside("unknown device") }
     guard device.dmaMaskBits == 64 else { return .outside("a \(device.dmaMaskBits)-bit DMA mask") }
+    // The matrix's devices have no dma-ranges (its scope).
+    guard device.dmaRegions.isEmpty else { return .outside("dma-ranges") }
     let deviceClass: MatrixCell.DeviceClass
     switch device.attachment {
     case .notBehindSMMU: deviceClass = .untranslated

@@ -6,8 +6,13 @@ public struct DMADeviceModel<W: Word> {
   /// `dev_is_dma_coherent(dev)`.
   public var coherent: W.Condition
 
-  public init(dmaMask: W, coherent: W.Condition) {
+  /// The device's `dma-ranges` (``DMARegion``), concrete: the platform's.
+  /// The matrix's devices have none.
+  public var dmaRegions: [DMARegion]
+
+  public init(dmaMask: W, coherent: W.Condition, dmaRegions: [DMARegion] = []) {
     self.dmaMask = dmaMask
     self.coherent = coherent
+    self.dmaRegions = dmaRegions
   }
 }

@@ -96,25 +96,25 @@ public func runDMAPages<World: DMAWorld>(
   switch path {
   case .swiotlbXen:
     let direct = swiotlbXenMapsDirectly(
-      phys: phys, size: size, mask: device.dmaMask,
+      phys: phys, size: size, mask: device.dmaMask, regions: device.dmaRegions,
       maximumPages: SeededBug.straddleNeverChecked.isActive ? 1 : maximumPages,
       hypercallCacheFlush: options.hypercallCacheFlush, coherent: device.coherent, forceBounce: options.forceBounce,
       pfnToBfn: pfnToBfn)
     let taken = branch(direct, then: { .absent(phys) }, else: { world.mapBounceSlot(size: size) })
     slot = taken.value
     let given = SeededBug.bounceSlotOnePageOff.isActive ? slot &+ pageSize : slot
-    let bounceAddress = xenPhysToBus(given, pfnToBfn: pfnToBfn)
+    let bounceAddress = xenPhysToDMA(given, regions: device.dmaRegions, pfnToBfn: pfnToBfn)
     // `swiotlb_tbl_map_single` succeeded, but the slot is still beyond the
     // mask: the slot is released and the mapping fails.
-    let reachable = dmaCapable(bounceAddress, size: size, mask: device.dmaMask)
+    let reachable = dmaCapable(bounceAddress, size: size, mask: device.dmaMask, busLimit: busDMALimit(device.dmaRegions))
     slotTaken = !direct && taken.present
     noSlot = !direct && !taken.present
     mappingError = noSlot || (slotTaken && !reachable)
     bounced = slotTaken && reachable
-    dmaAddress = W.select(direct, xenPhysToBus(phys, pfnToBfn: pfnToBfn), bounceAddress)
+    dmaAddress = W.select(direct, xenPhysToDMA(phys, regions: device.dmaRegions, pfnToBfn: pfnToBfn), bounceAddress)
   case .dmaDirect:
-    dmaAddress = dmaDirectAddress(phys)
-    mappingError = !dmaCapable(dmaAddress, size: size, mask: device.dmaMask)
+    dmaAddress = dmaDirectAddress(phys, regions: device.dmaRegions)
+    mappingError = !dmaCapable(dmaAddress, size: size, mask: device.dmaMask, busLimit: busDMALimit(device.dmaRegions))
   }
 
   // Where the bytes should go: the buffer, or the slot's pages in dom0.
@@ -134,7 +134,11 @@ public func runDMAPages<World: DMAWorld>(
   }
 
   // The device moves its range page by page of bus addresses, and stops at
-  // its first fault.
+  // its first fault. [derived] The bus's `dma-ranges` translation comes
+  // before the SMMU: what reaches the SMMU (or memory) is each page's
+  // `dma_to_phys()`, the address Linux meant — the device tree describes
+  // the translation between the device's bus and its parent's, where the
+  // SMMU's input lies. Without regions it is the bus address itself.
   var devicePages: [DMADevicePage<W>] = []
   var noFaultYet = !mappingError
   for page in pagesOf(start: dmaAddress, size: size, maximumPages: slotBound) {
@@ -142,9 +146,11 @@ public func runDMAPages<World: DMAWorld>(
     // `branch`, spelt out so that the transaction's typed error passes.
     let landed: GuardedWord<W>
     if let known = issued.knownValue {
-      landed = known ? try world.deviceTransaction(dmaAddress &+ page.firstByte, access: access) : .absent(phys)
+      landed = known ? try world.deviceTransaction(dmaToPhys(dmaAddress &+ page.firstByte, regions: device.dmaRegions), access: access) : .absent(phys)
     } else {
-      landed = .select(issued, try world.deviceTransaction(dmaAddress &+ page.firstByte, access: access), .absent(phys))
+      landed = .select(
+        issued, try world.deviceTransaction(dmaToPhys(dmaAddress &+ page.firstByte, regions: device.dmaRegions), access: access),
+        .absent(phys))
     }
     var touched = page
     touched.frame = landed.value >> pageShift

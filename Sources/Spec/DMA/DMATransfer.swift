@@ -143,9 +143,11 @@ public func performDMA(
   // `dma_set_mask()` at probe: a device whose mask cannot reach the pool's
   // last byte gets no DMA at all. The pool is dom0's own RAM, never in the
   // grant tree, so its bus address is its physical one (pfn_to_bfn = pfn).
+  // Through the device's `dma-ranges`: a pool in no region is
+  // DMA_MAPPING_ERROR, which only a 64-bit mask accepts.
   if path == .swiotlbXen {
     let poolLast = ((dom0.pool.start.rawValue + dom0.pool.pages) << UInt64(pageShift)) &- 1
-    guard poolLast <= device.dmaMask else {
+    guard physToDMA(poolLast, regions: device.dmaRegions) <= device.dmaMask else {
       throw .maskBelowPool(device: device.name, maskBits: device.dmaMaskBits, poolLast: poolLast)
     }
   }
@@ -154,7 +156,8 @@ public func performDMA(
   // the code the matrix proofs run symbolically.
   let run = try runDMAPages(
     &world, buffer: request.buffer, size: request.size, path: path,
-    device: DMADeviceModel(dmaMask: device.dmaMask, coherent: device.coherent), options: DMALinuxSettings(dom0.options),
+    device: DMADeviceModel(dmaMask: device.dmaMask, coherent: device.coherent, dmaRegions: device.dmaRegions),
+    options: DMALinuxSettings(dom0.options),
     access: direction.deviceAccess, ideal: ideal, maximumPages: pages)
   dom0.pool = world.dom0.pool
   defer { if run.slotTaken { dom0.pool.unmapSingle(run.slot) } }
@@ -177,11 +180,11 @@ public func performDMA(
   if run.mappingError {
     let why: String
     if path == .dmaDirect {
-      why = "\(hex(run.dmaAddress)) is beyond the \(device.dmaMaskBits)-bit mask"
+      why = dmaCapableRefusal(address: run.dmaAddress, of: request.buffer, device: device, bounce: false)
     } else if run.noSlot {
       why = "swiotlb_tbl_map_single found no slot (pool full, or over 256 KiB)"
     } else {
-      why = "bounce address \(hex(run.dmaAddress)) is beyond the \(device.dmaMaskBits)-bit mask"
+      why = dmaCapableRefusal(address: run.dmaAddress, of: run.slot, device: device, bounce: true)
     }
     return judgeMappingError(report, why: why, ideal: idealRuns)
   }

@@ -1,10 +1,22 @@
 /// `phys_to_dma(dev, paddr)` for dma-direct (include/linux/dma-direct.h):
-/// the device address of a dom0 physical address. Without a DT
-/// `dma-ranges` offset, which this model does not have, it is the
-/// identity: the device is given the GFN-based address, and only an SMMU
-/// attached to dom0's context can turn it into the MFN (§3.6 last row).
-public func dmaDirectAddress<W: Word>(_ phys: W) -> W {
-  phys
+/// the device address of a dom0 physical address, through the device's
+/// `dma-ranges` (``physToDMA(_:regions:)``). The device is given the
+/// GFN-based address, and only an SMMU attached to dom0's context can turn
+/// it into the MFN (§3.6 last row).
+public func dmaDirectAddress<W: Word>(_ phys: W, regions: [DMARegion] = []) -> W {
+  physToDMA(phys, regions: regions)
+}
+
+/// Why `dma_capable()` refused `address`, the DMA address of `phys` (a
+/// bounce slot's when `bounce`): in no `dma-ranges` region, beyond the
+/// mask, or beyond the bus limit.
+func dmaCapableRefusal(address: UInt64, of phys: UInt64, device: Device, bounce: Bool) -> String {
+  let what = bounce ? "bounce slot \(hex(phys))" : hex(phys)
+  if address == dmaMappingError { return "\(what) is in no dma-ranges region" }
+  let limit = busDMALimit(device.dmaRegions)
+  let subject = bounce ? "bounce address \(hex(address))" : hex(address)
+  if limit != 0 && device.dmaMask > limit { return "\(subject) is beyond the bus limit \(hex(limit)) (dma-ranges)" }
+  return "\(subject) is beyond the \(device.dmaMaskBits)-bit mask"
 }
 
 /// The result of `dma_direct_map_page()`.
@@ -31,9 +43,9 @@ public enum DMADirectMapping: Hashable, Sendable, CustomStringConvertible {
 /// - Throws: ``DMARequestError/sizeOutOfRange(phys:size:)``.
 public func mapPageDirect(_ phys: UInt64, size: UInt64, device: Device) throws(DMARequestError) -> DMADirectMapping {
   try validateDMARange(phys, size: size)
-  let address = dmaDirectAddress(phys)
-  guard dmaCapable(address, size: size, mask: device.dmaMask) else {
-    return .mappingError("\(hex(address)) is beyond the \(device.dmaMaskBits)-bit mask")
+  let address = dmaDirectAddress(phys, regions: device.dmaRegions)
+  guard dmaCapable(address, size: size, mask: device.dmaMask, busLimit: busDMALimit(device.dmaRegions)) else {
+    return .mappingError(dmaCapableRefusal(address: address, of: phys, device: device, bounce: false))
   }
   return .mapped(DMAAddress(address))
 }

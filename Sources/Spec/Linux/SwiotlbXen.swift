@@ -12,12 +12,19 @@
 /// `xen_phys_to_bus(dev, p)` (drivers/xen/swiotlb-xen.c, §3.1):
 /// `(pfn_to_bfn(p >> 12) << 12) | (p & 0xfff)`.
 ///
-/// `xen_phys_to_dma` would then apply `phys_to_dma`, the DT `dma-ranges`
-/// offset (v5.9, `91ffe4ad534a`); this model has no `dma-ranges`, so it is
-/// the identity.
+/// ``xenPhysToDMA(_:regions:pfnToBfn:)`` then applies the device's
+/// `dma-ranges`.
 public func xenPhysToBus<W: Word>(_ phys: W, pfnToBfn: (W) -> W) -> W {
   let offset = SeededBug.physToBusDropsPageOffset.isActive ? phys.constant(0) : phys & (pageSize - 1)
   return (pfnToBfn(phys >> pageShift) << pageShift) | offset
+}
+
+/// `xen_phys_to_dma(dev, paddr)` (drivers/xen/swiotlb-xen.c, v5.9
+/// `91ffe4ad534a` on): `phys_to_dma(dev, xen_phys_to_bus(dev, paddr))`,
+/// so an address outside every `dma-ranges` region is `DMA_MAPPING_ERROR`
+/// and fails `dma_capable()`.
+public func xenPhysToDMA<W: Word>(_ phys: W, regions: [DMARegion], pfnToBfn: (W) -> W) -> W {
+  physToDMA(xenPhysToBus(phys, pfnToBfn: pfnToBfn), regions: regions)
 }
 
 /// `range_straddles_page_boundary(p, size)` (drivers/xen/swiotlb-xen.c,
@@ -48,6 +55,8 @@ public func rangeStraddlesPageBoundary<W: Word>(
 /// `xen_arch_need_swiotlb(dev, phys, dev_addr)` (arch/arm/xen/mm.c, §3.5):
 /// bounce when Xen lacks GNTTABOP_cache_flush, the page is foreign
 /// (its bus frame differs from its pfn) and the device is not coherent.
+/// The bus frame is read from `dma_to_phys(dev, dma_addr)`: callers pass
+/// `devAddr` through ``dmaToPhys(_:regions:)``.
 ///
 /// Only the first Xen page is checked ("it's not possible to have a mix of
 /// local and foreign Xen page"). Linux holds both frame numbers in
@@ -60,11 +69,16 @@ public func xenArchNeedSwiotlb<W: Word>(
   return !hypercallCacheFlush && xenPFN != bfn && !coherent
 }
 
-/// `dma_capable(dev, addr, size, true)` (include/linux/dma-direct.h):
-/// `addr + size - 1 <= dma_mask`, in wrapping `dma_addr_t` arithmetic.
-/// There is no `bus_dma_limit` in this model, so the mask alone decides.
-public func dmaCapable<W: Word>(_ addr: W, size: W, mask: W) -> W.Condition {
-  (addr &+ size &- 1) <= mask
+/// `dma_capable(dev, addr, size, true)` (include/linux/dma-direct.h, v5.10
+/// … current): false for `DMA_MAPPING_ERROR`, else `addr + size - 1 <=
+/// min_not_zero(dma_mask, bus_dma_limit)`, in wrapping `dma_addr_t`
+/// arithmetic (the low-memory check is for 32-bit `dma_addr_t` only).
+/// `busLimit` is ``busDMALimit(_:)`` of the device's regions, 0 for none.
+public func dmaCapable<W: Word>(_ addr: W, size: W, mask: W, busLimit: UInt64 = 0) -> W.Condition {
+  let end = addr &+ size &- 1
+  let withinMask = end <= mask
+  let withinLimit = busLimit == 0 ? withinMask : ((mask == 0 || withinMask) && end <= busLimit)
+  return addr != dmaMappingError && withinLimit
 }
 
 /// The test at the top of `xen_swiotlb_map_page()` (§3.4 step 2): map
@@ -72,13 +86,14 @@ public func dmaCapable<W: Word>(_ addr: W, size: W, mask: W) -> W.Condition {
 /// address, the buffer is machine-contiguous, Arm does not ask for a
 /// bounce, and bouncing is not forced (`swiotlb=force`).
 public func swiotlbXenMapsDirectly<W: Word>(
-  phys: W, size: W, mask: W, maximumPages: Int, hypercallCacheFlush: W.Condition, coherent: W.Condition,
+  phys: W, size: W, mask: W, regions: [DMARegion] = [], maximumPages: Int, hypercallCacheFlush: W.Condition, coherent: W.Condition,
   forceBounce: W.Condition, pfnToBfn: (W) -> W
 ) -> W.Condition {
-  let devAddr = xenPhysToBus(phys, pfnToBfn: pfnToBfn)
-  return dmaCapable(devAddr, size: size, mask: mask)
+  let devAddr = xenPhysToDMA(phys, regions: regions, pfnToBfn: pfnToBfn)
+  return dmaCapable(devAddr, size: size, mask: mask, busLimit: busDMALimit(regions))
     && !rangeStraddlesPageBoundary(phys, size: size, maximumPages: maximumPages, pfnToBfn: pfnToBfn)
-    && !xenArchNeedSwiotlb(phys: phys, devAddr: devAddr, hypercallCacheFlush: hypercallCacheFlush, coherent: coherent)
+    && !xenArchNeedSwiotlb(
+      phys: phys, devAddr: dmaToPhys(devAddr, regions: regions), hypercallCacheFlush: hypercallCacheFlush, coherent: coherent)
     && !forceBounce
 }
 
@@ -137,15 +152,15 @@ public func mapPageThroughSwiotlbXen(
   let pfnToBfn: (UInt64) -> UInt64 = { grantTree.pfnToBfn($0) }
   let pages = Int(clamping: pagesSpanned(phys, size: size))
   let direct = swiotlbXenMapsDirectly(
-    phys: phys, size: size, mask: device.dmaMask, maximumPages: pages,
+    phys: phys, size: size, mask: device.dmaMask, regions: device.dmaRegions, maximumPages: pages,
     hypercallCacheFlush: options.hypercallCacheFlush, coherent: device.coherent, forceBounce: options.forceBounce,
     pfnToBfn: pfnToBfn)
-  if direct { return .direct(DMAAddress(xenPhysToBus(phys, pfnToBfn: pfnToBfn))) }
+  if direct { return .direct(DMAAddress(xenPhysToDMA(phys, regions: device.dmaRegions, pfnToBfn: pfnToBfn))) }
   guard let slot = pool.mapSingle(size: size) else { return .mappingError("swiotlb_tbl_map_single found no slot (pool full, or over 256 KiB)") }
-  let address = xenPhysToBus(slot, pfnToBfn: pfnToBfn)
-  guard dmaCapable(address, size: size, mask: device.dmaMask) else {
+  let address = xenPhysToDMA(slot, regions: device.dmaRegions, pfnToBfn: pfnToBfn)
+  guard dmaCapable(address, size: size, mask: device.dmaMask, busLimit: busDMALimit(device.dmaRegions)) else {
     pool.unmapSingle(slot)
-    return .mappingError("bounce address \(hex(address)) is beyond the \(device.dmaMaskBits)-bit mask")
+    return .mappingError(dmaCapableRefusal(address: address, of: slot, device: device, bounce: true))
   }
   return .bounce(DMAAddress(address), slot: slot)
 }

@@ -49,11 +49,15 @@ public struct Device: Hashable, Sendable, CustomStringConvertible {
   /// `iommu_assign_dt_device()`, xen/drivers/passthrough/device_tree.c),
   /// which is when an SMMUv2 allocates its stream map entries.
   public var passthrough: Bool
+  /// The `dma-ranges` of the device's bus as Linux reads them
+  /// (``DMARegion``); empty: DMA addresses are physical ones.
+  public var dmaRegions: [DMARegion]
 
   public init(
     name: String, coherent: Bool = true, dmaMaskBits: Int = 64, attachment: DeviceAttachment, streamMatchMasks: [StreamID] = [],
-    passthrough: Bool = false
+    passthrough: Bool = false, dmaRegions: [DMARegion] = []
   ) {
+    self.dmaRegions = dmaRegions
     self.name = name
     self.coherent = coherent
     self.dmaMaskBits = dmaMaskBits
@@ -73,7 +77,8 @@ public struct Device: Hashable, Sendable, CustomStringConvertible {
       let streams = ids.indices.map { hex(UInt64(ids[$0])) + (streamMatchMask(at: $0) == 0 ? "" : "/" + hex(UInt64(streamMatchMask(at: $0)))) }
       placement = "behind \(smmu) streams \(streams.joined(separator: ","))" + (described ? "" : " (undescribed)")
     }
-    return "\(name) (\(coherent ? "coherent" : "non-coherent"), \(dmaMaskBits)-bit mask, \(placement)\(passthrough ? ", passthrough" : ""))"
+    let ranges = dmaRegions.isEmpty ? "" : ", dma-ranges " + dmaRegions.map(\.description).joined(separator: ",")
+    return "\(name) (\(coherent ? "coherent" : "non-coherent"), \(dmaMaskBits)-bit mask, \(placement)\(passthrough ? ", passthrough" : "")\(ranges))"
   }
 }
 
