@@ -1,3 +1,5 @@
+import Spec
+
 public struct PlatformDevice: Hashable, Sendable {
   public var path: String
   public var name: String
@@ -23,6 +25,9 @@ public struct PlatformDevice: Hashable, Sendable {
   /// `xen/arch/arm/domain_build.c`, RELEASE-4.15.0), so it and the nodes
   /// below it have ``disabledBy`` set to it.
   public var xenPassthrough = false
+  /// The `dma-ranges` Linux gives the device (``FlattenedDeviceTree/dmaRangeMap(of:)``);
+  /// nil: its DMA addresses are physical ones.
+  public var dmaRanges: DMARangeMap?
 
   /// Stream assignments on SMMUs, from any binding.
   public var streams: [StreamAssignment] {

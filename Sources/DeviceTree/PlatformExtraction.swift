@@ -352,7 +352,7 @@ extension Platform {
       path: node.path, name: node.name, compatible: node.compatible, disabledBy: dom0DisablingNode(of: node, in: tree)?.path,
       classification: classification, evidence: evidence, coherent: coherentFrom != nil,
       binding: decidingRule.map { "\($0.rule.location) (\($0.rule.source))" }, offset: node.offset,
-      xenPassthrough: node.property("xen,passthrough") != nil)
+      xenPassthrough: node.property("xen,passthrough") != nil, dmaRanges: try tree.dmaRangeMap(of: node))
   }
 
   /// The platform with `nodes` said to master the bus (`--assume-dma`): an
