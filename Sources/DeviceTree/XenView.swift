@@ -182,6 +182,15 @@ extension Platform {
         }
       }
     }
+    // A master with dma-ranges is outside the DMA matrix's scope (its
+    // devices have none), so a verdict built from its cells does not cover
+    // it; `platform --scenario` keeps its regions for `run`.
+    for device in devices where placements[device.path] != nil {
+      guard let ranges = device.dmaRanges else { continue }
+      notes.append(
+        "\(device.path) has dma-ranges (of \(ranges.node): \(ranges.regions.map(\.description).joined(separator: ", "))), which the DMA "
+          + "matrix's devices do not: its class's verdict does not cover them; write the board with `platform --scenario` and `run` its DMAs")
+    }
     return XenView(owners: owners, placements: placements, iommuEnabled: iommuEnabled, panics: panics, streamMapUse: streamMapUse, notes: notes)
   }
 

@@ -38,6 +38,13 @@ struct DMARangesTests {
     #expect(board.notes.contains { $0.hasPrefix("/low-bus/ethernet@20000000: dma-ranges of /low-bus") && $0.contains("outside the matrix's scope") })
   }
 
+  @Test("the Xen view notes each attached master with dma-ranges as outside the matrix's verdicts")
+  func xenViewNote() throws {
+    let view = try Fixtures.platform("estuary").xenView(ScenarioOptions())
+    #expect(view.notes.contains { $0.hasPrefix("/low-bus/ethernet@20000000 has dma-ranges (of /low-bus: ") && $0.contains("does not cover them") })
+    #expect(!view.notes.contains { $0.hasPrefix("/plain-bus/mmc@21000000") })
+  }
+
   @Test("a dma-ranges that is not whole triples is an error naming the node and the cell counts")
   func malformed() throws {
     let blob = BlobBuilder(tokens: [
