@@ -232,7 +232,6 @@ extension StatementKind {
         let direction = try reader.oneOf(DMADirection.allCases, what: "a DMA direction")
         let address = try reader.number("the buffer's dom0 address")
         let size = try reader.size("the buffer's size")
-        guard size > 0 else { throw reader.error(at: reader.previousLocation, "expected a non-zero buffer size") }
         try reader.requireRange(start: address, size: size, "the buffer")
         var expected: DMAOutcome?
         if reader.consume("expect") {

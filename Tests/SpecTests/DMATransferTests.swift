@@ -253,12 +253,57 @@ struct DMATransferTests {
     #expect(scenario.memory.byte(at: 0xDEAD_0F00) == dmaPattern(0, direction: .fromDevice))
   }
 
+  /// Linux maps zero bytes like any buffer (`dma_map_page()` takes any
+  /// `size_t`): direct or through dma-direct nothing moves; a zero-length
+  /// mapping swiotlb-xen bounces is `BUG_ON(!nslots)` in swiotlb's slot
+  /// search, a dom0 crash, reported as a mapping that fails.
+  @Test("zero bytes: mapped and nothing moves, except a zero-length bounce, which crashes dom0 (BUG_ON(!nslots))")
+  func zeroLength() throws {
+    var scenario = try S(.direct)
+    let before = scenario.memory
+    let local = try scenario.run(.legacy, "eth", buffer: S.local, size: 0, .fromDevice)
+    #expect(local.outcome == .ok && local.mapping == .direct && local.framesTouched.isEmpty, "\(local)")
+    let direct = try scenario.run(.perDevice, "eth", buffer: S.local, size: 0, .fromDevice)
+    #expect(direct.outcome == .ok && direct.mapping == .dmaDirect, "\(direct)")
+    #expect(scenario.memory == before)
+    // A foreign page, a non-coherent device and no GNTTABOP_cache_flush:
+    // xen_arch_need_swiotlb() bounces it.
+    var bouncing = try S(.direct, options: SwiotlbXenOptions(hypercallCacheFlush: false), coherent: false)
+    let bug = try bouncing.run(.legacy, "eth", buffer: S.grant, size: 0, .fromDevice)
+    #expect(bug.outcome == .fault && bug.mapping == .bounce, "\(bug)")
+    #expect(bug.liveness.reason.contains("BUG_ON(!nslots)"), "\(bug.liveness.reason)")
+    // Under force bounce too.
+    var forced = try S(.direct, options: SwiotlbXenOptions(forceBounce: true))
+    #expect(try forced.run(.legacy, "eth", buffer: S.local, size: 0, .toDevice).outcome == .fault)
+  }
+
+  @Test("a buffer larger than 1 MiB, contiguous, maps directly; bounced it is refused beyond the 256 KiB swiotlb segment")
+  func largeBuffers() throws {
+    var scenario = try S(.direct)
+    let size: UInt64 = 0x18_0000  // past the 1 MiB the model once stopped at
+    // dom0's RAM here is 1 MiB: a grant-free, contiguous 1.5 MiB buffer
+    // needs RAM, so map more for the test.
+    for gfn in (S.ramStart + S.ramPages + S.poolPages)..<(S.ramStart + 0x200) {
+      try scenario.dom0.p2m.map(GFN(gfn), to: MFN(S.dom0MFN(gfn, layout: .direct)), type: .ramRW)
+    }
+    let report = try scenario.run(.legacy, "eth", buffer: S.ramStart << 12, size: size, .toDevice)
+    #expect(report.outcome == .ok && report.mapping == .direct, "\(report)")
+    var forced = try S(.direct, options: SwiotlbXenOptions(forceBounce: true))
+    for gfn in (S.ramStart + S.ramPages + S.poolPages)..<(S.ramStart + 0x200) {
+      try forced.dom0.p2m.map(GFN(gfn), to: MFN(S.dom0MFN(gfn, layout: .direct)), type: .ramRW)
+    }
+    let bounced = try forced.run(.legacy, "eth", buffer: S.ramStart << 12, size: size, .toDevice)
+    #expect(bounced.outcome == .fault && bounced.liveness.reason.contains("swiotlb_tbl_map_single found no slot"), "\(bounced)")
+  }
+
   @Test("bad requests are thrown errors and change nothing")
   func badRequests() throws {
     var scenario = try S(.direct)
     let before = scenario.memory
     #expect(throws: DMARequestError.unknownDevice("nic")) { try scenario.run(.legacy, "nic", buffer: S.local, size: 1, .toDevice) }
-    #expect(throws: DMARequestError.sizeOutOfRange(phys: S.local, size: 0)) { try scenario.run(.legacy, "eth", buffer: S.local, size: 0, .toDevice) }
+    #expect(throws: DMARequestError.sizeOutOfRange(phys: S.local, size: maximumDMASize + 1)) {
+      try scenario.run(.legacy, "eth", buffer: S.local, size: maximumDMASize + 1, .toDevice)
+    }
     #expect(throws: DMARequestError.bufferNotMapped(GFN(0x7_0000))) { try scenario.run(.legacy, "eth", buffer: 0x7000_0000, size: 1, .toDevice) }
     try scenario.dom0.p2m.unmap(GFN(S.poolStart + 3))
     #expect(throws: DMARequestError.bufferNotMapped(GFN(S.poolStart + 3))) { try scenario.run(.legacy, "eth", buffer: S.local, size: 1, .toDevice) }

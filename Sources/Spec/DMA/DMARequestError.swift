@@ -1,7 +1,7 @@
 /// Why a DMA request is not a meaningful input to the model.
 public enum DMARequestError: Error, Hashable, Sendable, CustomStringConvertible {
-  /// Zero bytes, more than ``maximumDMASize``, or a buffer that wraps past
-  /// the top of the address space.
+  /// More than ``maximumDMASize``, or a buffer that wraps past the top of
+  /// the address space.
   case sizeOutOfRange(phys: UInt64, size: UInt64)
   /// A buffer byte whose dom0 GFN has no p2m entry: dom0 could not have
   /// filled or used such a buffer, so the ideal DMA is undefined.
@@ -23,14 +23,26 @@ public enum DMARequestError: Error, Hashable, Sendable, CustomStringConvertible 
   }
 }
 
-/// The largest DMA the model accepts: 1 MiB, 256 Xen pages. It bounds the
-/// unrolled straddle test and the page-by-page device access; Linux's own
-/// limit for a bounced mapping is smaller (``SwiotlbPool/maximumMappingSize``).
-public let maximumDMASize: UInt64 = 1 << 20
+/// The largest DMA the model accepts: 64 MiB, 16 384 Xen pages. Linux
+/// has no such bound for a mapping it does not bounce (`dma_map_page()`
+/// takes any `size_t`; a contiguous buffer of any size maps directly), and
+/// refuses to bounce more than ``SwiotlbPool/maximumMappingSize``; the
+/// model's bound comes from its machine memory, which holds every byte a
+/// DMA moves. Zero bytes are Linux's too (``performDMA``).
+public let maximumDMASize: UInt64 = 64 << 20
 
 /// Checks `[phys, phys + size)` against ``maximumDMASize`` and wrap-around.
 func validateDMARange(_ phys: UInt64, size: UInt64) throws(DMARequestError) {
-  guard size > 0, size <= maximumDMASize, phys <= UInt64.max - (size - 1) else {
+  guard size <= maximumDMASize, size == 0 || phys <= UInt64.max - (size - 1) else {
     throw .sizeOutOfRange(phys: phys, size: size)
   }
 }
+
+/// What swiotlb-xen does with a zero-length mapping it bounces:
+/// `swiotlb_tbl_map_single()` asks the slot search for
+/// `nr_slots(0 + offset)` slots, and with no `min_align_mask` offset that
+/// is `BUG_ON(!nslots)` (kernel/dma/swiotlb.c, `find_slots()` in v5.10 …
+/// `swiotlb_search_pool_area()` today): the mapping never returns.
+let zeroLengthBounceBug =
+  "swiotlb-xen bounces a zero-length mapping and swiotlb_tbl_map_single() hits BUG_ON(!nslots) in its slot search (kernel/dma/swiotlb.c): dom0 Linux crashes"
+

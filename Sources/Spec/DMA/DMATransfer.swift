@@ -152,6 +152,12 @@ public func performDMA(
     }
   }
 
+  // Zero bytes: Linux maps them like any buffer and no data moves; the
+  // matrix proofs cover one byte and more.
+  if request.size == 0 {
+    return zeroLengthDMA(request, policy: policy, path: path, device: device, dom0: dom0, world: world)
+  }
+
   // Linux maps the buffer and the device moves it: the page-level DMA,
   // the code the matrix proofs run symbolically.
   let run = try runDMAPages(
@@ -213,6 +219,47 @@ public func performDMA(
   return judge(
     report, count: count, touched: touched, expected: expected, arrived: arrived, memory: memory,
     isolated: run.isolation, addressesRight: run.addressIntegrity, live: run.liveness)
+}
+
+/// A zero-length DMA (`dma_map_page()` with `size` 0): mapped by the same
+/// tests as any other — through swiotlb-xen's direct test or dma-direct's
+/// `dma_capable()` — and then nothing moves. A zero-length mapping
+/// swiotlb-xen would bounce never returns (``zeroLengthBounceBug``).
+func zeroLengthDMA(
+  _ request: DMARequest, policy: DMAPolicy, path: DMAPath, device: Device, dom0: Dom0DMAState, world: SpecDMAWorld
+) -> DMAReport {
+  var report = DMAReport(
+    policy: policy, device: device.name, direction: request.direction, buffer: request.buffer, size: 0,
+    path: path, mapping: path == .dmaDirect ? .dmaDirect : .direct,
+    dmaAddress: nil, bounceSlot: nil, stream: nil, outcome: .ok,
+    integrity: DMAVerdict(holds: true, reason: "nothing to transfer: a zero-length mapping moves no data"),
+    isolation: DMAVerdict(holds: true, reason: "the device touched nothing"),
+    liveness: DMAVerdict(holds: true, reason: "no fault"), fault: nil, framesTouched: [], framesExpected: [])
+  let limit = busDMALimit(device.dmaRegions)
+  switch path {
+  case .swiotlbXen:
+    let pfnToBfn: (UInt64) -> UInt64 = { world.pfnToBfn($0) }
+    let direct = swiotlbXenMapsDirectly(
+      phys: request.buffer, size: 0, mask: device.dmaMask, regions: device.dmaRegions, maximumPages: 1,
+      hypercallCacheFlush: dom0.options.hypercallCacheFlush, coherent: device.coherent, forceBounce: dom0.options.forceBounce,
+      pfnToBfn: pfnToBfn)
+    guard direct else {
+      report.mapping = .bounce
+      var crashed = judgeMappingError(report, why: zeroLengthBounceBug, ideal: [])
+      crashed.integrity = DMAVerdict(holds: true, reason: "nothing to transfer")
+      return crashed
+    }
+    report.dmaAddress = xenPhysToDMA(request.buffer, regions: device.dmaRegions, pfnToBfn: pfnToBfn)
+  case .dmaDirect:
+    let address = dmaDirectAddress(request.buffer, regions: device.dmaRegions)
+    guard dmaCapable(address, size: 0, mask: device.dmaMask, busLimit: limit) else {
+      var refused = judgeMappingError(report, why: dmaCapableRefusal(address: address, of: request.buffer, device: device, bounce: false), ideal: [])
+      refused.integrity = DMAVerdict(holds: true, reason: "nothing to transfer")
+      return refused
+    }
+    report.dmaAddress = address
+  }
+  return report
 }
 
 /// The concrete world of the page-level DMA: dom0's p2m, grant tree and

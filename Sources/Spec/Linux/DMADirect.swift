@@ -40,6 +40,9 @@ public enum DMADirectMapping: Hashable, Sendable, CustomStringConvertible {
 /// (`swiotlb_map`) when a swiotlb pool is active; this model has no plain
 /// swiotlb, so an unreachable address is `DMA_MAPPING_ERROR`.
 ///
+/// A zero-length mapping is mapped like any other (`dma_capable()` of
+/// `size` 0 checks the byte before `addr`, as Linux's `end` does).
+///
 /// - Throws: ``DMARequestError/sizeOutOfRange(phys:size:)``.
 public func mapPageDirect(_ phys: UInt64, size: UInt64, device: Device) throws(DMARequestError) -> DMADirectMapping {
   try validateDMARange(phys, size: size)

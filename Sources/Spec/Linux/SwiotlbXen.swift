@@ -142,7 +142,10 @@ public enum SwiotlbXenMapping: Hashable, Sendable, CustomStringConvertible {
 /// caller's (``performDMA``), as is cache maintenance, which this model
 /// does not need (machine memory is coherent here).
 ///
-/// - Throws: ``DMARequestError/sizeOutOfRange(phys:size:)`` for an empty,
+/// A zero-length mapping is direct under the same test; one that would be
+/// bounced is ``zeroLengthBounceBug``, reported as a mapping that fails.
+///
+/// - Throws: ``DMARequestError/sizeOutOfRange(phys:size:)`` for an
 ///   oversized or wrapping buffer.
 public func mapPageThroughSwiotlbXen(
   _ phys: UInt64, size: UInt64, device: Device, grantTree: GrantTree, options: SwiotlbXenOptions,
@@ -156,6 +159,7 @@ public func mapPageThroughSwiotlbXen(
     hypercallCacheFlush: options.hypercallCacheFlush, coherent: device.coherent, forceBounce: options.forceBounce,
     pfnToBfn: pfnToBfn)
   if direct { return .direct(DMAAddress(xenPhysToDMA(phys, regions: device.dmaRegions, pfnToBfn: pfnToBfn))) }
+  if size == 0 { return .mappingError(zeroLengthBounceBug) }
   guard let slot = pool.mapSingle(size: size) else { return .mappingError("swiotlb_tbl_map_single found no slot (pool full, or over 256 KiB)") }
   let address = xenPhysToDMA(slot, regions: device.dmaRegions, pfnToBfn: pfnToBfn)
   guard dmaCapable(address, size: size, mask: device.dmaMask, busLimit: busDMALimit(device.dmaRegions)) else {
