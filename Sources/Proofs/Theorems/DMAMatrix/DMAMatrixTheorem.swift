@@ -38,7 +38,7 @@ enum DMAMatrixTheorem {
             + "not, DMA mask 32-64 bits reaching the swiotlb pool, cache-flush hypercall or not; any buffer of the shape; guest p2m "
             + "any injective map of its frames; a history of 3 Xen operations; every Xen release on the cell's side of 04085ec1ac, "
             + "decided once per distinct behaviour. Expected as the same cell of dma.matrix unless the expectations file names it. "
-            + "Not over: p2m removals in the history. Only with --every-platform (hours of CPU)",
+            + "Not over: p2m removals in the history, devices with dma-ranges, zero-length buffers. Only with --every-platform (hours of CPU)",
           timeout: .seconds(120)
         ) { session in
           var findings: [Finding] = []
@@ -62,7 +62,7 @@ enum DMAMatrixTheorem {
         + "maps, 1 after: none, grant map ro/rw, grant unmap, foreign map, foreign unmap) run by the spec's own grant code; every Xen "
         + "release on the cell's side of 04085ec1ac (4.12-4.14, 4.15-4.21; coloured 4.20-4.21), decided once per "
         + "distinct behaviour. Not over: other platforms, p2m removals in the history, dom0 GFNs reused by the "
-        + "history. Integrity is over addresses; the replay checks the data",
+        + "history, devices with dma-ranges, zero-length buffers. Integrity is over addresses; the replay checks the data",
       // Each claim takes up to ~8 s alone on a 2-core machine (BENCHMARKS.md);
       // the cap leaves room for a loaded one, where a timeout is `unknown`.
       timeout: .seconds(40)

@@ -32,7 +32,8 @@ enum PlatformClassTheorem {
           + "device coherent or not, DMA mask 32-64 bits reaching the swiotlb pool, cache-flush hypercall or not; any buffer "
           + "of the shape; guest p2m any injective map of its frames; a history of 3 Xen operations (2 before the buffer's "
           + "maps, 1 after: none, grant map ro/rw, grant unmap, foreign map, foreign unmap). Not over: Xen releases other "
-          + "than the latest of the cell's side of the fix, p2m removals in the history. Named platform "
+          + "than the latest of the cell's side of the fix, p2m removals in the history, devices with dma-ranges, zero-length "
+          + "buffers. Named platform "
           + "hypotheses: " + MatrixPlatform<UInt64>.reference(layout).hypotheses.map(\.name).joined(separator: "; "),
         timeout: .seconds(120)
       ) { session in
