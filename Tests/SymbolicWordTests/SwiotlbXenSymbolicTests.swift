@@ -38,6 +38,48 @@ struct SwiotlbXenSymbolicTests {
     return result
   }
 
+  /// `dma-ranges` through the same generic code: the translation both
+  /// ways, the bus limit in `dma_capable()` and the whole direct-mapping
+  /// decision, as terms, evaluate to the concrete answers.
+  @Test("dma-ranges (phys_to_dma, dma_to_phys, dma_capable with the bus limit) on SymbolicWord equal the concrete results")
+  func dmaRangesSymbolicEqualsConcrete() throws {
+    let tree = try symbolicTestTree()
+    let regions = [
+      DMARegion(cpuStart: 0x1_ffff_e000, dmaStart: 0x1000, size: 0x3000),
+      DMARegion(cpuStart: 0x2_0000_1000, dmaStart: 0x8000_0000, size: 0x4000),
+      DMARegion(cpuStart: 0xC_1234_5000, dmaStart: 0xC_1234_5000, size: 0x1000),
+    ]
+    let phys = try SymbolicWord.variable("phys", in: context)
+    let size = try SymbolicWord.variable("size", in: context)
+    let toDMA = physToDMA(phys, regions: regions)
+    let back = dmaToPhys(toDMA, regions: regions)
+    let capable = dmaCapable(toDMA, size: size, mask: phys.constant(0xF_FFFF_FFFF), busLimit: busDMALimit(regions))
+    let direct = swiotlbXenMapsDirectly(
+      phys: phys, size: size, mask: phys.constant(0xF_FFFF_FFFF), regions: regions, maximumPages: Self.maximumPages,
+      hypercallCacheFlush: phys.condition(false), coherent: phys.condition(false), forceBounce: phys.condition(false),
+      pfnToBfn: { tree.pfnToBfn($0) })
+    let solver = try Solver(context: context)
+    for (p, s) in Self.samples(seed: 0xD4A, count: 60) {
+      try solver.withScope {
+        try solver.assert(phys.term == p)
+        try solver.assert(size.term == s)
+        let model = try #require(try solver.check().model)
+        let concrete = physToDMA(p, regions: regions)
+        #expect(try model.value(of: toDMA.term) == concrete, "phys_to_dma(\(hex(p)))")
+        #expect(try model.value(of: back.term) == dmaToPhys(concrete, regions: regions), "dma_to_phys(phys_to_dma(\(hex(p))))")
+        #expect(
+          try model.bool(of: capable.term) == dmaCapable(concrete, size: s, mask: 0xF_FFFF_FFFF, busLimit: busDMALimit(regions)),
+          "dma_capable(\(hex(p)), \(hex(s)))")
+        if spannedPages(p, s) <= Self.maximumPages {
+          let concreteDirect = swiotlbXenMapsDirectly(
+            phys: p, size: s, mask: 0xF_FFFF_FFFF, regions: regions, maximumPages: spannedPages(p, s), hypercallCacheFlush: false,
+            coherent: false, forceBounce: false, pfnToBfn: { tree.pfnToBfn($0) })
+          #expect(try model.bool(of: direct.term) == concreteDirect, "direct(\(hex(p)), \(hex(s)))")
+        }
+      }
+    }
+  }
+
   @Test("the swiotlb-xen decision, run on SymbolicWord, evaluates to the concrete result (seed 0x5EB1)")
   func symbolicEqualsConcrete() throws {
     let tree = try symbolicTestTree()
