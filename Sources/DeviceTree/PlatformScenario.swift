@@ -241,12 +241,6 @@ extension Platform {
       }
       let name = names.make(for: device.name)
       deviceNames[device.path] = name
-      if let ranges = device.dmaRanges {
-        notes.append(
-          "\(device.path): dma-ranges of \(ranges.node) (\(ranges.regions.map(\.description).joined(separator: ", "))): Linux translates its "
-            + "DMA addresses and refuses buffers outside them (swiotlb-xen bounces, dma-direct fails); the DMA matrix's devices have none, "
-            + "so its verdict for this device is outside the matrix's scope: `run` the scenario to see its DMAs")
-      }
       statements.append(
         .device(
           DeviceDeclaration(

@@ -143,14 +143,13 @@ public func runDMAPages<World: DMAWorld>(
   var noFaultYet = !mappingError
   for page in pagesOf(start: dmaAddress, size: size, maximumPages: slotBound) {
     let issued = page.active && noFaultYet
+    let address = dmaToPhys(dmaAddress &+ page.firstByte, regions: device.dmaRegions)
     // `branch`, spelt out so that the transaction's typed error passes.
     let landed: GuardedWord<W>
     if let known = issued.knownValue {
-      landed = known ? try world.deviceTransaction(dmaToPhys(dmaAddress &+ page.firstByte, regions: device.dmaRegions), access: access) : .absent(phys)
+      landed = known ? try world.deviceTransaction(address, access: access) : .absent(phys)
     } else {
-      landed = .select(
-        issued, try world.deviceTransaction(dmaToPhys(dmaAddress &+ page.firstByte, regions: device.dmaRegions), access: access),
-        .absent(phys))
+      landed = .select(issued, try world.deviceTransaction(address, access: access), .absent(phys))
     }
     var touched = page
     touched.frame = landed.value >> pageShift

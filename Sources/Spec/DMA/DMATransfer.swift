@@ -155,7 +155,7 @@ public func performDMA(
   // Zero bytes: Linux maps them like any buffer and no data moves; the
   // matrix proofs cover one byte and more.
   if request.size == 0 {
-    return zeroLengthDMA(request, policy: policy, path: path, device: device, dom0: dom0, world: world)
+    return try zeroLengthDMA(request, policy: policy, path: path, device: device, dom0: dom0)
   }
 
   // Linux maps the buffer and the device moves it: the page-level DMA,
@@ -221,13 +221,15 @@ public func performDMA(
     isolated: run.isolation, addressesRight: run.addressIntegrity, live: run.liveness)
 }
 
-/// A zero-length DMA (`dma_map_page()` with `size` 0): mapped by the same
-/// tests as any other — through swiotlb-xen's direct test or dma-direct's
-/// `dma_capable()` — and then nothing moves. A zero-length mapping
-/// swiotlb-xen would bounce never returns (``zeroLengthBounceBug``).
+/// A zero-length DMA (`dma_map_page()` with `size` 0): mapped by the
+/// concrete mapping functions as any other buffer
+/// (``mapPageThroughSwiotlbXen(_:size:device:grantTree:options:pool:)``,
+/// ``mapPageDirect(_:size:device:)``), and then nothing moves. A
+/// zero-length mapping swiotlb-xen would bounce never returns
+/// (``zeroLengthBounceBug``): the mapping answers it before taking a slot.
 func zeroLengthDMA(
-  _ request: DMARequest, policy: DMAPolicy, path: DMAPath, device: Device, dom0: Dom0DMAState, world: SpecDMAWorld
-) -> DMAReport {
+  _ request: DMARequest, policy: DMAPolicy, path: DMAPath, device: Device, dom0: Dom0DMAState
+) throws(DMARequestError) -> DMAReport {
   var report = DMAReport(
     policy: policy, device: device.name, direction: request.direction, buffer: request.buffer, size: 0,
     path: path, mapping: path == .dmaDirect ? .dmaDirect : .direct,
@@ -235,31 +237,34 @@ func zeroLengthDMA(
     integrity: DMAVerdict(holds: true, reason: "nothing to transfer: a zero-length mapping moves no data"),
     isolation: DMAVerdict(holds: true, reason: "the device touched nothing"),
     liveness: DMAVerdict(holds: true, reason: "no fault"), fault: nil, framesTouched: [], framesExpected: [])
-  let limit = busDMALimit(device.dmaRegions)
+  let refusal: String
   switch path {
   case .swiotlbXen:
-    let pfnToBfn: (UInt64) -> UInt64 = { world.pfnToBfn($0) }
-    let direct = swiotlbXenMapsDirectly(
-      phys: request.buffer, size: 0, mask: device.dmaMask, regions: device.dmaRegions, maximumPages: 1,
-      hypercallCacheFlush: dom0.options.hypercallCacheFlush, coherent: device.coherent, forceBounce: dom0.options.forceBounce,
-      pfnToBfn: pfnToBfn)
-    guard direct else {
+    var pool = dom0.pool
+    switch try mapPageThroughSwiotlbXen(request.buffer, size: 0, device: device, grantTree: dom0.grantTree, options: dom0.options, pool: &pool) {
+    case .direct(let address):
+      report.dmaAddress = address.rawValue
+      return report
+    case .mappingError(let why):
       report.mapping = .bounce
-      var crashed = judgeMappingError(report, why: zeroLengthBounceBug, ideal: [])
-      crashed.integrity = DMAVerdict(holds: true, reason: "nothing to transfer")
-      return crashed
+      refusal = why
+    case .bounce:
+      // Not reached: zero bytes that would bounce stop at the BUG_ON.
+      report.mapping = .bounce
+      refusal = zeroLengthBounceBug
     }
-    report.dmaAddress = xenPhysToDMA(request.buffer, regions: device.dmaRegions, pfnToBfn: pfnToBfn)
   case .dmaDirect:
-    let address = dmaDirectAddress(request.buffer, regions: device.dmaRegions)
-    guard dmaCapable(address, size: 0, mask: device.dmaMask, busLimit: limit) else {
-      var refused = judgeMappingError(report, why: dmaCapableRefusal(address: address, of: request.buffer, device: device, bounce: false), ideal: [])
-      refused.integrity = DMAVerdict(holds: true, reason: "nothing to transfer")
-      return refused
+    switch try mapPageDirect(request.buffer, size: 0, device: device) {
+    case .mapped(let address):
+      report.dmaAddress = address.rawValue
+      return report
+    case .mappingError(let why):
+      refusal = why
     }
-    report.dmaAddress = address
   }
-  return report
+  var refused = judgeMappingError(report, why: refusal, ideal: [])
+  refused.integrity = DMAVerdict(holds: true, reason: "nothing to transfer")
+  return refused
 }
 
 /// The concrete world of the page-level DMA: dom0's p2m, grant tree and

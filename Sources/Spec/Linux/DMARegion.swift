@@ -31,24 +31,27 @@ public let dmaMappingError: UInt64 = .max
 /// regions are the platform's, so a proof that quantifies over addresses
 /// takes them as given (the matrix's devices have none).
 public func physToDMA<W: Word>(_ phys: W, regions: [DMARegion]) -> W {
-  guard !regions.isEmpty else { return phys }
-  var result = phys.constant(dmaMappingError)
-  for region in regions.reversed() {
-    let offset = phys &- region.cpuStart
-    result = W.select(phys >= region.cpuStart && offset < region.size, phys.constant(region.dmaStart) &+ offset, result)
-  }
-  return result
+  translate(phys, through: regions, from: \.cpuStart, to: \.dmaStart, outside: dmaMappingError)
 }
 
 /// `dma_to_phys(dev, dma_addr)`: with a range map, `translate_dma_to_phys()`
 /// — the first region holding the address gives `cpu_start + offset`, none
 /// gives `(phys_addr_t)-1` — else the identity.
 public func dmaToPhys<W: Word>(_ dma: W, regions: [DMARegion]) -> W {
-  guard !regions.isEmpty else { return dma }
-  var result = dma.constant(.max)
+  translate(dma, through: regions, from: \.dmaStart, to: \.cpuStart, outside: .max)
+}
+
+/// The loop both directions share: the first region whose `from` side
+/// holds `address` gives its `to` side at the same offset, none gives
+/// `outside`; no regions, the identity (no map).
+func translate<W: Word>(
+  _ address: W, through regions: [DMARegion], from: KeyPath<DMARegion, UInt64>, to: KeyPath<DMARegion, UInt64>, outside: UInt64
+) -> W {
+  guard !regions.isEmpty else { return address }
+  var result = address.constant(outside)
   for region in regions.reversed() {
-    let offset = dma &- region.dmaStart
-    result = W.select(dma >= region.dmaStart && offset < region.size, dma.constant(region.cpuStart) &+ offset, result)
+    let offset = address &- region[keyPath: from]
+    result = W.select(address >= region[keyPath: from] && offset < region.size, address.constant(region[keyPath: to]) &+ offset, result)
   }
   return result
 }

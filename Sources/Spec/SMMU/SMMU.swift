@@ -113,13 +113,7 @@ public struct SMMU: Hashable, Sendable, CustomStringConvertible {
   mutating func attach(device: String, requests: [StreamMatchRegister], to domain: DomainID) throws(SMMUError) {
     switch state {
     case .v2(var registers) where streamMapEntryLifetime == .perAttach:
-      let bank: Int
-      if let existing = registers.contextBanks.firstIndex(of: domain) {
-        bank = existing
-      } else {
-        guard let free = registers.contextBanks.firstIndex(of: nil) else { throw .outOfContextBanks(smmu: name) }
-        bank = free
-      }
+      let bank = try contextBank(for: domain, in: registers)
       var claimed: [Int] = []
       for _ in requests {
         guard let free = registers.streamMatch.indices.first(where: { registers.streamMatch[$0] == nil && !claimed.contains($0) }) else {
@@ -161,13 +155,7 @@ public struct SMMU: Hashable, Sendable, CustomStringConvertible {
         state = .v2(registers)
         entries = claimed
       }
-      let bank: Int
-      if let existing = registers.contextBanks.firstIndex(of: domain) {
-        bank = existing
-      } else {
-        guard let free = registers.contextBanks.firstIndex(of: nil) else { throw .outOfContextBanks(smmu: name) }
-        bank = free
-      }
+      let bank = try contextBank(for: domain, in: registers)
       registers.contextBanks[bank] = domain
       for index in entries where registers.streamToContext.indices.contains(index) {
         registers.streamToContext[index] = .translate(contextBank: bank)
@@ -189,6 +177,14 @@ public struct SMMU: Hashable, Sendable, CustomStringConvertible {
       state = .v3(table)
     }
     attachedDevices[domain, default: []].insert(device)
+  }
+
+  /// `arm_smmu_init_domain_context()`'s bank: the domain's own, or the
+  /// first free one (`__arm_smmu_alloc_bitmap(context_map, 0, …)`).
+  func contextBank(for domain: DomainID, in registers: SMMUv2Registers) throws(SMMUError) -> Int {
+    if let existing = registers.contextBanks.firstIndex(of: domain) { return existing }
+    guard let free = registers.contextBanks.firstIndex(of: nil) else { throw .outOfContextBanks(smmu: name) }
+    return free
   }
 
   /// Detaches `streams` of `device` from `domain`.

@@ -20,7 +20,7 @@
   /// costs, one relaxed atomic OR.
   ///
   /// A hook evaluated where no scope is bound (on a thread that
-  /// ``recording(_:)`` did not bind) is kept in ``unattributed``: a reader
+  /// ``recording(scope:_:)`` did not bind) is kept in ``unattributed``: a reader
   /// must treat such a bug as reaching every scope, never as reaching none.
   @usableFromInline
   package final class HookReach: Sendable {
@@ -56,29 +56,19 @@
       (current ?? unattributed).bits.bitwiseOr(SeededBugs.bit(bug), ordering: .relaxed)
     }
 
-    /// Runs `body` with its hooks reported to a fresh scope; returns what
-    /// it returned and the scope.
-    package static func recording<R>(_ body: () throws -> R) rethrows -> (R, HookReach) {
-      let scope = HookReach()
-      let result = try $current.withValue(scope) { try body() }
-      return (result, scope)
-    }
-
     /// The scopes recorded by name, for the record a run writes.
     private static let scopes = Mutex<[String: HookReach]>([:])
 
-    /// Runs `body` as ``recording(_:)`` does and keeps its scope under
-    /// `name` (two runs under one name are merged).
+    /// Runs `body` with its hooks reported to the scope named `name`
+    /// (made on first use; a second run under one name adds to it).
     package static func recording<R>(scope name: String, _ body: () throws -> R) rethrows -> R {
-      let (result, scope) = try recording(body)
-      scopes.withLock { scopes in
-        if let earlier = scopes[name] {
-          earlier.bits.bitwiseOr(scope.bits.load(ordering: .acquiring), ordering: .relaxed)
-        } else {
-          scopes[name] = scope
-        }
+      let scope = scopes.withLock { scopes in
+        if let earlier = scopes[name] { return earlier }
+        let fresh = HookReach()
+        scopes[name] = fresh
+        return fresh
       }
-      return result
+      return try $current.withValue(scope) { try body() }
     }
 
     /// One line per recorded scope, `name<TAB>bug,bug` (an empty list when
